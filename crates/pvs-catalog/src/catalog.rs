@@ -1,0 +1,52 @@
+//! The catalog interface every backend implements.
+
+use async_trait::async_trait;
+
+use crate::{Collection, CollectionInfo, Product, ProductQuery, Registration, Result};
+
+/// The product registry: collections, and the products the renderer, the cache and
+/// OpenSearch find by footprint and time.
+///
+/// Every backend passes the same contract suite (`pvs_catalog::contract`, feature
+/// `contract`). Backends validate what they are given ([`Collection::validate`],
+/// [`Product::validate`], [`ProductQuery::validate`]) and store nothing that is refused.
+#[async_trait]
+pub trait Catalog: Send + Sync {
+    /// Checks that the backend answers (for readiness probes).
+    async fn ping(&self) -> Result<()>;
+
+    /// Creates a collection, or replaces the product type and metadata of an existing one.
+    async fn upsert_collection(&self, collection: &Collection) -> Result<()>;
+
+    /// The collection called `name`, if it exists.
+    async fn collection(&self, name: &str) -> Result<Option<Collection>>;
+
+    /// Every collection with a summary of its products, ordered by name (byte order).
+    async fn collections(&self) -> Result<Vec<CollectionInfo>>;
+
+    /// Stores a product, atomically: inserts it, or replaces the product with the same id
+    /// and returns the one it replaced. Concurrent registrations of one id all succeed and
+    /// leave exactly one product. A product of an unknown collection is refused with
+    /// [`CatalogError::UnknownCollection`](crate::CatalogError::UnknownCollection); collections
+    /// are never created implicitly.
+    async fn register(&self, product: &Product) -> Result<Registration>;
+
+    /// Registers several products, faster than one by one; returns one result per product,
+    /// in order. A refused product does not prevent the others from being registered; a
+    /// product whose id appears earlier in the batch replaces the earlier one.
+    async fn register_batch(&self, products: &[Product]) -> Vec<Result<Registration>>;
+
+    /// Removes the product `id` and returns it (so that its tiles can be invalidated), or
+    /// `None` if there was no such product.
+    async fn deregister(&self, id: &str) -> Result<Option<Product>>;
+
+    /// The product `id`, if registered.
+    async fn get(&self, id: &str) -> Result<Option<Product>>;
+
+    /// The products matching `query`, newest begin time first, then by id; at most
+    /// [`ProductQuery::effective_limit`] of them, after skipping `offset`.
+    async fn search(&self, query: &ProductQuery) -> Result<Vec<Product>>;
+
+    /// How many products match `query`, ignoring its limit and offset.
+    async fn count(&self, query: &ProductQuery) -> Result<u64>;
+}

@@ -1,0 +1,1206 @@
+//! The contract every catalog backend must pass: one suite, run against PostGIS by this
+//! crate's tests and against every other backend by theirs.
+//!
+//! Each function takes a fresh, empty [`Catalog`] (its own database, so tests run in
+//! parallel) and panics, saying what differed, when the backend breaks the contract.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+use futures::future::join_all;
+use geo_types::{LineString, MultiPolygon, Polygon, polygon};
+use serde_json::json;
+
+use crate::{
+    Bbox, Catalog, CatalogError, Collection, MAX_LIMIT, Product, ProductQuery, Registration,
+    TimeFilter, TimeRelation,
+};
+
+/// 2024-01-01T00:00:00Z plus `hours`.
+fn hours(hours: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap() + TimeDelta::hours(hours)
+}
+
+fn rect(west: f64, south: f64, east: f64, north: f64) -> Polygon<f64> {
+    polygon![
+        (x: west, y: south),
+        (x: east, y: south),
+        (x: east, y: north),
+        (x: west, y: north),
+    ]
+}
+
+/// The edges of a box: `(west, south, east, north)`.
+type Edges = (f64, f64, f64, f64);
+
+/// A footprint made of boxes.
+fn boxes(parts: &[Edges]) -> MultiPolygon<f64> {
+    MultiPolygon(
+        parts
+            .iter()
+            .map(|&(west, south, east, north)| rect(west, south, east, north))
+            .collect(),
+    )
+}
+
+fn bbox(west: f64, south: f64, east: f64, north: f64) -> Bbox {
+    Bbox::new(west, south, east, north)
+        .unwrap_or_else(|error| panic!("test bbox is invalid: {error}"))
+}
+
+/// A self-intersecting ("bow tie") footprint.
+fn bowtie() -> MultiPolygon<f64> {
+    MultiPolygon(vec![polygon![
+        (x: 0.0, y: 0.0),
+        (x: 1.0, y: 1.0),
+        (x: 1.0, y: 0.0),
+        (x: 0.0, y: 1.0),
+    ]])
+}
+
+fn product(
+    id: &str,
+    collection: &str,
+    footprint: MultiPolygon<f64>,
+    begin: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> Product {
+    Product {
+        id: id.to_owned(),
+        collection: collection.to_owned(),
+        product_type: None,
+        footprint,
+        begin,
+        end,
+        location: format!("products/{id}/image.tif"),
+        metadata: json!({}),
+    }
+}
+
+async fn create_collection(catalog: &dyn Catalog, name: &str) {
+    let collection = Collection::new(name).unwrap();
+    catalog
+        .upsert_collection(&collection)
+        .await
+        .unwrap_or_else(|error| panic!("creating collection `{name}`: {error}"));
+}
+
+async fn register(catalog: &dyn Catalog, product: &Product) -> Registration {
+    catalog
+        .register(product)
+        .await
+        .unwrap_or_else(|error| panic!("registering `{}`: {error}", product.id))
+}
+
+async fn register_all(catalog: &dyn Catalog, products: &[Product]) {
+    for product in products {
+        register(catalog, product).await;
+    }
+}
+
+/// `query`'s results, checked to be in search order (begin desc, then id).
+async fn search(catalog: &dyn Catalog, query: &ProductQuery) -> Vec<Product> {
+    let products = catalog
+        .search(query)
+        .await
+        .unwrap_or_else(|error| panic!("search {query:?}: {error}"));
+    for pair in products.windows(2) {
+        let (a, b) = (&pair[0], &pair[1]);
+        assert!(
+            a.begin > b.begin || (a.begin == b.begin && a.id < b.id),
+            "results must be ordered by begin desc then id: `{}` ({}) came before `{}` ({}) for {query:?}",
+            a.id,
+            a.begin,
+            b.id,
+            b.begin
+        );
+    }
+    products
+}
+
+fn ids(products: &[Product]) -> Vec<String> {
+    products.iter().map(|product| product.id.clone()).collect()
+}
+
+/// Every product matching `query` (without limit) has one of the `expected` ids, and
+/// `count` agrees.
+async fn assert_finds(catalog: &dyn Catalog, query: ProductQuery, expected: &[&str]) {
+    let query = query.with_limit(MAX_LIMIT);
+    let found: BTreeSet<String> = ids(&search(catalog, &query).await).into_iter().collect();
+    let expected: BTreeSet<String> = expected.iter().map(|id| id.to_string()).collect();
+    assert_eq!(found, expected, "products found by {query:?}");
+    let count = catalog
+        .count(&query)
+        .await
+        .unwrap_or_else(|error| panic!("count {query:?}: {error}"));
+    assert_eq!(count, expected.len() as u64, "count of {query:?}");
+}
+
+fn assert_invalid<T: std::fmt::Debug>(result: crate::Result<T>, what: &str) {
+    match result {
+        Err(CatalogError::Invalid { .. }) => {}
+        other => panic!("{what} must be refused as invalid, got {other:?}"),
+    }
+}
+
+/// Collections are created, replaced by name, listed by name with their product count,
+/// extent and time range; invalid ones are refused. The catalog answers pings.
+pub async fn collections_are_upserted_and_listed(catalog: &dyn Catalog) {
+    catalog.ping().await.expect("ping");
+    assert!(catalog.collections().await.unwrap().is_empty());
+    assert_eq!(catalog.collection("S2_L1C").await.unwrap(), None);
+
+    let s2 = Collection {
+        name: "S2_L1C".to_owned(),
+        product_type: Some("S2MSI1C".to_owned()),
+        metadata: json!({"title": "Sentinel-2 L1C", "bands": [4, 3, 2]}),
+    };
+    catalog.upsert_collection(&s2).await.unwrap();
+    assert_eq!(
+        catalog.collection("S2_L1C").await.unwrap(),
+        Some(s2.clone())
+    );
+    let renamed = Collection {
+        product_type: None,
+        metadata: json!({"title": "renamed"}),
+        ..s2
+    };
+    catalog.upsert_collection(&renamed).await.unwrap();
+    assert_eq!(
+        catalog.collection("S2_L1C").await.unwrap(),
+        Some(renamed.clone()),
+        "an upsert replaces product type and metadata"
+    );
+    create_collection(catalog, "empty-1").await;
+    create_collection(catalog, "A.first").await;
+
+    register_all(
+        catalog,
+        &[
+            product(
+                "one",
+                "S2_L1C",
+                boxes(&[(0.1, 0.2, 10.3, 10.4)]),
+                hours(0),
+                hours(1),
+            ),
+            product(
+                "two",
+                "S2_L1C",
+                boxes(&[(20.0, -5.7, 30.0, 5.0), (40.0, 40.0, 41.9, 41.3)]),
+                hours(5),
+                hours(8),
+            ),
+        ],
+    )
+    .await;
+
+    let list = catalog.collections().await.unwrap();
+    let names: Vec<&str> = list
+        .iter()
+        .map(|info| info.collection.name.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        ["A.first", "S2_L1C", "empty-1"],
+        "ordered by name, byte order"
+    );
+    let s2 = &list[1];
+    assert_eq!(s2.collection, renamed);
+    assert_eq!(s2.product_count, 2);
+    assert_eq!(
+        s2.bbox,
+        Some(bbox(0.1, -5.7, 41.9, 41.3)),
+        "extent of the footprints"
+    );
+    assert_eq!((s2.begin, s2.end), (Some(hours(0)), Some(hours(8))));
+    let empty = &list[2];
+    assert_eq!(empty.product_count, 0);
+    assert_eq!((empty.bbox, empty.begin, empty.end), (None, None, None));
+
+    for (name, metadata) in [
+        ("bad name", json!({})),
+        ("", json!({})),
+        (&"n".repeat(65), json!({})),
+        ("fine", json!("not an object")),
+    ] {
+        let collection = Collection {
+            name: name.to_owned(),
+            product_type: None,
+            metadata,
+        };
+        assert_invalid(
+            catalog.upsert_collection(&collection).await,
+            &format!("collection {name:?}"),
+        );
+    }
+    create_collection(catalog, &"n".repeat(64)).await;
+    assert_eq!(catalog.collections().await.unwrap().len(), 4);
+}
+
+/// What is registered comes back as it was: odd ids, multipolygons with holes, exact
+/// coordinates, nested metadata; times rounded down to the microsecond, also before 1970 and
+/// 2000.
+pub async fn products_round_trip(catalog: &dyn Catalog) {
+    create_collection(catalog, "S2").await;
+    let with_hole = Polygon::new(
+        LineString::from(vec![
+            (12.345678901234567, 41.1),
+            (13.000000000000002, 41.1),
+            (13.000000000000002, 42.9),
+            (12.345678901234567, 42.9),
+            (12.345678901234567, 41.1),
+        ]),
+        vec![LineString::from(vec![
+            (12.5, 41.5),
+            (12.75, 41.5),
+            (12.75, 42.5),
+            (12.5, 41.5),
+        ])],
+    );
+    let detailed = Product {
+        id: "S2A_MSIL1C_20240101T101010_N0510 #1/ü".to_owned(),
+        collection: "S2".to_owned(),
+        product_type: Some("S2MSI1C".to_owned()),
+        footprint: MultiPolygon(vec![with_hole, rect(-1e-9, -89.5, 1e-9, -89.0)]),
+        begin: hours(0) + TimeDelta::nanoseconds(123_456_789),
+        end: hours(1) + TimeDelta::nanoseconds(999),
+        location: "products/S2A/image.tif".to_owned(),
+        metadata: json!({
+            "cloud_cover": 12.5,
+            "orbit": 12345,
+            "ratio": 0.1,
+            "platform": "Sentinel-2A",
+            "nested": {"list": [1, "two", null, true, {"deep": []}]},
+            "unicode": "é ✓ 𝄞",
+        }),
+    };
+    let instant = Product {
+        product_type: None,
+        ..product(
+            "instant",
+            "S2",
+            boxes(&[(-180.0, -90.0, 180.0, 90.0)]),
+            Utc.with_ymd_and_hms(1995, 6, 1, 12, 0, 0).unwrap() + TimeDelta::nanoseconds(999),
+            Utc.with_ymd_and_hms(1995, 6, 1, 12, 0, 0).unwrap() + TimeDelta::nanoseconds(999),
+        )
+    };
+    let old = product(
+        "old",
+        "S2",
+        boxes(&[(1.0, 1.0, 2.0, 2.0)]),
+        Utc.with_ymd_and_hms(1960, 1, 1, 0, 0, 0).unwrap() - TimeDelta::nanoseconds(1),
+        Utc.with_ymd_and_hms(1960, 1, 1, 0, 0, 0).unwrap(),
+    );
+    for product in [&detailed, &instant, &old] {
+        assert_eq!(register(catalog, product).await, Registration::Inserted);
+    }
+
+    let stored = |product: &Product, begin: DateTime<Utc>, end: DateTime<Utc>| Product {
+        begin,
+        end,
+        ..product.clone()
+    };
+    let expected = [
+        stored(
+            &detailed,
+            hours(0) + TimeDelta::microseconds(123_456),
+            hours(1),
+        ),
+        stored(
+            &instant,
+            Utc.with_ymd_and_hms(1995, 6, 1, 12, 0, 0).unwrap(),
+            Utc.with_ymd_and_hms(1995, 6, 1, 12, 0, 0).unwrap(),
+        ),
+        stored(
+            &old,
+            Utc.with_ymd_and_hms(1960, 1, 1, 0, 0, 0).unwrap() - TimeDelta::microseconds(1),
+            Utc.with_ymd_and_hms(1960, 1, 1, 0, 0, 0).unwrap(),
+        ),
+    ];
+    for product in &expected {
+        assert_eq!(
+            catalog.get(&product.id).await.unwrap().as_ref(),
+            Some(product),
+            "product read back (times rounded down to the microsecond)"
+        );
+    }
+    assert_eq!(
+        search(catalog, &ProductQuery::new()).await,
+        expected,
+        "search returns the stored products, newest first"
+    );
+    assert_eq!(catalog.get("S2A_MSIL1C").await.unwrap(), None);
+}
+
+/// Registering an id again replaces the product and returns the one replaced.
+pub async fn register_inserts_then_replaces(catalog: &dyn Catalog) {
+    create_collection(catalog, "S2").await;
+    create_collection(catalog, "S1").await;
+    let first = product(
+        "P1",
+        "S2",
+        boxes(&[(0.0, 0.0, 1.0, 1.0)]),
+        hours(0),
+        hours(1),
+    );
+    assert_eq!(register(catalog, &first).await, Registration::Inserted);
+
+    let second = Product {
+        collection: "S1".to_owned(),
+        product_type: Some("GRD".to_owned()),
+        footprint: boxes(&[(5.0, 5.0, 6.0, 6.0)]),
+        begin: hours(2),
+        end: hours(3),
+        location: "elsewhere.tif".to_owned(),
+        metadata: json!({"version": 2}),
+        ..first.clone()
+    };
+    let registration = register(catalog, &second).await;
+    assert_eq!(
+        registration,
+        Registration::Replaced {
+            previous: first.clone()
+        }
+    );
+    assert_eq!(registration.previous(), Some(&first));
+    assert_eq!(catalog.get("P1").await.unwrap(), Some(second.clone()));
+    assert_finds(catalog, ProductQuery::new(), &["P1"]).await;
+    assert_finds(
+        catalog,
+        ProductQuery::new().with_bbox(bbox(0.0, 0.0, 1.0, 1.0)),
+        &[],
+    )
+    .await;
+    assert_finds(
+        catalog,
+        ProductQuery::new().with_bbox(bbox(5.5, 5.5, 5.6, 5.6)),
+        &["P1"],
+    )
+    .await;
+    assert_finds(catalog, ProductQuery::new().with_collection("S2"), &[]).await;
+    assert_finds(catalog, ProductQuery::new().with_collection("S1"), &["P1"]).await;
+
+    assert_eq!(
+        register(catalog, &second).await,
+        Registration::Replaced { previous: second },
+        "registering the same product again replaces it with itself"
+    );
+}
+
+/// Deregistering returns the removed product; afterwards it is gone from everywhere and its
+/// id can be registered again.
+pub async fn deregister_returns_the_product(catalog: &dyn Catalog) {
+    create_collection(catalog, "S2").await;
+    assert_eq!(catalog.deregister("missing").await.unwrap(), None);
+    let gone = product(
+        "gone",
+        "S2",
+        boxes(&[(0.0, 0.0, 1.0, 1.0)]),
+        hours(0),
+        hours(1),
+    );
+    let kept = product(
+        "kept",
+        "S2",
+        boxes(&[(0.0, 0.0, 1.0, 1.0)]),
+        hours(0),
+        hours(1),
+    );
+    register_all(catalog, &[gone.clone(), kept.clone()]).await;
+
+    assert_eq!(
+        catalog.deregister("gone").await.unwrap(),
+        Some(gone.clone())
+    );
+    assert_eq!(catalog.get("gone").await.unwrap(), None);
+    assert_eq!(catalog.deregister("gone").await.unwrap(), None);
+    assert_eq!(catalog.get("kept").await.unwrap(), Some(kept));
+    assert_finds(catalog, ProductQuery::new(), &["kept"]).await;
+    assert_eq!(catalog.collections().await.unwrap()[0].product_count, 1);
+
+    assert_eq!(register(catalog, &gone).await, Registration::Inserted);
+    assert_finds(catalog, ProductQuery::new(), &["gone", "kept"]).await;
+}
+
+/// A product of a collection that does not exist is refused, also when a replacement would
+/// move an existing product there; nothing changes.
+pub async fn unknown_collection_is_refused(catalog: &dyn Catalog) {
+    let orphan = product(
+        "P",
+        "nope",
+        boxes(&[(0.0, 0.0, 1.0, 1.0)]),
+        hours(0),
+        hours(1),
+    );
+    match catalog.register(&orphan).await {
+        Err(CatalogError::UnknownCollection(name)) => assert_eq!(name, "nope"),
+        other => panic!("a product of an unknown collection must be refused, got {other:?}"),
+    }
+    assert_eq!(catalog.get("P").await.unwrap(), None);
+    assert!(
+        catalog.collections().await.unwrap().is_empty(),
+        "no collection is created"
+    );
+
+    create_collection(catalog, "S2").await;
+    let product = Product {
+        collection: "S2".to_owned(),
+        ..orphan.clone()
+    };
+    register(catalog, &product).await;
+    assert!(matches!(
+        catalog.register(&orphan).await,
+        Err(CatalogError::UnknownCollection(_))
+    ));
+    assert_eq!(catalog.get("P").await.unwrap(), Some(product));
+    assert_finds(catalog, ProductQuery::new(), &["P"]).await;
+}
+
+/// Invalid products are refused with [`CatalogError::Invalid`] and nothing is stored; an
+/// invalid replacement leaves the stored product as it was.
+pub async fn invalid_products_are_refused(catalog: &dyn Catalog) {
+    create_collection(catalog, "S2").await;
+    let good = product(
+        "P",
+        "S2",
+        boxes(&[(0.0, 0.0, 1.0, 1.0)]),
+        hours(0),
+        hours(1),
+    );
+    let cases = [
+        (
+            "an empty id",
+            Product {
+                id: String::new(),
+                ..good.clone()
+            },
+        ),
+        (
+            "an id with a control character",
+            Product {
+                id: "a\u{7}b".to_owned(),
+                ..good.clone()
+            },
+        ),
+        (
+            "an id of 256 characters",
+            Product {
+                id: "x".repeat(256),
+                ..good.clone()
+            },
+        ),
+        (
+            "a collection name with a space",
+            Product {
+                collection: "S 2".to_owned(),
+                ..good.clone()
+            },
+        ),
+        (
+            "begin after end",
+            Product {
+                begin: hours(2),
+                ..good.clone()
+            },
+        ),
+        (
+            "an empty footprint",
+            Product {
+                footprint: MultiPolygon(vec![]),
+                ..good.clone()
+            },
+        ),
+        (
+            "a longitude over 180",
+            Product {
+                footprint: boxes(&[(170.0, 0.0, 181.0, 1.0)]),
+                ..good.clone()
+            },
+        ),
+        (
+            "a latitude under -90",
+            Product {
+                footprint: boxes(&[(0.0, -91.0, 1.0, 1.0)]),
+                ..good.clone()
+            },
+        ),
+        (
+            "a NaN coordinate",
+            Product {
+                footprint: boxes(&[(0.0, 0.0, f64::NAN, 1.0)]),
+                ..good.clone()
+            },
+        ),
+        (
+            "an infinite coordinate",
+            Product {
+                footprint: boxes(&[(0.0, 0.0, f64::INFINITY, 1.0)]),
+                ..good.clone()
+            },
+        ),
+        (
+            "a self-intersecting footprint",
+            Product {
+                footprint: bowtie(),
+                ..good.clone()
+            },
+        ),
+        (
+            "overlapping polygons",
+            Product {
+                footprint: boxes(&[(0.0, 0.0, 2.0, 2.0), (1.0, 1.0, 3.0, 3.0)]),
+                ..good.clone()
+            },
+        ),
+        (
+            "an empty location",
+            Product {
+                location: String::new(),
+                ..good.clone()
+            },
+        ),
+        (
+            "metadata that is not an object",
+            Product {
+                metadata: json!([1, 2]),
+                ..good.clone()
+            },
+        ),
+        (
+            "metadata with a NUL character",
+            Product {
+                metadata: json!({"a": "x\u{0}"}),
+                ..good.clone()
+            },
+        ),
+    ];
+    for (what, product) in &cases {
+        assert_invalid(
+            catalog.register(product).await,
+            &format!("a product with {what}"),
+        );
+    }
+    assert_finds(catalog, ProductQuery::new(), &[]).await;
+    assert_eq!(catalog.collections().await.unwrap()[0].product_count, 0);
+
+    let longest = Product {
+        id: "é".repeat(255),
+        ..good.clone()
+    };
+    assert_eq!(
+        register(catalog, &longest).await,
+        Registration::Inserted,
+        "an id of 255 characters"
+    );
+    register(catalog, &good).await;
+    for (what, product) in cases.iter().filter(|(_, product)| product.id == "P") {
+        assert_invalid(
+            catalog.register(product).await,
+            &format!("a replacement with {what}"),
+        );
+    }
+    assert_eq!(
+        catalog.get("P").await.unwrap(),
+        Some(good),
+        "a refused replacement changes nothing"
+    );
+    assert_finds(catalog, ProductQuery::new(), &["P", &"é".repeat(255)]).await;
+}
+
+async fn register_shapes(catalog: &dyn Catalog) {
+    create_collection(catalog, "S2").await;
+    register_all(
+        catalog,
+        &[
+            product(
+                "A",
+                "S2",
+                boxes(&[(0.0, 0.0, 10.0, 10.0)]),
+                hours(0),
+                hours(1),
+            ),
+            product(
+                "B",
+                "S2",
+                boxes(&[(20.0, 20.0, 30.0, 30.0)]),
+                hours(1),
+                hours(2),
+            ),
+            product(
+                "C",
+                "S2",
+                boxes(&[(-50.0, -50.0, -40.0, -40.0)]),
+                hours(2),
+                hours(3),
+            ),
+            product(
+                "T",
+                "S2",
+                MultiPolygon(vec![
+                    polygon![(x: 40.0, y: 0.0), (x: 50.0, y: 0.0), (x: 40.0, y: 10.0)],
+                ]),
+                hours(3),
+                hours(4),
+            ),
+        ],
+    )
+    .await;
+}
+
+/// A bbox finds the products whose footprint (not just its envelope) intersects it,
+/// boundaries included; boxes may be lines or points.
+pub async fn search_by_bbox(catalog: &dyn Catalog) {
+    register_shapes(catalog).await;
+    let cases: [(Edges, &[&str]); 9] = [
+        ((5.0, 5.0, 25.0, 25.0), &["A", "B"]),
+        ((10.0, 10.0, 20.0, 20.0), &["A", "B"]),
+        ((10.5, 10.5, 19.5, 19.5), &[]),
+        ((5.0, 5.0, 5.0, 5.0), &["A"]),
+        ((0.0, 25.0, 35.0, 25.0), &["B"]),
+        ((-180.0, -90.0, 180.0, 90.0), &["A", "B", "C", "T"]),
+        ((48.0, 8.0, 50.0, 10.0), &[]),
+        ((44.0, 4.0, 46.0, 6.0), &["T"]),
+        ((-45.0, -45.0, -45.0, -45.0), &["C"]),
+    ];
+    for ((west, south, east, north), expected) in cases {
+        assert_finds(
+            catalog,
+            ProductQuery::new().with_bbox(bbox(west, south, east, north)),
+            expected,
+        )
+        .await;
+    }
+}
+
+/// A geometry finds the products whose footprint intersects it; holes count.
+pub async fn search_by_geometry(catalog: &dyn Catalog) {
+    register_shapes(catalog).await;
+    let triangle = MultiPolygon(vec![
+        polygon![(x: 0.0, y: 0.0), (x: 25.0, y: 0.0), (x: 0.0, y: 25.0)],
+    ]);
+    let frame = |outer: Edges, hole: Edges| {
+        MultiPolygon(vec![Polygon::new(
+            rect(outer.0, outer.1, outer.2, outer.3).exterior().clone(),
+            vec![rect(hole.0, hole.1, hole.2, hole.3).exterior().clone()],
+        )])
+    };
+    let cases: [(MultiPolygon<f64>, &[&str]); 5] = [
+        (triangle, &["A"]),
+        (
+            boxes(&[(-45.0, -45.0, -44.0, -44.0), (29.0, 29.0, 35.0, 35.0)]),
+            &["B", "C"],
+        ),
+        (
+            frame((-1.0, -1.0, 11.0, 11.0), (1.0, 1.0, 9.0, 9.0)),
+            &["A"],
+        ),
+        (
+            frame((15.0, 15.0, 35.0, 35.0), (19.0, 19.0, 31.0, 31.0)),
+            &[],
+        ),
+        (
+            boxes(&[(-180.0, -90.0, 180.0, 90.0)]),
+            &["A", "B", "C", "T"],
+        ),
+    ];
+    for (geometry, expected) in cases {
+        assert_finds(
+            catalog,
+            ProductQuery::new().with_geometry(geometry),
+            expected,
+        )
+        .await;
+    }
+    assert_invalid(
+        catalog
+            .search(&ProductQuery::new().with_geometry(bowtie()))
+            .await,
+        "a search with a self-intersecting geometry",
+    );
+    assert_invalid(
+        catalog
+            .count(&ProductQuery::new().with_geometry(MultiPolygon(vec![])))
+            .await,
+        "a count with an empty geometry",
+    );
+}
+
+/// Every time relation, on closed intervals: shared end points count, a microsecond apart
+/// does not.
+pub async fn search_by_time_relation(catalog: &dyn Catalog) {
+    create_collection(catalog, "S2").await;
+    let micro = TimeDelta::microseconds(1);
+    let intervals = [
+        ("before", hours(0), hours(5)),
+        ("just_before", hours(10) - micro, hours(10) - micro),
+        ("touch_start", hours(5), hours(10)),
+        ("overlap_start", hours(5), hours(15)),
+        ("inside", hours(12), hours(18)),
+        ("equal", hours(10), hours(20)),
+        ("inside_start", hours(10), hours(15)),
+        ("inside_end", hours(15), hours(20)),
+        ("instant_start", hours(10), hours(10)),
+        ("covering", hours(5), hours(25)),
+        ("overlap_end", hours(15), hours(25)),
+        ("touch_end", hours(20), hours(25)),
+        ("just_after", hours(20) + micro, hours(30)),
+    ];
+    let products: Vec<Product> = intervals
+        .iter()
+        .map(|&(id, begin, end)| product(id, "S2", boxes(&[(0.0, 0.0, 1.0, 1.0)]), begin, end))
+        .collect();
+    register_all(catalog, &products).await;
+
+    let all_but = |excluded: &[&str]| -> Vec<&str> {
+        intervals
+            .iter()
+            .map(|&(id, _, _)| id)
+            .filter(|id| !excluded.contains(id))
+            .collect()
+    };
+    let cases: Vec<(TimeRelation, Vec<&str>)> = vec![
+        (
+            TimeRelation::Intersects,
+            all_but(&["before", "just_before", "just_after"]),
+        ),
+        (
+            TimeRelation::During,
+            vec![
+                "inside",
+                "equal",
+                "inside_start",
+                "inside_end",
+                "instant_start",
+            ],
+        ),
+        (TimeRelation::Contains, vec!["equal", "covering"]),
+        (TimeRelation::Equals, vec!["equal"]),
+        (
+            TimeRelation::Disjoint,
+            vec!["before", "just_before", "just_after"],
+        ),
+    ];
+    for (relation, expected) in cases {
+        let filter = TimeFilter::new(hours(10), hours(20), relation).unwrap();
+        let reference: Vec<&str> = intervals
+            .iter()
+            .filter(|&&(_, begin, end)| filter.matches(begin, end))
+            .map(|&(id, _, _)| id)
+            .collect();
+        assert_eq!(reference, expected, "TimeFilter::matches for {relation}");
+        assert_finds(catalog, ProductQuery::new().with_time(filter), &expected).await;
+    }
+
+    let at_15 = TimeFilter::instant(hours(15));
+    assert_finds(
+        catalog,
+        ProductQuery::new().with_time(at_15),
+        &[
+            "overlap_start",
+            "inside",
+            "equal",
+            "inside_start",
+            "inside_end",
+            "covering",
+            "overlap_end",
+        ],
+    )
+    .await;
+    let at_10 = TimeFilter::new(hours(10), hours(10), TimeRelation::Equals).unwrap();
+    assert_finds(
+        catalog,
+        ProductQuery::new().with_time(at_10),
+        &["instant_start"],
+    )
+    .await;
+    let sub_micro = TimeFilter::instant(hours(10) - TimeDelta::nanoseconds(1));
+    assert_finds(
+        catalog,
+        ProductQuery::new().with_time(sub_micro),
+        &["just_before", "touch_start", "overlap_start", "covering"],
+    )
+    .await;
+}
+
+/// Products split at the antimeridian are found from either side and by boxes that cross it.
+pub async fn antimeridian(catalog: &dyn Catalog) {
+    create_collection(catalog, "S1").await;
+    register_all(
+        catalog,
+        &[
+            product(
+                "X",
+                "S1",
+                boxes(&[(170.0, -10.0, 180.0, 10.0), (-180.0, -10.0, -170.0, 10.0)]),
+                hours(0),
+                hours(1),
+            ),
+            product(
+                "W",
+                "S1",
+                boxes(&[(-165.0, -5.0, -162.0, 5.0)]),
+                hours(1),
+                hours(2),
+            ),
+            product(
+                "E",
+                "S1",
+                boxes(&[(160.0, -5.0, 163.0, 5.0)]),
+                hours(2),
+                hours(3),
+            ),
+            product(
+                "F",
+                "S1",
+                boxes(&[(0.0, 0.0, 1.0, 1.0)]),
+                hours(3),
+                hours(4),
+            ),
+        ],
+    )
+    .await;
+    let cases: [(Edges, &[&str]); 8] = [
+        ((175.0, -5.0, 179.0, 5.0), &["X"]),
+        ((-179.0, -5.0, -175.0, 5.0), &["X"]),
+        ((178.0, -5.0, -178.0, 5.0), &["X"]),
+        ((179.5, 20.0, -179.5, 30.0), &[]),
+        ((161.0, -5.0, -163.0, 5.0), &["E", "X", "W"]),
+        ((164.0, -5.0, -166.0, 5.0), &["X"]),
+        ((-180.0, -1.0, -180.0, 1.0), &["X"]),
+        ((180.0, -1.0, 180.0, 1.0), &["X"]),
+    ];
+    for ((west, south, east, north), expected) in cases {
+        assert_finds(
+            catalog,
+            ProductQuery::new().with_bbox(bbox(west, south, east, north)),
+            expected,
+        )
+        .await;
+    }
+    assert_finds(
+        catalog,
+        ProductQuery::new().with_geometry(boxes(&[(-172.0, -1.0, -171.0, 1.0)])),
+        &["X"],
+    )
+    .await;
+    let info = &catalog.collections().await.unwrap()[0];
+    assert_eq!(info.bbox, Some(bbox(-180.0, -10.0, 180.0, 10.0)));
+}
+
+/// Collection and id filters, alone and combined with the others.
+pub async fn search_by_collection_and_ids(catalog: &dyn Catalog) {
+    create_collection(catalog, "S1").await;
+    create_collection(catalog, "S2").await;
+    let square = boxes(&[(0.0, 0.0, 1.0, 1.0)]);
+    register_all(
+        catalog,
+        &[
+            product("a1", "S1", square.clone(), hours(0), hours(1)),
+            product(
+                "a2",
+                "S1",
+                boxes(&[(5.0, 5.0, 6.0, 6.0)]),
+                hours(2),
+                hours(3),
+            ),
+            product("b1", "S2", square.clone(), hours(0), hours(1)),
+            product("b2", "S2", square.clone(), hours(2), hours(3)),
+            product(
+                "b3",
+                "S2",
+                boxes(&[(5.0, 5.0, 6.0, 6.0)]),
+                hours(4),
+                hours(5),
+            ),
+        ],
+    )
+    .await;
+    assert_finds(
+        catalog,
+        ProductQuery::new().with_collection("S1"),
+        &["a1", "a2"],
+    )
+    .await;
+    assert_finds(
+        catalog,
+        ProductQuery::new().with_collection("S2"),
+        &["b1", "b2", "b3"],
+    )
+    .await;
+    assert_finds(catalog, ProductQuery::new().with_collection("S3"), &[]).await;
+    assert_finds(
+        catalog,
+        ProductQuery::new().with_ids(["a1", "b2", "missing"]),
+        &["a1", "b2"],
+    )
+    .await;
+    assert_finds(
+        catalog,
+        ProductQuery::new().with_ids(Vec::<String>::new()),
+        &[],
+    )
+    .await;
+    assert_finds(
+        catalog,
+        ProductQuery::new()
+            .with_collection("S1")
+            .with_ids(["a1", "b2"]),
+        &["a1"],
+    )
+    .await;
+    let combined = ProductQuery::new()
+        .with_collection("S2")
+        .with_bbox(bbox(0.5, 0.5, 0.6, 0.6))
+        .with_time(TimeFilter::new(hours(1), hours(2), TimeRelation::Intersects).unwrap());
+    assert_finds(catalog, combined, &["b1", "b2"]).await;
+}
+
+/// Pages (offset/limit) follow begin desc then id (byte order), and together hold every
+/// product exactly once; limits above the maximum are cut, not refused.
+pub async fn paging_is_stable_and_complete(catalog: &dyn Catalog) {
+    create_collection(catalog, "S2").await;
+    let prefixes = ["A", "a", "B", "é", "_"];
+    let products: Vec<Product> = (0..37)
+        .map(|i: i64| {
+            let id = format!("{}{:02}", prefixes[i as usize % prefixes.len()], 36 - i);
+            product(
+                &id,
+                "S2",
+                boxes(&[(0.0, 0.0, 1.0, 1.0)]),
+                hours(i % 7),
+                hours(i % 7 + 1),
+            )
+        })
+        .collect();
+    register_all(catalog, &products).await;
+    let mut expected: Vec<(DateTime<Utc>, String)> = products
+        .iter()
+        .map(|product| (product.begin, product.id.clone()))
+        .collect();
+    expected.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    let expected: Vec<String> = expected.into_iter().map(|(_, id)| id).collect();
+
+    let all = search(catalog, &ProductQuery::new().with_limit(MAX_LIMIT)).await;
+    assert_eq!(
+        ids(&all),
+        expected,
+        "order: begin desc, then id in byte order"
+    );
+    for page_size in [1u32, 5, 10, 36, 37, 50] {
+        let mut paged = Vec::new();
+        loop {
+            let query = ProductQuery::new()
+                .with_limit(page_size)
+                .with_offset(paged.len() as u64);
+            let page = search(catalog, &query).await;
+            assert!(
+                page.len() <= page_size as usize,
+                "a page holds at most `limit` products"
+            );
+            let done = page.len() < page_size as usize;
+            paged.extend(ids(&page));
+            if done {
+                break;
+            }
+        }
+        assert_eq!(paged, expected, "pages of {page_size}");
+    }
+    assert_eq!(
+        search(catalog, &ProductQuery::new()).await.len(),
+        37,
+        "the default limit is above 37"
+    );
+    assert!(
+        search(catalog, &ProductQuery::new().with_limit(0))
+            .await
+            .is_empty()
+    );
+    assert!(
+        search(catalog, &ProductQuery::new().with_offset(37))
+            .await
+            .is_empty()
+    );
+    assert!(
+        search(catalog, &ProductQuery::new().with_offset(u64::MAX))
+            .await
+            .is_empty()
+    );
+    let huge = ProductQuery {
+        limit: u32::MAX,
+        ..ProductQuery::default()
+    };
+    assert_eq!(
+        search(catalog, &huge).await.len(),
+        37,
+        "a huge limit is cut, not refused"
+    );
+    let page = ProductQuery::new().with_limit(3).with_offset(30);
+    assert_eq!(
+        catalog.count(&page).await.unwrap(),
+        37,
+        "count ignores limit and offset"
+    );
+    let filtered =
+        ProductQuery::new().with_time(TimeFilter::instant(hours(3) + TimeDelta::minutes(30)));
+    let expected_filtered: Vec<String> = all
+        .iter()
+        .filter(|product| product.begin == hours(3))
+        .map(|product| product.id.clone())
+        .collect();
+    assert_eq!(ids(&search(catalog, &filtered).await), expected_filtered);
+}
+
+/// A batch registers every good product, reports each refused one, and keeps batch order
+/// for repeated ids.
+pub async fn register_batch_keeps_good_products(catalog: &dyn Catalog) {
+    create_collection(catalog, "S2").await;
+    assert!(catalog.register_batch(&[]).await.is_empty());
+    let square = boxes(&[(0.0, 0.0, 1.0, 1.0)]);
+    let good1 = product("good1", "S2", square.clone(), hours(0), hours(1));
+    let good2 = product("good2", "S2", square.clone(), hours(1), hours(2));
+    let good1_again = Product {
+        location: "second.tif".to_owned(),
+        ..good1.clone()
+    };
+    let batch = [
+        good1.clone(),
+        Product {
+            id: "bad_geometry".to_owned(),
+            footprint: bowtie(),
+            ..good1.clone()
+        },
+        good2.clone(),
+        product("orphan", "nope", square.clone(), hours(0), hours(1)),
+        good1_again.clone(),
+        Product {
+            id: "bad\nid".to_owned(),
+            ..good2.clone()
+        },
+    ];
+    let results = catalog.register_batch(&batch).await;
+    assert_eq!(results.len(), batch.len(), "one result per product");
+    assert_eq!(results[0], Ok(Registration::Inserted));
+    assert!(
+        matches!(results[1], Err(CatalogError::Invalid { .. })),
+        "{:?}",
+        results[1]
+    );
+    assert_eq!(results[2], Ok(Registration::Inserted));
+    assert_eq!(
+        results[3],
+        Err(CatalogError::UnknownCollection("nope".to_owned()))
+    );
+    assert_eq!(results[4], Ok(Registration::Replaced { previous: good1 }));
+    assert!(
+        matches!(results[5], Err(CatalogError::Invalid { .. })),
+        "{:?}",
+        results[5]
+    );
+    assert_eq!(catalog.get("good1").await.unwrap(), Some(good1_again));
+    assert_eq!(catalog.get("good2").await.unwrap(), Some(good2.clone()));
+    assert_finds(catalog, ProductQuery::new(), &["good1", "good2"]).await;
+
+    let good3 = product("good3", "S2", square, hours(2), hours(3));
+    let results = catalog.register_batch(&[good2.clone(), good3]).await;
+    assert_eq!(
+        results,
+        [
+            Ok(Registration::Replaced { previous: good2 }),
+            Ok(Registration::Inserted)
+        ]
+    );
+}
+
+/// Many concurrent registrations of one id all succeed and behave as if run one after the
+/// other: one insert, then each replaces the one before; exactly one product remains.
+pub async fn concurrent_registrations_of_one_id(catalog: &dyn Catalog) {
+    create_collection(catalog, "S2").await;
+    let versions: Vec<Product> = (0..32)
+        .map(|i| Product {
+            location: format!("version-{i}.tif"),
+            ..product(
+                "same",
+                "S2",
+                boxes(&[(0.0, 0.0, 1.0, 1.0)]),
+                hours(0),
+                hours(1),
+            )
+        })
+        .collect();
+    let results = join_all(versions.iter().map(|version| catalog.register(version))).await;
+    let mut replaced = Vec::new();
+    let mut inserted = 0;
+    for (version, result) in versions.iter().zip(results) {
+        match result {
+            Ok(Registration::Inserted) => inserted += 1,
+            Ok(Registration::Replaced { previous }) => replaced.push(previous.location),
+            Err(error) => panic!(
+                "concurrent registration of `{}` failed: {error}",
+                version.location
+            ),
+        }
+    }
+    assert_eq!(inserted, 1, "exactly one registration inserts");
+    let last = catalog
+        .get("same")
+        .await
+        .unwrap()
+        .expect("the product exists");
+    replaced.push(last.location);
+    replaced.sort();
+    let mut all: Vec<String> = versions
+        .iter()
+        .map(|version| version.location.clone())
+        .collect();
+    all.sort();
+    assert_eq!(
+        replaced, all,
+        "every version but the last is replaced exactly once (registrations are serialised)"
+    );
+    assert_finds(catalog, ProductQuery::new(), &["same"]).await;
+}
+
+/// Concurrent batches over the same ids, in opposite orders, all succeed.
+pub async fn concurrent_batches_do_not_conflict(catalog: &dyn Catalog) {
+    create_collection(catalog, "S2").await;
+    let batches: Vec<Vec<Product>> = (0..6)
+        .map(|batch| {
+            let mut products: Vec<Product> = (0..20)
+                .map(|i| Product {
+                    location: format!("batch-{batch}.tif"),
+                    ..product(
+                        &format!("p{i:02}"),
+                        "S2",
+                        boxes(&[(0.0, 0.0, 1.0, 1.0)]),
+                        hours(i),
+                        hours(i),
+                    )
+                })
+                .collect();
+            if batch % 2 == 1 {
+                products.reverse();
+            }
+            products
+        })
+        .collect();
+    let results = join_all(batches.iter().map(|batch| catalog.register_batch(batch))).await;
+    let mut inserts = BTreeSet::new();
+    for (batch, results) in batches.iter().zip(&results) {
+        for (product, result) in batch.iter().zip(results) {
+            match result {
+                Ok(Registration::Inserted) => {
+                    assert!(
+                        inserts.insert(product.id.clone()),
+                        "`{}` inserted twice",
+                        product.id
+                    )
+                }
+                Ok(Registration::Replaced { .. }) => {}
+                Err(error) => panic!("concurrent batch failed for `{}`: {error}", product.id),
+            }
+        }
+    }
+    assert_eq!(inserts.len(), 20, "each id is inserted once");
+    assert_eq!(catalog.count(&ProductQuery::new()).await.unwrap(), 20);
+}

@@ -1,0 +1,157 @@
+//! The PostGIS schema, as embedded, versioned migrations applied at connect time.
+
+use deadpool_postgres::Client;
+
+use super::describe;
+use crate::{CatalogError, Result};
+
+/// One schema change: `migrations/NNNN_name.sql`.
+pub(crate) struct Migration {
+    pub(crate) version: i32,
+    pub(crate) name: &'static str,
+    pub(crate) sql: &'static str,
+}
+
+/// Every migration, in order. Append only: an applied migration must never change.
+pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "initial",
+    sql: include_str!("../../migrations/0001_initial.sql"),
+}];
+
+/// The advisory lock that serialises migrations across processes ("pvs_cat1").
+const MIGRATION_LOCK: i64 = 0x7076_735f_6361_7431;
+
+const CREATE_HISTORY: &str = "CREATE TABLE IF NOT EXISTS pvs_schema_migrations (
+    version integer PRIMARY KEY,
+    name text NOT NULL,
+    checksum text NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now()
+)";
+
+/// Applies the migrations that the database has not recorded yet, each in its own
+/// transaction holding [`MIGRATION_LOCK`], and checks that the recorded ones are unchanged.
+pub(crate) async fn migrate(client: &mut Client) -> Result<()> {
+    for migration in MIGRATIONS {
+        apply(client, migration).await?;
+    }
+    let newest = MIGRATIONS.last().map_or(0, |migration| migration.version);
+    let unknown = client
+        .query(
+            "SELECT version, name FROM pvs_schema_migrations WHERE version > $1 ORDER BY version",
+            &[&newest],
+        )
+        .await
+        .map_err(|error| CatalogError::Migration {
+            version: newest,
+            reason: format!("cannot read pvs_schema_migrations: {}", describe(&error)),
+        })?;
+    for row in unknown {
+        let (version, name): (i32, String) = (row.get(0), row.get(1));
+        tracing::warn!(
+            version,
+            name,
+            "the catalog database has a schema migration this pvs does not know: it was \
+             migrated by a newer pvs"
+        );
+    }
+    Ok(())
+}
+
+async fn apply(client: &mut Client, migration: &Migration) -> Result<()> {
+    let file = format!("{:04}_{}.sql", migration.version, migration.name);
+    let fail = |doing: &str, error: tokio_postgres::Error| CatalogError::Migration {
+        version: migration.version,
+        reason: format!("{doing} ({file}): {}", describe(&error)),
+    };
+    let transaction = client
+        .transaction()
+        .await
+        .map_err(|error| fail("cannot start its transaction", error))?;
+    transaction
+        .execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+        .await
+        .map_err(|error| fail("cannot take the migration lock", error))?;
+    transaction
+        .batch_execute(CREATE_HISTORY)
+        .await
+        .map_err(|error| fail("cannot create pvs_schema_migrations", error))?;
+    let checksum: String = transaction
+        .query_one(
+            "SELECT encode(sha256(convert_to($1, 'UTF8')), 'hex')",
+            &[&migration.sql],
+        )
+        .await
+        .map_err(|error| fail("cannot compute its checksum", error))?
+        .get(0);
+    let recorded = transaction
+        .query_opt(
+            "SELECT checksum FROM pvs_schema_migrations WHERE version = $1",
+            &[&migration.version],
+        )
+        .await
+        .map_err(|error| fail("cannot read pvs_schema_migrations", error))?;
+    if let Some(row) = recorded {
+        let recorded: String = row.get(0);
+        if recorded != checksum {
+            return Err(CatalogError::Migration {
+                version: migration.version,
+                reason: format!(
+                    "the database recorded checksum {recorded} for it, but the embedded {file} \
+                     has checksum {checksum}: the migration was changed after it was applied \
+                     (restore it and put schema changes in a new migration)"
+                ),
+            });
+        }
+        return Ok(());
+    }
+    transaction
+        .batch_execute(migration.sql)
+        .await
+        .map_err(|error| fail("cannot apply it", error))?;
+    transaction
+        .execute(
+            "INSERT INTO pvs_schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
+            &[&migration.version, &migration.name, &checksum],
+        )
+        .await
+        .map_err(|error| fail("cannot record it", error))?;
+    transaction
+        .commit()
+        .await
+        .map_err(|error| fail("cannot commit it", error))?;
+    tracing::info!(
+        version = migration.version,
+        name = migration.name,
+        "applied catalog schema migration"
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MIGRATIONS;
+
+    /// The embedded list matches the `migrations/` directory: versions 1, 2, 3... in order,
+    /// one file each, named `NNNN_name.sql`.
+    #[test]
+    fn embedded_migrations_match_the_directory() {
+        let directory = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations");
+        let mut files: Vec<String> = std::fs::read_dir(directory)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+            .collect();
+        files.sort();
+        let embedded: Vec<String> = MIGRATIONS
+            .iter()
+            .map(|migration| format!("{:04}_{}.sql", migration.version, migration.name))
+            .collect();
+        assert_eq!(files, embedded);
+        for (index, migration) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(migration.version, index as i32 + 1);
+            let on_disk =
+                std::fs::read_to_string(format!("{directory}/{}", embedded[index])).unwrap();
+            assert_eq!(migration.sql, on_disk);
+        }
+    }
+}

@@ -1,0 +1,89 @@
+//! The SQL of product searches.
+
+use tokio_postgres::types::ToSql;
+
+use super::{footprint_wkb, to_micros};
+use crate::{ProductQuery, Result, TimeRelation};
+
+/// A `WHERE` clause with its parameters (`$1`, `$2`... in order).
+pub(crate) struct Filter {
+    pub(crate) clause: String,
+    params: Vec<Box<dyn ToSql + Sync + Send>>,
+}
+
+impl Filter {
+    /// The filter of `query` (its limit and offset are left to the caller).
+    pub(crate) fn new(query: &ProductQuery) -> Result<Self> {
+        query.validate()?;
+        let mut filter = Self {
+            clause: String::new(),
+            params: Vec::new(),
+        };
+        let mut conditions = Vec::new();
+        if let Some(collection) = &query.collection {
+            conditions.push(format!("collection = {}", filter.param(collection.clone())));
+        }
+        if let Some(ids) = &query.ids {
+            conditions.push(format!("id = ANY({})", filter.param(ids.clone())));
+        }
+        if let Some(bbox) = &query.bbox {
+            // A box crossing the antimeridian is two boxes, either of which may match.
+            // ST_Envelope of the diagonal is a polygon, or a line or point for degenerate
+            // boxes (a polygon with no area is not a valid geometry).
+            let parts: Vec<String> = bbox
+                .parts()
+                .into_iter()
+                .map(|rect| {
+                    let (min, max) = (rect.min(), rect.max());
+                    let envelope = format!(
+                        "ST_Envelope(ST_SetSRID(ST_MakeLine(ST_MakePoint({}, {}), ST_MakePoint({}, {})), 4326))",
+                        filter.param(min.x),
+                        filter.param(min.y),
+                        filter.param(max.x),
+                        filter.param(max.y),
+                    );
+                    format!("ST_Intersects(footprint, {envelope})")
+                })
+                .collect();
+            conditions.push(format!("({})", parts.join(" OR ")));
+        }
+        if let Some(geometry) = &query.geometry {
+            let wkb = footprint_wkb("query geometry", geometry)?;
+            conditions.push(format!(
+                "ST_Intersects(footprint, ST_GeomFromWKB({}, 4326))",
+                filter.param(wkb)
+            ));
+        }
+        if let Some(time) = &query.time {
+            let start = filter.param(to_micros(time.start()));
+            let end = filter.param(to_micros(time.end()));
+            conditions.push(match time.relation() {
+                TimeRelation::Intersects => format!("begin_time <= {end} AND end_time >= {start}"),
+                TimeRelation::During => format!("begin_time >= {start} AND end_time <= {end}"),
+                TimeRelation::Contains => format!("begin_time <= {start} AND end_time >= {end}"),
+                TimeRelation::Equals => format!("begin_time = {start} AND end_time = {end}"),
+                TimeRelation::Disjoint => format!("(begin_time > {end} OR end_time < {start})"),
+            });
+        }
+        filter.clause = if conditions.is_empty() {
+            "TRUE".to_owned()
+        } else {
+            conditions.join(" AND ")
+        };
+        Ok(filter)
+    }
+
+    /// Adds a parameter and returns its placeholder.
+    pub(crate) fn param(&mut self, value: impl ToSql + Sync + Send + 'static) -> String {
+        self.params.push(Box::new(value));
+        format!("${}", self.params.len())
+    }
+
+    /// The parameters, as `tokio_postgres` takes them.
+    pub(crate) fn params(&self) -> Vec<&(dyn ToSql + Sync)> {
+        self.params
+            .iter()
+            .map(|param| param.as_ref() as &(dyn ToSql + Sync))
+            .collect()
+    }
+}

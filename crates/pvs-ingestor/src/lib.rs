@@ -1,0 +1,3 @@
+//! The pvs ingestor: where data providers meet pvs.
+
+pub mod watch;

@@ -1,0 +1,294 @@
+//! The watch folder (the SFTP `from/fepd` drop): finding reports that are completely written,
+//! and filing each one away with its response once it has been ingested.
+//!
+//! A report counts as complete when its size and modification time have not changed for a
+//! quiet period. That handles both ways providers deliver files: write-then-rename (the `.xml`
+//! name appears complete at once; temporary names not ending in `.xml` and hidden files are
+//! ignored) and slow writers (the size keeps changing until they are done). Files already
+//! present at start-up are picked up by the first scans like any other.
+
+use std::collections::HashMap;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+/// Sub-folder receiving ingested reports.
+pub const DONE_DIR: &str = "done";
+/// Sub-folder receiving reports that failed.
+pub const FAILED_DIR: &str = "failed";
+
+/// What a file looked like at the last scan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Snapshot {
+    size: u64,
+    modified: Option<SystemTime>,
+}
+
+#[derive(Debug)]
+struct Candidate {
+    seen: Snapshot,
+    unchanged_since: Instant,
+}
+
+/// The state of one watched folder between scans.
+#[derive(Debug)]
+pub struct WatchFolder {
+    dir: PathBuf,
+    quiet: Duration,
+    candidates: HashMap<PathBuf, Candidate>,
+}
+
+impl WatchFolder {
+    /// Watches `dir`, creating its `done/` and `failed/` sub-folders; a report is complete once
+    /// unchanged for `quiet`.
+    pub fn new(dir: &Path, quiet: Duration) -> io::Result<Self> {
+        for sub in [DONE_DIR, FAILED_DIR] {
+            fs::create_dir_all(dir.join(sub)).map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!("cannot create {}: {e}", dir.join(sub).display()),
+                )
+            })?;
+        }
+        Ok(Self {
+            dir: dir.to_owned(),
+            quiet,
+            candidates: HashMap::new(),
+        })
+    }
+
+    /// The watched folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Looks at the folder once and returns the reports that are complete as of `now`, in name
+    /// order. A returned report is forgotten: the caller must [`file_away`](Self::file_away) it.
+    pub fn scan(&mut self, now: Instant) -> io::Result<Vec<PathBuf>> {
+        let mut present = HashMap::new();
+        for entry in fs::read_dir(&self.dir)? {
+            let entry = entry?;
+            let path = entry.path();
+            if !is_report_name(&path) {
+                continue;
+            }
+            // A file that vanished between listing and stat was renamed away: skip it.
+            let Ok(meta) = entry.metadata() else { continue };
+            if !meta.is_file() {
+                continue;
+            }
+            let snapshot = Snapshot {
+                size: meta.len(),
+                modified: meta.modified().ok(),
+            };
+            present.insert(path, snapshot);
+        }
+        self.candidates.retain(|path, _| present.contains_key(path));
+
+        let mut complete = Vec::new();
+        for (path, snapshot) in present {
+            // First sight is never complete: a quiet period needs two looks.
+            match self.candidates.get_mut(&path) {
+                None => {
+                    self.candidates.insert(
+                        path,
+                        Candidate {
+                            seen: snapshot,
+                            unchanged_since: now,
+                        },
+                    );
+                }
+                Some(candidate) if candidate.seen != snapshot => {
+                    candidate.seen = snapshot;
+                    candidate.unchanged_since = now;
+                }
+                Some(candidate) if now.duration_since(candidate.unchanged_since) >= self.quiet => {
+                    complete.push(path);
+                }
+                Some(_) => {}
+            }
+        }
+        for path in &complete {
+            self.candidates.remove(path);
+        }
+        complete.sort();
+        Ok(complete)
+    }
+
+    /// Moves `report` into `done/` (or `failed/` when `ok` is false) and writes `response` beside
+    /// it as `<name>.response.xml`. A name already taken there gets a numeric suffix, so no
+    /// earlier report is overwritten. Returns the report's new path.
+    pub fn file_away(&self, report: &Path, ok: bool, response: &str) -> io::Result<PathBuf> {
+        let target_dir = self.dir.join(if ok { DONE_DIR } else { FAILED_DIR });
+        let stem = report
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("report")
+            .to_owned();
+        let (target, response_path) = free_names(&target_dir, &stem);
+        write_atomically(&response_path, response.as_bytes())?;
+        fs::rename(report, &target).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!(
+                    "cannot move {} to {}: {e}",
+                    report.display(),
+                    target.display()
+                ),
+            )
+        })?;
+        Ok(target)
+    }
+}
+
+/// `*.xml`, not hidden, not a response we wrote.
+fn is_report_name(path: &Path) -> bool {
+    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+        return false;
+    };
+    !name.starts_with('.')
+        && name.to_ascii_lowercase().ends_with(".xml")
+        && !name.ends_with(".response.xml")
+}
+
+/// The first `<stem>[-N].xml` / `<stem>[-N].response.xml` pair not taken in `dir`.
+fn free_names(dir: &Path, stem: &str) -> (PathBuf, PathBuf) {
+    (0u32..)
+        .map(|n| {
+            let base = if n == 0 {
+                stem.to_owned()
+            } else {
+                format!("{stem}-{n}")
+            };
+            (
+                dir.join(format!("{base}.xml")),
+                dir.join(format!("{base}.response.xml")),
+            )
+        })
+        .find(|(report, response)| !report.exists() && !response.exists())
+        .expect("an unbounded sequence of names has a free one")
+}
+
+/// Writes `bytes` to `path` through a temporary file and a rename, so readers never see half.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    fs::write(&tmp, bytes)
+        .and_then(|()| fs::rename(&tmp, path))
+        .map_err(|e| {
+            let _ = fs::remove_file(&tmp);
+            io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display()))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    const QUIET: Duration = Duration::from_millis(500);
+
+    #[test]
+    fn a_report_is_complete_only_after_a_quiet_period() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut watch = WatchFolder::new(dir.path(), QUIET).unwrap();
+        let t0 = Instant::now();
+        fs::write(dir.path().join("a.xml"), b"<x/>").unwrap();
+        assert!(
+            watch.scan(t0).unwrap().is_empty(),
+            "first sight is never complete"
+        );
+        assert!(watch.scan(t0 + QUIET / 2).unwrap().is_empty());
+        assert_eq!(
+            watch.scan(t0 + QUIET).unwrap(),
+            vec![dir.path().join("a.xml")]
+        );
+        assert!(
+            watch.scan(t0 + QUIET * 3).unwrap().is_empty(),
+            "returned once"
+        );
+    }
+
+    #[test]
+    fn a_slow_writer_is_waited_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut watch = WatchFolder::new(dir.path(), QUIET).unwrap();
+        let path = dir.path().join("slow.xml");
+        let mut file = fs::File::create(&path).unwrap();
+        let t0 = Instant::now();
+        file.write_all(b"<rep:browseReport").unwrap();
+        file.flush().unwrap();
+        assert!(watch.scan(t0).unwrap().is_empty());
+        // The writer appends just before each scan: the clock restarts every time.
+        for step in 1..5u32 {
+            file.write_all(b" ").unwrap();
+            file.flush().unwrap();
+            assert!(
+                watch.scan(t0 + QUIET * step).unwrap().is_empty(),
+                "step {step}"
+            );
+        }
+        // Quiet since the last append (at 4 × QUIET): complete once QUIET has passed.
+        assert!(watch.scan(t0 + QUIET * 4 + QUIET / 2).unwrap().is_empty());
+        assert_eq!(watch.scan(t0 + QUIET * 5).unwrap(), vec![path]);
+    }
+
+    #[test]
+    fn temporary_hidden_and_non_xml_files_are_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut watch = WatchFolder::new(dir.path(), Duration::ZERO).unwrap();
+        for name in [
+            ".hidden.xml",
+            "upload.xml.part",
+            "image.jpg",
+            "x.response.xml",
+        ] {
+            fs::write(dir.path().join(name), b"data").unwrap();
+        }
+        fs::create_dir(dir.path().join("folder.xml")).unwrap();
+        let t0 = Instant::now();
+        watch.scan(t0).unwrap();
+        assert!(
+            watch
+                .scan(t0 + Duration::from_millis(1))
+                .unwrap()
+                .is_empty()
+        );
+        // write-then-rename: the final name appears complete and is picked up.
+        fs::rename(
+            dir.path().join("upload.xml.part"),
+            dir.path().join("upload.xml"),
+        )
+        .unwrap();
+        watch.scan(t0).unwrap();
+        assert_eq!(
+            watch.scan(t0 + Duration::from_millis(1)).unwrap(),
+            vec![dir.path().join("upload.xml")]
+        );
+    }
+
+    #[test]
+    fn filing_away_never_overwrites_and_writes_the_response_beside() {
+        let dir = tempfile::tempdir().unwrap();
+        let watch = WatchFolder::new(dir.path(), QUIET).unwrap();
+        for round in 0..2 {
+            let report = dir.path().join("r.xml");
+            fs::write(&report, format!("<report {round}/>")).unwrap();
+            let moved = watch.file_away(&report, true, "<response/>").unwrap();
+            assert!(!report.exists());
+            let expected = if round == 0 { "r.xml" } else { "r-1.xml" };
+            assert_eq!(moved, dir.path().join(DONE_DIR).join(expected));
+            assert_eq!(
+                fs::read_to_string(&moved).unwrap(),
+                format!("<report {round}/>")
+            );
+            let response = moved.with_file_name(expected.replace(".xml", ".response.xml"));
+            assert_eq!(fs::read_to_string(response).unwrap(), "<response/>");
+        }
+        let report = dir.path().join("bad.xml");
+        fs::write(&report, "junk").unwrap();
+        let moved = watch.file_away(&report, false, "<failure/>").unwrap();
+        assert_eq!(moved, dir.path().join(FAILED_DIR).join("bad.xml"));
+    }
+}

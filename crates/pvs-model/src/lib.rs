@@ -1,0 +1,41 @@
+//! The data model of pvs: ngEO browse reports and what is derived from them.
+//!
+//! - [`BrowseReport::parse`] reads a browse report (`rep:browseReport` or `bsi:ingestBrowse`,
+//!   namespaces of versions 1.1 to 1.3) from bytes into validated [`Browse`]s, keeping each
+//!   bad browse as a [`BrowseError`] that names the browse and the element at fault. XML is
+//!   read defensively: UTF-8 only, no DTD, no entity declarations, bounded sizes.
+//! - [`Geolocation`] keeps the coordinates exactly as written (CRS axis order); [`Footprint`]
+//!   is the derived area: a valid EPSG:4326 lon/lat `MultiPolygon` split at the antimeridian,
+//!   or, for other CRSs, the native outline for the preprocessor to reproject.
+//! - [`IngestionResponse`] and [`ingest_exception_xml`] write the `bsi:` answers.
+//! - [`BrowseItem`] is the JSON queue message handed to the preprocessor.
+//!
+//! This crate does no I/O (no files, network, GDAL or clock): input comes as `&[u8]`/`&str`
+//! and output goes to `String`s. Reading images, checking that files exist, reprojecting,
+//! and deciding replacements are the jobs of the services that use it.
+//!
+//! The formats are described by the XML Schemas and JSON Schema in the repository's
+//! `schemas/` folder.
+
+#![warn(missing_docs)]
+
+mod browse;
+mod footprint;
+mod geolocation;
+mod item;
+mod report;
+mod response;
+mod time;
+mod xml;
+
+pub use browse::{Browse, BrowseError, BrowseId, FileName, ImageType, MAX_POSITIONS, Problem};
+pub use footprint::{Footprint, FootprintError, footprint_from_lon_lat};
+pub use geolocation::{Geolocation, ImageSize, Pixel, ReferenceSystem, TiePoint, WGS84};
+pub use item::{BrowseItem, GeoJsonGeometry, ReportInfo};
+pub use report::{BrowseReport, ReportError};
+pub use response::{
+    BrowseResult, ExceptionCode, IngestionResponse, IngestionStatus, IngestionSummary, Outcome,
+    ingest_exception_xml,
+};
+pub use time::{TimeError, parse_date_time};
+pub use xml::{INGESTION_NS, REPORT_NS_V1, REPORT_NS_V13, XmlError};

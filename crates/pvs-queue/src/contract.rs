@@ -1,0 +1,366 @@
+//! The contract every [`WorkQueue`] backend must pass (feature `contract`).
+//!
+//! Each function takes a fresh, empty queue backend that no other test uses (its own Redis key
+//! prefix, its own database...) and panics with a message when the backend breaks the
+//! contract. Backends run every function from their own integration tests. Functions that
+//! wait for a dead consumer's heartbeat to expire take the backend's heartbeat TTL; keep it
+//! short (1 s) in tests.
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader};
+use std::process::Child;
+use std::time::{Duration, Instant};
+
+use crate::{QueueName, Stage, Status, StatusSet, WorkQueue};
+
+const SHORT: Duration = Duration::from_millis(200);
+
+/// Items come out in the order they went in, one push or many; `len` and `peek` agree.
+pub async fn fifo_order(queue: &dyn WorkQueue) {
+    let q = QueueName::PreprocessMd;
+    assert_eq!(queue.len(q).await.unwrap(), 0, "a fresh queue is empty");
+    queue.push(q, "a").await.unwrap();
+    queue
+        .push_many(q, &["b".to_owned(), "c".to_owned()])
+        .await
+        .unwrap();
+    queue.push_many(q, &[]).await.unwrap();
+    assert_eq!(queue.len(q).await.unwrap(), 3);
+    assert_eq!(queue.peek(q, 2).await.unwrap(), ["a", "b"]);
+    assert_eq!(queue.peek(q, 10).await.unwrap(), ["a", "b", "c"]);
+    let mut consumer = queue.consumer(q, "fifo").await.unwrap();
+    for expected in ["a", "b", "c"] {
+        let taken = consumer.take(SHORT).await.unwrap().expect("an item");
+        assert_eq!(taken.payload, expected);
+        assert_eq!(taken.queue, q);
+        consumer.ack(&taken).await.unwrap();
+    }
+    assert_eq!(consumer.take(SHORT).await.unwrap(), None);
+    assert_eq!(queue.len(q).await.unwrap(), 0);
+    assert!(queue.processing(q).await.unwrap().is_empty());
+}
+
+/// Queues are separate: an item pushed to one is never taken from another.
+pub async fn queues_are_separate(queue: &dyn WorkQueue) {
+    queue.push(QueueName::Register, "r1").await.unwrap();
+    let mut seed = queue.consumer(QueueName::Seed, "seed").await.unwrap();
+    assert_eq!(seed.take(SHORT).await.unwrap(), None);
+    assert_eq!(queue.len(QueueName::Register).await.unwrap(), 1);
+    assert_eq!(queue.len(QueueName::Seed).await.unwrap(), 0);
+}
+
+/// `take` waits for an item pushed while it waits, and gives up after its timeout.
+pub async fn take_waits_and_times_out(queue: &dyn WorkQueue) {
+    let q = QueueName::Seed;
+    let mut consumer = queue.consumer(q, "waiter").await.unwrap();
+    let started = Instant::now();
+    assert_eq!(
+        consumer.take(Duration::from_millis(300)).await.unwrap(),
+        None
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(250),
+        "returned too early"
+    );
+
+    let waiting = async {
+        let started = Instant::now();
+        let taken = consumer.take(Duration::from_secs(10)).await.unwrap();
+        (taken, started.elapsed())
+    };
+    let pushing = async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        queue.push(q, "late").await.unwrap();
+    };
+    let ((taken, waited), ()) = tokio::join!(waiting, pushing);
+    assert_eq!(taken.expect("the late item").payload, "late");
+    assert!(
+        waited < Duration::from_secs(5),
+        "take did not wake up on push"
+    );
+}
+
+/// A taken item is recorded as the consumer's until acknowledged; `release` puts it back at
+/// the end of the line.
+pub async fn ack_and_release(queue: &dyn WorkQueue) {
+    let q = QueueName::Register;
+    queue
+        .push_many(q, &["x".to_owned(), "y".to_owned()])
+        .await
+        .unwrap();
+    let mut consumer = queue.consumer(q, "worker-1").await.unwrap();
+    let x = consumer.take(SHORT).await.unwrap().unwrap();
+    assert_eq!(
+        queue.processing(q).await.unwrap(),
+        [("worker-1".to_owned(), vec!["x".to_owned()])]
+    );
+    consumer.release(&x).await.unwrap();
+    assert!(queue.processing(q).await.unwrap().is_empty());
+    assert_eq!(queue.peek(q, 10).await.unwrap(), ["y", "x"]);
+    let y = consumer.take(SHORT).await.unwrap().unwrap();
+    assert_eq!(y.payload, "y");
+    consumer.ack(&y).await.unwrap();
+    let x = consumer.take(SHORT).await.unwrap().unwrap();
+    assert_eq!(x.payload, "x");
+    consumer.ack(&x).await.unwrap();
+    assert!(queue.processing(q).await.unwrap().is_empty());
+    assert_eq!(queue.len(q).await.unwrap(), 0);
+}
+
+/// Many consumers taking at once never get the same item, and together get every item.
+pub async fn consumers_never_share_an_item(queue: &dyn WorkQueue) {
+    let q = QueueName::Preprocess;
+    let items: Vec<String> = (0..400).map(|i| format!("item-{i:03}")).collect();
+    queue.push_many(q, &items).await.unwrap();
+    let mut workers = Vec::new();
+    for w in 0..4 {
+        let mut consumer = queue.consumer(q, &format!("worker-{w}")).await.unwrap();
+        workers.push(async move {
+            let mut got = Vec::new();
+            while let Some(taken) = consumer.take(SHORT).await.unwrap() {
+                consumer.ack(&taken).await.unwrap();
+                got.push(taken.payload);
+            }
+            got
+        });
+    }
+    let results = futures::future::join_all(workers).await;
+    let all: Vec<String> = results.into_iter().flatten().collect();
+    let unique: BTreeSet<&String> = all.iter().collect();
+    assert_eq!(all.len(), items.len(), "items lost or duplicated");
+    assert_eq!(unique.len(), items.len(), "an item went to two consumers");
+    assert_eq!(queue.len(q).await.unwrap(), 0);
+}
+
+/// A consumer that restarts under the same name takes back what its previous run left.
+pub async fn restart_takes_back_unfinished_items(queue: &dyn WorkQueue) {
+    let q = QueueName::PreprocessMd;
+    queue.push(q, "unfinished").await.unwrap();
+    let mut first = queue.consumer(q, "preprocessor-a").await.unwrap();
+    let taken = first.take(SHORT).await.unwrap().unwrap();
+    drop(first); // dies without ack
+    assert_eq!(queue.len(q).await.unwrap(), 0, "the item is in processing");
+    let mut second = queue.consumer(q, "preprocessor-a").await.unwrap();
+    let again = second
+        .take(SHORT)
+        .await
+        .unwrap()
+        .expect("the unfinished item");
+    assert_eq!(again, taken);
+    second.ack(&again).await.unwrap();
+    assert!(queue.processing(q).await.unwrap().is_empty());
+}
+
+/// `close` hands unfinished items back at once.
+pub async fn close_returns_unfinished_items(queue: &dyn WorkQueue) {
+    let q = QueueName::Register;
+    queue.push(q, "half-done").await.unwrap();
+    let mut consumer = queue.consumer(q, "closing").await.unwrap();
+    consumer.take(SHORT).await.unwrap().unwrap();
+    consumer.close().await.unwrap();
+    assert_eq!(queue.peek(q, 10).await.unwrap(), ["half-done"]);
+    assert!(queue.processing(q).await.unwrap().is_empty());
+}
+
+/// The items of a consumer that stopped (without a restart under its name) go back to the
+/// queue once its heartbeat has expired, and not before.
+pub async fn abandoned_items_are_recovered(queue: &dyn WorkQueue, heartbeat_ttl: Duration) {
+    let q = QueueName::Seed;
+    queue
+        .push(q, "2026-01-01T00:00:00Z/2026-01-02T00:00:00Z")
+        .await
+        .unwrap();
+    let mut gone = queue.consumer(q, "gone").await.unwrap();
+    let taken = gone.take(SHORT).await.unwrap().unwrap();
+    drop(gone);
+    assert_eq!(
+        queue.recover(q).await.unwrap(),
+        0,
+        "recovered from a consumer whose heartbeat is still fresh"
+    );
+    let recovered = wait_for_recovery(queue, q, heartbeat_ttl).await;
+    assert_eq!(recovered, 1);
+    let mut other = queue.consumer(q, "other").await.unwrap();
+    assert_eq!(other.take(SHORT).await.unwrap(), Some(taken));
+}
+
+/// A live consumer keeps its items: recovery leaves them alone however long it works.
+pub async fn live_consumers_keep_their_items(queue: &dyn WorkQueue, heartbeat_ttl: Duration) {
+    let q = QueueName::Preprocess;
+    queue.push(q, "long-job").await.unwrap();
+    let mut busy = queue.consumer(q, "busy").await.unwrap();
+    let taken = busy.take(SHORT).await.unwrap().unwrap();
+    tokio::time::sleep(heartbeat_ttl * 2).await;
+    assert_eq!(queue.recover(q).await.unwrap(), 0);
+    busy.ack(&taken).await.unwrap();
+    assert!(queue.processing(q).await.unwrap().is_empty());
+}
+
+/// A consumer process killed (SIGKILL) while it holds an item loses nothing: the item comes
+/// back once the dead consumer's heartbeat expires.
+///
+/// `child` must be a process that creates a consumer of `preprocess-md_queue` on the same
+/// backend, takes one item, prints `TAKEN <payload>` to stdout (piped) and then
+/// waits to be killed; see [`child_takes_one_item_and_hangs`].
+pub async fn killed_consumer_loses_nothing(
+    queue: &dyn WorkQueue,
+    heartbeat_ttl: Duration,
+    spawn_child: impl FnOnce() -> Child,
+) {
+    let q = QueueName::PreprocessMd;
+    queue.push(q, "precious").await.unwrap();
+    let mut child = spawn_child();
+    let stdout = child
+        .stdout
+        .take()
+        .expect("the child's stdout must be piped");
+    let line = tokio::task::spawn_blocking(move || {
+        BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .find_map(|l| l.split_once("TAKEN ").map(|(_, item)| item.to_owned()))
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        line.as_deref(),
+        Some("precious"),
+        "the child did not take the item"
+    );
+    child.kill().expect("SIGKILL the child");
+    child.wait().unwrap();
+    assert_eq!(
+        queue.len(q).await.unwrap(),
+        0,
+        "the item is held by the dead child"
+    );
+    let recovered = wait_for_recovery(queue, q, heartbeat_ttl).await;
+    assert_eq!(recovered, 1);
+    let mut survivor = queue.consumer(q, "survivor").await.unwrap();
+    let taken = survivor
+        .take(SHORT)
+        .await
+        .unwrap()
+        .expect("the item survived");
+    assert_eq!(taken.payload, "precious");
+}
+
+/// The child side of [`killed_consumer_loses_nothing`]: takes one item and waits forever.
+pub async fn child_takes_one_item_and_hangs(queue: &dyn WorkQueue, consumer_name: &str) {
+    let mut consumer = queue
+        .consumer(QueueName::PreprocessMd, consumer_name)
+        .await
+        .unwrap();
+    let taken = consumer
+        .take(Duration::from_secs(10))
+        .await
+        .unwrap()
+        .expect("an item to take");
+    // On a line of its own: a test harness may have printed part of a line before.
+    println!("\nTAKEN {}", taken.payload);
+    loop {
+        tokio::time::sleep(Duration::from_secs(60)).await;
+    }
+}
+
+/// The status sets move an id through in-flight, failure (with its reason) and success.
+pub async fn status_sets(queue: &dyn WorkQueue) {
+    let stage = Stage::Preprocess;
+    assert_eq!(queue.status(stage, "p1").await.unwrap(), Status::Unknown);
+    queue.mark_started(stage, "p1").await.unwrap();
+    queue.mark_started(stage, "p2").await.unwrap();
+    assert_eq!(queue.status(stage, "p1").await.unwrap(), Status::InFlight);
+    assert_eq!(
+        queue.members(stage, StatusSet::InFlight).await.unwrap(),
+        ["p1", "p2"]
+    );
+    queue
+        .mark_failed(stage, "p1", "input not found: a/b.tif")
+        .await
+        .unwrap();
+    assert_eq!(
+        queue.status(stage, "p1").await.unwrap(),
+        Status::Failed {
+            reason: "input not found: a/b.tif".to_owned()
+        }
+    );
+    assert!(
+        queue
+            .is_member(stage, StatusSet::Failure, "p1")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !queue
+            .is_member(stage, StatusSet::InFlight, "p1")
+            .await
+            .unwrap()
+    );
+    queue.mark_succeeded(stage, "p2").await.unwrap();
+    assert_eq!(queue.status(stage, "p2").await.unwrap(), Status::Succeeded);
+    // A retry that succeeds clears the failure.
+    queue.mark_started(stage, "p1").await.unwrap();
+    assert_eq!(queue.status(stage, "p1").await.unwrap(), Status::InFlight);
+    queue.mark_succeeded(stage, "p1").await.unwrap();
+    assert_eq!(queue.status(stage, "p1").await.unwrap(), Status::Succeeded);
+    assert!(
+        queue
+            .members(stage, StatusSet::Failure)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        queue.members(stage, StatusSet::Success).await.unwrap(),
+        ["p1", "p2"]
+    );
+    // Stages are separate.
+    assert_eq!(
+        queue.status(Stage::Register, "p1").await.unwrap(),
+        Status::Unknown
+    );
+}
+
+/// Payloads of any content (JSON, UTF-8, large) come out byte for byte.
+pub async fn payloads_round_trip(queue: &dyn WorkQueue) {
+    let q = QueueName::PreprocessMd;
+    let big = "x".repeat(1 << 20);
+    let items = vec![
+        r#"{"id":"a b","footprint":[[1.5,-2.25]]}"#.to_owned(),
+        "Ünïcödé ✓ \"quotes\" \n newline".to_owned(),
+        big.clone(),
+    ];
+    queue.push_many(q, &items).await.unwrap();
+    let mut consumer = queue.consumer(q, "bytes").await.unwrap();
+    for expected in &items {
+        let taken = consumer.take(SHORT).await.unwrap().unwrap();
+        assert_eq!(&taken.payload, expected);
+        consumer.ack(&taken).await.unwrap();
+    }
+}
+
+/// Consumer names are validated.
+pub async fn consumer_names_are_validated(queue: &dyn WorkQueue) {
+    for bad in ["", "has space", "star*", "a:b"] {
+        assert!(
+            queue.consumer(QueueName::Seed, bad).await.is_err(),
+            "consumer name {bad:?} accepted"
+        );
+    }
+}
+
+async fn wait_for_recovery(queue: &dyn WorkQueue, q: QueueName, heartbeat_ttl: Duration) -> usize {
+    let deadline = Instant::now() + heartbeat_ttl * 4 + Duration::from_secs(2);
+    loop {
+        let n = queue.recover(q).await.unwrap();
+        if n > 0 {
+            return n;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "abandoned items were not recovered within {:?}",
+            heartbeat_ttl * 4
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

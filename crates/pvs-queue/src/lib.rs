@@ -1,0 +1,322 @@
+//! The work queues of pvs and the status sets operators read.
+//!
+//! The key names are the original View Server's, so existing tooling (`redis-cli LLEN
+//! register_queue`, `SMEMBERS preprocess-failure_set`) keeps working:
+//!
+//! | queue (list)           | status sets                                                         |
+//! |------------------------|---------------------------------------------------------------------|
+//! | `preprocess-md_queue`, `preprocess_queue` | `preprocessing_set`, `preprocess-success_set`, `preprocess-failure_set` |
+//! | `register_queue`, `deregister_queue`      | `registering_set`, `register-success_set`, `register-failure_set`       |
+//! | `seed_queue`                              | `seeding_set`, `seed-success_set`, `seed-failure_set`                   |
+//!
+//! Failure reasons are kept in the hash `<stage>-failure_reasons` (id → reason).
+//!
+//! Producers LPUSH; consumers take from the other end. A consumer never loses an item when it
+//! dies between taking and finishing it: [`Consumer::take`] moves the item atomically (BLMOVE)
+//! into the consumer's own processing list `<queue>:processing:<consumer>`, and the item
+//! leaves that list only when the consumer acknowledges it. While a consumer lives, a
+//! heartbeat key `<queue>:consumer:<consumer>` with a short TTL says so; [`WorkQueue::recover`]
+//! (run by every consumer at start-up and periodically) moves the items of consumers whose
+//! heartbeat has expired back to the queue, and a consumer that restarts under the same name
+//! takes its own unfinished items back at once. Delivery is therefore at least once: a
+//! consumer that stalls for longer than the heartbeat TTL may see its item handed to another.
+
+use std::fmt;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+#[cfg(feature = "contract")]
+pub mod contract;
+mod redis_queue;
+
+pub use redis_queue::{RedisConsumer, RedisQueue};
+
+/// A work queue, by its original key name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum QueueName {
+    /// `preprocess_queue`: object paths of products or packages to preprocess.
+    Preprocess,
+    /// `preprocess-md_queue`: browse items (JSON) from the ingestor.
+    PreprocessMd,
+    /// `register_queue`: preprocessed products to register.
+    Register,
+    /// `deregister_queue`: product ids to remove from the catalog.
+    Deregister,
+    /// `seed_queue`: time intervals (`start/end`) to pre-render into the tile cache.
+    Seed,
+}
+
+impl QueueName {
+    /// Every queue.
+    pub const ALL: [QueueName; 5] = [
+        QueueName::Preprocess,
+        QueueName::PreprocessMd,
+        QueueName::Register,
+        QueueName::Deregister,
+        QueueName::Seed,
+    ];
+
+    /// The Redis key (without any configured prefix).
+    pub fn key(self) -> &'static str {
+        match self {
+            QueueName::Preprocess => "preprocess_queue",
+            QueueName::PreprocessMd => "preprocess-md_queue",
+            QueueName::Register => "register_queue",
+            QueueName::Deregister => "deregister_queue",
+            QueueName::Seed => "seed_queue",
+        }
+    }
+}
+
+impl fmt::Display for QueueName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.key())
+    }
+}
+
+impl std::str::FromStr for QueueName {
+    type Err = QueueError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        QueueName::ALL
+            .into_iter()
+            .find(|q| q.key() == s)
+            .ok_or_else(|| {
+                QueueError::Invalid(format!(
+                    "unknown queue {s:?}; the queues are {}",
+                    QueueName::ALL.map(QueueName::key).join(", ")
+                ))
+            })
+    }
+}
+
+/// A processing stage with its status sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Stage {
+    /// The preprocessor.
+    Preprocess,
+    /// The registrar.
+    Register,
+    /// The seeder.
+    Seed,
+}
+
+impl Stage {
+    /// Every stage.
+    pub const ALL: [Stage; 3] = [Stage::Preprocess, Stage::Register, Stage::Seed];
+
+    /// The key of one of the stage's status sets (without any configured prefix).
+    pub fn set_key(self, set: StatusSet) -> &'static str {
+        match (self, set) {
+            (Stage::Preprocess, StatusSet::InFlight) => "preprocessing_set",
+            (Stage::Preprocess, StatusSet::Success) => "preprocess-success_set",
+            (Stage::Preprocess, StatusSet::Failure) => "preprocess-failure_set",
+            (Stage::Register, StatusSet::InFlight) => "registering_set",
+            (Stage::Register, StatusSet::Success) => "register-success_set",
+            (Stage::Register, StatusSet::Failure) => "register-failure_set",
+            (Stage::Seed, StatusSet::InFlight) => "seeding_set",
+            (Stage::Seed, StatusSet::Success) => "seed-success_set",
+            (Stage::Seed, StatusSet::Failure) => "seed-failure_set",
+        }
+    }
+
+    /// The key of the hash of failure reasons (id → reason).
+    pub fn reasons_key(self) -> &'static str {
+        match self {
+            Stage::Preprocess => "preprocess-failure_reasons",
+            Stage::Register => "register-failure_reasons",
+            Stage::Seed => "seed-failure_reasons",
+        }
+    }
+}
+
+/// One of a stage's three status sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StatusSet {
+    /// Being processed now (`preprocessing_set`...).
+    InFlight,
+    /// Finished successfully (`*-success_set`).
+    Success,
+    /// Failed (`*-failure_set`), with a reason in `*-failure_reasons`.
+    Failure,
+}
+
+/// Where an id stands in a stage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+    /// Not seen by the stage (or purged).
+    Unknown,
+    /// Being processed.
+    InFlight,
+    /// Finished successfully.
+    Succeeded,
+    /// Failed, with the reason recorded.
+    Failed {
+        /// Why, as recorded by the worker.
+        reason: String,
+    },
+}
+
+/// An item taken from a queue and not yet acknowledged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Taken {
+    /// The queue it came from.
+    pub queue: QueueName,
+    /// The item as it was pushed.
+    pub payload: String,
+}
+
+/// What went wrong talking to the queue backend.
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    /// The backend could not be reached.
+    #[error("cannot connect to the queue at {target}: {reason}")]
+    Connect {
+        /// The address (without password).
+        target: String,
+        /// Why.
+        reason: String,
+    },
+    /// A command failed.
+    #[error("queue {operation} on {key} failed: {reason}")]
+    Backend {
+        /// What pvs was doing (`push`, `take`...).
+        operation: &'static str,
+        /// The key involved.
+        key: String,
+        /// The backend's message.
+        reason: String,
+    },
+    /// An argument was not acceptable (a consumer name with spaces, an unknown queue...).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Result of queue operations.
+pub type Result<T, E = QueueError> = std::result::Result<T, E>;
+
+/// The work queues and status sets, as every service sees them.
+#[async_trait]
+pub trait WorkQueue: Send + Sync {
+    /// Checks that the backend answers (readiness).
+    async fn ping(&self) -> Result<()>;
+
+    /// Appends one item (LPUSH).
+    async fn push(&self, queue: QueueName, item: &str) -> Result<()>;
+
+    /// Appends several items atomically and in one round trip: all or none are queued, and
+    /// they are taken in the given order.
+    async fn push_many(&self, queue: QueueName, items: &[String]) -> Result<()>;
+
+    /// The number of items waiting (not counting items being processed).
+    async fn len(&self, queue: QueueName) -> Result<u64>;
+
+    /// Up to `max` waiting items, the next to be taken first.
+    async fn peek(&self, queue: QueueName, max: usize) -> Result<Vec<String>>;
+
+    /// The items being processed, per consumer (`(consumer, items)`), live or abandoned.
+    async fn processing(&self, queue: QueueName) -> Result<Vec<(String, Vec<String>)>>;
+
+    /// A consumer of `queue` named `name` (letters, digits, `_`, `.`, `-`). A consumer that
+    /// starts under the name of one that died takes that one's unfinished items back first.
+    async fn consumer(&self, queue: QueueName, name: &str) -> Result<Box<dyn Consumer>>;
+
+    /// Moves the items of consumers of `queue` that are no longer alive back to the queue;
+    /// returns how many were moved.
+    async fn recover(&self, queue: QueueName) -> Result<usize>;
+
+    /// Records that `id` entered `stage` (adds it to the in-flight set).
+    async fn mark_started(&self, stage: Stage, id: &str) -> Result<()>;
+
+    /// Records that `id` finished `stage`: out of in-flight and failure, into success.
+    async fn mark_succeeded(&self, stage: Stage, id: &str) -> Result<()>;
+
+    /// Records that `id` failed `stage` and why: out of in-flight and success, into failure.
+    async fn mark_failed(&self, stage: Stage, id: &str, reason: &str) -> Result<()>;
+
+    /// Where `id` stands in `stage`.
+    async fn status(&self, stage: Stage, id: &str) -> Result<Status>;
+
+    /// Whether `id` is in one of `stage`'s sets.
+    async fn is_member(&self, stage: Stage, set: StatusSet, id: &str) -> Result<bool>;
+
+    /// The members of one status set (sorted).
+    async fn members(&self, stage: Stage, set: StatusSet) -> Result<Vec<String>>;
+}
+
+/// One consumer of one queue: takes items one at a time and acknowledges each.
+#[async_trait]
+pub trait Consumer: Send {
+    /// The consumer's name.
+    fn name(&self) -> &str;
+
+    /// Takes the next item, waiting up to `timeout` for one; `None` when none came. The item
+    /// stays recorded as this consumer's until [`Consumer::ack`] or [`Consumer::release`].
+    async fn take(&mut self, timeout: Duration) -> Result<Option<Taken>>;
+
+    /// Forgets a finished item (whatever its outcome: record failures with
+    /// [`WorkQueue::mark_failed`]).
+    async fn ack(&mut self, taken: &Taken) -> Result<()>;
+
+    /// Gives an unfinished item back: it goes to the end of the line, to be taken again later.
+    async fn release(&mut self, taken: &Taken) -> Result<()>;
+
+    /// Stops consuming: unacknowledged items go back to the queue, and the consumer's
+    /// heartbeat is removed.
+    async fn close(self: Box<Self>) -> Result<()>;
+}
+
+/// Checks a consumer name: 1–128 of letters, digits, `_`, `.`, `-`.
+pub fn validate_consumer_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 128
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(QueueError::Invalid(format!(
+            "invalid consumer name {name:?}: use 1 to 128 letters, digits, '_', '.' or '-'"
+        )))
+    }
+}
+
+/// A consumer name unique to this process and call: `<prefix>-<pid>-<random>`.
+pub fn unique_consumer_name(prefix: &str) -> String {
+    let random = uuid::Uuid::new_v4().simple().to_string();
+    format!("{prefix}-{}-{}", std::process::id(), &random[..8])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn original_key_names() {
+        assert_eq!(QueueName::PreprocessMd.key(), "preprocess-md_queue");
+        assert_eq!(
+            Stage::Register.set_key(StatusSet::Success),
+            "register-success_set"
+        );
+        assert_eq!(
+            Stage::Preprocess.set_key(StatusSet::InFlight),
+            "preprocessing_set"
+        );
+        assert_eq!("seed_queue".parse::<QueueName>().unwrap(), QueueName::Seed);
+        let err = "seed".parse::<QueueName>().unwrap_err().to_string();
+        assert!(err.contains("unknown queue \"seed\""), "{err}");
+    }
+
+    #[test]
+    fn consumer_names() {
+        assert!(validate_consumer_name("preprocessor-1.host_a").is_ok());
+        for bad in ["", "a b", "a*", "a:b", &"x".repeat(129)] {
+            assert!(validate_consumer_name(bad).is_err(), "{bad:?} accepted");
+        }
+        let a = unique_consumer_name("w");
+        assert!(validate_consumer_name(&a).is_ok());
+        assert_ne!(a, unique_consumer_name("w"));
+    }
+}

@@ -1,0 +1,575 @@
+//! The Redis implementation of the work queues.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
+use redis::{AsyncConnectionConfig, Client, FromRedisValue};
+use tokio::task::JoinHandle;
+
+use crate::{
+    Consumer, QueueError, QueueName, Result, Stage, Status, StatusSet, Taken, WorkQueue,
+    validate_consumer_name,
+};
+
+/// How long a consumer counts as alive after its last heartbeat, by default.
+pub const DEFAULT_HEARTBEAT_TTL: Duration = Duration::from_secs(30);
+
+/// Longest time one ordinary command may take before it counts as failed.
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Work queues on Redis, with the original key names behind an optional prefix.
+#[derive(Clone)]
+pub struct RedisQueue {
+    client: Client,
+    conn: ConnectionManager,
+    prefix: String,
+    target: String,
+    heartbeat_ttl: Duration,
+}
+
+impl std::fmt::Debug for RedisQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisQueue")
+            .field("target", &self.target)
+            .field("prefix", &self.prefix)
+            .field("heartbeat_ttl", &self.heartbeat_ttl)
+            .finish()
+    }
+}
+
+/// `redis://user:secret@host` → `redis://***@host`: addresses in messages never show secrets.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            format!("{}***{}", &url[..scheme_end + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+fn backend(operation: &'static str, key: &str, e: redis::RedisError) -> QueueError {
+    QueueError::Backend {
+        operation,
+        key: key.to_owned(),
+        reason: e.to_string(),
+    }
+}
+
+impl RedisQueue {
+    /// Connects to the Redis server at `url`; every key gets `prefix` in front (empty for the
+    /// original names; letters, digits, `_`, `.`, `:`, `-` only).
+    pub async fn connect(url: &str, prefix: &str) -> Result<Self> {
+        if !prefix
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | ':' | '-'))
+        {
+            return Err(QueueError::Invalid(format!(
+                "invalid key prefix {prefix:?}: use letters, digits, '_', '.', ':' or '-'"
+            )));
+        }
+        let target = redact(url);
+        let connect_error = |e: redis::RedisError| QueueError::Connect {
+            target: target.clone(),
+            reason: e.to_string(),
+        };
+        let client = Client::open(url).map_err(connect_error)?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(3)))
+            .set_response_timeout(Some(RESPONSE_TIMEOUT))
+            .set_number_of_retries(2);
+        let conn = client
+            .get_connection_manager_with_config(config)
+            .await
+            .map_err(connect_error)?;
+        let queue = Self {
+            client,
+            conn,
+            prefix: prefix.to_owned(),
+            target,
+            heartbeat_ttl: DEFAULT_HEARTBEAT_TTL,
+        };
+        queue.ping().await?;
+        Ok(queue)
+    }
+
+    /// Sets how long a consumer counts as alive after its last heartbeat (at least 1 s; its
+    /// heartbeat is renewed every third of that).
+    pub fn with_heartbeat_ttl(mut self, ttl: Duration) -> Self {
+        self.heartbeat_ttl = ttl.max(Duration::from_secs(1));
+        self
+    }
+
+    /// The key prefix.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    fn queue_key(&self, queue: QueueName) -> String {
+        format!("{}{}", self.prefix, queue.key())
+    }
+
+    fn processing_key(&self, queue: QueueName, consumer: &str) -> String {
+        format!("{}{}:processing:{consumer}", self.prefix, queue.key())
+    }
+
+    fn heartbeat_key(&self, queue: QueueName, consumer: &str) -> String {
+        format!("{}{}:consumer:{consumer}", self.prefix, queue.key())
+    }
+
+    fn set_key(&self, stage: Stage, set: StatusSet) -> String {
+        format!("{}{}", self.prefix, stage.set_key(set))
+    }
+
+    fn reasons_key(&self, stage: Stage) -> String {
+        format!("{}{}", self.prefix, stage.reasons_key())
+    }
+
+    async fn query<T: FromRedisValue>(
+        &self,
+        operation: &'static str,
+        key: &str,
+        cmd: &redis::Cmd,
+    ) -> Result<T> {
+        let mut conn = self.conn.clone();
+        cmd.query_async(&mut conn)
+            .await
+            .map_err(|e| backend(operation, key, e))
+    }
+
+    async fn run_atomically(
+        &self,
+        operation: &'static str,
+        key: &str,
+        pipe: &redis::Pipeline,
+    ) -> Result<()> {
+        let mut conn = self.conn.clone();
+        pipe.query_async::<()>(&mut conn)
+            .await
+            .map_err(|e| backend(operation, key, e))
+    }
+
+    /// The processing lists of `queue`, as `(consumer, key)`.
+    async fn processing_lists(&self, queue: QueueName) -> Result<Vec<(String, String)>> {
+        let marker = format!("{}{}:processing:", self.prefix, queue.key());
+        let pattern = format!("{marker}*");
+        let mut cursor: u64 = 0;
+        let mut lists = Vec::new();
+        loop {
+            let (next, keys): (u64, Vec<String>) = self
+                .query(
+                    "scan",
+                    &pattern,
+                    redis::cmd("SCAN")
+                        .arg(cursor)
+                        .arg("MATCH")
+                        .arg(&pattern)
+                        .arg("COUNT")
+                        .arg(500),
+                )
+                .await?;
+            for key in keys {
+                if let Some(consumer) = key.strip_prefix(&marker) {
+                    lists.push((consumer.to_owned(), key.clone()));
+                }
+            }
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+        lists.sort();
+        lists.dedup();
+        Ok(lists)
+    }
+
+    /// Moves every item of one processing list back to the queue, to be taken next.
+    async fn drain_back(&self, processing: &str, queue: QueueName) -> Result<usize> {
+        let queue_key = self.queue_key(queue);
+        let mut moved = 0;
+        loop {
+            let item: Option<String> = self
+                .query(
+                    "recover",
+                    processing,
+                    redis::cmd("LMOVE")
+                        .arg(processing)
+                        .arg(&queue_key)
+                        .arg("RIGHT")
+                        .arg("RIGHT"),
+                )
+                .await?;
+            match item {
+                Some(_) => moved += 1,
+                None => return Ok(moved),
+            }
+        }
+    }
+
+    async fn refresh_heartbeat(&self, key: &str) -> Result<()> {
+        let ttl_ms = u64::try_from(self.heartbeat_ttl.as_millis()).unwrap_or(u64::MAX);
+        self.query::<()>(
+            "heartbeat",
+            key,
+            redis::cmd("SET").arg(key).arg(1).arg("PX").arg(ttl_ms),
+        )
+        .await
+    }
+
+    /// A connection of its own for blocking commands, without a response timeout (the
+    /// blocking command carries its own).
+    async fn blocking_connection(&self) -> Result<MultiplexedConnection> {
+        let config = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(3)))
+            .set_response_timeout(None);
+        self.client
+            .get_multiplexed_async_connection_with_config(&config)
+            .await
+            .map_err(|e| QueueError::Connect {
+                target: self.target.clone(),
+                reason: e.to_string(),
+            })
+    }
+}
+
+#[async_trait]
+impl WorkQueue for RedisQueue {
+    async fn ping(&self) -> Result<()> {
+        let answer: String = self
+            .query("ping", "-", &redis::cmd("PING"))
+            .await
+            .map_err(|e| QueueError::Connect {
+                target: self.target.clone(),
+                reason: e.to_string(),
+            })?;
+        if answer == "PONG" {
+            Ok(())
+        } else {
+            Err(QueueError::Connect {
+                target: self.target.clone(),
+                reason: format!("unexpected answer to PING: {answer:?}"),
+            })
+        }
+    }
+
+    async fn push(&self, queue: QueueName, item: &str) -> Result<()> {
+        let key = self.queue_key(queue);
+        self.query::<()>("push", &key, redis::cmd("LPUSH").arg(&key).arg(item))
+            .await
+    }
+
+    async fn push_many(&self, queue: QueueName, items: &[String]) -> Result<()> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        // One LPUSH with many values is atomic and keeps their order for the taker.
+        let key = self.queue_key(queue);
+        self.query::<()>("push", &key, redis::cmd("LPUSH").arg(&key).arg(items))
+            .await
+    }
+
+    async fn len(&self, queue: QueueName) -> Result<u64> {
+        let key = self.queue_key(queue);
+        self.query("len", &key, redis::cmd("LLEN").arg(&key)).await
+    }
+
+    async fn peek(&self, queue: QueueName, max: usize) -> Result<Vec<String>> {
+        if max == 0 {
+            return Ok(Vec::new());
+        }
+        let key = self.queue_key(queue);
+        let start = -(i64::try_from(max).unwrap_or(i64::MAX));
+        let mut items: Vec<String> = self
+            .query(
+                "peek",
+                &key,
+                redis::cmd("LRANGE").arg(&key).arg(start).arg(-1),
+            )
+            .await?;
+        items.reverse();
+        Ok(items)
+    }
+
+    async fn processing(&self, queue: QueueName) -> Result<Vec<(String, Vec<String>)>> {
+        let mut out = Vec::new();
+        for (consumer, key) in self.processing_lists(queue).await? {
+            let mut items: Vec<String> = self
+                .query(
+                    "processing",
+                    &key,
+                    redis::cmd("LRANGE").arg(&key).arg(0).arg(-1),
+                )
+                .await?;
+            items.reverse();
+            if !items.is_empty() {
+                out.push((consumer, items));
+            }
+        }
+        Ok(out)
+    }
+
+    async fn consumer(&self, queue: QueueName, name: &str) -> Result<Box<dyn Consumer>> {
+        validate_consumer_name(name)?;
+        let heartbeat_key = self.heartbeat_key(queue, name);
+        let processing_key = self.processing_key(queue, name);
+        self.refresh_heartbeat(&heartbeat_key).await?;
+        // A consumer starting under this name means the previous one under it is gone.
+        let reclaimed = self.drain_back(&processing_key, queue).await?;
+        if reclaimed > 0 {
+            tracing::info!(queue = %queue, consumer = name, reclaimed, "took back unfinished items of a previous run");
+        }
+        let conn = self.blocking_connection().await?;
+        let heartbeat = {
+            let queue = self.clone();
+            let key = heartbeat_key.clone();
+            let every = self.heartbeat_ttl / 3;
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(every).await;
+                    if let Err(e) = queue.refresh_heartbeat(&key).await {
+                        tracing::warn!(key, error = %e, "could not renew the consumer heartbeat");
+                    }
+                }
+            })
+        };
+        Ok(Box::new(RedisConsumer {
+            queue: self.clone(),
+            name: name.to_owned(),
+            source: queue,
+            processing_key,
+            heartbeat_key,
+            conn,
+            heartbeat,
+        }))
+    }
+
+    async fn recover(&self, queue: QueueName) -> Result<usize> {
+        let mut moved = 0;
+        for (consumer, key) in self.processing_lists(queue).await? {
+            let heartbeat = self.heartbeat_key(queue, &consumer);
+            let alive: bool = self
+                .query("recover", &heartbeat, redis::cmd("EXISTS").arg(&heartbeat))
+                .await?;
+            if alive {
+                continue;
+            }
+            let n = self.drain_back(&key, queue).await?;
+            if n > 0 {
+                tracing::warn!(queue = %queue, consumer, items = n, "recovered the items of a consumer that stopped without finishing them");
+            }
+            moved += n;
+        }
+        Ok(moved)
+    }
+
+    async fn mark_started(&self, stage: Stage, id: &str) -> Result<()> {
+        let key = self.set_key(stage, StatusSet::InFlight);
+        self.query::<()>("mark", &key, redis::cmd("SADD").arg(&key).arg(id))
+            .await
+    }
+
+    async fn mark_succeeded(&self, stage: Stage, id: &str) -> Result<()> {
+        let success = self.set_key(stage, StatusSet::Success);
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .cmd("SREM")
+            .arg(self.set_key(stage, StatusSet::InFlight))
+            .arg(id)
+            .ignore()
+            .cmd("SREM")
+            .arg(self.set_key(stage, StatusSet::Failure))
+            .arg(id)
+            .ignore()
+            .cmd("HDEL")
+            .arg(self.reasons_key(stage))
+            .arg(id)
+            .ignore()
+            .cmd("SADD")
+            .arg(&success)
+            .arg(id)
+            .ignore();
+        self.run_atomically("mark", &success, &pipe).await
+    }
+
+    async fn mark_failed(&self, stage: Stage, id: &str, reason: &str) -> Result<()> {
+        let failure = self.set_key(stage, StatusSet::Failure);
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .cmd("SREM")
+            .arg(self.set_key(stage, StatusSet::InFlight))
+            .arg(id)
+            .ignore()
+            .cmd("SREM")
+            .arg(self.set_key(stage, StatusSet::Success))
+            .arg(id)
+            .ignore()
+            .cmd("HSET")
+            .arg(self.reasons_key(stage))
+            .arg(id)
+            .arg(reason)
+            .ignore()
+            .cmd("SADD")
+            .arg(&failure)
+            .arg(id)
+            .ignore();
+        self.run_atomically("mark", &failure, &pipe).await
+    }
+
+    async fn status(&self, stage: Stage, id: &str) -> Result<Status> {
+        let mut pipe = redis::pipe();
+        pipe.cmd("SISMEMBER")
+            .arg(self.set_key(stage, StatusSet::InFlight))
+            .arg(id)
+            .cmd("SISMEMBER")
+            .arg(self.set_key(stage, StatusSet::Failure))
+            .arg(id)
+            .cmd("SISMEMBER")
+            .arg(self.set_key(stage, StatusSet::Success))
+            .arg(id)
+            .cmd("HGET")
+            .arg(self.reasons_key(stage))
+            .arg(id);
+        let mut conn = self.conn.clone();
+        let (in_flight, failed, succeeded, reason): (bool, bool, bool, Option<String>) = pipe
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| backend("status", id, e))?;
+        Ok(if in_flight {
+            Status::InFlight
+        } else if failed {
+            Status::Failed {
+                reason: reason.unwrap_or_default(),
+            }
+        } else if succeeded {
+            Status::Succeeded
+        } else {
+            Status::Unknown
+        })
+    }
+
+    async fn is_member(&self, stage: Stage, set: StatusSet, id: &str) -> Result<bool> {
+        let key = self.set_key(stage, set);
+        self.query("is_member", &key, redis::cmd("SISMEMBER").arg(&key).arg(id))
+            .await
+    }
+
+    async fn members(&self, stage: Stage, set: StatusSet) -> Result<Vec<String>> {
+        let key = self.set_key(stage, set);
+        let mut members: Vec<String> = self
+            .query("members", &key, redis::cmd("SMEMBERS").arg(&key))
+            .await?;
+        members.sort();
+        Ok(members)
+    }
+}
+
+/// A consumer of one Redis queue, with its own connection for blocking takes and a heartbeat
+/// renewed in the background while it lives.
+pub struct RedisConsumer {
+    queue: RedisQueue,
+    name: String,
+    source: QueueName,
+    processing_key: String,
+    heartbeat_key: String,
+    conn: MultiplexedConnection,
+    heartbeat: JoinHandle<()>,
+}
+
+impl Drop for RedisConsumer {
+    fn drop(&mut self) {
+        // Unacknowledged items stay in the processing list; once the heartbeat expires,
+        // `recover` hands them to another consumer.
+        self.heartbeat.abort();
+    }
+}
+
+#[async_trait]
+impl Consumer for RedisConsumer {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn take(&mut self, timeout: Duration) -> Result<Option<Taken>> {
+        let queue_key = self.queue.queue_key(self.source);
+        // BLMOVE's timeout is in seconds (0 = forever); never ask for forever.
+        let seconds = timeout.as_secs_f64().max(0.01);
+        let cmd = redis::cmd("BLMOVE")
+            .arg(&queue_key)
+            .arg(&self.processing_key)
+            .arg("RIGHT")
+            .arg("LEFT")
+            .arg(seconds)
+            .to_owned();
+        let guard = timeout + RESPONSE_TIMEOUT;
+        let answer = tokio::time::timeout(guard, cmd.query_async::<Option<String>>(&mut self.conn))
+            .await
+            .map_err(|_| QueueError::Backend {
+                operation: "take",
+                key: queue_key.clone(),
+                reason: format!("no answer within {}s", guard.as_secs()),
+            })?
+            .map_err(|e| backend("take", &queue_key, e))?;
+        Ok(answer.map(|payload| Taken {
+            queue: self.source,
+            payload,
+        }))
+    }
+
+    async fn ack(&mut self, taken: &Taken) -> Result<()> {
+        self.queue
+            .query::<()>(
+                "ack",
+                &self.processing_key,
+                redis::cmd("LREM")
+                    .arg(&self.processing_key)
+                    .arg(1)
+                    .arg(&taken.payload),
+            )
+            .await
+    }
+
+    async fn release(&mut self, taken: &Taken) -> Result<()> {
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .cmd("LREM")
+            .arg(&self.processing_key)
+            .arg(1)
+            .arg(&taken.payload)
+            .ignore()
+            .cmd("LPUSH")
+            .arg(self.queue.queue_key(taken.queue))
+            .arg(&taken.payload)
+            .ignore();
+        self.queue
+            .run_atomically("release", &self.processing_key, &pipe)
+            .await
+    }
+
+    async fn close(self: Box<Self>) -> Result<()> {
+        self.heartbeat.abort();
+        self.queue
+            .drain_back(&self.processing_key, self.source)
+            .await?;
+        self.queue
+            .query::<()>(
+                "close",
+                &self.heartbeat_key,
+                redis::cmd("DEL").arg(&self.heartbeat_key),
+            )
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn addresses_never_show_passwords() {
+        assert_eq!(
+            redact("redis://user:secret@localhost:6379/0"),
+            "redis://***@localhost:6379/0"
+        );
+        assert_eq!(redact("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
+    }
+}

@@ -1,0 +1,174 @@
+//! The queue contract against a real Redis (`PVS_TEST_REDIS_URL`, default
+//! `redis://127.0.0.1:6379`). Every test works under its own key prefix and deletes its keys
+//! afterwards; nothing else in the server is touched.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use pvs_queue::{QueueName, RedisQueue, WorkQueue, contract};
+
+const HEARTBEAT_TTL: Duration = Duration::from_secs(1);
+
+fn redis_url() -> String {
+    std::env::var("PVS_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
+
+/// A queue under a prefix no other test uses, cleaned up on drop.
+struct Fixture {
+    queue: RedisQueue,
+}
+
+impl Fixture {
+    async fn new() -> Self {
+        let prefix = format!("pvs-test:{}:", uuid::Uuid::new_v4().simple());
+        Self::with_prefix(&prefix).await
+    }
+
+    async fn with_prefix(prefix: &str) -> Self {
+        let queue = RedisQueue::connect(&redis_url(), prefix)
+            .await
+            .expect("Redis must run for these tests (scripts/setup.sh starts it)")
+            .with_heartbeat_ttl(HEARTBEAT_TTL);
+        Self { queue }
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        let pattern = format!("{}*", self.queue.prefix());
+        if let Ok(client) = redis::Client::open(redis_url())
+            && let Ok(mut conn) = client.get_connection()
+        {
+            let keys: Vec<String> = redis::cmd("KEYS")
+                .arg(&pattern)
+                .query(&mut conn)
+                .unwrap_or_default();
+            if !keys.is_empty() {
+                let _: redis::RedisResult<()> = redis::cmd("DEL").arg(keys).query(&mut conn);
+            }
+        }
+    }
+}
+
+macro_rules! contract_tests {
+    ($($name:ident),* $(,)?) => {$(
+        #[tokio::test]
+        async fn $name() {
+            let fixture = Fixture::new().await;
+            contract::$name(&fixture.queue).await;
+        }
+    )*};
+}
+
+contract_tests!(
+    fifo_order,
+    queues_are_separate,
+    take_waits_and_times_out,
+    ack_and_release,
+    consumers_never_share_an_item,
+    restart_takes_back_unfinished_items,
+    close_returns_unfinished_items,
+    status_sets,
+    payloads_round_trip,
+    consumer_names_are_validated,
+);
+
+#[tokio::test]
+async fn abandoned_items_are_recovered() {
+    let fixture = Fixture::new().await;
+    contract::abandoned_items_are_recovered(&fixture.queue, HEARTBEAT_TTL).await;
+}
+
+#[tokio::test]
+async fn live_consumers_keep_their_items() {
+    let fixture = Fixture::new().await;
+    contract::live_consumers_keep_their_items(&fixture.queue, HEARTBEAT_TTL).await;
+}
+
+const CHILD_PREFIX_VAR: &str = "PVS_QUEUE_TEST_CHILD_PREFIX";
+
+#[tokio::test]
+async fn killed_consumer_loses_nothing() {
+    let fixture = Fixture::new().await;
+    let prefix = fixture.queue.prefix().to_owned();
+    contract::killed_consumer_loses_nothing(&fixture.queue, HEARTBEAT_TTL, || {
+        // This very test binary, running only the child test below.
+        Command::new(std::env::current_exe().unwrap())
+            .args([
+                "child_consumer",
+                "--exact",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(CHILD_PREFIX_VAR, prefix)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the child consumer")
+    })
+    .await;
+}
+
+/// The consumer process that `killed_consumer_loses_nothing` kills; run only by it.
+#[tokio::test]
+#[ignore = "run as a child process by killed_consumer_loses_nothing"]
+async fn child_consumer() {
+    let prefix = std::env::var(CHILD_PREFIX_VAR)
+        .expect("child_consumer runs only as the child of killed_consumer_loses_nothing");
+    let queue = RedisQueue::connect(&redis_url(), &prefix)
+        .await
+        .unwrap()
+        .with_heartbeat_ttl(HEARTBEAT_TTL);
+    contract::child_takes_one_item_and_hangs(&queue, "doomed").await;
+}
+
+#[tokio::test]
+async fn keys_are_the_original_names_under_the_prefix() {
+    let fixture = Fixture::new().await;
+    let queue = &fixture.queue;
+    queue.push(QueueName::PreprocessMd, "i").await.unwrap();
+    queue
+        .mark_failed(pvs_queue::Stage::Register, "p", "why")
+        .await
+        .unwrap();
+    let client = redis::Client::open(redis_url()).unwrap();
+    let mut conn = client.get_connection().unwrap();
+    let mut keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{}*", queue.prefix()))
+        .query(&mut conn)
+        .unwrap();
+    keys.sort();
+    let p = queue.prefix();
+    assert_eq!(
+        keys,
+        [
+            format!("{p}preprocess-md_queue"),
+            format!("{p}register-failure_reasons"),
+            format!("{p}register-failure_set"),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn unreachable_server_is_a_clear_error() {
+    let err = RedisQueue::connect("redis://user:hunter2@127.0.0.1:1", "")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("cannot connect to the queue at redis://***@127.0.0.1:1"),
+        "{err}"
+    );
+    assert!(!err.contains("hunter2"), "password leaked: {err}");
+}
+
+#[tokio::test]
+async fn malformed_url_and_prefix_are_refused() {
+    assert!(RedisQueue::connect("not a url", "").await.is_err());
+    let err = RedisQueue::connect(&redis_url(), "bad prefix*")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("invalid key prefix"), "{err}");
+}

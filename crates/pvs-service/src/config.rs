@@ -1,0 +1,545 @@
+//! Configuration from environment variables, parsed once into typed values.
+//!
+//! Every variable pvs reads is declared once in [`vars`] with its default, an example and its
+//! meaning; [`vars::ALL`] is the registry that `docs/configuration.md` is checked against.
+//! A service reads its variables through an [`Env`] and gets either a typed value or a
+//! [`ConfigError`] that names the variable, says what is wrong and shows an example: the binary
+//! prints that one line and exits with code 2.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::fmt;
+use std::net::SocketAddr;
+use std::str::FromStr;
+
+use url::Url;
+
+/// One environment variable pvs reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Var {
+    /// The variable's name, e.g. `REDIS_URL`.
+    pub name: &'static str,
+    /// The value used when the variable is unset or empty; `None` means a service that reads
+    /// it requires it.
+    pub default: Option<&'static str>,
+    /// A valid example value, shown in error messages.
+    pub example: &'static str,
+    /// What the variable sets, one sentence (the documentation's text).
+    pub meaning: &'static str,
+}
+
+/// A variable that is missing or malformed: one line naming the variable, the problem and an
+/// example of a good value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{var}: {problem} (example: {var}={example})")]
+pub struct ConfigError {
+    /// The variable at fault.
+    pub var: &'static str,
+    /// What is wrong with it.
+    pub problem: String,
+    /// A valid value for it.
+    pub example: &'static str,
+}
+
+impl ConfigError {
+    /// An error about `var`.
+    pub fn new(var: &Var, problem: impl Into<String>) -> Self {
+        Self {
+            var: var.name,
+            problem: problem.into(),
+            example: var.example,
+        }
+    }
+}
+
+/// A snapshot of the environment variables a service reads.
+///
+/// Values that are not valid UTF-8 are kept so that reading them gives a clear error rather
+/// than being silently ignored. An empty value counts as unset.
+#[derive(Debug, Clone, Default)]
+pub struct Env {
+    values: BTreeMap<String, OsString>,
+}
+
+impl Env {
+    /// The current process environment.
+    pub fn from_process() -> Self {
+        Self::from_os_pairs(std::env::vars_os())
+    }
+
+    /// An environment made of the given pairs (tests, `pvs up`).
+    pub fn from_pairs<K: Into<String>, V: Into<String>>(
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        Self {
+            values: pairs
+                .into_iter()
+                .map(|(k, v)| (k.into(), OsString::from(v.into())))
+                .collect(),
+        }
+    }
+
+    fn from_os_pairs(pairs: impl IntoIterator<Item = (OsString, OsString)>) -> Self {
+        Self {
+            values: pairs
+                .into_iter()
+                .filter_map(|(k, v)| Some((k.into_string().ok()?, v)))
+                .collect(),
+        }
+    }
+
+    /// Sets (or replaces) one variable; used where a CLI flag overrides its variable.
+    pub fn set(&mut self, name: &str, value: impl Into<OsString>) {
+        self.values.insert(name.to_owned(), value.into());
+    }
+
+    /// The raw text of `var` if set and non-empty, else its default.
+    fn raw(&self, var: &Var) -> Result<Option<String>, ConfigError> {
+        match self.values.get(var.name) {
+            Some(value) if !value.is_empty() => value
+                .clone()
+                .into_string()
+                .map(Some)
+                .map_err(|_| ConfigError::new(var, "value is not valid UTF-8")),
+            _ => Ok(var.default.map(str::to_owned)),
+        }
+    }
+
+    /// The value of `var` (or its default), parsed; an error when it is missing or malformed.
+    pub fn get<T>(&self, var: &Var) -> Result<T, ConfigError>
+    where
+        T: FromStr,
+        T::Err: fmt::Display,
+    {
+        self.get_opt(var)?
+            .ok_or_else(|| ConfigError::new(var, "is required but not set"))
+    }
+
+    /// The value of `var` (or its default) parsed, or `None` when it is unset and has no
+    /// default.
+    pub fn get_opt<T>(&self, var: &Var) -> Result<Option<T>, ConfigError>
+    where
+        T: FromStr,
+        T::Err: fmt::Display,
+    {
+        self.raw(var)?
+            .map(|text| {
+                text.parse::<T>()
+                    .map_err(|e| ConfigError::new(var, format!("invalid value {text:?}: {e}")))
+            })
+            .transpose()
+    }
+}
+
+/// Every variable pvs reads. Adding a variable means adding it here and to
+/// `docs/configuration.md` (a test checks that the two agree).
+pub mod vars {
+    use super::Var;
+
+    /// Log output format.
+    pub const LOG_FORMAT: Var = Var {
+        name: "LOG_FORMAT",
+        default: Some("text"),
+        example: "json",
+        meaning: "Log output: `text` (human-readable lines) or `json` (one JSON object a line, for log shippers).",
+    };
+    /// Log filter.
+    pub const RUST_LOG: Var = Var {
+        name: "RUST_LOG",
+        default: Some("info"),
+        example: "info,pvs_queue=debug",
+        meaning: "Which log events are written: a level (`error`..`trace`) or per-crate directives (tracing-subscriber EnvFilter syntax).",
+    };
+    /// Address an HTTP service listens on.
+    pub const LISTEN_ADDR: Var = Var {
+        name: "LISTEN_ADDR",
+        default: None,
+        example: "0.0.0.0:8080",
+        meaning: "Address and port the service's HTTP server binds (`/health`, `/ready` and its API); the `--listen` flag overrides it. Each service has its own default (see the table of services).",
+    };
+    /// The Redis server holding the work queues.
+    pub const REDIS_URL: Var = Var {
+        name: "REDIS_URL",
+        default: None,
+        example: "redis://127.0.0.1:6379/0",
+        meaning: "Redis server holding the work queues and status sets (`redis://`, `rediss://` for TLS, or `redis+unix://`).",
+    };
+    /// Prefix for every Redis key.
+    pub const REDIS_KEY_PREFIX: Var = Var {
+        name: "REDIS_KEY_PREFIX",
+        default: Some(""),
+        example: "vhr18:",
+        meaning: "Prefix put before every Redis key (queues, sets), so that several stacks can share one Redis. Empty keeps the original key names (`preprocess_queue`, ...).",
+    };
+    /// The PostGIS database holding the catalog.
+    pub const DATABASE_URL: Var = Var {
+        name: "DATABASE_URL",
+        default: None,
+        example: "postgres://pvs:secret@127.0.0.1:5432/pvs",
+        meaning: "PostgreSQL/PostGIS database holding the product catalog; migrations are applied on start-up.",
+    };
+    /// Object storage for COGs, metadata and tiles.
+    pub const STORAGE_URL: Var = Var {
+        name: "STORAGE_URL",
+        default: None,
+        example: "s3://pvs-data/products",
+        meaning: "Object storage for images, COGs, metadata and cached tiles: `s3://bucket/prefix`, `file:///absolute/path` or `memory://` (tests). Every key is relative to the prefix.",
+    };
+    /// S3 endpoint for S3-compatible servers.
+    pub const S3_ENDPOINT: Var = Var {
+        name: "S3_ENDPOINT",
+        default: None,
+        example: "http://minio:9000",
+        meaning: "Endpoint of an S3-compatible server (MinIO, SeaweedFS, moto...); unset means AWS S3. Path-style addressing is used with a custom endpoint.",
+    };
+    /// S3 region.
+    pub const AWS_REGION: Var = Var {
+        name: "AWS_REGION",
+        default: Some("us-east-1"),
+        example: "eu-central-1",
+        meaning: "S3 region used for request signing.",
+    };
+    /// S3 access key id.
+    pub const AWS_ACCESS_KEY_ID: Var = Var {
+        name: "AWS_ACCESS_KEY_ID",
+        default: None,
+        example: "pvs",
+        meaning: "S3 access key id; without it (and the secret) requests are sent unsigned.",
+    };
+    /// S3 secret access key.
+    pub const AWS_SECRET_ACCESS_KEY: Var = Var {
+        name: "AWS_SECRET_ACCESS_KEY",
+        default: None,
+        example: "change-me",
+        meaning: "S3 secret access key (a secret: never logged).",
+    };
+    /// Bearer token required by the ingestor.
+    pub const INGEST_TOKEN: Var = Var {
+        name: "INGEST_TOKEN",
+        default: None,
+        example: "s3cr3t-token",
+        meaning: "When set, the ingestor's POST endpoints require `Authorization: Bearer <token>` (a secret: never logged).",
+    };
+    /// Basic-auth credentials required by the ingestor.
+    pub const INGEST_BASIC_AUTH: Var = Var {
+        name: "INGEST_BASIC_AUTH",
+        default: None,
+        example: "provider:s3cr3t",
+        meaning: "When set (`user:password`), the ingestor's POST endpoints require HTTP basic auth with these credentials (a secret: never logged).",
+    };
+    /// Largest report body the ingestor accepts.
+    pub const INGEST_MAX_BYTES: Var = Var {
+        name: "INGEST_MAX_BYTES",
+        default: Some("10MiB"),
+        example: "20MiB",
+        meaning: "Largest browse report body the ingestor accepts (bytes, or with a KiB/MiB/GiB suffix); larger bodies get 413.",
+    };
+
+    /// The registry: every variable above.
+    pub const ALL: &[Var] = &[
+        LOG_FORMAT,
+        RUST_LOG,
+        LISTEN_ADDR,
+        REDIS_URL,
+        REDIS_KEY_PREFIX,
+        DATABASE_URL,
+        STORAGE_URL,
+        S3_ENDPOINT,
+        AWS_REGION,
+        AWS_ACCESS_KEY_ID,
+        AWS_SECRET_ACCESS_KEY,
+        INGEST_TOKEN,
+        INGEST_BASIC_AUTH,
+        INGEST_MAX_BYTES,
+    ];
+}
+
+/// The table of every variable, in Markdown, as `docs/configuration.md` shows it.
+pub fn markdown_table() -> String {
+    let mut table = String::from("| Variable | Default | Example | Meaning |\n|---|---|---|---|\n");
+    for var in vars::ALL {
+        let default = match var.default {
+            None => "(none)".to_owned(),
+            Some("") => "(empty)".to_owned(),
+            Some(text) => format!("`{text}`"),
+        };
+        table.push_str(&format!(
+            "| `{}` | {default} | `{}` | {} |\n",
+            var.name, var.example, var.meaning
+        ));
+    }
+    table
+}
+
+/// Where an HTTP server listens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListenAddr(pub SocketAddr);
+
+impl FromStr for ListenAddr {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        s.parse::<SocketAddr>()
+            .map(Self)
+            .map_err(|_| "expected ADDRESS:PORT such as 127.0.0.1:8080 or [::]:8080".to_owned())
+    }
+}
+
+impl fmt::Display for ListenAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// How log events are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// Human-readable lines (coloured on a terminal).
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl FromStr for LogFormat {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "text" => Ok(Self::Text),
+            "json" => Ok(Self::Json),
+            _ => Err("expected `text` or `json`".to_owned()),
+        }
+    }
+}
+
+/// A Redis connection URL (`redis://`, `rediss://`, `redis+unix://`, `unix://`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedisUrl(Url);
+
+impl RedisUrl {
+    /// The URL text, as the Redis client takes it.
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+}
+
+impl FromStr for RedisUrl {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let url = Url::parse(s).map_err(|e| format!("not a URL ({e})"))?;
+        match url.scheme() {
+            "redis" | "rediss" if url.host_str().is_some_and(|h| !h.is_empty()) => Ok(Self(url)),
+            "redis" | "rediss" => Err("the URL has no host".to_owned()),
+            "redis+unix" | "unix" => Ok(Self(url)),
+            other => Err(format!(
+                "scheme `{other}` is not a Redis scheme (redis, rediss, redis+unix)"
+            )),
+        }
+    }
+}
+
+/// A PostgreSQL connection URL (`postgres://` or `postgresql://`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(Url);
+
+impl DatabaseUrl {
+    /// The URL text, as the PostgreSQL client takes it.
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+}
+
+/// Never prints the password.
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut shown = self.0.clone();
+        if shown.password().is_some() {
+            // Setting a password on a URL that already has one cannot fail.
+            let _ = shown.set_password(Some("***"));
+        }
+        write!(f, "DatabaseUrl({shown})")
+    }
+}
+
+impl FromStr for DatabaseUrl {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let url = Url::parse(s).map_err(|e| format!("not a URL ({e})"))?;
+        match url.scheme() {
+            "postgres" | "postgresql" => Ok(Self(url)),
+            other => Err(format!(
+                "scheme `{other}` is not a PostgreSQL scheme (postgres, postgresql)"
+            )),
+        }
+    }
+}
+
+/// A secret (token, password): never shown by `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret's text; call only where it is compared or sent.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl FromStr for Secret {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_owned()))
+    }
+}
+
+/// A size in bytes, written as a number of bytes or with a `KiB`, `MiB` or `GiB` suffix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ByteSize(pub u64);
+
+impl FromStr for ByteSize {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        let (digits, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
+            Some(at) => s.split_at(at),
+            None => (s, ""),
+        };
+        let multiplier: u64 = match unit.trim() {
+            "" | "B" => 1,
+            "KiB" => 1 << 10,
+            "MiB" => 1 << 20,
+            "GiB" => 1 << 30,
+            other => return Err(format!("unknown unit `{other}` (use B, KiB, MiB or GiB)")),
+        };
+        let number: u64 = digits
+            .parse()
+            .map_err(|_| "expected a whole number of bytes, e.g. 10485760 or 10MiB".to_owned())?;
+        number
+            .checked_mul(multiplier)
+            .map(Self)
+            .ok_or_else(|| "too large".to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Env {
+        Env::from_pairs(pairs.iter().copied())
+    }
+
+    #[test]
+    fn missing_required_variable_names_it_with_an_example() {
+        let err = env(&[]).get::<RedisUrl>(&vars::REDIS_URL).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "REDIS_URL: is required but not set (example: REDIS_URL=redis://127.0.0.1:6379/0)"
+        );
+    }
+
+    #[test]
+    fn malformed_value_says_what_is_wrong_on_one_line() {
+        let err = env(&[("DATABASE_URL", "not-a-url")])
+            .get::<DatabaseUrl>(&vars::DATABASE_URL)
+            .unwrap_err();
+        let line = err.to_string();
+        assert!(line.starts_with("DATABASE_URL: invalid value \"not-a-url\": not a URL"));
+        assert!(line.ends_with("(example: DATABASE_URL=postgres://pvs:secret@127.0.0.1:5432/pvs)"));
+        assert!(!line.contains('\n'));
+    }
+
+    #[test]
+    fn wrong_scheme_is_refused() {
+        let err = env(&[("REDIS_URL", "http://localhost:6379")])
+            .get::<RedisUrl>(&vars::REDIS_URL)
+            .unwrap_err();
+        assert!(
+            err.problem.contains("scheme `http` is not a Redis scheme"),
+            "{err}"
+        );
+        let err = env(&[("DATABASE_URL", "mysql://x/y")])
+            .get::<DatabaseUrl>(&vars::DATABASE_URL)
+            .unwrap_err();
+        assert!(err.problem.contains("scheme `mysql`"), "{err}");
+    }
+
+    #[test]
+    fn empty_value_counts_as_unset_and_defaults_apply() {
+        let e = env(&[("LOG_FORMAT", "")]);
+        assert_eq!(
+            e.get::<LogFormat>(&vars::LOG_FORMAT).unwrap(),
+            LogFormat::Text
+        );
+        assert_eq!(e.get_opt::<Secret>(&vars::INGEST_TOKEN).unwrap(), None);
+        assert_eq!(
+            e.get::<ByteSize>(&vars::INGEST_MAX_BYTES).unwrap(),
+            ByteSize(10 << 20)
+        );
+    }
+
+    #[test]
+    fn non_utf8_value_is_an_error_not_ignored() {
+        use std::os::unix::ffi::OsStringExt;
+        let e = Env::from_os_pairs([(
+            OsString::from("REDIS_URL"),
+            OsString::from_vec(vec![b'r', 0xff]),
+        )]);
+        let err = e.get::<RedisUrl>(&vars::REDIS_URL).unwrap_err();
+        assert_eq!(err.problem, "value is not valid UTF-8");
+    }
+
+    #[test]
+    fn byte_sizes() {
+        assert_eq!("1024".parse::<ByteSize>().unwrap(), ByteSize(1024));
+        assert_eq!("2KiB".parse::<ByteSize>().unwrap(), ByteSize(2048));
+        assert_eq!("3 GiB".parse::<ByteSize>().unwrap(), ByteSize(3 << 30));
+        assert!("10MB".parse::<ByteSize>().is_err());
+        assert!("-1".parse::<ByteSize>().is_err());
+        assert!("99999999999999999999GiB".parse::<ByteSize>().is_err());
+    }
+
+    #[test]
+    fn listen_addr_and_log_format() {
+        assert!("127.0.0.1:8080".parse::<ListenAddr>().is_ok());
+        assert!("[::]:80".parse::<ListenAddr>().is_ok());
+        assert!("localhost".parse::<ListenAddr>().is_err());
+        assert!("xml".parse::<LogFormat>().is_err());
+    }
+
+    #[test]
+    fn secrets_and_passwords_never_show_in_debug() {
+        let s: Secret = "hunter2".parse().unwrap();
+        assert!(!format!("{s:?}").contains("hunter2"));
+        let db: DatabaseUrl = "postgres://u:hunter2@h/db".parse().unwrap();
+        assert!(!format!("{db:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn registry_names_are_unique_and_examples_are_valid() {
+        let mut names: Vec<_> = vars::ALL.iter().map(|v| v.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), vars::ALL.len());
+        for v in vars::ALL {
+            assert!(!v.example.is_empty() && !v.meaning.is_empty(), "{}", v.name);
+        }
+        let e = Env::from_pairs(vars::ALL.iter().map(|v| (v.name, v.example)));
+        e.get::<RedisUrl>(&vars::REDIS_URL).unwrap();
+        e.get::<DatabaseUrl>(&vars::DATABASE_URL).unwrap();
+        e.get::<ListenAddr>(&vars::LISTEN_ADDR).unwrap();
+        e.get::<LogFormat>(&vars::LOG_FORMAT).unwrap();
+        e.get::<ByteSize>(&vars::INGEST_MAX_BYTES).unwrap();
+    }
+}

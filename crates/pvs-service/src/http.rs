@@ -1,0 +1,186 @@
+//! The HTTP skeleton every pvs service runs: `GET /health` (liveness: the process answers),
+//! `GET /ready` (readiness: every backend the service needs is reachable), the service's own
+//! routes, and a graceful shutdown on SIGINT/SIGTERM.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Json};
+use axum::routing::get;
+use futures::future::join_all;
+use serde_json::{Map, Value, json};
+use tokio::net::TcpListener;
+
+use crate::config::ListenAddr;
+
+/// A readiness probe: resolves to `Ok` when its backend answers, or to a message saying why not.
+pub type Probe =
+    Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync>;
+
+/// The backends `/ready` checks, each under a name shown in the answer (`redis`, `postgis`...).
+#[derive(Clone, Default)]
+pub struct Readiness {
+    probes: Vec<(&'static str, Probe)>,
+}
+
+/// How long one probe may take before it counts as failed.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
+
+impl Readiness {
+    /// Readiness with no probes: ready as soon as the server runs.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a probe named `name`.
+    pub fn with<F, Fut>(mut self, name: &'static str, probe: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), String>> + Send + 'static,
+    {
+        self.probes
+            .push((name, Arc::new(move || Box::pin(probe()) as Pin<Box<_>>)));
+        self
+    }
+
+    /// Runs every probe concurrently; `true` when all succeed, with a per-probe report.
+    pub async fn check(&self) -> (bool, Map<String, Value>) {
+        let results = join_all(self.probes.iter().map(|(name, probe)| async move {
+            let outcome = match tokio::time::timeout(PROBE_TIMEOUT, probe()).await {
+                Ok(result) => result,
+                Err(_) => Err(format!("no answer within {}s", PROBE_TIMEOUT.as_secs())),
+            };
+            (*name, outcome)
+        }))
+        .await;
+        let ready = results.iter().all(|(_, r)| r.is_ok());
+        let report = results
+            .into_iter()
+            .map(|(name, r)| {
+                let text = match r {
+                    Ok(()) => "ok".to_owned(),
+                    Err(e) => format!("error: {e}"),
+                };
+                (name.to_owned(), Value::String(text))
+            })
+            .collect();
+        (ready, report)
+    }
+}
+
+/// Adds `/health` and `/ready` to a service's routes.
+pub fn with_probes(service: &'static str, routes: Router, readiness: Readiness) -> Router {
+    let health = Router::new()
+        .route(
+            "/health",
+            get(move || async move { Json(json!({ "status": "ok", "service": service })) }),
+        )
+        .route("/ready", get(ready))
+        .with_state(Arc::new(readiness));
+    routes.merge(health)
+}
+
+async fn ready(State(readiness): State<Arc<Readiness>>) -> impl IntoResponse {
+    let (ok, checks) = readiness.check().await;
+    let (status, word) = if ok {
+        (StatusCode::OK, "ready")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "not ready")
+    };
+    (status, Json(json!({ "status": word, "checks": checks })))
+}
+
+/// Binds `listen`, failing with the address in the message when it cannot.
+pub async fn bind(listen: ListenAddr) -> std::io::Result<TcpListener> {
+    TcpListener::bind(listen.0)
+        .await
+        .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {listen}: {e}")))
+}
+
+/// Serves `router` on `listener` until `shutdown` resolves, then finishes in-flight requests.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Resolves on the first SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        // If the handler cannot be installed, the process still stops on the default action.
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => futures::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown requested");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn start(readiness: Readiness) -> (String, tokio::sync::oneshot::Sender<()>) {
+        let listener = bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let router = with_probes("test", Router::new(), readiness);
+        tokio::spawn(serve(listener, router, async move {
+            let _ = stopped.await;
+        }));
+        (format!("http://{addr}"), stop)
+    }
+
+    #[tokio::test]
+    async fn health_answers_and_ready_reports_each_probe() {
+        let readiness = Readiness::new()
+            .with("good", || async { Ok(()) })
+            .with("bad", || async { Err("connection refused".to_owned()) });
+        let (base, _stop) = start(readiness).await;
+
+        let health = reqwest::get(format!("{base}/health")).await.unwrap();
+        assert_eq!(health.status(), 200);
+        let body: Value = health.json().await.unwrap();
+        assert_eq!(body["service"], "test");
+
+        let ready = reqwest::get(format!("{base}/ready")).await.unwrap();
+        assert_eq!(ready.status(), 503);
+        let body: Value = ready.json().await.unwrap();
+        assert_eq!(body["status"], "not ready");
+        assert_eq!(body["checks"]["good"], "ok");
+        assert_eq!(body["checks"]["bad"], "error: connection refused");
+    }
+
+    #[tokio::test]
+    async fn ready_is_200_when_all_probes_pass() {
+        let (base, _stop) = start(Readiness::new().with("good", || async { Ok(()) })).await;
+        let ready = reqwest::get(format!("{base}/ready")).await.unwrap();
+        assert_eq!(ready.status(), 200);
+    }
+
+    #[tokio::test]
+    async fn binding_a_taken_port_names_the_address() {
+        let first = bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let addr = ListenAddr(first.local_addr().unwrap());
+        let err = bind(addr).await.unwrap_err();
+        assert!(err.to_string().contains(&addr.to_string()), "{err}");
+    }
+}

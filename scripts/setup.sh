@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs what pvs's tests need and starts what is not running. Idempotent: safe to run again.
+#
+# - Debian packages: GDAL (library + tools), PostGIS for PostgreSQL 15, xmllint (XSD checks).
+# - PostgreSQL and Redis: started if they do not answer on 127.0.0.1.
+# - An S3-compatible server (moto, from PyPI) on 127.0.0.1:${PVS_S3_PORT:-9000}.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+
+log() { printf '[setup] %s\n' "$*"; }
+
+apt_packages=(pkg-config libgdal-dev gdal-bin postgresql-15-postgis-3 libxml2-utils)
+missing=()
+for pkg in "${apt_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  log "installing Debian packages: ${missing[*]}"
+  sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if ! pg_isready -q -h 127.0.0.1 -p 5432; then
+  log "starting PostgreSQL"
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n 1)" main start
+  for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+  pg_isready -h 127.0.0.1 -p 5432
+fi
+
+if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+  log "starting Redis"
+  mkdir -p /var/lib/redis /var/log/redis
+  redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
+    --dir /var/lib/redis --logfile /var/log/redis/ci.log
+  for _ in $(seq 1 30); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 1; done
+  redis-cli -h 127.0.0.1 -p 6379 ping
+fi
+
+"$here/s3-server.sh" start
+
+log "ready: GDAL $(gdal-config --version), PostgreSQL on 127.0.0.1:5432, Redis on 127.0.0.1:6379, S3 on 127.0.0.1:${PVS_S3_PORT:-9000}"
