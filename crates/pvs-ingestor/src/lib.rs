@@ -1,3 +1,17 @@
 //! The pvs ingestor: where data providers meet pvs.
+//!
+//! Browse reports arrive over HTTP ([`http::routes`]: `POST /`, `POST /ingest`) or in a
+//! watched folder ([`watch::run`], the SFTP `from/fepd` drop). Each report is parsed by
+//! `pvs-model`; each valid browse becomes a JSON [`pvs_model::BrowseItem`] pushed to
+//! `preprocess-md_queue`; the provider gets the ngEO ingestion response. See [`ingest`] for
+//! the policy on partly bad reports and [`http`] for the status codes.
 
+pub mod auth;
+pub mod http;
+pub mod ingest;
 pub mod watch;
+
+pub use auth::Auth;
+pub use http::HttpSettings;
+pub use ingest::{Images, IngestError, Ingested, Ingestor};
+pub use watch::WatchFolder;

@@ -11,7 +11,12 @@ use std::collections::HashMap;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
+
+use pvs_model::{ExceptionCode, IngestionStatus, ingest_exception_xml};
+
+use crate::ingest::{Images, IngestError, Ingestor};
 
 /// Sub-folder receiving ingested reports.
 pub const DONE_DIR: &str = "done";
@@ -120,7 +125,17 @@ impl WatchFolder {
     /// it as `<name>.response.xml`. A name already taken there gets a numeric suffix, so no
     /// earlier report is overwritten. Returns the report's new path.
     pub fn file_away(&self, report: &Path, ok: bool, response: &str) -> io::Result<PathBuf> {
-        let target_dir = self.dir.join(if ok { DONE_DIR } else { FAILED_DIR });
+        Self::file_away_in(&self.dir, report, ok, response)
+    }
+
+    /// [`file_away`](Self::file_away) for the watch folder `dir`.
+    pub fn file_away_in(
+        dir: &Path,
+        report: &Path,
+        ok: bool,
+        response: &str,
+    ) -> io::Result<PathBuf> {
+        let target_dir = dir.join(if ok { DONE_DIR } else { FAILED_DIR });
         let stem = report
             .file_stem()
             .and_then(|s| s.to_str())
@@ -180,6 +195,102 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
             let _ = fs::remove_file(&tmp);
             io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display()))
         })
+}
+
+/// Watches `folder` until `shutdown` resolves: every `poll`, each complete report is ingested
+/// (its images, beside it, are uploaded to storage) and filed away with its response in
+/// `done/` (accepted, fully or partly) or `failed/` (refused). A report that cannot be queued
+/// because the queue is unreachable stays where it is and is tried again later.
+pub async fn run(
+    ingestor: Arc<Ingestor>,
+    mut folder: WatchFolder,
+    poll: Duration,
+    max_bytes: u64,
+    shutdown: impl Future<Output = ()>,
+) -> io::Result<()> {
+    tokio::pin!(shutdown);
+    tracing::info!(folder = %folder.dir().display(), "watching for browse reports");
+    loop {
+        let now = Instant::now();
+        let (returned, scanned) = tokio::task::spawn_blocking(move || {
+            let scanned = folder.scan(now);
+            (folder, scanned)
+        })
+        .await
+        .map_err(io::Error::other)?;
+        folder = returned;
+        let reports = match scanned {
+            Ok(reports) => reports,
+            Err(e) => {
+                tracing::error!(folder = %folder.dir().display(), error = %e, "cannot scan the watch folder");
+                Vec::new()
+            }
+        };
+        for report in reports {
+            if let Err(e) = ingest_file(&ingestor, &folder, &report, max_bytes).await {
+                tracing::error!(report = %report.display(), error = %e, "cannot file the report away");
+            }
+        }
+        tokio::select! {
+            () = &mut shutdown => return Ok(()),
+            () = tokio::time::sleep(poll) => {}
+        }
+    }
+}
+
+/// Ingests one complete report file and files it away (unless the queue is unreachable).
+async fn ingest_file(
+    ingestor: &Ingestor,
+    folder: &WatchFolder,
+    report: &Path,
+    max_bytes: u64,
+) -> io::Result<()> {
+    let name = report
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("report.xml")
+        .to_owned();
+    let size = tokio::fs::metadata(report).await?.len();
+    let (ok, response) = if size > max_bytes {
+        (
+            false,
+            ingest_exception_xml(
+                ExceptionCode::InvalidRequest,
+                &format!(
+                    "{name}: the report is larger than the limit of {max_bytes} bytes (INGEST_MAX_BYTES)"
+                ),
+            ),
+        )
+    } else {
+        let bytes = tokio::fs::read(report).await?;
+        match ingestor
+            .ingest(&bytes, &name, Images::BesideReport(folder.dir()))
+            .await
+        {
+            Ok(ingested) => (
+                ingested.response.status() != IngestionStatus::Failure,
+                ingested.response.to_xml(),
+            ),
+            Err(IngestError::Report(e)) => (
+                false,
+                ingest_exception_xml(e.exception_code(), &format!("{name}: {e}")),
+            ),
+            Err(e @ IngestError::Queue(_)) => {
+                tracing::error!(report = name, error = %e, "report left in place, to be tried again");
+                return Ok(());
+            }
+        }
+    };
+    if !ok {
+        tracing::warn!(report = name, "report refused");
+    }
+    let dir = folder.dir().to_owned();
+    let report = report.to_owned();
+    tokio::task::spawn_blocking(move || {
+        WatchFolder::file_away_in(&dir, &report, ok, &response).map(drop)
+    })
+    .await
+    .map_err(io::Error::other)?
 }
 
 #[cfg(test)]

@@ -234,6 +234,13 @@ pub mod vars {
         example: "20MiB",
         meaning: "Largest browse report body the ingestor accepts (bytes, or with a KiB/MiB/GiB suffix); larger bodies get 413.",
     };
+    /// Storage prefix of the images that reports reference.
+    pub const INGEST_PREFIX: Var = Var {
+        name: "INGEST_PREFIX",
+        default: Some(""),
+        example: "incoming/browses",
+        meaning: "Storage key prefix put before each browse's `fileName` to find its image (HTTP reports) or to upload it to (watch folder). Empty: the `fileName` is the key.",
+    };
 
     /// The registry: every variable above.
     pub const ALL: &[Var] = &[
@@ -251,6 +258,7 @@ pub mod vars {
         INGEST_TOKEN,
         INGEST_BASIC_AUTH,
         INGEST_MAX_BYTES,
+        INGEST_PREFIX,
     ];
 }
 

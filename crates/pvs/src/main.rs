@@ -13,8 +13,16 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use pvs_service::config::{ConfigError, DatabaseUrl, Env, ListenAddr, RedisUrl, Var, vars};
+use pvs_service::config::{
+    ConfigError, DatabaseUrl, Env, ListenAddr, LogFormat, RedisUrl, Var, vars,
+};
 use pvs_storage::StorageUrl;
+
+mod backends;
+mod ingestor;
+
+use backends::StartError;
+use ingestor::IngestorArgs;
 
 /// Every name pvs answers to when invoked through a link.
 const SERVICES: [&str; 6] = [
@@ -47,7 +55,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Service {
     /// Accept browse reports (HTTP POST or a watched folder) and queue their browses.
-    Ingestor(HttpArgs),
+    Ingestor(IngestorArgs),
     /// Convert queued browse images to Cloud-Optimized GeoTIFFs on object storage. [not built yet]
     Preprocessor(HttpArgs),
     /// Register preprocessed products in the PostGIS catalog. [not built yet]
@@ -62,10 +70,10 @@ enum Service {
 
 /// Options every service with an HTTP endpoint takes.
 #[derive(Debug, Args)]
-struct HttpArgs {
+pub struct HttpArgs {
     /// Address to listen on for `/health`, `/ready` and the service's API [env: LISTEN_ADDR].
     #[arg(long, value_name = "ADDR:PORT")]
-    listen: Option<ListenAddr>,
+    pub listen: Option<ListenAddr>,
 }
 
 impl Service {
@@ -77,6 +85,30 @@ impl Service {
             Service::Seeder(_) => "seeder",
             Service::Renderer(_) => "renderer",
             Service::Cache(_) => "cache",
+        }
+    }
+
+    /// Where the service listens unless told otherwise (docs/configuration.md).
+    fn default_listen(&self) -> &'static str {
+        match self {
+            Service::Ingestor(_) => "127.0.0.1:8081",
+            Service::Renderer(_) => "127.0.0.1:8082",
+            Service::Cache(_) => "127.0.0.1:8083",
+            Service::Preprocessor(_) => "127.0.0.1:8084",
+            Service::Registrar(_) => "127.0.0.1:8085",
+            Service::Seeder(_) => "127.0.0.1:8086",
+        }
+    }
+
+    /// The `--listen` flag, if given.
+    fn listen_flag(&self) -> Option<ListenAddr> {
+        match self {
+            Service::Ingestor(a) => a.http.listen,
+            Service::Preprocessor(a)
+            | Service::Registrar(a)
+            | Service::Seeder(a)
+            | Service::Renderer(a)
+            | Service::Cache(a) => a.listen,
         }
     }
 
@@ -125,13 +157,41 @@ fn main() -> ExitCode {
     let cli = Cli::parse_from(arguments());
     let env = Env::from_process();
     let service = cli.service;
-    if let Err(e) = check_backend_vars(&env, &service) {
-        eprintln!("pvs {}: {e}", service.name());
-        return ExitCode::from(2);
+    let name = service.name();
+    match start(&env, service) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(StartError::Config(e)) => {
+            eprintln!("pvs {name}: {e}");
+            ExitCode::from(2)
+        }
+        Err(StartError::Runtime(message)) => {
+            eprintln!("pvs {name}: {message}");
+            ExitCode::from(1)
+        }
     }
-    eprintln!(
-        "pvs {}: this service is not built yet in this version of pvs; nothing was started.",
-        service.name()
-    );
-    ExitCode::from(1)
+}
+
+/// Checks the configuration, then runs the service until it is asked to stop.
+fn start(env: &Env, service: Service) -> Result<(), StartError> {
+    check_backend_vars(env, &service)?;
+    let listen = match service.listen_flag() {
+        Some(flag) => flag,
+        None => env
+            .get_opt::<ListenAddr>(&vars::LISTEN_ADDR)?
+            .map_or_else(|| service.default_listen().parse(), Ok)
+            .map_err(|e| ConfigError::new(&vars::LISTEN_ADDR, e))?,
+    };
+    let format: LogFormat = env.get(&vars::LOG_FORMAT)?;
+    let filter: String = env.get(&vars::RUST_LOG)?;
+    let Service::Ingestor(args) = service else {
+        return Err(StartError::Runtime(
+            "this service is not built yet in this version of pvs; nothing was started.".into(),
+        ));
+    };
+    pvs_service::logging::init(format, &filter);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| StartError::Runtime(format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(ingestor::run(env, args, listen))
 }

@@ -1,0 +1,237 @@
+//! What the ingestor's integration tests share: a Redis queue under a key prefix of its own
+//! (deleted afterwards), a bucket of its own on the S3 test server, the ingestor served over
+//! real HTTP, and the fixture reports with what each must give.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use pvs_ingestor::{Auth, HttpSettings, Ingestor};
+use pvs_model::{BrowseItem, BrowseReport};
+use pvs_queue::{QueueName, RedisQueue, WorkQueue};
+use pvs_storage::{S3Settings, Storage, StorageKey};
+
+pub fn redis_url() -> String {
+    std::env::var("PVS_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
+
+pub fn s3_endpoint() -> String {
+    std::env::var("PVS_TEST_S3_ENDPOINT").unwrap_or_else(|_| "http://127.0.0.1:9000".to_owned())
+}
+
+/// A Redis queue under a prefix of its own; its keys are deleted on drop.
+pub struct TestQueue {
+    pub queue: Arc<RedisQueue>,
+}
+
+impl TestQueue {
+    pub async fn new() -> Self {
+        let prefix = format!("pvs-test:{}:", uuid::Uuid::new_v4().simple());
+        let queue = RedisQueue::connect(&redis_url(), &prefix)
+            .await
+            .expect("Redis must run for these tests (scripts/setup.sh starts it)");
+        Self {
+            queue: Arc::new(queue),
+        }
+    }
+
+    /// The queued browse items, oldest first.
+    pub async fn items(&self) -> Vec<BrowseItem> {
+        self.queue
+            .peek(QueueName::PreprocessMd, 100_000)
+            .await
+            .unwrap()
+            .iter()
+            .map(|json| BrowseItem::from_json(json).expect("a valid browse item"))
+            .collect()
+    }
+
+    pub async fn len(&self) -> u64 {
+        self.queue.len(QueueName::PreprocessMd).await.unwrap()
+    }
+}
+
+impl Drop for TestQueue {
+    fn drop(&mut self) {
+        let pattern = format!("{}*", self.queue.prefix());
+        if let Ok(client) = redis::Client::open(redis_url())
+            && let Ok(mut conn) = client.get_connection()
+        {
+            let keys: Vec<String> = redis::cmd("KEYS")
+                .arg(&pattern)
+                .query(&mut conn)
+                .unwrap_or_default();
+            if !keys.is_empty() {
+                let _: redis::RedisResult<()> = redis::cmd("DEL").arg(keys).query(&mut conn);
+            }
+        }
+    }
+}
+
+/// A storage in a new bucket of the S3 test server.
+pub async fn s3_storage() -> Storage {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let bucket = format!(
+        "pvs-ingest-{}-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed),
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
+    let endpoint = s3_endpoint();
+    let created = reqwest::Client::new()
+        .put(format!("{}/{bucket}", endpoint.trim_end_matches('/')))
+        .send()
+        .await
+        .unwrap_or_else(|e| {
+            panic!("the S3 test server at {endpoint} does not answer ({e}); run scripts/s3-server.sh start")
+        });
+    assert!(
+        created.status().is_success(),
+        "create bucket: {}",
+        created.status()
+    );
+    let settings = S3Settings::with_endpoint(endpoint.parse().unwrap())
+        .with_credentials("pvs-test", "pvs-test-secret");
+    Storage::from_url(
+        &format!("s3://{bucket}/data").parse().unwrap(),
+        Some(&settings),
+    )
+    .unwrap()
+}
+
+/// The ingestor served over HTTP on a free port of 127.0.0.1.
+pub struct Server {
+    pub base: String,
+    pub client: reqwest::Client,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl Server {
+    pub async fn start(ingestor: Ingestor, auth: Auth, max_bytes: u64) -> Self {
+        let routes =
+            pvs_ingestor::http::routes(Arc::new(ingestor), HttpSettings { auth, max_bytes });
+        let router =
+            pvs_service::http::with_probes("ingestor", routes, pvs_service::http::Readiness::new());
+        let listener = pvs_service::http::bind("127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(pvs_service::http::serve(listener, router, async move {
+            let _ = stopped.await;
+        }));
+        Self {
+            base,
+            client: reqwest::Client::new(),
+            _stop: stop,
+        }
+    }
+
+    /// POSTs `body` to `path` as application/xml.
+    pub async fn post(&self, path: &str, body: impl Into<reqwest::Body>) -> Answer {
+        let response = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .header("content-type", "application/xml")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        Answer::read(response).await
+    }
+}
+
+/// An HTTP answer, read.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: String,
+}
+
+impl Answer {
+    pub async fn read(response: reqwest::Response) -> Self {
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = response.text().await.unwrap();
+        Self {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// Asserts the status and that the body is an ingest exception with `code` whose
+    /// message contains `needle`.
+    pub fn assert_exception(&self, status: u16, code: &str, needle: &str) {
+        assert_eq!(self.status, status, "{}", self.body);
+        assert!(
+            self.body.contains("<bsi:ingestException"),
+            "not an exception: {}",
+            self.body
+        );
+        assert!(
+            self.body
+                .contains(&format!("<bsi:exceptionCode>{code}</bsi:exceptionCode>")),
+            "expected code {code}: {}",
+            self.body
+        );
+        assert!(
+            self.body.contains(needle),
+            "expected {needle:?} in: {}",
+            self.body
+        );
+    }
+}
+
+pub fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/ngeo")
+}
+
+/// Every fixture report, by path, sorted.
+pub fn fixture_reports() -> Vec<PathBuf> {
+    let mut reports = Vec::new();
+    for sub in std::fs::read_dir(fixtures_dir()).unwrap() {
+        let sub = sub.unwrap().path();
+        if sub.is_dir() {
+            for file in std::fs::read_dir(&sub).unwrap() {
+                let file = file.unwrap().path();
+                if file.extension().is_some_and(|e| e == "xml") {
+                    reports.push(file);
+                }
+            }
+        }
+    }
+    reports.sort();
+    assert!(reports.len() >= 20, "fixtures missing: {reports:?}");
+    reports
+}
+
+/// What a fixture report must give: the items of its valid browses, as the model reads them,
+/// with each image reference made a storage key under `prefix`, and how many browses fail.
+pub fn expected_items(
+    bytes: &[u8],
+    report_name: &str,
+    prefix: Option<&str>,
+) -> (Vec<BrowseItem>, usize) {
+    let report = BrowseReport::parse(bytes).unwrap();
+    let mut items = Vec::new();
+    for browse in report.valid_browses() {
+        let mut item = BrowseItem::new(&report, browse, report_name);
+        if !item.file.is_url() {
+            let key = match prefix {
+                Some(p) => StorageKey::parse(p)
+                    .unwrap()
+                    .join(item.file.as_str())
+                    .unwrap(),
+                None => StorageKey::parse(item.file.as_str()).unwrap(),
+            };
+            item.file = pvs_model::FileName::new(key.as_str()).unwrap();
+        }
+        items.push(item);
+    }
+    let failures = report.browses.len() - items.len();
+    (items, failures)
+}

@@ -1,0 +1,67 @@
+//! Building the backends a service needs from its configuration.
+
+use std::sync::Arc;
+
+use pvs_queue::{RedisQueue, WorkQueue};
+use pvs_service::config::{ConfigError, Env, RedisUrl, Secret, vars};
+use pvs_storage::{S3Settings, Storage, StorageUrl};
+use url::Url;
+
+/// Why a service could not start.
+#[derive(Debug)]
+pub enum StartError {
+    /// A configuration value is missing or malformed (exit code 2).
+    Config(ConfigError),
+    /// Something could not be reached or opened (exit code 1).
+    Runtime(String),
+}
+
+impl From<ConfigError> for StartError {
+    fn from(e: ConfigError) -> Self {
+        StartError::Config(e)
+    }
+}
+
+/// The Redis work queues from `REDIS_URL` and `REDIS_KEY_PREFIX`.
+pub async fn queue(env: &Env) -> Result<Arc<dyn WorkQueue>, StartError> {
+    let url: RedisUrl = env.get(&vars::REDIS_URL)?;
+    let prefix: String = env.get(&vars::REDIS_KEY_PREFIX)?;
+    let queue = RedisQueue::connect(url.as_str(), &prefix)
+        .await
+        .map_err(|e| StartError::Runtime(e.to_string()))?;
+    Ok(Arc::new(queue))
+}
+
+/// The S3 settings from `S3_ENDPOINT`, `AWS_REGION` and the key pair.
+pub fn s3_settings(env: &Env) -> Result<S3Settings, ConfigError> {
+    let mut settings = match env.get_opt::<Url>(&vars::S3_ENDPOINT)? {
+        Some(endpoint) => S3Settings::with_endpoint(endpoint),
+        None => S3Settings::default(),
+    };
+    settings.region = env.get(&vars::AWS_REGION)?;
+    let key_id: Option<String> = env.get_opt(&vars::AWS_ACCESS_KEY_ID)?;
+    let secret: Option<Secret> = env.get_opt(&vars::AWS_SECRET_ACCESS_KEY)?;
+    match (key_id, secret) {
+        (Some(id), Some(secret)) => Ok(settings.with_credentials(id, secret.expose())),
+        (None, None) => Ok(settings),
+        (Some(_), None) => Err(ConfigError::new(
+            &vars::AWS_SECRET_ACCESS_KEY,
+            "is required when AWS_ACCESS_KEY_ID is set",
+        )),
+        (None, Some(_)) => Err(ConfigError::new(
+            &vars::AWS_ACCESS_KEY_ID,
+            "is required when AWS_SECRET_ACCESS_KEY is set",
+        )),
+    }
+}
+
+/// The object storage from `STORAGE_URL` (and the S3 variables), if it is set.
+pub fn storage(env: &Env) -> Result<Option<Storage>, StartError> {
+    let Some(url) = env.get_opt::<StorageUrl>(&vars::STORAGE_URL)? else {
+        return Ok(None);
+    };
+    let s3 = s3_settings(env)?;
+    Storage::from_url(&url, Some(&s3))
+        .map(Some)
+        .map_err(|e| StartError::Runtime(e.to_string()))
+}

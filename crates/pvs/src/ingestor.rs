@@ -1,0 +1,129 @@
+//! `pvs ingestor`: the HTTP endpoint, and the watch folder with `--watch DIR`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Args;
+use pvs_ingestor::{Auth, HttpSettings, Ingestor, WatchFolder};
+use pvs_service::config::{ByteSize, Env, ListenAddr, Secret, vars};
+use pvs_service::http::{self, Readiness};
+use pvs_storage::StorageKey;
+
+use crate::HttpArgs;
+use crate::backends::{self, StartError};
+
+/// Options of `pvs ingestor`.
+#[derive(Debug, Args)]
+pub struct IngestorArgs {
+    #[command(flatten)]
+    pub http: HttpArgs,
+    /// Also watch this folder for reports (the SFTP `from/fepd` drop): images beside a report
+    /// are uploaded to STORAGE_URL (required then), and each report is moved to `DIR/done/` or
+    /// `DIR/failed/` with its response as `<name>.response.xml`.
+    #[arg(long, value_name = "DIR")]
+    pub watch: Option<PathBuf>,
+    /// Seconds a report's size and time must stay unchanged before it is read (slow writers).
+    #[arg(long, value_name = "SECONDS", default_value_t = 2.0, value_parser = parse_seconds)]
+    pub quiet: f64,
+    /// Seconds between two looks at the watch folder.
+    #[arg(long, value_name = "SECONDS", default_value_t = 1.0, value_parser = parse_seconds)]
+    pub poll: f64,
+}
+
+fn parse_seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(s) if s.is_finite() && (0.0..=3600.0).contains(&s) => Ok(s),
+        _ => Err(format!(
+            "{text:?} is not a number of seconds between 0 and 3600"
+        )),
+    }
+}
+
+/// Checks the configuration and runs the ingestor until SIGINT/SIGTERM.
+pub async fn run(env: &Env, args: IngestorArgs, listen: ListenAddr) -> Result<(), StartError> {
+    let max_bytes: ByteSize = env.get(&vars::INGEST_MAX_BYTES)?;
+    let mut auth = Auth::open();
+    if let Some(token) = env.get_opt::<Secret>(&vars::INGEST_TOKEN)? {
+        auth = auth.with_bearer(token.expose());
+    }
+    if let Some(credentials) = env.get_opt::<Secret>(&vars::INGEST_BASIC_AUTH)? {
+        if !credentials.expose().contains(':') {
+            return Err(pvs_service::config::ConfigError::new(
+                &vars::INGEST_BASIC_AUTH,
+                "must be user:password",
+            )
+            .into());
+        }
+        auth = auth.with_basic(credentials.expose());
+    }
+    let prefix: String = env.get(&vars::INGEST_PREFIX)?;
+    let prefix = if prefix.is_empty() {
+        None
+    } else {
+        Some(prefix.parse::<StorageKey>().map_err(|e| {
+            pvs_service::config::ConfigError::new(&vars::INGEST_PREFIX, e.to_string())
+        })?)
+    };
+    if args.watch.is_some() {
+        env.get::<pvs_storage::StorageUrl>(&vars::STORAGE_URL)?;
+    }
+    let storage = backends::storage(env)?;
+    let queue = backends::queue(env).await?;
+
+    let ingestor = Arc::new(Ingestor::new(queue.clone(), storage.clone(), prefix));
+    let mut readiness = Readiness::new().with("redis", move || {
+        let queue = queue.clone();
+        async move { queue.ping().await.map_err(|e| e.to_string()) }
+    });
+    if let Some(storage) = storage {
+        readiness = readiness.with("storage", move || {
+            let storage = storage.clone();
+            async move { storage.ping().await.map_err(|e| e.to_string()) }
+        });
+    }
+    let routes = pvs_ingestor::http::routes(
+        ingestor.clone(),
+        HttpSettings {
+            auth,
+            max_bytes: max_bytes.0,
+        },
+    );
+    let router = http::with_probes("ingestor", routes, readiness);
+    let listener = http::bind(listen)
+        .await
+        .map_err(|e| StartError::Runtime(e.to_string()))?;
+    tracing::info!(address = %listen, "ingestor listening: POST browse reports to / or /ingest");
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let watcher = match args.watch {
+        Some(dir) => {
+            let folder = WatchFolder::new(&dir, Duration::from_secs_f64(args.quiet))
+                .map_err(|e| StartError::Runtime(format!("--watch {}: {e}", dir.display())))?;
+            let mut stop = stop_rx.clone();
+            Some(tokio::spawn(pvs_ingestor::watch::run(
+                ingestor,
+                folder,
+                Duration::from_secs_f64(args.poll),
+                max_bytes.0,
+                async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                },
+            )))
+        }
+        None => None,
+    };
+    let served = http::serve(listener, router, async move {
+        http::shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    })
+    .await;
+    if let Some(watcher) = watcher {
+        match watcher.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(StartError::Runtime(format!("watch folder: {e}"))),
+            Err(e) => return Err(StartError::Runtime(format!("watch folder: {e}"))),
+        }
+    }
+    served.map_err(|e| StartError::Runtime(e.to_string()))
+}

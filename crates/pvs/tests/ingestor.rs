@@ -1,0 +1,224 @@
+//! `pvs ingestor` as a process: it serves reports over HTTP against the real Redis, answers
+//! `/health` and `/ready`, stops cleanly on SIGTERM, and refuses bad configuration.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const PVS: &str = env!("CARGO_BIN_EXE_pvs");
+
+fn redis_url() -> String {
+    std::env::var("PVS_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The ingestor process; killed on drop if still running, its Redis keys deleted.
+struct Ingestor {
+    child: Child,
+    base: String,
+    prefix: String,
+}
+
+impl Ingestor {
+    async fn start(extra_env: &[(&str, &str)]) -> Self {
+        let port = free_port();
+        let prefix = format!("pvs-test:{}:", uuid_like());
+        let child = Command::new(PVS)
+            .args(["ingestor", "--listen", &format!("127.0.0.1:{port}")])
+            .env_clear()
+            .env("REDIS_URL", redis_url())
+            .env("REDIS_KEY_PREFIX", &prefix)
+            .env("LOG_FORMAT", "json")
+            .envs(extra_env.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let base = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while reqwest::get(format!("{base}/health")).await.is_err() {
+            assert!(Instant::now() < deadline, "the ingestor did not start");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Self {
+            child,
+            base,
+            prefix,
+        }
+    }
+
+    fn redis(&self) -> redis::Connection {
+        redis::Client::open(redis_url())
+            .unwrap()
+            .get_connection()
+            .unwrap()
+    }
+}
+
+impl Drop for Ingestor {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let mut conn = self.redis();
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{}*", self.prefix))
+            .query(&mut conn)
+            .unwrap_or_default();
+        if !keys.is_empty() {
+            let _: redis::RedisResult<()> = redis::cmd("DEL").arg(keys).query(&mut conn);
+        }
+    }
+}
+
+fn uuid_like() -> String {
+    format!(
+        "{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    )
+}
+
+#[tokio::test]
+async fn serves_reports_and_stops_on_sigterm() {
+    let mut ingestor = Ingestor::start(&[("INGEST_TOKEN", "t0ken")]).await;
+    let report = std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(
+        "../../fixtures/ngeo/reference_test_data/browseReport_ASA_IM__0P_20100722_213840.xml",
+    ))
+    .unwrap();
+    let client = reqwest::Client::new();
+    let refused = client
+        .post(format!("{}/ingest", ingestor.base))
+        .body(report.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    let accepted = client
+        .post(format!("{}/ingest", ingestor.base))
+        .bearer_auth("t0ken")
+        .header("content-type", "application/xml")
+        .body(report)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(accepted.status(), 202);
+    let body = accepted.text().await.unwrap();
+    assert!(body.contains("<bsi:status>success</bsi:status>"), "{body}");
+
+    let mut conn = ingestor.redis();
+    let queued: Vec<String> = redis::cmd("LRANGE")
+        .arg(format!("{}preprocess-md_queue", ingestor.prefix))
+        .arg(0)
+        .arg(-1)
+        .query(&mut conn)
+        .unwrap();
+    assert_eq!(queued.len(), 1);
+    assert!(queued[0].contains("\"id\":\"b_id_1\""), "{}", queued[0]);
+
+    let ready = reqwest::get(format!("{}/ready", ingestor.base))
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+    assert!(ready.text().await.unwrap().contains("\"redis\":\"ok\""));
+
+    // SIGTERM: a clean stop with exit code 0, and JSON log lines without the token.
+    let pid = ingestor.child.id().to_string();
+    let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(killed.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = ingestor.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "no clean stop after SIGTERM");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "{status}");
+    let mut logs = String::new();
+    std::io::Read::read_to_string(ingestor.child.stderr.as_mut().unwrap(), &mut logs).unwrap();
+    assert!(logs.contains("\"report ingested\""), "{logs}");
+    assert!(
+        !logs.contains("t0ken"),
+        "the token leaked into the logs: {logs}"
+    );
+    for line in logs.lines() {
+        assert!(line.starts_with('{'), "not a JSON log line: {line}");
+    }
+}
+
+#[test]
+fn bad_configuration_stops_start_up_with_exit_code_2() {
+    let cases: [(&[(&str, &str)], &[&str], &str); 5] = [
+        (&[("REDIS_URL", "not-a-url")], &[], "REDIS_URL"),
+        (
+            &[
+                ("REDIS_URL", "redis://127.0.0.1:6379"),
+                ("INGEST_MAX_BYTES", "lots"),
+            ],
+            &[],
+            "INGEST_MAX_BYTES",
+        ),
+        (
+            &[
+                ("REDIS_URL", "redis://127.0.0.1:6379"),
+                ("INGEST_BASIC_AUTH", "nocolon"),
+            ],
+            &[],
+            "INGEST_BASIC_AUTH",
+        ),
+        (
+            &[
+                ("REDIS_URL", "redis://127.0.0.1:6379"),
+                ("INGEST_PREFIX", "/abs"),
+            ],
+            &[],
+            "INGEST_PREFIX",
+        ),
+        (
+            &[("REDIS_URL", "redis://127.0.0.1:6379")],
+            &["--watch", "/tmp"],
+            "STORAGE_URL",
+        ),
+    ];
+    for (env, args, var) in cases {
+        let out = Command::new(PVS)
+            .arg("ingestor")
+            .args(args)
+            .env_clear()
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{var}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(
+            stderr.starts_with(&format!("pvs ingestor: {var}: ")),
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
+fn an_unreachable_redis_is_a_runtime_error() {
+    let out = Command::new(PVS)
+        .args(["ingestor", "--listen", "127.0.0.1:0"])
+        .env_clear()
+        .env("REDIS_URL", "redis://127.0.0.1:1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("cannot connect to the queue at redis://127.0.0.1:1"),
+        "{stderr}"
+    );
+}
