@@ -155,9 +155,16 @@ async fn serves_reports_and_stops_on_sigterm() {
     }
 }
 
+/// Environment, arguments, and the variable the error must name.
+type ConfigCase = (
+    &'static [(&'static str, &'static str)],
+    &'static [&'static str],
+    &'static str,
+);
+
 #[test]
 fn bad_configuration_stops_start_up_with_exit_code_2() {
-    let cases: [(&[(&str, &str)], &[&str], &str); 5] = [
+    let cases: [ConfigCase; 5] = [
         (&[("REDIS_URL", "not-a-url")], &[], "REDIS_URL"),
         (
             &[
