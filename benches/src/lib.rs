@@ -1,0 +1,1 @@
+//! Benchmarks of pvs live in `benches/` (criterion). See `benches/README.md`.
