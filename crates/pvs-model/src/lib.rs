@@ -8,7 +8,9 @@
 //!   is the derived area: a valid EPSG:4326 lon/lat `MultiPolygon` split at the antimeridian,
 //!   or, for other CRSs, the native outline for the preprocessor to reproject.
 //! - [`IngestionResponse`] and [`ingest_exception_xml`] write the `bsi:` answers.
-//! - [`BrowseItem`] is the JSON queue message handed to the preprocessor.
+//! - [`BrowseItem`] is the JSON queue message handed to the preprocessor;
+//!   [`ProductMetadata`] the document the preprocessor writes beside each COG for the registrar.
+//! - [`Collections`] is the collections configuration (TOML).
 //!
 //! This crate does no I/O (no files, network, GDAL or clock): input comes as `&[u8]`/`&str`
 //! and output goes to `String`s. Reading images, checking that files exist, reprojecting,
@@ -20,18 +22,24 @@
 #![warn(missing_docs)]
 
 mod browse;
+mod collections;
 mod footprint;
 mod geolocation;
 mod item;
+mod product;
 mod report;
 mod response;
 mod time;
 mod xml;
 
 pub use browse::{Browse, BrowseError, BrowseId, FileName, ImageType, MAX_POSITIONS, Problem};
+pub use collections::{
+    COLORMAPS, CollectionConfig, Collections, CollectionsError, Compression, Render,
+};
 pub use footprint::{Footprint, FootprintError, footprint_from_lon_lat};
 pub use geolocation::{Geolocation, ImageSize, Pixel, ReferenceSystem, TiePoint, WGS84};
 pub use item::{BrowseItem, GeoJsonGeometry, ReportInfo};
+pub use product::{CogInfo, ProductMetadata, SourceInfo};
 pub use report::{BrowseReport, ReportError};
 pub use response::{
     BrowseResult, ExceptionCode, IngestionResponse, IngestionStatus, IngestionSummary, Outcome,

@@ -255,3 +255,91 @@ fn queue_item_fields() {
     broken.as_object_mut().unwrap().remove("file");
     assert!(!validator.is_valid(&broken));
 }
+
+fn json_validator(schema: &str) -> jsonschema::Validator {
+    let schema: Value =
+        serde_json::from_str(&std::fs::read_to_string(repo_path(schema)).unwrap()).unwrap();
+    jsonschema::draft202012::options()
+        .should_validate_formats(true)
+        .build(&schema)
+        .unwrap()
+}
+
+#[test]
+fn product_metadata_validates_against_its_json_schema_and_reads_back() {
+    let report = parse_fixture("test_data/BrowseReport_crosses_dateline2.xml");
+    let browse = report.valid_browses().next().unwrap();
+    let item = BrowseItem::new(&report, browse, "dateline.xml");
+    let metadata = pvs_model::ProductMetadata {
+        id: item.id.clone(),
+        collection: item.collection.clone(),
+        footprint: item.footprint.clone().unwrap(),
+        start: item.start,
+        end: item.end,
+        cog: pvs_model::CogInfo {
+            key: format!("SAR/{0}/{0}.tif", item.id),
+            size_bytes: 12345,
+            width: 512,
+            height: 256,
+            bands: 4,
+            alpha: true,
+            crs: "EPSG:4326".to_owned(),
+            bbox: [159.4, 78.2, 202.8, 83.5],
+            resolution: [0.08, 0.02],
+        },
+        source: pvs_model::SourceInfo {
+            file: item.file.as_str().to_owned(),
+            browse_identifier: Some(item.id.clone()),
+            report: item.report.clone(),
+        },
+        processed_at: "2026-11-23T04:00:00Z".parse().unwrap(),
+    };
+    let json = metadata.to_json();
+    let validator = json_validator("schemas/product-metadata.schema.json");
+    let value: Value = serde_json::from_str(&json).unwrap();
+    if let Err(error) = validator.validate(&value) {
+        panic!("{error} in {json}");
+    }
+    assert_eq!(
+        pvs_model::ProductMetadata::from_json(&json).unwrap(),
+        metadata
+    );
+    let mut broken = value.clone();
+    broken["cog"]["crs"] = "WGS84".into();
+    assert!(!validator.is_valid(&broken));
+    broken.as_object_mut().unwrap().remove("cog");
+    assert!(!validator.is_valid(&broken));
+    assert!(pvs_model::ProductMetadata::from_json(&broken.to_string()).is_err());
+}
+
+#[test]
+fn the_collections_schema_agrees_with_the_parser() {
+    let validator = json_validator("schemas/collections.schema.json");
+    let good = r#"
+[collections.SAR]
+browse_types = ["SAR", "ASA_WS"]
+compression = "JPEG"
+seed_zoom = [0, 8]
+[collections.SAR.render]
+bands = [1]
+rescale = [0.0, 255.0]
+colormap = "viridis"
+[collections.OPTICAL]
+"#;
+    let config = pvs_model::Collections::from_toml(good).unwrap();
+    let as_json = serde_json::to_value(&config).unwrap();
+    if let Err(error) = validator.validate(&as_json) {
+        panic!("{error} in {as_json}");
+    }
+    for bad in [
+        "[collections.A.render]\nbands = [1, 2]",
+        "[collections.A]\ncompression = \"BZIP\"",
+        "[collections.A.render]\ncolormap = \"rainbow\"",
+        "[collections.A]\nseed_zoom = [0, 30]",
+    ] {
+        assert!(pvs_model::Collections::from_toml(bad).is_err(), "{bad}");
+        let value: toml::Value = toml::from_str(bad).unwrap();
+        let value = serde_json::to_value(value).unwrap();
+        assert!(!validator.is_valid(&value), "the schema accepts {bad}");
+    }
+}
