@@ -58,6 +58,8 @@ mod error;
 mod postgis;
 mod product;
 mod query;
+#[cfg(feature = "contract")]
+pub mod testing;
 mod validation;
 
 pub use catalog::Catalog;

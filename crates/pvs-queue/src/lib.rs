@@ -8,6 +8,7 @@
 //! | `preprocess-md_queue`, `preprocess_queue` | `preprocessing_set`, `preprocess-success_set`, `preprocess-failure_set` |
 //! | `register_queue`, `deregister_queue`      | `registering_set`, `register-success_set`, `register-failure_set`       |
 //! | `seed_queue`                              | `seeding_set`, `seed-success_set`, `seed-failure_set`                   |
+//! | `invalidate_queue` (pvs's own)            | (none: the cache drops the tiles)                                       |
 //!
 //! Failure reasons are kept in the hash `<stage>-failure_reasons` (id → reason).
 //!
@@ -45,16 +46,20 @@ pub enum QueueName {
     Deregister,
     /// `seed_queue`: time intervals (`start/end`) to pre-render into the tile cache.
     Seed,
+    /// `invalidate_queue`: cached tiles to drop because a product was replaced or removed
+    /// (JSON: collection, bbox, start, end, product, reason).
+    Invalidate,
 }
 
 impl QueueName {
     /// Every queue.
-    pub const ALL: [QueueName; 5] = [
+    pub const ALL: [QueueName; 6] = [
         QueueName::Preprocess,
         QueueName::PreprocessMd,
         QueueName::Register,
         QueueName::Deregister,
         QueueName::Seed,
+        QueueName::Invalidate,
     ];
 
     /// The Redis key (without any configured prefix).
@@ -65,6 +70,7 @@ impl QueueName {
             QueueName::Register => "register_queue",
             QueueName::Deregister => "deregister_queue",
             QueueName::Seed => "seed_queue",
+            QueueName::Invalidate => "invalidate_queue",
         }
     }
 }

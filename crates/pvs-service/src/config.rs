@@ -241,6 +241,13 @@ pub mod vars {
         example: "incoming/browses",
         meaning: "Storage key prefix put before each browse's `fileName` to find its image (HTTP reports) or to upload it to (watch folder). Empty: the `fileName` is the key.",
     };
+    /// The collections configuration file.
+    pub const COLLECTIONS_FILE: Var = Var {
+        name: "COLLECTIONS_FILE",
+        default: None,
+        example: "/etc/pvs/collections.toml",
+        meaning: "TOML file mapping browse types to collections with their compression, seeding and rendering (schema: `schemas/collections.schema.json`). Unset: each browse type is a collection of its own name with the defaults.",
+    };
 
     /// The registry: every variable above.
     pub const ALL: &[Var] = &[
@@ -259,6 +266,7 @@ pub mod vars {
         INGEST_BASIC_AUTH,
         INGEST_MAX_BYTES,
         INGEST_PREFIX,
+        COLLECTIONS_FILE,
     ];
 }
 

@@ -20,6 +20,7 @@ use pvs_storage::StorageUrl;
 
 mod backends;
 mod ingestor;
+mod registrar;
 
 use backends::StartError;
 use ingestor::IngestorArgs;
@@ -58,7 +59,7 @@ enum Service {
     Ingestor(IngestorArgs),
     /// Convert queued browse images to Cloud-Optimized GeoTIFFs on object storage. [not built yet]
     Preprocessor(HttpArgs),
-    /// Register preprocessed products in the PostGIS catalog. [not built yet]
+    /// Register preprocessed products (register_queue) in the PostGIS catalog.
     Registrar(HttpArgs),
     /// Pre-render cache tiles for queued time intervals. [not built yet]
     Seeder(HttpArgs),
@@ -183,15 +184,24 @@ fn start(env: &Env, service: Service) -> Result<(), StartError> {
     };
     let format: LogFormat = env.get(&vars::LOG_FORMAT)?;
     let filter: String = env.get(&vars::RUST_LOG)?;
-    let Service::Ingestor(args) = service else {
-        return Err(StartError::Runtime(
-            "this service is not built yet in this version of pvs; nothing was started.".into(),
-        ));
+    let run_with = |future: std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<(), StartError>> + '_>,
+    >| {
+        pvs_service::logging::init(format, &filter);
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| StartError::Runtime(format!("cannot start the async runtime: {e}")))?
+            .block_on(future)
     };
-    pvs_service::logging::init(format, &filter);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| StartError::Runtime(format!("cannot start the async runtime: {e}")))?;
-    runtime.block_on(ingestor::run(env, args, listen))
+    match service {
+        Service::Ingestor(args) => run_with(Box::pin(ingestor::run(env, args, listen))),
+        Service::Registrar(_) => run_with(Box::pin(registrar::run(env, listen))),
+        Service::Preprocessor(_)
+        | Service::Seeder(_)
+        | Service::Renderer(_)
+        | Service::Cache(_) => Err(StartError::Runtime(
+            "this service is not built yet in this version of pvs; nothing was started.".into(),
+        )),
+    }
 }

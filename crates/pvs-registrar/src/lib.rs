@@ -1,0 +1,336 @@
+//! The pvs registrar: preprocessed products into the catalog.
+//!
+//! Each message on `register_queue` is the storage key of a product metadata document
+//! (`pvs_model::ProductMetadata`, written by the preprocessor beside the COG). The registrar
+//! reads it, maps the product's browse type to its collection (the collections configuration),
+//! and registers the product in the catalog (insert, or atomic replacement of the same id).
+//! Then:
+//! - a replacement pushes an invalidation record to `invalidate_queue` so that the tiles the
+//!   previous version covered are dropped (see [`Invalidation`]);
+//! - when the collection is seeded (`seed_zoom`), the product's interval `start/end` is pushed to
+//!   `seed_queue`;
+//! - the product id moves through `registering_set` to `register-success_set`, or to
+//!   `register-failure_set` with the reason in `register-failure_reasons`.
+//!
+//! A message that cannot be registered (missing or unreadable document, unknown collection,
+//! invalid footprint) fails that product only, with its reason, and changes nothing else.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use geo::{BoundingRect, MultiPolygon};
+use pvs_catalog::{Catalog, Collection, Product, Registration};
+use pvs_model::{Collections, ProductMetadata};
+use pvs_queue::{QueueName, Stage, WorkQueue};
+use pvs_storage::{Storage, StorageKey};
+use serde::{Deserialize, Serialize};
+
+/// Why a product was not registered.
+#[derive(Debug, thiserror::Error)]
+pub enum RegisterError {
+    /// The message is not a storage key.
+    #[error("message {0:?} is not a storage key of a metadata document: {1}")]
+    BadMessage(String, String),
+    /// The metadata document could not be read.
+    #[error("cannot read metadata document `{key}`: {reason}")]
+    Metadata {
+        /// Its key.
+        key: String,
+        /// Why.
+        reason: String,
+    },
+    /// The browse type belongs to no configured collection.
+    #[error("product {id}: browse type {browse_type:?} belongs to no configured collection")]
+    UnknownCollection {
+        /// The product id.
+        id: String,
+        /// Its browse type.
+        browse_type: String,
+    },
+    /// The catalog refused the product or could not be reached.
+    #[error("product {id}: {reason}")]
+    Catalog {
+        /// The product id.
+        id: String,
+        /// The catalog's message.
+        reason: String,
+    },
+    /// The queue could not be reached.
+    #[error(transparent)]
+    Queue(#[from] pvs_queue::QueueError),
+}
+
+/// What the cache must drop: the tiles of `collection` within `bbox` for times overlapping
+/// `start`..`end`, because `product` was replaced or removed. Pushed as JSON to
+/// `invalidate_queue`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Invalidation {
+    /// The collection (layer).
+    pub collection: String,
+    /// `[west, south, east, north]` in EPSG:4326 of the footprint that is no longer current.
+    pub bbox: [f64; 4],
+    /// Start of the time it covered.
+    pub start: DateTime<Utc>,
+    /// End of the time it covered.
+    pub end: DateTime<Utc>,
+    /// The product.
+    pub product: String,
+    /// `replaced` or `deregistered`.
+    pub reason: String,
+}
+
+impl Invalidation {
+    /// The record for a product that is no longer current.
+    pub fn of(product: &Product, reason: &str) -> Self {
+        let bbox = product
+            .footprint
+            .bounding_rect()
+            .map(|r| [r.min().x, r.min().y, r.max().x, r.max().y])
+            .unwrap_or([-180.0, -90.0, 180.0, 90.0]);
+        Self {
+            collection: product.collection.clone(),
+            bbox,
+            start: product.begin,
+            end: product.end,
+            product: product.id.clone(),
+            reason: reason.to_owned(),
+        }
+    }
+}
+
+/// The `seed_queue` message for an interval: `start/end`, ISO 8601.
+pub fn seed_message(start: DateTime<Utc>, end: DateTime<Utc>) -> String {
+    format!(
+        "{}/{}",
+        start.to_rfc3339_opts(SecondsFormat::AutoSi, true),
+        end.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+    )
+}
+
+/// The registrar: queue, catalog, storage and the collections configuration.
+pub struct Registrar {
+    queue: Arc<dyn WorkQueue>,
+    catalog: Arc<dyn Catalog>,
+    storage: Storage,
+    collections: Collections,
+}
+
+/// What registering one product did.
+#[derive(Debug)]
+pub struct Registered {
+    /// The product as registered.
+    pub product: Product,
+    /// Whether it replaced an earlier version.
+    pub replaced: bool,
+    /// Whether its interval was queued for seeding.
+    pub seeded: bool,
+}
+
+impl Registrar {
+    /// A registrar over these backends.
+    pub fn new(
+        queue: Arc<dyn WorkQueue>,
+        catalog: Arc<dyn Catalog>,
+        storage: Storage,
+        collections: Collections,
+    ) -> Self {
+        Self {
+            queue,
+            catalog,
+            storage,
+            collections,
+        }
+    }
+
+    /// Handles one `register_queue` message, recording the outcome in the status sets.
+    /// Only queue errors are returned (the message must then be retried); a product that
+    /// cannot be registered is recorded as failed.
+    pub async fn handle(&self, message: &str) -> Result<Option<Registered>, pvs_queue::QueueError> {
+        let id = id_hint(message);
+        self.queue.mark_started(Stage::Register, &id).await?;
+        match self.register_message(message).await {
+            Ok(registered) => {
+                self.queue
+                    .mark_succeeded(Stage::Register, &registered.product.id)
+                    .await?;
+                if registered.product.id != id {
+                    // The key's file name was not the id: clear the provisional entry.
+                    self.queue.mark_succeeded(Stage::Register, &id).await?;
+                }
+                tracing::info!(product = %registered.product.id, replaced = registered.replaced, seeded = registered.seeded, "product registered");
+                Ok(Some(registered))
+            }
+            Err(RegisterError::Queue(e)) => Err(e),
+            Err(e) => {
+                tracing::warn!(product = %id, error = %e, "registration failed");
+                self.queue
+                    .mark_failed(Stage::Register, &id, &e.to_string())
+                    .await?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// Reads the metadata document at `message` (a storage key) and registers its product.
+    pub async fn register_message(&self, message: &str) -> Result<Registered, RegisterError> {
+        let key: StorageKey = message.trim().parse().map_err(|e: pvs_storage::KeyError| {
+            RegisterError::BadMessage(message.chars().take(200).collect(), e.to_string())
+        })?;
+        let bytes = self
+            .storage
+            .get(&key)
+            .await
+            .map_err(|e| RegisterError::Metadata {
+                key: key.as_str().to_owned(),
+                reason: e.to_string(),
+            })?;
+        let text = std::str::from_utf8(&bytes).map_err(|e| RegisterError::Metadata {
+            key: key.as_str().to_owned(),
+            reason: format!("not UTF-8: {e}"),
+        })?;
+        let metadata = ProductMetadata::from_json(text).map_err(|e| RegisterError::Metadata {
+            key: key.as_str().to_owned(),
+            reason: format!("not a product metadata document: {e}"),
+        })?;
+        self.register(&metadata).await
+    }
+
+    /// Registers the product a metadata document describes.
+    pub async fn register(&self, metadata: &ProductMetadata) -> Result<Registered, RegisterError> {
+        let browse_type = &metadata.source.report.browse_type;
+        let (collection_name, config) =
+            self.collections
+                .for_browse_type(browse_type)
+                .ok_or_else(|| RegisterError::UnknownCollection {
+                    id: metadata.id.clone(),
+                    browse_type: browse_type.clone(),
+                })?;
+        let catalog_error = |e: pvs_catalog::CatalogError| RegisterError::Catalog {
+            id: metadata.id.clone(),
+            reason: e.to_string(),
+        };
+        let collection = Collection {
+            name: collection_name.clone(),
+            product_type: config.product_type.clone(),
+            metadata: serde_json::json!({
+                "browse_types": config.browse_types,
+                "compression": config.compression,
+                "seed_zoom": config.seed_zoom,
+                "render": config.render,
+            }),
+        };
+        self.catalog
+            .upsert_collection(&collection)
+            .await
+            .map_err(catalog_error)?;
+        let product = Product {
+            id: metadata.id.clone(),
+            collection: collection_name,
+            product_type: config.product_type.clone(),
+            footprint: MultiPolygon::from(&metadata.footprint),
+            begin: metadata.start,
+            end: metadata.end,
+            location: metadata.cog.key.clone(),
+            metadata: serde_json::to_value(metadata).expect("metadata serialises"),
+        };
+        let replaced = match self
+            .catalog
+            .register(&product)
+            .await
+            .map_err(catalog_error)?
+        {
+            Registration::Inserted => false,
+            Registration::Replaced { previous } => {
+                let record = Invalidation::of(&previous, "replaced");
+                self.queue
+                    .push(
+                        QueueName::Invalidate,
+                        &serde_json::to_string(&record).expect("serialises"),
+                    )
+                    .await?;
+                true
+            }
+        };
+        let seeded = config.seed_zoom.is_some();
+        if seeded {
+            self.queue
+                .push(QueueName::Seed, &seed_message(product.begin, product.end))
+                .await?;
+        }
+        Ok(Registered {
+            product,
+            replaced,
+            seeded,
+        })
+    }
+
+    /// Consumes `register_queue` as consumer `name` until `shutdown` is set: recovers the
+    /// items of dead consumers at start-up and every minute, and hands each message to
+    /// [`Registrar::handle`].
+    pub async fn run(
+        self: Arc<Self>,
+        name: &str,
+        mut shutdown: tokio::sync::watch::Receiver<bool>,
+    ) -> Result<(), pvs_queue::QueueError> {
+        let mut consumer = self.queue.consumer(QueueName::Register, name).await?;
+        self.queue.recover(QueueName::Register).await?;
+        let mut last_recovery = tokio::time::Instant::now();
+        while !*shutdown.borrow() {
+            if last_recovery.elapsed() > Duration::from_secs(60) {
+                self.queue.recover(QueueName::Register).await?;
+                last_recovery = tokio::time::Instant::now();
+            }
+            let taken = tokio::select! {
+                taken = consumer.take(Duration::from_secs(1)) => taken?,
+                _ = shutdown.changed() => break,
+            };
+            let Some(taken) = taken else { continue };
+            match self.handle(&taken.payload).await {
+                Ok(_) => consumer.ack(&taken).await?,
+                Err(e) => {
+                    tracing::error!(error = %e, "queue unreachable; the message goes back");
+                    consumer.release(&taken).await?;
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+        consumer.close().await
+    }
+}
+
+/// The id a message is recorded under before its document is read: the document's file
+/// stem (`<collection>/<id>/<id>.json` → `<id>`), or the message itself.
+fn id_hint(message: &str) -> String {
+    let trimmed = message.trim();
+    let file = trimmed.rsplit('/').next().unwrap_or(trimmed);
+    let stem = file.strip_suffix(".json").unwrap_or(file);
+    let stem: String = stem.chars().take(255).collect();
+    if stem.is_empty() {
+        "(empty message)".to_owned()
+    } else {
+        stem
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seed_messages_are_iso_intervals() {
+        let start = "2010-07-22T21:38:40Z".parse().unwrap();
+        let end = "2010-07-22T21:39:38.5Z".parse().unwrap();
+        assert_eq!(
+            seed_message(start, end),
+            "2010-07-22T21:38:40Z/2010-07-22T21:39:38.500Z"
+        );
+    }
+
+    #[test]
+    fn ids_from_messages() {
+        assert_eq!(id_hint("SAR/b_id_1/b_id_1.json"), "b_id_1");
+        assert_eq!(id_hint("x"), "x");
+        assert_eq!(id_hint("  "), "(empty message)");
+    }
+}

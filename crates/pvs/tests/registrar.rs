@@ -1,0 +1,171 @@
+//! `pvs registrar` as a process: registers what arrives on `register_queue` in a real
+//! PostGIS, with the metadata document on the S3 test server, and stops cleanly on SIGTERM.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use pvs_catalog::Catalog;
+use pvs_catalog::testing::TestDatabase;
+
+const PVS: &str = env!("CARGO_BIN_EXE_pvs");
+
+fn redis_url() -> String {
+    std::env::var("PVS_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
+
+fn s3_endpoint() -> String {
+    std::env::var("PVS_TEST_S3_ENDPOINT").unwrap_or_else(|_| "http://127.0.0.1:9000".to_owned())
+}
+
+const METADATA: &str = r#"{
+  "id": "p-1",
+  "collection": "SAR",
+  "footprint": {"type": "MultiPolygon", "coordinates": [[[[10.0, 10.0], [11.0, 10.0], [11.0, 11.0], [10.0, 11.0], [10.0, 10.0]]]]},
+  "start": "2010-07-22T21:38:40Z",
+  "end": "2010-07-22T21:39:38Z",
+  "cog": {"key": "SAR/p-1/p-1.tif", "size_bytes": 10, "width": 10, "height": 10, "bands": 4, "alpha": true,
+          "crs": "EPSG:4326", "bbox": [10.0, 10.0, 11.0, 11.0], "resolution": [0.1, 0.1]},
+  "source": {"file": "p-1.jpg", "browse_identifier": "p-1",
+             "report": {"name": "r.xml", "responsible_org_name": "ESA", "date_time": "2012-10-02T09:30:00Z", "browse_type": "SAR"}},
+  "processed_at": "2026-11-23T04:00:00Z"
+}"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registers_from_the_queue_and_stops_on_sigterm() {
+    let database = TestDatabase::create().await;
+    let bucket = format!("pvs-bin-registrar-{}", std::process::id());
+    let endpoint = s3_endpoint();
+    let client = reqwest::Client::new();
+    assert!(
+        client
+            .put(format!("{endpoint}/{bucket}"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .is_success()
+    );
+    // moto accepts unsigned uploads.
+    let put = client
+        .put(format!("{endpoint}/{bucket}/data/SAR/p-1/p-1.json"))
+        .body(METADATA)
+        .send()
+        .await
+        .unwrap();
+    assert!(put.status().is_success(), "{}", put.status());
+
+    let prefix = format!("pvs-test:registrar-bin-{}:", std::process::id());
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let collections = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        collections.path(),
+        "[collections.SAR]\nseed_zoom = [0, 4]\n",
+    )
+    .unwrap();
+    let mut child = Command::new(PVS)
+        .args(["registrar", "--listen", &format!("127.0.0.1:{port}")])
+        .env_clear()
+        .env("REDIS_URL", redis_url())
+        .env("REDIS_KEY_PREFIX", &prefix)
+        .env("DATABASE_URL", &database.url)
+        .env("STORAGE_URL", format!("s3://{bucket}/data"))
+        .env("S3_ENDPOINT", &endpoint)
+        .env("AWS_ACCESS_KEY_ID", "pvs-test")
+        .env("AWS_SECRET_ACCESS_KEY", "pvs-test-secret")
+        .env("COLLECTIONS_FILE", collections.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(r) = reqwest::get(format!("{base}/ready")).await
+            && r.status() == 200
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the registrar did not become ready"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let redis_client = redis::Client::open(redis_url()).unwrap();
+    let mut conn = redis_client.get_connection().unwrap();
+    let _: () = redis::cmd("LPUSH")
+        .arg(format!("{prefix}register_queue"))
+        .arg("SAR/p-1/p-1.json")
+        .query(&mut conn)
+        .unwrap();
+    let catalog = database.catalog().await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let product = loop {
+        if let Some(product) = catalog.get("p-1").await.unwrap() {
+            break product;
+        }
+        assert!(Instant::now() < deadline, "not registered");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(product.collection, "SAR");
+    let seeds: Vec<String> = redis::cmd("LRANGE")
+        .arg(format!("{prefix}seed_queue"))
+        .arg(0)
+        .arg(-1)
+        .query(&mut conn)
+        .unwrap();
+    assert_eq!(seeds, ["2010-07-22T21:38:40Z/2010-07-22T21:39:38Z"]);
+
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "no clean stop");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "{status}");
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}*"))
+        .query(&mut conn)
+        .unwrap();
+    if !keys.is_empty() {
+        let _: () = redis::cmd("DEL").arg(keys).query(&mut conn).unwrap();
+    }
+}
+
+#[test]
+fn a_bad_collections_file_stops_start_up_with_exit_code_2() {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), "[collections.A]\nseed_zoom = [5, 1]\n").unwrap();
+    let out = Command::new(PVS)
+        .arg("registrar")
+        .env_clear()
+        .env("REDIS_URL", redis_url())
+        .env(
+            "DATABASE_URL",
+            "postgres://postgres@127.0.0.1:5432/postgres",
+        )
+        .env("STORAGE_URL", "memory://")
+        .env("COLLECTIONS_FILE", file.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.starts_with("pvs registrar: COLLECTIONS_FILE: "),
+        "{stderr}"
+    );
+    assert!(stderr.contains("seed_zoom"), "{stderr}");
+}
