@@ -30,6 +30,8 @@ use async_trait::async_trait;
 #[cfg(feature = "contract")]
 pub mod contract;
 mod redis_queue;
+#[cfg(feature = "contract")]
+pub mod testing;
 
 pub use redis_queue::{RedisConsumer, RedisQueue};
 

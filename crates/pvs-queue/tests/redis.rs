@@ -5,47 +5,27 @@
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use pvs_queue::testing::{TestRedis, redis_url};
 use pvs_queue::{QueueName, RedisQueue, WorkQueue, contract};
 
 const HEARTBEAT_TTL: Duration = Duration::from_secs(1);
 
-fn redis_url() -> String {
-    std::env::var("PVS_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
-}
-
-/// A queue under a prefix no other test uses, cleaned up on drop.
+/// A queue under a prefix no other test uses, with the short heartbeat of these tests.
 struct Fixture {
+    _redis: TestRedis,
     queue: RedisQueue,
 }
 
 impl Fixture {
     async fn new() -> Self {
-        let prefix = format!("pvs-test:{}:", uuid::Uuid::new_v4().simple());
-        Self::with_prefix(&prefix).await
-    }
-
-    async fn with_prefix(prefix: &str) -> Self {
-        let queue = RedisQueue::connect(&redis_url(), prefix)
+        let redis = TestRedis::new().await;
+        let queue = RedisQueue::connect(&redis_url(), redis.prefix())
             .await
-            .expect("Redis must run for these tests (scripts/setup.sh starts it)")
+            .unwrap()
             .with_heartbeat_ttl(HEARTBEAT_TTL);
-        Self { queue }
-    }
-}
-
-impl Drop for Fixture {
-    fn drop(&mut self) {
-        let pattern = format!("{}*", self.queue.prefix());
-        if let Ok(client) = redis::Client::open(redis_url())
-            && let Ok(mut conn) = client.get_connection()
-        {
-            let keys: Vec<String> = redis::cmd("KEYS")
-                .arg(&pattern)
-                .query(&mut conn)
-                .unwrap_or_default();
-            if !keys.is_empty() {
-                let _: redis::RedisResult<()> = redis::cmd("DEL").arg(keys).query(&mut conn);
-            }
+        Self {
+            _redis: redis,
+            queue,
         }
     }
 }

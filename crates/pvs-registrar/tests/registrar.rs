@@ -8,17 +8,15 @@ use bytes::Bytes;
 use pvs_catalog::testing::TestDatabase;
 use pvs_catalog::{Catalog, PostgisCatalog};
 use pvs_model::{BrowseItem, BrowseReport, CogInfo, Collections, ProductMetadata, SourceInfo};
+use pvs_queue::testing::TestRedis;
 use pvs_queue::{QueueName, RedisQueue, Stage, Status, WorkQueue};
 use pvs_registrar::{Invalidation, Registrar};
 use pvs_storage::{S3Settings, Storage};
 
-fn redis_url() -> String {
-    std::env::var("PVS_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
-}
-
 struct Setup {
     _database: TestDatabase,
     catalog: Arc<PostgisCatalog>,
+    _redis: TestRedis,
     queue: Arc<RedisQueue>,
     storage: Storage,
 }
@@ -27,8 +25,8 @@ impl Setup {
     async fn new() -> Self {
         let database = TestDatabase::create().await;
         let catalog = Arc::new(database.catalog().await);
-        let prefix = format!("pvs-test:{}:", uuid::Uuid::new_v4().simple());
-        let queue = Arc::new(RedisQueue::connect(&redis_url(), &prefix).await.unwrap());
+        let redis = TestRedis::new().await;
+        let queue = redis.queue.clone();
         let endpoint = std::env::var("PVS_TEST_S3_ENDPOINT")
             .unwrap_or_else(|_| "http://127.0.0.1:9000".to_owned());
         let bucket = format!(
@@ -51,6 +49,7 @@ impl Setup {
         Self {
             _database: database,
             catalog,
+            _redis: redis,
             queue,
             storage,
         }
@@ -74,23 +73,6 @@ impl Setup {
             .await
             .unwrap();
         key
-    }
-}
-
-impl Drop for Setup {
-    fn drop(&mut self) {
-        let pattern = format!("{}*", self.queue.prefix());
-        if let Ok(client) = redis::Client::open(redis_url())
-            && let Ok(mut conn) = client.get_connection()
-        {
-            let keys: Vec<String> = redis::cmd("KEYS")
-                .arg(&pattern)
-                .query(&mut conn)
-                .unwrap_or_default();
-            if !keys.is_empty() {
-                let _: redis::RedisResult<()> = redis::cmd("DEL").arg(keys).query(&mut conn);
-            }
-        }
     }
 }
 

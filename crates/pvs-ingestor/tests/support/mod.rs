@@ -10,31 +10,32 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use pvs_ingestor::{Auth, HttpSettings, Ingestor};
 use pvs_model::{BrowseItem, BrowseReport};
+use pvs_queue::testing::TestRedis;
 use pvs_queue::{QueueName, RedisQueue, WorkQueue};
 use pvs_storage::{S3Settings, Storage, StorageKey};
-
-pub fn redis_url() -> String {
-    std::env::var("PVS_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
-}
 
 pub fn s3_endpoint() -> String {
     std::env::var("PVS_TEST_S3_ENDPOINT").unwrap_or_else(|_| "http://127.0.0.1:9000".to_owned())
 }
 
-/// A Redis queue under a prefix of its own; its keys are deleted on drop.
+/// A Redis queue under a prefix of its own (deleted afterwards), with helpers for
+/// `preprocess-md_queue`.
 pub struct TestQueue {
+    redis: TestRedis,
     pub queue: Arc<RedisQueue>,
 }
 
 impl TestQueue {
     pub async fn new() -> Self {
-        let prefix = format!("pvs-test:{}:", uuid::Uuid::new_v4().simple());
-        let queue = RedisQueue::connect(&redis_url(), &prefix)
-            .await
-            .expect("Redis must run for these tests (scripts/setup.sh starts it)");
+        let redis = TestRedis::new().await;
         Self {
-            queue: Arc::new(queue),
+            queue: redis.queue.clone(),
+            redis,
         }
+    }
+
+    pub fn prefix(&self) -> &str {
+        self.redis.prefix()
     }
 
     /// The queued browse items, oldest first.
@@ -50,23 +51,6 @@ impl TestQueue {
 
     pub async fn len(&self) -> u64 {
         self.queue.len(QueueName::PreprocessMd).await.unwrap()
-    }
-}
-
-impl Drop for TestQueue {
-    fn drop(&mut self) {
-        let pattern = format!("{}*", self.queue.prefix());
-        if let Ok(client) = redis::Client::open(redis_url())
-            && let Ok(mut conn) = client.get_connection()
-        {
-            let keys: Vec<String> = redis::cmd("KEYS")
-                .arg(&pattern)
-                .query(&mut conn)
-                .unwrap_or_default();
-            if !keys.is_empty() {
-                let _: redis::RedisResult<()> = redis::cmd("DEL").arg(keys).query(&mut conn);
-            }
-        }
     }
 }
 
