@@ -319,6 +319,23 @@ pub async fn status_sets(queue: &dyn WorkQueue) {
         queue.status(Stage::Register, "p1").await.unwrap(),
         Status::Unknown
     );
+    // Forgetting removes an id from every set of its stage, reason included.
+    queue.mark_failed(stage, "p3", "broken").await.unwrap();
+    queue.forget(stage, "p3").await.unwrap();
+    queue.forget(stage, "p1").await.unwrap();
+    assert_eq!(queue.status(stage, "p3").await.unwrap(), Status::Unknown);
+    assert_eq!(queue.status(stage, "p1").await.unwrap(), Status::Unknown);
+    assert!(
+        queue
+            .members(stage, StatusSet::Failure)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        queue.members(stage, StatusSet::Success).await.unwrap(),
+        ["p2"]
+    );
 }
 
 /// Payloads of any content (JSON, UTF-8, large) come out byte for byte.

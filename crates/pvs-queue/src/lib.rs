@@ -243,6 +243,10 @@ pub trait WorkQueue: Send + Sync {
     /// Records that `id` failed `stage` and why: out of in-flight and success, into failure.
     async fn mark_failed(&self, stage: Stage, id: &str, reason: &str) -> Result<()>;
 
+    /// Forgets `id` in `stage`: out of all three sets, its failure reason removed (a product
+    /// that was deregistered).
+    async fn forget(&self, stage: Stage, id: &str) -> Result<()>;
+
     /// Where `id` stands in `stage`.
     async fn status(&self, stage: Stage, id: &str) -> Result<Status>;
 

@@ -415,6 +415,22 @@ impl WorkQueue for RedisQueue {
         self.run_atomically("mark", &failure, &pipe).await
     }
 
+    async fn forget(&self, stage: Stage, id: &str) -> Result<()> {
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        for set in [StatusSet::InFlight, StatusSet::Success, StatusSet::Failure] {
+            pipe.cmd("SREM")
+                .arg(self.set_key(stage, set))
+                .arg(id)
+                .ignore();
+        }
+        pipe.cmd("HDEL")
+            .arg(self.reasons_key(stage))
+            .arg(id)
+            .ignore();
+        self.run_atomically("forget", id, &pipe).await
+    }
+
     async fn status(&self, stage: Stage, id: &str) -> Result<Status> {
         let mut pipe = redis::pipe();
         pipe.cmd("SISMEMBER")

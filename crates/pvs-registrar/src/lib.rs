@@ -9,6 +9,9 @@
 //!   previous version covered are dropped (see [`Invalidation`]);
 //! - when the collection is seeded (`seed_zoom`), the product's interval `start/end` is pushed to
 //!   `seed_queue`;
+//! - deregistration (`deregister_queue` messages are product ids, or
+//!   [`Registrar::deregister`]) removes the product, invalidates its tiles and forgets it in the
+//!   registration sets;
 //! - the product id moves through `registering_set` to `register-success_set`, or to
 //!   `register-failure_set` with the reason in `register-failure_reasons`.
 //!
@@ -265,20 +268,68 @@ impl Registrar {
         })
     }
 
-    /// Consumes `register_queue` as consumer `name` until `shutdown` is set: recovers the
-    /// items of dead consumers at start-up and every minute, and hands each message to
-    /// [`Registrar::handle`].
+    /// Removes product `id` from the catalog: its tiles are invalidated (`invalidate_queue`)
+    /// and it is forgotten in the registration sets. `None` when there was no such product.
+    pub async fn deregister(&self, id: &str) -> Result<Option<Product>, RegisterError> {
+        let removed = self
+            .catalog
+            .deregister(id)
+            .await
+            .map_err(|e| RegisterError::Catalog {
+                id: id.to_owned(),
+                reason: e.to_string(),
+            })?;
+        if let Some(product) = &removed {
+            let record = Invalidation::of(product, "deregistered");
+            self.queue
+                .push(
+                    QueueName::Invalidate,
+                    &serde_json::to_string(&record).expect("serialises"),
+                )
+                .await?;
+            self.queue.forget(Stage::Register, id).await?;
+            tracing::info!(product = id, "product deregistered");
+        } else {
+            tracing::warn!(
+                product = id,
+                "deregistration of an unknown product: nothing to do"
+            );
+        }
+        Ok(removed)
+    }
+
+    /// Consumes `register_queue` (as consumer `name`) and `deregister_queue` (as
+    /// `name-deregister`, messages are product ids) until `shutdown` is set: recovers the
+    /// items of dead consumers at start-up and every minute.
     pub async fn run(
         self: Arc<Self>,
         name: &str,
+        shutdown: tokio::sync::watch::Receiver<bool>,
+    ) -> Result<(), pvs_queue::QueueError> {
+        let register = self
+            .clone()
+            .consume(QueueName::Register, name.to_owned(), shutdown.clone());
+        let deregister = self.consume(
+            QueueName::Deregister,
+            format!("{name}-deregister"),
+            shutdown,
+        );
+        let (registered, deregistered) = tokio::join!(register, deregister);
+        registered.and(deregistered)
+    }
+
+    async fn consume(
+        self: Arc<Self>,
+        queue: QueueName,
+        name: String,
         mut shutdown: tokio::sync::watch::Receiver<bool>,
     ) -> Result<(), pvs_queue::QueueError> {
-        let mut consumer = self.queue.consumer(QueueName::Register, name).await?;
-        self.queue.recover(QueueName::Register).await?;
+        let mut consumer = self.queue.consumer(queue, &name).await?;
+        self.queue.recover(queue).await?;
         let mut last_recovery = tokio::time::Instant::now();
         while !*shutdown.borrow() {
             if last_recovery.elapsed() > Duration::from_secs(60) {
-                self.queue.recover(QueueName::Register).await?;
+                self.queue.recover(queue).await?;
                 last_recovery = tokio::time::Instant::now();
             }
             let taken = tokio::select! {
@@ -286,8 +337,19 @@ impl Registrar {
                 _ = shutdown.changed() => break,
             };
             let Some(taken) = taken else { continue };
-            match self.handle(&taken.payload).await {
-                Ok(_) => consumer.ack(&taken).await?,
+            let outcome = match queue {
+                QueueName::Deregister => match self.deregister(taken.payload.trim()).await {
+                    Err(RegisterError::Queue(e)) => Err(e),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "deregistration failed");
+                        Ok(())
+                    }
+                    Ok(_) => Ok(()),
+                },
+                _ => self.handle(&taken.payload).await.map(drop),
+            };
+            match outcome {
+                Ok(()) => consumer.ack(&taken).await?,
                 Err(e) => {
                     tracing::error!(error = %e, "queue unreachable; the message goes back");
                     consumer.release(&taken).await?;

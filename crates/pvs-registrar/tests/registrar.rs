@@ -326,3 +326,46 @@ async fn the_worker_consumes_the_queue_and_stops_cleanly() {
         }
     );
 }
+
+#[tokio::test]
+async fn deregistration_removes_the_product_and_invalidates_its_tiles() {
+    let setup = Setup::new().await;
+    let registrar = Arc::new(setup.registrar(Collections::default()));
+    let sar = metadata_of(SAR);
+    registrar
+        .handle(&setup.store(&sar).await)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        setup.queue.status(Stage::Register, "b_id_1").await.unwrap(),
+        Status::Succeeded
+    );
+    assert!(registrar.deregister("unknown").await.unwrap().is_none());
+    assert_eq!(setup.queue.len(QueueName::Invalidate).await.unwrap(), 0);
+
+    // Through the queue, as operators and the ngEO controller do.
+    setup
+        .queue
+        .push(QueueName::Deregister, "b_id_1")
+        .await
+        .unwrap();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let worker = tokio::spawn(registrar.clone().run("registrar-dereg", stopped));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while setup.catalog.get("b_id_1").await.unwrap().is_some() {
+        assert!(tokio::time::Instant::now() < deadline, "not deregistered");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    stop.send(true).unwrap();
+    worker.await.unwrap().unwrap();
+    let records = setup.queue.peek(QueueName::Invalidate, 10).await.unwrap();
+    let record: Invalidation = serde_json::from_str(&records[0]).unwrap();
+    assert_eq!(record.reason, "deregistered");
+    assert_eq!(record.product, "b_id_1");
+    assert_eq!(
+        setup.queue.status(Stage::Register, "b_id_1").await.unwrap(),
+        Status::Unknown
+    );
+    assert_eq!(setup.queue.len(QueueName::Deregister).await.unwrap(), 0);
+}

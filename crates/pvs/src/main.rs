@@ -24,6 +24,7 @@ mod registrar;
 
 use backends::StartError;
 use ingestor::IngestorArgs;
+use registrar::RegistrarArgs;
 
 /// Every name pvs answers to when invoked through a link.
 const SERVICES: [&str; 6] = [
@@ -59,8 +60,9 @@ enum Service {
     Ingestor(IngestorArgs),
     /// Convert queued browse images to Cloud-Optimized GeoTIFFs on object storage. [not built yet]
     Preprocessor(HttpArgs),
-    /// Register preprocessed products (register_queue) in the PostGIS catalog.
-    Registrar(HttpArgs),
+    /// Register preprocessed products (register_queue) in the PostGIS catalog; remove them
+    /// (deregister_queue, --deregister).
+    Registrar(RegistrarArgs),
     /// Pre-render cache tiles for queued time intervals. [not built yet]
     Seeder(HttpArgs),
     /// Serve WMS, WCS and OpenSearch from the catalog and the COGs. [not built yet]
@@ -105,8 +107,8 @@ impl Service {
     fn listen_flag(&self) -> Option<ListenAddr> {
         match self {
             Service::Ingestor(a) => a.http.listen,
+            Service::Registrar(a) => a.http.listen,
             Service::Preprocessor(a)
-            | Service::Registrar(a)
             | Service::Seeder(a)
             | Service::Renderer(a)
             | Service::Cache(a) => a.listen,
@@ -196,7 +198,7 @@ fn start(env: &Env, service: Service) -> Result<(), StartError> {
     };
     match service {
         Service::Ingestor(args) => run_with(Box::pin(ingestor::run(env, args, listen))),
-        Service::Registrar(_) => run_with(Box::pin(registrar::run(env, listen))),
+        Service::Registrar(args) => run_with(Box::pin(registrar::run(env, args, listen))),
         Service::Preprocessor(_)
         | Service::Seeder(_)
         | Service::Renderer(_)

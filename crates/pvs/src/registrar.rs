@@ -8,7 +8,19 @@ use pvs_registrar::Registrar;
 use pvs_service::config::{ConfigError, DatabaseUrl, Env, ListenAddr, vars};
 use pvs_service::http::{self, Readiness};
 
+use crate::HttpArgs;
 use crate::backends::{self, StartError};
+
+/// Options of `pvs registrar`.
+#[derive(Debug, clap::Args)]
+pub struct RegistrarArgs {
+    #[command(flatten)]
+    pub http: HttpArgs,
+    /// Remove product ID from the catalog (its cached tiles are invalidated), then exit;
+    /// exit code 1 when there is no such product.
+    #[arg(long, value_name = "ID")]
+    pub deregister: Option<String>,
+}
 
 /// Reads `COLLECTIONS_FILE`, if set.
 pub fn collections(env: &Env) -> Result<Collections, StartError> {
@@ -22,8 +34,8 @@ pub fn collections(env: &Env) -> Result<Collections, StartError> {
         .map_err(|e| ConfigError::new(&vars::COLLECTIONS_FILE, format!("{path}: {e}")).into())
 }
 
-/// Runs the registrar until SIGINT/SIGTERM.
-pub async fn run(env: &Env, listen: ListenAddr) -> Result<(), StartError> {
+/// Runs the registrar until SIGINT/SIGTERM, or performs its one-shot command.
+pub async fn run(env: &Env, args: RegistrarArgs, listen: ListenAddr) -> Result<(), StartError> {
     let collections = collections(env)?;
     let database: DatabaseUrl = env.get(&vars::DATABASE_URL)?;
     let storage = backends::storage(env)?.ok_or_else(|| {
@@ -44,6 +56,23 @@ pub async fn run(env: &Env, listen: ListenAddr) -> Result<(), StartError> {
         storage.clone(),
         collections,
     ));
+    if let Some(id) = args.deregister {
+        return match registrar.deregister(&id).await {
+            Ok(Some(product)) => {
+                println!(
+                    "deregistered {id} (collection {}, {}/{}); its cached tiles are invalidated",
+                    product.collection,
+                    product.begin.to_rfc3339(),
+                    product.end.to_rfc3339()
+                );
+                Ok(())
+            }
+            Ok(None) => Err(StartError::Runtime(format!(
+                "no product {id:?} in the catalog"
+            ))),
+            Err(e) => Err(StartError::Runtime(e.to_string())),
+        };
+    }
     let readiness = Readiness::new()
         .with("redis", move || {
             let queue = queue.clone();

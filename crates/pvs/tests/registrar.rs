@@ -136,6 +136,35 @@ async fn registers_from_the_queue_and_stops_on_sigterm() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert!(status.success(), "{status}");
+
+    // One-shot deregistration, as operators use it.
+    let deregister = || {
+        Command::new(PVS)
+            .args(["registrar", "--deregister", "p-1"])
+            .env_clear()
+            .env("REDIS_URL", redis_url())
+            .env("REDIS_KEY_PREFIX", &prefix)
+            .env("DATABASE_URL", &database.url)
+            .env("STORAGE_URL", format!("s3://{bucket}/data"))
+            .env("S3_ENDPOINT", &endpoint)
+            .output()
+            .unwrap()
+    };
+    let out = deregister();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("deregistered p-1"));
+    assert!(catalog.get("p-1").await.unwrap().is_none());
+    let out = deregister();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no product \"p-1\""));
+    let invalidations: Vec<String> = redis::cmd("LRANGE")
+        .arg(format!("{prefix}invalidate_queue"))
+        .arg(0)
+        .arg(-1)
+        .query(&mut conn)
+        .unwrap();
+    assert_eq!(invalidations.len(), 1);
+    assert!(invalidations[0].contains("\"deregistered\""));
     pvs_queue::testing::delete_keys(&prefix);
 }
 
