@@ -117,6 +117,9 @@ pub struct Registrar {
     catalog: Arc<dyn Catalog>,
     storage: Storage,
     collections: Collections,
+    /// Collections already written to the catalog by this process: upserting the same row
+    /// for every product would serialise all registrations on its lock.
+    upserted: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 /// What registering one product did.
@@ -143,6 +146,7 @@ impl Registrar {
             catalog,
             storage,
             collections,
+            upserted: std::sync::Mutex::default(),
         }
     }
 
@@ -223,10 +227,21 @@ impl Registrar {
                 "render": config.render,
             }),
         };
-        self.catalog
-            .upsert_collection(&collection)
-            .await
-            .map_err(catalog_error)?;
+        let known = self
+            .upserted
+            .lock()
+            .expect("no panic while holding the lock")
+            .contains(&collection.name);
+        if !known {
+            self.catalog
+                .upsert_collection(&collection)
+                .await
+                .map_err(catalog_error)?;
+            self.upserted
+                .lock()
+                .expect("no panic while holding the lock")
+                .insert(collection.name.clone());
+        }
         let product = Product {
             id: metadata.id.clone(),
             collection: collection_name,
@@ -298,24 +313,42 @@ impl Registrar {
         Ok(removed)
     }
 
-    /// Consumes `register_queue` (as consumer `name`) and `deregister_queue` (as
-    /// `name-deregister`, messages are product ids) until `shutdown` is set: recovers the
-    /// items of dead consumers at start-up and every minute.
+    /// Consumes `register_queue` with `workers` consumers (`name-0`, `name-1`...; each takes
+    /// one message at a time, so documents are read and products registered `workers` at a
+    /// time) and `deregister_queue` (as `name-deregister`; messages are product ids) until
+    /// `shutdown` is set. Items of dead consumers are recovered at start-up and every minute.
     pub async fn run(
         self: Arc<Self>,
         name: &str,
+        workers: usize,
         shutdown: tokio::sync::watch::Receiver<bool>,
     ) -> Result<(), pvs_queue::QueueError> {
-        let register = self
-            .clone()
-            .consume(QueueName::Register, name.to_owned(), shutdown.clone());
-        let deregister = self.consume(
+        let mut loops = Vec::new();
+        for i in 0..workers.max(1) {
+            loops.push(tokio::spawn(self.clone().consume(
+                QueueName::Register,
+                format!("{name}-{i}"),
+                shutdown.clone(),
+            )));
+        }
+        loops.push(tokio::spawn(self.consume(
             QueueName::Deregister,
             format!("{name}-deregister"),
             shutdown,
-        );
-        let (registered, deregistered) = tokio::join!(register, deregister);
-        registered.and(deregistered)
+        )));
+        let mut outcome = Ok(());
+        for handle in loops {
+            match handle.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => outcome = Err(e),
+                Err(e) => {
+                    outcome = Err(pvs_queue::QueueError::Invalid(format!(
+                        "a registrar worker stopped: {e}"
+                    )))
+                }
+            }
+        }
+        outcome
     }
 
     async fn consume(

@@ -293,7 +293,7 @@ async fn the_worker_consumes_the_queue_and_stops_cleanly() {
         .await
         .unwrap();
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let worker = tokio::spawn(registrar.run("registrar-test", stopped));
+    let worker = tokio::spawn(registrar.run("registrar-test", 4, stopped));
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     while setup.catalog.count(&Default::default()).await.unwrap() < 2 {
         assert!(
@@ -351,7 +351,7 @@ async fn deregistration_removes_the_product_and_invalidates_its_tiles() {
         .await
         .unwrap();
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let worker = tokio::spawn(registrar.clone().run("registrar-dereg", stopped));
+    let worker = tokio::spawn(registrar.clone().run("registrar-dereg", 2, stopped));
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     while setup.catalog.get("b_id_1").await.unwrap().is_some() {
         assert!(tokio::time::Instant::now() < deadline, "not deregistered");

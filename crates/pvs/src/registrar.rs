@@ -20,6 +20,9 @@ pub struct RegistrarArgs {
     /// exit code 1 when there is no such product.
     #[arg(long, value_name = "ID")]
     pub deregister: Option<String>,
+    /// How many register_queue messages are handled at a time.
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: u16,
 }
 
 /// Reads `COLLECTIONS_FILE`, if set.
@@ -93,7 +96,11 @@ pub async fn run(env: &Env, args: RegistrarArgs, listen: ListenAddr) -> Result<(
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let name = pvs_queue::unique_consumer_name("registrar");
     tracing::info!(address = %listen, consumer = %name, "registrar consuming register_queue");
-    let worker = tokio::spawn(async move { registrar.run(&name, stop_rx).await });
+    let worker = tokio::spawn(async move {
+        registrar
+            .run(&name, usize::from(args.concurrency), stop_rx)
+            .await
+    });
     let served = http::serve(listener, router, async move {
         http::shutdown_signal().await;
         let _ = stop_tx.send(true);

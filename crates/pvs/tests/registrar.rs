@@ -151,7 +151,11 @@ async fn registers_from_the_queue_and_stops_on_sigterm() {
             .unwrap()
     };
     let out = deregister();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("deregistered p-1"));
     assert!(catalog.get("p-1").await.unwrap().is_none());
     let out = deregister();
