@@ -102,6 +102,47 @@ impl Invalidation {
     }
 }
 
+/// Options of [`Registrar::register_prefix`].
+#[derive(Debug, Clone, Default)]
+pub struct PrefixOptions {
+    /// Register into this collection whatever the browse type.
+    pub collection: Option<String>,
+    /// Replace products that are already registered (otherwise they are skipped).
+    pub replace: bool,
+    /// Only say what would be done.
+    pub dry_run: bool,
+}
+
+/// What became of one metadata document under a prefix.
+#[derive(Debug)]
+pub enum PrefixOutcome {
+    /// Registered (inserted or replaced).
+    Registered(Registered),
+    /// `--dry-run`: would be registered.
+    WouldRegister {
+        /// The product id.
+        id: String,
+        /// The collection it would go to.
+        collection: String,
+        /// Whether it would replace a registered product.
+        replaces: bool,
+    },
+    /// Left alone.
+    Skipped {
+        /// The product id.
+        id: String,
+        /// Why.
+        reason: String,
+    },
+    /// Could not be registered.
+    Failed {
+        /// The document's key.
+        key: String,
+        /// Why.
+        reason: String,
+    },
+}
+
 /// The `seed_queue` message for an interval: `start/end`, ISO 8601.
 pub fn seed_message(start: DateTime<Utc>, end: DateTime<Utc>) -> String {
     format!(
@@ -184,35 +225,47 @@ impl Registrar {
         let key: StorageKey = message.trim().parse().map_err(|e: pvs_storage::KeyError| {
             RegisterError::BadMessage(message.chars().take(200).collect(), e.to_string())
         })?;
-        let bytes = self
-            .storage
-            .get(&key)
-            .await
-            .map_err(|e| RegisterError::Metadata {
-                key: key.as_str().to_owned(),
-                reason: e.to_string(),
-            })?;
-        let text = std::str::from_utf8(&bytes).map_err(|e| RegisterError::Metadata {
-            key: key.as_str().to_owned(),
-            reason: format!("not UTF-8: {e}"),
-        })?;
-        let metadata = ProductMetadata::from_json(text).map_err(|e| RegisterError::Metadata {
-            key: key.as_str().to_owned(),
-            reason: format!("not a product metadata document: {e}"),
-        })?;
+        let metadata = self.read_metadata(&key).await?;
         self.register(&metadata).await
     }
 
     /// Registers the product a metadata document describes.
     pub async fn register(&self, metadata: &ProductMetadata) -> Result<Registered, RegisterError> {
+        self.register_into(metadata, None).await
+    }
+
+    /// The collection a product goes to: `forced` (with its configuration, or the defaults),
+    /// else the one its browse type belongs to.
+    fn collection_of(
+        &self,
+        metadata: &ProductMetadata,
+        forced: Option<&str>,
+    ) -> Result<(String, pvs_model::CollectionConfig), RegisterError> {
+        if let Some(name) = forced {
+            let config = self
+                .collections
+                .collections
+                .get(name)
+                .cloned()
+                .unwrap_or_else(|| pvs_model::CollectionConfig::for_browse_type(name));
+            return Ok((name.to_owned(), config));
+        }
         let browse_type = &metadata.source.report.browse_type;
-        let (collection_name, config) =
-            self.collections
-                .for_browse_type(browse_type)
-                .ok_or_else(|| RegisterError::UnknownCollection {
-                    id: metadata.id.clone(),
-                    browse_type: browse_type.clone(),
-                })?;
+        self.collections
+            .for_browse_type(browse_type)
+            .ok_or_else(|| RegisterError::UnknownCollection {
+                id: metadata.id.clone(),
+                browse_type: browse_type.clone(),
+            })
+    }
+
+    /// [`Registrar::register`] into collection `forced` when given.
+    pub async fn register_into(
+        &self,
+        metadata: &ProductMetadata,
+        forced: Option<&str>,
+    ) -> Result<Registered, RegisterError> {
+        let (collection_name, config) = self.collection_of(metadata, forced)?;
         let catalog_error = |e: pvs_catalog::CatalogError| RegisterError::Catalog {
             id: metadata.id.clone(),
             reason: e.to_string(),
@@ -280,6 +333,106 @@ impl Registrar {
             product,
             replaced,
             seeded,
+        })
+    }
+
+    /// Registers the products whose metadata documents (`*.json`) lie under storage `prefix`,
+    /// without a queue (the operator's `registrar --objects-prefix`). Each document gives one
+    /// outcome; the status sets are not touched.
+    pub async fn register_prefix(
+        &self,
+        prefix: &str,
+        options: &PrefixOptions,
+    ) -> Result<Vec<PrefixOutcome>, RegisterError> {
+        let key: StorageKey =
+            prefix
+                .trim_end_matches('/')
+                .parse()
+                .map_err(|e: pvs_storage::KeyError| {
+                    RegisterError::BadMessage(prefix.to_owned(), e.to_string())
+                })?;
+        let keys = self
+            .storage
+            .list(Some(&key))
+            .await
+            .map_err(|e| RegisterError::Metadata {
+                key: key.as_str().to_owned(),
+                reason: e.to_string(),
+            })?;
+        let documents: Vec<&StorageKey> = keys
+            .iter()
+            .filter(|k| k.as_str().ends_with(".json"))
+            .collect();
+        if documents.is_empty() {
+            return Err(RegisterError::Metadata {
+                key: key.as_str().to_owned(),
+                reason: format!(
+                    "no metadata document (*.json) under the prefix ({} other objects); \
+                     registering from a COG alone is not built yet",
+                    keys.len()
+                ),
+            });
+        }
+        let mut outcomes = Vec::with_capacity(documents.len());
+        for document in documents {
+            outcomes.push(self.register_document(document, options).await);
+        }
+        Ok(outcomes)
+    }
+
+    async fn register_document(&self, key: &StorageKey, options: &PrefixOptions) -> PrefixOutcome {
+        let failed = |reason: String| PrefixOutcome::Failed {
+            key: key.as_str().to_owned(),
+            reason,
+        };
+        let metadata = match self.read_metadata(key).await {
+            Ok(metadata) => metadata,
+            Err(e) => return failed(e.to_string()),
+        };
+        let forced = options.collection.as_deref();
+        let collection = match self.collection_of(&metadata, forced) {
+            Ok((name, _)) => name,
+            Err(e) => return failed(e.to_string()),
+        };
+        let exists = match self.catalog.get(&metadata.id).await {
+            Ok(found) => found.is_some(),
+            Err(e) => return failed(e.to_string()),
+        };
+        if exists && !options.replace {
+            return PrefixOutcome::Skipped {
+                id: metadata.id,
+                reason: "already registered (use --replace to replace it)".to_owned(),
+            };
+        }
+        if options.dry_run {
+            return PrefixOutcome::WouldRegister {
+                id: metadata.id,
+                collection,
+                replaces: exists,
+            };
+        }
+        match self.register_into(&metadata, forced).await {
+            Ok(registered) => PrefixOutcome::Registered(registered),
+            Err(e) => failed(e.to_string()),
+        }
+    }
+
+    async fn read_metadata(&self, key: &StorageKey) -> Result<ProductMetadata, RegisterError> {
+        let bytes = self
+            .storage
+            .get(key)
+            .await
+            .map_err(|e| RegisterError::Metadata {
+                key: key.as_str().to_owned(),
+                reason: e.to_string(),
+            })?;
+        let text = std::str::from_utf8(&bytes).map_err(|e| RegisterError::Metadata {
+            key: key.as_str().to_owned(),
+            reason: format!("not UTF-8: {e}"),
+        })?;
+        ProductMetadata::from_json(text).map_err(|e| RegisterError::Metadata {
+            key: key.as_str().to_owned(),
+            reason: format!("not a product metadata document: {e}"),
         })
     }
 

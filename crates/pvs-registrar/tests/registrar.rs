@@ -369,3 +369,109 @@ async fn deregistration_removes_the_product_and_invalidates_its_tiles() {
     );
     assert_eq!(setup.queue.len(QueueName::Deregister).await.unwrap(), 0);
 }
+
+#[tokio::test]
+async fn products_under_a_prefix_are_registered_without_the_queue() {
+    use pvs_registrar::{PrefixOptions, PrefixOutcome};
+    let setup = Setup::new().await;
+    let registrar = setup.registrar(Collections::default());
+    let sar = metadata_of(SAR);
+    setup.store(&sar).await; // SAR/b_id_1/b_id_1.json
+    setup
+        .storage
+        .put(
+            &"SAR/b_id_1/b_id_1.tif".parse().unwrap(),
+            Bytes::from_static(b"cog"),
+        )
+        .await
+        .unwrap();
+    setup
+        .storage
+        .put(
+            &"SAR/broken/broken.json".parse().unwrap(),
+            Bytes::from_static(b"[]"),
+        )
+        .await
+        .unwrap();
+
+    let dry = PrefixOptions {
+        dry_run: true,
+        ..Default::default()
+    };
+    let outcomes = registrar.register_prefix("SAR", &dry).await.unwrap();
+    assert_eq!(outcomes.len(), 2);
+    assert!(
+        matches!(&outcomes[0], PrefixOutcome::WouldRegister { id, replaces: false, .. } if id == "b_id_1")
+    );
+    assert!(
+        matches!(&outcomes[1], PrefixOutcome::Failed { key, reason } if key == "SAR/broken/broken.json" && reason.contains("not a product metadata document"))
+    );
+    assert_eq!(
+        setup.catalog.count(&Default::default()).await.unwrap(),
+        0,
+        "dry run wrote"
+    );
+
+    let forced = PrefixOptions {
+        collection: Some("ARCHIVE".to_owned()),
+        ..Default::default()
+    };
+    let outcomes = registrar
+        .register_prefix("SAR/b_id_1/", &forced)
+        .await
+        .unwrap();
+    assert!(
+        matches!(&outcomes[0], PrefixOutcome::Registered(r) if !r.replaced && r.product.collection == "ARCHIVE")
+    );
+    assert_eq!(
+        setup
+            .catalog
+            .get("b_id_1")
+            .await
+            .unwrap()
+            .unwrap()
+            .collection,
+        "ARCHIVE"
+    );
+
+    // Again: skipped without --replace, replaced with it.
+    let outcomes = registrar
+        .register_prefix("SAR/b_id_1", &Default::default())
+        .await
+        .unwrap();
+    assert!(
+        matches!(&outcomes[0], PrefixOutcome::Skipped { reason, .. } if reason.contains("--replace"))
+    );
+    let replace = PrefixOptions {
+        replace: true,
+        ..Default::default()
+    };
+    let outcomes = registrar
+        .register_prefix("SAR/b_id_1", &replace)
+        .await
+        .unwrap();
+    assert!(matches!(&outcomes[0], PrefixOutcome::Registered(r) if r.replaced));
+    assert_eq!(
+        setup
+            .catalog
+            .get("b_id_1")
+            .await
+            .unwrap()
+            .unwrap()
+            .collection,
+        "SAR"
+    );
+    assert_eq!(setup.queue.len(QueueName::Invalidate).await.unwrap(), 1);
+
+    // A prefix without any metadata document, and one that is not a key.
+    let err = registrar
+        .register_prefix("nothing-here", &Default::default())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("no metadata document"), "{err}");
+    let err = registrar
+        .register_prefix("../up", &Default::default())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("not a storage key"), "{err}");
+}

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use pvs_catalog::{Catalog, PostgisCatalog};
 use pvs_model::Collections;
-use pvs_registrar::Registrar;
+use pvs_registrar::{PrefixOptions, PrefixOutcome, Registrar};
 use pvs_service::config::{ConfigError, DatabaseUrl, Env, ListenAddr, vars};
 use pvs_service::http::{self, Readiness};
 
@@ -20,6 +20,21 @@ pub struct RegistrarArgs {
     /// exit code 1 when there is no such product.
     #[arg(long, value_name = "ID")]
     pub deregister: Option<String>,
+    /// Register the products whose metadata documents (`*.json`) lie under this storage
+    /// prefix, without the queue, then exit; repeat for many prefixes (bulk mode). Exit code 1
+    /// when any product failed.
+    #[arg(long, value_name = "PREFIX")]
+    pub objects_prefix: Vec<String>,
+    /// With --objects-prefix: register into this collection whatever the browse type.
+    #[arg(long, value_name = "NAME", requires = "objects_prefix")]
+    pub collection: Option<String>,
+    /// With --objects-prefix: replace products that are already registered (otherwise they
+    /// are skipped).
+    #[arg(long, requires = "objects_prefix")]
+    pub replace: bool,
+    /// With --objects-prefix: only say what would be done.
+    #[arg(long, requires = "objects_prefix")]
+    pub dry_run: bool,
     /// How many register_queue messages are handled at a time.
     #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub concurrency: u16,
@@ -76,6 +91,14 @@ pub async fn run(env: &Env, args: RegistrarArgs, listen: ListenAddr) -> Result<(
             Err(e) => Err(StartError::Runtime(e.to_string())),
         };
     }
+    if !args.objects_prefix.is_empty() {
+        let options = PrefixOptions {
+            collection: args.collection.clone(),
+            replace: args.replace,
+            dry_run: args.dry_run,
+        };
+        return register_prefixes(&registrar, &args.objects_prefix, &options).await;
+    }
     let readiness = Readiness::new()
         .with("redis", move || {
             let queue = queue.clone();
@@ -112,4 +135,65 @@ pub async fn run(env: &Env, args: RegistrarArgs, listen: ListenAddr) -> Result<(
         Err(e) => return Err(StartError::Runtime(format!("registrar worker: {e}"))),
     }
     served.map_err(|e| StartError::Runtime(e.to_string()))
+}
+
+/// `--objects-prefix`: registers prefix after prefix, one line per product, a progress line
+/// per prefix on stderr and a summary at the end.
+async fn register_prefixes(
+    registrar: &Registrar,
+    prefixes: &[String],
+    options: &PrefixOptions,
+) -> Result<(), StartError> {
+    let (mut registered, mut replaced, mut would, mut skipped, mut failed) = (0, 0, 0, 0, 0);
+    let started = std::time::Instant::now();
+    for (i, prefix) in prefixes.iter().enumerate() {
+        eprintln!("[{}/{}] {prefix}", i + 1, prefixes.len());
+        let outcomes = match registrar.register_prefix(prefix, options).await {
+            Ok(outcomes) => outcomes,
+            Err(e) => {
+                println!("failed   {prefix}: {e}");
+                failed += 1;
+                continue;
+            }
+        };
+        for outcome in outcomes {
+            match outcome {
+                PrefixOutcome::Registered(r) if r.replaced => {
+                    println!("replaced {} ({})", r.product.id, r.product.collection);
+                    replaced += 1;
+                }
+                PrefixOutcome::Registered(r) => {
+                    println!("inserted {} ({})", r.product.id, r.product.collection);
+                    registered += 1;
+                }
+                PrefixOutcome::WouldRegister {
+                    id,
+                    collection,
+                    replaces,
+                } => {
+                    let verb = if replaces { "replace" } else { "insert" };
+                    println!("would {verb} {id} ({collection})");
+                    would += 1;
+                }
+                PrefixOutcome::Skipped { id, reason } => {
+                    println!("skipped  {id}: {reason}");
+                    skipped += 1;
+                }
+                PrefixOutcome::Failed { key, reason } => {
+                    println!("failed   {key}: {reason}");
+                    failed += 1;
+                }
+            }
+        }
+    }
+    eprintln!(
+        "{} prefixes in {:.1} s: {registered} inserted, {replaced} replaced, {would} would be registered (dry run), {skipped} skipped, {failed} failed",
+        prefixes.len(),
+        started.elapsed().as_secs_f64()
+    );
+    if failed > 0 {
+        Err(StartError::Runtime(format!("{failed} failed")))
+    } else {
+        Ok(())
+    }
 }

@@ -169,6 +169,37 @@ async fn registers_from_the_queue_and_stops_on_sigterm() {
         .unwrap();
     assert_eq!(invalidations.len(), 1);
     assert!(invalidations[0].contains("\"deregistered\""));
+
+    // Registration straight from a storage prefix, first as a dry run.
+    let from_prefix = |extra: &[&str]| {
+        Command::new(PVS)
+            .args(["registrar", "--objects-prefix", "SAR"])
+            .args(extra)
+            .env_clear()
+            .env("REDIS_URL", redis_url())
+            .env("REDIS_KEY_PREFIX", &prefix)
+            .env("DATABASE_URL", &database.url)
+            .env("STORAGE_URL", format!("s3://{bucket}/data"))
+            .env("S3_ENDPOINT", &endpoint)
+            .env("AWS_ACCESS_KEY_ID", "pvs-test")
+            .env("AWS_SECRET_ACCESS_KEY", "pvs-test-secret")
+            .output()
+            .unwrap()
+    };
+    let out = from_prefix(&["--dry-run"]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "would insert p-1 (SAR)\n");
+    assert!(catalog.get("p-1").await.unwrap().is_none());
+    let out = from_prefix(&[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "inserted p-1 (SAR)\n");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("1 inserted"));
+    assert!(catalog.get("p-1").await.unwrap().is_some());
     pvs_queue::testing::delete_keys(&prefix);
 }
 
