@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use pvs_model::{
     BrowseItem, BrowseReport, BrowseResult, ExceptionCode, FileName, IngestionResponse, Outcome,
-    ReportError,
+    ReportError, ReportInfo,
 };
 use pvs_queue::{QueueError, QueueName, Stage, StatusSet, WorkQueue};
 use pvs_storage::{Storage, StorageKey};
@@ -143,6 +143,23 @@ impl Ingestor {
                 },
             });
             items.push(item.to_json());
+        }
+        if !items.is_empty() {
+            // Opened before the items are queued, so that the registrar never finishes a
+            // product of a report it does not know yet.
+            let info = ReportInfo {
+                name: report_name.to_owned(),
+                responsible_org_name: report.responsible_org_name.clone(),
+                date_time: report.date_time,
+                browse_type: report.browse_type.clone(),
+            };
+            self.queue
+                .report_open(
+                    report_name,
+                    items.len(),
+                    &serde_json::to_string(&info).expect("serialises"),
+                )
+                .await?;
         }
         self.queue
             .push_many(QueueName::PreprocessMd, &items)

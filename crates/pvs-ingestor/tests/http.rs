@@ -109,6 +109,39 @@ async fn every_fixture_report_gives_the_expected_items() {
 }
 
 #[tokio::test]
+async fn the_report_is_opened_for_the_registration_report() {
+    let queue = TestQueue::new().await;
+    let server = open_server(&queue).await;
+    let path = support::fixtures_dir()
+        .join("reference_test_data/browseReport_ASA_WS__0P_20100719_101023_group_partial.xml");
+    let answer = server.post("/", std::fs::read(path).unwrap()).await;
+    assert_eq!(answer.status, 202, "{}", answer.body);
+    let name = answer.headers["x-pvs-report"].to_str().unwrap().to_owned();
+    let items = queue.items().await;
+    assert!(items.len() >= 2);
+    // The report completes exactly when every queued product has an outcome.
+    let (last, first) = items.split_last().unwrap();
+    for item in first {
+        let done = queue
+            .queue
+            .report_result(&name, &item.id, "{}")
+            .await
+            .unwrap();
+        assert_eq!(done, None, "completed early");
+    }
+    let done = queue
+        .queue
+        .report_result(&name, &last.id, "{}")
+        .await
+        .unwrap()
+        .expect("complete");
+    assert_eq!(done.outcomes.len(), items.len());
+    let info: serde_json::Value = serde_json::from_str(&done.info).unwrap();
+    assert_eq!(info["name"], name.as_str());
+    assert_eq!(info["browse_type"], "SAR");
+}
+
+#[tokio::test]
 async fn a_partly_bad_report_queues_the_good_browses_and_names_the_bad_one() {
     let queue = TestQueue::new().await;
     let server = open_server(&queue).await;

@@ -27,6 +27,7 @@ mod footprint;
 mod geolocation;
 mod item;
 mod product;
+mod registration;
 mod report;
 mod response;
 mod time;
@@ -40,6 +41,7 @@ pub use footprint::{Footprint, FootprintError, footprint_from_lon_lat};
 pub use geolocation::{Geolocation, ImageSize, Pixel, ReferenceSystem, TiePoint, WGS84};
 pub use item::{BrowseItem, GeoJsonGeometry, ReportInfo};
 pub use product::{CogInfo, ProductMetadata, SourceInfo};
+pub use registration::{REGISTRATION_NS, RegistrationOutcome, RegistrationReport};
 pub use report::{BrowseReport, ReportError};
 pub use response::{
     BrowseResult, ExceptionCode, IngestionResponse, IngestionStatus, IngestionSummary, Outcome,

@@ -343,3 +343,51 @@ colormap = "viridis"
         assert!(!validator.is_valid(&value), "the schema accepts {bad}");
     }
 }
+
+#[test]
+fn registration_reports_validate_against_their_xsd() {
+    use pvs_model::{RegistrationOutcome, RegistrationReport, ReportInfo};
+    let report = ReportInfo {
+        name: "report <1> & \"2\".xml".to_owned(),
+        responsible_org_name: "ESA".to_owned(),
+        date_time: "2012-10-02T09:30:00Z".parse().unwrap(),
+        browse_type: "SAR".to_owned(),
+    };
+    let mixed = RegistrationReport {
+        report: report.clone(),
+        products: vec![
+            (
+                "b_id_1".to_owned(),
+                RegistrationOutcome::Success {
+                    collection: "SAR".to_owned(),
+                },
+            ),
+            (
+                "b_id_2".to_owned(),
+                RegistrationOutcome::Failure {
+                    reason: "footprint: Self-intersection[0.5 0.5] \u{1} <bad>".to_owned(),
+                },
+            ),
+        ],
+        completed_at: "2026-11-23T04:00:00.5Z".parse().unwrap(),
+    };
+    assert_eq!(mixed.status(), "partial");
+    let xml = mixed.to_xml();
+    xmllint("schemas/registration-report.xsd", xml.as_bytes())
+        .unwrap_or_else(|e| panic!("{e}\n{xml}"));
+    assert!(xml.contains("registered=\"1\" failed=\"1\""), "{xml}");
+    assert!(xml.contains("&lt;bad&gt;"), "{xml}");
+    let empty = RegistrationReport {
+        report,
+        products: Vec::new(),
+        completed_at: "2026-11-23T04:00:00Z".parse().unwrap(),
+    };
+    assert_eq!(empty.status(), "success");
+    xmllint("schemas/registration-report.xsd", empty.to_xml().as_bytes()).unwrap();
+    // The schema does catch a broken report.
+    let broken = xml.replace(
+        "<reg:status>partial</reg:status>",
+        "<reg:status>done</reg:status>",
+    );
+    assert!(xmllint("schemas/registration-report.xsd", broken.as_bytes()).is_err());
+}

@@ -381,3 +381,65 @@ async fn wait_for_recovery(queue: &dyn WorkQueue, q: QueueName, heartbeat_ttl: D
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// A report is complete when every product queued from it has an outcome; exactly one of
+/// several concurrent last outcomes gets it; unknown reports are ignored.
+pub async fn reports_complete_once(queue: &dyn WorkQueue) {
+    assert_eq!(
+        queue.report_result("unknown", "a", "x").await.unwrap(),
+        None
+    );
+    queue
+        .report_open("r1.xml", 3, "{\"org\":\"ESA\"}")
+        .await
+        .unwrap();
+    assert_eq!(
+        queue.report_result("r1.xml", "a", "success").await.unwrap(),
+        None
+    );
+    // The same product again (a retry) does not count twice.
+    assert_eq!(
+        queue.report_result("r1.xml", "a", "success").await.unwrap(),
+        None
+    );
+    assert_eq!(
+        queue
+            .report_result("r1.xml", "b", "failure: x")
+            .await
+            .unwrap(),
+        None
+    );
+    let done = queue
+        .report_result("r1.xml", "c", "success")
+        .await
+        .unwrap()
+        .expect("complete");
+    assert_eq!(done.name, "r1.xml");
+    assert_eq!(done.info, "{\"org\":\"ESA\"}");
+    assert_eq!(
+        done.outcomes,
+        [
+            ("a".to_owned(), "success".to_owned()),
+            ("b".to_owned(), "failure: x".to_owned()),
+            ("c".to_owned(), "success".to_owned())
+        ]
+    );
+    // Forgotten once complete.
+    assert_eq!(
+        queue.report_result("r1.xml", "c", "success").await.unwrap(),
+        None
+    );
+
+    // Concurrent last outcomes: one winner.
+    queue.report_open("r2.xml", 20, "{}").await.unwrap();
+    let results = futures::future::join_all((0..20).map(|i| async move {
+        queue
+            .report_result("r2.xml", &format!("p{i:02}"), "success")
+            .await
+            .unwrap()
+    }))
+    .await;
+    let winners: Vec<_> = results.into_iter().flatten().collect();
+    assert_eq!(winners.len(), 1);
+    assert_eq!(winners[0].outcomes.len(), 20);
+}

@@ -166,6 +166,17 @@ pub enum Status {
     },
 }
 
+/// A report whose products all have an outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompletedReport {
+    /// The report's name.
+    pub name: String,
+    /// What was stored with [`WorkQueue::report_open`].
+    pub info: String,
+    /// Outcome per product id, sorted by id.
+    pub outcomes: Vec<(String, String)>,
+}
+
 /// An item taken from a queue and not yet acknowledged.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Taken {
@@ -249,6 +260,22 @@ pub trait WorkQueue: Send + Sync {
 
     /// Where `id` stands in `stage`.
     async fn status(&self, stage: Stage, id: &str) -> Result<Status>;
+
+    /// Starts tracking report `name`: `expected` products were queued from it; `info` is kept
+    /// for whoever writes the report's result (e.g. JSON with the report's details).
+    async fn report_open(&self, name: &str, expected: usize, info: &str) -> Result<()>;
+
+    /// Records the final outcome of product `id` of report `name`. When this completes the
+    /// report (every expected product has an outcome), returns the report: its `info` and the
+    /// outcomes by id, and stops tracking it; otherwise `None`. Exactly one caller gets the
+    /// completed report, even when the last outcomes arrive at the same time. Unknown reports
+    /// give `None`.
+    async fn report_result(
+        &self,
+        name: &str,
+        id: &str,
+        outcome: &str,
+    ) -> Result<Option<CompletedReport>>;
 
     /// Whether `id` is in one of `stage`'s sets.
     async fn is_member(&self, stage: Stage, set: StatusSet, id: &str) -> Result<bool>;

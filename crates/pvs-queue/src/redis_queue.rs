@@ -8,8 +8,8 @@ use redis::{AsyncConnectionConfig, Client, FromRedisValue};
 use tokio::task::JoinHandle;
 
 use crate::{
-    Consumer, QueueError, QueueName, Result, Stage, Status, StatusSet, Taken, WorkQueue,
-    validate_consumer_name,
+    CompletedReport, Consumer, QueueError, QueueName, Result, Stage, Status, StatusSet, Taken,
+    WorkQueue, validate_consumer_name,
 };
 
 /// How long a consumer counts as alive after its last heartbeat, by default.
@@ -115,6 +115,10 @@ impl RedisQueue {
 
     fn heartbeat_key(&self, queue: QueueName, consumer: &str) -> String {
         format!("{}{}:consumer:{consumer}", self.prefix, queue.key())
+    }
+
+    fn report_key(&self, name: &str) -> String {
+        format!("{}report:{name}", self.prefix)
     }
 
     fn set_key(&self, stage: Stage, set: StatusSet) -> String {
@@ -461,6 +465,70 @@ impl WorkQueue for RedisQueue {
         } else {
             Status::Unknown
         })
+    }
+
+    async fn report_open(&self, name: &str, expected: usize, info: &str) -> Result<()> {
+        let key = self.report_key(name);
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .cmd("DEL")
+            .arg(format!("{key}:outcomes"))
+            .ignore()
+            .cmd("HSET")
+            .arg(&key)
+            .arg("expected")
+            .arg(expected)
+            .arg("info")
+            .arg(info)
+            .ignore();
+        self.run_atomically("report_open", &key, &pipe).await
+    }
+
+    async fn report_result(
+        &self,
+        name: &str,
+        id: &str,
+        outcome: &str,
+    ) -> Result<Option<CompletedReport>> {
+        let key = self.report_key(name);
+        let outcomes_key = format!("{key}:outcomes");
+        // One script: record, and if that completes the report, hand it over and forget it,
+        // so that exactly one caller sees it complete.
+        let script = redis::Script::new(
+            r"
+            local expected = redis.call('HGET', KEYS[1], 'expected')
+            if not expected then return false end
+            redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+            if redis.call('HLEN', KEYS[2]) < tonumber(expected) then return false end
+            local info = redis.call('HGET', KEYS[1], 'info')
+            local outcomes = redis.call('HGETALL', KEYS[2])
+            redis.call('DEL', KEYS[1], KEYS[2])
+            table.insert(outcomes, 1, info)
+            return outcomes
+            ",
+        );
+        let mut conn = self.conn.clone();
+        let answer: Option<Vec<String>> = script
+            .key(&key)
+            .key(&outcomes_key)
+            .arg(id)
+            .arg(outcome)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(|e| backend("report_result", &key, e))?;
+        Ok(answer.map(|mut values| {
+            let info = values.remove(0);
+            let mut outcomes: Vec<(String, String)> = values
+                .chunks_exact(2)
+                .map(|pair| (pair[0].clone(), pair[1].clone()))
+                .collect();
+            outcomes.sort();
+            CompletedReport {
+                name: name.to_owned(),
+                info,
+                outcomes,
+            }
+        }))
     }
 
     async fn is_member(&self, stage: Stage, set: StatusSet, id: &str) -> Result<bool> {

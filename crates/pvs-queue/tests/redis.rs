@@ -51,6 +51,7 @@ contract_tests!(
     status_sets,
     payloads_round_trip,
     consumer_names_are_validated,
+    reports_complete_once,
 );
 
 #[tokio::test]

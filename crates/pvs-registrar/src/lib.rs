@@ -18,13 +18,16 @@
 //! A message that cannot be registered (missing or unreadable document, unknown collection,
 //! invalid footprint) fails that product only, with its reason, and changes nothing else.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use geo::{BoundingRect, MultiPolygon};
 use pvs_catalog::{Catalog, Collection, Product, Registration};
-use pvs_model::{Collections, ProductMetadata};
+use pvs_model::{
+    Collections, ProductMetadata, RegistrationOutcome, RegistrationReport, ReportInfo,
+};
 use pvs_queue::{QueueName, Stage, WorkQueue};
 use pvs_storage::{Storage, StorageKey};
 use serde::{Deserialize, Serialize};
@@ -161,6 +164,8 @@ pub struct Registrar {
     /// Collections already written to the catalog by this process: upserting the same row
     /// for every product would serialise all registrations on its lock.
     upserted: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// Where registration reports go (the SFTP `to/panda` folder), if anywhere.
+    report_dir: Option<PathBuf>,
 }
 
 /// What registering one product did.
@@ -188,44 +193,125 @@ impl Registrar {
             storage,
             collections,
             upserted: std::sync::Mutex::default(),
+            report_dir: None,
         }
+    }
+
+    /// Writes registration reports into `dir` (`REPORT_DIR`).
+    pub fn with_report_dir(mut self, dir: PathBuf) -> Self {
+        self.report_dir = Some(dir);
+        self
     }
 
     /// Handles one `register_queue` message, recording the outcome in the status sets.
     /// Only queue errors are returned (the message must then be retried); a product that
     /// cannot be registered is recorded as failed.
     pub async fn handle(&self, message: &str) -> Result<Option<Registered>, pvs_queue::QueueError> {
-        let id = id_hint(message);
-        self.queue.mark_started(Stage::Register, &id).await?;
-        match self.register_message(message).await {
-            Ok(registered) => {
-                self.queue
-                    .mark_succeeded(Stage::Register, &registered.product.id)
-                    .await?;
-                if registered.product.id != id {
-                    // The key's file name was not the id: clear the provisional entry.
-                    self.queue.mark_succeeded(Stage::Register, &id).await?;
-                }
-                tracing::info!(product = %registered.product.id, replaced = registered.replaced, seeded = registered.seeded, "product registered");
-                Ok(Some(registered))
+        let hint = id_hint(message);
+        self.queue.mark_started(Stage::Register, &hint).await?;
+        let (metadata, result) = match self.read_message(message).await {
+            Ok(metadata) => {
+                let result = self.register(&metadata).await;
+                (Some(metadata), result)
             }
-            Err(RegisterError::Queue(e)) => Err(e),
+            Err(e) => (None, Err(e)),
+        };
+        let id = metadata.as_ref().map_or(hint.clone(), |m| m.id.clone());
+        if id != hint {
+            // The key's file name was not the id: drop the provisional entry.
+            self.queue.forget(Stage::Register, &hint).await?;
+        }
+        let outcome = match result {
+            Ok(registered) => {
+                self.queue.mark_succeeded(Stage::Register, &id).await?;
+                tracing::info!(product = %id, replaced = registered.replaced, seeded = registered.seeded, "product registered");
+                let outcome = RegistrationOutcome::Success {
+                    collection: registered.product.collection.clone(),
+                };
+                Ok((registered, outcome))
+            }
+            Err(RegisterError::Queue(e)) => return Err(e),
             Err(e) => {
                 tracing::warn!(product = %id, error = %e, "registration failed");
                 self.queue
                     .mark_failed(Stage::Register, &id, &e.to_string())
                     .await?;
-                Ok(None)
+                Err(RegistrationOutcome::Failure {
+                    reason: e.to_string(),
+                })
             }
+        };
+        if let Some(metadata) = &metadata {
+            let recorded = match &outcome {
+                Ok((_, o)) | Err(o) => o,
+            };
+            self.record_for_report(&metadata.source.report.name, &id, recorded)
+                .await?;
         }
+        Ok(outcome.ok().map(|(registered, _)| registered))
+    }
+
+    /// Records a product's outcome for its browse report; when that completes the report,
+    /// writes the registration report into the report folder (if one is configured).
+    async fn record_for_report(
+        &self,
+        report: &str,
+        id: &str,
+        outcome: &RegistrationOutcome,
+    ) -> Result<(), pvs_queue::QueueError> {
+        let json = serde_json::to_string(outcome).expect("serialises");
+        let Some(completed) = self.queue.report_result(report, id, &json).await? else {
+            return Ok(());
+        };
+        let info: ReportInfo =
+            serde_json::from_str(&completed.info).unwrap_or_else(|_| ReportInfo {
+                name: report.to_owned(),
+                responsible_org_name: String::new(),
+                date_time: Utc::now(),
+                browse_type: String::new(),
+            });
+        let products = completed
+            .outcomes
+            .into_iter()
+            .map(|(id, json)| {
+                let outcome = serde_json::from_str(&json)
+                    .unwrap_or(RegistrationOutcome::Failure { reason: json });
+                (id, outcome)
+            })
+            .collect();
+        let document = RegistrationReport {
+            report: info,
+            products,
+            completed_at: Utc::now(),
+        };
+        match &self.report_dir {
+            Some(dir) => match write_report(dir, &document) {
+                Ok(path) => {
+                    tracing::info!(report, path = %path.display(), status = document.status(), "registration report written")
+                }
+                Err(e) => {
+                    tracing::error!(report, dir = %dir.display(), error = %e, "cannot write the registration report")
+                }
+            },
+            None => tracing::info!(
+                report,
+                status = document.status(),
+                "report complete (no REPORT_DIR: no registration report written)"
+            ),
+        }
+        Ok(())
+    }
+
+    async fn read_message(&self, message: &str) -> Result<ProductMetadata, RegisterError> {
+        let key: StorageKey = message.trim().parse().map_err(|e: pvs_storage::KeyError| {
+            RegisterError::BadMessage(message.chars().take(200).collect(), e.to_string())
+        })?;
+        self.read_metadata(&key).await
     }
 
     /// Reads the metadata document at `message` (a storage key) and registers its product.
     pub async fn register_message(&self, message: &str) -> Result<Registered, RegisterError> {
-        let key: StorageKey = message.trim().parse().map_err(|e: pvs_storage::KeyError| {
-            RegisterError::BadMessage(message.chars().take(200).collect(), e.to_string())
-        })?;
-        let metadata = self.read_metadata(&key).await?;
+        let metadata = self.read_message(message).await?;
         self.register(&metadata).await
     }
 
@@ -545,6 +631,38 @@ impl Registrar {
         }
         consumer.close().await
     }
+}
+
+/// Writes `report` into `dir` atomically (a hidden temporary file renamed into place) under
+/// a name no other report has: `<report stem>_registration_<UTC time>_<random>.xml`.
+pub fn write_report(dir: &Path, report: &RegistrationReport) -> std::io::Result<PathBuf> {
+    let name = &report.report.name;
+    let stem = name.strip_suffix(".xml").unwrap_or(name);
+    let stem: String = stem
+        .chars()
+        .take(100)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let random = &uuid::Uuid::new_v4().simple().to_string()[..8];
+    let file = format!(
+        "{stem}_registration_{}_{random}.xml",
+        Utc::now().format("%Y%m%dT%H%M%S%.3fZ")
+    );
+    let path = dir.join(&file);
+    let tmp = dir.join(format!(".{file}.tmp"));
+    std::fs::write(&tmp, report.to_xml())
+        .and_then(|()| std::fs::rename(&tmp, &path))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            std::io::Error::new(e.kind(), format!("{}: {e}", path.display()))
+        })?;
+    Ok(path)
 }
 
 /// The id a message is recorded under before its document is read: the document's file

@@ -475,3 +475,71 @@ async fn products_under_a_prefix_are_registered_without_the_queue() {
         .unwrap_err();
     assert!(err.to_string().contains("not a storage key"), "{err}");
 }
+
+#[tokio::test]
+async fn the_registration_report_is_written_when_every_product_is_done() {
+    let setup = Setup::new().await;
+    let reports = tempfile::tempdir().unwrap();
+    let collections =
+        Collections::from_toml("[collections.SAR]\nbrowse_types = [\"SAR\"]\n").unwrap();
+    let registrar = setup
+        .registrar(collections)
+        .with_report_dir(reports.path().to_owned());
+    let good = metadata_of(SAR);
+    let mut bad = metadata_of(SAR);
+    bad.id = "b_id_unknown_type".to_owned();
+    bad.source.report.browse_type = "OPTICAL".to_owned();
+    let report_name = good.source.report.name.clone();
+    // What the ingestor does when it queues the report's two products.
+    setup
+        .queue
+        .report_open(
+            &report_name,
+            2,
+            &serde_json::to_string(&good.source.report).unwrap(),
+        )
+        .await
+        .unwrap();
+    registrar.handle(&setup.store(&good).await).await.unwrap();
+    let files = || {
+        std::fs::read_dir(reports.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect::<Vec<_>>()
+    };
+    assert!(files().is_empty(), "written before the report was complete");
+    registrar.handle(&setup.store(&bad).await).await.unwrap();
+    let written = files();
+    assert_eq!(written.len(), 1, "{written:?}");
+    let name = written[0]
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    assert!(
+        name.starts_with(
+            "reference_test_data_browseReport_ASA_IM__0P_20100722_213840_registration_"
+        ) && name.ends_with(".xml"),
+        "{name}"
+    );
+    let xml = std::fs::read_to_string(&written[0]).unwrap();
+    assert!(xml.contains("<reg:status>partial</reg:status>"), "{xml}");
+    assert!(
+        xml.contains("<reg:identifier>b_id_1</reg:identifier>"),
+        "{xml}"
+    );
+    assert!(xml.contains("belongs to no configured collection"), "{xml}");
+    let schema = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../schemas/registration-report.xsd");
+    let lint = std::process::Command::new("xmllint")
+        .args(["--noout", "--schema"])
+        .arg(schema)
+        .arg(&written[0])
+        .output()
+        .expect("xmllint (libxml2-utils) is installed by scripts/setup.sh");
+    assert!(
+        lint.status.success(),
+        "{}",
+        String::from_utf8_lossy(&lint.stderr)
+    );
+}

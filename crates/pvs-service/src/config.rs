@@ -248,6 +248,13 @@ pub mod vars {
         example: "/etc/pvs/collections.toml",
         meaning: "TOML file mapping browse types to collections with their compression, seeding and rendering (schema: `schemas/collections.schema.json`). Unset: each browse type is a collection of its own name with the defaults.",
     };
+    /// The folder registration reports are written to.
+    pub const REPORT_DIR: Var = Var {
+        name: "REPORT_DIR",
+        default: None,
+        example: "/srv/sftp/to/panda",
+        meaning: "Folder (the SFTP `to/panda` drop) where the registrar writes a registration report XML once every product of a browse report is registered or failed (schema: `schemas/registration-report.xsd`). Unset: no reports are written.",
+    };
 
     /// The registry: every variable above.
     pub const ALL: &[Var] = &[
@@ -267,6 +274,7 @@ pub mod vars {
         INGEST_MAX_BYTES,
         INGEST_PREFIX,
         COLLECTIONS_FILE,
+        REPORT_DIR,
     ];
 }
 

@@ -54,7 +54,16 @@ pub fn collections(env: &Env) -> Result<Collections, StartError> {
 
 /// Runs the registrar until SIGINT/SIGTERM, or performs its one-shot command.
 pub async fn run(env: &Env, args: RegistrarArgs, listen: ListenAddr) -> Result<(), StartError> {
+    // Every configuration check comes before any backend is touched.
     let collections = collections(env)?;
+    let report_dir = match env.get_opt::<String>(&vars::REPORT_DIR)? {
+        Some(dir) if !std::path::Path::new(&dir).is_dir() => {
+            return Err(
+                ConfigError::new(&vars::REPORT_DIR, format!("{dir} is not a directory")).into(),
+            );
+        }
+        dir => dir.map(std::path::PathBuf::from),
+    };
     let database: DatabaseUrl = env.get(&vars::DATABASE_URL)?;
     let storage = backends::storage(env)?.ok_or_else(|| {
         StartError::Config(ConfigError::new(
@@ -68,12 +77,12 @@ pub async fn run(env: &Env, args: RegistrarArgs, listen: ListenAddr) -> Result<(
             .await
             .map_err(|e| StartError::Runtime(e.to_string()))?,
     );
-    let registrar = Arc::new(Registrar::new(
-        queue.clone(),
-        catalog.clone(),
-        storage.clone(),
-        collections,
-    ));
+    let mut registrar =
+        Registrar::new(queue.clone(), catalog.clone(), storage.clone(), collections);
+    if let Some(dir) = report_dir {
+        registrar = registrar.with_report_dir(dir);
+    }
+    let registrar = Arc::new(registrar);
     if let Some(id) = args.deregister {
         return match registrar.deregister(&id).await {
             Ok(Some(product)) => {

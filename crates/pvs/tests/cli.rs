@@ -10,7 +10,7 @@ const VALID: [(&str, &str); 3] = [
     ("REDIS_URL", "redis://127.0.0.1:6379"),
     (
         "DATABASE_URL",
-        "postgres://postgres@127.0.0.1:5432/postgres",
+        "postgres://postgres@127.0.0.1:5432/pvs_never_created",
     ),
     ("STORAGE_URL", "memory://"),
 ];

@@ -193,10 +193,17 @@ async fn registers_from_the_queue_and_stops_on_sigterm() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "would insert p-1 (SAR)\n");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "would insert p-1 (SAR)\n"
+    );
     assert!(catalog.get("p-1").await.unwrap().is_none());
     let out = from_prefix(&[]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(String::from_utf8_lossy(&out.stdout), "inserted p-1 (SAR)\n");
     assert!(String::from_utf8_lossy(&out.stderr).contains("1 inserted"));
     assert!(catalog.get("p-1").await.unwrap().is_some());
@@ -213,7 +220,7 @@ fn a_bad_collections_file_stops_start_up_with_exit_code_2() {
         .env("REDIS_URL", redis_url())
         .env(
             "DATABASE_URL",
-            "postgres://postgres@127.0.0.1:5432/postgres",
+            "postgres://postgres@127.0.0.1:5432/pvs_never_created",
         )
         .env("STORAGE_URL", "memory://")
         .env("COLLECTIONS_FILE", file.path())
@@ -226,4 +233,26 @@ fn a_bad_collections_file_stops_start_up_with_exit_code_2() {
         "{stderr}"
     );
     assert!(stderr.contains("seed_zoom"), "{stderr}");
+}
+
+#[test]
+fn a_report_dir_that_is_not_a_folder_stops_start_up_with_exit_code_2() {
+    let out = Command::new(PVS)
+        .arg("registrar")
+        .env_clear()
+        .env("REDIS_URL", redis_url())
+        .env(
+            "DATABASE_URL",
+            "postgres://postgres@127.0.0.1:5432/pvs_never_created",
+        )
+        .env("STORAGE_URL", "memory://")
+        .env("REPORT_DIR", "/nonexistent/to/panda")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.starts_with("pvs registrar: REPORT_DIR: /nonexistent/to/panda is not a directory"),
+        "{stderr}"
+    );
 }
