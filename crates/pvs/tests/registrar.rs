@@ -30,6 +30,24 @@ const METADATA: &str = r#"{
   "processed_at": "2026-11-23T04:00:00Z"
 }"#;
 
+/// `pvs registrar ARGS` with the environment of one test: its Redis prefix, database and
+/// bucket on the S3 test server.
+fn registrar(args: &[&str], prefix: &str, database: &str, bucket: &str) -> Command {
+    let mut command = Command::new(PVS);
+    command
+        .arg("registrar")
+        .args(args)
+        .env_clear()
+        .env("REDIS_URL", redis_url())
+        .env("REDIS_KEY_PREFIX", prefix)
+        .env("DATABASE_URL", database)
+        .env("STORAGE_URL", format!("s3://{bucket}/data"))
+        .env("S3_ENDPOINT", s3_endpoint())
+        .env("AWS_ACCESS_KEY_ID", "pvs-test")
+        .env("AWS_SECRET_ACCESS_KEY", "pvs-test-secret");
+    command
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn registers_from_the_queue_and_stops_on_sigterm() {
     let database = TestDatabase::create().await;
@@ -66,16 +84,8 @@ async fn registers_from_the_queue_and_stops_on_sigterm() {
         "[collections.SAR]\nseed_zoom = [0, 4]\n",
     )
     .unwrap();
-    let mut child = Command::new(PVS)
-        .args(["registrar", "--listen", &format!("127.0.0.1:{port}")])
-        .env_clear()
-        .env("REDIS_URL", redis_url())
-        .env("REDIS_KEY_PREFIX", &prefix)
-        .env("DATABASE_URL", &database.url)
-        .env("STORAGE_URL", format!("s3://{bucket}/data"))
-        .env("S3_ENDPOINT", &endpoint)
-        .env("AWS_ACCESS_KEY_ID", "pvs-test")
-        .env("AWS_SECRET_ACCESS_KEY", "pvs-test-secret")
+    let listen = format!("127.0.0.1:{port}");
+    let mut child = registrar(&["--listen", &listen], &prefix, &database.url, &bucket)
         .env("COLLECTIONS_FILE", collections.path())
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
@@ -139,14 +149,7 @@ async fn registers_from_the_queue_and_stops_on_sigterm() {
 
     // One-shot deregistration, as operators use it.
     let deregister = || {
-        Command::new(PVS)
-            .args(["registrar", "--deregister", "p-1"])
-            .env_clear()
-            .env("REDIS_URL", redis_url())
-            .env("REDIS_KEY_PREFIX", &prefix)
-            .env("DATABASE_URL", &database.url)
-            .env("STORAGE_URL", format!("s3://{bucket}/data"))
-            .env("S3_ENDPOINT", &endpoint)
+        registrar(&["--deregister", "p-1"], &prefix, &database.url, &bucket)
             .output()
             .unwrap()
     };
@@ -172,17 +175,12 @@ async fn registers_from_the_queue_and_stops_on_sigterm() {
 
     // Registration straight from a storage prefix, first as a dry run.
     let from_prefix = |extra: &[&str]| {
-        Command::new(PVS)
-            .args(["registrar", "--objects-prefix", "SAR"])
-            .args(extra)
-            .env_clear()
-            .env("REDIS_URL", redis_url())
-            .env("REDIS_KEY_PREFIX", &prefix)
-            .env("DATABASE_URL", &database.url)
-            .env("STORAGE_URL", format!("s3://{bucket}/data"))
-            .env("S3_ENDPOINT", &endpoint)
-            .env("AWS_ACCESS_KEY_ID", "pvs-test")
-            .env("AWS_SECRET_ACCESS_KEY", "pvs-test-secret")
+        let args: Vec<&str> = ["--objects-prefix", "SAR"]
+            .iter()
+            .chain(extra)
+            .copied()
+            .collect();
+        registrar(&args, &prefix, &database.url, &bucket)
             .output()
             .unwrap()
     };
@@ -211,48 +209,40 @@ async fn registers_from_the_queue_and_stops_on_sigterm() {
 }
 
 #[test]
-fn a_bad_collections_file_stops_start_up_with_exit_code_2() {
+fn bad_registrar_configuration_stops_start_up_with_exit_code_2() {
     let file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(file.path(), "[collections.A]\nseed_zoom = [5, 1]\n").unwrap();
-    let out = Command::new(PVS)
-        .arg("registrar")
-        .env_clear()
-        .env("REDIS_URL", redis_url())
-        .env(
-            "DATABASE_URL",
+    let collections = file.path().to_str().unwrap();
+    let cases = [
+        ("COLLECTIONS_FILE", collections, "seed_zoom"),
+        (
+            "COLLECTIONS_FILE",
+            "/nonexistent.toml",
+            "cannot read /nonexistent.toml",
+        ),
+        (
+            "REPORT_DIR",
+            "/nonexistent/to/panda",
+            "/nonexistent/to/panda is not a directory",
+        ),
+    ];
+    for (var, value, needle) in cases {
+        // A database that never exists: nothing may be touched before the checks.
+        let out = registrar(
+            &[],
+            "pvs-test:never:",
             "postgres://postgres@127.0.0.1:5432/pvs_never_created",
+            "never",
         )
-        .env("STORAGE_URL", "memory://")
-        .env("COLLECTIONS_FILE", file.path())
+        .env(var, value)
         .output()
         .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(
-        stderr.starts_with("pvs registrar: COLLECTIONS_FILE: "),
-        "{stderr}"
-    );
-    assert!(stderr.contains("seed_zoom"), "{stderr}");
-}
-
-#[test]
-fn a_report_dir_that_is_not_a_folder_stops_start_up_with_exit_code_2() {
-    let out = Command::new(PVS)
-        .arg("registrar")
-        .env_clear()
-        .env("REDIS_URL", redis_url())
-        .env(
-            "DATABASE_URL",
-            "postgres://postgres@127.0.0.1:5432/pvs_never_created",
-        )
-        .env("STORAGE_URL", "memory://")
-        .env("REPORT_DIR", "/nonexistent/to/panda")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(
-        stderr.starts_with("pvs registrar: REPORT_DIR: /nonexistent/to/panda is not a directory"),
-        "{stderr}"
-    );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{var}: {stderr}");
+        assert!(
+            stderr.starts_with(&format!("pvs registrar: {var}: ")),
+            "{stderr}"
+        );
+        assert!(stderr.contains(needle), "{stderr}");
+    }
 }
