@@ -38,6 +38,18 @@ pub struct RegistrarArgs {
     /// How many register_queue messages are handled at a time.
     #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub concurrency: u16,
+    /// Name of this registrar's queue consumers (letters, digits, `_.-`), e.g. the pod name.
+    /// A registrar restarted under the same name takes its unfinished items back at once;
+    /// by default each start gets a unique name and a dead one's items return to the queue
+    /// when its heartbeat expires (30 s).
+    #[arg(long, value_name = "NAME", value_parser = parse_consumer_name)]
+    pub consumer_name: Option<String>,
+}
+
+fn parse_consumer_name(text: &str) -> Result<String, String> {
+    pvs_queue::validate_consumer_name(text)
+        .map(|()| text.to_owned())
+        .map_err(|e| e.to_string())
 }
 
 /// Reads `COLLECTIONS_FILE`, if set.
@@ -126,7 +138,10 @@ pub async fn run(env: &Env, args: RegistrarArgs, listen: ListenAddr) -> Result<(
         .await
         .map_err(|e| StartError::Runtime(e.to_string()))?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let name = pvs_queue::unique_consumer_name("registrar");
+    let name = args
+        .consumer_name
+        .clone()
+        .unwrap_or_else(|| pvs_queue::unique_consumer_name("registrar"));
     tracing::info!(address = %listen, consumer = %name, "registrar consuming register_queue");
     let worker = tokio::spawn(async move {
         registrar

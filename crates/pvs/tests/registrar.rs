@@ -246,3 +246,153 @@ fn bad_registrar_configuration_stops_start_up_with_exit_code_2() {
         assert!(stderr.contains(needle), "{stderr}");
     }
 }
+
+/// The metadata document of product `p-1` with its time shifted by `minutes`.
+fn metadata_version(minutes: u32) -> String {
+    METADATA.replace(
+        "\"start\": \"2010-07-22T21:38:40Z\"",
+        &format!("\"start\": \"2010-07-22T21:{:02}:40Z\"", 38 - minutes),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registrar_killed_mid_transaction_leaves_no_half_product_and_the_item_is_done_again() {
+    let database = TestDatabase::create().await;
+    let bucket = format!("pvs-bin-kill-{}", std::process::id());
+    let endpoint = s3_endpoint();
+    let http = reqwest::Client::new();
+    assert!(
+        http.put(format!("{endpoint}/{bucket}"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .is_success()
+    );
+    let put = |key: &'static str, body: String| {
+        let http = http.clone();
+        let url = format!("{endpoint}/{bucket}/data/{key}");
+        async move {
+            assert!(
+                http.put(url)
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+                    .is_success()
+            )
+        }
+    };
+    put("SAR/p-1/v1.json", metadata_version(0)).await;
+    put("SAR/p-1/v2.json", metadata_version(30)).await;
+    let prefix = format!("pvs-test:registrar-kill-{}:", std::process::id());
+    let redis_client = redis::Client::open(redis_url()).unwrap();
+    let mut conn = redis_client.get_connection().unwrap();
+    let push = |conn: &mut redis::Connection, key: &str| {
+        let _: () = redis::cmd("LPUSH")
+            .arg(format!("{prefix}register_queue"))
+            .arg(key)
+            .query(conn)
+            .unwrap();
+    };
+    let catalog = database.catalog().await;
+    let begin_of_p1 = || async {
+        catalog
+            .get("p-1")
+            .await
+            .unwrap()
+            .map(|p| p.begin.to_rfc3339())
+    };
+    let start = || {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        registrar(
+            &[
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--consumer-name",
+                "reg-a",
+                "--concurrency",
+                "1",
+            ],
+            &prefix,
+            &database.url,
+            &bucket,
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+    };
+    // Version 1, registered normally.
+    let mut first = start();
+    push(&mut conn, "SAR/p-1/v1.json");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while begin_of_p1().await.is_none() {
+        assert!(Instant::now() < deadline, "v1 not registered");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let v1 = begin_of_p1().await.unwrap();
+
+    // Hold p-1's row so that registering version 2 stops inside its transaction.
+    let mut blocker = database.client().await;
+    let lock = blocker.transaction().await.unwrap();
+    lock.execute("SELECT 1 FROM products WHERE id = 'p-1' FOR UPDATE", &[])
+        .await
+        .unwrap();
+    push(&mut conn, "SAR/p-1/v2.json");
+    let observer = database.client().await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let waiting: i64 = observer
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if waiting > 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the registrar never reached the locked row"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Killed while its transaction waits on the row.
+    first.kill().unwrap();
+    first.wait().unwrap();
+    lock.rollback().await.unwrap();
+    assert_eq!(
+        begin_of_p1().await.as_deref(),
+        Some(v1.as_str()),
+        "a half-written product"
+    );
+    let processing: Vec<String> = redis::cmd("LRANGE")
+        .arg(format!("{prefix}register_queue:processing:reg-a-0"))
+        .arg(0)
+        .arg(-1)
+        .query(&mut conn)
+        .unwrap();
+    assert_eq!(processing, ["SAR/p-1/v2.json"], "the item was lost");
+
+    // Restarted under the same name, it takes the item back and finishes it.
+    let mut second = start();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while begin_of_p1().await.as_deref() == Some(v1.as_str()) {
+        assert!(Instant::now() < deadline, "v2 was never registered");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(begin_of_p1().await.unwrap(), "2010-07-22T21:08:40+00:00");
+    assert_eq!(catalog.count(&Default::default()).await.unwrap(), 1);
+    second.kill().unwrap();
+    second.wait().unwrap();
+    drop(blocker);
+    pvs_queue::testing::delete_keys(&prefix);
+}
