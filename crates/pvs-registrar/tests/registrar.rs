@@ -252,6 +252,15 @@ async fn bad_messages_fail_that_product_only_with_a_reason() {
         ]]],
     };
     registrar.handle(&setup.store(&bowtie).await).await.unwrap();
+    // Times the wrong way round.
+    let mut backwards = metadata_of(SAR);
+    backwards.id = "backwards".to_owned();
+    backwards.source.report.browse_type = "OPTICAL".to_owned();
+    std::mem::swap(&mut backwards.start, &mut backwards.end);
+    registrar
+        .handle(&setup.store(&backwards).await)
+        .await
+        .unwrap();
 
     let reason = |id: &str| {
         let queue = setup.queue.clone();
@@ -276,6 +285,11 @@ async fn bad_messages_fail_that_product_only_with_a_reason() {
             .contains("belongs to no configured collection")
     );
     assert!(reason("bowtie").await.contains("footprint"));
+    let backwards = reason("backwards").await;
+    assert!(
+        backwards.contains("begin") || backwards.contains("end"),
+        "{backwards}"
+    );
     assert_eq!(setup.catalog.count(&Default::default()).await.unwrap(), 0);
     assert_eq!(setup.queue.len(QueueName::Seed).await.unwrap(), 0);
 }
