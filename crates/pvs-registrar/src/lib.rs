@@ -207,20 +207,20 @@ impl Registrar {
     /// Only queue errors are returned (the message must then be retried); a product that
     /// cannot be registered is recorded as failed.
     pub async fn handle(&self, message: &str) -> Result<Option<Registered>, pvs_queue::QueueError> {
-        let hint = id_hint(message);
-        self.queue.mark_started(Stage::Register, &hint).await?;
+        // A document that cannot be read is recorded under the name it would have had.
         let (metadata, result) = match self.read_message(message).await {
             Ok(metadata) => {
+                self.queue
+                    .mark_started(Stage::Register, &metadata.id)
+                    .await?;
                 let result = self.register(&metadata).await;
                 (Some(metadata), result)
             }
             Err(e) => (None, Err(e)),
         };
-        let id = metadata.as_ref().map_or(hint.clone(), |m| m.id.clone());
-        if id != hint {
-            // The key's file name was not the id: drop the provisional entry.
-            self.queue.forget(Stage::Register, &hint).await?;
-        }
+        let id = metadata
+            .as_ref()
+            .map_or_else(|| id_hint(message), |m| m.id.clone());
         let outcome = match result {
             Ok(registered) => {
                 self.queue.mark_succeeded(Stage::Register, &id).await?;
