@@ -10,7 +10,8 @@
 //! - [`IngestionResponse`] and [`ingest_exception_xml`] write the `bsi:` answers.
 //! - [`BrowseItem`] is the JSON queue message handed to the preprocessor;
 //!   [`ProductMetadata`] the document the preprocessor writes beside each COG for the registrar.
-//! - [`Collections`] is the collections configuration (TOML).
+//! - [`Collections`] is the collections configuration (TOML); [`RegistrationReport`] the XML
+//!   the registrar writes back to the provider once a report's products are all done.
 //!
 //! This crate does no I/O (no files, network, GDAL or clock): input comes as `&[u8]`/`&str`
 //! and output goes to `String`s. Reading images, checking that files exist, reprojecting,
