@@ -39,7 +39,7 @@ pub enum XmlError {
         /// The entity name.
         name: String,
     },
-    /// Elements nested deeper than [`MAX_DEPTH`].
+    /// Elements nested deeper than 32 levels.
     #[error("line {line}: elements nested deeper than {MAX_DEPTH} levels")]
     TooDeep {
         /// 1-based line of the element that went too deep.
