@@ -251,55 +251,21 @@ impl Registrar {
         Ok(outcome.ok().map(|(registered, _)| registered))
     }
 
-    /// Records a product's outcome for its browse report; when that completes the report,
-    /// writes the registration report into the report folder (if one is configured).
+    /// Records a product's outcome for its browse report (see [`record_outcome`]).
     async fn record_for_report(
         &self,
         report: &str,
         id: &str,
         outcome: &RegistrationOutcome,
     ) -> Result<(), pvs_queue::QueueError> {
-        let json = serde_json::to_string(outcome).expect("serialises");
-        let Some(completed) = self.queue.report_result(report, id, &json).await? else {
-            return Ok(());
-        };
-        let info: ReportInfo =
-            serde_json::from_str(&completed.info).unwrap_or_else(|_| ReportInfo {
-                name: report.to_owned(),
-                responsible_org_name: String::new(),
-                date_time: Utc::now(),
-                browse_type: String::new(),
-            });
-        let products = completed
-            .outcomes
-            .into_iter()
-            .map(|(id, json)| {
-                let outcome = serde_json::from_str(&json)
-                    .unwrap_or(RegistrationOutcome::Failure { reason: json });
-                (id, outcome)
-            })
-            .collect();
-        let document = RegistrationReport {
-            report: info,
-            products,
-            completed_at: Utc::now(),
-        };
-        match &self.report_dir {
-            Some(dir) => match write_report(dir, &document) {
-                Ok(path) => {
-                    tracing::info!(report, path = %path.display(), status = document.status(), "registration report written")
-                }
-                Err(e) => {
-                    tracing::error!(report, dir = %dir.display(), error = %e, "cannot write the registration report")
-                }
-            },
-            None => tracing::info!(
-                report,
-                status = document.status(),
-                "report complete (no REPORT_DIR: no registration report written)"
-            ),
-        }
-        Ok(())
+        record_outcome(
+            self.queue.as_ref(),
+            self.report_dir.as_deref(),
+            report,
+            id,
+            outcome,
+        )
+        .await
     }
 
     async fn read_message(&self, message: &str) -> Result<ProductMetadata, RegisterError> {
@@ -631,6 +597,59 @@ impl Registrar {
         }
         consumer.close().await
     }
+}
+
+/// Records the outcome of product `id` of browse report `report`; when that completes the
+/// report (every browse it brought has an outcome), writes the registration report into
+/// `report_dir` if given. The registrar calls it for every product; the preprocessor for a
+/// browse that fails before registration.
+pub async fn record_outcome(
+    queue: &dyn WorkQueue,
+    report_dir: Option<&Path>,
+    report: &str,
+    id: &str,
+    outcome: &RegistrationOutcome,
+) -> Result<(), pvs_queue::QueueError> {
+    let json = serde_json::to_string(outcome).expect("serialises");
+    let Some(completed) = queue.report_result(report, id, &json).await? else {
+        return Ok(());
+    };
+    let info: ReportInfo = serde_json::from_str(&completed.info).unwrap_or_else(|_| ReportInfo {
+        name: report.to_owned(),
+        responsible_org_name: String::new(),
+        date_time: Utc::now(),
+        browse_type: String::new(),
+    });
+    let products = completed
+        .outcomes
+        .into_iter()
+        .map(|(id, json)| {
+            let outcome = serde_json::from_str(&json)
+                .unwrap_or(RegistrationOutcome::Failure { reason: json });
+            (id, outcome)
+        })
+        .collect();
+    let document = RegistrationReport {
+        report: info,
+        products,
+        completed_at: Utc::now(),
+    };
+    match report_dir {
+        Some(dir) => match write_report(dir, &document) {
+            Ok(path) => {
+                tracing::info!(report, path = %path.display(), status = document.status(), "registration report written")
+            }
+            Err(e) => {
+                tracing::error!(report, dir = %dir.display(), error = %e, "cannot write the registration report")
+            }
+        },
+        None => tracing::info!(
+            report,
+            status = document.status(),
+            "report complete (no REPORT_DIR: no registration report written)"
+        ),
+    }
+    Ok(())
 }
 
 /// Writes `report` into `dir` atomically (a hidden temporary file renamed into place) under

@@ -1,0 +1,227 @@
+//! Inputs: fetching images and packages from storage, and finding the raster (and browse
+//! report) inside a `.tar` / `.tar.gz` package.
+
+use std::ffi::CString;
+use std::path::PathBuf;
+
+use pvs_model::{BrowseReport, FileName};
+use pvs_storage::{Storage, StorageKey, StorageUrl};
+
+use crate::{PackageReport, PreprocessError, Settings, retry};
+
+/// File extensions taken for the raster of a package (lower case).
+pub const PACKAGE_RASTER_EXTENSIONS: [&str; 6] = ["tif", "tiff", "jp2", "jpg", "jpeg", "png"];
+
+/// Largest browse report read from inside a package.
+const MAX_REPORT_BYTES: u64 = 16 * 1024 * 1024;
+
+/// An input GDAL can open.
+pub(crate) enum Source {
+    /// A file of a `file://` storage, read in place.
+    Local(PathBuf),
+    /// A copy downloaded from storage (deleted when dropped).
+    Downloaded(tempfile::TempPath),
+    /// An `http(s)` URL, read by GDAL with range requests.
+    Url(String),
+}
+
+impl Source {
+    pub(crate) fn gdal_path(&self) -> String {
+        match self {
+            Source::Local(path) => path.display().to_string(),
+            Source::Downloaded(path) => path.display().to_string(),
+            Source::Url(url) => format!("/vsicurl/{url}"),
+        }
+    }
+}
+
+/// A scratch directory under the configured work directory, removed when dropped.
+pub(crate) fn work_dir(settings: &Settings) -> Result<tempfile::TempDir, PreprocessError> {
+    let builder = tempfile::Builder::new()
+        .prefix("pvs-preprocess-")
+        .to_owned();
+    match &settings.work_dir {
+        Some(dir) => builder.tempdir_in(dir),
+        None => builder.tempdir(),
+    }
+    .map_err(|e| PreprocessError::Input {
+        input: settings.work_dir.as_ref().map_or_else(
+            || "the temporary directory".to_owned(),
+            |d| d.display().to_string(),
+        ),
+        reason: format!("cannot create a work directory: {e}"),
+    })
+}
+
+/// The image of a browse: a URL, or a key on storage.
+pub(crate) async fn fetch(
+    storage: &Storage,
+    file: &FileName,
+    settings: &Settings,
+) -> Result<Source, PreprocessError> {
+    if file.is_url() {
+        return Ok(Source::Url(file.as_str().to_owned()));
+    }
+    let key: StorageKey = file.as_str().parse().map_err(|e: pvs_storage::KeyError| {
+        PreprocessError::BadMessage(format!("image reference {:?}: {e}", file.as_str()))
+    })?;
+    fetch_key(storage, &key, settings).await
+}
+
+/// The object at `key`: read in place on `file://` storage, downloaded otherwise (keeping
+/// its file name's extension, which GDAL's archive readers rely on).
+pub(crate) async fn fetch_key(
+    storage: &Storage,
+    key: &StorageKey,
+    settings: &Settings,
+) -> Result<Source, PreprocessError> {
+    if let (StorageUrl::File { .. }, Some(path)) = (storage.url(), storage.gdal_path(key)) {
+        let path = PathBuf::from(path);
+        if !path.is_file() {
+            return Err(PreprocessError::Input {
+                input: key.to_string(),
+                reason: "the object does not exist".into(),
+            });
+        }
+        return Ok(Source::Local(path));
+    }
+    let bytes = retry::storage(settings, "download", || storage.get(key)).await?;
+    let name = key.as_str().rsplit('/').next().unwrap_or(key.as_str());
+    let suffix = match name.find('.') {
+        Some(dot) => &name[dot..],
+        None => "",
+    };
+    let dir = settings.work_dir.clone().unwrap_or_else(std::env::temp_dir);
+    let write = || -> std::io::Result<tempfile::TempPath> {
+        let mut file = tempfile::Builder::new()
+            .prefix("pvs-input-")
+            .suffix(suffix)
+            .tempfile_in(&dir)?;
+        std::io::Write::write_all(&mut file, &bytes)?;
+        Ok(file.into_temp_path())
+    };
+    write()
+        .map(Source::Downloaded)
+        .map_err(|e| PreprocessError::Input {
+            input: key.to_string(),
+            reason: format!("cannot write the download into {}: {e}", dir.display()),
+        })
+}
+
+/// What a package holds.
+pub(crate) struct Package {
+    /// The raster's name inside the package (or the key's file name).
+    pub raster_name: String,
+    /// Its GDAL path.
+    pub gdal_path: String,
+    /// A browse report for the raster, if the package has one.
+    pub report: Option<PackageReport>,
+}
+
+fn is_archive(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    name.ends_with(".tar") || name.ends_with(".tar.gz") || name.ends_with(".tgz")
+}
+
+fn extension(name: &str) -> String {
+    name.rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+/// Finds the raster (exactly one) and a browse report describing it inside a package; a
+/// plain image is its own raster.
+pub(crate) fn open_package(source: &Source, key: &StorageKey) -> Result<Package, PreprocessError> {
+    let failure = |reason: String| PreprocessError::Input {
+        input: key.to_string(),
+        reason,
+    };
+    let name = key.as_str().rsplit('/').next().unwrap_or(key.as_str());
+    if !is_archive(name) {
+        return Ok(Package {
+            raster_name: name.to_owned(),
+            gdal_path: source.gdal_path(),
+            report: None,
+        });
+    }
+    let root = format!("/vsitar/{}", source.gdal_path());
+    let entries = gdal::vsi::read_dir(&root, true)
+        .map_err(|e| failure(format!("not a readable tar archive: {e}")))?;
+    let entries: Vec<String> = entries
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    let rasters: Vec<&String> = entries
+        .iter()
+        .filter(|e| PACKAGE_RASTER_EXTENSIONS.contains(&extension(e).as_str()))
+        .collect();
+    let raster = match rasters.as_slice() {
+        [one] => (*one).clone(),
+        [] => {
+            return Err(failure(format!(
+                "the package holds no raster ({}) among its {} entries",
+                PACKAGE_RASTER_EXTENSIONS.join(", "),
+                entries.len()
+            )));
+        }
+        several => {
+            return Err(failure(format!(
+                "the package holds {} rasters ({}); one is expected",
+                several.len(),
+                several
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+    };
+    let raster_base = raster.rsplit('/').next().unwrap_or(&raster).to_owned();
+    let mut report = None;
+    for entry in entries.iter().filter(|e| extension(e) == "xml") {
+        let Some(bytes) = read_vsi(&format!("{root}/{entry}")) else {
+            continue;
+        };
+        let Ok(parsed) = BrowseReport::parse(&bytes) else {
+            continue;
+        };
+        let index = parsed.browses.iter().position(|b| {
+            b.as_ref().is_ok_and(|b| {
+                let file = b.file_name.as_str();
+                file.rsplit('/').next().unwrap_or(file) == raster_base
+            })
+        });
+        if let Some(index) = index {
+            report = Some((parsed, index));
+            break;
+        }
+    }
+    Ok(Package {
+        raster_name: raster_base,
+        gdal_path: format!("{root}/{raster}"),
+        report,
+    })
+}
+
+/// Reads a whole (small) file through GDAL's virtual file systems.
+fn read_vsi(path: &str) -> Option<Vec<u8>> {
+    let c_path = CString::new(path).ok()?;
+    let mut buffer: *mut u8 = std::ptr::null_mut();
+    let mut size: u64 = 0;
+    // SAFETY: VSIIngestFile allocates `buffer` (freed with VSIFree below) and sets `size`.
+    unsafe {
+        let ok = gdal_sys::VSIIngestFile(
+            std::ptr::null_mut(),
+            c_path.as_ptr(),
+            &mut buffer,
+            &mut size,
+            MAX_REPORT_BYTES as i64,
+        );
+        if ok == 0 || buffer.is_null() {
+            return None;
+        }
+        let bytes = std::slice::from_raw_parts(buffer, size as usize).to_vec();
+        gdal_sys::VSIFree(buffer.cast());
+        Some(bytes)
+    }
+}

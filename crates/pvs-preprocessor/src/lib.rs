@@ -1,0 +1,600 @@
+//! The pvs preprocessor: takes browse items from `preprocess-md_queue` and product packages
+//! from `preprocess_queue`, converts each image to a Cloud-Optimized GeoTIFF on a rayon pool,
+//! uploads it with its metadata document, and hands the document's key to the registrar on
+//! `register_queue`.
+//!
+//! Per item: `SADD preprocessing_set`, fetch the input from storage (retrying transient
+//! errors with backoff), convert, upload `<collection>/<id>/<id>.tif` and
+//! `<collection>/<id>/<id>.json` (deterministic keys: a retry overwrites), `LPUSH
+//! register_queue`, then `preprocess-success_set` or `preprocess-failure_set` with the reason
+//! in `preprocess-failure_reasons`. A browse that fails is also counted in its report's
+//! registration report. See `docs/preprocessor.md`.
+
+mod input;
+mod retry;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use chrono::Utc;
+use geo::MultiPolygon;
+use pvs_model::{
+    BrowseItem, BrowseReport, CogInfo, CollectionConfig, Collections, GeoJsonGeometry, Geolocation,
+    ProductMetadata, ReferenceSystem, RegistrationOutcome, ReportInfo, SourceInfo,
+};
+use pvs_queue::{QueueError, QueueName, Stage, WorkQueue};
+use pvs_raster::RasterError;
+use pvs_raster::convert::{CogOptions, Converted, Placement};
+use pvs_storage::{Storage, StorageError, StorageKey};
+use serde::Deserialize;
+use thiserror::Error;
+
+pub use input::PACKAGE_RASTER_EXTENSIONS;
+
+/// Why one item could not be preprocessed. The message is what operators read in
+/// `preprocess-failure_reasons` and providers in the registration report.
+#[derive(Debug, Error)]
+pub enum PreprocessError {
+    /// The queue message is not a browse item / package reference.
+    #[error("malformed message: {0}")]
+    BadMessage(String),
+    /// The browse type maps to no configured collection.
+    #[error("browse type {0:?} belongs to no configured collection (COLLECTIONS_FILE)")]
+    UnknownCollection(String),
+    /// The input cannot be used (missing, not a raster, a package without a raster...).
+    #[error("input {input}: {reason}")]
+    Input {
+        /// The storage key or URL.
+        input: String,
+        /// Why.
+        reason: String,
+    },
+    /// Storage failed, also after retries.
+    #[error(transparent)]
+    Storage(Box<StorageError>),
+    /// GDAL could not convert the image.
+    #[error(transparent)]
+    Raster(#[from] RasterError),
+    /// The queue failed: the item must be retried, not failed.
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+}
+
+impl From<StorageError> for PreprocessError {
+    fn from(error: StorageError) -> Self {
+        PreprocessError::Storage(Box::new(error))
+    }
+}
+
+/// How the preprocessor writes COGs and uses the machine.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Threads of the conversion pool (rayon); 0: one per core.
+    pub threads: usize,
+    /// Tile size of the COGs.
+    pub block_size: u32,
+    /// JPEG/WEBP quality.
+    pub quality: u8,
+    /// Where inputs are downloaded and COGs written before upload; `None`: the system's
+    /// temporary directory.
+    pub work_dir: Option<PathBuf>,
+    /// Attempts of each storage operation before an item fails (transient errors only).
+    pub attempts: u32,
+    /// Wait before the first retry; doubled at each further one.
+    pub backoff: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            threads: 0,
+            block_size: 512,
+            quality: 85,
+            work_dir: None,
+            attempts: 4,
+            backoff: Duration::from_millis(250),
+        }
+    }
+}
+
+/// A `preprocess_queue` message: the storage key of a product (an image, or a `.tar` /
+/// `.tar.gz` package holding one), as a bare key or as JSON naming the collection for
+/// packages that carry no browse report: `{"key": "...", "collection": "..."}`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PackageMessage {
+    /// Storage key of the package or image.
+    pub key: String,
+    /// Collection, when the package has no browse report to tell it.
+    #[serde(default)]
+    pub collection: Option<String>,
+}
+
+impl PackageMessage {
+    /// Reads a bare key or the JSON form.
+    pub fn parse(message: &str) -> Result<Self, PreprocessError> {
+        let message = message.trim();
+        if message.starts_with('{') {
+            serde_json::from_str(message)
+                .map_err(|e| PreprocessError::BadMessage(format!("package message: {e}")))
+        } else if message.is_empty() {
+            Err(PreprocessError::BadMessage("empty package message".into()))
+        } else {
+            Ok(Self {
+                key: message.to_owned(),
+                collection: None,
+            })
+        }
+    }
+}
+
+/// What preprocessing one item produced.
+#[derive(Debug, Clone)]
+pub struct Preprocessed {
+    /// The metadata document, as uploaded.
+    pub metadata: ProductMetadata,
+    /// Its storage key (the `register_queue` message).
+    pub metadata_key: StorageKey,
+}
+
+/// The preprocessor.
+pub struct Preprocessor {
+    queue: Arc<dyn WorkQueue>,
+    storage: Storage,
+    collections: Collections,
+    settings: Settings,
+    pool: rayon::ThreadPool,
+    report_dir: Option<PathBuf>,
+}
+
+impl Preprocessor {
+    /// A preprocessor over these backends with a conversion pool of `settings.threads`.
+    pub fn new(
+        queue: Arc<dyn WorkQueue>,
+        storage: Storage,
+        collections: Collections,
+        settings: Settings,
+    ) -> Result<Self, rayon::ThreadPoolBuildError> {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(settings.threads)
+            .thread_name(|i| format!("pvs-convert-{i}"))
+            .build()?;
+        Ok(Self {
+            queue,
+            storage,
+            collections,
+            settings,
+            pool,
+            report_dir: None,
+        })
+    }
+
+    /// Writes registration reports into `dir` when a report's last browse fails here.
+    pub fn with_report_dir(mut self, dir: PathBuf) -> Self {
+        self.report_dir = Some(dir);
+        self
+    }
+
+    /// Threads of the conversion pool.
+    pub fn threads(&self) -> usize {
+        self.pool.current_num_threads()
+    }
+
+    /// Converts and uploads one browse; pushes nothing and records no status.
+    pub async fn preprocess(&self, item: &BrowseItem) -> Result<Preprocessed, PreprocessError> {
+        let (collection, config) = self
+            .collections
+            .for_browse_type(&item.collection)
+            .ok_or_else(|| PreprocessError::UnknownCollection(item.collection.clone()))?;
+        let source = input::fetch(&self.storage, &item.file, &self.settings).await?;
+        let gdal_path = source.gdal_path();
+        let footprint = item.footprint.as_ref().map(MultiPolygon::from);
+        let job = Job {
+            id: item.id.clone(),
+            collection,
+            config,
+            geolocation: item.geolocation.clone(),
+            reference_system: item.reference_system,
+            footprint,
+            start: item.start,
+            end: item.end,
+            source: SourceInfo {
+                file: item.file.as_str().to_owned(),
+                browse_identifier: item.browse_identifier.as_ref().map(|b| b.to_string()),
+                report: item.report.clone(),
+            },
+        };
+        let result = self.convert_and_upload(job, gdal_path).await;
+        drop(source);
+        result
+    }
+
+    /// Converts and uploads one product package or image from `preprocess_queue`.
+    pub async fn preprocess_package(
+        &self,
+        message: &PackageMessage,
+    ) -> Result<Preprocessed, PreprocessError> {
+        let key: StorageKey = message.key.parse().map_err(|e: pvs_storage::KeyError| {
+            PreprocessError::BadMessage(format!("package key {:?}: {e}", message.key))
+        })?;
+        let source = input::fetch_key(&self.storage, &key, &self.settings).await?;
+        let package = input::open_package(&source, &key)?;
+        let job = match package.report {
+            Some((report, browse_index)) => {
+                let browse = report.browses[browse_index]
+                    .as_ref()
+                    .expect("open_package returns a valid browse");
+                let item = BrowseItem::new(&report, browse, key.as_str());
+                let (collection, config) = self
+                    .collections
+                    .for_browse_type(&item.collection)
+                    .ok_or_else(|| PreprocessError::UnknownCollection(item.collection.clone()))?;
+                Job {
+                    id: item.id.clone(),
+                    collection,
+                    config,
+                    geolocation: item.geolocation.clone(),
+                    reference_system: item.reference_system,
+                    footprint: item.footprint.as_ref().map(MultiPolygon::from),
+                    start: item.start,
+                    end: item.end,
+                    source: SourceInfo {
+                        file: key.as_str().to_owned(),
+                        browse_identifier: item.browse_identifier.as_ref().map(|b| b.to_string()),
+                        report: item.report.clone(),
+                    },
+                }
+            }
+            None => self.package_job(&key, message, &package.raster_name, &package.gdal_path)?,
+        };
+        let result = self.convert_and_upload(job, package.gdal_path).await;
+        drop(source);
+        result
+    }
+
+    /// A package without a browse report: the raster's own georeferencing, the time from
+    /// the names (package, then raster), the collection from the message.
+    fn package_job(
+        &self,
+        key: &StorageKey,
+        message: &PackageMessage,
+        raster_name: &str,
+        gdal_path: &str,
+    ) -> Result<Job, PreprocessError> {
+        let failure = |reason: String| PreprocessError::Input {
+            input: key.to_string(),
+            reason,
+        };
+        let name = key.as_str().rsplit('/').next().unwrap_or(key.as_str());
+        let collection_name = message.collection.clone().ok_or_else(|| {
+            failure(
+                "the package holds no browse report and the message names no collection \
+                 (send {\"key\": ..., \"collection\": ...})"
+                    .into(),
+            )
+        })?;
+        let (collection, config) = match self.collections.collections.get(&collection_name) {
+            Some(config) => (collection_name, config.clone()),
+            None => self
+                .collections
+                .for_browse_type(&collection_name)
+                .ok_or(PreprocessError::UnknownCollection(collection_name))?,
+        };
+        let times = pvs_raster::derive::time_from_name(name)
+            .or_else(|| pvs_raster::derive::time_from_name(raster_name))
+            .or_else(|| {
+                gdal::Dataset::open(gdal_path)
+                    .ok()
+                    .and_then(|d| pvs_raster::derive::time_from_tags(&d))
+            })
+            .ok_or_else(|| {
+                failure(format!(
+                    "no acquisition time: neither the names {name:?} / {raster_name:?} nor the raster's tags give one"
+                ))
+            })?;
+        let id = product_id(name);
+        Ok(Job {
+            id,
+            collection: collection.clone(),
+            config,
+            geolocation: Geolocation::ModelInGeotiff,
+            reference_system: ReferenceSystem::Raw,
+            footprint: None,
+            start: times.0,
+            end: times.1,
+            source: SourceInfo {
+                file: key.as_str().to_owned(),
+                browse_identifier: None,
+                report: ReportInfo {
+                    name: key.as_str().to_owned(),
+                    responsible_org_name: String::new(),
+                    date_time: Utc::now(),
+                    browse_type: collection,
+                },
+            },
+        })
+    }
+
+    async fn convert_and_upload(
+        &self,
+        job: Job,
+        gdal_path: String,
+    ) -> Result<Preprocessed, PreprocessError> {
+        let base = format!("{0}/{1}/{1}", job.collection, job.id);
+        let cog_key: StorageKey = format!("{base}.tif")
+            .parse()
+            .map_err(|e: pvs_storage::KeyError| PreprocessError::BadMessage(e.to_string()))?;
+        let metadata_key: StorageKey = format!("{base}.json")
+            .parse()
+            .map_err(|e: pvs_storage::KeyError| PreprocessError::BadMessage(e.to_string()))?;
+        let work = input::work_dir(&self.settings)?;
+        let output = work.path().join(format!("{}.tif", job.id));
+        let options = CogOptions {
+            compression: job.config.compression,
+            block_size: self.settings.block_size,
+            quality: self.settings.quality,
+            threads: None,
+        };
+        let converted = self
+            .convert(
+                gdal_path,
+                job.geolocation.clone(),
+                job.reference_system,
+                job.footprint.clone(),
+                output.clone(),
+                options,
+            )
+            .await?;
+        let size_bytes = std::fs::metadata(&output)
+            .map_err(|e| PreprocessError::Input {
+                input: output.display().to_string(),
+                reason: format!("the COG just written cannot be read: {e}"),
+            })?
+            .len();
+        retry::storage(&self.settings, "upload", || {
+            self.storage.put_file(&cog_key, &output)
+        })
+        .await?;
+        let d = &converted.description;
+        let metadata = ProductMetadata {
+            id: job.id,
+            collection: job.collection,
+            footprint: GeoJsonGeometry::from(&converted.footprint),
+            start: job.start,
+            end: job.end,
+            cog: CogInfo {
+                key: cog_key.to_string(),
+                size_bytes,
+                width: d.width,
+                height: d.height,
+                bands: d.bands,
+                alpha: d.alpha,
+                crs: d.crs.clone(),
+                bbox: d.bbox,
+                resolution: d.resolution,
+            },
+            source: job.source,
+            processed_at: Utc::now(),
+        };
+        let json = Bytes::from(metadata.to_json());
+        retry::storage(&self.settings, "upload", || {
+            self.storage.put(&metadata_key, json.clone())
+        })
+        .await?;
+        Ok(Preprocessed {
+            metadata,
+            metadata_key,
+        })
+    }
+
+    /// Runs the conversion on the rayon pool; the async runtime only awaits it.
+    async fn convert(
+        &self,
+        gdal_path: String,
+        geolocation: Geolocation,
+        reference_system: ReferenceSystem,
+        footprint: Option<MultiPolygon<f64>>,
+        output: PathBuf,
+        options: CogOptions,
+    ) -> Result<Converted, PreprocessError> {
+        let (sender, receiver) = tokio::sync::oneshot::channel();
+        self.pool.spawn(move || {
+            let placement = Placement {
+                geolocation: &geolocation,
+                reference_system,
+                footprint,
+            };
+            let result = pvs_raster::convert::to_cog(&gdal_path, &placement, &output, &options);
+            let _ = sender.send(result);
+        });
+        let result = receiver.await.map_err(|_| PreprocessError::Input {
+            input: "conversion".into(),
+            reason: "the conversion thread stopped without an answer".into(),
+        })?;
+        Ok(result?)
+    }
+
+    /// Handles one message of `queue` (`PreprocessMd`: a browse item; `Preprocess`: a
+    /// package), recording the outcome in the status sets and pushing the result to
+    /// `register_queue`. Only queue errors are returned (the message is then retried).
+    pub async fn handle(
+        &self,
+        queue: QueueName,
+        message: &str,
+    ) -> Result<Option<Preprocessed>, QueueError> {
+        let (id, report, result) = match queue {
+            QueueName::PreprocessMd => match BrowseItem::from_json(message) {
+                Ok(item) => {
+                    self.queue.mark_started(Stage::Preprocess, &item.id).await?;
+                    let result = self.preprocess(&item).await;
+                    (item.id, Some(item.report.name), result)
+                }
+                Err(e) => (
+                    id_hint(message),
+                    None,
+                    Err(PreprocessError::BadMessage(format!("browse item: {e}"))),
+                ),
+            },
+            _ => match PackageMessage::parse(message) {
+                Ok(package) => {
+                    let id = product_id(package.key.rsplit('/').next().unwrap_or(&package.key));
+                    self.queue.mark_started(Stage::Preprocess, &id).await?;
+                    let result = self.preprocess_package(&package).await;
+                    let id = result.as_ref().map_or(id, |done| done.metadata.id.clone());
+                    (id, None, result)
+                }
+                Err(e) => (id_hint(message), None, Err(e)),
+            },
+        };
+        match result {
+            Ok(done) => {
+                self.queue
+                    .push(QueueName::Register, done.metadata_key.as_str())
+                    .await?;
+                self.queue.mark_succeeded(Stage::Preprocess, &id).await?;
+                tracing::info!(product = %id, cog = %done.metadata.cog.key, "preprocessed");
+                Ok(Some(done))
+            }
+            Err(PreprocessError::Queue(e)) => Err(e),
+            Err(e) => {
+                let reason = e.to_string();
+                tracing::warn!(product = %id, error = %reason, "preprocessing failed");
+                self.queue
+                    .mark_failed(Stage::Preprocess, &id, &reason)
+                    .await?;
+                if let Some(report) = report {
+                    let outcome = RegistrationOutcome::Failure {
+                        reason: format!("preprocessing failed: {reason}"),
+                    };
+                    pvs_registrar::record_outcome(
+                        self.queue.as_ref(),
+                        self.report_dir.as_deref(),
+                        &report,
+                        &id,
+                        &outcome,
+                    )
+                    .await?;
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    /// Consumes `preprocess-md_queue` and `preprocess_queue` with `concurrency` consumers
+    /// each (`name-md-0`..., `name-pkg-0`...), one item at a time per consumer, until
+    /// `shutdown` is set. Items of dead consumers are recovered at start-up and every minute.
+    pub async fn run(
+        self: Arc<Self>,
+        name: &str,
+        concurrency: usize,
+        shutdown: tokio::sync::watch::Receiver<bool>,
+    ) -> Result<(), QueueError> {
+        let mut loops = Vec::new();
+        for i in 0..concurrency.max(1) {
+            for (queue, tag) in [
+                (QueueName::PreprocessMd, "md"),
+                (QueueName::Preprocess, "pkg"),
+            ] {
+                loops.push(tokio::spawn(self.clone().consume(
+                    queue,
+                    format!("{name}-{tag}-{i}"),
+                    shutdown.clone(),
+                )));
+            }
+        }
+        let mut outcome = Ok(());
+        for handle in loops {
+            match handle.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => outcome = Err(e),
+                Err(e) => {
+                    outcome = Err(QueueError::Invalid(format!(
+                        "a preprocessor worker stopped: {e}"
+                    )))
+                }
+            }
+        }
+        outcome
+    }
+
+    async fn consume(
+        self: Arc<Self>,
+        queue: QueueName,
+        name: String,
+        mut shutdown: tokio::sync::watch::Receiver<bool>,
+    ) -> Result<(), QueueError> {
+        let mut consumer = self.queue.consumer(queue, &name).await?;
+        self.queue.recover(queue).await?;
+        let mut last_recovery = tokio::time::Instant::now();
+        while !*shutdown.borrow() {
+            if last_recovery.elapsed() > Duration::from_secs(60) {
+                self.queue.recover(queue).await?;
+                last_recovery = tokio::time::Instant::now();
+            }
+            let taken = tokio::select! {
+                taken = consumer.take(Duration::from_secs(1)) => taken?,
+                _ = shutdown.changed() => break,
+            };
+            let Some(taken) = taken else { continue };
+            match self.handle(queue, &taken.payload).await {
+                Ok(_) => consumer.ack(&taken).await?,
+                Err(e) => {
+                    tracing::error!(error = %e, "queue unreachable; the item goes back");
+                    consumer.release(&taken).await?;
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+        consumer.close().await
+    }
+}
+
+/// One conversion: what to convert and what to record about it.
+struct Job {
+    id: String,
+    collection: String,
+    config: CollectionConfig,
+    geolocation: Geolocation,
+    reference_system: ReferenceSystem,
+    footprint: Option<MultiPolygon<f64>>,
+    start: chrono::DateTime<Utc>,
+    end: chrono::DateTime<Utc>,
+    source: SourceInfo,
+}
+
+/// A product id from a file name: the name without its extensions, characters other than
+/// letters, digits, `.`, `-`, `_` replaced by `_`.
+pub fn product_id(file_name: &str) -> String {
+    let stem = file_name
+        .strip_suffix(".tar.gz")
+        .or_else(|| file_name.rsplit_once('.').map(|(stem, _)| stem))
+        .unwrap_or(file_name);
+    stem.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// The status-set name of a message that could not be read: its start, printable.
+fn id_hint(message: &str) -> String {
+    let hint: String = message
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(80)
+        .collect();
+    if hint.is_empty() {
+        "(empty message)".to_owned()
+    } else {
+        hint
+    }
+}
+
+/// A report found inside a package and the index of its browse for the package's raster.
+pub(crate) type PackageReport = (BrowseReport, usize);
