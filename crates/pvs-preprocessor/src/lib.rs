@@ -337,16 +337,30 @@ impl Preprocessor {
             quality: self.settings.quality,
             threads: None,
         };
+        let input = job.source.file.clone();
         let converted = self
             .convert(
-                gdal_path,
+                gdal_path.clone(),
                 job.geolocation.clone(),
                 job.reference_system,
                 job.footprint.clone(),
                 output.clone(),
                 options,
             )
-            .await?;
+            .await
+            .map_err(|e| match e {
+                // Name the input as the provider knows it, not the local copy.
+                PreprocessError::Raster(RasterError::Open { reason, .. }) => {
+                    PreprocessError::Input {
+                        reason: format!(
+                            "cannot be opened as a raster: {}",
+                            reason.replace(&gdal_path, &input)
+                        ),
+                        input,
+                    }
+                }
+                other => other,
+            })?;
         let size_bytes = std::fs::metadata(&output)
             .map_err(|e| PreprocessError::Input {
                 input: output.display().to_string(),

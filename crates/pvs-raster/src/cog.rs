@@ -221,10 +221,7 @@ fn to_u32(value: usize) -> Result<u32, RasterError> {
 }
 
 pub(crate) fn open(path: &Path) -> Result<Dataset, RasterError> {
-    Dataset::open(path).map_err(|e| RasterError::Open {
-        path: path.display().to_string(),
-        reason: e.to_string(),
-    })
+    crate::open(&path.display().to_string())
 }
 
 fn band(dataset: &Dataset, index: usize) -> Result<RasterBand<'_>, RasterError> {

@@ -104,10 +104,7 @@ pub fn to_cog(
     output: &Path,
     options: &CogOptions,
 ) -> Result<Converted, RasterError> {
-    let source = Dataset::open(input).map_err(|e| RasterError::Open {
-        path: input.to_owned(),
-        reason: e.to_string(),
-    })?;
+    let source = crate::open(input)?;
     let (width, height) = source.raster_size();
     if source.raster_count() == 0 || width == 0 || height == 0 {
         return Err(RasterError::Unsuitable(format!(

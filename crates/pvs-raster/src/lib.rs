@@ -17,3 +17,28 @@ mod gdal_app;
 pub mod georef;
 
 pub use error::RasterError;
+
+/// Opens a raster read-only, with GDAL's own reason when it cannot (e.g. "not recognized as
+/// a supported file format").
+pub fn open(path: &str) -> Result<gdal::Dataset, RasterError> {
+    use gdal::{DatasetOptions, GdalOpenFlags};
+    let options = DatasetOptions {
+        open_flags: GdalOpenFlags::GDAL_OF_RASTER
+            | GdalOpenFlags::GDAL_OF_READONLY
+            | GdalOpenFlags::GDAL_OF_VERBOSE_ERROR,
+        ..DatasetOptions::default()
+    };
+    gdal::Dataset::open_ex(path, options).map_err(|e| {
+        let reason = match e {
+            gdal::errors::GdalError::NullPointer { msg, .. } if !msg.is_empty() => msg,
+            gdal::errors::GdalError::NullPointer { .. } => {
+                "not a raster in a format GDAL reads".to_owned()
+            }
+            other => other.to_string(),
+        };
+        RasterError::Open {
+            path: path.to_owned(),
+            reason,
+        }
+    })
+}

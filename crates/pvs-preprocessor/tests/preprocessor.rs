@@ -1,0 +1,470 @@
+//! The preprocessor against a real Redis (a key prefix per test), the S3 test server (a
+//! bucket per test) and GDAL: every fixture browse through the queue, packages, and bad
+//! input failing that item only.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use pvs_model::{BrowseItem, BrowseReport, Collections, FileName, ProductMetadata, ReportInfo};
+use pvs_preprocessor::{Preprocessor, Settings};
+use pvs_queue::testing::TestRedis;
+use pvs_queue::{QueueName, Stage, Status, StatusSet, WorkQueue};
+use pvs_raster::cog;
+use pvs_storage::{S3Settings, Storage, StorageKey};
+
+fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/ngeo")
+}
+
+struct Setup {
+    redis: TestRedis,
+    storage: Storage,
+}
+
+impl Setup {
+    async fn new() -> Self {
+        let redis = TestRedis::new().await;
+        let endpoint = std::env::var("PVS_TEST_S3_ENDPOINT")
+            .unwrap_or_else(|_| "http://127.0.0.1:9000".to_owned());
+        let bucket = format!(
+            "pvs-preprocessor-{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..12]
+        );
+        let created = reqwest::Client::new()
+            .put(format!("{endpoint}/{bucket}"))
+            .send()
+            .await
+            .expect("the S3 test server answers (scripts/s3-server.sh start)");
+        assert!(created.status().is_success());
+        let settings = S3Settings::with_endpoint(endpoint.parse().unwrap())
+            .with_credentials("pvs-test", "pvs-test-secret");
+        let storage = Storage::from_url(
+            &format!("s3://{bucket}/data").parse().unwrap(),
+            Some(&settings),
+        )
+        .unwrap();
+        Self { redis, storage }
+    }
+
+    fn queue(&self) -> Arc<dyn WorkQueue> {
+        self.redis.queue.clone()
+    }
+
+    fn preprocessor(&self, collections: Collections) -> Preprocessor {
+        Preprocessor::new(
+            self.queue(),
+            self.storage.clone(),
+            collections,
+            Settings {
+                threads: 2,
+                backoff: Duration::from_millis(20),
+                ..Settings::default()
+            },
+        )
+        .unwrap()
+    }
+
+    async fn upload(&self, key: &str, path: &Path) {
+        let bytes = std::fs::read(path).unwrap();
+        self.storage
+            .put(&key.parse().unwrap(), Bytes::from(bytes))
+            .await
+            .unwrap();
+    }
+
+    /// Reads and checks the product a `register_queue` message points to: the document
+    /// parses, names a COG that exists and is a valid COG.
+    async fn check_product(&self, metadata_key: &str) -> ProductMetadata {
+        let key: StorageKey = metadata_key.parse().unwrap();
+        let json = self.storage.get(&key).await.unwrap();
+        let metadata = ProductMetadata::from_json(std::str::from_utf8(&json).unwrap()).unwrap();
+        assert_eq!(
+            metadata_key,
+            format!("{0}/{1}/{1}.json", metadata.collection, metadata.id)
+        );
+        let cog_bytes = self
+            .storage
+            .get(&metadata.cog.key.parse().unwrap())
+            .await
+            .unwrap();
+        assert_eq!(cog_bytes.len() as u64, metadata.cog.size_bytes);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("product.tif");
+        std::fs::write(&path, &cog_bytes).unwrap();
+        let validation = cog::validate(&path).unwrap();
+        assert!(
+            validation.is_valid(),
+            "{}: {:?}",
+            metadata.id,
+            validation.errors
+        );
+        metadata
+    }
+}
+
+/// The browse items the ingestor would push for every fixture report, with images
+/// referenced under `ingest/<folder>/` and uploaded there; and how many reports there are.
+async fn fixture_items(setup: &Setup) -> Vec<BrowseItem> {
+    let mut items = Vec::new();
+    for folder in ["reference_test_data", "regular_grid_clipping", "test_data"] {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(fixtures_dir().join(folder))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        entries.sort();
+        for path in entries {
+            let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+            if !name.ends_with(".xml") {
+                setup
+                    .upload(&format!("ingest/{folder}/{name}"), &path)
+                    .await;
+                continue;
+            }
+            let report = BrowseReport::parse(&std::fs::read(&path).unwrap()).unwrap();
+            let report_name = format!("{folder}/{name}");
+            let mut report_items = Vec::new();
+            for browse in report.valid_browses() {
+                let mut item = BrowseItem::new(&report, browse, &report_name);
+                item.file =
+                    FileName::new(&format!("ingest/{folder}/{}", browse.file_name.as_str()))
+                        .unwrap();
+                report_items.push(item);
+            }
+            let info = ReportInfo {
+                name: report_name.clone(),
+                responsible_org_name: report.responsible_org_name.clone(),
+                date_time: report.date_time,
+                browse_type: report.browse_type.clone(),
+            };
+            setup
+                .redis
+                .report_open(
+                    &report_name,
+                    report_items.len(),
+                    &serde_json::to_string(&info).unwrap(),
+                )
+                .await
+                .unwrap();
+            items.extend(report_items);
+        }
+    }
+    items
+}
+
+/// Waits until `count` distinct ids are in the success or failure set.
+async fn wait_done(queue: &dyn WorkQueue, count: usize) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(180);
+    loop {
+        let done = queue
+            .members(Stage::Preprocess, StatusSet::Success)
+            .await
+            .unwrap()
+            .len()
+            + queue
+                .members(Stage::Preprocess, StatusSet::Failure)
+                .await
+                .unwrap()
+                .len();
+        if done >= count {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "only {done} of {count} items done"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_fixture_browse_goes_through_the_queue() {
+    let setup = Setup::new().await;
+    let items = fixture_items(&setup).await;
+    let queue = setup.queue();
+    let messages: Vec<String> = items.iter().map(BrowseItem::to_json).collect();
+    queue
+        .push_many(QueueName::PreprocessMd, &messages)
+        .await
+        .unwrap();
+
+    let report_dir = tempfile::tempdir().unwrap();
+    let preprocessor = Arc::new(
+        setup
+            .preprocessor(Collections::default())
+            .with_report_dir(report_dir.path().to_owned()),
+    );
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let worker = tokio::spawn(preprocessor.run("test", 2, shutdown));
+    let ids: std::collections::BTreeSet<&str> = items.iter().map(|i| i.id.as_str()).collect();
+    wait_done(queue.as_ref(), ids.len()).await;
+    stop.send(true).unwrap();
+    worker.await.unwrap().unwrap();
+
+    assert_eq!(queue.len(QueueName::PreprocessMd).await.unwrap(), 0);
+    let in_flight = queue
+        .members(Stage::Preprocess, StatusSet::InFlight)
+        .await
+        .unwrap();
+    assert!(in_flight.is_empty(), "{in_flight:?}");
+
+    // The only failure: the browse whose image does not exist, with the reason.
+    let failed = queue
+        .members(Stage::Preprocess, StatusSet::Failure)
+        .await
+        .unwrap();
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    let Status::Failed { reason } = queue.status(Stage::Preprocess, &failed[0]).await.unwrap()
+    else {
+        panic!("not failed");
+    };
+    assert!(reason.contains("does not exist"), "{reason}");
+    // ... which completed its report (one browse): the registration report says so.
+    let written: Vec<PathBuf> = std::fs::read_dir(report_dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(written.len(), 1, "{written:?}");
+    let xml = std::fs::read_to_string(&written[0]).unwrap();
+    assert!(xml.contains("BrowseReport_FAILURE"), "{xml}");
+    assert!(xml.contains("preprocessing failed"), "{xml}");
+
+    // Every success is on register_queue, its document and COG valid.
+    let succeeded = queue
+        .members(Stage::Preprocess, StatusSet::Success)
+        .await
+        .unwrap();
+    assert_eq!(succeeded.len(), ids.len() - 1);
+    let messages = queue.peek(QueueName::Register, 1000).await.unwrap();
+    let distinct: std::collections::BTreeSet<&String> = messages.iter().collect();
+    assert_eq!(distinct.len(), succeeded.len());
+    for message in distinct {
+        let metadata = setup.check_product(message).await;
+        assert!(succeeded.contains(&metadata.id));
+        // Reports may send the same product (same id) again: the document is one of them.
+        let item = items
+            .iter()
+            .find(|i| i.id == metadata.id && i.report.name == metadata.source.report.name)
+            .unwrap();
+        assert_eq!((metadata.start, metadata.end), (item.start, item.end));
+        if let Some(footprint) = &item.footprint {
+            assert_eq!(&metadata.footprint, footprint);
+        }
+    }
+}
+
+/// Writes a tar (gzip-compressed when `gzip`) of `files` (copied under their names) with
+/// the system's tar.
+fn tar(dir: &Path, name: &str, files: &[(&str, &[u8])], gzip: bool) -> PathBuf {
+    let content = dir.join(format!("{name}.d"));
+    std::fs::create_dir_all(&content).unwrap();
+    for (file, bytes) in files {
+        std::fs::write(content.join(file), bytes).unwrap();
+    }
+    let archive = dir.join(name);
+    let status = std::process::Command::new("tar")
+        .arg(if gzip { "-czf" } else { "-cf" })
+        .arg(&archive)
+        .arg("-C")
+        .arg(&content)
+        .args(files.iter().map(|(f, _)| *f))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    archive
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn packages_with_and_without_a_browse_report() {
+    let setup = Setup::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mer = "MER_FRS_1PNPDE20060822_092058_000001972050_00308_23408_0077_RGB_reduced";
+    let tif = std::fs::read(fixtures_dir().join(format!("test_data/{mer}.tif"))).unwrap();
+    let xml = std::fs::read(fixtures_dir().join(format!("test_data/{mer}.xml"))).unwrap();
+    let jpg =
+        std::fs::read(fixtures_dir().join("reference_test_data/ATS_TOA_1P_20100719_105257.jpg"))
+            .unwrap();
+
+    let with_report = tar(
+        dir.path(),
+        "with_report.tar.gz",
+        &[(&format!("{mer}.tif"), &tif), ("report.xml", &xml)],
+        true,
+    );
+    let plain = tar(
+        dir.path(),
+        "MER_20060822_092058_plain.tar",
+        &[("image.tif", &tif)],
+        false,
+    );
+    let two = tar(
+        dir.path(),
+        "two.tar",
+        &[("a.tif", &tif), ("b.jpg", &jpg)],
+        false,
+    );
+    let none = tar(dir.path(), "none.tar", &[("readme.txt", b"hello")], false);
+    let garbage = dir.path().join("garbage.tar");
+    std::fs::write(&garbage, b"this is not a tar archive at all").unwrap();
+    for (key, path) in [
+        ("packages/with_report.tar.gz", &with_report),
+        ("packages/MER_20060822_092058_plain.tar", &plain),
+        ("packages/two.tar", &two),
+        ("packages/none.tar", &none),
+        ("packages/garbage.tar", &garbage),
+    ] {
+        setup.upload(key, path).await;
+    }
+    let preprocessor = setup.preprocessor(Collections::default());
+    let handle = |message: &'static str| {
+        let preprocessor = &preprocessor;
+        async move {
+            preprocessor
+                .handle(QueueName::Preprocess, message)
+                .await
+                .unwrap()
+        }
+    };
+
+    // A browse report inside: its id, collection, times and the image's georeferencing.
+    let done = handle("packages/with_report.tar.gz").await.unwrap();
+    assert_eq!(done.metadata.collection, "MER_FRS");
+    assert_eq!(done.metadata.cog.crs, "EPSG:4326");
+    setup.check_product(done.metadata_key.as_str()).await;
+
+    // No report: collection from the message, time from the package's name.
+    let done = handle(r#"{"key": "packages/MER_20060822_092058_plain.tar", "collection": "MER"}"#)
+        .await
+        .unwrap();
+    assert_eq!(done.metadata.id, "MER_20060822_092058_plain");
+    assert_eq!(done.metadata.collection, "MER");
+    assert_eq!(
+        done.metadata.start.to_rfc3339(),
+        "2006-08-22T09:20:58+00:00"
+    );
+    setup.check_product(done.metadata_key.as_str()).await;
+
+    // Failures, each with its reason, and the queue goes on.
+    let queue = setup.queue();
+    for (message, id, needle) in [
+        (
+            "packages/MER_20060822_092058_plain.tar",
+            "MER_20060822_092058_plain",
+            "names no collection",
+        ),
+        ("packages/two.tar", "two", "2 rasters"),
+        ("packages/none.tar", "none", "holds no raster"),
+        (
+            "packages/garbage.tar",
+            "garbage",
+            "not a readable tar archive",
+        ),
+        ("packages/missing.tar", "missing", "does not exist"),
+        ("{\"key\": 5}", "{\"key\": 5}", "malformed message"),
+    ] {
+        assert!(handle(message).await.is_none(), "{message}");
+        let Status::Failed { reason } = queue.status(Stage::Preprocess, id).await.unwrap() else {
+            panic!("{message}: not failed");
+        };
+        assert!(reason.contains(needle), "{message}: {reason}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_browse_items_fail_that_item_only() {
+    let setup = Setup::new().await;
+    let path =
+        fixtures_dir().join("reference_test_data/browseReport_ATS_TOA_1P_20100719_105257.xml");
+    let report = BrowseReport::parse(&std::fs::read(&path).unwrap()).unwrap();
+    let browse = report.valid_browses().next().unwrap();
+    let mut good = BrowseItem::new(&report, browse, "r.xml");
+    good.file = FileName::new("ingest/ATS.jpg").unwrap();
+    setup
+        .upload(
+            "ingest/ATS.jpg",
+            &fixtures_dir().join("reference_test_data/ATS_TOA_1P_20100719_105257.jpg"),
+        )
+        .await;
+    let mut zero = good.clone();
+    zero.id = "zero".into();
+    zero.file = FileName::new("ingest/empty.tif").unwrap();
+    setup
+        .upload(
+            "ingest/empty.tif",
+            &fixtures_dir().join("test_data/empty.tif"),
+        )
+        .await;
+    let mut text = good.clone();
+    text.id = "text".into();
+    text.file = FileName::new("ingest/notes.jpg").unwrap();
+    setup
+        .storage
+        .put(
+            &"ingest/notes.jpg".parse().unwrap(),
+            Bytes::from_static(b"not an image"),
+        )
+        .await
+        .unwrap();
+
+    // A configured collection that does not take this browse type.
+    let collections =
+        Collections::from_toml("[collections.OTHER]\nbrowse_types = [\"OTHER\"]\n").unwrap();
+    let strict = setup.preprocessor(collections);
+    assert!(
+        strict
+            .handle(QueueName::PreprocessMd, &good.to_json())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let queue = setup.queue();
+    let Status::Failed { reason } = queue.status(Stage::Preprocess, &good.id).await.unwrap() else {
+        panic!("not failed");
+    };
+    assert!(reason.contains("no configured collection"), "{reason}");
+
+    let preprocessor = setup.preprocessor(Collections::default());
+    for (item, needle) in [(&zero, "empty.tif"), (&text, "notes.jpg")] {
+        assert!(
+            preprocessor
+                .handle(QueueName::PreprocessMd, &item.to_json())
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let Status::Failed { reason } = queue.status(Stage::Preprocess, &item.id).await.unwrap()
+        else {
+            panic!("{}: not failed", item.id);
+        };
+        assert!(reason.contains(needle), "{reason}");
+    }
+    for garbage in ["", "{", "[1,2]", &"x".repeat(100_000)] {
+        assert!(
+            preprocessor
+                .handle(QueueName::PreprocessMd, garbage)
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+    let failures = queue
+        .members(Stage::Preprocess, StatusSet::Failure)
+        .await
+        .unwrap();
+    assert!(failures.iter().all(|id| id.len() <= 80), "ids are bounded");
+    // And the good item still goes through (a retry of a failed id succeeds).
+    let done = preprocessor
+        .handle(QueueName::PreprocessMd, &good.to_json())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        queue.status(Stage::Preprocess, &good.id).await.unwrap(),
+        Status::Succeeded
+    );
+    assert_eq!(
+        queue.peek(QueueName::Register, 10).await.unwrap(),
+        vec![done.metadata_key.to_string()]
+    );
+}
