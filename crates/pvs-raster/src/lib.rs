@@ -18,6 +18,23 @@ pub mod georef;
 
 pub use error::RasterError;
 
+/// Sends GDAL's messages to `tracing` (target `gdal`) instead of stderr, and keeps GDAL
+/// from writing `.aux.xml` side files next to inputs. Call once at start-up.
+pub fn init() {
+    gdal::config::set_error_handler(|class, code, message| {
+        use gdal::errors::CplErrType;
+        match class {
+            CplErrType::Failure | CplErrType::Fatal => {
+                tracing::debug!(target: "gdal", code, "{message}")
+            }
+            CplErrType::Warning => tracing::debug!(target: "gdal", code, "warning: {message}"),
+            CplErrType::None | CplErrType::Debug => tracing::trace!(target: "gdal", "{message}"),
+        }
+    });
+    // Errors reach the caller as `RasterError`s with GDAL's message: logged where handled.
+    let _ = gdal::config::set_config_option("GDAL_PAM_ENABLED", "NO");
+}
+
 /// Opens a raster read-only, with GDAL's own reason when it cannot (e.g. "not recognized as
 /// a supported file format").
 pub fn open(path: &str) -> Result<gdal::Dataset, RasterError> {

@@ -17,7 +17,13 @@
 //!
 //! A message that cannot be registered (missing or unreadable document, unknown collection,
 //! invalid footprint) fails that product only, with its reason, and changes nothing else.
+//!
+//! [`Registrar::register_prefix`] (the operator's `--objects-prefix`) registers what is
+//! already on storage: products with a metadata document, and COGs without one, whose
+//! metadata is derived from the COG itself (footprint from its valid pixels, time from its
+//! file name or TIFF tags; see [`Registrar::derive_metadata`]).
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,7 +32,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use geo::{BoundingRect, MultiPolygon};
 use pvs_catalog::{Catalog, Collection, Product, Registration};
 use pvs_model::{
-    Collections, ProductMetadata, RegistrationOutcome, RegistrationReport, ReportInfo,
+    CogInfo, Collections, GeoJsonGeometry, ProductMetadata, RegistrationOutcome,
+    RegistrationReport, ReportInfo, SourceInfo,
 };
 use pvs_queue::{QueueName, Stage, WorkQueue};
 use pvs_storage::{Storage, StorageKey};
@@ -53,6 +60,14 @@ pub enum RegisterError {
         id: String,
         /// Its browse type.
         browse_type: String,
+    },
+    /// A COG without a metadata document whose metadata cannot be derived.
+    #[error("COG `{key}` without a metadata document: {reason}")]
+    Derive {
+        /// The COG's key.
+        key: String,
+        /// Why.
+        reason: String,
     },
     /// The catalog refused the product or could not be reached.
     #[error("product {id}: {reason}")]
@@ -108,7 +123,8 @@ impl Invalidation {
 /// Options of [`Registrar::register_prefix`].
 #[derive(Debug, Clone, Default)]
 pub struct PrefixOptions {
-    /// Register into this collection whatever the browse type.
+    /// Register into this collection whatever the browse type. Required for COGs without a
+    /// metadata document (nothing else tells their collection).
     pub collection: Option<String>,
     /// Replace products that are already registered (otherwise they are skipped).
     pub replace: bool,
@@ -116,7 +132,7 @@ pub struct PrefixOptions {
     pub dry_run: bool,
 }
 
-/// What became of one metadata document under a prefix.
+/// What became of one product under a prefix (a metadata document, or a COG without one).
 #[derive(Debug)]
 pub enum PrefixOutcome {
     /// Registered (inserted or replaced).
@@ -139,7 +155,7 @@ pub enum PrefixOutcome {
     },
     /// Could not be registered.
     Failed {
-        /// The document's key.
+        /// The key of the document, or of the COG without a document.
         key: String,
         /// Why.
         reason: String,
@@ -177,6 +193,10 @@ pub struct Registered {
     pub replaced: bool,
     /// Whether its interval was queued for seeding.
     pub seeded: bool,
+    /// For a COG registered without a metadata document, what was derived from the COG,
+    /// e.g. `footprint from the COG's valid pixels, time from its file name`; `None` when a
+    /// metadata document gave everything.
+    pub derived: Option<String>,
 }
 
 impl Registrar {
@@ -385,12 +405,16 @@ impl Registrar {
             product,
             replaced,
             seeded,
+            derived: None,
         })
     }
 
-    /// Registers the products whose metadata documents (`*.json`) lie under storage `prefix`,
-    /// without a queue (the operator's `registrar --objects-prefix`). Each document gives one
-    /// outcome; the status sets are not touched.
+    /// Registers the products under storage `prefix`, without a queue (the operator's
+    /// `registrar --objects-prefix`): each metadata document (`*.json`), and each COG
+    /// (`*.tif`, `*.tiff`) in a folder without a metadata document, whose metadata is then
+    /// derived from the COG ([`Registrar::derive_metadata`]; `options.collection` is required
+    /// for those). Each gives one outcome, in the order of the listing; the status sets are
+    /// not touched. An error when the prefix holds neither.
     pub async fn register_prefix(
         &self,
         prefix: &str,
@@ -411,23 +435,28 @@ impl Registrar {
                 key: key.as_str().to_owned(),
                 reason: e.to_string(),
             })?;
-        let documents: Vec<&StorageKey> = keys
+        let documented: HashSet<&str> = keys
             .iter()
-            .filter(|k| k.as_str().ends_with(".json"))
+            .filter(|k| is_document(k))
+            .map(folder_of)
             .collect();
-        if documents.is_empty() {
+        let mut outcomes = Vec::new();
+        for key in &keys {
+            if is_document(key) {
+                outcomes.push(self.register_document(key, options).await);
+            } else if is_tiff(key) && !documented.contains(folder_of(key)) {
+                outcomes.push(self.register_cog(key, options).await);
+            }
+        }
+        if outcomes.is_empty() {
             return Err(RegisterError::Metadata {
                 key: key.as_str().to_owned(),
                 reason: format!(
-                    "no metadata document (*.json) under the prefix ({} other objects); \
-                     registering from a COG alone is not built yet",
+                    "no metadata document (*.json) and no COG (*.tif, *.tiff) under the \
+                     prefix ({} other objects)",
                     keys.len()
                 ),
             });
-        }
-        let mut outcomes = Vec::with_capacity(documents.len());
-        for document in documents {
-            outcomes.push(self.register_document(document, options).await);
         }
         Ok(outcomes)
     }
@@ -446,16 +475,10 @@ impl Registrar {
             Ok((name, _)) => name,
             Err(e) => return failed(e.to_string()),
         };
-        let exists = match self.catalog.get(&metadata.id).await {
-            Ok(found) => found.is_some(),
-            Err(e) => return failed(e.to_string()),
+        let exists = match self.may_register(&metadata.id, key, options).await {
+            Ok(exists) => exists,
+            Err(outcome) => return outcome,
         };
-        if exists && !options.replace {
-            return PrefixOutcome::Skipped {
-                id: metadata.id,
-                reason: "already registered (use --replace to replace it)".to_owned(),
-            };
-        }
         if options.dry_run {
             return PrefixOutcome::WouldRegister {
                 id: metadata.id,
@@ -467,6 +490,149 @@ impl Registrar {
             Ok(registered) => PrefixOutcome::Registered(registered),
             Err(e) => failed(e.to_string()),
         }
+    }
+
+    /// A COG without a metadata document: its metadata derived, then registered into
+    /// `options.collection`.
+    async fn register_cog(&self, key: &StorageKey, options: &PrefixOptions) -> PrefixOutcome {
+        let failed = |reason: String| PrefixOutcome::Failed {
+            key: key.as_str().to_owned(),
+            reason,
+        };
+        let Some(collection) = options.collection.as_deref() else {
+            return failed(
+                "a COG without a metadata document needs --collection: nothing else tells \
+                 which collection it belongs to"
+                    .to_owned(),
+            );
+        };
+        let id = cog_id(key);
+        let exists = match self.may_register(&id, key, options).await {
+            Ok(exists) => exists,
+            Err(outcome) => return outcome,
+        };
+        let (metadata, derived) = match self.derive_metadata(key, collection).await {
+            Ok(derived) => derived,
+            Err(e) => return failed(e.to_string()),
+        };
+        tracing::info!(product = %id, cog = key.as_str(), %derived, "no metadata document: metadata derived from the COG");
+        if options.dry_run {
+            return PrefixOutcome::WouldRegister {
+                id,
+                collection: collection.to_owned(),
+                replaces: exists,
+            };
+        }
+        match self.register_into(&metadata, Some(collection)).await {
+            Ok(mut registered) => {
+                registered.derived = Some(derived);
+                PrefixOutcome::Registered(registered)
+            }
+            Err(e) => failed(e.to_string()),
+        }
+    }
+
+    /// Whether product `id` (from the object at `key`) is already registered: `Ok(true)`
+    /// means it will be replaced. `Err` with the outcome when it is left alone (registered
+    /// and no `--replace`) or the catalog cannot tell.
+    async fn may_register(
+        &self,
+        id: &str,
+        key: &StorageKey,
+        options: &PrefixOptions,
+    ) -> Result<bool, PrefixOutcome> {
+        let exists = match self.catalog.get(id).await {
+            Ok(found) => found.is_some(),
+            Err(e) => {
+                return Err(PrefixOutcome::Failed {
+                    key: key.as_str().to_owned(),
+                    reason: e.to_string(),
+                });
+            }
+        };
+        if exists && !options.replace {
+            return Err(PrefixOutcome::Skipped {
+                id: id.to_owned(),
+                reason: "already registered (use --replace to replace it)".to_owned(),
+            });
+        }
+        Ok(exists)
+    }
+
+    /// The metadata document the preprocessor would have written for the COG at `key`, made
+    /// from the COG alone, for collection `collection`, and a note of what was derived:
+    ///
+    /// - id: the file stem; the COG's size, bands, alpha, CRS, bounding box and resolution
+    ///   as GDAL reads them ([`pvs_raster::cog::describe`]);
+    /// - footprint: the outline of its valid pixels in EPSG:4326
+    ///   ([`pvs_raster::derive::valid_data_footprint`]);
+    /// - start/end: from the file name ([`pvs_raster::derive::time_from_name`]), else from
+    ///   the TIFF tags ([`pvs_raster::derive::time_from_tags`]), else an error;
+    /// - source: the COG's key, no browse identifier, and an empty report whose browse type
+    ///   is the collection; `processed_at` (and the report's time) is when the object was
+    ///   last written.
+    ///
+    /// GDAL reads the COG through [`Storage::gdal_path`] on a blocking thread.
+    pub async fn derive_metadata(
+        &self,
+        key: &StorageKey,
+        collection: &str,
+    ) -> Result<(ProductMetadata, String), RegisterError> {
+        let error = |reason: String| RegisterError::Derive {
+            key: key.as_str().to_owned(),
+            reason,
+        };
+        let object = self
+            .storage
+            .head(key)
+            .await
+            .map_err(|e| error(e.to_string()))?;
+        let path = self.storage.gdal_path(key).ok_or_else(|| {
+            error(format!(
+                "GDAL cannot read objects of storage {}",
+                self.storage.url()
+            ))
+        })?;
+        let config = self.storage.gdal_config();
+        let file_name = file_name_of(key).to_owned();
+        let read = tokio::task::spawn_blocking(move || read_cog(&path, &config, &file_name))
+            .await
+            .map_err(|e| error(format!("reading the COG stopped: {e}")))?
+            .map_err(error)?;
+        let metadata = ProductMetadata {
+            id: cog_id(key),
+            collection: collection.to_owned(),
+            footprint: GeoJsonGeometry::from(&read.footprint),
+            start: read.start,
+            end: read.end,
+            cog: CogInfo {
+                key: key.as_str().to_owned(),
+                size_bytes: object.size,
+                width: read.description.width,
+                height: read.description.height,
+                bands: read.description.bands,
+                alpha: read.description.alpha,
+                crs: read.description.crs,
+                bbox: read.description.bbox,
+                resolution: read.description.resolution,
+            },
+            source: SourceInfo {
+                file: key.as_str().to_owned(),
+                browse_identifier: None,
+                report: ReportInfo {
+                    name: String::new(),
+                    responsible_org_name: String::new(),
+                    date_time: object.last_modified,
+                    browse_type: collection.to_owned(),
+                },
+            },
+            processed_at: object.last_modified,
+        };
+        let derived = format!(
+            "footprint from the COG's valid pixels, time from its {}",
+            read.time_source
+        );
+        Ok((metadata, derived))
     }
 
     async fn read_metadata(&self, key: &StorageKey) -> Result<ProductMetadata, RegisterError> {
@@ -684,6 +850,79 @@ pub fn write_report(dir: &Path, report: &RegistrationReport) -> std::io::Result<
     Ok(path)
 }
 
+/// What GDAL reads from a COG without a metadata document.
+struct CogRead {
+    description: pvs_raster::cog::Description,
+    footprint: MultiPolygon<f64>,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    /// Where the time came from: `file name` or `TIFF tags`.
+    time_source: &'static str,
+}
+
+/// Opens the COG at GDAL path `path` under the GDAL configuration `config` and reads its
+/// layout, time and footprint. Blocking.
+fn read_cog(path: &str, config: &[(String, String)], file_name: &str) -> Result<CogRead, String> {
+    for (option, value) in config {
+        // The values hold the secret key: the message names the option only.
+        gdal::config::set_config_option(option, value)
+            .map_err(|e| format!("cannot set the GDAL option {option}: {e}"))?;
+    }
+    let dataset =
+        gdal::Dataset::open(path).map_err(|e| format!("cannot open it as a raster: {e}"))?;
+    let description = pvs_raster::cog::describe(&dataset).map_err(|e| e.to_string())?;
+    let ((start, end), time_source) = match pvs_raster::derive::time_from_name(file_name) {
+        Some(time) => (time, "file name"),
+        None => (
+            pvs_raster::derive::time_from_tags(&dataset)
+                .ok_or("no time: neither the file name nor the TIFF tags give one")?,
+            "TIFF tags",
+        ),
+    };
+    let footprint = pvs_raster::derive::valid_data_footprint(&dataset)
+        .map_err(|e| format!("no footprint: {e}"))?;
+    Ok(CogRead {
+        description,
+        footprint,
+        start,
+        end,
+        time_source,
+    })
+}
+
+/// Whether `key` is a metadata document.
+fn is_document(key: &StorageKey) -> bool {
+    key.as_str().ends_with(".json")
+}
+
+/// Whether `key` is a GeoTIFF (`.tif`, `.tiff`, any case).
+fn is_tiff(key: &StorageKey) -> bool {
+    let name = file_name_of(key).to_ascii_lowercase();
+    name.ends_with(".tif") || name.ends_with(".tiff")
+}
+
+/// The folder of `key` (`""` at the top).
+fn folder_of(key: &StorageKey) -> &str {
+    key.as_str()
+        .rsplit_once('/')
+        .map_or("", |(folder, _)| folder)
+}
+
+/// The last segment of `key`.
+fn file_name_of(key: &StorageKey) -> &str {
+    key.as_str().rsplit('/').next().unwrap_or(key.as_str())
+}
+
+/// The product id of a COG without a metadata document: its file name without the
+/// extension.
+fn cog_id(key: &StorageKey) -> String {
+    let name = file_name_of(key);
+    match name.rsplit_once('.') {
+        Some((stem, _)) if !stem.is_empty() => stem.to_owned(),
+        _ => name.to_owned(),
+    }
+}
+
 /// The id a message is recorded under before its document is read: the document's file
 /// stem (`<collection>/<id>/<id>.json` → `<id>`), or the message itself.
 fn id_hint(message: &str) -> String {
@@ -710,6 +949,21 @@ mod tests {
             seed_message(start, end),
             "2010-07-22T21:38:40Z/2010-07-22T21:39:38.500Z"
         );
+    }
+
+    #[test]
+    fn cog_keys() {
+        let key = |k: &str| StorageKey::parse(k).unwrap();
+        assert_eq!(
+            cog_id(&key("a/b/S2A_20230101T103021.tif")),
+            "S2A_20230101T103021"
+        );
+        assert_eq!(cog_id(&key("x.y.TIFF")), "x.y");
+        assert_eq!(cog_id(&key("a/.tif")), ".tif");
+        assert!(is_tiff(&key("a/B.TIF")) && is_tiff(&key("c.tiff")));
+        assert!(!is_tiff(&key("a/b.tif.json")) && !is_tiff(&key("tif")));
+        assert_eq!(folder_of(&key("a/b/c.tif")), "a/b");
+        assert_eq!(folder_of(&key("c.tif")), "");
     }
 
     #[test]

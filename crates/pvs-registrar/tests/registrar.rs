@@ -557,3 +557,343 @@ async fn the_registration_report_is_written_when_every_product_is_done() {
         String::from_utf8_lossy(&lint.stderr)
     );
 }
+
+/// A COG written by GDAL into `dir`: `width` × `height` pixels in EPSG:4326 with the
+/// geotransform `gt`, a grey band and an alpha band opaque where `opaque(x, y)`, and the
+/// metadata items `tags`.
+fn write_cog(
+    dir: &std::path::Path,
+    name: &str,
+    (width, height): (usize, usize),
+    gt: [f64; 6],
+    opaque: fn(usize, usize) -> bool,
+    tags: &[(&str, &str)],
+) -> std::path::PathBuf {
+    use gdal::Metadata;
+    use gdal::raster::{Buffer, ColorInterpretation};
+    let source = dir.join(format!("source_{name}"));
+    let gtiff = gdal::DriverManager::get_driver_by_name("GTiff").unwrap();
+    let mut dataset = gtiff
+        .create_with_band_type::<u8, _>(&source, width, height, 2)
+        .unwrap();
+    dataset.set_geo_transform(&gt).unwrap();
+    dataset
+        .set_spatial_ref(&gdal::spatial_ref::SpatialRef::from_epsg(4326).unwrap())
+        .unwrap();
+    for (key, value) in tags {
+        dataset.set_metadata_item(key, value, "").unwrap();
+    }
+    let pixels = |value: &dyn Fn(usize, usize) -> u8| {
+        let data = (0..height)
+            .flat_map(|y| (0..width).map(move |x| (x, y)))
+            .map(|(x, y)| value(x, y))
+            .collect();
+        Buffer::new((width, height), data)
+    };
+    let mut grey = dataset.rasterband(1).unwrap();
+    grey.write((0, 0), (width, height), &mut pixels(&|x, y| (x + y) as u8))
+        .unwrap();
+    let mut alpha = dataset.rasterband(2).unwrap();
+    alpha
+        .write(
+            (0, 0),
+            (width, height),
+            &mut pixels(&|x, y| if opaque(x, y) { 255 } else { 0 }),
+        )
+        .unwrap();
+    alpha
+        .set_color_interpretation(ColorInterpretation::AlphaBand)
+        .unwrap();
+    let cog = gdal::DriverManager::get_driver_by_name("COG").unwrap();
+    let path = dir.join(name);
+    dataset
+        .create_copy(&cog, &path, &Default::default())
+        .unwrap()
+        .close()
+        .unwrap();
+    path
+}
+
+/// A 200 × 100 COG of 0.01° pixels over lon 10..12, lat 49..50, opaque in its east half
+/// (lon 11..12).
+fn east_half_cog(dir: &std::path::Path, name: &str, tags: &[(&str, &str)]) -> std::path::PathBuf {
+    write_cog(
+        dir,
+        name,
+        (200, 100),
+        [10.0, 0.01, 0.0, 50.0, 0.0, -0.01],
+        |x, _| x >= 100,
+        tags,
+    )
+}
+
+impl Setup {
+    /// Uploads the file at `path` to `key`.
+    async fn upload(&self, path: &std::path::Path, key: &str) {
+        self.storage
+            .put_file(&key.parse().unwrap(), path)
+            .await
+            .unwrap();
+    }
+
+    async fn count_in(&self, bbox: (f64, f64, f64, f64)) -> u64 {
+        let query = pvs_catalog::ProductQuery::default()
+            .with_bbox(pvs_catalog::Bbox::new(bbox.0, bbox.1, bbox.2, bbox.3).unwrap());
+        self.catalog.count(&query).await.unwrap()
+    }
+}
+
+const S2_NAME: &str = "S2A_MSIL2A_20230101T103021_N0509_R108_T32TQM_20230101T120000";
+
+#[tokio::test]
+async fn a_cog_without_metadata_is_registered_with_a_derived_footprint_and_time() {
+    use geo::BoundingRect;
+    use pvs_registrar::{PrefixOptions, PrefixOutcome};
+    let setup = Setup::new().await;
+    let registrar = setup.registrar(Collections::default());
+    let dir = tempfile::tempdir().unwrap();
+    let named = east_half_cog(dir.path(), &format!("{S2_NAME}.tif"), &[]);
+    let cog_key = format!("cogs/S2/{S2_NAME}.tif");
+    setup.upload(&named, &cog_key).await;
+    // No time in the name: the TIFF tag gives it.
+    let tagged = east_half_cog(
+        dir.path(),
+        "scene.TIFF",
+        &[("TIFFTAG_DATETIME", "2021:06:30 08:15:00")],
+    );
+    setup.upload(&tagged, "cogs/tagged/scene.TIFF").await;
+
+    let options = PrefixOptions {
+        collection: Some("S2".to_owned()),
+        dry_run: true,
+        ..Default::default()
+    };
+    let outcomes = registrar.register_prefix("cogs", &options).await.unwrap();
+    assert_eq!(outcomes.len(), 2, "{outcomes:?}");
+    assert!(
+        matches!(&outcomes[0], PrefixOutcome::WouldRegister { id, collection, replaces: false } if id == S2_NAME && collection == "S2"),
+        "{outcomes:?}"
+    );
+    assert_eq!(setup.catalog.count(&Default::default()).await.unwrap(), 0);
+
+    let options = PrefixOptions {
+        dry_run: false,
+        ..options
+    };
+    let outcomes = registrar.register_prefix("cogs/", &options).await.unwrap();
+    let [
+        PrefixOutcome::Registered(named),
+        PrefixOutcome::Registered(tagged),
+    ] = &outcomes[..]
+    else {
+        panic!("{outcomes:?}");
+    };
+    assert_eq!(
+        named.derived.as_deref(),
+        Some("footprint from the COG's valid pixels, time from its file name")
+    );
+    assert_eq!(
+        tagged.derived.as_deref(),
+        Some("footprint from the COG's valid pixels, time from its TIFF tags")
+    );
+
+    let product = setup
+        .catalog
+        .get(S2_NAME)
+        .await
+        .unwrap()
+        .expect("registered");
+    assert_eq!(product.collection, "S2");
+    assert_eq!(product.location, cog_key);
+    assert_eq!(
+        product.begin,
+        "2023-01-01T10:30:21Z"
+            .parse::<chrono::DateTime<chrono::Utc>>()
+            .unwrap()
+    );
+    assert_eq!(
+        product.end,
+        "2023-01-01T12:00:00Z"
+            .parse::<chrono::DateTime<chrono::Utc>>()
+            .unwrap()
+    );
+    // The footprint is the opaque east half, within half a pixel.
+    let r = product.footprint.bounding_rect().unwrap();
+    for (found, expected) in [r.min().x, r.min().y, r.max().x, r.max().y]
+        .into_iter()
+        .zip([11.0, 49.0, 12.0, 50.0])
+    {
+        assert!((found - expected).abs() <= 0.005, "{r:?}");
+    }
+    let cog = &product.metadata["cog"];
+    assert_eq!(cog["width"], 200);
+    assert_eq!(cog["height"], 100);
+    assert_eq!(cog["bands"], 2);
+    assert_eq!(cog["alpha"], true);
+    assert_eq!(cog["crs"], "EPSG:4326");
+    assert_eq!(
+        cog["size_bytes"],
+        std::fs::metadata(dir.path().join(format!("{S2_NAME}.tif")))
+            .unwrap()
+            .len()
+    );
+    let metadata: ProductMetadata = serde_json::from_value(product.metadata.clone()).unwrap();
+    assert_eq!(metadata.source.file, cog_key);
+    assert_eq!(metadata.source.report.browse_type, "S2");
+
+    let tagged = setup
+        .catalog
+        .get("scene")
+        .await
+        .unwrap()
+        .expect("registered");
+    let at: chrono::DateTime<chrono::Utc> = "2021-06-30T08:15:00Z".parse().unwrap();
+    assert_eq!((tagged.begin, tagged.end), (at, at));
+
+    // Searchable where the pixels are opaque, not where they are transparent.
+    assert_eq!(setup.count_in((11.2, 49.2, 11.8, 49.8)).await, 2);
+    assert_eq!(setup.count_in((10.1, 49.1, 10.9, 49.9)).await, 0);
+}
+
+#[tokio::test]
+async fn a_cog_without_metadata_needs_a_collection() {
+    use pvs_registrar::PrefixOutcome;
+    let setup = Setup::new().await;
+    let registrar = setup.registrar(Collections::default());
+    let dir = tempfile::tempdir().unwrap();
+    let path = east_half_cog(dir.path(), &format!("{S2_NAME}.tif"), &[]);
+    setup.upload(&path, &format!("cogs/{S2_NAME}.tif")).await;
+    let outcomes = registrar
+        .register_prefix("cogs", &Default::default())
+        .await
+        .unwrap();
+    assert!(
+        matches!(&outcomes[..], [PrefixOutcome::Failed { key, reason }] if key.ends_with(".tif") && reason.contains("needs --collection")),
+        "{outcomes:?}"
+    );
+    assert_eq!(setup.catalog.count(&Default::default()).await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn unreadable_cogs_fail_alone_and_the_others_register() {
+    use pvs_registrar::{PrefixOptions, PrefixOutcome};
+    let setup = Setup::new().await;
+    let registrar = setup.registrar(Collections::default());
+    let dir = tempfile::tempdir().unwrap();
+    setup
+        .storage
+        .put(&"bulk/a_empty.tif".parse().unwrap(), Bytes::new())
+        .await
+        .unwrap();
+    setup
+        .storage
+        .put(
+            &"bulk/b_garbage.tif".parse().unwrap(),
+            Bytes::from_static(b"II*\0 this is not a TIFF at all"),
+        )
+        .await
+        .unwrap();
+    let good = east_half_cog(dir.path(), "c_good_20200101T000000.tif", &[]);
+    setup.upload(&good, "bulk/c_good_20200101T000000.tif").await;
+    let timeless = east_half_cog(dir.path(), "d_timeless.tif", &[]);
+    setup.upload(&timeless, "bulk/d_timeless.tif").await;
+    let other = east_half_cog(dir.path(), "other_20200102T000000.tif", &[]);
+    setup
+        .upload(&other, "other/other_20200102T000000.tif")
+        .await;
+
+    let options = PrefixOptions {
+        collection: Some("BULK".to_owned()),
+        ..Default::default()
+    };
+    let outcomes = registrar.register_prefix("bulk", &options).await.unwrap();
+    assert_eq!(outcomes.len(), 4, "{outcomes:?}");
+    let reason = |i: usize| match &outcomes[i] {
+        PrefixOutcome::Failed { reason, .. } => reason.clone(),
+        other => panic!("{i}: expected a failure, got {other:?}"),
+    };
+    for i in [0, 1] {
+        let reason = reason(i);
+        assert!(reason.contains("cannot open it as a raster"), "{reason}");
+    }
+    assert!(
+        matches!(&outcomes[2], PrefixOutcome::Registered(r) if r.product.id == "c_good_20200101T000000"),
+        "{outcomes:?}"
+    );
+    let timeless = reason(3);
+    assert!(
+        timeless.contains("no time: neither the file name nor the TIFF tags give one"),
+        "{timeless}"
+    );
+    // The next prefix of the same run.
+    let outcomes = registrar.register_prefix("other", &options).await.unwrap();
+    assert!(
+        matches!(&outcomes[..], [PrefixOutcome::Registered(r)] if r.derived.is_some()),
+        "{outcomes:?}"
+    );
+    assert_eq!(setup.catalog.count(&Default::default()).await.unwrap(), 2);
+}
+
+#[tokio::test]
+async fn an_outcome_recorded_before_registration_completes_the_report() {
+    let setup = Setup::new().await;
+    let reports = tempfile::tempdir().unwrap();
+    let registrar = setup
+        .registrar(Collections::default())
+        .with_report_dir(reports.path().to_owned());
+    let good = metadata_of(SAR);
+    let report_name = good.source.report.name.clone();
+    setup
+        .queue
+        .report_open(
+            &report_name,
+            2,
+            &serde_json::to_string(&good.source.report).unwrap(),
+        )
+        .await
+        .unwrap();
+    // What the preprocessor does for a browse that fails before registration.
+    pvs_registrar::record_outcome(
+        setup.queue.as_ref(),
+        Some(reports.path()),
+        &report_name,
+        "b_id_broken",
+        &pvs_model::RegistrationOutcome::Failure {
+            reason: "preprocessing failed: the image cannot be read".to_owned(),
+        },
+    )
+    .await
+    .unwrap();
+    let files = || std::fs::read_dir(reports.path()).unwrap().count();
+    assert_eq!(files(), 0, "written before the report was complete");
+    registrar.handle(&setup.store(&good).await).await.unwrap();
+    let written: Vec<_> = std::fs::read_dir(reports.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(written.len(), 1, "{written:?}");
+    let xml = std::fs::read_to_string(&written[0]).unwrap();
+    assert!(xml.contains("<reg:status>partial</reg:status>"), "{xml}");
+    assert!(
+        xml.contains("<reg:identifier>b_id_broken</reg:identifier>"),
+        "{xml}"
+    );
+    assert!(xml.contains("the image cannot be read"), "{xml}");
+    assert!(
+        xml.contains("<reg:identifier>b_id_1</reg:identifier>"),
+        "{xml}"
+    );
+    // Recording again once the report is complete writes nothing more.
+    pvs_registrar::record_outcome(
+        setup.queue.as_ref(),
+        Some(reports.path()),
+        &report_name,
+        "b_id_broken",
+        &pvs_model::RegistrationOutcome::Failure {
+            reason: "again".to_owned(),
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(files(), 1);
+}

@@ -253,7 +253,14 @@ pub mod vars {
         name: "REPORT_DIR",
         default: None,
         example: "/srv/sftp/to/panda",
-        meaning: "Folder (the SFTP `to/panda` drop) where the registrar writes a registration report XML once every product of a browse report is registered or failed (schema: `schemas/registration-report.xsd`). Unset: no reports are written.",
+        meaning: "Folder (the SFTP `to/panda` drop) where the registrar (or the preprocessor, when a report's last browse fails there) writes a registration report XML once every product of a browse report is registered or failed (schema: `schemas/registration-report.xsd`). Unset: no reports are written.",
+    };
+    /// The preprocessor's scratch folder.
+    pub const PREPROCESS_WORK_DIR: Var = Var {
+        name: "PREPROCESS_WORK_DIR",
+        default: None,
+        example: "/var/tmp/pvs",
+        meaning: "Folder where the preprocessor downloads inputs and writes COGs before uploading them (needs room for a few inputs and outputs at a time). Unset: the system's temporary folder.",
     };
 
     /// The registry: every variable above.
@@ -275,6 +282,7 @@ pub mod vars {
         INGEST_PREFIX,
         COLLECTIONS_FILE,
         REPORT_DIR,
+        PREPROCESS_WORK_DIR,
     ];
 }
 

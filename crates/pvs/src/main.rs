@@ -20,10 +20,12 @@ use pvs_storage::StorageUrl;
 
 mod backends;
 mod ingestor;
+mod preprocessor;
 mod registrar;
 
 use backends::StartError;
 use ingestor::IngestorArgs;
+use preprocessor::PreprocessorArgs;
 use registrar::RegistrarArgs;
 
 /// Every name pvs answers to when invoked through a link.
@@ -58,8 +60,8 @@ struct Cli {
 enum Service {
     /// Accept browse reports (HTTP POST or a watched folder) and queue their browses.
     Ingestor(IngestorArgs),
-    /// Convert queued browse images to Cloud-Optimized GeoTIFFs on object storage. [not built yet]
-    Preprocessor(HttpArgs),
+    /// Convert queued browse images and packages to Cloud-Optimized GeoTIFFs on object storage.
+    Preprocessor(PreprocessorArgs),
     /// Register preprocessed products (register_queue) in the PostGIS catalog; remove them
     /// (deregister_queue, --deregister).
     Registrar(RegistrarArgs),
@@ -108,10 +110,8 @@ impl Service {
         match self {
             Service::Ingestor(a) => a.http.listen,
             Service::Registrar(a) => a.http.listen,
-            Service::Preprocessor(a)
-            | Service::Seeder(a)
-            | Service::Renderer(a)
-            | Service::Cache(a) => a.listen,
+            Service::Preprocessor(a) => a.http.listen,
+            Service::Seeder(a) | Service::Renderer(a) | Service::Cache(a) => a.listen,
         }
     }
 
@@ -199,10 +199,8 @@ fn start(env: &Env, service: Service) -> Result<(), StartError> {
     match service {
         Service::Ingestor(args) => run_with(Box::pin(ingestor::run(env, args, listen))),
         Service::Registrar(args) => run_with(Box::pin(registrar::run(env, args, listen))),
-        Service::Preprocessor(_)
-        | Service::Seeder(_)
-        | Service::Renderer(_)
-        | Service::Cache(_) => Err(StartError::Runtime(
+        Service::Preprocessor(args) => run_with(Box::pin(preprocessor::run(env, args, listen))),
+        Service::Seeder(_) | Service::Renderer(_) | Service::Cache(_) => Err(StartError::Runtime(
             "this service is not built yet in this version of pvs; nothing was started.".into(),
         )),
     }

@@ -46,7 +46,7 @@ pub struct RegistrarArgs {
     pub consumer_name: Option<String>,
 }
 
-fn parse_consumer_name(text: &str) -> Result<String, String> {
+pub(crate) fn parse_consumer_name(text: &str) -> Result<String, String> {
     pvs_queue::validate_consumer_name(text)
         .map(|()| text.to_owned())
         .map_err(|e| e.to_string())
@@ -64,18 +64,21 @@ pub fn collections(env: &Env) -> Result<Collections, StartError> {
         .map_err(|e| ConfigError::new(&vars::COLLECTIONS_FILE, format!("{path}: {e}")).into())
 }
 
+/// Reads `REPORT_DIR`, if set: it must be a directory.
+pub fn report_dir(env: &Env) -> Result<Option<std::path::PathBuf>, StartError> {
+    match env.get_opt::<String>(&vars::REPORT_DIR)? {
+        Some(dir) if !std::path::Path::new(&dir).is_dir() => {
+            Err(ConfigError::new(&vars::REPORT_DIR, format!("{dir} is not a directory")).into())
+        }
+        dir => Ok(dir.map(std::path::PathBuf::from)),
+    }
+}
+
 /// Runs the registrar until SIGINT/SIGTERM, or performs its one-shot command.
 pub async fn run(env: &Env, args: RegistrarArgs, listen: ListenAddr) -> Result<(), StartError> {
     // Every configuration check comes before any backend is touched.
     let collections = collections(env)?;
-    let report_dir = match env.get_opt::<String>(&vars::REPORT_DIR)? {
-        Some(dir) if !std::path::Path::new(&dir).is_dir() => {
-            return Err(
-                ConfigError::new(&vars::REPORT_DIR, format!("{dir} is not a directory")).into(),
-            );
-        }
-        dir => dir.map(std::path::PathBuf::from),
-    };
+    let report_dir = report_dir(env)?;
     let database: DatabaseUrl = env.get(&vars::DATABASE_URL)?;
     let storage = backends::storage(env)?.ok_or_else(|| {
         StartError::Config(ConfigError::new(
@@ -182,13 +185,22 @@ async fn register_prefixes(
         };
         for outcome in outcomes {
             match outcome {
-                PrefixOutcome::Registered(r) if r.replaced => {
-                    println!("replaced {} ({})", r.product.id, r.product.collection);
-                    replaced += 1;
-                }
                 PrefixOutcome::Registered(r) => {
-                    println!("inserted {} ({})", r.product.id, r.product.collection);
-                    registered += 1;
+                    let verb = if r.replaced { "replaced" } else { "inserted" };
+                    let derived = r
+                        .derived
+                        .as_deref()
+                        .map(|what| format!("; no metadata document, derived: {what}"))
+                        .unwrap_or_default();
+                    println!(
+                        "{verb} {} ({}){derived}",
+                        r.product.id, r.product.collection
+                    );
+                    if r.replaced {
+                        replaced += 1;
+                    } else {
+                        registered += 1;
+                    }
                 }
                 PrefixOutcome::WouldRegister {
                     id,

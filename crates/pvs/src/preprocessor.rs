@@ -1,0 +1,104 @@
+//! `pvs preprocessor`: the workers on `preprocess-md_queue` and `preprocess_queue`, with
+//! `/health` and `/ready`.
+
+use std::sync::Arc;
+
+use pvs_preprocessor::{Preprocessor, Settings};
+use pvs_service::config::{ConfigError, Env, ListenAddr, vars};
+use pvs_service::http::{self, Readiness};
+
+use crate::HttpArgs;
+use crate::backends::{self, StartError};
+use crate::registrar::{collections, report_dir};
+
+/// Options of `pvs preprocessor`.
+#[derive(Debug, clap::Args)]
+pub struct PreprocessorArgs {
+    #[command(flatten)]
+    pub http: HttpArgs,
+    /// How many items are preprocessed at a time (per queue). Default: one per core.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: Option<u16>,
+    /// Threads of the conversion (GDAL) pool. Default: one per core.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub threads: Option<u16>,
+    /// Name of this preprocessor's queue consumers (letters, digits, `_.-`), e.g. the pod
+    /// name; see `pvs registrar --help`.
+    #[arg(long, value_name = "NAME", value_parser = crate::registrar::parse_consumer_name)]
+    pub consumer_name: Option<String>,
+}
+
+/// Runs the preprocessor until SIGINT/SIGTERM.
+pub async fn run(env: &Env, args: PreprocessorArgs, listen: ListenAddr) -> Result<(), StartError> {
+    // Every configuration check comes before any backend is touched.
+    let collections = collections(env)?;
+    let report_dir = report_dir(env)?;
+    let work_dir = match env.get_opt::<String>(&vars::PREPROCESS_WORK_DIR)? {
+        Some(dir) if !std::path::Path::new(&dir).is_dir() => {
+            return Err(ConfigError::new(
+                &vars::PREPROCESS_WORK_DIR,
+                format!("{dir} is not a directory"),
+            )
+            .into());
+        }
+        dir => dir.map(std::path::PathBuf::from),
+    };
+    let storage = backends::storage(env)?.ok_or_else(|| {
+        StartError::Config(ConfigError::new(
+            &vars::STORAGE_URL,
+            "is required but not set",
+        ))
+    })?;
+    let cores = std::thread::available_parallelism().map_or(2, usize::from);
+    let settings = Settings {
+        threads: args.threads.map_or(cores, usize::from),
+        work_dir,
+        ..Settings::default()
+    };
+    let concurrency = args.concurrency.map_or(cores, usize::from);
+    pvs_raster::init();
+    let queue = backends::queue(env).await?;
+    let mut preprocessor = Preprocessor::new(queue.clone(), storage.clone(), collections, settings)
+        .map_err(|e| StartError::Runtime(format!("cannot start the conversion pool: {e}")))?;
+    if let Some(dir) = report_dir {
+        preprocessor = preprocessor.with_report_dir(dir);
+    }
+    let preprocessor = Arc::new(preprocessor);
+    let readiness = Readiness::new()
+        .with("redis", move || {
+            let queue = queue.clone();
+            async move { queue.ping().await.map_err(|e| e.to_string()) }
+        })
+        .with("storage", move || {
+            let storage = storage.clone();
+            async move { storage.ping().await.map_err(|e| e.to_string()) }
+        });
+    let router = http::with_probes("preprocessor", axum::Router::new(), readiness);
+    let listener = http::bind(listen)
+        .await
+        .map_err(|e| StartError::Runtime(e.to_string()))?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let name = args
+        .consumer_name
+        .clone()
+        .unwrap_or_else(|| pvs_queue::unique_consumer_name("preprocessor"));
+    tracing::info!(
+        address = %listen,
+        consumer = %name,
+        concurrency,
+        threads = preprocessor.threads(),
+        "preprocessor consuming preprocess-md_queue and preprocess_queue"
+    );
+    let worker = tokio::spawn(async move { preprocessor.run(&name, concurrency, stop_rx).await });
+    let served = http::serve(listener, router, async move {
+        http::shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    })
+    .await;
+    match worker.await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return Err(StartError::Runtime(format!("preprocessing queues: {e}"))),
+        Err(e) => return Err(StartError::Runtime(format!("preprocessor worker: {e}"))),
+    }
+    served.map_err(|e| StartError::Runtime(e.to_string()))
+}

@@ -1,0 +1,200 @@
+//! The pipeline as an operator runs it: `pvs ingestor --watch`, `pvs preprocessor` and
+//! `pvs registrar` as processes on a real Redis, the S3 test server and a real PostGIS. Every
+//! fixture report dropped into the watch folder ends as products in the catalog (COGs on
+//! storage) and a registration report in `REPORT_DIR`. The report whose image is missing is
+//! refused at ingestion (filed in `failed/`); a report whose image is corrupt fails in the
+//! preprocessor, and its registration report says why.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use pvs_catalog::Catalog;
+use pvs_catalog::testing::TestDatabase;
+use pvs_model::{BrowseItem, BrowseReport};
+
+const PVS: &str = env!("CARGO_BIN_EXE_pvs");
+
+fn redis_url() -> String {
+    std::env::var("PVS_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
+
+fn s3_endpoint() -> String {
+    std::env::var("PVS_TEST_S3_ENDPOINT").unwrap_or_else(|_| "http://127.0.0.1:9000".to_owned())
+}
+
+fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/ngeo")
+}
+
+/// Kills the child when the test ends, however it ends.
+struct Service(Child);
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn service(name: &str, args: &[&str], env: &[(&str, String)]) -> Service {
+    let mut command = Command::new(PVS);
+    command
+        .arg(name)
+        .args(args)
+        .env_clear()
+        .env("RUST_LOG", "warn")
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
+    Service(command.spawn().unwrap())
+}
+
+fn free_port() -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    format!("127.0.0.1:{port}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_fixture_report_goes_from_the_watch_folder_to_the_catalog() {
+    let database = TestDatabase::create().await;
+    let bucket = format!("pvs-pipeline-{}", std::process::id());
+    let created = reqwest::Client::new()
+        .put(format!("{}/{bucket}", s3_endpoint()))
+        .send()
+        .await
+        .unwrap();
+    assert!(created.status().is_success());
+    let prefix = format!("pvs-test:pipeline-{}:", std::process::id());
+    let watch = tempfile::tempdir().unwrap();
+    let reports = tempfile::tempdir().unwrap();
+
+    // What the reports hold: the ids that must end in the catalog, the reports that must be
+    // answered.
+    let mut expected_ids = BTreeSet::new();
+    let mut expected_reports = BTreeSet::new();
+    for folder in ["reference_test_data", "regular_grid_clipping", "test_data"] {
+        for entry in std::fs::read_dir(fixtures_dir().join(folder)).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+            std::fs::copy(&path, watch.path().join(&name)).unwrap();
+            if !name.ends_with(".xml") || name == "BrowseReport_FAILURE.xml" {
+                continue;
+            }
+            let report = BrowseReport::parse(&std::fs::read(&path).unwrap()).unwrap();
+            for browse in report.valid_browses() {
+                expected_ids.insert(BrowseItem::new(&report, browse, &name).id);
+                expected_reports.insert(name.trim_end_matches(".xml").to_owned());
+            }
+        }
+    }
+    assert!(expected_ids.len() >= 15, "{expected_ids:?}");
+    // A valid report whose image is not a raster (the ingestor refuses zero-byte images).
+    let mer = "MER_FRS_1PNPDE20060822_092058_000001972050_00308_23408_0077_RGB_reduced";
+    let empty_report = std::fs::read_to_string(fixtures_dir().join(format!("test_data/{mer}.xml")))
+        .unwrap()
+        .replace(&format!("{mer}.tif"), "corrupt.tif")
+        .replace(mer, "EMPTY_IMAGE");
+    std::fs::write(watch.path().join("corrupt.tif"), b"II*\0 truncated TIFF").unwrap();
+    std::fs::write(watch.path().join("BrowseReport_EMPTY.xml"), empty_report).unwrap();
+    expected_reports.insert("BrowseReport_EMPTY".to_owned());
+
+    let env = vec![
+        ("REDIS_URL", redis_url()),
+        ("REDIS_KEY_PREFIX", prefix.clone()),
+        ("STORAGE_URL", format!("s3://{bucket}/data")),
+        ("S3_ENDPOINT", s3_endpoint()),
+        ("AWS_ACCESS_KEY_ID", "pvs-test".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", "pvs-test-secret".to_owned()),
+        ("DATABASE_URL", database.url.clone()),
+        ("REPORT_DIR", reports.path().display().to_string()),
+        ("INGEST_PREFIX", "incoming".to_owned()),
+    ];
+    let watch_dir = watch.path().display().to_string();
+    let _ingestor = service(
+        "ingestor",
+        &[
+            "--watch",
+            &watch_dir,
+            "--quiet",
+            "0.2",
+            "--poll",
+            "0.2",
+            "--listen",
+            &free_port(),
+        ],
+        &env,
+    );
+    let _preprocessor = service(
+        "preprocessor",
+        &["--concurrency", "2", "--listen", &free_port()],
+        &env,
+    );
+    let _registrar = service("registrar", &["--listen", &free_port()], &env);
+
+    // Every report answered in REPORT_DIR.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let answered = loop {
+        let answered: BTreeMap<String, String> = std::fs::read_dir(reports.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "xml"))
+            .map(|p| {
+                let name = p.file_name().unwrap().to_str().unwrap().to_owned();
+                let report = name.split("_registration_").next().unwrap().to_owned();
+                (report, std::fs::read_to_string(&p).unwrap())
+            })
+            .collect();
+        if answered.len() >= expected_reports.len() {
+            break answered;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} of {} reports answered: missing {:?}",
+            answered.len(),
+            expected_reports.len(),
+            expected_reports
+                .iter()
+                .filter(|r| !answered.contains_key(*r))
+                .collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    assert_eq!(
+        answered.keys().cloned().collect::<BTreeSet<_>>(),
+        expected_reports
+    );
+    let failure = &answered["BrowseReport_EMPTY"];
+    assert!(failure.contains("<reg:status>failure"), "{failure}");
+    assert!(failure.contains("preprocessing failed"), "{failure}");
+    assert!(failure.contains("corrupt.tif"), "{failure}");
+    assert!(
+        watch
+            .path()
+            .join("failed/BrowseReport_FAILURE.xml")
+            .exists(),
+        "the report whose image is missing is refused at ingestion"
+    );
+    for (name, xml) in &answered {
+        if name != "BrowseReport_EMPTY" {
+            assert!(!xml.contains("<reg:status>failure"), "{name}: {xml}");
+        }
+    }
+
+    // Every product is in the catalog with its COG.
+    let catalog = database.catalog().await;
+    for id in &expected_ids {
+        let product = catalog
+            .get(id)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("{id} is not in the catalog"));
+        assert!(product.location.ends_with(".tif"), "{product:?}");
+    }
+    assert!(catalog.get("EMPTY_IMAGE").await.unwrap().is_none());
+}
