@@ -1,26 +1,69 @@
 #!/usr/bin/env bash
-# Shows pvs working on this machine: builds pvs, starts the ingestor against the local Redis,
-# POSTs a real ngEO browse report, prints the ingestion response and the queued browse item,
-# then stops the ingestor. Run scripts/setup.sh first (the README's run command does).
-#
-# Until `pvs up` (the whole pipeline in one process) exists, this is the one service to try.
+# Shows the pvs pipeline working on this machine: builds pvs, starts the ingestor (watching a
+# drop folder), the preprocessor and the registrar against the local Redis and PostgreSQL,
+# with a local folder as object storage; drops two real ngEO browse reports with their images
+# into the folder, waits for the registration reports, and prints what each stage made: the
+# queue sets, the COG (gdalinfo), the catalog rows. Then it stops the services and removes
+# its database and Redis keys. Run scripts/setup.sh first (the README's run command does).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-port="${PVS_DEMO_PORT:-8081}"
 prefix="pvs-demo:"
+database="pvs_demo"
+work="$(mktemp -d /tmp/pvs-demo.XXXXXX)"
+mkdir -p "$work/from-fepd" "$work/to-panda" "$work/storage"
 cargo build --release --quiet -p pvs
 pvs="${CARGO_TARGET_DIR:-target}/release/pvs"
 
-REDIS_URL=redis://127.0.0.1:6379 REDIS_KEY_PREFIX="$prefix" "$pvs" ingestor --listen "127.0.0.1:$port" &
-pid=$!
-trap 'kill "$pid" 2>/dev/null || true; redis-cli -h 127.0.0.1 DEL "${prefix}preprocess-md_queue" >/dev/null' EXIT
-for _ in $(seq 1 50); do curl -fs "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.1; done
+psql -q -h 127.0.0.1 -U postgres -d postgres -c "DROP DATABASE IF EXISTS $database" \
+  -c "CREATE DATABASE $database" >/dev/null
+export REDIS_URL=redis://127.0.0.1:6379 REDIS_KEY_PREFIX="$prefix" \
+  DATABASE_URL="postgres://postgres@127.0.0.1:5432/$database" \
+  STORAGE_URL="file://$work/storage" REPORT_DIR="$work/to-panda" INGEST_PREFIX=incoming \
+  RUST_LOG=warn
 
-echo "== GET /ready"
-curl -s "http://127.0.0.1:$port/ready"; echo
-echo "== POST a browse report (fixtures/ngeo/reference_test_data/browseReport_ASA_IM__0P_20100722_213840.xml)"
-curl -s -w '\nHTTP %{http_code}\n' -H 'Content-Type: application/xml' \
-  --data-binary @fixtures/ngeo/reference_test_data/browseReport_ASA_IM__0P_20100722_213840.xml "http://127.0.0.1:$port/ingest"
-echo "== the item queued for the preprocessor (LRANGE ${prefix}preprocess-md_queue)"
-redis-cli -h 127.0.0.1 LRANGE "${prefix}preprocess-md_queue" 0 -1
+pids=()
+cleanup() {
+  kill "${pids[@]}" 2>/dev/null || true
+  wait 2>/dev/null || true
+  redis-cli -h 127.0.0.1 --scan --pattern "${prefix}*" | xargs -r redis-cli -h 127.0.0.1 DEL >/dev/null
+  psql -q -h 127.0.0.1 -U postgres -d postgres -c "DROP DATABASE IF EXISTS $database" >/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+"$pvs" ingestor --watch "$work/from-fepd" --quiet 0.3 --poll 0.3 --listen 127.0.0.1:18081 & pids+=($!)
+"$pvs" preprocessor --listen 127.0.0.1:18084 & pids+=($!)
+"$pvs" registrar --listen 127.0.0.1:18085 & pids+=($!)
+for port in 18081 18084 18085; do
+  for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/ready" >/dev/null && break; sleep 0.1; done
+done
+echo "== three services ready: ingestor :18081, preprocessor :18084, registrar :18085"
+
+echo "== dropping two browse reports and their images into $work/from-fepd"
+cp fixtures/ngeo/reference_test_data/ASA_IM__0P_20100722_213840.jpg \
+  fixtures/ngeo/test_data/S2.jp2 "$work/from-fepd/"
+cp fixtures/ngeo/reference_test_data/browseReport_ASA_IM__0P_20100722_213840.xml \
+  fixtures/ngeo/test_data/S2.xml "$work/from-fepd/"
+
+for _ in $(seq 1 300); do
+  [ "$(find "$work/to-panda" -name '*.xml' | wc -l)" -ge 2 ] && break
+  sleep 0.1
+done
+
+echo "== preprocess-success_set / register-success_set"
+redis-cli -h 127.0.0.1 SMEMBERS "${prefix}preprocess-success_set"
+redis-cli -h 127.0.0.1 SMEMBERS "${prefix}register-success_set"
+echo "== registration reports written to REPORT_DIR (the SFTP to/panda folder)"
+for report in "$work"/to-panda/*.xml; do
+  echo "-- $(basename "$report")"
+  cat "$report"
+done
+echo "== the COGs on storage"
+find "$work/storage" -name '*.tif' | sort | while read -r cog; do
+  echo "-- ${cog#"$work/storage/"}"
+  gdalinfo "$cog" | grep -E 'Size is|Coordinate System|ID\["EPSG",[0-9]+\]\]$|LAYOUT|COMPRESSION|Overviews|Band 4' | head -8
+done
+echo "== the catalog (PostGIS)"
+psql -h 127.0.0.1 -U postgres -d "$database" -c \
+  "SELECT id, collection, begin_time, end_time, ST_AsText(ST_Envelope(footprint)) AS bbox FROM products ORDER BY id"

@@ -468,3 +468,46 @@ async fn bad_browse_items_fail_that_item_only() {
         vec![done.metadata_key.to_string()]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_storage_is_retried_with_backoff_then_fails_the_item() {
+    let redis = TestRedis::new().await;
+    // Nothing listens on port 1: every request fails as a transient backend error.
+    let settings = S3Settings::with_endpoint("http://127.0.0.1:1".parse().unwrap())
+        .with_credentials("pvs-test", "pvs-test-secret");
+    let storage =
+        Storage::from_url(&"s3://nowhere/data".parse().unwrap(), Some(&settings)).unwrap();
+    let preprocessor = Preprocessor::new(
+        redis.queue.clone(),
+        storage,
+        Collections::default(),
+        Settings {
+            threads: 1,
+            attempts: 3,
+            backoff: Duration::from_millis(200),
+            ..Settings::default()
+        },
+    )
+    .unwrap();
+    let path = fixtures_dir().join("test_data/S2.xml");
+    let report = BrowseReport::parse(&std::fs::read(&path).unwrap()).unwrap();
+    let item = BrowseItem::new(&report, report.valid_browses().next().unwrap(), "S2.xml");
+    let started = std::time::Instant::now();
+    assert!(
+        preprocessor
+            .handle(QueueName::PreprocessMd, &item.to_json())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // Three attempts: waits of 200 ms and 400 ms between them.
+    assert!(
+        started.elapsed() >= Duration::from_millis(600),
+        "{:?}",
+        started.elapsed()
+    );
+    let Status::Failed { reason } = redis.status(Stage::Preprocess, &item.id).await.unwrap() else {
+        panic!("not failed");
+    };
+    assert!(reason.contains("S2.jp2"), "{reason}");
+}
