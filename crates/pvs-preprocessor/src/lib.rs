@@ -456,7 +456,18 @@ impl Preprocessor {
                     let id = product_id(package.key.rsplit('/').next().unwrap_or(&package.key));
                     self.queue.mark_started(Stage::Preprocess, &id).await?;
                     let result = self.preprocess_package(&package).await;
-                    let id = result.as_ref().map_or(id, |done| done.metadata.id.clone());
+                    // A browse report inside the package names the product: it is recorded
+                    // under that id, and the package's name leaves the in-flight set.
+                    let id = match &result {
+                        Ok(done) if done.metadata.id != id => {
+                            self.queue.forget(Stage::Preprocess, &id).await?;
+                            self.queue
+                                .mark_started(Stage::Preprocess, &done.metadata.id)
+                                .await?;
+                            done.metadata.id.clone()
+                        }
+                        _ => id,
+                    };
                     (id, None, result)
                 }
                 Err(e) => (id_hint(message), None, Err(e)),

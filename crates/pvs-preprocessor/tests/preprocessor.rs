@@ -332,6 +332,22 @@ async fn packages_with_and_without_a_browse_report() {
     assert_eq!(done.metadata.collection, "MER_FRS");
     assert_eq!(done.metadata.cog.crs, "EPSG:4326");
     setup.check_product(done.metadata_key.as_str()).await;
+    let queue = setup.queue();
+    assert_eq!(
+        queue
+            .status(Stage::Preprocess, &done.metadata.id)
+            .await
+            .unwrap(),
+        Status::Succeeded
+    );
+    assert_eq!(
+        queue
+            .status(Stage::Preprocess, "with_report")
+            .await
+            .unwrap(),
+        Status::Unknown,
+        "the package name is not left in flight"
+    );
 
     // No report: collection from the message, time from the package's name.
     let done = handle(r#"{"key": "packages/MER_20060822_092058_plain.tar", "collection": "MER"}"#)
@@ -346,7 +362,6 @@ async fn packages_with_and_without_a_browse_report() {
     setup.check_product(done.metadata_key.as_str()).await;
 
     // Failures, each with its reason, and the queue goes on.
-    let queue = setup.queue();
     for (message, id, needle) in [
         (
             "packages/MER_20060822_092058_plain.tar",

@@ -128,15 +128,34 @@ pub fn to_cog(
         RasterError::Unsuitable(format!("output path {} is not UTF-8", output.display()))
     })?;
     let cog_args = options.translate_args();
-    let warped = georeferencing.needs_warp();
+    let mut warped = georeferencing.needs_warp();
     let written = match &georeferencing {
-        Georeferencing::Embedded => {
-            if source.geo_transform().is_err() || source.spatial_ref().is_err() {
-                return Err(RasterError::Georef(format!(
-                    "modelInGeotiff, but {input} carries no georeferencing (geotransform and CRS)"
-                )));
-            }
+        Georeferencing::Embedded
+            if source.geo_transform().is_ok() && source.spatial_ref().is_ok() =>
+        {
             gdal_app::translate(&source, output_path, &cog_args)?
+        }
+        Georeferencing::Embedded if source.gcps().len() >= 3 => {
+            // Tie points in the file instead of a geotransform (as ngEO accepts): warped
+            // into EPSG:4326 like the report's tie points.
+            warped = true;
+            let args = strings(&[
+                "-of",
+                "VRT",
+                "-t_srs",
+                "EPSG:4326",
+                "-tps",
+                "-dstalpha",
+                "-r",
+                "bilinear",
+            ]);
+            let warped_image = gdal_app::warp(&source, "", &args)?;
+            gdal_app::translate(&warped_image, output_path, &cog_args)?
+        }
+        Georeferencing::Embedded => {
+            return Err(RasterError::Georef(format!(
+                "modelInGeotiff, but {input} carries no georeferencing (geotransform and CRS, or tie points)"
+            )));
         }
         _ => {
             let mut placed = gdal_app::translate(&source, "", &strings(&["-of", "VRT"]))?;
@@ -152,6 +171,10 @@ pub fn to_cog(
     let description = cog::describe(&written)?;
     let footprint = match &placement.footprint {
         Some(footprint) => footprint.clone(),
+        // Warped from the file's own tie points: the footprint is where the pixels are.
+        None if warped && georeferencing == Georeferencing::Embedded => {
+            crate::derive::valid_data_footprint(&written)?
+        }
         None => footprint_of(&georeferencing, placement, &written)?,
     };
     Ok(Converted {

@@ -439,6 +439,71 @@ fn compression_options_are_applied() {
 }
 
 #[test]
+fn model_in_geotiff_with_tie_points_only_is_warped() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = synthetic(dir.path(), 200, 100, (150, 20));
+    {
+        // The same placement as `tie_points_put_known_pixels_at_their_coordinates`, as GCPs
+        // inside the file.
+        let dataset = Dataset::open_ex(
+            &image,
+            gdal::DatasetOptions {
+                open_flags: gdal::GdalOpenFlags::GDAL_OF_UPDATE,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let gcp = |pixel: f64, line: f64, x: f64, y: f64| gdal::Gcp {
+            id: String::new(),
+            info: String::new(),
+            pixel,
+            line,
+            x,
+            y,
+            z: 0.0,
+        };
+        let mut wgs84 = gdal::spatial_ref::SpatialRef::from_epsg(4326).unwrap();
+        wgs84
+            .set_axis_mapping_strategy(gdal::spatial_ref::AxisMappingStrategy::TraditionalGisOrder);
+        dataset
+            .set_gcps(
+                vec![
+                    gcp(0.0, 0.0, 10.0, 41.0),
+                    gcp(0.0, 100.0, 10.0, 40.0),
+                    gcp(200.0, 100.0, 12.0, 40.0),
+                    gcp(200.0, 0.0, 12.0, 41.0),
+                ],
+                &wgs84,
+            )
+            .unwrap();
+    }
+    let output = dir.path().join("out.tif");
+    let result = to_cog(
+        image.to_str().unwrap(),
+        &Placement {
+            geolocation: &Geolocation::ModelInGeotiff,
+            reference_system: ReferenceSystem::Raw,
+            footprint: None,
+        },
+        &output,
+        &CogOptions::default(),
+    )
+    .unwrap();
+    assert!(result.warped && result.description.alpha);
+    let cog_dataset = Dataset::open(&output).unwrap();
+    assert_eq!(value_at(&cog_dataset, 11.55, 40.75), 250, "block centre");
+    let rect = result.footprint.bounding_rect().unwrap();
+    assert!(
+        (rect.min().x - 10.0).abs() < 0.02 && (rect.max().x - 12.0).abs() < 0.02,
+        "{rect:?}"
+    );
+    assert!(
+        (rect.min().y - 40.0).abs() < 0.02 && (rect.max().y - 41.0).abs() < 0.02,
+        "{rect:?}"
+    );
+}
+
+#[test]
 fn bad_inputs_fail_with_their_reason() {
     let dir = tempfile::tempdir().unwrap();
     let embedded = Geolocation::ModelInGeotiff;
