@@ -4,6 +4,7 @@
 use std::ffi::CString;
 use std::path::PathBuf;
 
+use chrono::{DateTime, Utc};
 use pvs_model::{BrowseReport, FileName};
 use pvs_storage::{Storage, StorageKey, StorageUrl};
 
@@ -92,20 +93,18 @@ pub(crate) async fn fetch_key(
         None => "",
     };
     let dir = settings.work_dir.clone().unwrap_or_else(std::env::temp_dir);
-    let write = || -> std::io::Result<tempfile::TempPath> {
-        let mut file = tempfile::Builder::new()
-            .prefix("pvs-input-")
-            .suffix(suffix)
-            .tempfile_in(&dir)?;
-        std::io::Write::write_all(&mut file, &bytes)?;
-        Ok(file.into_temp_path())
+    let failure = |e: std::io::Error| PreprocessError::Input {
+        input: key.to_string(),
+        reason: format!("cannot write the download into {}: {e}", dir.display()),
     };
-    write()
-        .map(Source::Downloaded)
-        .map_err(|e| PreprocessError::Input {
-            input: key.to_string(),
-            reason: format!("cannot write the download into {}: {e}", dir.display()),
-        })
+    let path = tempfile::Builder::new()
+        .prefix("pvs-input-")
+        .suffix(suffix)
+        .tempfile_in(&dir)
+        .map_err(failure)?
+        .into_temp_path();
+    tokio::fs::write(&path, &bytes).await.map_err(failure)?;
+    Ok(Source::Downloaded(path))
 }
 
 /// What a package holds.
@@ -116,6 +115,8 @@ pub(crate) struct Package {
     pub gdal_path: String,
     /// A browse report for the raster, if the package has one.
     pub report: Option<PackageReport>,
+    /// The acquisition time the raster's tags give, if any (read when there is no report).
+    pub tag_times: Option<(DateTime<Utc>, DateTime<Utc>)>,
 }
 
 fn is_archive(name: &str) -> bool {
@@ -129,9 +130,9 @@ fn extension(name: &str) -> String {
         .unwrap_or_default()
 }
 
-/// Finds the raster (exactly one) and a browse report describing it inside a package; a
-/// plain image is its own raster.
-pub(crate) fn open_package(source: &Source, key: &StorageKey) -> Result<Package, PreprocessError> {
+/// Finds the raster (exactly one) and a browse report describing it inside the package at
+/// `path` (a GDAL path); a plain image is its own raster. Blocking (GDAL I/O).
+pub(crate) fn open_package(path: &str, key: &StorageKey) -> Result<Package, PreprocessError> {
     let failure = |reason: String| PreprocessError::Input {
         input: key.to_string(),
         reason,
@@ -140,11 +141,12 @@ pub(crate) fn open_package(source: &Source, key: &StorageKey) -> Result<Package,
     if !is_archive(name) {
         return Ok(Package {
             raster_name: name.to_owned(),
-            gdal_path: source.gdal_path(),
+            gdal_path: path.to_owned(),
             report: None,
+            tag_times: tag_times(path),
         });
     }
-    let root = format!("/vsitar/{}", source.gdal_path());
+    let root = format!("/vsitar/{path}");
     let entries = gdal::vsi::read_dir(&root, true)
         .map_err(|e| failure(format!("not a readable tar archive: {e}")))?;
     let entries: Vec<String> = entries
@@ -196,11 +198,22 @@ pub(crate) fn open_package(source: &Source, key: &StorageKey) -> Result<Package,
             break;
         }
     }
+    let gdal_path = format!("{root}/{raster}");
+    let tag_times = match report {
+        Some(_) => None,
+        None => tag_times(&gdal_path),
+    };
     Ok(Package {
         raster_name: raster_base,
-        gdal_path: format!("{root}/{raster}"),
+        gdal_path,
         report,
+        tag_times,
     })
+}
+
+fn tag_times(path: &str) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    let dataset = gdal::Dataset::open(path).ok()?;
+    pvs_raster::derive::time_from_tags(&dataset)
 }
 
 /// Reads a whole (small) file through GDAL's virtual file systems.

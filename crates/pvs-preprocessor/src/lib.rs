@@ -220,7 +220,14 @@ impl Preprocessor {
             PreprocessError::BadMessage(format!("package key {:?}: {e}", message.key))
         })?;
         let source = input::fetch_key(&self.storage, &key, &self.settings).await?;
-        let package = input::open_package(&source, &key)?;
+        // GDAL reads the archive: on a blocking thread, not the async runtime.
+        let (path, package_key) = (source.gdal_path(), key.clone());
+        let package = tokio::task::spawn_blocking(move || input::open_package(&path, &package_key))
+            .await
+            .map_err(|e| PreprocessError::Input {
+                input: key.to_string(),
+                reason: format!("reading the package stopped: {e}"),
+            })??;
         let job = match package.report {
             Some((report, browse_index)) => {
                 let browse = report.browses[browse_index]
@@ -247,7 +254,7 @@ impl Preprocessor {
                     },
                 }
             }
-            None => self.package_job(&key, message, &package.raster_name, &package.gdal_path)?,
+            None => self.package_job(&key, message, &package)?,
         };
         let result = self.convert_and_upload(job, package.gdal_path).await;
         drop(source);
@@ -260,9 +267,9 @@ impl Preprocessor {
         &self,
         key: &StorageKey,
         message: &PackageMessage,
-        raster_name: &str,
-        gdal_path: &str,
+        package: &input::Package,
     ) -> Result<Job, PreprocessError> {
+        let raster_name = package.raster_name.as_str();
         let failure = |reason: String| PreprocessError::Input {
             input: key.to_string(),
             reason,
@@ -284,11 +291,7 @@ impl Preprocessor {
         };
         let times = pvs_raster::derive::time_from_name(name)
             .or_else(|| pvs_raster::derive::time_from_name(raster_name))
-            .or_else(|| {
-                gdal::Dataset::open(gdal_path)
-                    .ok()
-                    .and_then(|d| pvs_raster::derive::time_from_tags(&d))
-            })
+            .or(package.tag_times)
             .ok_or_else(|| {
                 failure(format!(
                     "no acquisition time: neither the names {name:?} / {raster_name:?} nor the raster's tags give one"
@@ -361,7 +364,8 @@ impl Preprocessor {
                 }
                 other => other,
             })?;
-        let size_bytes = std::fs::metadata(&output)
+        let size_bytes = tokio::fs::metadata(&output)
+            .await
             .map_err(|e| PreprocessError::Input {
                 input: output.display().to_string(),
                 reason: format!("the COG just written cannot be read: {e}"),

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use pvs_catalog::Catalog;
 use pvs_catalog::testing::TestDatabase;
+use pvs_catalog::{Bbox, Catalog, ProductQuery, TimeFilter};
 use pvs_model::{BrowseItem, BrowseReport};
 
 const PVS: &str = env!("CARGO_BIN_EXE_pvs");
@@ -195,6 +195,26 @@ async fn every_fixture_report_goes_from_the_watch_folder_to_the_catalog() {
             .unwrap()
             .unwrap_or_else(|| panic!("{id} is not in the catalog"));
         assert!(product.location.ends_with(".tif"), "{product:?}");
+        // Queryable as the renderer will ask: its collection, a box inside its footprint,
+        // its time.
+        let centre = product.footprint.0[0].exterior().0[0];
+        let query = ProductQuery::new()
+            .with_collection(product.collection.clone())
+            .with_bbox(
+                Bbox::new(
+                    centre.x - 0.01,
+                    centre.y - 0.01,
+                    centre.x + 0.01,
+                    centre.y + 0.01,
+                )
+                .unwrap(),
+            )
+            .with_time(TimeFilter::instant(product.begin));
+        let found = catalog.search(&query).await.unwrap();
+        assert!(
+            found.iter().any(|p| &p.id == id),
+            "{id} not found by {query:?}"
+        );
     }
     assert!(catalog.get("EMPTY_IMAGE").await.unwrap().is_none());
 }
