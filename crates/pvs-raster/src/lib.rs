@@ -6,6 +6,7 @@
 //!   footprint.
 //! - [`cog`]: checks that a file is a valid COG (the layout rules GDAL documents) and reads
 //!   what the catalog records about it.
+//! - [`render`]: map images: COGs warped into a view, composited newest on top, encoded.
 //! - [`derive`]: what a raster alone tells: the footprint of its valid pixels and the
 //!   acquisition time from its file name or tags.
 
@@ -15,6 +16,7 @@ pub mod derive;
 mod error;
 mod gdal_app;
 pub mod georef;
+pub mod render;
 
 pub use error::RasterError;
 
