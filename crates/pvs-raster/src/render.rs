@@ -65,6 +65,18 @@ impl Rgba {
         ]
     }
 
+    /// Lays the image on an opaque `background` colour (RGB): every pixel becomes opaque.
+    pub fn flatten(&mut self, background: [u8; 3]) {
+        for pixel in self.pixels.chunks_exact_mut(4) {
+            let alpha = u32::from(pixel[3]);
+            for (value, back) in pixel[..3].iter_mut().zip(background) {
+                *value =
+                    ((u32::from(*value) * alpha + u32::from(back) * (255 - alpha)) / 255) as u8;
+            }
+            pixel[3] = 255;
+        }
+    }
+
     /// Draws `top` under the pixels that are not opaque yet ("destination over"): what is
     /// already drawn (newer products) stays on top.
     fn draw_under(&mut self, top: &Rgba) {
@@ -225,7 +237,15 @@ impl Format {
 /// Encodes `image` as `format`; JPEG has no transparency, so the image is first laid on
 /// `background` (RGB).
 pub fn encode(image: &Rgba, format: Format, background: [u8; 3]) -> Result<Vec<u8>, RasterError> {
-    let bands = if format == Format::Jpeg { 3 } else { 4 };
+    let flat;
+    let (image, bands) = if format == Format::Jpeg {
+        let mut copy = image.clone();
+        copy.flatten(background);
+        flat = copy;
+        (&flat, 3)
+    } else {
+        (image, 4)
+    };
     let mem = DriverManager::get_driver_by_name("MEM")
         .map_err(|e| RasterError::gdal("the MEM driver", e))?;
     let dataset = mem
@@ -235,16 +255,7 @@ pub fn encode(image: &Rgba, format: Format, background: [u8; 3]) -> Result<Vec<u
         let values: Vec<u8> = image
             .pixels
             .chunks_exact(4)
-            .map(|p| {
-                if bands == 4 {
-                    p[band_index]
-                } else {
-                    let alpha = u32::from(p[3]);
-                    let over = u32::from(p[band_index]) * alpha
-                        + u32::from(background[band_index]) * (255 - alpha);
-                    (over / 255) as u8
-                }
-            })
+            .map(|p| p[band_index])
             .collect();
         let mut buffer = Buffer::new((image.width, image.height), values);
         let mut band = dataset

@@ -262,6 +262,13 @@ pub mod vars {
         example: "/var/tmp/pvs",
         meaning: "Folder where the preprocessor downloads inputs and writes COGs before uploading them (needs room for a few inputs and outputs at a time). Unset: the system's temporary folder.",
     };
+    /// The renderer's image size cap.
+    pub const RENDER_MAX_SIZE: Var = Var {
+        name: "RENDER_MAX_SIZE",
+        default: Some("4096"),
+        example: "2048",
+        meaning: "Largest WIDTH and HEIGHT of a WMS GetMap, in pixels (larger requests get an InvalidParameterValue exception).",
+    };
 
     /// The registry: every variable above.
     pub const ALL: &[Var] = &[
@@ -283,6 +290,7 @@ pub mod vars {
         COLLECTIONS_FILE,
         REPORT_DIR,
         PREPROCESS_WORK_DIR,
+        RENDER_MAX_SIZE,
     ];
 }
 

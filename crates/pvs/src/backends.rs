@@ -65,3 +65,41 @@ pub fn storage(env: &Env) -> Result<Option<Storage>, StartError> {
         .map(Some)
         .map_err(|e| StartError::Runtime(e.to_string()))
 }
+
+/// Readiness checks of the backends a service uses: `redis`, `postgis`, `storage`, each a
+/// ping.
+#[derive(Default)]
+pub struct Probes {
+    /// The work queues.
+    pub queue: Option<Arc<dyn WorkQueue>>,
+    /// The catalog.
+    pub catalog: Option<Arc<dyn pvs_catalog::Catalog>>,
+    /// The object storage.
+    pub storage: Option<Storage>,
+}
+
+impl Probes {
+    /// The `/ready` checks.
+    pub fn readiness(self) -> pvs_service::http::Readiness {
+        let mut readiness = pvs_service::http::Readiness::new();
+        if let Some(queue) = self.queue {
+            readiness = readiness.with("redis", move || {
+                let queue = queue.clone();
+                async move { queue.ping().await.map_err(|e| e.to_string()) }
+            });
+        }
+        if let Some(catalog) = self.catalog {
+            readiness = readiness.with("postgis", move || {
+                let catalog = catalog.clone();
+                async move { catalog.ping().await.map_err(|e| e.to_string()) }
+            });
+        }
+        if let Some(storage) = self.storage {
+            readiness = readiness.with("storage", move || {
+                let storage = storage.clone();
+                async move { storage.ping().await.map_err(|e| e.to_string()) }
+            });
+        }
+        readiness
+    }
+}

@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::Args;
 use pvs_ingestor::{Auth, HttpSettings, Ingestor, WatchFolder};
 use pvs_service::config::{ByteSize, Env, ListenAddr, Secret, vars};
-use pvs_service::http::{self, Readiness};
+use pvs_service::http;
 use pvs_storage::StorageKey;
 
 use crate::HttpArgs;
@@ -72,16 +72,12 @@ pub async fn run(env: &Env, args: IngestorArgs, listen: ListenAddr) -> Result<()
     let queue = backends::queue(env).await?;
 
     let ingestor = Arc::new(Ingestor::new(queue.clone(), storage.clone(), prefix));
-    let mut readiness = Readiness::new().with("redis", move || {
-        let queue = queue.clone();
-        async move { queue.ping().await.map_err(|e| e.to_string()) }
-    });
-    if let Some(storage) = storage {
-        readiness = readiness.with("storage", move || {
-            let storage = storage.clone();
-            async move { storage.ping().await.map_err(|e| e.to_string()) }
-        });
+    let readiness = backends::Probes {
+        queue: Some(queue),
+        storage,
+        ..Default::default()
     }
+    .readiness();
     let routes = pvs_ingestor::http::routes(
         ingestor.clone(),
         HttpSettings {

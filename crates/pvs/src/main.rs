@@ -22,6 +22,7 @@ mod backends;
 mod ingestor;
 mod preprocessor;
 mod registrar;
+mod renderer;
 
 use backends::StartError;
 use ingestor::IngestorArgs;
@@ -67,7 +68,7 @@ enum Service {
     Registrar(RegistrarArgs),
     /// Pre-render cache tiles for queued time intervals. [not built yet]
     Seeder(HttpArgs),
-    /// Serve WMS, WCS and OpenSearch from the catalog and the COGs. [not built yet]
+    /// Serve WMS (1.1.1, 1.3.0) from the catalog and the COGs; WCS and OpenSearch are not built yet.
     Renderer(HttpArgs),
     /// Serve WMTS and tiled WMS from the tile cache. [not built yet]
     Cache(HttpArgs),
@@ -200,7 +201,8 @@ fn start(env: &Env, service: Service) -> Result<(), StartError> {
         Service::Ingestor(args) => run_with(Box::pin(ingestor::run(env, args, listen))),
         Service::Registrar(args) => run_with(Box::pin(registrar::run(env, args, listen))),
         Service::Preprocessor(args) => run_with(Box::pin(preprocessor::run(env, args, listen))),
-        Service::Seeder(_) | Service::Renderer(_) | Service::Cache(_) => Err(StartError::Runtime(
+        Service::Renderer(_) => run_with(Box::pin(renderer::run(env, listen))),
+        Service::Seeder(_) | Service::Cache(_) => Err(StartError::Runtime(
             "this service is not built yet in this version of pvs; nothing was started.".into(),
         )),
     }

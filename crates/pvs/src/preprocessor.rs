@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use pvs_preprocessor::{Preprocessor, Settings};
 use pvs_service::config::{ConfigError, Env, ListenAddr, vars};
-use pvs_service::http::{self, Readiness};
+use pvs_service::http;
 
 use crate::HttpArgs;
 use crate::backends::{self, StartError};
@@ -64,15 +64,12 @@ pub async fn run(env: &Env, args: PreprocessorArgs, listen: ListenAddr) -> Resul
         preprocessor = preprocessor.with_report_dir(dir);
     }
     let preprocessor = Arc::new(preprocessor);
-    let readiness = Readiness::new()
-        .with("redis", move || {
-            let queue = queue.clone();
-            async move { queue.ping().await.map_err(|e| e.to_string()) }
-        })
-        .with("storage", move || {
-            let storage = storage.clone();
-            async move { storage.ping().await.map_err(|e| e.to_string()) }
-        });
+    let readiness = backends::Probes {
+        queue: Some(queue),
+        storage: Some(storage),
+        ..Default::default()
+    }
+    .readiness();
     let router = http::with_probes("preprocessor", axum::Router::new(), readiness);
     let listener = http::bind(listen)
         .await

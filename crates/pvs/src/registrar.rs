@@ -6,7 +6,7 @@ use pvs_catalog::{Catalog, PostgisCatalog};
 use pvs_model::Collections;
 use pvs_registrar::{PrefixOptions, PrefixOutcome, Registrar};
 use pvs_service::config::{ConfigError, DatabaseUrl, Env, ListenAddr, vars};
-use pvs_service::http::{self, Readiness};
+use pvs_service::http;
 
 use crate::HttpArgs;
 use crate::backends::{self, StartError};
@@ -123,19 +123,12 @@ pub async fn run(env: &Env, args: RegistrarArgs, listen: ListenAddr) -> Result<(
         };
         return register_prefixes(&registrar, &args.objects_prefix, &options).await;
     }
-    let readiness = Readiness::new()
-        .with("redis", move || {
-            let queue = queue.clone();
-            async move { queue.ping().await.map_err(|e| e.to_string()) }
-        })
-        .with("postgis", move || {
-            let catalog = catalog.clone();
-            async move { catalog.ping().await.map_err(|e| e.to_string()) }
-        })
-        .with("storage", move || {
-            let storage = storage.clone();
-            async move { storage.ping().await.map_err(|e| e.to_string()) }
-        });
+    let readiness = backends::Probes {
+        queue: Some(queue),
+        catalog: Some(catalog),
+        storage: Some(storage),
+    }
+    .readiness();
     let router = http::with_probes("registrar", axum::Router::new(), readiness);
     let listener = http::bind(listen)
         .await

@@ -136,6 +136,8 @@ async fn every_fixture_report_goes_from_the_watch_folder_to_the_catalog() {
         &env,
     );
     let _registrar = service("registrar", &["--listen", &free_port()], &env);
+    let renderer_address = free_port();
+    let _renderer = service("renderer", &["--listen", &renderer_address], &env);
 
     // Every report answered in REPORT_DIR.
     let deadline = Instant::now() + Duration::from_secs(120);
@@ -217,4 +219,40 @@ async fn every_fixture_report_goes_from_the_watch_folder_to_the_catalog() {
         );
     }
     assert!(catalog.get("EMPTY_IMAGE").await.unwrap().is_none());
+
+    // And on the map: the renderer reads the COGs from S3 (GDAL's /vsis3/ with the same
+    // settings) and draws a product at its footprint's centre.
+    let ows = format!("http://{renderer_address}/ows");
+    let capabilities = reqwest::get(format!("{ows}?SERVICE=WMS&REQUEST=GetCapabilities"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(capabilities.contains("<Name>SAR</Name>"), "{capabilities}");
+    let product = catalog.get("b_id_1").await.unwrap().unwrap();
+    let rect = geo::BoundingRect::bounding_rect(&product.footprint).unwrap();
+    let (lon, lat) = (rect.center().x, rect.center().y);
+    let response = reqwest::get(format!(
+        "{ows}?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS={}&CRS=CRS:84&BBOX={},{},{},{}&WIDTH=9&HEIGHT=9&FORMAT=image/png&TRANSPARENT=TRUE&TIME={}",
+        product.collection,
+        lon - 0.05,
+        lat - 0.05,
+        lon + 0.05,
+        lat + 0.05,
+        product.begin.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    ))
+    .await
+    .unwrap();
+    assert_eq!(response.status(), 200);
+    let png = response.bytes().await.unwrap();
+    let path = watch.path().join("map.png");
+    std::fs::write(&path, &png).unwrap();
+    let image = gdal::Dataset::open(&path).unwrap();
+    let alpha: gdal::raster::Buffer<u8> = image
+        .rasterband(4)
+        .unwrap()
+        .read_as((4, 4), (1, 1), (1, 1), None)
+        .unwrap();
+    assert_eq!(alpha.data()[0], 255, "the product is drawn at its centre");
 }

@@ -1,0 +1,78 @@
+//! The pvs renderer: WMS 1.1.1 and 1.3.0 (`GetCapabilities`, `GetMap`) on `/ows`, one layer
+//! per collection, mosaicking the collection's COGs (newest on top) with GDAL. See
+//! `docs/renderer.md`.
+
+pub mod params;
+mod wms;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{RawQuery, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use axum::routing::get;
+use pvs_catalog::Catalog;
+use pvs_storage::Storage;
+
+pub use wms::capabilities;
+
+/// Limits and defaults of the renderer.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Largest `WIDTH` and `HEIGHT`.
+    pub max_size: usize,
+    /// Most products drawn into one image (the newest ones).
+    pub max_products: u32,
+    /// Title of the service in the capabilities.
+    pub title: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            max_size: 4096,
+            max_products: 200,
+            title: "pvs View Server".to_owned(),
+        }
+    }
+}
+
+/// The renderer: the catalog to find products, the storage their COGs are on.
+pub struct Renderer {
+    catalog: Arc<dyn Catalog>,
+    storage: Storage,
+    settings: Settings,
+}
+
+impl Renderer {
+    /// A renderer reading COGs from `storage`: GDAL is configured with the storage's
+    /// endpoint and credentials (process-wide GDAL configuration).
+    pub fn new(catalog: Arc<dyn Catalog>, storage: Storage, settings: Settings) -> Self {
+        for (key, value) in storage.gdal_config() {
+            let _ = gdal::config::set_config_option(&key, &value);
+        }
+        Self {
+            catalog,
+            storage,
+            settings,
+        }
+    }
+}
+
+/// `GET /ows`.
+pub fn routes(renderer: Arc<Renderer>) -> Router {
+    Router::new().route("/ows", get(ows)).with_state(renderer)
+}
+
+async fn ows(
+    State(renderer): State<Arc<Renderer>>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost");
+    wms::dispatch(&renderer, host, query.as_deref().unwrap_or("")).await
+}

@@ -1,0 +1,420 @@
+//! WMS 1.1.1 and 1.3.0: dispatch, capabilities, GetMap and service exceptions.
+
+use axum::body::Body;
+use axum::http::{StatusCode, header};
+use axum::response::Response;
+use chrono::{DateTime, SecondsFormat, Utc};
+use gdal::spatial_ref::{AxisMappingStrategy, CoordTransform, SpatialRef};
+use pvs_catalog::{Bbox, CollectionInfo, ProductQuery, TimeFilter, TimeRelation};
+use pvs_raster::render::{Format, Rgba, View, encode, mosaic};
+use quick_xml::escape::escape;
+
+use crate::Renderer;
+use crate::params::{self, Crs, MAX_QUERY_BYTES, Params, Version, WmsError};
+
+/// CRSs listed in the capabilities (GetMap takes any EPSG code GDAL knows).
+const LISTED_CRS: [&str; 4] = ["EPSG:4326", "EPSG:3857", "CRS:84", "EPSG:3035"];
+
+/// How a failed request is answered (`EXCEPTIONS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Exceptions {
+    Xml,
+    Blank,
+}
+
+pub(crate) async fn dispatch(renderer: &Renderer, host: &str, query: &str) -> Response {
+    if query.len() > MAX_QUERY_BYTES {
+        let error = WmsError {
+            code: "InvalidParameterValue",
+            locator: None,
+            message: format!(
+                "the query string has {} bytes; at most {MAX_QUERY_BYTES} are accepted",
+                query.len()
+            ),
+        };
+        return exception(Version::V130, &error);
+    }
+    let params = Params::new(
+        url::form_urlencoded::parse(query.as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned())),
+    );
+    let version = match Version::parse(params.get("version")) {
+        Ok(version) => version,
+        Err(error) => return exception(Version::V130, &error),
+    };
+    if let Some(service) = params.get("service")
+        && !service.eq_ignore_ascii_case("WMS")
+    {
+        let error = WmsError::new(
+            "InvalidParameterValue",
+            "service",
+            format!("SERVICE {service:?}: this endpoint serves WMS"),
+        );
+        return exception(version, &error);
+    }
+    let request = match params.require("request") {
+        Ok(request) => request.to_ascii_lowercase(),
+        Err(error) => return exception(version, &error),
+    };
+    match request.as_str() {
+        "getcapabilities" => match renderer.catalog.collections().await {
+            Ok(collections) => {
+                let url = format!("http://{host}/ows");
+                let xml = capabilities(version, &renderer.settings.title, &url, &collections);
+                let content_type = match version {
+                    Version::V111 => "application/vnd.ogc.wms_xml",
+                    Version::V130 => "text/xml",
+                };
+                respond(StatusCode::OK, content_type, xml.into_bytes())
+            }
+            Err(e) => server_error(version, &format!("the catalog: {e}")),
+        },
+        "getmap" => get_map(renderer, version, &params).await,
+        other => {
+            let error = WmsError::new(
+                "OperationNotSupported",
+                "request",
+                format!("REQUEST {other:?}: GetCapabilities and GetMap are served"),
+            );
+            exception(version, &error)
+        }
+    }
+}
+
+/// A validated GetMap request.
+struct MapRequest {
+    collection: String,
+    view: View,
+    format: Format,
+    transparent: bool,
+    background: [u8; 3],
+    time: Option<params::Interval>,
+    exceptions: Exceptions,
+}
+
+fn parse_get_map(
+    renderer: &Renderer,
+    version: Version,
+    params: &Params,
+) -> Result<MapRequest, WmsError> {
+    let exceptions = match params
+        .get("exceptions")
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        None | Some("xml") | Some("application/vnd.ogc.se_xml") => Exceptions::Xml,
+        Some("blank") | Some("application/vnd.ogc.se_blank") => Exceptions::Blank,
+        Some(other) => {
+            return Err(WmsError::new(
+                "InvalidParameterValue",
+                "exceptions",
+                format!("EXCEPTIONS {other:?}: XML or BLANK"),
+            ));
+        }
+    };
+    let layers = params.require("layers")?;
+    if layers.contains(',') {
+        return Err(WmsError::new(
+            "LayerNotDefined",
+            "layers",
+            format!("LAYERS {layers:?}: one layer per request"),
+        ));
+    }
+    let crs = Crs::parse(params.require(version.crs_key())?, version.crs_key())?;
+    let bbox = params::bbox(params, version, crs)?;
+    let width = params::size(params, "width", renderer.settings.max_size)?;
+    let height = params::size(params, "height", renderer.settings.max_size)?;
+    let format = match params.require("format")?.to_ascii_lowercase().as_str() {
+        "image/png" | "png" => Format::Png,
+        "image/jpeg" | "jpeg" | "image/jpg" => Format::Jpeg,
+        "image/webp" | "webp" => Format::Webp,
+        other => {
+            return Err(WmsError::new(
+                "InvalidFormat",
+                "format",
+                format!("FORMAT {other:?}: image/png, image/jpeg or image/webp"),
+            ));
+        }
+    };
+    Ok(MapRequest {
+        collection: layers.to_owned(),
+        view: View {
+            epsg: crs.epsg,
+            bbox,
+            width,
+            height,
+        },
+        format,
+        transparent: params::transparent(params)?,
+        background: params::bgcolor(params)?,
+        time: params::time(params)?,
+        exceptions,
+    })
+}
+
+async fn get_map(renderer: &Renderer, version: Version, params: &Params) -> Response {
+    let request = match parse_get_map(renderer, version, params) {
+        Ok(request) => request,
+        Err(error) => return exception(version, &error),
+    };
+    let fail = |error: WmsError| match request.exceptions {
+        Exceptions::Xml => exception(version, &error),
+        Exceptions::Blank => image_response(
+            StatusCode::OK,
+            &Rgba::transparent(request.view.width, request.view.height),
+            &request,
+        ),
+    };
+    match renderer.catalog.collection(&request.collection).await {
+        Ok(Some(_)) => {}
+        Ok(None) => {
+            return fail(WmsError::new(
+                "LayerNotDefined",
+                "layers",
+                format!("no layer {:?}", request.collection),
+            ));
+        }
+        Err(e) => return server_error(version, &format!("the catalog: {e}")),
+    }
+    let mut query = ProductQuery::new().with_collection(request.collection.clone());
+    query.limit = renderer.settings.max_products;
+    match wgs84_box(&request.view) {
+        Ok(Some(bbox)) => query = query.with_bbox(bbox),
+        // The view does not reach the Earth (e.g. far outside a projection's area).
+        Ok(None) => {
+            return image_response(
+                StatusCode::OK,
+                &Rgba::transparent(request.view.width, request.view.height),
+                &request,
+            );
+        }
+        Err(error) => return fail(error),
+    }
+    if let Some((start, end)) = request.time {
+        match TimeFilter::new(start, end, TimeRelation::Intersects) {
+            Ok(filter) => query = query.with_time(filter),
+            Err(e) => {
+                return fail(WmsError::new(
+                    "InvalidDimensionValue",
+                    "time",
+                    e.to_string(),
+                ));
+            }
+        }
+    }
+    let products = match renderer.catalog.search(&query).await {
+        Ok(products) => products,
+        Err(e) => return server_error(version, &format!("the catalog: {e}")),
+    };
+    let mut sources = Vec::with_capacity(products.len());
+    for product in &products {
+        let path = product
+            .location
+            .parse()
+            .ok()
+            .and_then(|key| renderer.storage.gdal_path(&key));
+        match path {
+            Some(path) => sources.push(path),
+            None => {
+                return server_error(
+                    version,
+                    &format!(
+                        "product {} has no readable location {:?}",
+                        product.id, product.location
+                    ),
+                );
+            }
+        }
+    }
+    let view = request.view.clone();
+    let rendered = tokio::task::spawn_blocking(move || mosaic(&sources, &view)).await;
+    match rendered {
+        Ok(Ok(image)) => image_response(StatusCode::OK, &image, &request),
+        Ok(Err(e)) => server_error(version, &format!("rendering: {e}")),
+        Err(e) => server_error(version, &format!("rendering stopped: {e}")),
+    }
+}
+
+/// The view's box in EPSG:4326 (clamped to the world) for the catalog query; `None` when
+/// the box does not project onto the Earth.
+fn wgs84_box(view: &View) -> Result<Option<Bbox>, WmsError> {
+    let [x0, y0, x1, y1] = if view.epsg == 4326 {
+        view.bbox
+    } else {
+        let srs = |epsg| {
+            SpatialRef::from_epsg(epsg).map(|mut s| {
+                s.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
+                s
+            })
+        };
+        let transform = srs(view.epsg)
+            .and_then(|from| CoordTransform::new(&from, &srs(4326)?))
+            .map_err(|e| WmsError::new("InvalidCRS", "crs", e.to_string()))?;
+        match transform.transform_bounds(&view.bbox, 21) {
+            Ok(bounds) => bounds,
+            Err(_) => return Ok(None),
+        }
+    };
+    let (west, east) = (x0.clamp(-180.0, 180.0), x1.clamp(-180.0, 180.0));
+    let (south, north) = (y0.clamp(-90.0, 90.0), y1.clamp(-90.0, 90.0));
+    if !(west.is_finite() && east.is_finite() && south.is_finite() && north.is_finite()) {
+        return Ok(None);
+    }
+    Bbox::new(west, south, east, north)
+        .map(Some)
+        .map_err(|e| WmsError::new("InvalidParameterValue", "bbox", e.to_string()))
+}
+
+fn image_response(status: StatusCode, image: &Rgba, request: &MapRequest) -> Response {
+    let mut image = image.clone();
+    if !request.transparent {
+        image.flatten(request.background);
+    }
+    match encode(&image, request.format, request.background) {
+        Ok(bytes) => respond(status, request.format.mime(), bytes),
+        Err(e) => respond(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "text/plain",
+            format!("encoding the image: {e}").into_bytes(),
+        ),
+    }
+}
+
+fn respond(status: StatusCode, content_type: &str, body: Vec<u8>) -> Response {
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, content_type)
+        .body(Body::from(body))
+        .expect("a valid response")
+}
+
+fn server_error(version: Version, message: &str) -> Response {
+    tracing::error!(error = message, "WMS request failed");
+    let error = WmsError {
+        code: "NoApplicableCode",
+        locator: None,
+        message: message.to_owned(),
+    };
+    let mut response = exception(version, &error);
+    *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+    response
+}
+
+/// An OGC `ServiceExceptionReport` of the request's version, HTTP 400.
+fn exception(version: Version, error: &WmsError) -> Response {
+    let locator = error
+        .locator
+        .as_deref()
+        .map(|l| format!(" locator=\"{}\"", escape(l)))
+        .unwrap_or_default();
+    let (root, content_type) = match version {
+        Version::V130 => (
+            "<ServiceExceptionReport version=\"1.3.0\" xmlns=\"http://www.opengis.net/ogc\" \
+             xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" \
+             xsi:schemaLocation=\"http://www.opengis.net/ogc http://schemas.opengis.net/wms/1.3.0/exceptions_1_3_0.xsd\">",
+            "text/xml",
+        ),
+        Version::V111 => (
+            "<ServiceExceptionReport version=\"1.1.1\">",
+            "application/vnd.ogc.se_xml",
+        ),
+    };
+    let xml = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{root}\n  <ServiceException code=\"{}\"{locator}>{}</ServiceException>\n</ServiceExceptionReport>\n",
+        error.code,
+        escape(&error.message)
+    );
+    respond(StatusCode::BAD_REQUEST, content_type, xml.into_bytes())
+}
+
+fn iso(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
+/// The capabilities document of `version`: a root layer holding one layer per collection
+/// with its extent and time dimension.
+pub fn capabilities(
+    version: Version,
+    title: &str,
+    url: &str,
+    collections: &[CollectionInfo],
+) -> String {
+    let title = escape(title);
+    let url = escape(url);
+    let formats =
+        "<Format>image/png</Format><Format>image/jpeg</Format><Format>image/webp</Format>";
+    let operation = |name: &str, formats: &str| {
+        format!(
+            "      <{name}>{formats}<DCPType><HTTP><Get><OnlineResource xlink:type=\"simple\" xlink:href=\"{url}?\"/></Get></HTTP></DCPType></{name}>\n"
+        )
+    };
+    let mut layers = String::new();
+    for info in collections {
+        let name = escape(&info.collection.name);
+        let (west, south, east, north) = match &info.bbox {
+            Some(b) => (b.west(), b.south(), b.east(), b.north()),
+            None => (-180.0, -90.0, 180.0, 90.0),
+        };
+        let (west, east) = if west > east {
+            (-180.0, 180.0)
+        } else {
+            (west, east)
+        };
+        let time = match (info.begin, info.end) {
+            (Some(begin), Some(end)) => Some((iso(begin), iso(end))),
+            _ => None,
+        };
+        match version {
+            Version::V130 => {
+                layers.push_str(&format!(
+                    "      <Layer queryable=\"0\">\n        <Name>{name}</Name>\n        <Title>{name}</Title>\n        <EX_GeographicBoundingBox><westBoundLongitude>{west}</westBoundLongitude><eastBoundLongitude>{east}</eastBoundLongitude><southBoundLatitude>{south}</southBoundLatitude><northBoundLatitude>{north}</northBoundLatitude></EX_GeographicBoundingBox>\n        <BoundingBox CRS=\"CRS:84\" minx=\"{west}\" miny=\"{south}\" maxx=\"{east}\" maxy=\"{north}\"/>\n        <BoundingBox CRS=\"EPSG:4326\" minx=\"{south}\" miny=\"{west}\" maxx=\"{north}\" maxy=\"{east}\"/>\n"
+                ));
+                if let Some((begin, end)) = &time {
+                    layers.push_str(&format!(
+                        "        <Dimension name=\"time\" units=\"ISO8601\" default=\"{end}\">{begin}/{end}/PT1S</Dimension>\n"
+                    ));
+                }
+                layers.push_str("      </Layer>\n");
+            }
+            Version::V111 => {
+                layers.push_str(&format!(
+                    "      <Layer queryable=\"0\">\n        <Name>{name}</Name>\n        <Title>{name}</Title>\n        <LatLonBoundingBox minx=\"{west}\" miny=\"{south}\" maxx=\"{east}\" maxy=\"{north}\"/>\n        <BoundingBox SRS=\"EPSG:4326\" minx=\"{west}\" miny=\"{south}\" maxx=\"{east}\" maxy=\"{north}\"/>\n"
+                ));
+                if let Some((begin, end)) = &time {
+                    layers.push_str(&format!(
+                        "        <Dimension name=\"time\" units=\"ISO8601\"/>\n        <Extent name=\"time\" default=\"{end}\">{begin}/{end}/PT1S</Extent>\n"
+                    ));
+                }
+                layers.push_str("      </Layer>\n");
+            }
+        }
+    }
+    match version {
+        Version::V130 => {
+            let crs: String = LISTED_CRS
+                .iter()
+                .map(|c| format!("<CRS>{c}</CRS>"))
+                .collect();
+            format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<WMS_Capabilities version=\"1.3.0\" xmlns=\"http://www.opengis.net/wms\" xmlns:xlink=\"http://www.w3.org/1999/xlink\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:schemaLocation=\"http://www.opengis.net/wms http://schemas.opengis.net/wms/1.3.0/capabilities_1_3_0.xsd\">\n  <Service>\n    <Name>WMS</Name>\n    <Title>{title}</Title>\n    <OnlineResource xlink:type=\"simple\" xlink:href=\"{url}\"/>\n  </Service>\n  <Capability>\n    <Request>\n{}{}    </Request>\n    <Exception><Format>XML</Format><Format>BLANK</Format></Exception>\n    <Layer>\n      <Title>{title}</Title>\n      {crs}\n      <EX_GeographicBoundingBox><westBoundLongitude>-180</westBoundLongitude><eastBoundLongitude>180</eastBoundLongitude><southBoundLatitude>-90</southBoundLatitude><northBoundLatitude>90</northBoundLatitude></EX_GeographicBoundingBox>\n{layers}    </Layer>\n  </Capability>\n</WMS_Capabilities>\n",
+                operation("GetCapabilities", "<Format>text/xml</Format>"),
+                operation("GetMap", formats),
+            )
+        }
+        Version::V111 => {
+            let srs: String = LISTED_CRS
+                .iter()
+                .filter(|c| c.starts_with("EPSG"))
+                .map(|c| format!("<SRS>{c}</SRS>"))
+                .collect();
+            format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!DOCTYPE WMT_MS_Capabilities SYSTEM \"http://schemas.opengis.net/wms/1.1.1/WMS_MS_Capabilities.dtd\">\n<WMT_MS_Capabilities version=\"1.1.1\" xmlns:xlink=\"http://www.w3.org/1999/xlink\">\n  <Service>\n    <Name>OGC:WMS</Name>\n    <Title>{title}</Title>\n    <OnlineResource xlink:type=\"simple\" xlink:href=\"{url}\"/>\n  </Service>\n  <Capability>\n    <Request>\n{}{}    </Request>\n    <Exception><Format>application/vnd.ogc.se_xml</Format><Format>application/vnd.ogc.se_blank</Format></Exception>\n    <Layer>\n      <Title>{title}</Title>\n      {srs}\n      <LatLonBoundingBox minx=\"-180\" miny=\"-90\" maxx=\"180\" maxy=\"90\"/>\n{layers}    </Layer>\n  </Capability>\n</WMT_MS_Capabilities>\n",
+                operation(
+                    "GetCapabilities",
+                    "<Format>application/vnd.ogc.wms_xml</Format>"
+                ),
+                operation("GetMap", formats),
+            )
+        }
+    }
+}

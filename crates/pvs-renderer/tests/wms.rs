@@ -1,0 +1,476 @@
+//! WMS over HTTP against a real PostGIS catalog and real COGs (made from the ngEO fixtures):
+//! capabilities, maps whose pixels are checked against the COGs in three CRSs, the time
+//! filter, every error as a service exception, and GDAL's WMS driver as a client.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use gdal::Dataset;
+use gdal::raster::Buffer;
+use pvs_catalog::testing::TestDatabase;
+use pvs_catalog::{Catalog, Collection, Product};
+use pvs_model::{BrowseReport, Footprint};
+use pvs_raster::convert::{CogOptions, Placement, to_cog};
+use pvs_renderer::{Renderer, Settings, routes};
+use pvs_storage::Storage;
+
+fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/ngeo")
+}
+
+struct Server {
+    _database: TestDatabase,
+    _storage_dir: tempfile::TempDir,
+    base: String,
+    /// The SAR product's COG and footprint centre (lon, lat).
+    cog: PathBuf,
+    centre: (f64, f64),
+}
+
+/// Converts the first browse of a fixture report into `<storage>/SAR/<id>.tif` and
+/// registers it; returns the COG path and the footprint's box centre.
+async fn add_product(
+    catalog: &dyn Catalog,
+    storage_dir: &Path,
+    report: &str,
+    image: &str,
+) -> (PathBuf, (f64, f64)) {
+    let report = BrowseReport::parse(&std::fs::read(fixtures_dir().join(report)).unwrap()).unwrap();
+    let browse = report.valid_browses().next().unwrap();
+    let Footprint::Wgs84(footprint) = &browse.footprint else {
+        panic!("an EPSG:4326 footprint");
+    };
+    let id = browse.identifier.as_ref().unwrap().to_string();
+    let key = format!("SAR/{id}.tif");
+    let output = storage_dir.join(&key);
+    std::fs::create_dir_all(output.parent().unwrap()).unwrap();
+    to_cog(
+        fixtures_dir().join(image).to_str().unwrap(),
+        &Placement {
+            geolocation: &browse.geolocation,
+            reference_system: browse.reference_system,
+            footprint: Some(footprint.clone()),
+        },
+        &output,
+        &CogOptions::default(),
+    )
+    .unwrap();
+    catalog
+        .register(&Product {
+            id,
+            collection: "SAR".into(),
+            product_type: None,
+            footprint: footprint.clone(),
+            begin: browse.start,
+            end: browse.end,
+            location: key,
+            metadata: serde_json::json!({}),
+        })
+        .await
+        .unwrap();
+    let rect = geo::BoundingRect::bounding_rect(footprint).unwrap();
+    (output, (rect.center().x, rect.center().y))
+}
+
+impl Server {
+    async fn start() -> Self {
+        let database = TestDatabase::create().await;
+        let catalog = Arc::new(database.catalog().await);
+        catalog
+            .upsert_collection(&Collection::new("SAR").unwrap())
+            .await
+            .unwrap();
+        catalog
+            .upsert_collection(&Collection::new("EMPTY").unwrap())
+            .await
+            .unwrap();
+        let storage_dir = tempfile::tempdir().unwrap();
+        let (cog, centre) = add_product(
+            catalog.as_ref(),
+            storage_dir.path(),
+            "reference_test_data/browseReport_ASA_IM__0P_20100722_213840.xml",
+            "reference_test_data/ASA_IM__0P_20100722_213840.jpg",
+        )
+        .await;
+        let storage = Storage::from_url(
+            &format!("file://{}", storage_dir.path().display())
+                .parse()
+                .unwrap(),
+            None,
+        )
+        .unwrap();
+        let renderer = Arc::new(Renderer::new(catalog, storage, Settings::default()));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, routes(renderer)).await });
+        Self {
+            _database: database,
+            _storage_dir: storage_dir,
+            base,
+            cog,
+            centre,
+        }
+    }
+
+    async fn get(&self, query: &str) -> (u16, String, Vec<u8>) {
+        let response = reqwest::get(format!("{}/ows?{query}", self.base))
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        (
+            status,
+            content_type,
+            response.bytes().await.unwrap().to_vec(),
+        )
+    }
+}
+
+/// Writes `bytes` to a file and opens it with GDAL.
+fn open_image(bytes: &[u8], dir: &Path, name: &str) -> Dataset {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    Dataset::open(&path).unwrap()
+}
+
+fn pixel(dataset: &Dataset, band: usize, x: isize, y: isize) -> u8 {
+    let buffer: Buffer<u8> = dataset
+        .rasterband(band)
+        .unwrap()
+        .read_as((x, y), (1, 1), (1, 1), None)
+        .unwrap();
+    buffer.data()[0]
+}
+
+/// The COG's value (band 1) at lon/lat.
+fn cog_value(cog: &Path, lon: f64, lat: f64) -> u8 {
+    let dataset = Dataset::open(cog).unwrap();
+    let gt = dataset.geo_transform().unwrap();
+    let x = ((lon - gt[0]) / gt[1]).floor() as isize;
+    let y = ((lat - gt[3]) / gt[5]).floor() as isize;
+    pixel(&dataset, 1, x, y)
+}
+
+fn mercator(lon: f64, lat: f64) -> (f64, f64) {
+    const R: f64 = 6_378_137.0;
+    (
+        R * lon.to_radians(),
+        R * (std::f64::consts::FRAC_PI_4 + lat.to_radians() / 2.0)
+            .tan()
+            .ln(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn capabilities_list_each_collection_with_its_extent_and_time() {
+    let server = Server::start().await;
+    for (version, content_type, root, time) in [
+        (
+            "1.3.0",
+            "text/xml",
+            "<WMS_Capabilities version=\"1.3.0\"",
+            "<Dimension name=\"time\" units=\"ISO8601\" default=\"2010-07-22T21:39:38Z\">2010-07-22T21:38:40Z/2010-07-22T21:39:38Z/PT1S</Dimension>",
+        ),
+        (
+            "1.1.1",
+            "application/vnd.ogc.wms_xml",
+            "<WMT_MS_Capabilities version=\"1.1.1\"",
+            "<Extent name=\"time\" default=\"2010-07-22T21:39:38Z\">2010-07-22T21:38:40Z/2010-07-22T21:39:38Z/PT1S</Extent>",
+        ),
+    ] {
+        let (status, got_type, body) = server
+            .get(&format!(
+                "SERVICE=WMS&REQUEST=GetCapabilities&VERSION={version}"
+            ))
+            .await;
+        let xml = String::from_utf8(body).unwrap();
+        assert_eq!((status, got_type.as_str()), (200, content_type), "{xml}");
+        assert!(xml.contains(root), "{xml}");
+        assert!(
+            xml.contains("<Name>SAR</Name>") && xml.contains("<Name>EMPTY</Name>"),
+            "{xml}"
+        );
+        assert!(xml.contains(time), "{version}: {xml}");
+        assert!(xml.contains(&format!("{}/ows?", server.base)), "{xml}");
+        // Well-formed to the end.
+        let mut reader = quick_xml::Reader::from_str(&xml);
+        loop {
+            match reader.read_event() {
+                Ok(quick_xml::events::Event::Eof) => break,
+                Ok(_) => {}
+                Err(e) => panic!("{version}: {e}"),
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn maps_show_the_cog_pixels_in_every_crs_and_version() {
+    let server = Server::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (lon, lat) = server.centre;
+    let expected = cog_value(&server.cog, lon, lat);
+    let (w, h) = (0.2, 0.2);
+    // The centre of a 101 × 101 image is the footprint's centre.
+    let cases = [
+        format!(
+            "VERSION=1.3.0&CRS=EPSG:4326&BBOX={},{},{},{}",
+            lat - h,
+            lon - w,
+            lat + h,
+            lon + w
+        ),
+        format!(
+            "VERSION=1.3.0&CRS=CRS:84&BBOX={},{},{},{}",
+            lon - w,
+            lat - h,
+            lon + w,
+            lat + h
+        ),
+        format!(
+            "VERSION=1.1.1&SRS=EPSG:4326&BBOX={},{},{},{}",
+            lon - w,
+            lat - h,
+            lon + w,
+            lat + h
+        ),
+        {
+            let (x, y) = mercator(lon, lat);
+            format!(
+                "VERSION=1.3.0&CRS=EPSG:3857&BBOX={},{},{},{}",
+                x - 20_000.0,
+                y - 20_000.0,
+                x + 20_000.0,
+                y + 20_000.0
+            )
+        },
+    ];
+    for (i, case) in cases.iter().enumerate() {
+        let (status, content_type, body) = server
+            .get(&format!(
+                "SERVICE=WMS&REQUEST=GetMap&LAYERS=SAR&STYLES=&{case}&WIDTH=101&HEIGHT=101&FORMAT=image/png&TRANSPARENT=TRUE"
+            ))
+            .await;
+        assert_eq!(
+            (status, content_type.as_str()),
+            (200, "image/png"),
+            "{case}: {}",
+            String::from_utf8_lossy(&body)
+        );
+        let image = open_image(&body, dir.path(), &format!("{i}.png"));
+        assert_eq!(image.raster_count(), 4);
+        assert_eq!(
+            pixel(&image, 4, 50, 50),
+            255,
+            "{case}: opaque at the centre"
+        );
+        let got = pixel(&image, 1, 50, 50);
+        assert!(
+            got.abs_diff(expected) <= 12,
+            "{case}: {got} vs the COG's {expected}"
+        );
+    }
+
+    // Far from the footprint: transparent, or the background colour when opaque.
+    let (status, _, body) = server
+        .get("SERVICE=WMS&REQUEST=GetMap&VERSION=1.1.1&LAYERS=SAR&SRS=EPSG:4326&BBOX=100,0,101,1&WIDTH=8&HEIGHT=8&FORMAT=image/png&TRANSPARENT=TRUE")
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        pixel(&open_image(&body, dir.path(), "empty.png"), 4, 4, 4),
+        0
+    );
+    let (_, content_type, body) = server
+        .get("SERVICE=WMS&REQUEST=GetMap&VERSION=1.1.1&LAYERS=SAR&SRS=EPSG:4326&BBOX=100,0,101,1&WIDTH=8&HEIGHT=8&FORMAT=image/jpeg&BGCOLOR=0xFF0000")
+        .await;
+    assert_eq!(content_type, "image/jpeg");
+    let jpeg = open_image(&body, dir.path(), "empty.jpg");
+    assert!(pixel(&jpeg, 1, 4, 4) > 200 && pixel(&jpeg, 2, 4, 4) < 50);
+
+    // TIME: the product's instant shows it, another day does not.
+    let bbox = format!("{},{},{},{}", lon - w, lat - h, lon + w, lat + h);
+    for (time, alpha) in [("2010-07-22T21:39:00Z", 255), ("2010-07-23/2010-07-24", 0)] {
+        let (status, _, body) = server
+            .get(&format!("SERVICE=WMS&REQUEST=GetMap&VERSION=1.1.1&LAYERS=SAR&SRS=EPSG:4326&BBOX={bbox}&WIDTH=11&HEIGHT=11&FORMAT=image/png&TRANSPARENT=TRUE&TIME={time}"))
+            .await;
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+        let image = open_image(&body, dir.path(), "time.png");
+        assert_eq!(pixel(&image, 4, 5, 5), alpha, "TIME={time}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_are_service_exceptions_naming_the_parameter() {
+    let server = Server::start().await;
+    let map = "SERVICE=WMS&REQUEST=GetMap&VERSION=1.3.0&LAYERS=SAR&CRS=EPSG:4326&BBOX=40,10,41,11&WIDTH=10&HEIGHT=10&FORMAT=image/png";
+    let long = "x".repeat(20_000);
+    let cases: Vec<(String, &str, Option<&str>)> = vec![
+        (
+            map.replace("LAYERS=SAR", "LAYERS=NOPE"),
+            "LayerNotDefined",
+            Some("layers"),
+        ),
+        (
+            map.replace("LAYERS=SAR", "LAYERS=SAR,EMPTY"),
+            "LayerNotDefined",
+            Some("layers"),
+        ),
+        (
+            map.replace("EPSG:4326", "EPSG:999999"),
+            "InvalidCRS",
+            Some("crs"),
+        ),
+        (
+            map.replace("WIDTH=10", "WIDTH=5000"),
+            "InvalidParameterValue",
+            Some("width"),
+        ),
+        (
+            map.replace("&BBOX=40,10,41,11", ""),
+            "MissingParameterValue",
+            Some("bbox"),
+        ),
+        (
+            map.replace("BBOX=40,10,41,11", "BBOX=41,10,40,11"),
+            "InvalidParameterValue",
+            Some("bbox"),
+        ),
+        (
+            format!("{map}&TIME=not-a-time"),
+            "InvalidDimensionValue",
+            Some("time"),
+        ),
+        (
+            map.replace("image/png", "image/gif"),
+            "InvalidFormat",
+            Some("format"),
+        ),
+        (
+            "SERVICE=WMS&REQUEST=GetFeatureInfo".to_owned(),
+            "OperationNotSupported",
+            Some("request"),
+        ),
+        (
+            "SERVICE=WMS&VERSION=1.3.0".to_owned(),
+            "MissingParameterValue",
+            Some("request"),
+        ),
+        (
+            "SERVICE=WCS&REQUEST=GetCapabilities".to_owned(),
+            "InvalidParameterValue",
+            Some("service"),
+        ),
+        (
+            format!("SERVICE=WMS&REQUEST=GetCapabilities&X={long}"),
+            "InvalidParameterValue",
+            None,
+        ),
+        (
+            format!("{map}&EXCEPTIONS=application/vnd.ogc.se_inimage"),
+            "InvalidParameterValue",
+            Some("exceptions"),
+        ),
+    ];
+    for (query, code, locator) in cases {
+        let (status, content_type, body) = server.get(&query).await;
+        let xml = String::from_utf8(body).unwrap();
+        let shown = &query[..query.len().min(120)];
+        assert_eq!(status, 400, "{shown}: {xml}");
+        assert_eq!(content_type, "text/xml", "{shown}");
+        assert!(
+            xml.contains("<ServiceExceptionReport version=\"1.3.0\""),
+            "{xml}"
+        );
+        assert!(xml.contains(&format!("code=\"{code}\"")), "{shown}: {xml}");
+        if let Some(locator) = locator {
+            assert!(
+                xml.contains(&format!("locator=\"{locator}\"")),
+                "{shown}: {xml}"
+            );
+        }
+    }
+    // 1.1.1 errors in its own format.
+    let (status, content_type, body) = server
+        .get("SERVICE=WMS&REQUEST=GetMap&VERSION=1.1.1&LAYERS=NOPE&SRS=EPSG:4326&BBOX=10,40,11,41&WIDTH=10&HEIGHT=10&FORMAT=image/png")
+        .await;
+    assert_eq!(
+        (status, content_type.as_str()),
+        (400, "application/vnd.ogc.se_xml")
+    );
+    assert!(
+        String::from_utf8(body)
+            .unwrap()
+            .contains("<ServiceExceptionReport version=\"1.1.1\">")
+    );
+    // EXCEPTIONS=BLANK: an empty image instead.
+    let (status, content_type, _) = server
+        .get(&format!(
+            "{}&EXCEPTIONS=BLANK",
+            map.replace("LAYERS=SAR", "LAYERS=NOPE")
+        ))
+        .await;
+    assert_eq!((status, content_type.as_str()), (200, "image/png"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gdal_wms_driver_reads_a_layer() {
+    let server = Server::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (lon, lat) = server.centre;
+    let url = format!(
+        "WMS:{}/ows?SERVICE=WMS&VERSION=1.1.1&REQUEST=GetMap&LAYERS=SAR&SRS=EPSG:4326&BBOX={},{},{},{}&FORMAT=image/png",
+        server.base,
+        lon - 1.0,
+        lat - 1.0,
+        lon + 1.0,
+        lat + 1.0
+    );
+    let output = dir.path().join("from_wms.tif");
+    let (url_arg, output_arg) = (url.clone(), output.clone());
+    let status = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("gdal_translate")
+            .args(["-q", "-outsize", "200", "200"])
+            .arg(&url_arg)
+            .arg(&output_arg)
+            .status()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(status.success(), "gdal_translate {url}");
+    let dataset = Dataset::open(&output).unwrap();
+    assert_eq!(dataset.raster_size(), (200, 200));
+    // What GDAL assembled is what pvs serves for the same box and size (GDAL asks in its
+    // own blocks, so pixels are compared as the mean of the centre 40 × 40).
+    let (_, _, body) = server
+        .get(&format!(
+            "SERVICE=WMS&VERSION=1.1.1&REQUEST=GetMap&LAYERS=SAR&SRS=EPSG:4326&BBOX={},{},{},{}&WIDTH=200&HEIGHT=200&FORMAT=image/png",
+            lon - 1.0,
+            lat - 1.0,
+            lon + 1.0,
+            lat + 1.0
+        ))
+        .await;
+    let direct = open_image(&body, dir.path(), "direct.png");
+    let mean = |dataset: &Dataset| {
+        let buffer: Buffer<u8> = dataset
+            .rasterband(1)
+            .unwrap()
+            .read_as((80, 80), (40, 40), (40, 40), None)
+            .unwrap();
+        buffer.data().iter().map(|&v| f64::from(v)).sum::<f64>() / 1600.0
+    };
+    let (through_gdal, served) = (mean(&dataset), mean(&direct));
+    assert!(
+        served < 240.0,
+        "the centre shows the product, not the white background: mean {served}"
+    );
+    assert!(
+        (through_gdal - served).abs() < 3.0,
+        "{through_gdal} vs {served}"
+    );
+}

@@ -1,0 +1,61 @@
+//! `pvs renderer`: WMS on `/ows`, with `/health` and `/ready`.
+
+use std::sync::Arc;
+
+use pvs_catalog::{Catalog, PostgisCatalog};
+use pvs_renderer::{Renderer, Settings};
+use pvs_service::config::{ConfigError, DatabaseUrl, Env, ListenAddr, vars};
+use pvs_service::http;
+
+use crate::backends::{self, StartError};
+
+/// Runs the renderer until SIGINT/SIGTERM.
+pub async fn run(env: &Env, listen: ListenAddr) -> Result<(), StartError> {
+    // Every configuration check comes before any backend is touched.
+    let max_size: usize = env
+        .get::<String>(&vars::RENDER_MAX_SIZE)?
+        .parse()
+        .ok()
+        .filter(|v| (1..=pvs_raster::render::MAX_SIDE).contains(v))
+        .ok_or_else(|| {
+            ConfigError::new(
+                &vars::RENDER_MAX_SIZE,
+                format!(
+                    "must be a whole number from 1 to {}",
+                    pvs_raster::render::MAX_SIDE
+                ),
+            )
+        })?;
+    let database: DatabaseUrl = env.get(&vars::DATABASE_URL)?;
+    let storage = backends::storage(env)?.ok_or_else(|| {
+        StartError::Config(ConfigError::new(
+            &vars::STORAGE_URL,
+            "is required but not set",
+        ))
+    })?;
+    pvs_raster::init();
+    let catalog: Arc<dyn Catalog> = Arc::new(
+        PostgisCatalog::connect(database.as_str())
+            .await
+            .map_err(|e| StartError::Runtime(e.to_string()))?,
+    );
+    let settings = Settings {
+        max_size,
+        ..Settings::default()
+    };
+    let renderer = Arc::new(Renderer::new(catalog.clone(), storage.clone(), settings));
+    let readiness = backends::Probes {
+        catalog: Some(catalog),
+        storage: Some(storage),
+        ..Default::default()
+    }
+    .readiness();
+    let router = http::with_probes("renderer", pvs_renderer::routes(renderer), readiness);
+    let listener = http::bind(listen)
+        .await
+        .map_err(|e| StartError::Runtime(e.to_string()))?;
+    tracing::info!(address = %listen, "renderer serving WMS on /ows");
+    http::serve(listener, router, http::shutdown_signal())
+        .await
+        .map_err(|e| StartError::Runtime(e.to_string()))
+}
