@@ -4,6 +4,7 @@
 # - Debian packages: GDAL (library + tools), PostGIS for PostgreSQL 15, xmllint (XSD checks).
 # - PostgreSQL and Redis: started if they do not answer on 127.0.0.1.
 # - An S3-compatible server (moto, from PyPI) on 127.0.0.1:${PVS_S3_PORT:-9000}.
+# - OWSLib (PyPI), the OGC client of the renderer's tests.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -40,5 +41,11 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
 fi
 
 "$here/s3-server.sh" start
+
+# OWSLib: the Python OGC client the renderer's tests use as a real client.
+if ! python3 -c 'import owslib' >/dev/null 2>&1; then
+  log "installing OWSLib (PyPI)"
+  python3 -m pip install --quiet --disable-pip-version-check "OWSLib==0.35.0"
+fi
 
 log "ready: GDAL $(gdal-config --version), PostgreSQL on 127.0.0.1:5432, Redis on 127.0.0.1:6379, S3 on 127.0.0.1:${PVS_S3_PORT:-9000}"

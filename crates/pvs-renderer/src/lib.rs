@@ -1,7 +1,9 @@
-//! The pvs renderer: WMS 1.1.1 and 1.3.0 (`GetCapabilities`, `GetMap`) on `/ows`, one layer
+//! The pvs renderer: WMS 1.1.1 and 1.3.0 (`GetCapabilities`, `GetMap`, `GetFeatureInfo`) on
+//! `/ows`, one layer
 //! per collection, mosaicking the collection's COGs (newest on top) with GDAL. See
 //! `docs/renderer.md`.
 
+mod info;
 pub mod params;
 mod wms;
 

@@ -70,11 +70,16 @@ pub(crate) async fn dispatch(renderer: &Renderer, host: &str, query: &str) -> Re
             Err(e) => server_error(version, &format!("the catalog: {e}")),
         },
         "getmap" => get_map(renderer, version, &params).await,
+        "getfeatureinfo" => match crate::info::get_feature_info(renderer, version, &params).await {
+            Ok((content_type, body)) => respond(StatusCode::OK, content_type, body),
+            Err(Failure::Client(error)) => exception(version, &error),
+            Err(Failure::Server(message)) => server_error(version, &message),
+        },
         other => {
             let error = WmsError::new(
                 "OperationNotSupported",
                 "request",
-                format!("REQUEST {other:?}: GetCapabilities and GetMap are served"),
+                format!("REQUEST {other:?}: GetCapabilities, GetMap and GetFeatureInfo are served"),
             );
             exception(version, &error)
         }
@@ -90,6 +95,30 @@ struct MapRequest {
     background: [u8; 3],
     time: Option<params::Interval>,
     exceptions: Exceptions,
+}
+
+/// `LAYERS` (one collection) and the view: CRS, `BBOX`, `WIDTH`, `HEIGHT`.
+pub(crate) fn parse_layer_and_view(
+    renderer: &Renderer,
+    version: Version,
+    params: &Params,
+) -> Result<(String, View), WmsError> {
+    let layers = params.require("layers")?;
+    if layers.contains(',') {
+        return Err(WmsError::new(
+            "LayerNotDefined",
+            "layers",
+            format!("LAYERS {layers:?}: one layer per request"),
+        ));
+    }
+    let crs = Crs::parse(params.require(version.crs_key())?, version.crs_key())?;
+    let view = View {
+        epsg: crs.epsg,
+        bbox: params::bbox(params, version, crs)?,
+        width: params::size(params, "width", renderer.settings.max_size)?,
+        height: params::size(params, "height", renderer.settings.max_size)?,
+    };
+    Ok((layers.to_owned(), view))
 }
 
 fn parse_get_map(
@@ -112,18 +141,7 @@ fn parse_get_map(
             ));
         }
     };
-    let layers = params.require("layers")?;
-    if layers.contains(',') {
-        return Err(WmsError::new(
-            "LayerNotDefined",
-            "layers",
-            format!("LAYERS {layers:?}: one layer per request"),
-        ));
-    }
-    let crs = Crs::parse(params.require(version.crs_key())?, version.crs_key())?;
-    let bbox = params::bbox(params, version, crs)?;
-    let width = params::size(params, "width", renderer.settings.max_size)?;
-    let height = params::size(params, "height", renderer.settings.max_size)?;
+    let (collection, view) = parse_layer_and_view(renderer, version, params)?;
     let format = match params.require("format")?.to_ascii_lowercase().as_str() {
         "image/png" | "png" => Format::Png,
         "image/jpeg" | "jpeg" | "image/jpg" => Format::Jpeg,
@@ -137,13 +155,8 @@ fn parse_get_map(
         }
     };
     Ok(MapRequest {
-        collection: layers.to_owned(),
-        view: View {
-            epsg: crs.epsg,
-            bbox,
-            width,
-            height,
-        },
+        collection,
+        view,
         format,
         transparent: params::transparent(params)?,
         background: params::bgcolor(params)?,
@@ -235,9 +248,21 @@ async fn get_map(renderer: &Renderer, version: Version, params: &Params) -> Resp
     }
 }
 
+/// Why a request failed: the client's fault (an exception report, 400) or the server's (500).
+pub(crate) enum Failure {
+    Client(WmsError),
+    Server(String),
+}
+
+impl From<WmsError> for Failure {
+    fn from(error: WmsError) -> Self {
+        Failure::Client(error)
+    }
+}
+
 /// The view's box in EPSG:4326 (clamped to the world) for the catalog query; `None` when
 /// the box does not project onto the Earth.
-fn wgs84_box(view: &View) -> Result<Option<Bbox>, WmsError> {
+pub(crate) fn wgs84_box(view: &View) -> Result<Option<Bbox>, WmsError> {
     let [x0, y0, x1, y1] = if view.epsg == 4326 {
         view.bbox
     } else {
@@ -367,7 +392,7 @@ pub fn capabilities(
         match version {
             Version::V130 => {
                 layers.push_str(&format!(
-                    "      <Layer queryable=\"0\">\n        <Name>{name}</Name>\n        <Title>{name}</Title>\n        <EX_GeographicBoundingBox><westBoundLongitude>{west}</westBoundLongitude><eastBoundLongitude>{east}</eastBoundLongitude><southBoundLatitude>{south}</southBoundLatitude><northBoundLatitude>{north}</northBoundLatitude></EX_GeographicBoundingBox>\n        <BoundingBox CRS=\"CRS:84\" minx=\"{west}\" miny=\"{south}\" maxx=\"{east}\" maxy=\"{north}\"/>\n        <BoundingBox CRS=\"EPSG:4326\" minx=\"{south}\" miny=\"{west}\" maxx=\"{north}\" maxy=\"{east}\"/>\n"
+                    "      <Layer queryable=\"1\">\n        <Name>{name}</Name>\n        <Title>{name}</Title>\n        <EX_GeographicBoundingBox><westBoundLongitude>{west}</westBoundLongitude><eastBoundLongitude>{east}</eastBoundLongitude><southBoundLatitude>{south}</southBoundLatitude><northBoundLatitude>{north}</northBoundLatitude></EX_GeographicBoundingBox>\n        <BoundingBox CRS=\"CRS:84\" minx=\"{west}\" miny=\"{south}\" maxx=\"{east}\" maxy=\"{north}\"/>\n        <BoundingBox CRS=\"EPSG:4326\" minx=\"{south}\" miny=\"{west}\" maxx=\"{north}\" maxy=\"{east}\"/>\n"
                 ));
                 if let Some((begin, end)) = &time {
                     layers.push_str(&format!(
@@ -378,7 +403,7 @@ pub fn capabilities(
             }
             Version::V111 => {
                 layers.push_str(&format!(
-                    "      <Layer queryable=\"0\">\n        <Name>{name}</Name>\n        <Title>{name}</Title>\n        <LatLonBoundingBox minx=\"{west}\" miny=\"{south}\" maxx=\"{east}\" maxy=\"{north}\"/>\n        <BoundingBox SRS=\"EPSG:4326\" minx=\"{west}\" miny=\"{south}\" maxx=\"{east}\" maxy=\"{north}\"/>\n"
+                    "      <Layer queryable=\"1\">\n        <Name>{name}</Name>\n        <Title>{name}</Title>\n        <LatLonBoundingBox minx=\"{west}\" miny=\"{south}\" maxx=\"{east}\" maxy=\"{north}\"/>\n        <BoundingBox SRS=\"EPSG:4326\" minx=\"{west}\" miny=\"{south}\" maxx=\"{east}\" maxy=\"{north}\"/>\n"
                 ));
                 if let Some((begin, end)) = &time {
                     layers.push_str(&format!(
@@ -396,9 +421,10 @@ pub fn capabilities(
                 .map(|c| format!("<CRS>{c}</CRS>"))
                 .collect();
             format!(
-                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<WMS_Capabilities version=\"1.3.0\" xmlns=\"http://www.opengis.net/wms\" xmlns:xlink=\"http://www.w3.org/1999/xlink\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:schemaLocation=\"http://www.opengis.net/wms http://schemas.opengis.net/wms/1.3.0/capabilities_1_3_0.xsd\">\n  <Service>\n    <Name>WMS</Name>\n    <Title>{title}</Title>\n    <OnlineResource xlink:type=\"simple\" xlink:href=\"{url}\"/>\n  </Service>\n  <Capability>\n    <Request>\n{}{}    </Request>\n    <Exception><Format>XML</Format><Format>BLANK</Format></Exception>\n    <Layer>\n      <Title>{title}</Title>\n      {crs}\n      <EX_GeographicBoundingBox><westBoundLongitude>-180</westBoundLongitude><eastBoundLongitude>180</eastBoundLongitude><southBoundLatitude>-90</southBoundLatitude><northBoundLatitude>90</northBoundLatitude></EX_GeographicBoundingBox>\n{layers}    </Layer>\n  </Capability>\n</WMS_Capabilities>\n",
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<WMS_Capabilities version=\"1.3.0\" xmlns=\"http://www.opengis.net/wms\" xmlns:xlink=\"http://www.w3.org/1999/xlink\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:schemaLocation=\"http://www.opengis.net/wms http://schemas.opengis.net/wms/1.3.0/capabilities_1_3_0.xsd\">\n  <Service>\n    <Name>WMS</Name>\n    <Title>{title}</Title>\n    <OnlineResource xlink:type=\"simple\" xlink:href=\"{url}\"/>\n  </Service>\n  <Capability>\n    <Request>\n{}{}{}    </Request>\n    <Exception><Format>XML</Format><Format>BLANK</Format></Exception>\n    <Layer>\n      <Title>{title}</Title>\n      {crs}\n      <EX_GeographicBoundingBox><westBoundLongitude>-180</westBoundLongitude><eastBoundLongitude>180</eastBoundLongitude><southBoundLatitude>-90</southBoundLatitude><northBoundLatitude>90</northBoundLatitude></EX_GeographicBoundingBox>\n{layers}    </Layer>\n  </Capability>\n</WMS_Capabilities>\n",
                 operation("GetCapabilities", "<Format>text/xml</Format>"),
                 operation("GetMap", formats),
+                operation("GetFeatureInfo", INFO_FORMATS),
             )
         }
         Version::V111 => {
@@ -408,13 +434,17 @@ pub fn capabilities(
                 .map(|c| format!("<SRS>{c}</SRS>"))
                 .collect();
             format!(
-                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!DOCTYPE WMT_MS_Capabilities SYSTEM \"http://schemas.opengis.net/wms/1.1.1/WMS_MS_Capabilities.dtd\">\n<WMT_MS_Capabilities version=\"1.1.1\" xmlns:xlink=\"http://www.w3.org/1999/xlink\">\n  <Service>\n    <Name>OGC:WMS</Name>\n    <Title>{title}</Title>\n    <OnlineResource xlink:type=\"simple\" xlink:href=\"{url}\"/>\n  </Service>\n  <Capability>\n    <Request>\n{}{}    </Request>\n    <Exception><Format>application/vnd.ogc.se_xml</Format><Format>application/vnd.ogc.se_blank</Format></Exception>\n    <Layer>\n      <Title>{title}</Title>\n      {srs}\n      <LatLonBoundingBox minx=\"-180\" miny=\"-90\" maxx=\"180\" maxy=\"90\"/>\n{layers}    </Layer>\n  </Capability>\n</WMT_MS_Capabilities>\n",
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!DOCTYPE WMT_MS_Capabilities SYSTEM \"http://schemas.opengis.net/wms/1.1.1/WMS_MS_Capabilities.dtd\">\n<WMT_MS_Capabilities version=\"1.1.1\" xmlns:xlink=\"http://www.w3.org/1999/xlink\">\n  <Service>\n    <Name>OGC:WMS</Name>\n    <Title>{title}</Title>\n    <OnlineResource xlink:type=\"simple\" xlink:href=\"{url}\"/>\n  </Service>\n  <Capability>\n    <Request>\n{}{}{}    </Request>\n    <Exception><Format>application/vnd.ogc.se_xml</Format><Format>application/vnd.ogc.se_blank</Format></Exception>\n    <Layer>\n      <Title>{title}</Title>\n      {srs}\n      <LatLonBoundingBox minx=\"-180\" miny=\"-90\" maxx=\"180\" maxy=\"90\"/>\n{layers}    </Layer>\n  </Capability>\n</WMT_MS_Capabilities>\n",
                 operation(
                     "GetCapabilities",
                     "<Format>application/vnd.ogc.wms_xml</Format>"
                 ),
                 operation("GetMap", formats),
+                operation("GetFeatureInfo", INFO_FORMATS),
             )
         }
     }
 }
+
+/// The `INFO_FORMAT`s of GetFeatureInfo.
+const INFO_FORMATS: &str = "<Format>application/json</Format><Format>text/html</Format>";

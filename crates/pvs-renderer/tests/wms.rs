@@ -2,133 +2,14 @@
 //! capabilities, maps whose pixels are checked against the COGs in three CRSs, the time
 //! filter, every error as a service exception, and GDAL's WMS driver as a client.
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::Path;
 
 use gdal::Dataset;
 use gdal::raster::Buffer;
-use pvs_catalog::testing::TestDatabase;
-use pvs_catalog::{Catalog, Collection, Product};
-use pvs_model::{BrowseReport, Footprint};
-use pvs_raster::convert::{CogOptions, Placement, to_cog};
-use pvs_renderer::{Renderer, Settings, routes};
-use pvs_storage::Storage;
 
-fn fixtures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/ngeo")
-}
+mod support;
 
-struct Server {
-    _database: TestDatabase,
-    _storage_dir: tempfile::TempDir,
-    base: String,
-    /// The SAR product's COG and footprint centre (lon, lat).
-    cog: PathBuf,
-    centre: (f64, f64),
-}
-
-/// Converts the first browse of a fixture report into `<storage>/SAR/<id>.tif` and
-/// registers it; returns the COG path and the footprint's box centre.
-async fn add_product(
-    catalog: &dyn Catalog,
-    storage_dir: &Path,
-    report: &str,
-    image: &str,
-) -> (PathBuf, (f64, f64)) {
-    let report = BrowseReport::parse(&std::fs::read(fixtures_dir().join(report)).unwrap()).unwrap();
-    let browse = report.valid_browses().next().unwrap();
-    let Footprint::Wgs84(footprint) = &browse.footprint else {
-        panic!("an EPSG:4326 footprint");
-    };
-    let id = browse.identifier.as_ref().unwrap().to_string();
-    let key = format!("SAR/{id}.tif");
-    let output = storage_dir.join(&key);
-    std::fs::create_dir_all(output.parent().unwrap()).unwrap();
-    to_cog(
-        fixtures_dir().join(image).to_str().unwrap(),
-        &Placement {
-            geolocation: &browse.geolocation,
-            reference_system: browse.reference_system,
-            footprint: Some(footprint.clone()),
-        },
-        &output,
-        &CogOptions::default(),
-    )
-    .unwrap();
-    catalog
-        .register(&Product {
-            id,
-            collection: "SAR".into(),
-            product_type: None,
-            footprint: footprint.clone(),
-            begin: browse.start,
-            end: browse.end,
-            location: key,
-            metadata: serde_json::json!({}),
-        })
-        .await
-        .unwrap();
-    let rect = geo::BoundingRect::bounding_rect(footprint).unwrap();
-    (output, (rect.center().x, rect.center().y))
-}
-
-impl Server {
-    async fn start() -> Self {
-        let database = TestDatabase::create().await;
-        let catalog = Arc::new(database.catalog().await);
-        catalog
-            .upsert_collection(&Collection::new("SAR").unwrap())
-            .await
-            .unwrap();
-        catalog
-            .upsert_collection(&Collection::new("EMPTY").unwrap())
-            .await
-            .unwrap();
-        let storage_dir = tempfile::tempdir().unwrap();
-        let (cog, centre) = add_product(
-            catalog.as_ref(),
-            storage_dir.path(),
-            "reference_test_data/browseReport_ASA_IM__0P_20100722_213840.xml",
-            "reference_test_data/ASA_IM__0P_20100722_213840.jpg",
-        )
-        .await;
-        let storage = Storage::from_url(
-            &format!("file://{}", storage_dir.path().display())
-                .parse()
-                .unwrap(),
-            None,
-        )
-        .unwrap();
-        let renderer = Arc::new(Renderer::new(catalog, storage, Settings::default()));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, routes(renderer)).await });
-        Self {
-            _database: database,
-            _storage_dir: storage_dir,
-            base,
-            cog,
-            centre,
-        }
-    }
-
-    async fn get(&self, query: &str) -> (u16, String, Vec<u8>) {
-        let response = reqwest::get(format!("{}/ows?{query}", self.base))
-            .await
-            .unwrap();
-        let status = response.status().as_u16();
-        let content_type = response
-            .headers()
-            .get("content-type")
-            .map(|v| v.to_str().unwrap().to_owned())
-            .unwrap_or_default();
-        (
-            status,
-            content_type,
-            response.bytes().await.unwrap().to_vec(),
-        )
-    }
-}
+use support::Server;
 
 /// Writes `bytes` to a file and opens it with GDAL.
 fn open_image(bytes: &[u8], dir: &Path, name: &str) -> Dataset {
@@ -196,6 +77,10 @@ async fn capabilities_list_each_collection_with_its_extent_and_time() {
         );
         assert!(xml.contains(time), "{version}: {xml}");
         assert!(xml.contains(&format!("{}/ows?", server.base)), "{xml}");
+        assert!(
+            xml.contains("<GetFeatureInfo><Format>application/json</Format>"),
+            "{xml}"
+        );
         // Well-formed to the end.
         let mut reader = quick_xml::Reader::from_str(&xml);
         loop {
@@ -350,7 +235,7 @@ async fn errors_are_service_exceptions_naming_the_parameter() {
             Some("format"),
         ),
         (
-            "SERVICE=WMS&REQUEST=GetFeatureInfo".to_owned(),
+            "SERVICE=WMS&REQUEST=DescribeLayer".to_owned(),
             "OperationNotSupported",
             Some("request"),
         ),
@@ -473,4 +358,98 @@ async fn gdal_wms_driver_reads_a_layer() {
         (through_gdal - served).abs() < 3.0,
         "{through_gdal} vs {served}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn feature_info_lists_the_products_under_a_pixel() {
+    let server = Server::start().await;
+    let (lon, lat) = server.centre;
+    let (w, h) = (0.2, 0.2);
+    let base = "SERVICE=WMS&REQUEST=GetFeatureInfo&LAYERS=SAR&QUERY_LAYERS=SAR&STYLES=&WIDTH=101&HEIGHT=101";
+    let v130 = format!(
+        "{base}&VERSION=1.3.0&CRS=EPSG:4326&BBOX={},{},{},{}",
+        lat - h,
+        lon - w,
+        lat + h,
+        lon + w
+    );
+    let v111 = format!(
+        "{base}&VERSION=1.1.1&SRS=EPSG:4326&BBOX={},{},{},{}",
+        lon - w,
+        lat - h,
+        lon + w,
+        lat + h
+    );
+    // The centre pixel holds the product; a corner of a box far away holds none.
+    for query in [
+        format!("{v130}&I=50&J=50&INFO_FORMAT=application/json"),
+        format!("{v111}&X=50&Y=50&INFO_FORMAT=application/json"),
+    ] {
+        let (status, content_type, body) = server.get(&query).await;
+        assert_eq!(
+            (status, content_type.as_str()),
+            (200, "application/json"),
+            "{query}"
+        );
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(json["type"], "FeatureCollection");
+        assert_eq!(json["features"][0]["id"], "b_id_1", "{json}");
+        assert_eq!(
+            json["features"][0]["properties"]["begin_time"],
+            "2010-07-22T21:38:40Z"
+        );
+        assert_eq!(json["features"][0]["geometry"]["type"], "MultiPolygon");
+    }
+    let (status, content_type, body) = server
+        .get(&format!("{v130}&I=50&J=50&INFO_FORMAT=text/html"))
+        .await;
+    assert_eq!(
+        (status, content_type.as_str()),
+        (200, "text/html; charset=utf-8")
+    );
+    assert!(String::from_utf8(body).unwrap().contains("<td>b_id_1</td>"));
+    let (_, _, body) = server
+        .get(&format!(
+            "{base}&VERSION=1.1.1&SRS=EPSG:4326&BBOX=100,0,101,1&X=1&Y=1&INFO_FORMAT=application/json"
+        ))
+        .await;
+    let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(json["features"], serde_json::json!([]));
+    // Another time: nothing.
+    let (_, _, body) = server
+        .get(&format!(
+            "{v130}&I=50&J=50&INFO_FORMAT=application/json&TIME=2011-01-01"
+        ))
+        .await;
+    let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(json["features"], serde_json::json!([]));
+
+    // Errors.
+    for (query, code, locator) in [
+        (format!("{v130}&I=101&J=50"), "InvalidPoint", "i"),
+        (format!("{v130}&J=50"), "MissingParameterValue", "i"),
+        (
+            format!("{v130}&I=1&J=1&INFO_FORMAT=text/xml"),
+            "InvalidFormat",
+            "info_format",
+        ),
+        (
+            format!("{v130}&I=1&J=1").replace("QUERY_LAYERS=SAR", "QUERY_LAYERS=EMPTY"),
+            "LayerNotQueryable",
+            "query_layers",
+        ),
+        (
+            format!("{v130}&I=1&J=1&FEATURE_COUNT=0"),
+            "InvalidParameterValue",
+            "feature_count",
+        ),
+    ] {
+        let (status, _, body) = server.get(&query).await;
+        let xml = String::from_utf8(body).unwrap();
+        assert_eq!(status, 400, "{query}: {xml}");
+        assert!(
+            xml.contains(&format!("code=\"{code}\" locator=\"{locator}\"")),
+            "{query}: {xml}"
+        );
+    }
 }

@@ -68,7 +68,8 @@ enum Service {
     Registrar(RegistrarArgs),
     /// Pre-render cache tiles for queued time intervals. [not built yet]
     Seeder(HttpArgs),
-    /// Serve WMS (1.1.1, 1.3.0) from the catalog and the COGs; WCS and OpenSearch are not built yet.
+    /// Serve WMS (1.1.1, 1.3.0) from the catalog and the COGs; WCS and OpenSearch are not
+    /// built yet.
     Renderer(HttpArgs),
     /// Serve WMTS and tiled WMS from the tile cache. [not built yet]
     Cache(HttpArgs),

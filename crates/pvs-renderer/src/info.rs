@@ -1,0 +1,203 @@
+//! WMS GetFeatureInfo: the products of a layer under a map pixel, newest first, as GeoJSON or
+//! an HTML table.
+
+use gdal::spatial_ref::{AxisMappingStrategy, CoordTransform, SpatialRef};
+use geo::Intersects;
+use pvs_catalog::{Bbox, Product, ProductQuery, TimeFilter, TimeRelation};
+use pvs_model::GeoJsonGeometry;
+use quick_xml::escape::escape;
+
+use crate::Renderer;
+use crate::params::{self, Params, Version, WmsError};
+use crate::wms::{Failure, parse_layer_and_view};
+
+/// Most products listed (`FEATURE_COUNT` is capped to it).
+const MAX_FEATURES: usize = 50;
+
+/// Answers a GetFeatureInfo: `(content type, body)`.
+pub(crate) async fn get_feature_info(
+    renderer: &Renderer,
+    version: Version,
+    params: &Params,
+) -> Result<(&'static str, Vec<u8>), Failure> {
+    let (collection, view) = parse_layer_and_view(renderer, version, params)?;
+    let queried = params.require("query_layers")?;
+    if queried != collection {
+        return Err(WmsError::new(
+            "LayerNotQueryable",
+            "query_layers",
+            format!(
+                "QUERY_LAYERS {queried:?}: only the layer of LAYERS ({collection:?}) can be queried"
+            ),
+        )
+        .into());
+    }
+    let (column_key, row_key) = match version {
+        Version::V130 => ("i", "j"),
+        Version::V111 => ("x", "y"),
+    };
+    let pixel = |key: &str, size: usize| -> Result<f64, WmsError> {
+        let text = params.require(key)?;
+        text.parse::<usize>()
+            .ok()
+            .filter(|v| *v < size)
+            .map(|v| v as f64 + 0.5)
+            .ok_or_else(|| {
+                WmsError::new(
+                    if version == Version::V130 {
+                        "InvalidPoint"
+                    } else {
+                        "InvalidParameterValue"
+                    },
+                    key,
+                    format!(
+                        "{} {text:?}: a pixel from 0 to {}",
+                        key.to_ascii_uppercase(),
+                        size - 1
+                    ),
+                )
+            })
+    };
+    let (column, row) = (pixel(column_key, view.width)?, pixel(row_key, view.height)?);
+    let json = match params
+        .get("info_format")
+        .unwrap_or("text/html")
+        .to_ascii_lowercase()
+        .as_str()
+    {
+        "application/json" | "application/geo+json" => true,
+        "text/html" => false,
+        other => {
+            return Err(WmsError::new(
+                "InvalidFormat",
+                "info_format",
+                format!("INFO_FORMAT {other:?}: application/json or text/html"),
+            )
+            .into());
+        }
+    };
+    let count = match params.get("feature_count") {
+        None => 10,
+        Some(text) => text
+            .parse::<usize>()
+            .ok()
+            .filter(|c| *c >= 1)
+            .ok_or_else(|| {
+                WmsError::new(
+                    "InvalidParameterValue",
+                    "feature_count",
+                    format!("FEATURE_COUNT {text:?}: a whole number from 1"),
+                )
+            })?,
+    }
+    .min(MAX_FEATURES);
+    let time = params::time(params)?;
+
+    // The pixel's centre, in the view's CRS, then in lon/lat.
+    let [x0, y0, x1, y1] = view.bbox;
+    let x = x0 + column / view.width as f64 * (x1 - x0);
+    let y = y1 - row / view.height as f64 * (y1 - y0);
+    let (lon, lat) = to_lon_lat(view.epsg, x, y)?;
+
+    match renderer.catalog.collection(&collection).await {
+        Ok(Some(_)) => {}
+        Ok(None) => {
+            return Err(WmsError::new(
+                "LayerNotDefined",
+                "layers",
+                format!("no layer {collection:?}"),
+            )
+            .into());
+        }
+        Err(e) => return Err(Failure::Server(format!("the catalog: {e}"))),
+    }
+    let point = Bbox::new(lon, lat, lon, lat)
+        .map_err(|e| WmsError::new("InvalidPoint", column_key, e.to_string()))?;
+    let mut query = ProductQuery::new()
+        .with_collection(collection.clone())
+        .with_bbox(point);
+    query.limit = u32::try_from(count).unwrap_or(10);
+    if let Some((start, end)) = time {
+        let filter = TimeFilter::new(start, end, TimeRelation::Intersects)
+            .map_err(|e| WmsError::new("InvalidDimensionValue", "time", e.to_string()))?;
+        query = query.with_time(filter);
+    }
+    let products: Vec<Product> = renderer
+        .catalog
+        .search(&query)
+        .await
+        .map_err(|e| Failure::Server(format!("the catalog: {e}")))?
+        .into_iter()
+        // The index finds boxes; keep the footprints that hold the point (or touch it).
+        .filter(|p| p.footprint.intersects(&geo::Point::new(lon, lat)))
+        .collect();
+    Ok(if json {
+        ("application/json", geojson(&products).into_bytes())
+    } else {
+        (
+            "text/html; charset=utf-8",
+            html(&collection, &products).into_bytes(),
+        )
+    })
+}
+
+fn to_lon_lat(epsg: u32, x: f64, y: f64) -> Result<(f64, f64), WmsError> {
+    if epsg == 4326 {
+        return Ok((x, y));
+    }
+    let srs = |code| {
+        SpatialRef::from_epsg(code).map(|mut s| {
+            s.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
+            s
+        })
+    };
+    let transform = srs(epsg)
+        .and_then(|from| CoordTransform::new(&from, &srs(4326)?))
+        .map_err(|e| WmsError::new("InvalidCRS", "crs", e.to_string()))?;
+    let (mut xs, mut ys, mut zs) = ([x], [y], [0.0]);
+    transform
+        .transform_coords(&mut xs, &mut ys, &mut zs)
+        .map_err(|_| WmsError::new("InvalidPoint", "i", "the pixel is not on the Earth"))?;
+    Ok((xs[0], ys[0]))
+}
+
+fn iso(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+}
+
+fn geojson(products: &[Product]) -> String {
+    let features: Vec<serde_json::Value> = products
+        .iter()
+        .map(|p| {
+            serde_json::json!({
+                "type": "Feature",
+                "id": p.id,
+                "geometry": GeoJsonGeometry::from(&p.footprint),
+                "properties": {
+                    "id": p.id,
+                    "collection": p.collection,
+                    "begin_time": iso(p.begin),
+                    "end_time": iso(p.end),
+                },
+            })
+        })
+        .collect();
+    serde_json::json!({"type": "FeatureCollection", "features": features}).to_string()
+}
+
+fn html(collection: &str, products: &[Product]) -> String {
+    let mut rows = String::new();
+    for p in products {
+        rows.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            escape(&p.id),
+            iso(p.begin),
+            iso(p.end)
+        ));
+    }
+    format!(
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{0}</title></head><body>\n<table>\n<caption>{0}: {1} product(s)</caption>\n<tr><th>id</th><th>begin</th><th>end</th></tr>\n{rows}</table>\n</body></html>\n",
+        escape(collection),
+        products.len()
+    )
+}

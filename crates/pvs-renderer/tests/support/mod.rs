@@ -1,0 +1,131 @@
+//! A renderer on an ephemeral port over a real PostGIS catalog holding one product (a SAR
+//! browse of the ngEO fixtures converted to a COG), shared by the renderer's tests.
+
+// Each test binary uses part of this module.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use pvs_catalog::testing::TestDatabase;
+use pvs_catalog::{Catalog, Collection, Product};
+use pvs_model::{BrowseReport, Footprint};
+use pvs_raster::convert::{CogOptions, Placement, to_cog};
+use pvs_renderer::{Renderer, Settings, routes};
+use pvs_storage::Storage;
+
+pub fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/ngeo")
+}
+
+pub struct Server {
+    _database: TestDatabase,
+    _storage_dir: tempfile::TempDir,
+    pub base: String,
+    /// The SAR product's COG and footprint centre (lon, lat).
+    pub cog: PathBuf,
+    pub centre: (f64, f64),
+}
+
+/// Converts the first browse of a fixture report into `<storage>/SAR/<id>.tif` and
+/// registers it; returns the COG path and the footprint's box centre.
+async fn add_product(
+    catalog: &dyn Catalog,
+    storage_dir: &Path,
+    report: &str,
+    image: &str,
+) -> (PathBuf, (f64, f64)) {
+    let report = BrowseReport::parse(&std::fs::read(fixtures_dir().join(report)).unwrap()).unwrap();
+    let browse = report.valid_browses().next().unwrap();
+    let Footprint::Wgs84(footprint) = &browse.footprint else {
+        panic!("an EPSG:4326 footprint");
+    };
+    let id = browse.identifier.as_ref().unwrap().to_string();
+    let key = format!("SAR/{id}.tif");
+    let output = storage_dir.join(&key);
+    std::fs::create_dir_all(output.parent().unwrap()).unwrap();
+    to_cog(
+        fixtures_dir().join(image).to_str().unwrap(),
+        &Placement {
+            geolocation: &browse.geolocation,
+            reference_system: browse.reference_system,
+            footprint: Some(footprint.clone()),
+        },
+        &output,
+        &CogOptions::default(),
+    )
+    .unwrap();
+    catalog
+        .register(&Product {
+            id,
+            collection: "SAR".into(),
+            product_type: None,
+            footprint: footprint.clone(),
+            begin: browse.start,
+            end: browse.end,
+            location: key,
+            metadata: serde_json::json!({}),
+        })
+        .await
+        .unwrap();
+    let rect = geo::BoundingRect::bounding_rect(footprint).unwrap();
+    (output, (rect.center().x, rect.center().y))
+}
+
+impl Server {
+    pub async fn start() -> Self {
+        let database = TestDatabase::create().await;
+        let catalog = Arc::new(database.catalog().await);
+        catalog
+            .upsert_collection(&Collection::new("SAR").unwrap())
+            .await
+            .unwrap();
+        catalog
+            .upsert_collection(&Collection::new("EMPTY").unwrap())
+            .await
+            .unwrap();
+        let storage_dir = tempfile::tempdir().unwrap();
+        let (cog, centre) = add_product(
+            catalog.as_ref(),
+            storage_dir.path(),
+            "reference_test_data/browseReport_ASA_IM__0P_20100722_213840.xml",
+            "reference_test_data/ASA_IM__0P_20100722_213840.jpg",
+        )
+        .await;
+        let storage = Storage::from_url(
+            &format!("file://{}", storage_dir.path().display())
+                .parse()
+                .unwrap(),
+            None,
+        )
+        .unwrap();
+        let renderer = Arc::new(Renderer::new(catalog, storage, Settings::default()));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, routes(renderer)).await });
+        Self {
+            _database: database,
+            _storage_dir: storage_dir,
+            base,
+            cog,
+            centre,
+        }
+    }
+
+    pub async fn get(&self, query: &str) -> (u16, String, Vec<u8>) {
+        let response = reqwest::get(format!("{}/ows?{query}", self.base))
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        (
+            status,
+            content_type,
+            response.bytes().await.unwrap().to_vec(),
+        )
+    }
+}
