@@ -5,6 +5,9 @@
 # - PostgreSQL and Redis: started if they do not answer on 127.0.0.1.
 # - An S3-compatible server (moto, from PyPI) on 127.0.0.1:${PVS_S3_PORT:-9000}.
 # - OWSLib (PyPI), the OGC client of the renderer's tests.
+# - The OGC XML schemas (WMS 1.3.0 XSD, WMS 1.1.1 DTD, WMTS 1.0, OWS 1.1) the capabilities are
+#   validated against, from MapProxy's source distribution on PyPI (which ships them for its
+#   own tests), into ${PVS_OGC_SCHEMAS:-$HOME/.cache/pvs/ogc-schemas}.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -46,6 +49,19 @@ fi
 if ! python3 -c 'import owslib' >/dev/null 2>&1; then
   log "installing OWSLib (PyPI)"
   python3 -m pip install --quiet --disable-pip-version-check "OWSLib==0.35.0"
+fi
+
+schemas="${PVS_OGC_SCHEMAS:-$HOME/.cache/pvs/ogc-schemas}"
+if [ ! -f "$schemas/wms/1.3.0/capabilities_1_3_0.xsd" ]; then
+  log "fetching the OGC schemas (MapProxy 7.0.0 sdist, PyPI) into $schemas"
+  tmp="$(mktemp -d)"
+  python3 -m pip download --quiet --disable-pip-version-check --no-deps --no-binary :all: \
+    -d "$tmp" "MapProxy==7.0.0"
+  tar -xzf "$tmp"/[mM]ap[pP]roxy-7.0.0.tar.gz -C "$tmp" --wildcards '*/mapproxy/test/schemas'
+  mkdir -p "$(dirname "$schemas")"
+  rm -rf "$schemas"
+  mv "$tmp"/*/mapproxy/test/schemas "$schemas"
+  rm -rf "$tmp"
 fi
 
 log "ready: GDAL $(gdal-config --version), PostgreSQL on 127.0.0.1:5432, Redis on 127.0.0.1:6379, S3 on 127.0.0.1:${PVS_S3_PORT:-9000}"

@@ -10,6 +10,7 @@ use gdal::{Dataset, DriverManager};
 
 use crate::RasterError;
 use crate::gdal_app;
+use crate::style::Style;
 
 /// Largest output side accepted (the renderer caps requests lower).
 pub const MAX_SIDE: usize = 16_384;
@@ -101,17 +102,18 @@ impl Rgba {
     }
 }
 
-/// Renders `sources` (GDAL paths of COGs, newest first) into `view`.
+/// Renders `sources` (GDAL paths of COGs, newest first) into `view`, drawn with `style`.
 ///
 /// A source in EPSG:4326 whose longitudes run past 180° (an antimeridian product, see
 /// [`crate::convert`]) shows on both sides of the antimeridian: GDAL's warper wraps
 /// geographic longitudes itself (tested).
-pub fn mosaic(sources: &[String], view: &View) -> Result<Rgba, RasterError> {
+pub fn mosaic(sources: &[String], view: &View, style: &Style) -> Result<Rgba, RasterError> {
     check_view(view)?;
     let mut image = Rgba::transparent(view.width, view.height);
     for path in sources {
         let dataset = crate::open(path)?;
-        image.draw_under(&warp_into(&dataset, view)?);
+        let warped = warp_into(&dataset, view)?;
+        image.draw_under(&to_rgba(&warped, view.width, view.height, style)?);
         if image.is_opaque() {
             break;
         }
@@ -119,7 +121,7 @@ pub fn mosaic(sources: &[String], view: &View) -> Result<Rgba, RasterError> {
     Ok(image)
 }
 
-fn check_view(view: &View) -> Result<(), RasterError> {
+pub(crate) fn check_view(view: &View) -> Result<(), RasterError> {
     let [x0, y0, x1, y1] = view.bbox;
     if !view.bbox.iter().all(|v| v.is_finite()) || x0 >= x1 || y0 >= y1 {
         return Err(RasterError::Unsuitable(format!(
@@ -136,8 +138,9 @@ fn check_view(view: &View) -> Result<(), RasterError> {
     Ok(())
 }
 
-/// Warps one dataset into the view and reads it as RGBA.
-fn warp_into(dataset: &Dataset, view: &View) -> Result<Rgba, RasterError> {
+/// Warps one dataset into the view, keeping its data type and adding an alpha band (0 or
+/// 255) when it has none.
+fn warp_into(dataset: &Dataset, view: &View) -> Result<Dataset, RasterError> {
     let [x0, y0, x1, y1] = view.bbox;
     let mut args: Vec<String> = vec![
         "-of".into(),
@@ -161,47 +164,85 @@ fn warp_into(dataset: &Dataset, view: &View) -> Result<Rgba, RasterError> {
         .is_ok_and(|b| b.color_interpretation() == ColorInterpretation::AlphaBand);
     // Without an alpha band, GDAL turns a mask or nodata into the new alpha band.
     if !has_alpha {
-        args.push("-dstalpha".into());
+        args.extend(["-dstalpha".into(), "-wo".into(), "DST_ALPHA_MAX=255".into()]);
     }
-    let warped = gdal_app::warp(dataset, "", &args)?;
-    to_rgba(&warped, view.width, view.height)
+    gdal_app::warp(dataset, "", &args)
 }
 
-/// Reads a dataset whose last band is alpha as RGBA: 1 or 2 bands (grey + alpha) are
-/// expanded to grey RGB.
-fn to_rgba(dataset: &Dataset, width: usize, height: usize) -> Result<Rgba, RasterError> {
+/// Reads a warped dataset (its last band alpha) as RGBA with `style`. Without a band
+/// selection, one or two colour bands are drawn as grey and three or more as RGB.
+fn to_rgba(
+    dataset: &Dataset,
+    width: usize,
+    height: usize,
+    style: &Style,
+) -> Result<Rgba, RasterError> {
     let count = dataset.raster_count();
-    let read = |index: usize| -> Result<Vec<u8>, RasterError> {
-        let band = dataset
-            .rasterband(index)
-            .map_err(|e| RasterError::gdal(format!("reading band {index}"), e))?;
-        let buffer: Buffer<u8> = band
-            .read_as((0, 0), (width, height), (width, height), None)
-            .map_err(|e| RasterError::gdal(format!("reading band {index}"), e))?;
-        Ok(buffer.into_shape_and_vec().1)
+    if count < 2 {
+        return Err(RasterError::Unsuitable(
+            "a warped image without colour bands".into(),
+        ));
+    }
+    let data_bands = count - 1;
+    let selected: Vec<usize> = match &style.bands {
+        Some(bands) => bands.iter().map(|b| *b as usize).collect(),
+        None if data_bands < 3 => vec![1],
+        None => vec![1, 2, 3],
     };
-    let alpha = read(count)?;
-    let colours: Vec<Vec<u8>> = match count {
-        0 | 1 => {
-            return Err(RasterError::Unsuitable(
-                "a warped image without colour bands".into(),
-            ));
-        }
-        2 => {
-            let grey = read(1)?;
-            vec![grey.clone(), grey.clone(), grey]
-        }
-        _ => vec![read(1)?, read(2)?, read(3)?],
-    };
+    if let Some(missing) = selected.iter().find(|b| **b > data_bands) {
+        return Err(RasterError::Unsuitable(format!(
+            "band {missing} is asked for, but the raster has {data_bands} data band(s)"
+        )));
+    }
+    let alpha: Vec<u8> = read_band(dataset, count, width, height)?;
     let mut pixels = Vec::with_capacity(width * height * 4);
-    for i in 0..width * height {
-        pixels.extend([colours[0][i], colours[1][i], colours[2][i], alpha[i]]);
+    if style.is_plain() {
+        let bands: Vec<Vec<u8>> = selected
+            .iter()
+            .map(|b| read_band(dataset, *b, width, height))
+            .collect::<Result<_, _>>()?;
+        for i in 0..width * height {
+            let colour = match bands.as_slice() {
+                [grey] => [grey[i]; 3],
+                _ => [bands[0][i], bands[1][i], bands[2][i]],
+            };
+            pixels.extend([colour[0], colour[1], colour[2], alpha[i]]);
+        }
+    } else {
+        let bands: Vec<Vec<f64>> = selected
+            .iter()
+            .map(|b| read_band(dataset, *b, width, height))
+            .collect::<Result<_, _>>()?;
+        let mut values = vec![0.0; bands.len()];
+        for i in 0..width * height {
+            for (value, band) in values.iter_mut().zip(&bands) {
+                *value = band[i];
+            }
+            let colour = style.colour(&values);
+            pixels.extend([colour[0], colour[1], colour[2], alpha[i]]);
+        }
     }
     Ok(Rgba {
         width,
         height,
         pixels,
     })
+}
+
+/// One band, converted by GDAL to `T` (saturating for bytes).
+fn read_band<T: gdal::raster::GdalType + Copy>(
+    dataset: &Dataset,
+    index: usize,
+    width: usize,
+    height: usize,
+) -> Result<Vec<T>, RasterError> {
+    let band = dataset
+        .rasterband(index)
+        .map_err(|e| RasterError::gdal(format!("reading band {index}"), e))?;
+    let buffer: Buffer<T> = band
+        .read_as((0, 0), (width, height), (width, height), None)
+        .map_err(|e| RasterError::gdal(format!("reading band {index}"), e))?;
+    Ok(buffer.into_shape_and_vec().1)
 }
 
 /// Output formats of map images.

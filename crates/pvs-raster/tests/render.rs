@@ -8,6 +8,7 @@ use gdal::raster::Buffer;
 use pvs_model::{BrowseReport, Footprint, Geolocation, ReferenceSystem};
 use pvs_raster::convert::{CogOptions, Placement, to_cog};
 use pvs_raster::render::{Format, Rgba, View, encode, mosaic};
+use pvs_raster::style::{Colormap, Style};
 
 /// A COG of `width` × `height` pixels of one grey `value` over the lon/lat box `bbox`.
 fn flat_cog(dir: &Path, name: &str, value: u8, bbox: [f64; 4]) -> String {
@@ -76,7 +77,7 @@ fn newest_product_is_on_top_and_outside_is_transparent() {
         width: 500,
         height: 200,
     };
-    let image = mosaic(&[newer.clone(), older.clone()], &view).unwrap();
+    let image = mosaic(&[newer.clone(), older.clone()], &view, &Style::default()).unwrap();
     assert_eq!(
         at(&image, &view, 11.5, 40.5),
         [200, 200, 200, 255],
@@ -96,7 +97,7 @@ fn newest_product_is_on_top_and_outside_is_transparent() {
     assert_eq!(at(&image, &view, 11.5, 41.3)[3], 0, "north of both");
 
     // The other order puts the older one on top.
-    let image = mosaic(&[older, newer], &view).unwrap();
+    let image = mosaic(&[older, newer], &view, &Style::default()).unwrap();
     assert_eq!(at(&image, &view, 11.5, 40.5), [100, 100, 100, 255]);
 
     // In Web Mercator, the same places.
@@ -111,6 +112,7 @@ fn newest_product_is_on_top_and_outside_is_transparent() {
     let image = mosaic(
         &[flat_cog(dir.path(), "again", 50, [10.0, 40.0, 12.0, 41.0])],
         &view,
+        &Style::default(),
     )
     .unwrap();
     let (x, y) = mercator(11.0, 40.5);
@@ -132,10 +134,20 @@ fn an_opaque_view_stops_before_older_products() {
     // A product that cannot be opened comes after one that covers the view: never read.
     let broken = dir.path().join("broken.tif");
     std::fs::write(&broken, b"not a tiff").unwrap();
-    let image = mosaic(&[cover.clone(), broken.display().to_string()], &view).unwrap();
+    let image = mosaic(
+        &[cover.clone(), broken.display().to_string()],
+        &view,
+        &Style::default(),
+    )
+    .unwrap();
     assert!(image.is_opaque());
     // Before it, it fails with its reason.
-    let error = mosaic(&[broken.display().to_string(), cover], &view).unwrap_err();
+    let error = mosaic(
+        &[broken.display().to_string(), cover],
+        &view,
+        &Style::default(),
+    )
+    .unwrap_err();
     assert!(error.to_string().contains("broken.tif"), "{error}");
 }
 
@@ -180,7 +192,7 @@ fn a_product_across_the_antimeridian_shows_on_both_sides() {
             width: 100,
             height: 80,
         };
-        let image = mosaic(&cog, &view).unwrap();
+        let image = mosaic(&cog, &view, &Style::default()).unwrap();
         let opaque = image.pixels.chunks_exact(4).filter(|p| p[3] == 255).count();
         assert!(opaque > 500, "{bbox:?}: only {opaque} opaque pixels");
     }
@@ -232,6 +244,101 @@ fn bad_views_are_refused() {
         view([0.0, 0.0, 1.0, 1.0], 0, 10),
         view([0.0, 0.0, 1.0, 1.0], 100_000, 10),
     ] {
-        assert!(mosaic(&[], &bad).is_err(), "{bad:?}");
+        assert!(mosaic(&[], &bad, &Style::default()).is_err(), "{bad:?}");
     }
+}
+
+/// A GeoTIFF of 16-bit data over a lon/lat box: band 1 rises from 1000 (west) to 3000
+/// (east), band 2 is 500 everywhere; nodata 0 in the eastern quarter.
+fn data_tiff(dir: &Path, bbox: [f64; 4]) -> String {
+    let (width, height) = (100, 50);
+    let path = dir.join("data.tif");
+    let driver = gdal::DriverManager::get_driver_by_name("GTiff").unwrap();
+    let mut dataset = driver
+        .create_with_band_type::<u16, _>(&path, width, height, 2)
+        .unwrap();
+    let [west, south, east, north] = bbox;
+    dataset
+        .set_geo_transform(&[
+            west,
+            (east - west) / width as f64,
+            0.0,
+            north,
+            0.0,
+            -(north - south) / height as f64,
+        ])
+        .unwrap();
+    dataset
+        .set_spatial_ref(&gdal::spatial_ref::SpatialRef::from_epsg(4326).unwrap())
+        .unwrap();
+    let ramp: Vec<u16> = (0..width * height)
+        .map(|i| {
+            let x = i % width;
+            if x >= 75 {
+                0
+            } else {
+                1000 + (x * 2000 / width) as u16
+            }
+        })
+        .collect();
+    let mut band = dataset.rasterband(1).unwrap();
+    band.set_no_data_value(Some(0.0)).unwrap();
+    band.write(
+        (0, 0),
+        (width, height),
+        &mut Buffer::new((width, height), ramp),
+    )
+    .unwrap();
+    let mut band = dataset.rasterband(2).unwrap();
+    band.set_no_data_value(Some(0.0)).unwrap();
+    let constant: Vec<u16> = (0..width * height)
+        .map(|i| if i % width >= 75 { 0 } else { 500 })
+        .collect();
+    band.write(
+        (0, 0),
+        (width, height),
+        &mut Buffer::new((width, height), constant),
+    )
+    .unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn styles_select_bands_rescale_and_colour_single_band_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = data_tiff(dir.path(), [0.0, 0.0, 10.0, 5.0]);
+    let view = View {
+        epsg: 4326,
+        bbox: [0.0, 0.0, 10.0, 5.0],
+        width: 100,
+        height: 50,
+    };
+    // Column 50 holds 2000: halfway through [1000, 3000], i.e. 128 after the stretch.
+    let rescaled = Style::new(Some(vec![1]), Some([1000.0, 3000.0]), None).unwrap();
+    let image = mosaic(std::slice::from_ref(&source), &view, &rescaled).unwrap();
+    assert_eq!(image.pixel(50, 25), [128, 128, 128, 255]);
+    assert_eq!(image.pixel(0, 25), [0, 0, 0, 255]);
+    // Nodata stays transparent.
+    assert_eq!(image.pixel(90, 25)[3], 0);
+    let coloured = Style::new(
+        Some(vec![1]),
+        Some([1000.0, 3000.0]),
+        Some(Colormap::Viridis),
+    )
+    .unwrap();
+    let image = mosaic(std::slice::from_ref(&source), &view, &coloured).unwrap();
+    let [r, g, b] = Colormap::Viridis.colour(128);
+    assert_eq!(image.pixel(50, 25), [r, g, b, 255]);
+    // Band 2 (500 everywhere) stretched over [0, 1000] is 128 grey.
+    let second = Style::new(Some(vec![2]), Some([0.0, 1000.0]), None).unwrap();
+    let image = mosaic(std::slice::from_ref(&source), &view, &second).unwrap();
+    assert_eq!(image.pixel(10, 10), [128, 128, 128, 255]);
+    // Without a stretch, 16-bit values are clamped to 255.
+    let clamped = Style::new(Some(vec![2]), None, None).unwrap();
+    let image = mosaic(std::slice::from_ref(&source), &view, &clamped).unwrap();
+    assert_eq!(image.pixel(10, 10), [255, 255, 255, 255]);
+    // A band the raster does not have is an error naming it.
+    let missing = Style::new(Some(vec![3]), None, None).unwrap();
+    let error = mosaic(&[source], &view, &missing).unwrap_err().to_string();
+    assert!(error.contains("band 3"), "{error}");
 }

@@ -3,11 +3,12 @@
 
 use gdal::spatial_ref::{AxisMappingStrategy, CoordTransform, SpatialRef};
 use geo::Intersects;
-use pvs_catalog::{Bbox, Product, ProductQuery, TimeFilter, TimeRelation};
+use pvs_catalog::{Bbox, Product, TimeFilter, TimeRelation};
 use pvs_model::GeoJsonGeometry;
 use quick_xml::escape::escape;
 
 use crate::Renderer;
+use crate::layers::Layer;
 use crate::params::{self, Params, Version, WmsError};
 use crate::wms::{Failure, parse_layer_and_view};
 
@@ -20,15 +21,13 @@ pub(crate) async fn get_feature_info(
     version: Version,
     params: &Params,
 ) -> Result<(&'static str, Vec<u8>), Failure> {
-    let (collection, view) = parse_layer_and_view(renderer, version, params)?;
+    let (name, view) = parse_layer_and_view(renderer, version, params)?;
     let queried = params.require("query_layers")?;
-    if queried != collection {
+    if queried != name {
         return Err(WmsError::new(
             "LayerNotQueryable",
             "query_layers",
-            format!(
-                "QUERY_LAYERS {queried:?}: only the layer of LAYERS ({collection:?}) can be queried"
-            ),
+            format!("QUERY_LAYERS {queried:?}: only the layer of LAYERS ({name:?}) can be queried"),
         )
         .into());
     }
@@ -99,23 +98,10 @@ pub(crate) async fn get_feature_info(
     let y = y1 - row / view.height as f64 * (y1 - y0);
     let (lon, lat) = to_lon_lat(view.epsg, x, y)?;
 
-    match renderer.catalog.collection(&collection).await {
-        Ok(Some(_)) => {}
-        Ok(None) => {
-            return Err(WmsError::new(
-                "LayerNotDefined",
-                "layers",
-                format!("no layer {collection:?}"),
-            )
-            .into());
-        }
-        Err(e) => return Err(Failure::Server(format!("the catalog: {e}"))),
-    }
+    let layer = Layer::resolve(renderer, &name).await?;
     let point = Bbox::new(lon, lat, lon, lat)
         .map_err(|e| WmsError::new("InvalidPoint", column_key, e.to_string()))?;
-    let mut query = ProductQuery::new()
-        .with_collection(collection.clone())
-        .with_bbox(point);
+    let mut query = layer.query().with_bbox(point);
     query.limit = u32::try_from(count).unwrap_or(10);
     if let Some((start, end)) = time {
         let filter = TimeFilter::new(start, end, TimeRelation::Intersects)
@@ -136,7 +122,7 @@ pub(crate) async fn get_feature_info(
     } else {
         (
             "text/html; charset=utf-8",
-            html(&collection, &products).into_bytes(),
+            html(&name, &products).into_bytes(),
         )
     })
 }

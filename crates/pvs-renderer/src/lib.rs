@@ -4,9 +4,11 @@
 //! `docs/renderer.md`.
 
 mod info;
+mod layers;
 pub mod params;
 mod wms;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::Router;
@@ -15,6 +17,7 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::get;
 use pvs_catalog::Catalog;
+use pvs_raster::style::Style;
 use pvs_storage::Storage;
 
 pub use wms::capabilities;
@@ -28,6 +31,11 @@ pub struct Settings {
     pub max_products: u32,
     /// Title of the service in the capabilities.
     pub title: String,
+    /// How each collection is drawn (by collection name); others are drawn as stored.
+    pub styles: BTreeMap<String, Style>,
+    /// Products listed as layers of their own in the capabilities, per collection (the
+    /// newest); any product can be asked for by its id.
+    pub listed_products: u32,
 }
 
 impl Default for Settings {
@@ -36,8 +44,31 @@ impl Default for Settings {
             max_size: 4096,
             max_products: 200,
             title: "pvs View Server".to_owned(),
+            styles: BTreeMap::new(),
+            listed_products: 100,
         }
     }
+}
+
+/// The styles of the configured collections (`[collections.NAME.render]`), for
+/// [`Settings::styles`]; collections drawn as stored are left out.
+pub fn styles(collections: &pvs_model::Collections) -> Result<BTreeMap<String, Style>, String> {
+    let mut styles = BTreeMap::new();
+    for (name, config) in &collections.collections {
+        let render = &config.render;
+        let colormap = render
+            .colormap
+            .as_deref()
+            .map(str::parse::<pvs_raster::style::Colormap>)
+            .transpose()
+            .map_err(|e| format!("[collections.{name}.render] {e}"))?;
+        let style = Style::new(render.bands.clone(), render.rescale, colormap)
+            .map_err(|e| format!("[collections.{name}.render] {e}"))?;
+        if !style.is_plain() {
+            styles.insert(name.clone(), style);
+        }
+    }
+    Ok(styles)
 }
 
 /// The renderer: the catalog to find products, the storage their COGs are on.

@@ -5,11 +5,13 @@ use axum::http::{StatusCode, header};
 use axum::response::Response;
 use chrono::{DateTime, SecondsFormat, Utc};
 use gdal::spatial_ref::{AxisMappingStrategy, CoordTransform, SpatialRef};
-use pvs_catalog::{Bbox, CollectionInfo, ProductQuery, TimeFilter, TimeRelation};
+use pvs_catalog::{Bbox, CollectionInfo, Product, TimeFilter, TimeRelation};
+use pvs_raster::draw::{message, outlines};
 use pvs_raster::render::{Format, Rgba, View, encode, mosaic};
 use quick_xml::escape::escape;
 
 use crate::Renderer;
+use crate::layers::{Layer, OUTLINES_SUFFIX};
 use crate::params::{self, Crs, MAX_QUERY_BYTES, Params, Version, WmsError};
 
 /// CRSs listed in the capabilities (GetMap takes any EPSG code GDAL knows).
@@ -18,8 +20,12 @@ const LISTED_CRS: [&str; 4] = ["EPSG:4326", "EPSG:3857", "CRS:84", "EPSG:3035"];
 /// How a failed request is answered (`EXCEPTIONS`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Exceptions {
+    /// A `ServiceExceptionReport` (HTTP 400).
     Xml,
+    /// A transparent (or `BGCOLOR`) image.
     Blank,
+    /// An image with the error message written on it.
+    Inimage,
 }
 
 pub(crate) async fn dispatch(renderer: &Renderer, host: &str, query: &str) -> Response {
@@ -57,7 +63,7 @@ pub(crate) async fn dispatch(renderer: &Renderer, host: &str, query: &str) -> Re
         Err(error) => return exception(version, &error),
     };
     match request.as_str() {
-        "getcapabilities" => match renderer.catalog.collections().await {
+        "getcapabilities" => match listed_layers(renderer).await {
             Ok(collections) => {
                 let url = format!("http://{host}/ows");
                 let xml = capabilities(version, &renderer.settings.title, &url, &collections);
@@ -88,7 +94,7 @@ pub(crate) async fn dispatch(renderer: &Renderer, host: &str, query: &str) -> Re
 
 /// A validated GetMap request.
 struct MapRequest {
-    collection: String,
+    layer: String,
     view: View,
     format: Format,
     transparent: bool,
@@ -133,15 +139,16 @@ fn parse_get_map(
     {
         None | Some("xml") | Some("application/vnd.ogc.se_xml") => Exceptions::Xml,
         Some("blank") | Some("application/vnd.ogc.se_blank") => Exceptions::Blank,
+        Some("inimage") | Some("application/vnd.ogc.se_inimage") => Exceptions::Inimage,
         Some(other) => {
             return Err(WmsError::new(
                 "InvalidParameterValue",
                 "exceptions",
-                format!("EXCEPTIONS {other:?}: XML or BLANK"),
+                format!("EXCEPTIONS {other:?}: XML, INIMAGE or BLANK"),
             ));
         }
     };
-    let (collection, view) = parse_layer_and_view(renderer, version, params)?;
+    let (layer, view) = parse_layer_and_view(renderer, version, params)?;
     let format = match params.require("format")?.to_ascii_lowercase().as_str() {
         "image/png" | "png" => Format::Png,
         "image/jpeg" | "jpeg" | "image/jpg" => Format::Jpeg,
@@ -155,7 +162,7 @@ fn parse_get_map(
         }
     };
     Ok(MapRequest {
-        collection,
+        layer,
         view,
         format,
         transparent: params::transparent(params)?,
@@ -170,82 +177,83 @@ async fn get_map(renderer: &Renderer, version: Version, params: &Params) -> Resp
         Ok(request) => request,
         Err(error) => return exception(version, &error),
     };
-    let fail = |error: WmsError| match request.exceptions {
-        Exceptions::Xml => exception(version, &error),
-        Exceptions::Blank => image_response(
-            StatusCode::OK,
-            &Rgba::transparent(request.view.width, request.view.height),
-            &request,
-        ),
-    };
-    match renderer.catalog.collection(&request.collection).await {
-        Ok(Some(_)) => {}
-        Ok(None) => {
-            return fail(WmsError::new(
-                "LayerNotDefined",
-                "layers",
-                format!("no layer {:?}", request.collection),
-            ));
-        }
-        Err(e) => return server_error(version, &format!("the catalog: {e}")),
+    let (width, height) = (request.view.width, request.view.height);
+    match draw_map(renderer, &request).await {
+        Ok(image) => image_response(StatusCode::OK, &image, &request),
+        Err(Failure::Client(error)) => match request.exceptions {
+            Exceptions::Xml => exception(version, &error),
+            Exceptions::Blank => {
+                image_response(StatusCode::OK, &Rgba::transparent(width, height), &request)
+            }
+            Exceptions::Inimage => {
+                let text = format!("{}: {}", error.code, error.message);
+                let image = message(width, height, &text, [0, 0, 0, 255]);
+                image_response(StatusCode::OK, &image, &request)
+            }
+        },
+        Err(Failure::Server(message)) => server_error(version, &message),
     }
-    let mut query = ProductQuery::new().with_collection(request.collection.clone());
+}
+
+/// The image of a GetMap request: the layer's products in the box (and time), newest on
+/// top, or their outlines.
+async fn draw_map(renderer: &Renderer, request: &MapRequest) -> Result<Rgba, Failure> {
+    let view = &request.view;
+    let layer = Layer::resolve(renderer, &request.layer).await?;
+    let mut query = layer.query();
     query.limit = renderer.settings.max_products;
-    match wgs84_box(&request.view) {
-        Ok(Some(bbox)) => query = query.with_bbox(bbox),
+    match wgs84_box(view)? {
+        Some(bbox) => query = query.with_bbox(bbox),
         // The view does not reach the Earth (e.g. far outside a projection's area).
-        Ok(None) => {
-            return image_response(
-                StatusCode::OK,
-                &Rgba::transparent(request.view.width, request.view.height),
-                &request,
-            );
-        }
-        Err(error) => return fail(error),
+        None => return Ok(Rgba::transparent(view.width, view.height)),
     }
     if let Some((start, end)) = request.time {
-        match TimeFilter::new(start, end, TimeRelation::Intersects) {
-            Ok(filter) => query = query.with_time(filter),
-            Err(e) => {
-                return fail(WmsError::new(
-                    "InvalidDimensionValue",
-                    "time",
-                    e.to_string(),
-                ));
-            }
-        }
+        let filter = TimeFilter::new(start, end, TimeRelation::Intersects)
+            .map_err(|e| WmsError::new("InvalidDimensionValue", "time", e.to_string()))?;
+        query = query.with_time(filter);
     }
-    let products = match renderer.catalog.search(&query).await {
-        Ok(products) => products,
-        Err(e) => return server_error(version, &format!("the catalog: {e}")),
+    let products = renderer
+        .catalog
+        .search(&query)
+        .await
+        .map_err(|e| Failure::Server(format!("the catalog: {e}")))?;
+    let view = view.clone();
+    let rendered = if let Layer::Outlines(_) = layer {
+        let footprints: Vec<_> = products.into_iter().map(|p| p.footprint).collect();
+        tokio::task::spawn_blocking(move || outlines(&footprints, &view, OUTLINE_COLOUR, 2)).await
+    } else {
+        let sources = sources(renderer, &products)?;
+        let style = layer.style(renderer).clone();
+        tokio::task::spawn_blocking(move || mosaic(&sources, &view, &style)).await
     };
-    let mut sources = Vec::with_capacity(products.len());
-    for product in &products {
-        let path = product
-            .location
-            .parse()
-            .ok()
-            .and_then(|key| renderer.storage.gdal_path(&key));
-        match path {
-            Some(path) => sources.push(path),
-            None => {
-                return server_error(
-                    version,
-                    &format!(
+    match rendered {
+        Ok(Ok(image)) => Ok(image),
+        Ok(Err(e)) => Err(Failure::Server(format!("rendering: {e}"))),
+        Err(e) => Err(Failure::Server(format!("rendering stopped: {e}"))),
+    }
+}
+
+/// The colour of footprint outlines (RGBA).
+const OUTLINE_COLOUR: [u8; 4] = [255, 64, 0, 255];
+
+/// The GDAL paths of the products' COGs.
+fn sources(renderer: &Renderer, products: &[Product]) -> Result<Vec<String>, Failure> {
+    products
+        .iter()
+        .map(|product| {
+            product
+                .location
+                .parse()
+                .ok()
+                .and_then(|key| renderer.storage.gdal_path(&key))
+                .ok_or_else(|| {
+                    Failure::Server(format!(
                         "product {} has no readable location {:?}",
                         product.id, product.location
-                    ),
-                );
-            }
-        }
-    }
-    let view = request.view.clone();
-    let rendered = tokio::task::spawn_blocking(move || mosaic(&sources, &view)).await;
-    match rendered {
-        Ok(Ok(image)) => image_response(StatusCode::OK, &image, &request),
-        Ok(Err(e)) => server_error(version, &format!("rendering: {e}")),
-        Err(e) => server_error(version, &format!("rendering stopped: {e}")),
-    }
+                    ))
+                })
+        })
+        .collect()
 }
 
 /// Why a request failed: the client's fault (an exception report, 400) or the server's (500).
@@ -356,13 +364,115 @@ fn iso(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
 }
 
-/// The capabilities document of `version`: a root layer holding one layer per collection
-/// with its extent and time dimension.
+/// Every collection with its newest products (at most `Settings::listed_products`), for
+/// the capabilities.
+async fn listed_layers(
+    renderer: &Renderer,
+) -> Result<Vec<(CollectionInfo, Vec<Product>)>, pvs_catalog::CatalogError> {
+    let mut layers = Vec::new();
+    for info in renderer.catalog.collections().await? {
+        let products = if renderer.settings.listed_products == 0 || info.product_count == 0 {
+            Vec::new()
+        } else {
+            let query = pvs_catalog::ProductQuery::new()
+                .with_collection(info.collection.name.clone())
+                .with_limit(renderer.settings.listed_products);
+            renderer.catalog.search(&query).await?
+        };
+        layers.push((info, products));
+    }
+    Ok(layers)
+}
+
+/// A layer's extent: lon/lat box and time interval.
+struct Extent {
+    west: f64,
+    south: f64,
+    east: f64,
+    north: f64,
+    time: Option<(String, String)>,
+}
+
+impl Extent {
+    fn of_collection(info: &CollectionInfo) -> Self {
+        let (west, south, east, north) = match &info.bbox {
+            // A box across the antimeridian is listed as the whole band of longitudes.
+            Some(b) if b.crosses_antimeridian() => (-180.0, b.south(), 180.0, b.north()),
+            Some(b) => (b.west(), b.south(), b.east(), b.north()),
+            None => (-180.0, -90.0, 180.0, 90.0),
+        };
+        let time = match (info.begin, info.end) {
+            (Some(begin), Some(end)) => Some((iso(begin), iso(end))),
+            _ => None,
+        };
+        Self {
+            west,
+            south,
+            east,
+            north,
+            time,
+        }
+    }
+
+    fn of_product(product: &Product) -> Self {
+        use geo::BoundingRect;
+        let (west, south, east, north) = match product.footprint.bounding_rect() {
+            Some(r) => (r.min().x, r.min().y, r.max().x, r.max().y),
+            None => (-180.0, -90.0, 180.0, 90.0),
+        };
+        Self {
+            west,
+            south,
+            east,
+            north,
+            time: Some((iso(product.begin), iso(product.end))),
+        }
+    }
+}
+
+/// One `<Layer>` element (without its closing tag) of `version`.
+fn layer_xml(version: Version, name: &str, title: &str, extent: &Extent, indent: &str) -> String {
+    let (name, title) = (escape(name), escape(title));
+    let Extent {
+        west,
+        south,
+        east,
+        north,
+        time,
+    } = extent;
+    let mut xml = match version {
+        Version::V130 => format!(
+            "{indent}<Layer queryable=\"1\">\n{indent}  <Name>{name}</Name>\n{indent}  <Title>{title}</Title>\n{indent}  <EX_GeographicBoundingBox><westBoundLongitude>{west}</westBoundLongitude><eastBoundLongitude>{east}</eastBoundLongitude><southBoundLatitude>{south}</southBoundLatitude><northBoundLatitude>{north}</northBoundLatitude></EX_GeographicBoundingBox>\n{indent}  <BoundingBox CRS=\"CRS:84\" minx=\"{west}\" miny=\"{south}\" maxx=\"{east}\" maxy=\"{north}\"/>\n{indent}  <BoundingBox CRS=\"EPSG:4326\" minx=\"{south}\" miny=\"{west}\" maxx=\"{north}\" maxy=\"{east}\"/>\n"
+        ),
+        Version::V111 => format!(
+            "{indent}<Layer queryable=\"1\">\n{indent}  <Name>{name}</Name>\n{indent}  <Title>{title}</Title>\n{indent}  <LatLonBoundingBox minx=\"{west}\" miny=\"{south}\" maxx=\"{east}\" maxy=\"{north}\"/>\n{indent}  <BoundingBox SRS=\"EPSG:4326\" minx=\"{west}\" miny=\"{south}\" maxx=\"{east}\" maxy=\"{north}\"/>\n"
+        ),
+    };
+    if let Some((begin, end)) = time {
+        let values = if begin == end {
+            begin.clone()
+        } else {
+            format!("{begin}/{end}/PT1S")
+        };
+        xml.push_str(&match version {
+            Version::V130 => format!(
+                "{indent}  <Dimension name=\"time\" units=\"ISO8601\" default=\"{end}\">{values}</Dimension>\n"
+            ),
+            Version::V111 => format!(
+                "{indent}  <Dimension name=\"time\" units=\"ISO8601\"/>\n{indent}  <Extent name=\"time\" default=\"{end}\">{values}</Extent>\n"
+            ),
+        });
+    }
+    xml
+}
+
+/// The capabilities document of `version`: a root layer holding, per collection, the
+/// collection's layer (its newest products as child layers) and its outlines layer.
 pub fn capabilities(
     version: Version,
     title: &str,
     url: &str,
-    collections: &[CollectionInfo],
+    collections: &[(CollectionInfo, Vec<Product>)],
 ) -> String {
     let title = escape(title);
     let url = escape(url);
@@ -374,45 +484,31 @@ pub fn capabilities(
         )
     };
     let mut layers = String::new();
-    for info in collections {
-        let name = escape(&info.collection.name);
-        let (west, south, east, north) = match &info.bbox {
-            Some(b) => (b.west(), b.south(), b.east(), b.north()),
-            None => (-180.0, -90.0, 180.0, 90.0),
-        };
-        let (west, east) = if west > east {
-            (-180.0, 180.0)
-        } else {
-            (west, east)
-        };
-        let time = match (info.begin, info.end) {
-            (Some(begin), Some(end)) => Some((iso(begin), iso(end))),
-            _ => None,
-        };
-        match version {
-            Version::V130 => {
-                layers.push_str(&format!(
-                    "      <Layer queryable=\"1\">\n        <Name>{name}</Name>\n        <Title>{name}</Title>\n        <EX_GeographicBoundingBox><westBoundLongitude>{west}</westBoundLongitude><eastBoundLongitude>{east}</eastBoundLongitude><southBoundLatitude>{south}</southBoundLatitude><northBoundLatitude>{north}</northBoundLatitude></EX_GeographicBoundingBox>\n        <BoundingBox CRS=\"CRS:84\" minx=\"{west}\" miny=\"{south}\" maxx=\"{east}\" maxy=\"{north}\"/>\n        <BoundingBox CRS=\"EPSG:4326\" minx=\"{south}\" miny=\"{west}\" maxx=\"{north}\" maxy=\"{east}\"/>\n"
-                ));
-                if let Some((begin, end)) = &time {
-                    layers.push_str(&format!(
-                        "        <Dimension name=\"time\" units=\"ISO8601\" default=\"{end}\">{begin}/{end}/PT1S</Dimension>\n"
-                    ));
-                }
-                layers.push_str("      </Layer>\n");
-            }
-            Version::V111 => {
-                layers.push_str(&format!(
-                    "      <Layer queryable=\"1\">\n        <Name>{name}</Name>\n        <Title>{name}</Title>\n        <LatLonBoundingBox minx=\"{west}\" miny=\"{south}\" maxx=\"{east}\" maxy=\"{north}\"/>\n        <BoundingBox SRS=\"EPSG:4326\" minx=\"{west}\" miny=\"{south}\" maxx=\"{east}\" maxy=\"{north}\"/>\n"
-                ));
-                if let Some((begin, end)) = &time {
-                    layers.push_str(&format!(
-                        "        <Dimension name=\"time\" units=\"ISO8601\"/>\n        <Extent name=\"time\" default=\"{end}\">{begin}/{end}/PT1S</Extent>\n"
-                    ));
-                }
-                layers.push_str("      </Layer>\n");
-            }
+    for (info, products) in collections {
+        let name = &info.collection.name;
+        let extent = Extent::of_collection(info);
+        layers.push_str(&layer_xml(version, name, name, &extent, "      "));
+        for product in products {
+            layers.push_str(&layer_xml(
+                version,
+                &product.id,
+                &product.id,
+                &Extent::of_product(product),
+                "        ",
+            ));
+            layers.push_str("        </Layer>\n");
         }
+        layers.push_str("      </Layer>\n");
+        let outlines = format!("{name}{OUTLINES_SUFFIX}");
+        let outlines_title = format!("{name} footprints");
+        layers.push_str(&layer_xml(
+            version,
+            &outlines,
+            &outlines_title,
+            &extent,
+            "      ",
+        ));
+        layers.push_str("      </Layer>\n");
     }
     match version {
         Version::V130 => {
@@ -421,7 +517,7 @@ pub fn capabilities(
                 .map(|c| format!("<CRS>{c}</CRS>"))
                 .collect();
             format!(
-                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<WMS_Capabilities version=\"1.3.0\" xmlns=\"http://www.opengis.net/wms\" xmlns:xlink=\"http://www.w3.org/1999/xlink\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:schemaLocation=\"http://www.opengis.net/wms http://schemas.opengis.net/wms/1.3.0/capabilities_1_3_0.xsd\">\n  <Service>\n    <Name>WMS</Name>\n    <Title>{title}</Title>\n    <OnlineResource xlink:type=\"simple\" xlink:href=\"{url}\"/>\n  </Service>\n  <Capability>\n    <Request>\n{}{}{}    </Request>\n    <Exception><Format>XML</Format><Format>BLANK</Format></Exception>\n    <Layer>\n      <Title>{title}</Title>\n      {crs}\n      <EX_GeographicBoundingBox><westBoundLongitude>-180</westBoundLongitude><eastBoundLongitude>180</eastBoundLongitude><southBoundLatitude>-90</southBoundLatitude><northBoundLatitude>90</northBoundLatitude></EX_GeographicBoundingBox>\n{layers}    </Layer>\n  </Capability>\n</WMS_Capabilities>\n",
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<WMS_Capabilities version=\"1.3.0\" xmlns=\"http://www.opengis.net/wms\" xmlns:xlink=\"http://www.w3.org/1999/xlink\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:schemaLocation=\"http://www.opengis.net/wms http://schemas.opengis.net/wms/1.3.0/capabilities_1_3_0.xsd\">\n  <Service>\n    <Name>WMS</Name>\n    <Title>{title}</Title>\n    <OnlineResource xlink:type=\"simple\" xlink:href=\"{url}\"/>\n  </Service>\n  <Capability>\n    <Request>\n{}{}{}    </Request>\n    <Exception><Format>XML</Format><Format>INIMAGE</Format><Format>BLANK</Format></Exception>\n    <Layer>\n      <Title>{title}</Title>\n      {crs}\n      <EX_GeographicBoundingBox><westBoundLongitude>-180</westBoundLongitude><eastBoundLongitude>180</eastBoundLongitude><southBoundLatitude>-90</southBoundLatitude><northBoundLatitude>90</northBoundLatitude></EX_GeographicBoundingBox>\n{layers}    </Layer>\n  </Capability>\n</WMS_Capabilities>\n",
                 operation("GetCapabilities", "<Format>text/xml</Format>"),
                 operation("GetMap", formats),
                 operation("GetFeatureInfo", INFO_FORMATS),
@@ -434,13 +530,18 @@ pub fn capabilities(
                 .map(|c| format!("<SRS>{c}</SRS>"))
                 .collect();
             format!(
-                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!DOCTYPE WMT_MS_Capabilities SYSTEM \"http://schemas.opengis.net/wms/1.1.1/WMS_MS_Capabilities.dtd\">\n<WMT_MS_Capabilities version=\"1.1.1\" xmlns:xlink=\"http://www.w3.org/1999/xlink\">\n  <Service>\n    <Name>OGC:WMS</Name>\n    <Title>{title}</Title>\n    <OnlineResource xlink:type=\"simple\" xlink:href=\"{url}\"/>\n  </Service>\n  <Capability>\n    <Request>\n{}{}{}    </Request>\n    <Exception><Format>application/vnd.ogc.se_xml</Format><Format>application/vnd.ogc.se_blank</Format></Exception>\n    <Layer>\n      <Title>{title}</Title>\n      {srs}\n      <LatLonBoundingBox minx=\"-180\" miny=\"-90\" maxx=\"180\" maxy=\"90\"/>\n{layers}    </Layer>\n  </Capability>\n</WMT_MS_Capabilities>\n",
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!DOCTYPE WMT_MS_Capabilities SYSTEM \"http://schemas.opengis.net/wms/1.1.1/WMS_MS_Capabilities.dtd\">\n<WMT_MS_Capabilities version=\"1.1.1\">\n  <Service>\n    <Name>OGC:WMS</Name>\n    <Title>{title}</Title>\n    <OnlineResource xlink:type=\"simple\" xlink:href=\"{url}\"/>\n  </Service>\n  <Capability>\n    <Request>\n{}{}{}    </Request>\n    <Exception><Format>application/vnd.ogc.se_xml</Format><Format>application/vnd.ogc.se_inimage</Format><Format>application/vnd.ogc.se_blank</Format></Exception>\n    <Layer>\n      <Title>{title}</Title>\n      {srs}\n      <LatLonBoundingBox minx=\"-180\" miny=\"-90\" maxx=\"180\" maxy=\"90\"/>\n{layers}    </Layer>\n  </Capability>\n</WMT_MS_Capabilities>\n",
                 operation(
                     "GetCapabilities",
                     "<Format>application/vnd.ogc.wms_xml</Format>"
                 ),
                 operation("GetMap", formats),
                 operation("GetFeatureInfo", INFO_FORMATS),
+            )
+            // The 1.1.1 DTD declares the xlink namespace on each OnlineResource.
+            .replace(
+                "<OnlineResource ",
+                "<OnlineResource xmlns:xlink=\"http://www.w3.org/1999/xlink\" ",
             )
         }
     }

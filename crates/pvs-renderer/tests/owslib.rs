@@ -35,7 +35,8 @@ async fn owslib_reads_the_capabilities_and_fetches_a_map() {
         assert_eq!(result["version"], version, "{result}");
         assert_eq!(
             result["layers"],
-            serde_json::json!(["EMPTY", "SAR"]),
+            // Per collection: its layer, its product layers, its outlines.
+            serde_json::json!(["EMPTY", "EMPTY__outlines", "SAR", "SAR__outlines", "b_id_1"]),
             "{result}"
         );
         assert_eq!(result["map_is_png"], true, "{result}");

@@ -9,14 +9,7 @@ use gdal::raster::Buffer;
 
 mod support;
 
-use support::Server;
-
-/// Writes `bytes` to a file and opens it with GDAL.
-fn open_image(bytes: &[u8], dir: &Path, name: &str) -> Dataset {
-    let path = dir.join(name);
-    std::fs::write(&path, bytes).unwrap();
-    Dataset::open(&path).unwrap()
-}
+use support::{Server, open_image};
 
 fn pixel(dataset: &Dataset, band: usize, x: isize, y: isize) -> u8 {
     let buffer: Buffer<u8> = dataset
@@ -245,7 +238,7 @@ async fn errors_are_service_exceptions_naming_the_parameter() {
             Some("request"),
         ),
         (
-            "SERVICE=WCS&REQUEST=GetCapabilities".to_owned(),
+            "SERVICE=WFS&REQUEST=GetCapabilities".to_owned(),
             "InvalidParameterValue",
             Some("service"),
         ),
@@ -255,7 +248,7 @@ async fn errors_are_service_exceptions_naming_the_parameter() {
             None,
         ),
         (
-            format!("{map}&EXCEPTIONS=application/vnd.ogc.se_inimage"),
+            format!("{map}&EXCEPTIONS=application/vnd.ogc.se_svg"),
             "InvalidParameterValue",
             Some("exceptions"),
         ),

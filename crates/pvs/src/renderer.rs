@@ -1,4 +1,5 @@
-//! `pvs renderer`: WMS on `/ows`, with `/health` and `/ready`.
+//! `pvs renderer`: WMS and WCS on `/ows`, OpenSearch on `/opensearch`, with `/health` and
+//! `/ready`. Collections are drawn as `COLLECTIONS_FILE` says.
 
 use std::sync::Arc;
 
@@ -26,6 +27,8 @@ pub async fn run(env: &Env, listen: ListenAddr) -> Result<(), StartError> {
                 ),
             )
         })?;
+    let styles = pvs_renderer::styles(&crate::registrar::collections(env)?)
+        .map_err(|e| ConfigError::new(&vars::COLLECTIONS_FILE, e))?;
     let database: DatabaseUrl = env.get(&vars::DATABASE_URL)?;
     let storage = backends::storage(env)?.ok_or_else(|| {
         StartError::Config(ConfigError::new(
@@ -41,6 +44,7 @@ pub async fn run(env: &Env, listen: ListenAddr) -> Result<(), StartError> {
     );
     let settings = Settings {
         max_size,
+        styles,
         ..Settings::default()
     };
     let renderer = Arc::new(Renderer::new(catalog.clone(), storage.clone(), settings));

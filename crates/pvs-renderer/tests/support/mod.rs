@@ -18,13 +18,22 @@ pub fn fixtures_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/ngeo")
 }
 
+/// Writes `bytes` (an image the server sent) to a file and opens it with GDAL.
+pub fn open_image(bytes: &[u8], dir: &Path, name: &str) -> gdal::Dataset {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    gdal::Dataset::open(&path).unwrap()
+}
+
 pub struct Server {
     _database: TestDatabase,
     _storage_dir: tempfile::TempDir,
     pub base: String,
-    /// The SAR product's COG and footprint centre (lon, lat).
+    /// The SAR product's COG, footprint centre (lon, lat), footprint and id.
     pub cog: PathBuf,
     pub centre: (f64, f64),
+    pub footprint: geo::MultiPolygon<f64>,
+    pub product_id: String,
 }
 
 /// Converts the first browse of a fixture report into `<storage>/SAR/<id>.tif` and
@@ -34,7 +43,7 @@ async fn add_product(
     storage_dir: &Path,
     report: &str,
     image: &str,
-) -> (PathBuf, (f64, f64)) {
+) -> (PathBuf, (f64, f64), geo::MultiPolygon<f64>, String) {
     let report = BrowseReport::parse(&std::fs::read(fixtures_dir().join(report)).unwrap()).unwrap();
     let browse = report.valid_browses().next().unwrap();
     let Footprint::Wgs84(footprint) = &browse.footprint else {
@@ -57,7 +66,7 @@ async fn add_product(
     .unwrap();
     catalog
         .register(&Product {
-            id,
+            id: id.clone(),
             collection: "SAR".into(),
             product_type: None,
             footprint: footprint.clone(),
@@ -69,11 +78,21 @@ async fn add_product(
         .await
         .unwrap();
     let rect = geo::BoundingRect::bounding_rect(footprint).unwrap();
-    (output, (rect.center().x, rect.center().y))
+    (
+        output,
+        (rect.center().x, rect.center().y),
+        footprint.clone(),
+        id,
+    )
 }
 
 impl Server {
     pub async fn start() -> Self {
+        Self::start_with(Settings::default()).await
+    }
+
+    /// A server with these settings (styles, limits).
+    pub async fn start_with(settings: Settings) -> Self {
         let database = TestDatabase::create().await;
         let catalog = Arc::new(database.catalog().await);
         catalog
@@ -85,7 +104,7 @@ impl Server {
             .await
             .unwrap();
         let storage_dir = tempfile::tempdir().unwrap();
-        let (cog, centre) = add_product(
+        let (cog, centre, footprint, product_id) = add_product(
             catalog.as_ref(),
             storage_dir.path(),
             "reference_test_data/browseReport_ASA_IM__0P_20100722_213840.xml",
@@ -99,7 +118,7 @@ impl Server {
             None,
         )
         .unwrap();
-        let renderer = Arc::new(Renderer::new(catalog, storage, Settings::default()));
+        let renderer = Arc::new(Renderer::new(catalog, storage, settings));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, routes(renderer)).await });
@@ -109,6 +128,8 @@ impl Server {
             base,
             cog,
             centre,
+            footprint,
+            product_id,
         }
     }
 
