@@ -533,50 +533,20 @@ impl Preprocessor {
                 )));
             }
         }
-        let mut outcome = Ok(());
-        for handle in loops {
-            match handle.await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => outcome = Err(e),
-                Err(e) => {
-                    outcome = Err(QueueError::Invalid(format!(
-                        "a preprocessor worker stopped: {e}"
-                    )))
-                }
-            }
-        }
-        outcome
+        pvs_queue::join_workers(loops, "preprocessor").await
     }
 
     async fn consume(
         self: Arc<Self>,
         queue: QueueName,
         name: String,
-        mut shutdown: tokio::sync::watch::Receiver<bool>,
+        shutdown: tokio::sync::watch::Receiver<bool>,
     ) -> Result<(), QueueError> {
-        let mut consumer = self.queue.consumer(queue, &name).await?;
-        self.queue.recover(queue).await?;
-        let mut last_recovery = tokio::time::Instant::now();
-        while !*shutdown.borrow() {
-            if last_recovery.elapsed() > Duration::from_secs(60) {
-                self.queue.recover(queue).await?;
-                last_recovery = tokio::time::Instant::now();
-            }
-            let taken = tokio::select! {
-                taken = consumer.take(Duration::from_secs(1)) => taken?,
-                _ = shutdown.changed() => break,
-            };
-            let Some(taken) = taken else { continue };
-            match self.handle(queue, &taken.payload).await {
-                Ok(_) => consumer.ack(&taken).await?,
-                Err(e) => {
-                    tracing::error!(error = %e, "queue unreachable; the item goes back");
-                    consumer.release(&taken).await?;
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                }
-            }
-        }
-        consumer.close().await
+        pvs_queue::consume(self.queue.as_ref(), queue, &name, shutdown, |payload| {
+            let this = self.clone();
+            async move { this.handle(queue, &payload).await.map(drop) }
+        })
+        .await
     }
 }
 

@@ -26,25 +26,7 @@ struct Setup {
 impl Setup {
     async fn new() -> Self {
         let redis = TestRedis::new().await;
-        let endpoint = std::env::var("PVS_TEST_S3_ENDPOINT")
-            .unwrap_or_else(|_| "http://127.0.0.1:9000".to_owned());
-        let bucket = format!(
-            "pvs-preprocessor-{}",
-            &uuid::Uuid::new_v4().simple().to_string()[..12]
-        );
-        let created = reqwest::Client::new()
-            .put(format!("{endpoint}/{bucket}"))
-            .send()
-            .await
-            .expect("the S3 test server answers (scripts/s3-server.sh start)");
-        assert!(created.status().is_success());
-        let settings = S3Settings::with_endpoint(endpoint.parse().unwrap())
-            .with_credentials("pvs-test", "pvs-test-secret");
-        let storage = Storage::from_url(
-            &format!("s3://{bucket}/data").parse().unwrap(),
-            Some(&settings),
-        )
-        .unwrap();
+        let storage = pvs_storage::testing::s3_storage("data").await;
         Self { redis, storage }
     }
 

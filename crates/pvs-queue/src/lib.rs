@@ -32,8 +32,10 @@ pub mod contract;
 mod redis_queue;
 #[cfg(feature = "contract")]
 pub mod testing;
+mod worker;
 
 pub use redis_queue::{RedisConsumer, RedisQueue};
+pub use worker::{consume, join_workers};
 
 /// A work queue, by its original key name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -26,7 +26,6 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use geo::{BoundingRect, MultiPolygon};
@@ -707,61 +706,32 @@ impl Registrar {
             format!("{name}-deregister"),
             shutdown,
         )));
-        let mut outcome = Ok(());
-        for handle in loops {
-            match handle.await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => outcome = Err(e),
-                Err(e) => {
-                    outcome = Err(pvs_queue::QueueError::Invalid(format!(
-                        "a registrar worker stopped: {e}"
-                    )))
-                }
-            }
-        }
-        outcome
+        pvs_queue::join_workers(loops, "registrar").await
     }
 
     async fn consume(
         self: Arc<Self>,
         queue: QueueName,
         name: String,
-        mut shutdown: tokio::sync::watch::Receiver<bool>,
+        shutdown: tokio::sync::watch::Receiver<bool>,
     ) -> Result<(), pvs_queue::QueueError> {
-        let mut consumer = self.queue.consumer(queue, &name).await?;
-        self.queue.recover(queue).await?;
-        let mut last_recovery = tokio::time::Instant::now();
-        while !*shutdown.borrow() {
-            if last_recovery.elapsed() > Duration::from_secs(60) {
-                self.queue.recover(queue).await?;
-                last_recovery = tokio::time::Instant::now();
-            }
-            let taken = tokio::select! {
-                taken = consumer.take(Duration::from_secs(1)) => taken?,
-                _ = shutdown.changed() => break,
-            };
-            let Some(taken) = taken else { continue };
-            let outcome = match queue {
-                QueueName::Deregister => match self.deregister(taken.payload.trim()).await {
-                    Err(RegisterError::Queue(e)) => Err(e),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "deregistration failed");
-                        Ok(())
-                    }
-                    Ok(_) => Ok(()),
-                },
-                _ => self.handle(&taken.payload).await.map(drop),
-            };
-            match outcome {
-                Ok(()) => consumer.ack(&taken).await?,
-                Err(e) => {
-                    tracing::error!(error = %e, "queue unreachable; the message goes back");
-                    consumer.release(&taken).await?;
-                    tokio::time::sleep(Duration::from_secs(1)).await;
+        pvs_queue::consume(self.queue.as_ref(), queue, &name, shutdown, |payload| {
+            let this = self.clone();
+            async move {
+                match queue {
+                    QueueName::Deregister => match this.deregister(payload.trim()).await {
+                        Err(RegisterError::Queue(e)) => Err(e),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "deregistration failed");
+                            Ok(())
+                        }
+                        Ok(_) => Ok(()),
+                    },
+                    _ => this.handle(&payload).await.map(drop),
                 }
             }
-        }
-        consumer.close().await
+        })
+        .await
     }
 }
 

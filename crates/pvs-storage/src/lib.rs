@@ -36,6 +36,8 @@ mod key;
 mod settings;
 mod storage;
 mod storage_url;
+#[cfg(feature = "contract")]
+pub mod testing;
 
 pub use error::{Operation, StorageError};
 pub use key::{KeyError, MAX_KEY_BYTES, StorageKey};

@@ -1,0 +1,71 @@
+//! The worker loop every queue-consuming service runs: take an item, handle it, acknowledge
+//! it; give it back when the queue itself failed; recover the items of dead consumers.
+
+use std::future::Future;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::{QueueError, QueueName, Result, WorkQueue};
+
+/// How long one `take` waits before the loop checks for shutdown and recovery again.
+const TAKE_TIMEOUT: Duration = Duration::from_secs(1);
+/// How often the items of dead consumers are looked for.
+const RECOVERY_INTERVAL: Duration = Duration::from_secs(60);
+/// The pause after a failed hand-off, so that an unreachable queue is not hammered.
+const RETRY_PAUSE: Duration = Duration::from_secs(1);
+
+/// Consumes `queue` as `consumer_name` until `shutdown` becomes true: each item's payload is
+/// given to `handle`. `Ok` acknowledges the item (handlers record their own failures in the
+/// status sets); `Err` (the queue was unreachable while handling) gives it back and pauses.
+/// Items of dead consumers are recovered at start and every minute. On shutdown the
+/// consumer is closed, so that an item not finished goes back to the queue.
+pub async fn consume<F, Fut>(
+    queue: &dyn WorkQueue,
+    name: QueueName,
+    consumer_name: &str,
+    mut shutdown: watch::Receiver<bool>,
+    mut handle: F,
+) -> Result<()>
+where
+    F: FnMut(String) -> Fut,
+    Fut: Future<Output = Result<()>>,
+{
+    let mut consumer = queue.consumer(name, consumer_name).await?;
+    queue.recover(name).await?;
+    let mut last_recovery = tokio::time::Instant::now();
+    while !*shutdown.borrow() {
+        if last_recovery.elapsed() > RECOVERY_INTERVAL {
+            queue.recover(name).await?;
+            last_recovery = tokio::time::Instant::now();
+        }
+        let taken = tokio::select! {
+            taken = consumer.take(TAKE_TIMEOUT) => taken?,
+            _ = shutdown.changed() => break,
+        };
+        let Some(taken) = taken else { continue };
+        match handle(taken.payload.clone()).await {
+            Ok(()) => consumer.ack(&taken).await?,
+            Err(e) => {
+                tracing::error!(queue = name.key(), error = %e, "queue unreachable; the item goes back");
+                consumer.release(&taken).await?;
+                tokio::time::sleep(RETRY_PAUSE).await;
+            }
+        }
+    }
+    consumer.close().await
+}
+
+/// Waits for every worker loop; the last error (or a loop that panicked) is the outcome.
+pub async fn join_workers(loops: Vec<JoinHandle<Result<()>>>, what: &str) -> Result<()> {
+    let mut outcome = Ok(());
+    for handle in loops {
+        match handle.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => outcome = Err(e),
+            Err(e) => outcome = Err(QueueError::Invalid(format!("a {what} worker stopped: {e}"))),
+        }
+    }
+    outcome
+}
