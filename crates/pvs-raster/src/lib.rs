@@ -12,6 +12,7 @@
 
 pub mod cog;
 pub mod convert;
+pub mod coverage;
 pub mod derive;
 mod error;
 mod gdal_app;
