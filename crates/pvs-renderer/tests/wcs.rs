@@ -475,7 +475,8 @@ async fn describe_coverage_matches_gdalinfo() {
     let grid = description.one("gml:RectifiedGrid");
     assert_eq!(grid.attr("dimension"), Some("2"));
     assert_eq!(grid.one("gml:low").numbers(), [0.0, 0.0]);
-    assert_eq!(grid.one("gml:high").numbers(), [height - 1.0, width - 1.0]);
+    // Grid axis 1 along the rows (columns vary fastest), axis 2 down the columns.
+    assert_eq!(grid.one("gml:high").numbers(), [width - 1.0, height - 1.0]);
     assert_eq!(grid.one("gml:axisLabels").text, "Lat Long");
     let origin = grid.one("gml:pos").numbers();
     assert!(close(origin[0], gt[3] + gt[5] / 2.0) && close(origin[1], gt[0] + gt[1] / 2.0));
@@ -485,7 +486,7 @@ async fn describe_coverage_matches_gdalinfo() {
         .map(|o| o.numbers())
         .collect();
     // gdalinfo -json writes 16 significant digits.
-    let expected = [[gt[5], 0.0], [0.0, gt[1]]];
+    let expected = [[0.0, gt[1]], [gt[5], 0.0]];
     for (offset, expected) in offsets.iter().zip(expected) {
         assert!(
             offset.len() == 2 && close(offset[0], expected[0]) && close(offset[1], expected[1]),
@@ -1195,8 +1196,8 @@ async fn owslib_reads_capabilities_and_fetches_a_coverage() {
     assert_eq!(
         result["grid_high"],
         serde_json::json!([
-            (size[1].as_u64().unwrap() - 1).to_string(),
-            (size[0].as_u64().unwrap() - 1).to_string()
+            (size[0].as_u64().unwrap() - 1).to_string(),
+            (size[1].as_u64().unwrap() - 1).to_string()
         ]),
         "{result}"
     );

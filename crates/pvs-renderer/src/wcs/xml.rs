@@ -302,16 +302,17 @@ pub fn coverage_description(product: &Product, grid: &Grid, axes: &Axes) -> Stri
     let t = &grid.transform;
     // GML grids sample pixel centres.
     let (origin_x, origin_y) = (t[0] + t[1] / 2.0, t[3] + t[5] / 2.0);
-    // Grid axes follow the CRS's axes: with y first, the first grid axis runs down the rows.
-    let (high, origin, offsets) = if axes.swapped {
+    // The first grid axis runs along the rows (columns vary fastest: the default sequence
+    // rule of GMLCOV, and what GDAL's WCS driver reads), the second down the columns; the
+    // origin and the offset vectors' components are in the CRS's axis order.
+    let high = format!("{} {}", grid.width - 1, grid.height - 1);
+    let (origin, offsets) = if axes.swapped {
         (
-            format!("{} {}", grid.height - 1, grid.width - 1),
             format!("{origin_y} {origin_x}"),
-            [format!("{} 0", t[5]), format!("0 {}", t[1])],
+            [format!("0 {}", t[1]), format!("{} 0", t[5])],
         )
     } else {
         (
-            format!("{} {}", grid.width - 1, grid.height - 1),
             format!("{origin_x} {origin_y}"),
             [format!("{} 0", t[1]), format!("0 {}", t[5])],
         )
