@@ -245,7 +245,7 @@ async fn errors_are_service_exceptions_naming_the_parameter() {
             Some("request"),
         ),
         (
-            "SERVICE=WCS&REQUEST=GetCapabilities".to_owned(),
+            "SERVICE=WFS&REQUEST=GetCapabilities".to_owned(),
             "InvalidParameterValue",
             Some("service"),
         ),
