@@ -294,6 +294,12 @@ async fn product_of(renderer: &Renderer, id: &str, locator: &str) -> Result<Prod
 
 async fn describe_coverage(renderer: &Renderer, request: &Request) -> Outcome {
     let ids = request::id_list(request.require("coverageid", "coverageId")?, "coverageId")?;
+    // Each coverage once: gml:ids must be unique in the document.
+    let mut seen = HashSet::new();
+    let ids: Vec<String> = ids
+        .into_iter()
+        .filter(|id| seen.insert(id.clone()))
+        .collect();
     let mut products = Vec::with_capacity(ids.len());
     for id in &ids {
         products.push(product_of(renderer, id, &encode_id(id)).await?);

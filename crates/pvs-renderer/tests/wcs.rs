@@ -528,12 +528,14 @@ async fn describe_coverage_matches_gdalinfo() {
     assert!(lons.iter().cloned().fold(f64::INFINITY, f64::min) < lon);
     assert!(lons.iter().cloned().fold(f64::NEG_INFINITY, f64::max) > lon);
 
-    // A list: each described, in order; gml:ids stay unique.
+    // A list naming the coverage twice: described once, gml:ids stay unique.
     let (status, _, body) = server
-        .get(&format!("{WCS}&REQUEST=DescribeCoverage&COVERAGEID=b_id_1"))
+        .get(&format!(
+            "{WCS}&REQUEST=DescribeCoverage&COVERAGEID=b_id_1, b_id_1"
+        ))
         .await;
     assert_eq!(status, 200);
-    let _ = xml(&body);
+    assert_eq!(xml(&body).texts("wcs:CoverageId"), ["b_id_1"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
