@@ -14,6 +14,7 @@
 
 pub mod cog;
 pub mod convert;
+pub mod coverage;
 pub mod derive;
 pub mod draw;
 mod error;

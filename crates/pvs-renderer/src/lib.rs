@@ -5,7 +5,9 @@
 
 mod info;
 mod layers;
+mod opensearch;
 pub mod params;
+mod wcs;
 mod wms;
 
 use std::collections::BTreeMap;
@@ -93,9 +95,20 @@ impl Renderer {
     }
 }
 
-/// `GET /ows`.
+/// `GET /ows` (WMS, and WCS when `SERVICE=WCS`) and the OpenSearch routes under
+/// `/opensearch`.
 pub fn routes(renderer: Arc<Renderer>) -> Router {
-    Router::new().route("/ows", get(ows)).with_state(renderer)
+    Router::new()
+        .route("/ows", get(ows))
+        .merge(opensearch::routes())
+        .with_state(renderer)
+}
+
+/// Whether the query string asks for `SERVICE=WCS` (keys are case-insensitive, as in OGC
+/// KVP requests).
+fn is_wcs(query: &str) -> bool {
+    url::form_urlencoded::parse(query.as_bytes())
+        .any(|(k, v)| k.eq_ignore_ascii_case("service") && v.eq_ignore_ascii_case("WCS"))
 }
 
 async fn ows(
@@ -107,5 +120,10 @@ async fn ows(
         .get(axum::http::header::HOST)
         .and_then(|h| h.to_str().ok())
         .unwrap_or("localhost");
-    wms::dispatch(&renderer, host, query.as_deref().unwrap_or("")).await
+    let query = query.as_deref().unwrap_or("");
+    if is_wcs(query) {
+        wcs::dispatch(&renderer, host, query).await
+    } else {
+        wms::dispatch(&renderer, host, query).await
+    }
 }

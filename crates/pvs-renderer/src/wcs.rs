@@ -1,0 +1,1031 @@
+//! WCS 2.0.1 with the core of the Earth Observation Application Profile (EO-WCS, OGC
+//! 10-140r1), KVP GET only: `GetCapabilities`, `DescribeCoverage`, `DescribeEOCoverageSet`
+//! and `GetCoverage` (GeoTIFF). A collection is a dataset series, a product a rectified
+//! dataset (a coverage) whose CoverageId is its id, escaped into an XML NCName where needed
+//! ([`request::encode_id`]). See `docs/wcs.md`.
+
+mod request;
+mod xml;
+
+use std::collections::HashSet;
+
+use axum::body::Body;
+use axum::http::{StatusCode, header};
+use axum::response::Response;
+use geo::{Contains, Intersects};
+use pvs_catalog::{Bbox, CollectionInfo, Product, ProductQuery, TimeFilter, TimeRelation};
+use pvs_raster::coverage::{self, Extract, ExtractError, Grid, Window};
+
+use crate::Renderer;
+use crate::params::MAX_QUERY_BYTES;
+use request::{Axis, Request, Subset, WcsError, axis_of, encode_id, shown};
+use xml::{Axes, Sections};
+
+/// Why a request failed: the client's fault (an exception with the code's status) or the
+/// server's (`NoApplicableCode`, 500).
+#[derive(Debug)]
+enum Failure {
+    Client(WcsError),
+    Server(String),
+}
+
+impl From<WcsError> for Failure {
+    fn from(error: WcsError) -> Self {
+        Failure::Client(error)
+    }
+}
+
+type Outcome = Result<Response, Failure>;
+
+pub(crate) async fn dispatch(renderer: &Renderer, host: &str, query: &str) -> Response {
+    match handle(renderer, host, query).await {
+        Ok(response) => response,
+        Err(Failure::Client(error)) => exception(&error),
+        Err(Failure::Server(message)) => {
+            tracing::error!(error = message, "WCS request failed");
+            exception(&WcsError {
+                code: "NoApplicableCode",
+                locator: None,
+                message,
+            })
+        }
+    }
+}
+
+async fn handle(renderer: &Renderer, host: &str, query: &str) -> Outcome {
+    if query.len() > MAX_QUERY_BYTES {
+        return Err(WcsError {
+            code: "InvalidParameterValue",
+            locator: None,
+            message: format!(
+                "the query string has {} bytes; at most {MAX_QUERY_BYTES} are accepted",
+                query.len()
+            ),
+        }
+        .into());
+    }
+    let request = Request::parse(query);
+    let operation = request.require("request", "REQUEST")?.to_owned();
+    let operation = operation.to_ascii_lowercase();
+    if operation == "getcapabilities" {
+        check_accept_versions(&request)?;
+        if let Some(version) = request.get("version") {
+            check_version(version)?;
+        }
+        return get_capabilities(renderer, host, &request).await;
+    }
+    check_version(request.require("version", "VERSION")?)?;
+    match operation.as_str() {
+        "describecoverage" => describe_coverage(renderer, &request).await,
+        "describeeocoverageset" => describe_eo_coverage_set(renderer, &request).await,
+        "getcoverage" => get_coverage(renderer, &request).await,
+        _ => Err(WcsError::new(
+            "OperationNotSupported",
+            request.get("request").unwrap_or_default(),
+            format!(
+                "REQUEST {:?}: GetCapabilities, DescribeCoverage, DescribeEOCoverageSet and GetCoverage are served",
+                shown(&operation, 100)
+            ),
+        )
+        .into()),
+    }
+}
+
+fn check_version(version: &str) -> Result<(), WcsError> {
+    if matches!(version, "2.0.1" | "2.0.0") {
+        Ok(())
+    } else {
+        Err(WcsError::new(
+            "InvalidParameterValue",
+            "version",
+            format!(
+                "VERSION {:?}: this service serves WCS 2.0.1 (2.0.0 is answered as 2.0.1)",
+                shown(version, 50)
+            ),
+        ))
+    }
+}
+
+fn check_accept_versions(request: &Request) -> Result<(), WcsError> {
+    let Some(versions) = request.get("acceptversions") else {
+        return Ok(());
+    };
+    if versions
+        .split(',')
+        .any(|v| matches!(v.trim(), "2.0.1" | "2.0.0"))
+    {
+        Ok(())
+    } else {
+        Err(WcsError {
+            code: "VersionNegotiationFailed",
+            locator: None,
+            message: format!(
+                "ACCEPTVERSIONS {:?} does not include 2.0.1, the version served",
+                shown(versions, 100)
+            ),
+        })
+    }
+}
+
+fn respond(status: StatusCode, content_type: &str, body: Vec<u8>) -> Response {
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, content_type)
+        .body(Body::from(body))
+        .expect("a valid response")
+}
+
+fn xml_response(xml: String) -> Response {
+    respond(StatusCode::OK, "application/xml", xml.into_bytes())
+}
+
+/// An OWS 2.0 exception report with the status of its code.
+fn exception(error: &WcsError) -> Response {
+    respond(
+        error.status(),
+        "application/xml",
+        xml::exception_report(error).into_bytes(),
+    )
+}
+
+fn catalog_error(e: pvs_catalog::CatalogError) -> Failure {
+    Failure::Server(format!("the catalog: {e}"))
+}
+
+/// The default and largest `COUNT` of DescribeEOCoverageSet.
+fn count_default(renderer: &Renderer) -> u32 {
+    renderer.settings.max_products.clamp(1, 100)
+}
+
+async fn get_capabilities(renderer: &Renderer, host: &str, request: &Request) -> Outcome {
+    let sections = match request.get("sections") {
+        None => Sections::all(),
+        Some(list) => {
+            let mut sections = Sections::default();
+            for name in list.split(',').map(str::trim) {
+                match name.to_ascii_lowercase().as_str() {
+                    "all" => sections = Sections::all(),
+                    "serviceidentification" => sections.identification = true,
+                    "serviceprovider" => sections.provider = true,
+                    "operationsmetadata" => sections.operations = true,
+                    "servicemetadata" => sections.metadata = true,
+                    "contents" => sections.contents = true,
+                    _ => {
+                        return Err(WcsError::new(
+                            "InvalidParameterValue",
+                            "sections",
+                            format!(
+                                "SECTIONS: {:?} is not ServiceIdentification, ServiceProvider, OperationsMetadata, ServiceMetadata, Contents or All",
+                                shown(name, 50)
+                            ),
+                        )
+                        .into());
+                    }
+                }
+            }
+            sections
+        }
+    };
+    let (products, total, collections) = if sections.contents {
+        let query = ProductQuery::new().with_limit(renderer.settings.max_products);
+        let products = renderer
+            .catalog
+            .search(&query)
+            .await
+            .map_err(catalog_error)?;
+        let total = renderer
+            .catalog
+            .count(&ProductQuery::new())
+            .await
+            .map_err(catalog_error)?;
+        let collections = renderer
+            .catalog
+            .collections()
+            .await
+            .map_err(catalog_error)?;
+        (products, total, collections)
+    } else {
+        (Vec::new(), 0, Vec::new())
+    };
+    let url = format!("http://{host}/ows?");
+    Ok(xml_response(xml::capabilities(
+        &renderer.settings.title,
+        &url,
+        sections,
+        &xml::Contents {
+            products: &products,
+            total,
+            collections: &collections,
+            count_default: count_default(renderer),
+        },
+    )))
+}
+
+/// The GDAL path of a product's COG.
+fn gdal_path(renderer: &Renderer, product: &Product) -> Result<String, Failure> {
+    product
+        .location
+        .parse()
+        .ok()
+        .and_then(|key| renderer.storage.gdal_path(&key))
+        .ok_or_else(|| {
+            Failure::Server(format!(
+                "product {} has no readable location {:?}",
+                product.id, product.location
+            ))
+        })
+}
+
+fn axes_of(epsg: u32) -> Result<Axes, Failure> {
+    let (labels, units, swapped) = coverage::axes(epsg)
+        .map_err(|e| Failure::Server(format!("the axes of EPSG:{epsg}: {e}")))?;
+    Ok(Axes {
+        labels,
+        units,
+        swapped,
+    })
+}
+
+/// Reads the grids of `products` on a blocking thread and writes their descriptions.
+async fn describe_products(
+    renderer: &Renderer,
+    products: Vec<Product>,
+) -> Result<Vec<String>, Failure> {
+    let paths = products
+        .iter()
+        .map(|p| gdal_path(renderer, p))
+        .collect::<Result<Vec<_>, _>>()?;
+    tokio::task::spawn_blocking(move || {
+        products
+            .iter()
+            .zip(paths)
+            .map(|(product, path)| {
+                let grid = coverage::describe(&path).map_err(|e| {
+                    Failure::Server(format!("reading the COG of product {}: {e}", product.id))
+                })?;
+                Ok(xml::coverage_description(
+                    product,
+                    &grid,
+                    &axes_of(grid.epsg)?,
+                ))
+            })
+            .collect::<Result<Vec<_>, Failure>>()
+    })
+    .await
+    .map_err(|e| Failure::Server(format!("describing coverages stopped: {e}")))?
+}
+
+/// The product of a coverage id, or `NoSuchCoverage`.
+async fn product_of(renderer: &Renderer, id: &str, locator: &str) -> Result<Product, Failure> {
+    renderer
+        .catalog
+        .get(id)
+        .await
+        .map_err(catalog_error)?
+        .ok_or_else(|| {
+            WcsError::new(
+                "NoSuchCoverage",
+                locator,
+                format!("no coverage {:?}", shown(id, 100)),
+            )
+            .into()
+        })
+}
+
+async fn describe_coverage(renderer: &Renderer, request: &Request) -> Outcome {
+    let ids = request::id_list(request.require("coverageid", "coverageId")?, "coverageId")?;
+    // Each coverage once: gml:ids must be unique in the document.
+    let mut seen = HashSet::new();
+    let ids: Vec<String> = ids
+        .into_iter()
+        .filter(|id| seen.insert(id.clone()))
+        .collect();
+    let mut products = Vec::with_capacity(ids.len());
+    for id in &ids {
+        products.push(product_of(renderer, id, &encode_id(id)).await?);
+    }
+    let descriptions = describe_products(renderer, products).await?;
+    Ok(xml_response(xml::coverage_descriptions(&descriptions)))
+}
+
+/// The filters of DescribeEOCoverageSet.
+#[derive(Debug, Default)]
+struct EoFilter {
+    /// `[west, south, east, north]`, open sides at the world's edges.
+    bbox: Option<[f64; 4]>,
+    time: Option<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)>,
+    contains: bool,
+}
+
+impl EoFilter {
+    fn parse(request: &Request) -> Result<Self, WcsError> {
+        let mut filter = EoFilter {
+            contains: match request
+                .get("containment")
+                .map(str::to_ascii_lowercase)
+                .as_deref()
+            {
+                None | Some("overlaps") => false,
+                Some("contains") => true,
+                Some(other) => {
+                    return Err(WcsError::new(
+                        "InvalidParameterValue",
+                        "containment",
+                        format!("CONTAINMENT {:?}: overlaps or contains", shown(other, 50)),
+                    ));
+                }
+            },
+            ..EoFilter::default()
+        };
+        let mut seen = HashSet::new();
+        let mut bbox = [-180.0, -90.0, 180.0, 90.0];
+        for text in &request.subsets {
+            let subset = Subset::parse(text)?;
+            if request::is_time_axis(&subset.axis) {
+                if !seen.insert("time") {
+                    return Err(repeated_axis(&subset.axis));
+                }
+                filter.time = Some(time_trim(&subset)?);
+                continue;
+            }
+            let lower = subset.axis.to_ascii_lowercase();
+            let Some((axis, _)) = axis_of(&subset.axis)
+                .filter(|(_, geographic)| *geographic || lower == "x" || lower == "y")
+            else {
+                return Err(WcsError::new(
+                    "InvalidAxisLabel",
+                    &subset.axis,
+                    format!(
+                        "SUBSET axis {:?}: Lat, Long or phenomenonTime",
+                        shown(&subset.axis, 50)
+                    ),
+                ));
+            };
+            if let Some(crs) = &subset.crs
+                && request::crs(crs, "subset")? != 4326
+            {
+                return Err(WcsError::new(
+                    "InvalidSubsetting",
+                    &subset.axis,
+                    "DescribeEOCoverageSet subsets are in EPSG:4326",
+                ));
+            }
+            let (low, high) = subset.numeric_trim()?;
+            let (index, limit) = match axis {
+                Axis::X => (0, 180.0),
+                Axis::Y => (1, 90.0),
+            };
+            if !seen.insert(if index == 0 { "x" } else { "y" }) {
+                return Err(repeated_axis(&subset.axis));
+            }
+            if low > limit || high < -limit {
+                return Err(WcsError::new(
+                    "InvalidSubsetting",
+                    &subset.axis,
+                    format!(
+                        "SUBSET on axis {}: ({low}, {high}) lies outside [-{limit}, {limit}]",
+                        subset.axis
+                    ),
+                ));
+            }
+            bbox[index] = low.max(-limit);
+            bbox[index + 2] = high.min(limit);
+        }
+        if seen.contains("x") || seen.contains("y") {
+            filter.bbox = Some(bbox);
+        }
+        Ok(filter)
+    }
+
+    /// The catalog query of a collection's products.
+    fn query(&self, collection: &str) -> Result<ProductQuery, WcsError> {
+        let mut query = ProductQuery::new().with_collection(collection);
+        if let Some([w, s, e, n]) = self.bbox {
+            let bbox = Bbox::new(w, s, e, n)
+                .map_err(|e| WcsError::new("InvalidSubsetting", "subset", e.to_string()))?;
+            query = query.with_bbox(bbox);
+        }
+        if let Some((start, end)) = self.time {
+            let relation = if self.contains {
+                TimeRelation::During
+            } else {
+                TimeRelation::Intersects
+            };
+            let time = TimeFilter::new(start, end, relation)
+                .map_err(|e| WcsError::new("InvalidSubsetting", "phenomenonTime", e.to_string()))?;
+            query = query.with_time(time);
+        }
+        Ok(query)
+    }
+
+    fn rect(&self) -> Option<geo::Rect<f64>> {
+        self.bbox.map(|[w, s, e, n]| {
+            geo::Rect::new(geo::coord! { x: w, y: s }, geo::coord! { x: e, y: n })
+        })
+    }
+
+    /// Whether a product passes (the spatial part of `contains` is checked only here).
+    fn matches(&self, product: &Product) -> bool {
+        let time_ok = self.time.is_none_or(|(start, end)| {
+            let relation = if self.contains {
+                TimeRelation::During
+            } else {
+                TimeRelation::Intersects
+            };
+            TimeFilter::new(start, end, relation)
+                .is_ok_and(|f| f.matches(product.begin, product.end))
+        });
+        let space_ok = self.rect().is_none_or(|rect| {
+            if self.contains {
+                rect.contains(&product.footprint)
+            } else {
+                rect.intersects(&product.footprint)
+            }
+        });
+        time_ok && space_ok
+    }
+
+    /// Whether a collection's extent passes.
+    fn matches_collection(&self, info: &CollectionInfo) -> bool {
+        if self.bbox.is_none() && self.time.is_none() {
+            return true;
+        }
+        let (Some(bbox), Some(begin), Some(end)) = (&info.bbox, info.begin, info.end) else {
+            return false;
+        };
+        let extent = geo::Rect::new(
+            geo::coord! { x: bbox.west().min(bbox.east()), y: bbox.south() },
+            geo::coord! { x: bbox.west().max(bbox.east()), y: bbox.north() },
+        );
+        let space_ok = self.rect().is_none_or(|rect| {
+            if self.contains {
+                rect.contains(&extent)
+            } else {
+                rect.intersects(&extent)
+            }
+        });
+        let time_ok = self.time.is_none_or(|(start, stop)| {
+            if self.contains {
+                begin >= start && end <= stop
+            } else {
+                begin <= stop && end >= start
+            }
+        });
+        space_ok && time_ok
+    }
+}
+
+fn repeated_axis(axis: &str) -> WcsError {
+    WcsError::new(
+        "InvalidAxisLabel",
+        axis,
+        format!("SUBSET axis {:?} is given more than once", shown(axis, 50)),
+    )
+}
+
+fn time_trim(
+    subset: &Subset,
+) -> Result<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>), WcsError> {
+    let Some(high) = &subset.high else {
+        return Err(WcsError::new(
+            "InvalidSubsetting",
+            &subset.axis,
+            "a phenomenonTime subset needs two values (\"start\",\"end\"); * for an open end",
+        ));
+    };
+    let bound = |b: &request::Bound, open: chrono::DateTime<chrono::Utc>| match b {
+        request::Bound::Open => Ok(open),
+        request::Bound::Value(text) => request::time(text, &subset.axis),
+    };
+    let start = bound(&subset.low, chrono::DateTime::<chrono::Utc>::MIN_UTC)?;
+    let end = bound(high, chrono::DateTime::<chrono::Utc>::MAX_UTC)?;
+    if start > end {
+        return Err(WcsError::new(
+            "InvalidSubsetting",
+            &subset.axis,
+            format!(
+                "SUBSET on axis {}: the start {} is after the end {}",
+                subset.axis,
+                xml::iso(start),
+                xml::iso(end)
+            ),
+        ));
+    }
+    Ok((start, end))
+}
+
+async fn describe_eo_coverage_set(renderer: &Renderer, request: &Request) -> Outcome {
+    let ids = request::id_list(request.require("eoid", "eoId")?, "eoId")?;
+    let filter = EoFilter::parse(request)?;
+    let max = count_default(renderer);
+    let count = match request.get("count") {
+        None => max,
+        Some(text) => text
+            .parse::<u32>()
+            .ok()
+            .filter(|c| *c >= 1)
+            .map(|c| c.min(max))
+            .ok_or_else(|| {
+                WcsError::new(
+                    "InvalidParameterValue",
+                    "count",
+                    format!("COUNT {:?}: a whole number from 1", shown(text, 50)),
+                )
+            })?,
+    };
+    let (mut want_coverages, mut want_series) = (request.get("sections").is_none(), false);
+    if let Some(list) = request.get("sections") {
+        for name in list.split(',').map(str::trim) {
+            match name.to_ascii_lowercase().as_str() {
+                "all" => (want_coverages, want_series) = (true, true),
+                "coveragedescriptions" => want_coverages = true,
+                "datasetseriesdescriptions" => want_series = true,
+                _ => {
+                    return Err(WcsError::new(
+                        "InvalidParameterValue",
+                        "sections",
+                        format!(
+                            "SECTIONS: {:?} is not CoverageDescriptions, DatasetSeriesDescriptions or All",
+                            shown(name, 50)
+                        ),
+                    )
+                    .into());
+                }
+            }
+        }
+    } else {
+        want_series = true;
+    }
+    let collections = renderer
+        .catalog
+        .collections()
+        .await
+        .map_err(catalog_error)?;
+    let mut series: Vec<&CollectionInfo> = Vec::new();
+    let mut direct: Vec<Product> = Vec::new();
+    for id in &ids {
+        if let Some(info) = collections.iter().find(|c| &c.collection.name == id) {
+            series.push(info);
+            continue;
+        }
+        match renderer.catalog.get(id).await.map_err(catalog_error)? {
+            Some(product) => direct.push(product),
+            None => {
+                return Err(WcsError::new(
+                    "NoSuchDatasetSeriesOrCoverage",
+                    &encode_id(id),
+                    format!("no dataset series or coverage {:?}", shown(id, 100)),
+                )
+                .into());
+            }
+        }
+    }
+    // Coverages: the matching products of each series (newest first), then the matching
+    // products named directly; each once.
+    let mut coverages_matched: u64 = 0;
+    let mut chosen: Vec<Product> = Vec::new();
+    let mut seen: HashSet<String> = HashSet::new();
+    for info in &series {
+        let query = filter.query(&info.collection.name)?;
+        if filter.contains && filter.bbox.is_some() {
+            // The catalog finds intersecting footprints: keep the contained ones.
+            let found = renderer
+                .catalog
+                .search(&query.with_limit(pvs_catalog::MAX_LIMIT))
+                .await
+                .map_err(catalog_error)?;
+            for product in found.into_iter().filter(|p| filter.matches(p)) {
+                if seen.insert(product.id.clone()) {
+                    coverages_matched += 1;
+                    chosen.push(product);
+                }
+            }
+        } else {
+            coverages_matched += renderer
+                .catalog
+                .count(&query)
+                .await
+                .map_err(catalog_error)?;
+            let found = renderer
+                .catalog
+                .search(&query.with_limit(count))
+                .await
+                .map_err(catalog_error)?;
+            for product in found {
+                if seen.insert(product.id.clone()) {
+                    chosen.push(product);
+                } else {
+                    // Named twice (two series cannot share a product): counted once.
+                    coverages_matched = coverages_matched.saturating_sub(1);
+                }
+            }
+        }
+    }
+    for product in direct {
+        if filter.matches(&product) && seen.insert(product.id.clone()) {
+            coverages_matched += 1;
+            chosen.push(product);
+        }
+    }
+    let series: Vec<&CollectionInfo> = series
+        .into_iter()
+        .filter(|info| filter.matches_collection(info))
+        .collect();
+    let mut matched = 0;
+    let mut budget = count as usize;
+    let series_xml: Vec<String> = if want_series {
+        matched += series.len() as u64;
+        let written: Vec<String> = series
+            .iter()
+            .take(budget)
+            .map(|info| xml::dataset_series_description(info))
+            .collect();
+        budget -= written.len();
+        written
+    } else {
+        Vec::new()
+    };
+    let coverages_xml = if want_coverages {
+        matched += coverages_matched;
+        chosen.truncate(budget);
+        describe_products(renderer, chosen).await?
+    } else {
+        Vec::new()
+    };
+    Ok(xml_response(xml::eo_coverage_set(
+        matched,
+        want_coverages.then_some(&coverages_xml[..]),
+        want_series.then_some(&series_xml[..]),
+    )))
+}
+
+/// The box `[min x, min y, max x, max y]` of `grid`'s CRS that the subsets select, and the
+/// EPSG code of the subsetting CRS.
+fn subset_box(
+    grid: &Grid,
+    subsets: &[Subset],
+    subsetting_crs: Option<u32>,
+) -> Result<[f64; 4], Failure> {
+    let mut trims: [Option<(f64, f64)>; 2] = [None, None];
+    let mut geographic_labels = false;
+    let mut crs = subsetting_crs;
+    for subset in subsets {
+        let Some((axis, geographic)) = axis_of(&subset.axis) else {
+            return Err(WcsError::new(
+                "InvalidAxisLabel",
+                &subset.axis,
+                format!(
+                    "SUBSET axis {:?}: the coverage's axes are Lat/Long (or x/y, E/N in its own CRS)",
+                    shown(&subset.axis, 50)
+                ),
+            )
+            .into());
+        };
+        geographic_labels |= geographic;
+        if let Some(text) = &subset.crs {
+            let epsg = request::crs(text, "subset")?;
+            if crs.is_some_and(|c| c != epsg) {
+                return Err(WcsError::new(
+                    "InvalidSubsetting",
+                    &subset.axis,
+                    "subsets are given in different CRSs",
+                )
+                .into());
+            }
+            crs = Some(epsg);
+        }
+        let index = match axis {
+            Axis::X => 0,
+            Axis::Y => 1,
+        };
+        if trims[index].is_some() {
+            return Err(repeated_axis(&subset.axis).into());
+        }
+        trims[index] = Some(subset.numeric_trim()?);
+    }
+    // Lat/Long without a subsetting CRS on a projected coverage: EPSG:4326 (as EOxServer).
+    let crs = crs.unwrap_or(
+        if geographic_labels && !coverage::is_geographic(grid.epsg) {
+            4326
+        } else {
+            grid.epsg
+        },
+    );
+    let native = grid.bounds();
+    let extent = coverage::transform_bounds(grid.epsg, crs, native).map_err(|e| {
+        WcsError::new(
+            "InvalidSubsetting",
+            "subsettingCrs",
+            format!("the coverage has no extent in EPSG:{crs}: {e}"),
+        )
+    })?;
+    let mut bbox = extent;
+    for (index, trim) in trims.iter().enumerate() {
+        let Some((low, high)) = *trim else { continue };
+        let (min, max) = (extent[index], extent[index + 2]);
+        if high < min || low > max {
+            let label = subsets
+                .iter()
+                .find(|s| axis_of(&s.axis).is_some_and(|(a, _)| (a == Axis::X) == (index == 0)))
+                .map_or("subset", |s| s.axis.as_str());
+            return Err(WcsError::new(
+                "InvalidSubsetting",
+                label,
+                format!(
+                    "SUBSET on axis {label}: ({low}, {high}) lies outside the coverage's extent ({min}, {max}) in EPSG:{crs}"
+                ),
+            )
+            .into());
+        }
+        bbox[index] = low.max(min);
+        bbox[index + 2] = high.min(max);
+    }
+    if crs == grid.epsg {
+        return Ok(bbox);
+    }
+    coverage::transform_bounds(crs, grid.epsg, bbox).map_err(|e| {
+        WcsError::new(
+            "InvalidSubsetting",
+            "subset",
+            format!("the subset has no extent in the coverage's CRS: {e}"),
+        )
+        .into()
+    })
+}
+
+/// `SCALESIZE=axis(n)[,axis(n)]` or `SCALEFACTOR=f` (the size divided by `f`) against the
+/// window's size.
+fn scaled_size(
+    scale_size: Option<&str>,
+    scale_factor: Option<&str>,
+    width: usize,
+    height: usize,
+) -> Result<Option<(usize, usize)>, WcsError> {
+    match (scale_size, scale_factor) {
+        (Some(_), Some(_)) => Err(WcsError::new(
+            "InvalidParameterValue",
+            "scaleFactor",
+            "SCALESIZE and SCALEFACTOR exclude each other",
+        )),
+        (None, None) => Ok(None),
+        (None, Some(text)) => {
+            let factor = text
+                .parse::<f64>()
+                .ok()
+                .filter(|f| f.is_finite() && *f > 0.0)
+                .ok_or_else(|| {
+                    WcsError::new(
+                        "InvalidScaleFactor",
+                        "scaleFactor",
+                        format!("SCALEFACTOR {:?}: a number above 0", shown(text, 50)),
+                    )
+                })?;
+            let scale = |n: usize| ((n as f64 / factor).round() as usize).max(1);
+            Ok(Some((scale(width), scale(height))))
+        }
+        (Some(text), None) => {
+            let mut size = (width, height);
+            let mut seen = HashSet::new();
+            for part in text.split(',') {
+                let invalid = |why: &str| {
+                    WcsError::new(
+                        "InvalidParameterValue",
+                        "scaleSize",
+                        format!(
+                            "SCALESIZE {:?}: {why}; axis(size),axis(size) expected",
+                            shown(text, 100)
+                        ),
+                    )
+                };
+                let (label, rest) = part
+                    .trim()
+                    .split_once('(')
+                    .ok_or_else(|| invalid("no '('"))?;
+                let n = rest
+                    .strip_suffix(')')
+                    .and_then(|n| n.trim().parse::<usize>().ok())
+                    .filter(|n| *n >= 1)
+                    .ok_or_else(|| invalid("sizes are whole numbers from 1"))?;
+                // Axis URIs such as http://www.opengis.net/def/axis/OGC/1/i end with the label.
+                let label = label.trim().rsplit('/').next().unwrap_or_default();
+                let Some((axis, _)) = axis_of(label) else {
+                    return Err(WcsError::new(
+                        "ScaleAxisUndefined",
+                        "scaleSize",
+                        format!(
+                            "SCALESIZE axis {:?} is not an axis of the coverage",
+                            shown(label, 50)
+                        ),
+                    ));
+                };
+                if !seen.insert(axis == Axis::X) {
+                    return Err(invalid("an axis is given twice"));
+                }
+                match axis {
+                    Axis::X => size.0 = n,
+                    Axis::Y => size.1 = n,
+                }
+            }
+            Ok(Some(size))
+        }
+    }
+}
+
+async fn get_coverage(renderer: &Renderer, request: &Request) -> Outcome {
+    let id = request.require("coverageid", "coverageId")?;
+    let ids = request::id_list(id, "coverageId")?;
+    let [id] = &ids[..] else {
+        return Err(WcsError::new(
+            "InvalidParameterValue",
+            "coverageId",
+            "GetCoverage takes one COVERAGEID",
+        )
+        .into());
+    };
+    if let Some(format) = request.get("format")
+        && !format.eq_ignore_ascii_case("image/tiff")
+    {
+        return Err(WcsError::new(
+            "InvalidParameterValue",
+            "format",
+            format!(
+                "FORMAT {:?}: image/tiff is the format served",
+                shown(format, 50)
+            ),
+        )
+        .into());
+    }
+    if let Some(media) = request.get("mediatype") {
+        return Err(WcsError::new(
+            "OptionNotSupported",
+            "mediaType",
+            format!(
+                "MEDIATYPE {:?}: multipart responses are not served",
+                shown(media, 50)
+            ),
+        )
+        .into());
+    }
+    for option in ["rangesubset", "interpolation", "scaleaxes", "scaleextent"] {
+        if request.get(option).is_some() {
+            return Err(WcsError::new(
+                "OptionNotSupported",
+                option,
+                format!("{} is not supported", option.to_ascii_uppercase()),
+            )
+            .into());
+        }
+    }
+    let subsets = request
+        .subsets
+        .iter()
+        .map(|s| Subset::parse(s))
+        .collect::<Result<Vec<_>, _>>()?;
+    let subsetting_crs = request
+        .get("subsettingcrs")
+        .map(|c| request::crs(c, "subsettingCrs"))
+        .transpose()?;
+    let output_crs = request
+        .get("outputcrs")
+        .map(|c| request::crs(c, "outputCrs"))
+        .transpose()?;
+    let product = product_of(renderer, id, &encode_id(id)).await?;
+    let path = gdal_path(renderer, &product)?;
+    let max_side = renderer.settings.max_size;
+    let scale_size = request.get("scalesize").map(str::to_owned);
+    let scale_factor = request.get("scalefactor").map(str::to_owned);
+    let gdal_path = path.clone();
+    let result = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, Failure> {
+        let grid = coverage::describe(&gdal_path)
+            .map_err(|e| Failure::Server(format!("reading the COG of the coverage: {e}")))?;
+        let window = if subsets.is_empty() {
+            Window::all(&grid)
+        } else {
+            let bbox = subset_box(&grid, &subsets, subsetting_crs)?;
+            Window::covering(&grid, bbox).ok_or_else(|| {
+                WcsError::new(
+                    "InvalidSubsetting",
+                    "subset",
+                    "the subset selects no pixel of the coverage",
+                )
+            })?
+        };
+        let size = scaled_size(
+            scale_size.as_deref(),
+            scale_factor.as_deref(),
+            window.width,
+            window.height,
+        )?;
+        if let Some((w, h)) = size
+            && (w > max_side || h > max_side)
+        {
+            return Err(too_large(w, h, max_side).into());
+        }
+        let extract = Extract {
+            window,
+            size,
+            epsg: output_crs,
+        };
+        coverage::extract(&gdal_path, &extract, max_side).map_err(|e| match e {
+            ExtractError::TooLarge { width, height } => too_large(width, height, max_side).into(),
+            ExtractError::Raster(e) => Failure::Server(format!("extracting the coverage: {e}")),
+        })
+    })
+    .await
+    .map_err(|e| Failure::Server(format!("extracting the coverage stopped: {e}")))??;
+    let mut response = respond(StatusCode::OK, "image/tiff", result);
+    if let Ok(value) = format!("inline; filename=\"{}.tif\"", encode_id(id)).parse() {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_DISPOSITION, value);
+    }
+    Ok(response)
+}
+
+fn too_large(width: usize, height: usize, max: usize) -> WcsError {
+    WcsError::new(
+        "InvalidParameterValue",
+        "subset",
+        format!(
+            "the coverage would be {width} × {height} pixels; at most {max} per side are served: trim it with SUBSET or scale it down with SCALESIZE or SCALEFACTOR"
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grid(epsg: u32) -> Grid {
+        Grid {
+            width: 100,
+            height: 100,
+            transform: [500_000.0, 10.0, 0.0, 5_000_000.0, 0.0, -10.0],
+            epsg,
+            bands: vec![],
+        }
+    }
+
+    #[test]
+    fn subsets_in_native_and_geographic_crs() {
+        let g = grid(32633);
+        let parse = |list: &[&str]| {
+            list.iter()
+                .map(|s| Subset::parse(s).unwrap())
+                .collect::<Vec<_>>()
+        };
+        let bbox = subset_box(&g, &parse(&["E(500100,500200)", "N(*,4999900)"]), None).unwrap();
+        assert_eq!(bbox, [500_100.0, 4_999_000.0, 500_200.0, 4_999_900.0]);
+        // Lat/Long on a UTM coverage are EPSG:4326.
+        let bbox = subset_box(&g, &parse(&["Lat(45.1,45.15)"]), None).unwrap();
+        // 45.1° N lies inside the grid (about 4 999 600 m), 45.15° N north of it (cut).
+        assert!(
+            (bbox[3] - 4_999_614.0).abs() < 5.0 && bbox[1] < 4_999_001.0,
+            "{bbox:?}"
+        );
+        for (subsets, code) in [
+            (&["E(0,1)"][..], "InvalidSubsetting"),
+            (&["E(1,2)", "x(1,2)"][..], "InvalidAxisLabel"),
+            (&["height(1,2)"][..], "InvalidAxisLabel"),
+            (&["E(2,1)"][..], "InvalidSubsetting"),
+        ] {
+            let Err(Failure::Client(error)) = subset_box(&g, &parse(subsets), None) else {
+                panic!("{subsets:?} accepted");
+            };
+            assert_eq!(error.code, code, "{subsets:?}");
+        }
+    }
+
+    #[test]
+    fn scaling() {
+        assert_eq!(scaled_size(None, None, 100, 50).unwrap(), None);
+        assert_eq!(
+            scaled_size(None, Some("2"), 100, 50).unwrap(),
+            Some((50, 25))
+        );
+        assert_eq!(
+            scaled_size(
+                Some("http://www.opengis.net/def/axis/OGC/1/i(10),Lat(5)"),
+                None,
+                100,
+                50
+            )
+            .unwrap(),
+            Some((10, 5))
+        );
+        for (size, factor, code) in [
+            (None, Some("0"), "InvalidScaleFactor"),
+            (None, Some("nan"), "InvalidScaleFactor"),
+            (Some("x(0)"), None, "InvalidParameterValue"),
+            (Some("q(3)"), None, "ScaleAxisUndefined"),
+            (Some("x(3),x(4)"), None, "InvalidParameterValue"),
+            (Some("x(3)"), Some("2"), "InvalidParameterValue"),
+        ] {
+            assert_eq!(
+                scaled_size(size, factor, 100, 50).unwrap_err().code,
+                code,
+                "{size:?} {factor:?}"
+            );
+        }
+    }
+}
