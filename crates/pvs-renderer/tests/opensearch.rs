@@ -3,6 +3,7 @@
 //! expectations, paging, both encodings, the description documents and every refusal.
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -130,6 +131,52 @@ const ALL_S2: [&str; 6] = [
     "E_arctic",
 ];
 
+/// A 20 x 20 one-band GeoTIFF of `value` over `[west, south, east, north]` (EPSG:4326).
+fn write_grey_tiff(path: &Path, [west, south, east, north]: [f64; 4], value: u8) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let driver = gdal::DriverManager::get_driver_by_name("GTiff").unwrap();
+    let mut dataset = driver
+        .create_with_band_type::<u8, _>(path, 20, 20, 1)
+        .unwrap();
+    dataset
+        .set_geo_transform(&[
+            west,
+            (east - west) / 20.0,
+            0.0,
+            north,
+            0.0,
+            (south - north) / 20.0,
+        ])
+        .unwrap();
+    dataset
+        .set_spatial_ref(&gdal::spatial_ref::SpatialRef::from_epsg(4326).unwrap())
+        .unwrap();
+    let mut buffer = gdal::raster::Buffer::new((20, 20), vec![value; 400]);
+    dataset
+        .rasterband(1)
+        .unwrap()
+        .write((0, 0), (20, 20), &mut buffer)
+        .unwrap();
+}
+
+/// The RGBA value of pixel (`x`, `y`) of a PNG.
+fn pixel_of_png(png: &[u8], dir: &Path, x: isize, y: isize) -> [u8; 4] {
+    let path = dir.join("map.png");
+    std::fs::write(&path, png).unwrap();
+    let dataset = gdal::Dataset::open(&path).unwrap();
+    assert_eq!(dataset.raster_count(), 4, "an RGBA PNG");
+    let mut rgba = [0; 4];
+    for (band, value) in rgba.iter_mut().enumerate() {
+        let buffer: gdal::raster::Buffer<u8> = dataset
+            .rasterband(band + 1)
+            .unwrap()
+            .read_as((x, y), (1, 1), (1, 1), None)
+            .unwrap();
+        *value = buffer.data()[0];
+    }
+    rgba
+}
+
 struct Server {
     _database: TestDatabase,
     _storage_dir: tempfile::TempDir,
@@ -162,6 +209,11 @@ impl Server {
             catalog.register(&product).await.unwrap();
         }
         let storage_dir = tempfile::tempdir().unwrap();
+        write_grey_tiff(
+            &storage_dir.path().join("S2/A_inside.tif"),
+            [10.0, 40.0, 12.0, 42.0],
+            200,
+        );
         let storage = Storage::from_url(
             &format!("file://{}", storage_dir.path().display())
                 .parse()
@@ -196,6 +248,17 @@ impl Server {
                 .unwrap_or_default(),
             body: response.text().await.unwrap(),
         }
+    }
+
+    fn storage_dir(&self) -> &Path {
+        self._storage_dir.path()
+    }
+
+    /// The body of a successful answer.
+    async fn get_bytes(&self, url: &str) -> Vec<u8> {
+        let response = reqwest::get(url).await.unwrap();
+        assert_eq!(response.status().as_u16(), 200, "{url}");
+        response.bytes().await.unwrap().to_vec()
     }
 
     /// A successful GeoJSON answer.
@@ -737,6 +800,14 @@ async fn atom_entries_carry_footprints_times_and_service_links() {
         ("512", "512")
     );
     assert_eq!(map["time"], "2024-01-10T00:00:00Z/2024-01-10T01:00:00Z");
+    // The link is a working GetMap: A's image (grey 200 over its footprint) fills it.
+    let png = server.get_bytes(&get_map).await;
+    let grey = pixel_of_png(&png, server.storage_dir(), 256, 256);
+    assert_eq!(
+        grey,
+        [200, 200, 200, 255],
+        "A's image drawn in the middle of its own map"
+    );
     let coverage = query_of(&entry.link("enclosure", None).unwrap());
     assert_eq!(
         (
