@@ -1,0 +1,183 @@
+//! OpenSearch description documents, with Url templates in the geo:, time: and eo:
+//! namespaces and Parameter extension elements giving each parameter's bounds.
+
+use quick_xml::escape::escape;
+
+use super::geometry::MAX_RADIUS_M;
+#[cfg(test)]
+use super::geometry::MAX_WKT_POINTS;
+use super::request::{DEFAULT_COUNT, MAX_COUNT, MAX_START_INDEX, Param, Target};
+use super::{Context, Format};
+
+/// The namespaces declared on the root element.
+pub(crate) const NAMESPACES: &str = concat!(
+    " xmlns=\"http://a9.com/-/spec/opensearch/1.1/\"",
+    " xmlns:geo=\"http://a9.com/-/opensearch/extensions/geo/1.0/\"",
+    " xmlns:time=\"http://a9.com/-/opensearch/extensions/time/1.0/\"",
+    " xmlns:eo=\"http://a9.com/-/opensearch/extensions/eo/1.0/\"",
+    " xmlns:param=\"http://a9.com/-/spec/opensearch/extensions/parameters/1.0/\"",
+    " xmlns:atom=\"http://www.w3.org/2005/Atom\"",
+);
+
+/// The URL template of a search: every parameter optional.
+pub(crate) fn template(context: &Context, format: Format, target: Target) -> String {
+    let query: Vec<String> = target
+        .params()
+        .iter()
+        .map(|p| format!("{}={{{}?}}", p.name, p.variable))
+        .collect();
+    format!("{}?{}", context.results_url(format), query.join("&"))
+}
+
+/// The `param:Parameter` element of `param`: its bounds, options and title.
+fn parameter(param: &Param) -> String {
+    let (attributes, children, title): (String, String, &str) = match param.name {
+        "q" => (
+            String::new(),
+            String::new(),
+            "Text the collection name contains (ignoring case)",
+        ),
+        "count" => (
+            format!(" minInclusive=\"1\" maxInclusive=\"{MAX_COUNT}\""),
+            String::new(),
+            "Results per page (default 10)",
+        ),
+        "startIndex" => (
+            format!(" minInclusive=\"1\" maxInclusive=\"{MAX_START_INDEX}\""),
+            String::new(),
+            "Index of the first result (the first is 1)",
+        ),
+        "startPage" => (
+            format!(" minInclusive=\"1\" maxInclusive=\"{MAX_START_INDEX}\""),
+            String::new(),
+            "Page of results (the first is 1)",
+        ),
+        "bbox" => (
+            " pattern=\"^-?[0-9.eE+-]+,-?[0-9.eE+-]+,-?[0-9.eE+-]+,-?[0-9.eE+-]+$\"".to_owned(),
+            String::new(),
+            "Box west,south,east,north in EPSG:4326 degrees; west greater than east crosses the antimeridian",
+        ),
+        "geom" => (
+            String::new(),
+            ["POINT", "LINESTRING", "POLYGON", "MULTIPOLYGON"]
+                .iter()
+                .map(|t| {
+                    format!(
+                        "\n      <atom:link rel=\"profile\" href=\"http://www.opengis.net/wkt/{t}\" title=\"WKT {t} in EPSG:4326 longitude latitude\"/>"
+                    )
+                })
+                .collect(),
+            "WKT geometry in longitude latitude (at most 1000 points)",
+        ),
+        "lat" => (
+            " minInclusive=\"-90\" maxInclusive=\"90\"".to_owned(),
+            String::new(),
+            "Latitude of the point or circle centre, EPSG:4326 degrees",
+        ),
+        "lon" => (
+            " minInclusive=\"-180\" maxInclusive=\"180\"".to_owned(),
+            String::new(),
+            "Longitude of the point or circle centre, EPSG:4326 degrees",
+        ),
+        "radius" => (
+            format!(" minExclusive=\"0\" maxInclusive=\"{MAX_RADIUS_M}\""),
+            String::new(),
+            "Radius of the circle around lat/lon, in metres",
+        ),
+        "uid" => (String::new(), String::new(), "Identifier"),
+        "start" => (
+            String::new(),
+            String::new(),
+            "Start of the time interval: ISO 8601 date-time or date",
+        ),
+        "end" => (
+            String::new(),
+            String::new(),
+            "End of the time interval: ISO 8601 date-time or date",
+        ),
+        "relation" => (
+            String::new(),
+            ["intersects", "during", "contains", "equals", "disjoint"]
+                .iter()
+                .map(|r| format!("\n      <param:Option value=\"{r}\" label=\"{r}\"/>"))
+                .collect(),
+            "How the results' time interval relates to start/end (default intersects)",
+        ),
+        "productType" => (String::new(), String::new(), "Product type of the collection"),
+        _ => (String::new(), String::new(), ""),
+    };
+    let close = if children.is_empty() {
+        "/>".to_owned()
+    } else {
+        format!(">{children}\n    </param:Parameter>")
+    };
+    format!(
+        "\n    <param:Parameter name=\"{}\" value=\"{{{}}}\" minimum=\"0\" title=\"{}\"{attributes}{close}",
+        param.name,
+        param.variable,
+        escape(title)
+    )
+}
+
+/// The description document of the collection search (`target` = collections) or of the
+/// search of the context's collection's products.
+pub(crate) fn document(context: &Context, target: Target) -> String {
+    let rel = match target {
+        Target::Collections => "collection",
+        Target::Products => "results",
+    };
+    let parameters: String = target.params().iter().map(parameter).collect();
+    let urls: String = Format::ALL
+        .iter()
+        .map(|format| {
+            format!(
+                "  <Url type=\"{}\" rel=\"{rel}\" indexOffset=\"1\" pageOffset=\"1\" template=\"{}\">{parameters}\n  </Url>\n",
+                format.media_type(),
+                escape(template(context, *format, target))
+            )
+        })
+        .collect();
+    let (short_name, description, example) = match (&context.collection, target) {
+        (Some(collection), Target::Products) => (
+            collection.clone(),
+            format!(
+                "Products of the collection {collection} of {}, by place (box, WKT geometry, circle), time and identifier.",
+                context.title
+            ),
+            format!(" count=\"{DEFAULT_COUNT}\""),
+        ),
+        _ => (
+            context.title.clone(),
+            format!(
+                "Collections of {}: search them by name, extent, time and product type, then search each one's products with its own description document.",
+                context.title
+            ),
+            " searchTerms=\"\"".to_owned(),
+        ),
+    };
+    // ShortName: at most 16 characters.
+    let short_name: String = short_name.chars().take(16).collect();
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<OpenSearchDescription{NAMESPACES}>\n  <ShortName>{}</ShortName>\n  <Description>{}</Description>\n  <Tags>EO pvs</Tags>\n{urls}  <Url type=\"application/opensearchdescription+xml\" rel=\"self\" template=\"{}\"/>\n  <Query role=\"example\"{example}/>\n  <Attribution>{}</Attribution>\n  <SyndicationRight>open</SyndicationRight>\n  <AdultContent>false</AdultContent>\n  <Language>en</Language>\n  <InputEncoding>UTF-8</InputEncoding>\n  <OutputEncoding>UTF-8</OutputEncoding>\n</OpenSearchDescription>\n",
+        escape(&short_name),
+        escape(&description),
+        escape(context.description_url()),
+        escape(&context.title),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn geom_limit_is_documented() {
+        assert!(
+            parameter(&Param {
+                name: "geom",
+                variable: "geo:geometry"
+            })
+            .contains(&format!("at most {MAX_WKT_POINTS} points"))
+        );
+    }
+}

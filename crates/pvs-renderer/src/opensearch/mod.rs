@@ -1,0 +1,640 @@
+//! OpenSearch 1.1 with the Geo and Time extensions (OGC 10-032r8) and the EO extension
+//! (OGC 13-026r9), as EOxServer serves it: a two-step search.
+//!
+//! - `GET /opensearch`: the description document of the collection search;
+//!   `GET /opensearch/{format}` searches the collections (`atom`, `geojson`, `json`).
+//! - `GET /opensearch/collections/{collection}`: the description document of the search of
+//!   that collection's products; `GET /opensearch/collections/{collection}/{format}`
+//!   searches them.
+//!
+//! Parameters are parsed in [`request`], answers written by [`atom`] and [`geojson`]; see
+//! `docs/opensearch.md`.
+
+mod atom;
+mod description;
+mod geojson;
+mod geometry;
+mod request;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
+use axum::routing::get;
+use chrono::{DateTime, SecondsFormat, Utc};
+use geo::{BoundingRect, Intersects, Rect};
+use pvs_catalog::{Bbox, CatalogError, CollectionInfo, MAX_LIMIT, Product, ProductQuery};
+use quick_xml::escape::escape;
+
+use crate::Renderer;
+use request::{OsError, Region, SearchRequest, Target};
+
+/// The most products a `LINESTRING` search may have to look at (those whose footprint meets
+/// the line's box); the line is then tested against each footprint.
+const MAX_LINE_CANDIDATES: u64 = MAX_LIMIT as u64;
+
+pub(crate) fn routes() -> Router<Arc<Renderer>> {
+    Router::new()
+        .route("/opensearch", get(collections_description))
+        .route("/opensearch/{format}", get(collections_search))
+        .route(
+            "/opensearch/collections/{collection}",
+            get(products_description),
+        )
+        .route(
+            "/opensearch/collections/{collection}/{format}",
+            get(products_search),
+        )
+}
+
+/// The encodings of search results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Format {
+    /// `atom`: `application/atom+xml`.
+    Atom,
+    /// `geojson`: `application/geo+json`.
+    GeoJson,
+    /// `json`: the same GeoJSON as `application/json`.
+    Json,
+}
+
+impl Format {
+    pub(crate) const ALL: [Format; 3] = [Format::Atom, Format::GeoJson, Format::Json];
+
+    /// The path segment.
+    pub(crate) fn segment(self) -> &'static str {
+        match self {
+            Format::Atom => "atom",
+            Format::GeoJson => "geojson",
+            Format::Json => "json",
+        }
+    }
+
+    /// The media type.
+    pub(crate) fn media_type(self) -> &'static str {
+        match self {
+            Format::Atom => "application/atom+xml",
+            Format::GeoJson => "application/geo+json",
+            Format::Json => "application/json",
+        }
+    }
+
+    fn parse(segment: &str) -> Result<Self, OsError> {
+        Self::ALL
+            .into_iter()
+            .find(|f| f.segment() == segment)
+            .ok_or_else(|| {
+                OsError::not_found(
+                    "format",
+                    format!("no search format {segment:?}; use atom, geojson or json"),
+                )
+            })
+    }
+}
+
+/// Where the answer is written from: the service's address, the search and its format.
+pub(crate) struct Context {
+    /// `http://host[:port]`.
+    pub base: String,
+    /// The service title.
+    pub title: String,
+    /// The collection searched for products, or `None` for the collection search.
+    pub collection: Option<String>,
+    pub format: Format,
+    /// Largest WMS `WIDTH`/`HEIGHT` (for the GetMap links).
+    pub max_size: usize,
+}
+
+impl Context {
+    fn new(
+        renderer: &Renderer,
+        headers: &HeaderMap,
+        collection: Option<String>,
+        format: Format,
+    ) -> Self {
+        Self {
+            base: base_url(headers),
+            title: renderer.settings.title.clone(),
+            collection,
+            format,
+            max_size: renderer.settings.max_size,
+        }
+    }
+
+    /// The path of this search's description document.
+    pub(crate) fn description_url(&self) -> String {
+        match &self.collection {
+            None => format!("{}/opensearch", self.base),
+            Some(collection) => format!("{}/opensearch/collections/{collection}", self.base),
+        }
+    }
+
+    /// The results URL of this search in `format`, without a query.
+    pub(crate) fn results_url(&self, format: Format) -> String {
+        format!("{}/{}", self.description_url(), format.segment())
+    }
+
+    /// The results URL in `format` with the request's parameters, `startIndex` replaced by
+    /// `start_index` when given (and `startPage` dropped then).
+    pub(crate) fn page_url(
+        &self,
+        format: Format,
+        request: &SearchRequest,
+        start_index: Option<u64>,
+    ) -> String {
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        for (param, value) in &request.given {
+            if start_index.is_some() && matches!(param.name, "startIndex" | "startPage") {
+                continue;
+            }
+            query.append_pair(param.name, value);
+        }
+        if let Some(index) = start_index {
+            query.append_pair("startIndex", &index.to_string());
+        }
+        let query = query.finish();
+        if query.is_empty() {
+            self.results_url(format)
+        } else {
+            format!("{}?{query}", self.results_url(format))
+        }
+    }
+
+    /// The URL of the product `id` alone (a search by `uid`) in `format`.
+    pub(crate) fn product_url(&self, collection: &str, id: &str, format: Format) -> String {
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("uid", id)
+            .finish();
+        format!(
+            "{}/opensearch/collections/{collection}/{}?{query}",
+            self.base,
+            format.segment()
+        )
+    }
+
+    /// A WMS 1.3.0 GetMap of `collection` over `rect` (CRS:84), PNG, at most 512 pixels on
+    /// its long side, for the interval `begin/end` when given.
+    pub(crate) fn get_map_url(
+        &self,
+        collection: &str,
+        rect: Rect<f64>,
+        time: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    ) -> String {
+        let (dx, dy) = (rect.width().max(1e-9), rect.height().max(1e-9));
+        let long_side = 512.0_f64.min(self.max_size as f64);
+        let (width, height) = if dx >= dy {
+            (long_side, (long_side * dy / dx).round().max(1.0))
+        } else {
+            ((long_side * dx / dy).round().max(1.0), long_side)
+        };
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        query
+            .append_pair("service", "WMS")
+            .append_pair("version", "1.3.0")
+            .append_pair("request", "GetMap")
+            .append_pair("layers", collection)
+            .append_pair("styles", "")
+            .append_pair("crs", "CRS:84")
+            .append_pair(
+                "bbox",
+                &format!(
+                    "{},{},{},{}",
+                    rect.min().x,
+                    rect.min().y,
+                    rect.max().x,
+                    rect.max().y
+                ),
+            )
+            .append_pair("width", &format!("{width}"))
+            .append_pair("height", &format!("{height}"))
+            .append_pair("format", "image/png")
+            .append_pair("transparent", "true");
+        if let Some((begin, end)) = time {
+            query.append_pair("time", &format!("{}/{}", iso(begin), iso(end)));
+        }
+        format!("{}/ows?{}", self.base, query.finish())
+    }
+
+    /// A WCS 2.0.1 GetCoverage of the product `id`.
+    pub(crate) fn get_coverage_url(&self, id: &str) -> String {
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("service", "WCS")
+            .append_pair("version", "2.0.1")
+            .append_pair("request", "GetCoverage")
+            .append_pair("coverageId", id)
+            .finish();
+        format!("{}/ows?{query}", self.base)
+    }
+}
+
+/// The paging of a page of results.
+pub(crate) struct Paging {
+    pub total: u64,
+    pub first: u64,
+    pub previous: Option<u64>,
+    pub next: Option<u64>,
+    pub last: u64,
+}
+
+impl Paging {
+    fn new(request: &SearchRequest, total: u64) -> Self {
+        let count = u64::from(request.count);
+        let offset = request.offset;
+        Paging {
+            total,
+            first: 1,
+            previous: (offset > 0).then(|| (offset + 1).saturating_sub(count).max(1)),
+            next: (offset + count < total).then(|| offset + count + 1),
+            last: if total == 0 {
+                1
+            } else {
+                (total - 1) / count * count + 1
+            },
+        }
+    }
+}
+
+/// What a search found: one page of products or of collections.
+pub(crate) enum Items {
+    Products(Vec<Product>),
+    Collections(Vec<CollectionInfo>),
+}
+
+impl Items {
+    fn len(&self) -> usize {
+        match self {
+            Items::Products(items) => items.len(),
+            Items::Collections(items) => items.len(),
+        }
+    }
+}
+
+/// An instant as RFC 3339 in UTC with `Z` (fraction digits only when needed).
+pub(crate) fn iso(time: DateTime<Utc>) -> String {
+    time.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
+/// `http://host` (or `https` when `X-Forwarded-Proto` says so), from the `Host` header if
+/// it looks like a host name or address, else `localhost`.
+fn base_url(headers: &HeaderMap) -> String {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| {
+            !h.is_empty()
+                && h.len() <= 255
+                && h.bytes().all(|b| {
+                    b.is_ascii_alphanumeric()
+                        || matches!(b, b'.' | b'-' | b':' | b'[' | b']' | b'_')
+                })
+        })
+        .unwrap_or("localhost");
+    let scheme = match headers
+        .get("x-forwarded-proto")
+        .and_then(|h| h.to_str().ok())
+    {
+        Some(proto) if proto.eq_ignore_ascii_case("https") => "https",
+        _ => "http",
+    };
+    format!("{scheme}://{host}")
+}
+
+fn respond(status: StatusCode, content_type: &str, body: Vec<u8>) -> Response {
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, content_type)
+        .body(Body::from(body))
+        .unwrap_or_else(|_| Response::new(Body::empty()))
+}
+
+/// The error as an OWS 2.0 `ExceptionReport` (XML answers) or a JSON object (JSON answers),
+/// with the parameter as locator.
+fn error_response(error: &OsError, json: bool) -> Response {
+    if json {
+        let body = serde_json::json!({
+            "error": {
+                "code": error.code,
+                "parameter": error.parameter,
+                "message": error.message,
+            }
+        });
+        return respond(
+            error.status,
+            "application/json",
+            body.to_string().into_bytes(),
+        );
+    }
+    let locator = error
+        .parameter
+        .as_deref()
+        .map(|p| format!(" locator=\"{}\"", escape(p)))
+        .unwrap_or_default();
+    let xml = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ows:ExceptionReport xmlns:ows=\"http://www.opengis.net/ows/2.0\" version=\"2.0.0\" xml:lang=\"en\">\n  <ows:Exception exceptionCode=\"{}\"{locator}>\n    <ows:ExceptionText>{}</ows:ExceptionText>\n  </ows:Exception>\n</ows:ExceptionReport>\n",
+        error.code,
+        escape(&error.message)
+    );
+    respond(error.status, "application/xml", xml.into_bytes())
+}
+
+fn catalog_error(error: CatalogError) -> OsError {
+    match error {
+        CatalogError::Invalid { what, reason } => OsError::invalid(
+            "geom",
+            format!("the catalog refused the search ({what}): {reason}"),
+        ),
+        other => OsError::server(format!("the catalog: {other}")),
+    }
+}
+
+/// Checks that `collection` exists.
+async fn check_collection(renderer: &Renderer, collection: &str) -> Result<(), OsError> {
+    match renderer.catalog.collection(collection).await {
+        Ok(Some(_)) => Ok(()),
+        Ok(None) => Err(OsError::not_found(
+            "collection",
+            format!("no collection {collection:?}"),
+        )),
+        Err(e) => Err(OsError::server(format!("the catalog: {e}"))),
+    }
+}
+
+async fn collections_description(
+    State(renderer): State<Arc<Renderer>>,
+    headers: HeaderMap,
+) -> Response {
+    let context = Context::new(&renderer, &headers, None, Format::Atom);
+    let xml = description::document(&context, Target::Collections);
+    respond(
+        StatusCode::OK,
+        "application/opensearchdescription+xml",
+        xml.into_bytes(),
+    )
+}
+
+async fn products_description(
+    State(renderer): State<Arc<Renderer>>,
+    headers: HeaderMap,
+    Path(collection): Path<String>,
+) -> Response {
+    if let Err(error) = check_collection(&renderer, &collection).await {
+        return error_response(&error, false);
+    }
+    let context = Context::new(&renderer, &headers, Some(collection), Format::Atom);
+    let xml = description::document(&context, Target::Products);
+    respond(
+        StatusCode::OK,
+        "application/opensearchdescription+xml",
+        xml.into_bytes(),
+    )
+}
+
+async fn collections_search(
+    State(renderer): State<Arc<Renderer>>,
+    headers: HeaderMap,
+    Path(format): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let format = match Format::parse(&format) {
+        Ok(format) => format,
+        Err(error) => return error_response(&error, false),
+    };
+    let context = Context::new(&renderer, &headers, None, format);
+    let outcome = async {
+        let request = SearchRequest::parse(query.as_deref().unwrap_or(""), Target::Collections)?;
+        let (total, items) = search_collections(&renderer, &request).await?;
+        Ok::<_, OsError>((request, total, items))
+    }
+    .await;
+    answer(&context, outcome)
+}
+
+async fn products_search(
+    State(renderer): State<Arc<Renderer>>,
+    headers: HeaderMap,
+    Path((collection, format)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let format = match Format::parse(&format) {
+        Ok(format) => format,
+        Err(error) => return error_response(&error, false),
+    };
+    let context = Context::new(&renderer, &headers, Some(collection.clone()), format);
+    let outcome = async {
+        let request = SearchRequest::parse(query.as_deref().unwrap_or(""), Target::Products)?;
+        check_collection(&renderer, &collection).await?;
+        let (total, items) = search_products(&renderer, &collection, &request).await?;
+        Ok::<_, OsError>((request, total, Items::Products(items)))
+    }
+    .await;
+    answer(&context, outcome)
+}
+
+/// Writes the page of results in the context's format, or the error.
+fn answer(context: &Context, outcome: Result<(SearchRequest, u64, Items), OsError>) -> Response {
+    let json = context.format != Format::Atom;
+    match outcome {
+        Ok((request, total, items)) => {
+            let paging = Paging::new(&request, total);
+            let body = match context.format {
+                Format::Atom => atom::feed(context, &request, &paging, &items).into_bytes(),
+                Format::GeoJson | Format::Json => {
+                    geojson::feature_collection(context, &request, &paging, &items)
+                        .to_string()
+                        .into_bytes()
+                }
+            };
+            respond(StatusCode::OK, context.format.media_type(), body)
+        }
+        Err(error) => error_response(&error, json),
+    }
+}
+
+/// The page of products of `collection` the request asks for, and how many match.
+async fn search_products(
+    renderer: &Renderer,
+    collection: &str,
+    request: &SearchRequest,
+) -> Result<(u64, Vec<Product>), OsError> {
+    let mut query = ProductQuery::new().with_collection(collection);
+    if let Some(time) = request.time {
+        query = query.with_time(time);
+    }
+    if let Some(uid) = &request.uid {
+        query = query.with_ids([uid.clone()]);
+    }
+    let point_box = |x: f64, y: f64, x2: f64, y2: f64| {
+        Bbox::new(x, y, x2, y2).map_err(|e| OsError::invalid("geom", e.to_string()))
+    };
+    let line = match &request.region {
+        None => None,
+        Some(Region::Box(bbox)) => {
+            query = query.with_bbox(*bbox);
+            None
+        }
+        Some(Region::Point(point)) => {
+            query = query.with_bbox(point_box(point.x(), point.y(), point.x(), point.y())?);
+            None
+        }
+        Some(Region::Area(area)) => {
+            query = query.with_geometry(area.clone());
+            None
+        }
+        Some(Region::Line(line)) => {
+            let rect = line
+                .bounding_rect()
+                .ok_or_else(|| OsError::invalid("geom", "geom: the line is empty"))?;
+            query = query.with_bbox(point_box(
+                rect.min().x,
+                rect.min().y,
+                rect.max().x,
+                rect.max().y,
+            )?);
+            Some(line)
+        }
+    };
+    let count = request.count;
+    let offset = request.offset;
+    let Some(line) = line else {
+        let total = renderer
+            .catalog
+            .count(&query)
+            .await
+            .map_err(catalog_error)?;
+        if offset >= total {
+            return Ok((total, Vec::new()));
+        }
+        let page = query.with_limit(count).with_offset(offset);
+        let items = renderer
+            .catalog
+            .search(&page)
+            .await
+            .map_err(catalog_error)?;
+        return Ok((total, items));
+    };
+    // The catalog finds footprints by box or polygon; a line is tested here against the
+    // footprints that meet its box.
+    let candidates = renderer
+        .catalog
+        .count(&query)
+        .await
+        .map_err(catalog_error)?;
+    if candidates > MAX_LINE_CANDIDATES {
+        return Err(OsError::invalid(
+            "geom",
+            format!(
+                "geom: {candidates} products meet the LINESTRING's box, more than the \
+                 {MAX_LINE_CANDIDATES} a line search looks at; narrow the search"
+            ),
+        ));
+    }
+    let all = renderer
+        .catalog
+        .search(&query.with_limit(MAX_LIMIT))
+        .await
+        .map_err(catalog_error)?;
+    let matching: Vec<Product> = all
+        .into_iter()
+        .filter(|product| line.intersects(&product.footprint))
+        .collect();
+    let total = matching.len() as u64;
+    let items = matching
+        .into_iter()
+        .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+        .take(count as usize)
+        .collect();
+    Ok((total, items))
+}
+
+/// The page of collections the request asks for, and how many match. Collections without
+/// products have no extent and no times: a spatial or time filter leaves them out.
+async fn search_collections(
+    renderer: &Renderer,
+    request: &SearchRequest,
+) -> Result<(u64, Items), OsError> {
+    let all = renderer
+        .catalog
+        .collections()
+        .await
+        .map_err(|e| OsError::server(format!("the catalog: {e}")))?;
+    let terms = request.terms.as_ref().map(|t| t.to_lowercase());
+    let matching: Vec<CollectionInfo> = all
+        .into_iter()
+        .filter(|info| {
+            let name = &info.collection.name;
+            if let Some(terms) = &terms
+                && !name.to_lowercase().contains(terms.as_str())
+            {
+                return false;
+            }
+            if let Some(uid) = &request.uid
+                && uid != name
+            {
+                return false;
+            }
+            if let Some(product_type) = &request.product_type
+                && info.collection.product_type.as_deref() != Some(product_type.as_str())
+            {
+                return false;
+            }
+            if let Some(region) = &request.region {
+                let Some(bbox) = info.bbox else {
+                    return false;
+                };
+                if !bbox.parts().iter().any(|rect| region_meets(region, rect)) {
+                    return false;
+                }
+            }
+            if let Some(time) = &request.time {
+                let (Some(begin), Some(end)) = (info.begin, info.end) else {
+                    return false;
+                };
+                if !time.matches(begin, end) {
+                    return false;
+                }
+            }
+            true
+        })
+        .collect();
+    let total = matching.len() as u64;
+    let items = matching
+        .into_iter()
+        .skip(usize::try_from(request.offset).unwrap_or(usize::MAX))
+        .take(request.count as usize)
+        .collect();
+    Ok((total, Items::Collections(items)))
+}
+
+/// Whether the search region meets the box `rect` (a collection's extent).
+fn region_meets(region: &Region, rect: &Rect<f64>) -> bool {
+    match region {
+        Region::Box(bbox) => bbox.parts().iter().any(|part| part.intersects(rect)),
+        Region::Area(area) => area.intersects(rect),
+        Region::Point(point) => rect.intersects(point),
+        Region::Line(line) => line.intersects(rect),
+    }
+}
+
+/// The box of a product's footprint: a footprint split at the antimeridian spans every
+/// longitude here (WMS boxes cannot cross it).
+pub(crate) fn product_rect(product: &Product) -> Rect<f64> {
+    product
+        .footprint
+        .bounding_rect()
+        .unwrap_or_else(|| Rect::new((-180.0, -90.0), (180.0, 90.0)))
+}
+
+/// The box of a collection's extent, if it has products.
+pub(crate) fn collection_rect(info: &CollectionInfo) -> Option<Rect<f64>> {
+    info.bbox.map(|b| {
+        let (west, east) = if b.crosses_antimeridian() {
+            (-180.0, 180.0)
+        } else {
+            (b.west(), b.east())
+        };
+        Rect::new((west, b.south()), (east, b.north()))
+    })
+}

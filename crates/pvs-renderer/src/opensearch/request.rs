@@ -1,0 +1,590 @@
+//! Search parameters: names, values, limits, and the error naming the parameter at fault.
+
+use axum::http::StatusCode;
+use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone, Utc};
+use geo::{LineString, MultiPolygon, Point};
+use pvs_catalog::{Bbox, TimeFilter, TimeRelation};
+
+use super::geometry::{self, MAX_RADIUS_M, Wkt};
+
+/// How many results a page has when `count` is not given.
+pub(crate) const DEFAULT_COUNT: u32 = 10;
+
+/// The largest `count`.
+pub(crate) const MAX_COUNT: u32 = 100;
+
+/// The largest `startIndex` (and `startPage`).
+pub(crate) const MAX_START_INDEX: u64 = 1_000_000_000;
+
+/// The longest query string accepted, in bytes.
+pub(crate) const MAX_QUERY_BYTES: usize = 16 * 1024;
+
+/// The longest `uid`, `q` or `productType`, in characters.
+pub(crate) const MAX_TEXT_CHARS: usize = 255;
+
+/// A refused request: the HTTP status, an OWS-style code, the parameter at fault and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct OsError {
+    pub status: StatusCode,
+    /// `InvalidParameterValue`, `NotFound`, `NoApplicableCode`.
+    pub code: &'static str,
+    /// The parameter (or path segment) at fault.
+    pub parameter: Option<String>,
+    pub message: String,
+}
+
+impl OsError {
+    /// HTTP 400 about `parameter`.
+    pub(crate) fn invalid(parameter: &str, message: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            code: "InvalidParameterValue",
+            parameter: Some(parameter.to_owned()),
+            message: message.into(),
+        }
+    }
+
+    /// HTTP 404 about `parameter`.
+    pub(crate) fn not_found(parameter: &str, message: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::NOT_FOUND,
+            code: "NotFound",
+            parameter: Some(parameter.to_owned()),
+            message: message.into(),
+        }
+    }
+
+    /// HTTP 500.
+    pub(crate) fn server(message: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            code: "NoApplicableCode",
+            parameter: None,
+            message: message.into(),
+        }
+    }
+}
+
+/// What is being searched: the collections, or the products of one collection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Target {
+    Collections,
+    Products,
+}
+
+/// A search parameter: its name in URLs and its OpenSearch template variable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Param {
+    pub name: &'static str,
+    pub variable: &'static str,
+}
+
+const fn param(name: &'static str, variable: &'static str) -> Param {
+    Param { name, variable }
+}
+
+/// The parameters of a product search, in template order.
+pub(crate) const PRODUCT_PARAMS: &[Param] = &[
+    param("count", "count"),
+    param("startIndex", "startIndex"),
+    param("startPage", "startPage"),
+    param("bbox", "geo:box"),
+    param("geom", "geo:geometry"),
+    param("lat", "geo:lat"),
+    param("lon", "geo:lon"),
+    param("radius", "geo:radius"),
+    param("uid", "geo:uid"),
+    param("start", "time:start"),
+    param("end", "time:end"),
+    param("relation", "time:relation"),
+];
+
+/// The parameters of a collection search, in template order: those of product searches
+/// plus free text and the product type.
+pub(crate) const COLLECTION_PARAMS: &[Param] = &[
+    param("q", "searchTerms"),
+    param("count", "count"),
+    param("startIndex", "startIndex"),
+    param("startPage", "startPage"),
+    param("bbox", "geo:box"),
+    param("geom", "geo:geometry"),
+    param("lat", "geo:lat"),
+    param("lon", "geo:lon"),
+    param("radius", "geo:radius"),
+    param("uid", "geo:uid"),
+    param("start", "time:start"),
+    param("end", "time:end"),
+    param("relation", "time:relation"),
+    param("productType", "eo:productType"),
+];
+
+impl Target {
+    /// The parameters this search takes.
+    pub(crate) fn params(self) -> &'static [Param] {
+        match self {
+            Target::Collections => COLLECTION_PARAMS,
+            Target::Products => PRODUCT_PARAMS,
+        }
+    }
+}
+
+/// Where to look.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Region {
+    /// `bbox`.
+    Box(Bbox),
+    /// `geom` polygons, or the `lat`/`lon`/`radius` circle.
+    Area(MultiPolygon<f64>),
+    /// `geom=POINT(...)`, or `lat`/`lon` without `radius`.
+    Point(Point<f64>),
+    /// `geom=LINESTRING(...)`.
+    Line(LineString<f64>),
+}
+
+/// A parsed search request.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct SearchRequest {
+    pub region: Option<Region>,
+    pub time: Option<TimeFilter>,
+    pub uid: Option<String>,
+    pub terms: Option<String>,
+    pub product_type: Option<String>,
+    /// Results per page.
+    pub count: u32,
+    /// Results skipped (0-based).
+    pub offset: u64,
+    /// The parameters given (not empty), in request order, with their canonical names.
+    pub given: Vec<(Param, String)>,
+}
+
+/// The earliest instant an open `start` stands for.
+fn open_start() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(1, 1, 1, 0, 0, 0)
+        .single()
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
+/// The latest instant an open `end` stands for.
+fn open_end() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(9999, 12, 31, 23, 59, 59)
+        .single()
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+impl SearchRequest {
+    /// Parses a query string for a search of `target`. Parameter names are matched ignoring
+    /// case; empty values count as absent (as an OpenSearch client fills optional template
+    /// parameters it has no value for); unknown and repeated parameters are refused.
+    pub(crate) fn parse(query: &str, target: Target) -> Result<Self, OsError> {
+        if query.len() > MAX_QUERY_BYTES {
+            return Err(OsError::invalid(
+                "query",
+                format!(
+                    "the query string has {} bytes; at most {MAX_QUERY_BYTES} are accepted",
+                    query.len()
+                ),
+            ));
+        }
+        let known = target.params();
+        let mut given: Vec<(Param, String)> = Vec::new();
+        for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+            let Some(param) = known.iter().find(|p| p.name.eq_ignore_ascii_case(&key)) else {
+                let names: Vec<&str> = known.iter().map(|p| p.name).collect();
+                return Err(OsError::invalid(
+                    &key,
+                    format!(
+                        "unknown parameter {key:?}; this search takes {}",
+                        names.join(", ")
+                    ),
+                ));
+            };
+            let value = value.trim();
+            if value.is_empty() {
+                continue;
+            }
+            if given.iter().any(|(p, _)| p == param) {
+                return Err(OsError::invalid(
+                    param.name,
+                    format!("parameter {} is given more than once", param.name),
+                ));
+            }
+            given.push((*param, value.to_owned()));
+        }
+        let values = Given(&given);
+        let get = &values;
+
+        let count = match get.get("count") {
+            None => DEFAULT_COUNT,
+            Some(text) => text
+                .parse::<u32>()
+                .ok()
+                .filter(|c| (1..=MAX_COUNT).contains(c))
+                .ok_or_else(|| {
+                    OsError::invalid(
+                        "count",
+                        format!("count {text:?}: a whole number from 1 to {MAX_COUNT}"),
+                    )
+                })?,
+        };
+        let index = |name: &str| -> Result<u64, OsError> {
+            match get.get(name) {
+                None => Ok(1),
+                Some(text) => text
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|i| (1..=MAX_START_INDEX).contains(i))
+                    .ok_or_else(|| {
+                        OsError::invalid(
+                            name,
+                            format!(
+                                "{name} {text:?}: a whole number from 1 to {MAX_START_INDEX} (the first is 1)"
+                            ),
+                        )
+                    }),
+            }
+        };
+        let start_index = index("startIndex")?;
+        let start_page = index("startPage")?;
+        let offset = (start_index - 1) + (start_page - 1) * u64::from(count);
+
+        let uid = text_param(get.get("uid"), "uid")?;
+        let terms = text_param(get.get("q"), "q")?;
+        let product_type = text_param(get.get("productType"), "productType")?;
+
+        let region = region(&values)?;
+        let time = time(&values)?;
+        Ok(Self {
+            region,
+            time,
+            uid,
+            terms,
+            product_type,
+            count,
+            offset,
+            given,
+        })
+    }
+
+    /// The 1-based index of the first result of this page.
+    pub(crate) fn start_index(&self) -> u64 {
+        self.offset + 1
+    }
+}
+
+/// The parameters given, by canonical name.
+struct Given<'a>(&'a [(Param, String)]);
+
+impl<'a> Given<'a> {
+    fn get(&self, name: &str) -> Option<&'a str> {
+        self.0
+            .iter()
+            .find(|(p, _)| p.name == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+fn text_param(value: Option<&str>, name: &str) -> Result<Option<String>, OsError> {
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    let chars = value.chars().count();
+    if chars > MAX_TEXT_CHARS {
+        return Err(OsError::invalid(
+            name,
+            format!("{name} has {chars} characters; at most {MAX_TEXT_CHARS} are accepted"),
+        ));
+    }
+    if let Some(c) = value.chars().find(|c| c.is_control()) {
+        return Err(OsError::invalid(
+            name,
+            format!("{name} contains the control character {c:?}"),
+        ));
+    }
+    Ok(Some(value.to_owned()))
+}
+
+fn number(given: &Given<'_>, name: &str, limit: f64) -> Result<Option<f64>, OsError> {
+    let Some(text) = given.get(name) else {
+        return Ok(None);
+    };
+    text.parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite() && (-limit..=limit).contains(v))
+        .map(Some)
+        .ok_or_else(|| {
+            OsError::invalid(
+                name,
+                format!("{name} {text:?}: a number from -{limit} to {limit} (decimal degrees)"),
+            )
+        })
+}
+
+/// `bbox`, `geom` or `lat`/`lon`(/`radius`): at most one of them.
+fn region(get: &Given<'_>) -> Result<Option<Region>, OsError> {
+    let circle_given = ["lat", "lon", "radius"]
+        .iter()
+        .any(|n| get.get(n).is_some());
+    let spatial: Vec<&str> = [
+        ("bbox", get.get("bbox").is_some()),
+        ("geom", get.get("geom").is_some()),
+        ("lat", circle_given),
+    ]
+    .iter()
+    .filter(|(_, given)| *given)
+    .map(|(name, _)| *name)
+    .collect();
+    if spatial.len() > 1 {
+        return Err(OsError::invalid(
+            spatial[1],
+            format!(
+                "{} and {} cannot be combined: give one of bbox, geom or lat/lon(/radius)",
+                spatial[0], spatial[1]
+            ),
+        ));
+    }
+    if let Some(text) = get.get("bbox") {
+        return parse_bbox(text).map(|b| Some(Region::Box(b)));
+    }
+    if let Some(text) = get.get("geom") {
+        let geometry = geometry::parse_wkt(text)
+            .map_err(|why| OsError::invalid("geom", format!("geom: {why}")))?;
+        return Ok(Some(match geometry {
+            Wkt::Point(point) => Region::Point(point),
+            Wkt::Line(line) => Region::Line(line),
+            Wkt::Polygons(polygons) => Region::Area(polygons),
+        }));
+    }
+    if !circle_given {
+        return Ok(None);
+    }
+    let lat = number(get, "lat", 90.0)?;
+    let lon = number(get, "lon", 180.0)?;
+    let (lat, lon) = match (lat, lon) {
+        (Some(lat), Some(lon)) => (lat, lon),
+        (None, _) => {
+            return Err(OsError::invalid(
+                "lat",
+                "lat is missing: lon and radius need lat (and lon)",
+            ));
+        }
+        (_, None) => {
+            return Err(OsError::invalid(
+                "lon",
+                "lon is missing: lat and radius need lon (and lat)",
+            ));
+        }
+    };
+    let Some(text) = get.get("radius") else {
+        return Ok(Some(Region::Point(Point::new(lon, lat))));
+    };
+    let radius = text
+        .parse::<f64>()
+        .ok()
+        .filter(|r| r.is_finite() && *r > 0.0 && *r <= MAX_RADIUS_M)
+        .ok_or_else(|| {
+            OsError::invalid(
+                "radius",
+                format!("radius {text:?}: metres, more than 0 and at most {MAX_RADIUS_M}"),
+            )
+        })?;
+    geometry::circle(lon, lat, radius)
+        .map(|area| Some(Region::Area(area)))
+        .map_err(|why| OsError::invalid("radius", format!("lat/lon/radius: {why}")))
+}
+
+/// `west,south,east,north` in decimal degrees; `west > east` crosses the antimeridian.
+pub(crate) fn parse_bbox(text: &str) -> Result<Bbox, OsError> {
+    let invalid = |why: String| OsError::invalid("bbox", format!("bbox {text:?}: {why}"));
+    let parts: Vec<&str> = text.split(',').collect();
+    if parts.len() != 4 {
+        return Err(invalid(format!(
+            "four numbers west,south,east,north expected, {} given",
+            parts.len()
+        )));
+    }
+    let mut values = [0.0; 4];
+    for (value, part) in values.iter_mut().zip(&parts) {
+        *value = part
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite())
+            .ok_or_else(|| invalid(format!("{:?} is not a number", part.trim())))?;
+    }
+    let [west, south, east, north] = values;
+    Bbox::new(west, south, east, north).map_err(|e| invalid(e.to_string()))
+}
+
+/// An ISO 8601 date-time (UTC when it has no zone) or a date (its midnight UTC).
+pub(crate) fn parse_instant(name: &str, text: &str) -> Result<DateTime<Utc>, OsError> {
+    let instant = if text.len() == 10 {
+        NaiveDate::parse_from_str(text, "%Y-%m-%d")
+            .map(|date| date.and_time(NaiveTime::MIN).and_utc())
+            .map_err(|e| e.to_string())
+    } else {
+        pvs_model::parse_date_time(text).map_err(|e| e.to_string())
+    };
+    instant.map_err(|why| {
+        OsError::invalid(
+            name,
+            format!(
+                "{name} {text:?}: an ISO 8601 date-time (2024-01-31T12:00:00Z) or date (2024-01-31) expected: {why}"
+            ),
+        )
+    })
+}
+
+/// `start`, `end` and `relation`.
+fn time(get: &Given<'_>) -> Result<Option<TimeFilter>, OsError> {
+    let start = get
+        .get("start")
+        .map(|t| parse_instant("start", t))
+        .transpose()?;
+    let end = get
+        .get("end")
+        .map(|t| parse_instant("end", t))
+        .transpose()?;
+    let relation = match get.get("relation") {
+        None => TimeRelation::Intersects,
+        Some(text) => text.parse::<TimeRelation>().map_err(|_| {
+            OsError::invalid(
+                "relation",
+                format!("relation {text:?}: intersects, during, contains, equals or disjoint"),
+            )
+        })?,
+    };
+    if start.is_none() && end.is_none() {
+        if get.get("relation").is_some() {
+            return Err(OsError::invalid(
+                "relation",
+                "relation needs start or end (or both)",
+            ));
+        }
+        return Ok(None);
+    }
+    let (start, end) = (
+        start.unwrap_or_else(open_start),
+        end.unwrap_or_else(open_end),
+    );
+    if start > end {
+        return Err(OsError::invalid(
+            "end",
+            format!(
+                "end {} is before start {}",
+                end.to_rfc3339(),
+                start.to_rfc3339()
+            ),
+        ));
+    }
+    TimeFilter::new(start, end, relation)
+        .map(Some)
+        .map_err(|e| OsError::invalid("start", e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(query: &str) -> Result<SearchRequest, OsError> {
+        SearchRequest::parse(query, Target::Products)
+    }
+
+    fn fails_on(query: &str) -> String {
+        parse(query)
+            .map(|_| "accepted".to_owned())
+            .unwrap_or_else(|e| e.parameter.unwrap_or_default())
+    }
+
+    #[test]
+    fn defaults_and_empty_values() {
+        let request = parse("bbox=&count=&startIndex=&lat=").unwrap();
+        assert_eq!(request.count, DEFAULT_COUNT);
+        assert_eq!(request.offset, 0);
+        assert_eq!(request.region, None);
+        assert!(request.given.is_empty());
+    }
+
+    #[test]
+    fn paging() {
+        let request = parse("count=5&startIndex=3&startPage=2").unwrap();
+        assert_eq!((request.count, request.offset), (5, 7));
+        assert_eq!(request.start_index(), 8);
+        assert_eq!(parse("COUNT=7").unwrap().count, 7);
+    }
+
+    #[test]
+    fn bad_values_name_their_parameter() {
+        for (query, parameter) in [
+            ("count=0", "count"),
+            ("count=-1", "count"),
+            ("count=101", "count"),
+            ("count=1e3", "count"),
+            ("startIndex=0", "startIndex"),
+            ("startPage=0", "startPage"),
+            ("startIndex=99999999999999999999", "startIndex"),
+            ("bbox=1,2,3", "bbox"),
+            ("bbox=1,2,3,x", "bbox"),
+            ("bbox=1,3,2,2", "bbox"),
+            ("bbox=-181,0,0,1", "bbox"),
+            ("bbox=0,0,1,inf", "bbox"),
+            ("lat=1", "lon"),
+            ("lon=1", "lat"),
+            ("radius=10", "lat"),
+            ("lat=91&lon=0", "lat"),
+            ("lat=0&lon=0&radius=-5", "radius"),
+            ("lat=0&lon=0&radius=0", "radius"),
+            ("lat=0&lon=0&radius=1e12", "radius"),
+            ("bbox=0,0,1,1&lat=0&lon=0", "lat"),
+            ("bbox=0,0,1,1&geom=POINT(0 0)", "geom"),
+            ("geom=POLYGON((0 0))", "geom"),
+            ("start=yesterday", "start"),
+            ("end=2024-13-01", "end"),
+            ("start=2024-02-01&end=2024-01-01", "end"),
+            ("start=2024-01-01&relation=overlaps", "relation"),
+            ("relation=during", "relation"),
+            ("uid=a%0Ab", "uid"),
+            ("q=x", "q"),
+            ("format=json", "format"),
+            ("count=1&count=2", "count"),
+        ] {
+            assert_eq!(fails_on(query), parameter, "{query}");
+        }
+        let long = format!("uid={}", "x".repeat(MAX_QUERY_BYTES));
+        assert_eq!(fails_on(&long), "query");
+    }
+
+    #[test]
+    fn times() {
+        let request = parse("start=2024-01-01&end=2024-01-02T12:00:00Z&relation=DURING").unwrap();
+        let time = request.time.unwrap();
+        assert_eq!(time.relation(), TimeRelation::During);
+        assert_eq!(time.start().to_rfc3339(), "2024-01-01T00:00:00+00:00");
+        assert_eq!(time.end().to_rfc3339(), "2024-01-02T12:00:00+00:00");
+        let open = parse("start=2024-01-01T00:00:00%2B02:00")
+            .unwrap()
+            .time
+            .unwrap();
+        assert_eq!(open.start().to_rfc3339(), "2023-12-31T22:00:00+00:00");
+        assert_eq!(open.end(), open_end());
+    }
+
+    #[test]
+    fn regions() {
+        assert!(matches!(
+            parse("bbox=170,-10,-170,10").unwrap().region,
+            Some(Region::Box(b)) if b.crosses_antimeridian()
+        ));
+        assert_eq!(
+            parse("lat=1&lon=2").unwrap().region,
+            Some(Region::Point(Point::new(2.0, 1.0)))
+        );
+        assert!(matches!(
+            parse("lat=1&lon=2&radius=1000").unwrap().region,
+            Some(Region::Area(_))
+        ));
+        assert!(matches!(
+            parse("geom=LINESTRING(0 0,1 1)").unwrap().region,
+            Some(Region::Line(_))
+        ));
+    }
+}
