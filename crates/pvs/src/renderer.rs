@@ -58,7 +58,7 @@ pub async fn run(env: &Env, listen: ListenAddr) -> Result<(), StartError> {
     let listener = http::bind(listen)
         .await
         .map_err(|e| StartError::Runtime(e.to_string()))?;
-    tracing::info!(address = %listen, "renderer serving WMS on /ows");
+    tracing::info!(address = %listen, "renderer serving WMS and WCS on /ows, OpenSearch on /opensearch");
     http::serve(listener, router, http::shutdown_signal())
         .await
         .map_err(|e| StartError::Runtime(e.to_string()))

@@ -255,4 +255,53 @@ async fn every_fixture_report_goes_from_the_watch_folder_to_the_catalog() {
         .read_as((4, 4), (1, 1), (1, 1), None)
         .unwrap();
     assert_eq!(alpha.data()[0], 255, "the product is drawn at its centre");
+
+    // OpenSearch finds the product by id, and the WCS GetCoverage its entry links to is a
+    // GeoTIFF read from S3 with the COG's pixels.
+    let search = format!(
+        "http://{renderer_address}/opensearch/collections/{}/json?uid=b_id_1",
+        product.collection
+    );
+    let found: serde_json::Value =
+        serde_json::from_slice(&reqwest::get(&search).await.unwrap().bytes().await.unwrap())
+            .unwrap();
+    assert_eq!(found["totalResults"], 1, "{found}");
+    let feature = &found["features"][0];
+    assert_eq!(feature["properties"]["id"], "b_id_1", "{found}");
+    let coverage_url = feature["properties"]["links"]["data"][0]["href"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no WCS link in {found}"));
+    let response = reqwest::get(coverage_url).await.unwrap();
+    assert_eq!(response.status(), 200, "{coverage_url}");
+    let tiff = response.bytes().await.unwrap();
+    let path = watch.path().join("coverage.tif");
+    std::fs::write(&path, &tiff).unwrap();
+    let coverage = gdal::Dataset::open(&path).unwrap();
+    // The whole coverage is the COG itself: same size, same pixels.
+    let storage = pvs_storage::Storage::from_url(
+        &format!("s3://{bucket}/data").parse().unwrap(),
+        Some(
+            &pvs_storage::S3Settings::with_endpoint(s3_endpoint().parse().unwrap())
+                .with_credentials("pvs-test", "pvs-test-secret"),
+        ),
+    )
+    .unwrap();
+    let cog_bytes = storage
+        .get(&product.location.parse().unwrap())
+        .await
+        .unwrap();
+    let cog_path = watch.path().join("cog.tif");
+    std::fs::write(&cog_path, &cog_bytes).unwrap();
+    let cog = gdal::Dataset::open(&cog_path).unwrap();
+    assert_eq!(coverage.raster_size(), cog.raster_size(), "{coverage_url}");
+    let checksum = |dataset: &gdal::Dataset| {
+        let (w, h) = dataset.raster_size();
+        let band: gdal::raster::Buffer<u8> = dataset
+            .rasterband(1)
+            .unwrap()
+            .read_as((0, 0), (w, h), (w, h), None)
+            .unwrap();
+        band.data().iter().map(|v| u64::from(*v)).sum::<u64>()
+    };
+    assert_eq!(checksum(&coverage), checksum(&cog), "{coverage_url}");
 }
