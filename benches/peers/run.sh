@@ -59,18 +59,16 @@ install_peers() {
 # ---------------------------------------------------------------------------------------
 # Servers, and stopping them
 
+# Each server runs in a process group of its own (setsid), so stopping the group also stops
+# uvicorn's workers and lighttpd's FastCGI mapserv processes (which lighttpd would respawn).
 PIDS=()
 cleanup() {
     local status=$?
     set +e
+    for pid in "${PIDS[@]}"; do kill -TERM -- "-$pid" 2>/dev/null; done
     for pid in "${PIDS[@]}"; do
-        # lighttpd's FastCGI children and uvicorn's workers, then the server itself.
-        for child in $(pgrep -P "$pid"); do kill "$child" 2>/dev/null; done
-        kill "$pid" 2>/dev/null
-    done
-    for pid in "${PIDS[@]}"; do
-        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -9 "$pid" 2>/dev/null
+        for _ in $(seq 50); do kill -0 -- "-$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL -- "-$pid" 2>/dev/null
     done
     psql -q "$ADMIN_URL" -c "DROP DATABASE IF EXISTS $DATABASE WITH (FORCE)" >/dev/null 2>&1
     exit "$status"
@@ -89,7 +87,7 @@ wait_for() { # name url
 
 start_pvs() {
     DATABASE_URL=$DATABASE_URL STORAGE_URL=file://$DATA RUST_LOG=warn \
-        "$TARGET/release/pvs" renderer --listen "127.0.0.1:$PVS_PORT" >"$RUN/pvs.log" 2>&1 &
+        setsid "$TARGET/release/pvs" renderer --listen "127.0.0.1:$PVS_PORT" >"$RUN/pvs.log" 2>&1 &
     PIDS+=($!)
     PVS_PID=$!
     wait_for pvs "http://127.0.0.1:$PVS_PORT/ready"
@@ -99,7 +97,7 @@ start_titiler() {
     # GDAL settings TiTiler's docs recommend for COGs.
     GDAL_DISABLE_READDIR_ON_OPEN=EMPTY_DIR GDAL_HTTP_MERGE_CONSECUTIVE_RANGES=YES \
     GDAL_HTTP_MULTIPLEX=YES VSI_CACHE=TRUE \
-        "$WORK/venv/bin/uvicorn" titiler.application.main:app --host 127.0.0.1 \
+        setsid "$WORK/venv/bin/uvicorn" titiler.application.main:app --host 127.0.0.1 \
         --port "$TITILER_PORT" --workers "$WORKERS" --no-access-log --log-level warning \
         >"$RUN/titiler.log" 2>&1 &
     PIDS+=($!)
@@ -132,7 +130,7 @@ fastcgi.server = ("/mapserv" => ((
     "bin-environment" => ("MAPSERVER_CONFIG_FILE" => "$RUN/mapserver.conf"),
 )))
 EOF
-    lighttpd -D -f "$RUN/lighttpd.conf" >"$RUN/mapserver.log" 2>&1 &
+    setsid lighttpd -D -f "$RUN/lighttpd.conf" >"$RUN/mapserver.log" 2>&1 &
     PIDS+=($!)
     MAPSERVER_PID=$!
     wait_for mapserver \
