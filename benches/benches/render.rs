@@ -1,0 +1,772 @@
+//! The renderer against its peers (TiTiler, MapServer): data, tiles, load and report.
+//!
+//! Not a criterion bench: `benches/peers/run.sh` drives it through subcommands, each run as
+//! `cargo bench -p pvs-benches --bench render -- <subcommand> [options]`:
+//!
+//! - `data --dir DIR --database-url URL`: writes 10 synthetic 4096 × 4096 RGB COGs
+//!   (EPSG:4326, JPEG, 512 tiles, overviews) laid out 5 × 2 with overlaps under `DIR/mosaic/`,
+//!   registers them in the catalog at `URL` (collection `MOSAIC`, product `i` begins on day
+//!   `i`, so `p9` is the newest) and writes `DIR/products.tsv` (newest first).
+//! - `tiles --dir DIR --count N --seed S`: `N` random WebMercator tiles at zooms 8, 10 and 12
+//!   lying wholly inside the mosaic, one `z x y` a line, into `DIR/tiles.txt`.
+//! - `load --name NAME --template URL --format png|jpeg --tiles FILE --concurrency C
+//!   --warmup SECONDS --duration SECONDS [--pid PID] [--samples DIR]`: `C` clients request the
+//!   tiles in order (wrapping round) for the warm-up, then for the measured duration; every
+//!   response must be HTTP 200 with the format's content type and magic bytes, else it counts
+//!   as an error. While measuring, the summed `VmRSS` of `PID` and its descendants is sampled
+//!   every 100 ms. Before the load, the first 12 tiles are fetched one by one and saved under
+//!   `--samples`. Prints one JSON line of figures.
+//! - `report --results FILE --samples DIR`: the table of the JSON lines of `FILE`, the ratios
+//!   of pvs to each peer, and the pixel check of the samples against pvs.
+//!
+//! The URL template takes `{z} {x} {y}` (tile), `{minx} {miny} {maxx} {maxy}` (EPSG:3857 box),
+//! `{ext}` (`png`, `jpeg`) and `{mime}` (`image/png`, `image/jpeg`, URL-encoded).
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use chrono::{TimeZone, Utc};
+use gdal::raster::Buffer;
+use gdal::spatial_ref::SpatialRef;
+use gdal::{Dataset, DriverManager};
+use geo::{MultiPolygon, Rect};
+use pvs_catalog::{Catalog, Collection, PostgisCatalog, Product};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::{Value, json};
+
+const COLLECTION: &str = "MOSAIC";
+const PRODUCTS: usize = 10;
+const SIDE: usize = 4096;
+/// Each product covers `EXTENT`° × `EXTENT`°; their corners are `STEP`° apart.
+const EXTENT: f64 = 2.0;
+const STEP: f64 = 1.8;
+const WEST: f64 = 10.0;
+const SOUTH: f64 = 42.0;
+const COLUMNS: usize = 5;
+const ZOOMS: [u32; 3] = [8, 10, 12];
+const TILE: usize = 256;
+const SAMPLES: usize = 12;
+/// Half the side of the WebMercator square, in metres.
+const ORIGIN: f64 = 20_037_508.342_789_244;
+
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+fn main() {
+    // `cargo bench` appends `--bench`; subcommand options are `--name value` pairs.
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    let Some((command, rest)) = args.split_first() else {
+        eprintln!("usage: render <data|tiles|load|report> [--option value]...");
+        std::process::exit(2);
+    };
+    let options = match parse_options(rest) {
+        Ok(options) => options,
+        Err(e) => {
+            eprintln!("render {command}: {e}");
+            std::process::exit(2);
+        }
+    };
+    let result = match command.as_str() {
+        "data" => data(&options),
+        "tiles" => tiles(&options),
+        "load" => load(&options),
+        "report" => report(&options),
+        other => Err(format!("unknown subcommand {other:?}: data, tiles, load or report").into()),
+    };
+    if let Err(e) = result {
+        eprintln!("render {command}: {e}");
+        std::process::exit(1);
+    }
+}
+
+struct Options(HashMap<String, String>);
+
+fn parse_options(args: &[String]) -> Result<Options, Error> {
+    let mut map = HashMap::new();
+    let mut it = args.iter();
+    while let Some(key) = it.next() {
+        let name = key
+            .strip_prefix("--")
+            .ok_or_else(|| format!("expected --option, found {key:?}"))?;
+        let value = it.next().ok_or_else(|| format!("--{name} needs a value"))?;
+        map.insert(name.to_owned(), value.clone());
+    }
+    Ok(Options(map))
+}
+
+impl Options {
+    fn get(&self, name: &str) -> Result<&str, Error> {
+        self.0
+            .get(name)
+            .map(String::as_str)
+            .ok_or_else(|| format!("--{name} is required").into())
+    }
+
+    fn number<T: std::str::FromStr>(&self, name: &str) -> Result<T, Error> {
+        let value = self.get(name)?;
+        value
+            .parse()
+            .map_err(|_| format!("--{name} {value:?} is not a number").into())
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// data
+
+/// The box (west, south, east, north) of product `i`.
+fn product_box(i: usize) -> [f64; 4] {
+    let west = WEST + (i % COLUMNS) as f64 * STEP;
+    let south = SOUTH + (i / COLUMNS) as f64 * STEP;
+    [west, south, west + EXTENT, south + EXTENT]
+}
+
+/// The box covered by the whole mosaic.
+fn mosaic_box() -> [f64; 4] {
+    let last = product_box(PRODUCTS - 1);
+    [WEST, SOUTH, last[2], last[3]]
+}
+
+/// Synthetic but not constant pixels: gradients, waves and a product-specific tint, plus
+/// noise, so JPEG compression has realistic work to do and each product looks different.
+fn synthetic_bands(i: usize) -> [Vec<u8>; 3] {
+    let mut rng = StdRng::seed_from_u64(i as u64);
+    let mut bands = [
+        vec![0u8; SIDE * SIDE],
+        vec![0u8; SIDE * SIDE],
+        vec![0u8; SIDE * SIDE],
+    ];
+    let tint = (i * 23 % 160) as f64;
+    for y in 0..SIDE {
+        for x in 0..SIDE {
+            let (fx, fy) = (x as f64 / SIDE as f64, y as f64 / SIDE as f64);
+            let wave = ((x as f64 / 41.0 + i as f64).sin() * (y as f64 / 67.0).cos()) * 40.0;
+            let noise = f64::from(rng.random_range(-12i32..=12));
+            let at = y * SIDE + x;
+            bands[0][at] = (40.0 + fx * 170.0 + noise).clamp(0.0, 255.0) as u8;
+            bands[1][at] = (40.0 + fy * 170.0 + wave * 0.5 + noise).clamp(0.0, 255.0) as u8;
+            bands[2][at] = (50.0 + tint + wave + noise).clamp(0.0, 255.0) as u8;
+        }
+    }
+    bands
+}
+
+fn write_cog(i: usize, path: &Path) -> Result<(), Error> {
+    let mem = DriverManager::get_driver_by_name("MEM")?;
+    let mut dataset = mem.create_with_band_type::<u8, _>("", SIDE, SIDE, 3)?;
+    let [west, _, _, north] = product_box(i);
+    let pixel = EXTENT / SIDE as f64;
+    dataset.set_geo_transform(&[west, pixel, 0.0, north, 0.0, -pixel])?;
+    dataset.set_spatial_ref(&SpatialRef::from_epsg(4326)?)?;
+    for (index, values) in synthetic_bands(i).into_iter().enumerate() {
+        let mut buffer = Buffer::new((SIDE, SIDE), values);
+        dataset
+            .rasterband(index + 1)?
+            .write((0, 0), (SIDE, SIDE), &mut buffer)?;
+    }
+    let cog = DriverManager::get_driver_by_name("COG")?;
+    let options: gdal::cpl::CslStringList = [
+        "COMPRESS=JPEG",
+        "QUALITY=85",
+        "BLOCKSIZE=512",
+        "OVERVIEWS=AUTO",
+        "RESAMPLING=AVERAGE",
+    ]
+    .into_iter()
+    .collect();
+    let temporary = path.with_extension("tmp.tif");
+    dataset.create_copy(&cog, &temporary, &options)?;
+    std::fs::rename(&temporary, path)?;
+    Ok(())
+}
+
+fn data(options: &Options) -> Result<(), Error> {
+    let dir = PathBuf::from(options.get("dir")?);
+    let database_url = options.get("database-url")?.to_owned();
+    std::fs::create_dir_all(dir.join("mosaic"))?;
+    let mut lines = String::from("# id\tpath\tbegin\twest\tsouth\teast\tnorth (newest first)\n");
+    let mut products = Vec::new();
+    for i in 0..PRODUCTS {
+        let key = format!("mosaic/p{i}.tif");
+        let path = dir.join(&key);
+        if !path.exists() {
+            let started = Instant::now();
+            write_cog(i, &path)?;
+            eprintln!(
+                "wrote {} ({:.1} MB) in {:.1} s",
+                path.display(),
+                std::fs::metadata(&path)?.len() as f64 / 1e6,
+                started.elapsed().as_secs_f64()
+            );
+        }
+        let [west, south, east, north] = product_box(i);
+        let begin =
+            Utc.with_ymd_and_hms(2024, 1, 1, 10, 0, 0).unwrap() + chrono::Duration::days(i as i64);
+        products.push(Product {
+            id: format!("p{i}"),
+            collection: COLLECTION.to_owned(),
+            product_type: None,
+            footprint: MultiPolygon::new(vec![
+                Rect::new((west, south), (east, north)).to_polygon(),
+            ]),
+            begin,
+            end: begin + chrono::Duration::minutes(1),
+            location: key,
+            metadata: json!({}),
+        });
+    }
+    for product in products.iter().rev() {
+        let rect = product.footprint.0[0].exterior().0.clone();
+        let (west, south) = (rect[0].x.min(rect[2].x), rect[0].y.min(rect[2].y));
+        let (east, north) = (rect[0].x.max(rect[2].x), rect[0].y.max(rect[2].y));
+        lines.push_str(&format!(
+            "{}\t{}\t{}\t{west}\t{south}\t{east}\t{north}\n",
+            product.id,
+            std::fs::canonicalize(dir.join(&product.location))?.display(),
+            product.begin.to_rfc3339(),
+        ));
+    }
+    std::fs::write(dir.join("products.tsv"), lines)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let catalog = PostgisCatalog::connect(&database_url).await?;
+        catalog
+            .upsert_collection(&Collection::new(COLLECTION)?)
+            .await?;
+        for product in &products {
+            catalog.register(product).await?;
+        }
+        Ok::<_, Error>(())
+    })?;
+    eprintln!(
+        "registered {PRODUCTS} products in collection {COLLECTION}; mosaic box {:?}",
+        mosaic_box()
+    );
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// tiles
+
+fn lon_to_tile_x(lon: f64, z: u32) -> f64 {
+    (lon + 180.0) / 360.0 * f64::from(1u32 << z)
+}
+
+fn lat_to_tile_y(lat: f64, z: u32) -> f64 {
+    let phi = lat.to_radians();
+    (1.0 - (phi.tan() + 1.0 / phi.cos()).ln() / std::f64::consts::PI) / 2.0 * f64::from(1u32 << z)
+}
+
+/// The EPSG:3857 box of a tile.
+fn tile_box(z: u32, x: u32, y: u32) -> [f64; 4] {
+    let size = 2.0 * ORIGIN / f64::from(1u32 << z);
+    let minx = -ORIGIN + f64::from(x) * size;
+    let maxy = ORIGIN - f64::from(y) * size;
+    [minx, maxy - size, minx + size, maxy]
+}
+
+fn tiles(options: &Options) -> Result<(), Error> {
+    let dir = PathBuf::from(options.get("dir")?);
+    let count: usize = options.number("count")?;
+    let seed: u64 = options.number("seed")?;
+    let [west, south, east, north] = mosaic_box();
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut lines = String::new();
+    for i in 0..count {
+        let z = ZOOMS[i % ZOOMS.len()];
+        // Tiles wholly inside the mosaic: every server draws a full image.
+        let (x0, x1) = (
+            lon_to_tile_x(west, z).ceil() as u32,
+            lon_to_tile_x(east, z).floor() as u32,
+        );
+        let (y0, y1) = (
+            lat_to_tile_y(north, z).ceil() as u32,
+            lat_to_tile_y(south, z).floor() as u32,
+        );
+        if x0 >= x1 || y0 >= y1 {
+            return Err(format!("no tile of zoom {z} lies inside the mosaic").into());
+        }
+        let x = rng.random_range(x0..x1);
+        let y = rng.random_range(y0..y1);
+        lines.push_str(&format!("{z} {x} {y}\n"));
+    }
+    std::fs::write(dir.join("tiles.txt"), lines)?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// load
+
+#[derive(Clone, Copy, PartialEq)]
+enum Format {
+    Png,
+    Jpeg,
+}
+
+impl Format {
+    fn parse(value: &str) -> Result<Self, Error> {
+        match value {
+            "png" => Ok(Format::Png),
+            "jpeg" => Ok(Format::Jpeg),
+            other => Err(format!("--format {other:?}: png or jpeg").into()),
+        }
+    }
+
+    fn ext(self) -> &'static str {
+        match self {
+            Format::Png => "png",
+            Format::Jpeg => "jpeg",
+        }
+    }
+
+    fn mime(self) -> &'static str {
+        match self {
+            Format::Png => "image/png",
+            Format::Jpeg => "image/jpeg",
+        }
+    }
+
+    fn magic(self) -> &'static [u8] {
+        match self {
+            Format::Png => b"\x89PNG\r\n\x1a\n",
+            Format::Jpeg => b"\xff\xd8\xff",
+        }
+    }
+}
+
+fn expand(template: &str, format: Format, (z, x, y): (u32, u32, u32)) -> String {
+    let [minx, miny, maxx, maxy] = tile_box(z, x, y);
+    template
+        .replace("{z}", &z.to_string())
+        .replace("{x}", &x.to_string())
+        .replace("{y}", &y.to_string())
+        .replace("{minx}", &format!("{minx:.6}"))
+        .replace("{miny}", &format!("{miny:.6}"))
+        .replace("{maxx}", &format!("{maxx:.6}"))
+        .replace("{maxy}", &format!("{maxy:.6}"))
+        .replace("{ext}", format.ext())
+        .replace("{mime}", &format.mime().replace('/', "%2F"))
+}
+
+fn read_tiles(path: &str) -> Result<Vec<(u32, u32, u32)>, Error> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("reading {path}: {e}"))?;
+    text.lines()
+        .enumerate()
+        .map(|(n, line)| {
+            let parts: Vec<u32> = line
+                .split_whitespace()
+                .map(str::parse)
+                .collect::<Result<_, _>>()
+                .map_err(|e| format!("{path}:{}: {e}", n + 1))?;
+            match parts[..] {
+                [z, x, y] => Ok((z, x, y)),
+                _ => Err(format!("{path}:{}: expected `z x y`", n + 1).into()),
+            }
+        })
+        .collect()
+}
+
+/// Why a response does not count as a map image; `None` when it does.
+async fn check_response(response: reqwest::Response, format: Format) -> (Option<String>, Vec<u8>) {
+    let status = response.status();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let body = match response.bytes().await {
+        Ok(body) => body.to_vec(),
+        Err(e) => return (Some(format!("reading the body: {e}")), Vec::new()),
+    };
+    let problem = if !status.is_success() {
+        Some(format!(
+            "HTTP {status}: {}",
+            String::from_utf8_lossy(&body[..body.len().min(300)])
+        ))
+    } else if !content_type.starts_with(format.mime()) {
+        Some(format!("content type {content_type:?}"))
+    } else if !body.starts_with(format.magic()) {
+        Some("not a PNG/JPEG body".to_owned())
+    } else {
+        None
+    };
+    (problem, body)
+}
+
+/// The pid and its descendants, from `/proc/*/stat`.
+fn process_tree(root: u32) -> Vec<u32> {
+    let mut parents: Vec<(u32, u32)> = Vec::new();
+    if let Ok(entries) = std::fs::read_dir("/proc") {
+        for entry in entries.flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+                continue;
+            };
+            // `pid (comm) state ppid ...`: comm may hold spaces, so split after the last ')'.
+            let ppid = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+                .and_then(|p| p.parse().ok());
+            if let Some(ppid) = ppid {
+                parents.push((pid, ppid));
+            }
+        }
+    }
+    let mut tree = vec![root];
+    let mut i = 0;
+    while i < tree.len() {
+        let parent = tree[i];
+        tree.extend(
+            parents
+                .iter()
+                .filter(|(_, p)| *p == parent)
+                .map(|(c, _)| *c),
+        );
+        i += 1;
+    }
+    tree
+}
+
+/// A `kB` field of `/proc/<pid>/status`, in bytes.
+fn status_field(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index].as_secs_f64() * 1000.0
+}
+
+fn load(options: &Options) -> Result<(), Error> {
+    let name = options.get("name")?.to_owned();
+    let template = options.get("template")?.to_owned();
+    let format = Format::parse(options.get("format")?)?;
+    let tiles = Arc::new(read_tiles(options.get("tiles")?)?);
+    if tiles.is_empty() {
+        return Err("the tile list is empty".into());
+    }
+    let concurrency: usize = options.number("concurrency")?;
+    let warmup = Duration::from_secs_f64(options.number("warmup")?);
+    let duration = Duration::from_secs_f64(options.number("duration")?);
+    let pid: Option<u32> = options
+        .0
+        .get("pid")
+        .map(|_| options.number("pid"))
+        .transpose()?;
+    let samples = options.0.get("samples").map(PathBuf::from);
+    let urls: Arc<Vec<String>> = Arc::new(
+        tiles
+            .iter()
+            .map(|&tile| expand(&template, format, tile))
+            .collect(),
+    );
+    // One thread for the clients: the load generator shares the 2 cores with the servers.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .timeout(Duration::from_secs(60))
+        .build()?;
+
+    if let Some(dir) = &samples {
+        std::fs::create_dir_all(dir)?;
+        runtime.block_on(async {
+            for (i, url) in urls.iter().take(SAMPLES).enumerate() {
+                let (problem, body) = check_response(client.get(url).send().await?, format).await;
+                if let Some(problem) = problem {
+                    return Err::<(), Error>(format!("{name}: sample {url}: {problem}").into());
+                }
+                std::fs::write(
+                    dir.join(format!("{name}-{}-{i}.{}", format.ext(), format.ext())),
+                    body,
+                )?;
+            }
+            Ok(())
+        })?;
+    }
+
+    let next = Arc::new(AtomicUsize::new(0));
+    let measuring = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
+    let bytes = Arc::new(AtomicU64::new(0));
+    let peak_rss = Arc::new(AtomicU64::new(0));
+    let sampler = pid.map(|pid| {
+        let (measuring, stop, peak_rss) = (measuring.clone(), stop.clone(), peak_rss.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                if measuring.load(Ordering::Relaxed) {
+                    let rss: u64 = process_tree(pid)
+                        .into_iter()
+                        .map(|p| status_field(p, "VmRSS:"))
+                        .sum();
+                    peak_rss.fetch_max(rss, Ordering::Relaxed);
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        })
+    });
+
+    let (latencies, errors, first_error, elapsed) = runtime.block_on(async {
+        let start = Instant::now();
+        let measure_from = start + warmup;
+        let end = measure_from + duration;
+        let mut clients = Vec::new();
+        for _ in 0..concurrency {
+            let (client, urls, next, bytes, measuring) = (
+                client.clone(),
+                urls.clone(),
+                next.clone(),
+                bytes.clone(),
+                measuring.clone(),
+            );
+            clients.push(tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                let mut errors = 0u64;
+                let mut first_error = None;
+                loop {
+                    let sent = Instant::now();
+                    if sent >= end {
+                        break;
+                    }
+                    if sent >= measure_from {
+                        measuring.store(true, Ordering::Relaxed);
+                    }
+                    let url = &urls[next.fetch_add(1, Ordering::Relaxed) % urls.len()];
+                    let problem = match client.get(url).send().await {
+                        Ok(response) => {
+                            let (problem, body) = check_response(response, format).await;
+                            if sent >= measure_from {
+                                bytes.fetch_add(body.len() as u64, Ordering::Relaxed);
+                            }
+                            problem
+                        }
+                        Err(e) => Some(format!("request: {e}")),
+                    };
+                    // A request counts when it was sent in the measured window and answered.
+                    if sent >= measure_from {
+                        match problem {
+                            None => latencies.push(sent.elapsed()),
+                            Some(problem) => {
+                                errors += 1;
+                                first_error.get_or_insert(format!("{url}: {problem}"));
+                            }
+                        }
+                    }
+                }
+                (latencies, errors, first_error)
+            }));
+        }
+        let mut latencies = Vec::new();
+        let mut errors = 0;
+        let mut first_error = None;
+        for client in clients {
+            let (l, e, f) = client.await.expect("a client task");
+            latencies.extend(l);
+            errors += e;
+            if first_error.is_none() {
+                first_error = f;
+            }
+        }
+        // Requests sent just before the end finish after it: measure up to the last answer.
+        let elapsed = start.elapsed().saturating_sub(warmup);
+        (latencies, errors, first_error, elapsed)
+    });
+    stop.store(true, Ordering::Relaxed);
+    if let Some(sampler) = sampler {
+        let _ = sampler.join();
+    }
+    let hwm: u64 = pid.map_or(0, |pid| {
+        process_tree(pid)
+            .into_iter()
+            .map(|p| status_field(p, "VmHWM:"))
+            .sum()
+    });
+    let mut sorted = latencies;
+    sorted.sort();
+    let ok = sorted.len() as f64;
+    let line = json!({
+        "name": name,
+        "format": format.ext(),
+        "concurrency": concurrency,
+        "ok": sorted.len(),
+        "errors": errors,
+        "first_error": first_error,
+        "seconds": elapsed.as_secs_f64(),
+        "rps": ok / elapsed.as_secs_f64(),
+        "p50_ms": percentile(&sorted, 0.50),
+        "p95_ms": percentile(&sorted, 0.95),
+        "p99_ms": percentile(&sorted, 0.99),
+        "mean_kb": bytes.load(Ordering::Relaxed) as f64 / ok.max(1.0) / 1024.0,
+        "peak_rss_mb": peak_rss.load(Ordering::Relaxed) as f64 / 1048576.0,
+        "hwm_sum_mb": hwm as f64 / 1048576.0,
+    });
+    println!("{line}");
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// report
+
+/// RGB bands of an image file, `TILE × TILE`.
+fn read_rgb(path: &Path) -> Result<[Vec<u8>; 3], Error> {
+    let dataset = Dataset::open(path).map_err(|e| format!("opening {}: {e}", path.display()))?;
+    if dataset.raster_size() != (TILE, TILE) || dataset.raster_count() < 3 {
+        return Err(format!(
+            "{}: {:?} pixels in {} bands, expected {TILE} × {TILE} RGB(A)",
+            path.display(),
+            dataset.raster_size(),
+            dataset.raster_count()
+        )
+        .into());
+    }
+    let band = |i: usize| -> Result<Vec<u8>, Error> {
+        let buffer: Buffer<u8> =
+            dataset
+                .rasterband(i)?
+                .read_as((0, 0), (TILE, TILE), (TILE, TILE), None)?;
+        Ok(buffer.into_shape_and_vec().1)
+    };
+    Ok([band(1)?, band(2)?, band(3)?])
+}
+
+/// Mean absolute difference (0–255) over RGB, and the standard deviation of `a`'s red band.
+fn compare(a: &[Vec<u8>; 3], b: &[Vec<u8>; 3]) -> (f64, f64) {
+    let mut diff = 0.0;
+    for (x, y) in a.iter().zip(b) {
+        diff += x
+            .iter()
+            .zip(y)
+            .map(|(p, q)| f64::from(p.abs_diff(*q)))
+            .sum::<f64>();
+    }
+    let n = (TILE * TILE) as f64;
+    let mean = a[0].iter().map(|&v| f64::from(v)).sum::<f64>() / n;
+    let var = a[0]
+        .iter()
+        .map(|&v| (f64::from(v) - mean).powi(2))
+        .sum::<f64>()
+        / n;
+    (diff / (3.0 * n), var.sqrt())
+}
+
+fn report(options: &Options) -> Result<(), Error> {
+    let text = std::fs::read_to_string(options.get("results")?)?;
+    let samples = PathBuf::from(options.get("samples")?);
+    let rows: Vec<Value> = text
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(serde_json::from_str)
+        .collect::<Result<_, _>>()?;
+    let key = |r: &Value| {
+        (
+            r["format"].as_str().unwrap_or("").to_owned(),
+            r["concurrency"].as_u64().unwrap_or(0),
+        )
+    };
+    let mut groups: BTreeMap<(String, u64), Vec<&Value>> = BTreeMap::new();
+    for row in &rows {
+        groups.entry(key(row)).or_default().push(row);
+    }
+    println!(
+        "| format | clients | server | req/s | p50 ms | p95 ms | p99 ms | errors | mean KiB | peak RSS MiB | pvs ÷ server (req/s) |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    for ((format, concurrency), rows) in &groups {
+        let pvs = rows
+            .iter()
+            .find(|r| r["name"] == "pvs")
+            .and_then(|r| r["rps"].as_f64());
+        for row in rows {
+            let rps = row["rps"].as_f64().unwrap_or(f64::NAN);
+            let ratio = match (pvs, row["name"] != "pvs") {
+                (Some(p), true) => format!("{:.2}×", p / rps),
+                _ => "—".to_owned(),
+            };
+            println!(
+                "| {format} | {concurrency} | {} | {rps:.1} | {:.0} | {:.0} | {:.0} | {} | {:.1} | {:.0} | {ratio} |",
+                row["name"].as_str().unwrap_or("?"),
+                row["p50_ms"].as_f64().unwrap_or(f64::NAN),
+                row["p95_ms"].as_f64().unwrap_or(f64::NAN),
+                row["p99_ms"].as_f64().unwrap_or(f64::NAN),
+                row["errors"],
+                row["mean_kb"].as_f64().unwrap_or(f64::NAN),
+                row["peak_rss_mb"].as_f64().unwrap_or(f64::NAN),
+            );
+        }
+    }
+    for row in &rows {
+        if let Some(error) = row["first_error"].as_str() {
+            println!(
+                "\nfirst error of {} {}: {error}",
+                row["name"], row["format"]
+            );
+        }
+    }
+
+    // The pixel check: each peer's sample images against pvs's for the same tile.
+    println!(
+        "\nPixel check of the first {SAMPLES} tiles against pvs (mean |Δ| over RGB, 0–255; σ of red):"
+    );
+    println!("| format | server | mean abs diff (max) | σ red (min) |");
+    println!("|---|---|---|---|");
+    let names: Vec<String> = {
+        let mut names: Vec<String> = rows
+            .iter()
+            .filter_map(|r| r["name"].as_str().map(str::to_owned))
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    };
+    for format in ["png", "jpeg"] {
+        for name in &names {
+            let mut diffs = Vec::new();
+            let mut sigmas = Vec::new();
+            for i in 0..SAMPLES {
+                let ours = samples.join(format!("pvs-{format}-{i}.{format}"));
+                let theirs = samples.join(format!("{name}-{format}-{i}.{format}"));
+                if !ours.exists() || !theirs.exists() {
+                    continue;
+                }
+                let (diff, _) = compare(&read_rgb(&theirs)?, &read_rgb(&ours)?);
+                let (_, sigma) = compare(&read_rgb(&theirs)?, &read_rgb(&theirs)?);
+                diffs.push(diff);
+                sigmas.push(sigma);
+            }
+            if diffs.is_empty() {
+                continue;
+            }
+            let mean = diffs.iter().sum::<f64>() / diffs.len() as f64;
+            let max = diffs.iter().cloned().fold(0.0, f64::max);
+            let min_sigma = sigmas.iter().cloned().fold(f64::INFINITY, f64::min);
+            println!("| {format} | {name} | {mean:.1} ({max:.1}) | {min_sigma:.1} |");
+        }
+    }
+    Ok(())
+}

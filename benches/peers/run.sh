@@ -1,0 +1,216 @@
+#!/usr/bin/env bash
+# The pvs renderer (WMS GetMap) side by side with TiTiler (MosaicJSON tiles) and MapServer
+# (WMS over a tile index), on the same 10 COGs, the same tiles, the same machine.
+#
+#   bash benches/peers/run.sh
+#
+# Installs the peers (apt: mapserver-bin cgi-mapserver lighttpd; pip in a venv:
+# titiler.application, uvicorn; both idempotent), generates the data (kept in
+# $PVS_PEERS_DIR between runs, the catalog database is made anew and dropped), starts the
+# three servers with the same number of workers, runs the load (benches/benches/render.rs)
+# and prints the table. Everything it started is stopped on exit. See benches/README.md.
+#
+# Environment (defaults): PVS_PEERS_DIR (/tmp/pvs-peers), PVS_PEERS_WORKERS (nproc),
+# PVS_PEERS_CLIENTS ("8 64"), PVS_PEERS_FORMATS ("png jpeg"), PVS_PEERS_WARMUP (5 s),
+# PVS_PEERS_DURATION (20 s), PVS_TEST_DATABASE_URL (postgres://postgres@127.0.0.1:5432/postgres),
+# CARGO_TARGET_DIR (target).
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+WORK=${PVS_PEERS_DIR:-/tmp/pvs-peers}
+WORKERS=${PVS_PEERS_WORKERS:-$(nproc)}
+CLIENTS=${PVS_PEERS_CLIENTS:-"8 64"}
+FORMATS=${PVS_PEERS_FORMATS:-"png jpeg"}
+WARMUP=${PVS_PEERS_WARMUP:-5}
+DURATION=${PVS_PEERS_DURATION:-20}
+ADMIN_URL=${PVS_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+TITILER_VERSION=2.4.0
+UVICORN_VERSION=0.54.0
+PVS_PORT=18082
+TITILER_PORT=18090
+MAPSERVER_PORT=18091
+DATABASE=pvs_bench_peers_$$
+DATABASE_URL=${ADMIN_URL%/*}/$DATABASE
+RUN=$WORK/run
+DATA=$WORK/data
+
+log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+
+# ---------------------------------------------------------------------------------------
+# Peers
+
+install_peers() {
+    local packages=(mapserver-bin cgi-mapserver lighttpd gdal-bin postgresql-client)
+    if ! dpkg -s "${packages[@]}" >/dev/null 2>&1; then
+        log "installing ${packages[*]} (apt)"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${packages[@]}" >/dev/null
+    fi
+    if ! "$WORK/venv/bin/python" -c "import titiler.application, uvicorn" 2>/dev/null; then
+        log "installing titiler.application==$TITILER_VERSION uvicorn==$UVICORN_VERSION (pip, $WORK/venv)"
+        python3 -m venv "$WORK/venv"
+        "$WORK/venv/bin/pip" install -q "titiler.application==$TITILER_VERSION" \
+            "uvicorn==$UVICORN_VERSION"
+    fi
+}
+
+# ---------------------------------------------------------------------------------------
+# Servers, and stopping them
+
+# Each server runs in a process group of its own (setsid), so stopping the group also stops
+# uvicorn's workers and lighttpd's FastCGI mapserv processes (which lighttpd would respawn).
+PIDS=()
+cleanup() {
+    local status=$?
+    set +e
+    for pid in "${PIDS[@]}"; do kill -TERM -- "-$pid" 2>/dev/null; done
+    for pid in "${PIDS[@]}"; do
+        for _ in $(seq 50); do kill -0 -- "-$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL -- "-$pid" 2>/dev/null
+    done
+    psql -q "$ADMIN_URL" -c "DROP DATABASE IF EXISTS $DATABASE WITH (FORCE)" >/dev/null 2>&1
+    exit "$status"
+}
+trap cleanup EXIT INT TERM
+
+wait_for() { # name url
+    for _ in $(seq 300); do
+        if curl -fsS -o /dev/null "$2" 2>/dev/null; then return 0; fi
+        sleep 0.2
+    done
+    echo "$1 did not answer $2 within 60 s; its log: $RUN/$1.log" >&2
+    tail -20 "$RUN/$1.log" >&2
+    return 1
+}
+
+start_pvs() {
+    DATABASE_URL=$DATABASE_URL STORAGE_URL=file://$DATA RUST_LOG=warn \
+        setsid "$TARGET/release/pvs" renderer --listen "127.0.0.1:$PVS_PORT" >"$RUN/pvs.log" 2>&1 &
+    PIDS+=($!)
+    PVS_PID=$!
+    wait_for pvs "http://127.0.0.1:$PVS_PORT/ready"
+}
+
+start_titiler() {
+    # GDAL settings TiTiler's docs recommend for COGs.
+    GDAL_DISABLE_READDIR_ON_OPEN=EMPTY_DIR GDAL_HTTP_MERGE_CONSECUTIVE_RANGES=YES \
+    GDAL_HTTP_MULTIPLEX=YES VSI_CACHE=TRUE \
+        setsid "$WORK/venv/bin/uvicorn" titiler.application.main:app --host 127.0.0.1 \
+        --port "$TITILER_PORT" --workers "$WORKERS" --no-access-log --log-level warning \
+        >"$RUN/titiler.log" 2>&1 &
+    PIDS+=($!)
+    TITILER_PID=$!
+    wait_for titiler "http://127.0.0.1:$TITILER_PORT/healthz"
+}
+
+start_mapserver() {
+    sed -e "s|@TILEINDEX@|$DATA/tindex.shp|" -e "s|@EXTENT@|$EXTENT|" \
+        "$HERE/mosaic.map.in" >"$RUN/mosaic.map"
+    cat >"$RUN/mapserver.conf" <<EOF
+CONFIG
+  ENV
+    MS_MAPFILE "$RUN/mosaic.map"
+  END
+END
+EOF
+    cat >"$RUN/lighttpd.conf" <<EOF
+server.modules = ("mod_fastcgi")
+server.document-root = "$RUN"
+server.bind = "127.0.0.1"
+server.port = $MAPSERVER_PORT
+server.errorlog = "$RUN/lighttpd-error.log"
+server.max-connections = 1024
+fastcgi.server = ("/mapserv" => ((
+    "bin-path" => "/usr/lib/cgi-bin/mapserv",
+    "socket" => "$RUN/mapserv.sock",
+    "max-procs" => $WORKERS,
+    "check-local" => "disable",
+    "bin-environment" => ("MAPSERVER_CONFIG_FILE" => "$RUN/mapserver.conf"),
+)))
+EOF
+    setsid lighttpd -D -f "$RUN/lighttpd.conf" >"$RUN/mapserver.log" 2>&1 &
+    PIDS+=($!)
+    MAPSERVER_PID=$!
+    wait_for mapserver \
+        "http://127.0.0.1:$MAPSERVER_PORT/mapserv?SERVICE=WMS&REQUEST=GetCapabilities&VERSION=1.3.0"
+}
+
+# ---------------------------------------------------------------------------------------
+# Main
+
+mkdir -p "$WORK" "$RUN" "$DATA"
+install_peers
+
+log "building pvs and the load generator (release)"
+cd "$ROOT"
+export CARGO_TARGET_DIR=$TARGET
+cargo build --release --locked -q -p pvs
+RENDER=$(cargo bench --locked -q -p pvs-benches --bench render --no-run \
+    --message-format=json 2>/dev/null | "$WORK/venv/bin/python" -c '
+import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "render" and m.get("executable"):
+        print(m["executable"])')
+[ -x "$RENDER" ] || { echo "the render bench did not build" >&2; exit 1; }
+
+log "catalog database $DATABASE; data in $DATA"
+psql -q "$ADMIN_URL" -c "CREATE DATABASE $DATABASE" >/dev/null
+"$RENDER" data --dir "$DATA" --database-url "$DATABASE_URL"
+"$RENDER" tiles --dir "$DATA" --count 3000 --seed 42
+
+# The same COGs for the peers: newest first in the MosaicJSON (TiTiler takes the first
+# asset that has data), oldest first in the tile index (MapServer draws later tiles on top).
+mapfile -t NEWEST_FIRST < <(grep -v '^#' "$DATA/products.tsv" | cut -f2)
+OLDEST_FIRST=()
+for ((i = ${#NEWEST_FIRST[@]} - 1; i >= 0; i--)); do OLDEST_FIRST+=("${NEWEST_FIRST[i]}"); done
+rm -f "$DATA"/tindex.*
+gdaltindex -tileindex location "$DATA/tindex.shp" "${OLDEST_FIRST[@]}" >/dev/null
+EXTENT=$(ogrinfo -so -al "$DATA/tindex.shp" | sed -n 's/^Extent: (\(.*\), \(.*\)) - (\(.*\), \(.*\))$/\1 \2 \3 \4/p')
+"$WORK/venv/bin/python" - "$DATA/mosaic.json" "${NEWEST_FIRST[@]}" <<'EOF'
+import sys
+from cogeo_mosaic.mosaic import MosaicJSON
+# Quadkeys at zoom 8 (the lowest zoom requested): each lists its assets newest first.
+mosaic = MosaicJSON.from_urls(sys.argv[2:], minzoom=8, maxzoom=12, quiet=True)
+with open(sys.argv[1], "w") as f:
+    f.write(mosaic.model_dump_json(exclude_none=True))
+EOF
+
+log "starting pvs, TiTiler and MapServer ($WORKERS workers each)"
+start_pvs
+start_titiler
+start_mapserver
+
+WMS="SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS=MOSAIC&STYLES=&CRS=EPSG:3857&BBOX={minx},{miny},{maxx},{maxy}&WIDTH=256&HEIGHT=256&FORMAT={mime}&TRANSPARENT=TRUE"
+declare -A TEMPLATE=(
+    [pvs]="http://127.0.0.1:$PVS_PORT/ows?$WMS"
+    [titiler]="http://127.0.0.1:$TITILER_PORT/mosaicjson/tiles/WebMercatorQuad/{z}/{x}/{y}.{ext}?url=$DATA/mosaic.json&tilesize=256&resampling=bilinear&reproject=bilinear"
+    [mapserver]="http://127.0.0.1:$MAPSERVER_PORT/mapserv?$WMS"
+    [mapserver-gdalpng]="http://127.0.0.1:$MAPSERVER_PORT/mapserv?${WMS/FORMAT=\{mime\}/FORMAT=gdalpng}"
+)
+declare -A PID=([pvs]=$PVS_PID [titiler]=$TITILER_PID [mapserver]=$MAPSERVER_PID
+    [mapserver-gdalpng]=$MAPSERVER_PID)
+
+RESULTS=$WORK/results-$(date -u +%Y%m%dT%H%M%SZ).jsonl
+rm -rf "$WORK/samples"
+for format in $FORMATS; do
+    for clients in $CLIENTS; do
+        servers="pvs titiler mapserver"
+        # MapServer's own PNG writer compresses less (about twice the bytes) than GDAL's,
+        # which pvs and TiTiler use: PNG is also measured with MapServer on GDAL's writer.
+        [ "$format" = png ] && servers="$servers mapserver-gdalpng"
+        for server in $servers; do
+            log "$server $format, $clients clients: ${WARMUP} s warm-up, ${DURATION} s measured"
+            "$RENDER" load --name "$server" --template "${TEMPLATE[$server]}" \
+                --format "$format" --tiles "$DATA/tiles.txt" --concurrency "$clients" \
+                --warmup "$WARMUP" --duration "$DURATION" --pid "${PID[$server]}" \
+                --samples "$WORK/samples" | tee -a "$RESULTS"
+        done
+    done
+done
+
+echo
+echo "$(date -u +%F), $(nproc) cores, $WORKERS workers per server, ${DURATION} s per run after ${WARMUP} s warm-up; results: $RESULTS"
+"$RENDER" report --results "$RESULTS" --samples "$WORK/samples"
