@@ -38,6 +38,9 @@ pub struct Settings {
     /// Products listed as layers of their own in the capabilities, per collection (the
     /// newest); any product can be asked for by its id.
     pub listed_products: u32,
+    /// Most maps and coverages rendered at once (each holds its warp's buffers); further
+    /// requests wait their turn. Default: twice the number of cores.
+    pub concurrent_renders: usize,
 }
 
 impl Default for Settings {
@@ -48,6 +51,7 @@ impl Default for Settings {
             title: "pvs View Server".to_owned(),
             styles: BTreeMap::new(),
             listed_products: 100,
+            concurrent_renders: 2 * std::thread::available_parallelism().map_or(2, |n| n.get()),
         }
     }
 }
@@ -78,6 +82,7 @@ pub struct Renderer {
     catalog: Arc<dyn Catalog>,
     storage: Storage,
     settings: Settings,
+    renders: tokio::sync::Semaphore,
 }
 
 impl Renderer {
@@ -90,8 +95,17 @@ impl Renderer {
         Self {
             catalog,
             storage,
+            renders: tokio::sync::Semaphore::new(settings.concurrent_renders.max(1)),
             settings,
         }
+    }
+
+    /// A turn to render (see [`Settings::concurrent_renders`]).
+    pub(crate) async fn render_permit(&self) -> tokio::sync::SemaphorePermit<'_> {
+        self.renders
+            .acquire()
+            .await
+            .expect("the semaphore is never closed")
     }
 }
 

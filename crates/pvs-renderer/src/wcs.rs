@@ -895,6 +895,7 @@ async fn get_coverage(renderer: &Renderer, request: &Request) -> Outcome {
     let scale_size = request.get("scalesize").map(str::to_owned);
     let scale_factor = request.get("scalefactor").map(str::to_owned);
     let gdal_path = path.clone();
+    let _permit = renderer.render_permit().await;
     let result = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, Failure> {
         let grid = coverage::describe(&gdal_path)
             .map_err(|e| Failure::Server(format!("reading the COG of the coverage: {e}")))?;

@@ -178,17 +178,20 @@ async fn get_map(renderer: &Renderer, version: Version, params: &Params) -> Resp
         Err(error) => return exception(version, &error),
     };
     let (width, height) = (request.view.width, request.view.height);
+    // At most `Settings::concurrent_renders` maps are drawn at once: each holds a warp's
+    // buffers, so this bounds memory under many clients.
+    let _permit = renderer.render_permit().await;
     match draw_map(renderer, &request).await {
-        Ok(image) => image_response(StatusCode::OK, &image, &request),
+        Ok(image) => image_response(StatusCode::OK, image, &request).await,
         Err(Failure::Client(error)) => match request.exceptions {
             Exceptions::Xml => exception(version, &error),
             Exceptions::Blank => {
-                image_response(StatusCode::OK, &Rgba::transparent(width, height), &request)
+                image_response(StatusCode::OK, Rgba::transparent(width, height), &request).await
             }
             Exceptions::Inimage => {
                 let text = format!("{}: {}", error.code, error.message);
                 let image = message(width, height, &text, [0, 0, 0, 255]);
-                image_response(StatusCode::OK, &image, &request)
+                image_response(StatusCode::OK, image, &request).await
             }
         },
         Err(Failure::Server(message)) => server_error(version, &message),
@@ -298,19 +301,27 @@ pub(crate) fn wgs84_box(view: &View) -> Result<Option<Bbox>, WmsError> {
         .map_err(|e| WmsError::new("InvalidParameterValue", "bbox", e.to_string()))
 }
 
-fn image_response(status: StatusCode, image: &Rgba, request: &MapRequest) -> Response {
-    let mut image = image.clone();
-    if !request.transparent {
-        image.flatten(request.background);
-    }
-    match encode(&image, request.format, request.background) {
-        Ok(bytes) => respond(status, request.format.mime(), bytes),
-        Err(e) => respond(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "text/plain",
-            format!("encoding the image: {e}").into_bytes(),
-        ),
-    }
+/// Encodes the image (on a blocking thread: GDAL's encoders are CPU work) and answers it.
+async fn image_response(status: StatusCode, mut image: Rgba, request: &MapRequest) -> Response {
+    let (format, transparent, background) =
+        (request.format, request.transparent, request.background);
+    let encoded = tokio::task::spawn_blocking(move || {
+        if !transparent {
+            image.flatten(background);
+        }
+        encode(&image, format, background)
+    })
+    .await;
+    let error = match encoded {
+        Ok(Ok(bytes)) => return respond(status, format.mime(), bytes),
+        Ok(Err(e)) => format!("encoding the image: {e}"),
+        Err(e) => format!("encoding stopped: {e}"),
+    };
+    respond(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "text/plain",
+        error.into_bytes(),
+    )
 }
 
 fn respond(status: StatusCode, content_type: &str, body: Vec<u8>) -> Response {
