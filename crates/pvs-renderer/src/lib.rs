@@ -1,7 +1,7 @@
-//! The pvs renderer: WMS 1.1.1 and 1.3.0 (`GetCapabilities`, `GetMap`, `GetFeatureInfo`) on
-//! `/ows`, one layer
-//! per collection, mosaicking the collection's COGs (newest on top) with GDAL. See
-//! `docs/renderer.md`.
+//! The pvs renderer: WMS 1.1.1 and 1.3.0 (`GetCapabilities`, `GetMap`, `GetFeatureInfo`;
+//! collection, outlines and product layers, mosaicking the COGs newest on top with GDAL) and
+//! WCS 2.0.1 / EO-WCS on `/ows`, OpenSearch 1.1 under `/opensearch`. See `docs/renderer.md`,
+//! `docs/wcs.md` and `docs/opensearch.md`.
 
 mod info;
 mod layers;
