@@ -4,7 +4,8 @@
 # - Debian packages: GDAL (library + tools), PostGIS for PostgreSQL 15, xmllint (XSD checks).
 # - PostgreSQL and Redis: started if they do not answer on 127.0.0.1.
 # - An S3-compatible server (moto, from PyPI) on 127.0.0.1:${PVS_S3_PORT:-9000}.
-# - OWSLib (PyPI), the OGC client of the renderer's tests.
+# - OWSLib (PyPI), the OGC client of the renderer's and the cache's tests; morecantile (PyPI),
+#   the independent tile matrix set computation the tile tests compare with.
 # - The OGC XML schemas (WMS 1.3.0 XSD, WMS 1.1.1 DTD, WMTS 1.0, OWS 1.1) the capabilities are
 #   validated against, from MapProxy's source distribution on PyPI (which ships them for its
 #   own tests), into ${PVS_OGC_SCHEMAS:-$HOME/.cache/pvs/ogc-schemas}.
@@ -49,6 +50,12 @@ fi
 if ! python3 -c 'import owslib' >/dev/null 2>&1; then
   log "installing OWSLib (PyPI)"
   python3 -m pip install --quiet --disable-pip-version-check "OWSLib==0.35.0"
+fi
+
+# morecantile: the independent tile-matrix-set computation the tile tests compare with.
+if ! python3 -c 'import morecantile' >/dev/null 2>&1; then
+  log "installing morecantile (PyPI)"
+  python3 -m pip install --quiet --disable-pip-version-check "morecantile==7.1.0"
 fi
 
 schemas="${PVS_OGC_SCHEMAS:-$HOME/.cache/pvs/ogc-schemas}"

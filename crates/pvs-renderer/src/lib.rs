@@ -100,6 +100,16 @@ impl Renderer {
         }
     }
 
+    /// Answers `GET /ows?{query}` (WMS, or WCS when `SERVICE=WCS`) in this process, as the
+    /// HTTP endpoint would; `host` is used in the URLs of capabilities documents.
+    pub async fn ows(&self, host: &str, query: &str) -> Response {
+        if is_wcs(query) {
+            wcs::dispatch(self, host, query).await
+        } else {
+            wms::dispatch(self, host, query).await
+        }
+    }
+
     /// A turn to render (see [`Settings::concurrent_renders`]).
     pub(crate) async fn render_permit(&self) -> tokio::sync::SemaphorePermit<'_> {
         self.renders
@@ -134,10 +144,5 @@ async fn ows(
         .get(axum::http::header::HOST)
         .and_then(|h| h.to_str().ok())
         .unwrap_or("localhost");
-    let query = query.as_deref().unwrap_or("");
-    if is_wcs(query) {
-        wcs::dispatch(&renderer, host, query).await
-    } else {
-        wms::dispatch(&renderer, host, query).await
-    }
+    renderer.ows(host, query.as_deref().unwrap_or("")).await
 }

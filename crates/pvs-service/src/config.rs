@@ -269,6 +269,20 @@ pub mod vars {
         example: "2048",
         meaning: "Largest WIDTH and HEIGHT of a WMS GetMap, in pixels (larger requests get an InvalidParameterValue exception).",
     };
+    /// Where the tile store is.
+    pub const TILES_STORAGE_URL: Var = Var {
+        name: "TILES_STORAGE_URL",
+        default: None,
+        example: "file:///var/cache/pvs",
+        meaning: "Storage of the tile cache (`s3://`, `file://` or `memory://`, with the same S3 variables as `STORAGE_URL`). Unset: `STORAGE_URL`. Used by the cache, the seeder and the registrar (which removes the tiles a changed product makes stale).",
+    };
+    /// The key prefix of the tiles.
+    pub const TILES_PREFIX: Var = Var {
+        name: "TILES_PREFIX",
+        default: Some("tiles"),
+        example: "cache/tiles",
+        meaning: "Key prefix under which tiles are stored, as `{layer}/{time}/{TileMatrixSet}/{z}/{x}/{y}.{ext}` (ext `png` or `jpg`).",
+    };
 
     /// The registry: every variable above.
     pub const ALL: &[Var] = &[
@@ -291,6 +305,8 @@ pub mod vars {
         REPORT_DIR,
         PREPROCESS_WORK_DIR,
         RENDER_MAX_SIZE,
+        TILES_STORAGE_URL,
+        TILES_PREFIX,
     ];
 }
 

@@ -168,13 +168,24 @@ impl Storage {
 
     /// Reads the whole object at `key`.
     pub async fn get(&self, key: &StorageKey) -> Result<Bytes, StorageError> {
+        self.get_object(key).await.map(|(bytes, _)| bytes)
+    }
+
+    /// Reads the whole object at `key` with its metadata, in one request.
+    pub async fn get_object(&self, key: &StorageKey) -> Result<(Bytes, ObjectInfo), StorageError> {
         let to_error = |source| self.error(Operation::Get, key, source);
         let result = self
             .store
             .get(&self.location(key))
             .await
             .map_err(to_error)?;
-        result.bytes().await.map_err(to_error)
+        let info = ObjectInfo {
+            size: result.meta.size,
+            last_modified: result.meta.last_modified,
+            e_tag: result.meta.e_tag.clone(),
+        };
+        let bytes = result.bytes().await.map_err(to_error)?;
+        Ok((bytes, info))
     }
 
     /// Reads the bytes `range` (start inclusive, end exclusive) of the object at `key`.
@@ -242,6 +253,25 @@ impl Storage {
             .collect::<Result<Vec<_>, _>>()?;
         keys.sort();
         Ok(keys)
+    }
+
+    /// The names of the "folders" directly under `prefix`: the next segment of every key
+    /// below it that has more segments (`a/b/c` under `a` gives `b`), sorted, without
+    /// listing what is inside them.
+    pub async fn list_children(&self, prefix: &StorageKey) -> Result<Vec<String>, StorageError> {
+        let location = self.location(prefix);
+        let listing = self
+            .store
+            .list_with_delimiter(Some(&location))
+            .await
+            .map_err(|source| self.backend_error(Operation::List, prefix.as_str(), source))?;
+        let mut names: Vec<String> = listing
+            .common_prefixes
+            .iter()
+            .filter_map(|p| p.filename().map(str::to_owned))
+            .collect();
+        names.sort();
+        Ok(names)
     }
 
     /// Checks that the backend answers, with one cheap request (the first page of a listing

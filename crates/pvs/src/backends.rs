@@ -4,7 +4,8 @@ use std::sync::Arc;
 
 use pvs_queue::{RedisQueue, WorkQueue};
 use pvs_service::config::{ConfigError, Env, RedisUrl, Secret, vars};
-use pvs_storage::{S3Settings, Storage, StorageUrl};
+use pvs_storage::{S3Settings, Storage, StorageKey, StorageUrl};
+use pvs_tiles::TileStore;
 use url::Url;
 
 /// Why a service could not start.
@@ -64,6 +65,27 @@ pub fn storage(env: &Env) -> Result<Option<Storage>, StartError> {
     Storage::from_url(&url, Some(&s3))
         .map(Some)
         .map_err(|e| StartError::Runtime(e.to_string()))
+}
+
+/// The tile store: `TILES_STORAGE_URL` (else `STORAGE_URL`) under `TILES_PREFIX`; `None` when
+/// neither storage variable is set.
+#[allow(dead_code, reason = "the cache, seeder and registrar wiring use it")]
+pub fn tile_store(env: &Env) -> Result<Option<TileStore>, StartError> {
+    let url = match env.get_opt::<StorageUrl>(&vars::TILES_STORAGE_URL)? {
+        Some(url) => url,
+        None => match env.get_opt::<StorageUrl>(&vars::STORAGE_URL)? {
+            Some(url) => url,
+            None => return Ok(None),
+        },
+    };
+    let prefix: String = env.get(&vars::TILES_PREFIX)?;
+    let root: StorageKey = prefix
+        .parse()
+        .map_err(|e| ConfigError::new(&vars::TILES_PREFIX, format!("{e}")))?;
+    let s3 = s3_settings(env)?;
+    let storage =
+        Storage::from_url(&url, Some(&s3)).map_err(|e| StartError::Runtime(e.to_string()))?;
+    Ok(Some(TileStore::new(storage, root)))
 }
 
 /// Readiness checks of the backends a service uses: `redis`, `postgis`, `storage`, each a

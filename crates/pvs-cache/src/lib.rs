@@ -1,0 +1,9 @@
+//! The pvs tile cache: WMTS 1.0.0 (KVP and RESTful), XYZ tiles with TileJSON, and tiled WMS,
+//! served from the tile store (`pvs-tiles`) and drawn on a miss by the renderer, in this
+//! process or over HTTP. See `docs/cache.md`.
+
+pub mod cache;
+pub mod source;
+
+pub use cache::{CacheError, Seeded, TileCache, blank};
+pub use source::TileRenderer;

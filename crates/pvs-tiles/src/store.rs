@@ -1,0 +1,345 @@
+//! The tile store: tiles on object storage under their own prefix, one object per tile at
+//! `{layer}/{time}/{matrix set}/{z}/{x}/{y}.{ext}` (MapCache's `{tileset}/{grid}/{dim:time}/…`
+//! layout with the time first, so that one time's tiles can be dropped together). A tile with
+//! no data is stored as an empty object: it is remembered without being drawn again.
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use pvs_storage::{ObjectInfo, Storage, StorageError, StorageKey};
+
+use crate::time::TileTime;
+use crate::tms::{Tile, TileMatrixSet, TileRange};
+
+/// The image format of a stored tile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TileFormat {
+    /// `image/png`, `.png` (with transparency).
+    Png,
+    /// `image/jpeg`, `.jpg` (opaque).
+    Jpeg,
+}
+
+impl TileFormat {
+    /// Both formats.
+    pub const ALL: [TileFormat; 2] = [Self::Png, Self::Jpeg];
+
+    /// The file extension of tile keys and paths.
+    pub fn ext(self) -> &'static str {
+        match self {
+            Self::Png => "png",
+            Self::Jpeg => "jpg",
+        }
+    }
+
+    /// The MIME type.
+    pub fn mime(self) -> &'static str {
+        match self {
+            Self::Png => "image/png",
+            Self::Jpeg => "image/jpeg",
+        }
+    }
+
+    /// Reads an extension (`png`, `jpg`, `jpeg`) or a MIME type, ignoring case.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "png" | "image/png" => Some(Self::Png),
+            "jpg" | "jpeg" | "image/jpeg" | "image/jpg" => Some(Self::Jpeg),
+            _ => None,
+        }
+    }
+}
+
+/// Why a layer name cannot be used in a tile key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "layer name {0:?} cannot name tiles: 1 to 255 letters, digits, `_`, `-` or `.`, not starting with `.`"
+)]
+pub struct BadLayerName(pub String);
+
+/// Checks that `layer` can be a segment of tile keys.
+pub fn check_layer_name(layer: &str) -> Result<(), BadLayerName> {
+    let ok = !layer.is_empty()
+        && layer.len() <= 255
+        && !layer.starts_with('.')
+        && layer
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(BadLayerName(layer.chars().take(64).collect()))
+    }
+}
+
+/// Where one tile is kept.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TileKey {
+    layer: String,
+    /// The time the tile shows.
+    pub time: TileTime,
+    /// The matrix set.
+    pub tms: TileMatrixSet,
+    /// The tile.
+    pub tile: Tile,
+    /// The image format.
+    pub format: TileFormat,
+}
+
+impl TileKey {
+    /// A key, with the layer name checked ([`check_layer_name`]) and the tile inside the
+    /// matrix set.
+    pub fn new(
+        layer: &str,
+        time: TileTime,
+        tms: TileMatrixSet,
+        tile: Tile,
+        format: TileFormat,
+    ) -> Result<Self, String> {
+        check_layer_name(layer).map_err(|e| e.to_string())?;
+        tms.check(tile).map_err(|e| e.to_string())?;
+        Ok(Self {
+            layer: layer.to_owned(),
+            time,
+            tms,
+            tile,
+            format,
+        })
+    }
+
+    /// The layer name.
+    pub fn layer(&self) -> &str {
+        &self.layer
+    }
+
+    /// The key relative to the store's root.
+    pub fn path(&self) -> String {
+        let Tile { z, x, y } = self.tile;
+        format!(
+            "{}/{}/{}/{z}/{x}/{y}.{}",
+            self.layer,
+            self.time.key(),
+            self.tms.id(),
+            self.format.ext()
+        )
+    }
+}
+
+/// A tile read from or written to the store.
+#[derive(Debug, Clone)]
+pub struct StoredTile {
+    /// The image; empty when the tile has no data.
+    pub bytes: Bytes,
+    /// An entity tag for HTTP validation (it changes when the tile is stored again).
+    pub e_tag: String,
+    /// When the tile was stored.
+    pub last_modified: DateTime<Utc>,
+}
+
+impl StoredTile {
+    /// A tile read or written with the object's metadata; backends without entity tags get
+    /// one made of the size and the modification time.
+    fn new(bytes: Bytes, info: ObjectInfo) -> Self {
+        let e_tag = info.e_tag.unwrap_or_else(|| {
+            format!(
+                "{:x}-{:x}",
+                info.size,
+                info.last_modified.timestamp_micros()
+            )
+        });
+        Self {
+            bytes,
+            e_tag,
+            last_modified: info.last_modified,
+        }
+    }
+
+    /// Whether the tile was stored as having no data.
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+}
+
+/// The tiles of all layers, on a storage under a root key (e.g. `tiles`).
+#[derive(Debug, Clone)]
+pub struct TileStore {
+    storage: Storage,
+    root: StorageKey,
+}
+
+/// What the cache may hold for one product that changed: its layers, where it is and when.
+#[derive(Debug, Clone)]
+pub struct Change {
+    /// The cache layers that draw the product (its collection and the collection's outlines).
+    pub layers: Vec<String>,
+    /// The bounding boxes `[west, south, east, north]` of the footprint's parts (one per
+    /// polygon, so a footprint split at the antimeridian gives two).
+    pub boxes: Vec<[f64; 4]>,
+    /// Start of the product's time.
+    pub begin: DateTime<Utc>,
+    /// End of the product's time.
+    pub end: DateTime<Utc>,
+}
+
+/// Above this many tiles in a zoom level's range, the level is listed and the tiles in the
+/// range deleted, rather than every tile of the range being deleted blindly.
+const BLIND_DELETE_LIMIT: u64 = 64;
+
+impl TileStore {
+    /// The store of tiles under `root` on `storage`.
+    pub fn new(storage: Storage, root: StorageKey) -> Self {
+        Self { storage, root }
+    }
+
+    /// The storage the tiles are on.
+    pub fn storage(&self) -> &Storage {
+        &self.storage
+    }
+
+    fn storage_key(&self, relative: &str) -> StorageKey {
+        format!("{}/{relative}", self.root)
+            .parse()
+            .expect("tile keys are built from checked segments")
+    }
+
+    /// The tile at `key`, or `None` if it is not stored.
+    pub async fn get(&self, key: &TileKey) -> Result<Option<StoredTile>, StorageError> {
+        match self
+            .storage
+            .get_object(&self.storage_key(&key.path()))
+            .await
+        {
+            Ok((bytes, info)) => Ok(Some(StoredTile::new(bytes, info))),
+            Err(StorageError::NotFound { .. }) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Whether a tile is stored at `key`.
+    pub async fn contains(&self, key: &TileKey) -> Result<bool, StorageError> {
+        self.storage.exists(&self.storage_key(&key.path())).await
+    }
+
+    /// Stores a tile (empty `bytes`: a tile with no data) and returns it as the store
+    /// will serve it.
+    pub async fn put(&self, key: &TileKey, bytes: Bytes) -> Result<StoredTile, StorageError> {
+        let storage_key = self.storage_key(&key.path());
+        self.storage.put(&storage_key, bytes.clone()).await?;
+        let info = self.storage.head(&storage_key).await?;
+        Ok(StoredTile::new(bytes, info))
+    }
+
+    /// Deletes one stored tile (a missing tile is no error).
+    pub async fn delete(&self, key: &TileKey) -> Result<(), StorageError> {
+        self.storage.delete(&self.storage_key(&key.path())).await
+    }
+
+    /// Every stored tile key of `layer` (for tests and tools; lists the whole layer).
+    pub async fn list(&self, layer: &str) -> Result<Vec<String>, StorageError> {
+        let Ok(prefix) = format!("{}/{layer}", self.root).parse::<StorageKey>() else {
+            return Ok(Vec::new());
+        };
+        let root = format!("{}/", self.root);
+        Ok(self
+            .storage
+            .list(Some(&prefix))
+            .await?
+            .into_iter()
+            .map(|key| key.as_str().trim_start_matches(&root).to_owned())
+            .collect())
+    }
+
+    /// Deletes every stored tile that may show the product `change` describes: in each of
+    /// its layers, at each time whose interval overlaps the product's (and the default
+    /// time), in both matrix sets and every stored zoom level, the tiles the footprint's
+    /// boxes overlap (grown by a pixel, for resampling at the edges). Returns how many
+    /// objects were deleted or found absent.
+    pub async fn invalidate(&self, change: &Change) -> Result<u64, StorageError> {
+        let mut removed = 0;
+        for layer in &change.layers {
+            if check_layer_name(layer).is_err() {
+                continue;
+            }
+            let layer_key = self.storage_key(layer);
+            for time_key in self.storage.list_children(&layer_key).await? {
+                let Some(time) = TileTime::from_key(&time_key) else {
+                    continue;
+                };
+                if !time.overlaps(change.begin, change.end) {
+                    continue;
+                }
+                let time_prefix = self.storage_key(&format!("{layer}/{time_key}"));
+                for tms_name in self.storage.list_children(&time_prefix).await? {
+                    let Ok(tms) = tms_name.parse::<TileMatrixSet>() else {
+                        continue;
+                    };
+                    let tms_prefix = self.storage_key(&format!("{layer}/{time_key}/{}", tms.id()));
+                    for z_name in self.storage.list_children(&tms_prefix).await? {
+                        let Ok(z) = z_name.parse::<u8>() else {
+                            continue;
+                        };
+                        let ranges = ranges_of(tms, &change.boxes, z);
+                        let prefix = format!("{layer}/{time_key}/{}/{z}", tms.id());
+                        removed += self.delete_ranges(&prefix, &ranges).await?;
+                    }
+                }
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Deletes the tiles of `ranges` under `prefix` (`{layer}/{time}/{tms}/{z}`).
+    async fn delete_ranges(&self, prefix: &str, ranges: &[TileRange]) -> Result<u64, StorageError> {
+        let total: u64 = ranges.iter().map(TileRange::len).sum();
+        let mut removed = 0;
+        if total <= BLIND_DELETE_LIMIT {
+            for range in ranges {
+                for Tile { x, y, .. } in range.tiles() {
+                    for format in TileFormat::ALL {
+                        let key = self.storage_key(&format!("{prefix}/{x}/{y}.{}", format.ext()));
+                        self.storage.delete(&key).await?;
+                        removed += 1;
+                    }
+                }
+            }
+            return Ok(removed);
+        }
+        let root = format!("{}/{prefix}/", self.root);
+        for key in self.storage.list(Some(&self.storage_key(prefix))).await? {
+            let Some(rest) = key.as_str().strip_prefix(&root) else {
+                continue;
+            };
+            let Some((x, file)) = rest.split_once('/') else {
+                continue;
+            };
+            let y = file.split('.').next().unwrap_or_default();
+            let (Ok(x), Ok(y)) = (x.parse::<u32>(), y.parse::<u32>()) else {
+                continue;
+            };
+            let z = ranges.first().map_or(0, |r| r.z);
+            if ranges.iter().any(|r| r.contains(Tile { z, x, y })) {
+                self.storage.delete(&key).await?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+}
+
+/// The tiles at zoom `z` of `tms` overlapping any of `boxes`, each grown by one pixel.
+pub fn ranges_of(tms: TileMatrixSet, boxes: &[[f64; 4]], z: u8) -> Vec<TileRange> {
+    // A pixel in degrees of longitude; in Web Mercator a pixel spans no more latitude.
+    let (columns, _) = tms.matrix_size(z);
+    let pixel = 360.0 / f64::from(columns) / f64::from(crate::tms::TILE_SIZE);
+    boxes
+        .iter()
+        .flat_map(|&[w, s, e, n]| {
+            let grown = [
+                (w - pixel).max(-180.0),
+                (s - pixel).max(-90.0),
+                (e + pixel).min(180.0),
+                (n + pixel).min(90.0),
+            ];
+            tms.tiles(grown, z)
+        })
+        .collect()
+}
