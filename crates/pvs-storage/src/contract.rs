@@ -150,6 +150,61 @@ pub async fn list_under_prefix(storage: &Storage) {
     );
 }
 
+/// `get_object` returns the bytes with the same metadata `head` gives; a missing object is
+/// NotFound.
+pub async fn get_object_with_info(storage: &Storage) {
+    let name = key("get_object/tile.png");
+    let content = pattern(1234, 7);
+    storage
+        .put(&name, Bytes::from(content.clone()))
+        .await
+        .unwrap();
+    let (bytes, info) = storage.get_object(&name).await.unwrap();
+    assert_eq!(bytes.as_ref(), content.as_slice());
+    assert_eq!(info.size, 1234);
+    let head = storage.head(&name).await.unwrap();
+    assert_eq!(info.e_tag, head.e_tag);
+    assert_eq!(info.last_modified, head.last_modified);
+    storage.put(&name, Bytes::new()).await.unwrap();
+    let (bytes, info) = storage.get_object(&name).await.unwrap();
+    assert!(bytes.is_empty(), "an empty object reads back empty");
+    assert_eq!(info.size, 0);
+    assert!(matches!(
+        storage.get_object(&key("get_object/missing")).await,
+        Err(StorageError::NotFound { .. })
+    ));
+}
+
+/// `list_children` names the next segment of the keys under a prefix that have more
+/// segments, once each, sorted; objects directly under the prefix are not children.
+pub async fn list_children_of_prefix(storage: &Storage) {
+    for name in ["t/a/1/x", "t/a/2/y", "t/b/z", "t/c", "tt/d/e", "u/f/g"] {
+        storage
+            .put(&key(name), Bytes::from_static(b"x"))
+            .await
+            .unwrap();
+    }
+    assert_eq!(storage.list_children(&key("t")).await.unwrap(), ["a", "b"]);
+    assert_eq!(
+        storage.list_children(&key("t/a")).await.unwrap(),
+        ["1", "2"]
+    );
+    assert!(
+        storage
+            .list_children(&key("t/a/1"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        storage
+            .list_children(&key("missing"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
 /// A deleted object is gone (NotFound, naming the key); deleting it again succeeds.
 pub async fn delete_then_not_found(storage: &Storage) {
     let name = key("delete/me.bin");

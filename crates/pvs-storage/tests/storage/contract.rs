@@ -22,6 +22,8 @@ macro_rules! all_contract_tests {
             get_range,
             head,
             list_under_prefix,
+            get_object_with_info,
+            list_children_of_prefix,
             delete_then_not_found,
             missing_is_not_found,
             overwrite,
