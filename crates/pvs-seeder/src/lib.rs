@@ -21,22 +21,21 @@ use tokio::sync::watch;
 
 pub use job::SeedJob;
 pub use plan::{Plan, PlanError, plan};
-pub use run::{Counts, ProgressBar, RunOptions, Summary, run};
+pub use run::{Counts, Progress, ProgressBar, RunOptions, Summary, run};
 pub use worker::{SeedError, Seeder, WorkerSettings};
 
 /// Runs one job as the command line does: checks that its collections exist, plans it and
-/// runs the plan. `on_plan` is told the plan before any tile is made (e.g. to size a
-/// progress bar); `progress` is called after each tile.
+/// runs the plan. `progress` is told the plan before any tile is made, then the counts
+/// after each tile; the run stops early when `stop` turns true.
 pub async fn seed_job(
     cache: &TileCache,
     job: &SeedJob,
     options: RunOptions,
-    on_plan: &mut dyn FnMut(&Plan),
-    progress: &mut dyn FnMut(&Counts),
+    progress: &mut dyn Progress,
     stop: Option<watch::Receiver<bool>>,
 ) -> Result<Summary, PlanError> {
     plan::check_collections(cache.catalog().as_ref(), job).await?;
     let plan = plan(cache.catalog().as_ref(), job).await?;
-    on_plan(&plan);
+    progress.planned(&plan);
     Ok(run(cache, &plan, options, progress, stop).await)
 }

@@ -106,16 +106,32 @@ impl Summary {
     }
 }
 
+/// Told how a run goes.
+pub trait Progress: Send {
+    /// The plan, before any tile is made (e.g. to size a progress bar).
+    fn planned(&mut self, _plan: &Plan) {}
+
+    /// The counts so far, after each tile.
+    fn tile(&mut self, counts: &Counts);
+}
+
+/// A closure is told the counts after each tile.
+impl<F: FnMut(&Counts) + Send> Progress for F {
+    fn tile(&mut self, counts: &Counts) {
+        self(counts)
+    }
+}
+
 /// Makes every tile of `plan` through `cache`, `options.concurrency` at a time: a tile
 /// already stored is skipped ([`Seeded::Present`]) unless `options.force`, so a run that
-/// was interrupted continues where it stopped when run again. `progress` is called after
-/// each tile with the counts so far. When `stop` turns true, no new tile is started and
+/// was interrupted continues where it stopped when run again. `progress` is told the
+/// counts after each tile. When `stop` turns true, no new tile is started and
 /// the summary says the run was interrupted.
 pub async fn run(
     cache: &TileCache,
     plan: &Plan,
     options: RunOptions,
-    progress: &mut dyn FnMut(&Counts),
+    progress: &mut dyn Progress,
     stop: Option<watch::Receiver<bool>>,
 ) -> Summary {
     let started = Instant::now();
@@ -142,7 +158,7 @@ pub async fn run(
                 }
             }
         }
-        progress(&counts);
+        progress.tile(&counts);
         if stop.as_ref().is_some_and(|s| *s.borrow()) {
             interrupted = counts.done() < plan.len();
             break;

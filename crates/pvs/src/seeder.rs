@@ -12,7 +12,9 @@ use pvs_renderer::{Renderer, Settings};
 use pvs_seeder::job::{
     parse_bbox, parse_collections, parse_formats, parse_interval, parse_matrix_sets, parse_zoom,
 };
-use pvs_seeder::{PlanError, ProgressBar, RunOptions, SeedJob, Seeder, WorkerSettings};
+use pvs_seeder::{
+    Counts, Plan, PlanError, Progress, ProgressBar, RunOptions, SeedJob, Seeder, WorkerSettings,
+};
 use pvs_service::config::{ConfigError, DatabaseUrl, Env, ListenAddr, vars};
 use pvs_service::http;
 use pvs_tiles::{TileFormat, TileMatrixSet};
@@ -209,6 +211,35 @@ pub async fn run(env: &Env, args: SeederArgs, listen: ListenAddr) -> Result<(), 
     served.map_err(|e| StartError::Runtime(e.to_string()))
 }
 
+/// The command line's progress: what the plan holds, then a bar on stderr.
+struct CliProgress {
+    bar: Option<ProgressBar<std::io::Stderr>>,
+    force: bool,
+}
+
+impl Progress for CliProgress {
+    fn planned(&mut self, plan: &Plan) {
+        eprintln!(
+            "{} products, {} tiles to make{}",
+            plan.products,
+            plan.len(),
+            if self.force {
+                " (--force: stored tiles are drawn again)"
+            } else {
+                " (tiles already stored are skipped)"
+            }
+        );
+        let terminal = std::io::stderr().is_terminal();
+        self.bar = Some(ProgressBar::new(std::io::stderr(), plan.len(), terminal));
+    }
+
+    fn tile(&mut self, counts: &Counts) {
+        if let Some(bar) = self.bar.as_mut() {
+            bar.update(counts);
+        }
+    }
+}
+
 /// The command-line job: a progress bar on stderr, the summary on stdout; Ctrl-C stops
 /// it (a rerun continues). Exit code 1 when tiles failed or the job was interrupted.
 async fn run_job(cache: &TileCache, job: &SeedJob, options: RunOptions) -> Result<(), StartError> {
@@ -218,34 +249,12 @@ async fn run_job(cache: &TileCache, job: &SeedJob, options: RunOptions) -> Resul
             let _ = stop_tx.send(true);
         }
     });
-    let terminal = std::io::stderr().is_terminal();
-    let mut bar: Option<ProgressBar<std::io::Stderr>> = None;
-    let result = pvs_seeder::seed_job(
-        cache,
-        job,
-        options,
-        &mut |plan| {
-            eprintln!(
-                "{} products, {} tiles to make{}",
-                plan.products,
-                plan.len(),
-                if options.force {
-                    " (--force: stored tiles are drawn again)"
-                } else {
-                    " (tiles already stored are skipped)"
-                }
-            );
-            bar = Some(ProgressBar::new(std::io::stderr(), plan.len(), terminal));
-        },
-        &mut |counts| {
-            if let Some(bar) = bar.as_mut() {
-                bar.update(counts);
-            }
-        },
-        Some(stop_rx),
-    )
-    .await;
-    if let Some(bar) = bar.as_mut() {
+    let mut progress = CliProgress {
+        bar: None,
+        force: options.force,
+    };
+    let result = pvs_seeder::seed_job(cache, job, options, &mut progress, Some(stop_rx)).await;
+    if let Some(bar) = progress.bar.as_mut() {
         bar.finish();
     }
     let summary = match result {
