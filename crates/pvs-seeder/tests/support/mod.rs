@@ -167,8 +167,7 @@ pub fn write_cog(path: &Path, [west, south, east, north]: [f64; 4], rgb: [u8; 3]
 pub fn open_image(bytes: &[u8]) -> Dataset {
     let name = format!("/vsimem/pvs-seeder-test-{}.png", uuid_like());
     gdal::vsi::create_mem_file(&name, bytes.to_vec()).unwrap();
-    let dataset = Dataset::open(&name).unwrap();
-    dataset
+    Dataset::open(&name).unwrap()
 }
 
 fn uuid_like() -> String {
