@@ -5,13 +5,18 @@
 //! reads it, maps the product's browse type to its collection (the collections configuration),
 //! and registers the product in the catalog (insert, or atomic replacement of the same id).
 //! Then:
-//! - a replacement pushes an invalidation record to `invalidate_queue` so that the tiles the
-//!   previous version covered are dropped (see [`Invalidation`]);
+//! - with a tile store ([`Registrar::with_tile_store`]), the cached tiles the product makes
+//!   stale are deleted ([`TileStore::invalidate`]): those of its place and time, and for a
+//!   replacement also those of the version it replaced (see [`change_of`]); this comes before
+//!   seeding, so that seeding draws fresh tiles. A failure to delete them fails the product,
+//!   with the reason;
+//! - a replacement pushes an invalidation record to `invalidate_queue` (see [`Invalidation`]);
 //! - when the collection is seeded (`seed_zoom`), the product's interval `start/end` is pushed to
 //!   `seed_queue`;
 //! - deregistration (`deregister_queue` messages are product ids, or
-//!   [`Registrar::deregister`]) removes the product, invalidates its tiles and forgets it in the
-//!   registration sets;
+//!   [`Registrar::deregister`]) removes the product, deletes its cached tiles (and pushes its
+//!   invalidation record) and forgets it in the registration sets; when its tiles cannot be
+//!   deleted, the id goes to `register-failure_set` with the reason;
 //! - the product id moves through `registering_set` to `register-success_set`, or to
 //!   `register-failure_set` with the reason in `register-failure_reasons`.
 //!
@@ -36,7 +41,12 @@ use pvs_model::{
 };
 use pvs_queue::{QueueName, Stage, WorkQueue};
 use pvs_storage::{Storage, StorageKey};
+use pvs_tiles::{Change, TileStore};
 use serde::{Deserialize, Serialize};
+
+/// The suffix of a collection's outlines layer in the cache (as the renderer and the cache
+/// name it).
+pub const OUTLINES_SUFFIX: &str = "__outlines";
 
 /// Why a product was not registered.
 #[derive(Debug, thiserror::Error)]
@@ -76,9 +86,38 @@ pub enum RegisterError {
         /// The catalog's message.
         reason: String,
     },
+    /// The cached tiles the product makes stale could not be deleted.
+    #[error("product {id}: cannot delete its stale cached tiles: {reason}")]
+    Invalidate {
+        /// The product id.
+        id: String,
+        /// The tile store's message.
+        reason: String,
+    },
     /// The queue could not be reached.
     #[error(transparent)]
     Queue(#[from] pvs_queue::QueueError),
+}
+
+/// What the cache may hold for `product`: its collection's layer and outlines layer, the
+/// bounding box of each polygon of its footprint (two for a footprint split at the
+/// antimeridian), and its time.
+pub fn change_of(product: &Product) -> Change {
+    Change {
+        layers: vec![
+            product.collection.clone(),
+            format!("{}{OUTLINES_SUFFIX}", product.collection),
+        ],
+        boxes: product
+            .footprint
+            .0
+            .iter()
+            .filter_map(|polygon| polygon.bounding_rect())
+            .map(|r| [r.min().x, r.min().y, r.max().x, r.max().y])
+            .collect(),
+        begin: product.begin,
+        end: product.end,
+    }
 }
 
 /// What the cache must drop: the tiles of `collection` within `bbox` for times overlapping
@@ -181,6 +220,8 @@ pub struct Registrar {
     upserted: std::sync::Mutex<std::collections::HashSet<String>>,
     /// Where registration reports go (the SFTP `to/panda` folder), if anywhere.
     report_dir: Option<PathBuf>,
+    /// The tile cache's store, whose stale tiles are deleted; `None`: nothing is invalidated.
+    tiles: Option<TileStore>,
 }
 
 /// What registering one product did.
@@ -213,7 +254,32 @@ impl Registrar {
             collections,
             upserted: std::sync::Mutex::default(),
             report_dir: None,
+            tiles: None,
         }
+    }
+
+    /// Deletes the cached tiles in `tiles` that registered, replaced and deregistered
+    /// products make stale (`TILES_STORAGE_URL`, `TILES_PREFIX`).
+    pub fn with_tile_store(mut self, tiles: TileStore) -> Self {
+        self.tiles = Some(tiles);
+        self
+    }
+
+    /// Deletes the cached tiles that may show `products` (nothing without a tile store).
+    async fn invalidate(&self, id: &str, products: &[&Product]) -> Result<(), RegisterError> {
+        let Some(tiles) = &self.tiles else {
+            return Ok(());
+        };
+        for product in products {
+            let removed = tiles.invalidate(&change_of(product)).await.map_err(|e| {
+                RegisterError::Invalidate {
+                    id: id.to_owned(),
+                    reason: e.to_string(),
+                }
+            })?;
+            tracing::debug!(product = id, removed, "stale cached tiles deleted");
+        }
+        Ok(())
     }
 
     /// Writes registration reports into `dir` (`REPORT_DIR`).
@@ -376,12 +442,18 @@ impl Registrar {
             location: metadata.cog.key.clone(),
             metadata: serde_json::to_value(metadata).expect("metadata serialises"),
         };
-        let replaced = match self
+        let registration = self
             .catalog
             .register(&product)
             .await
-            .map_err(catalog_error)?
-        {
+            .map_err(catalog_error)?;
+        // After the catalog has the new version (tiles drawn before then are stale) and
+        // before seeding (which must draw fresh ones). A new product makes stale the tiles
+        // of its place and time too: they were drawn without it.
+        let mut stale = vec![&product];
+        stale.extend(registration.previous());
+        self.invalidate(&product.id, &stale).await?;
+        let replaced = match registration {
             Registration::Inserted => false,
             Registration::Replaced { previous } => {
                 let record = Invalidation::of(&previous, "replaced");
@@ -653,8 +725,10 @@ impl Registrar {
         })
     }
 
-    /// Removes product `id` from the catalog: its tiles are invalidated (`invalidate_queue`)
-    /// and it is forgotten in the registration sets. `None` when there was no such product.
+    /// Removes product `id` from the catalog: its cached tiles are deleted (with a tile
+    /// store), its invalidation record is pushed to `invalidate_queue`, and it is forgotten in
+    /// the registration sets. `None` when there was no such product. When the tiles cannot be
+    /// deleted the product is gone from the catalog all the same, and the error says so.
     pub async fn deregister(&self, id: &str) -> Result<Option<Product>, RegisterError> {
         let removed = self
             .catalog
@@ -665,6 +739,7 @@ impl Registrar {
                 reason: e.to_string(),
             })?;
         if let Some(product) = &removed {
+            self.invalidate(id, &[product]).await?;
             let record = Invalidation::of(product, "deregistered");
             self.queue
                 .push(
@@ -723,7 +798,10 @@ impl Registrar {
                         Err(RegisterError::Queue(e)) => Err(e),
                         Err(e) => {
                             tracing::warn!(error = %e, "deregistration failed");
-                            Ok(())
+                            let id: String = payload.trim().chars().take(255).collect();
+                            this.queue
+                                .mark_failed(Stage::Register, &id, &e.to_string())
+                                .await
                         }
                         Ok(_) => Ok(()),
                     },

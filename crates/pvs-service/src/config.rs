@@ -284,6 +284,14 @@ pub mod vars {
         meaning: "Key prefix under which tiles are stored, as `{layer}/{time}/{TileMatrixSet}/{z}/{x}/{y}.{ext}` (ext `png` or `jpg`).",
     };
 
+    /// A renderer service the cache and the seeder ask for tiles.
+    pub const RENDERER_URL: Var = Var {
+        name: "RENDERER_URL",
+        default: None,
+        example: "http://renderer:8082",
+        meaning: "Base URL of a renderer service the cache and the seeder ask for tiles (`{url}/ows`). Unset: they render in-process with the renderer library.",
+    };
+
     /// The registry: every variable above.
     pub const ALL: &[Var] = &[
         LOG_FORMAT,
@@ -307,6 +315,7 @@ pub mod vars {
         RENDER_MAX_SIZE,
         TILES_STORAGE_URL,
         TILES_PREFIX,
+        RENDERER_URL,
     ];
 }
 

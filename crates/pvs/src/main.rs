@@ -23,11 +23,13 @@ mod ingestor;
 mod preprocessor;
 mod registrar;
 mod renderer;
+mod seeder;
 
 use backends::StartError;
 use ingestor::IngestorArgs;
 use preprocessor::PreprocessorArgs;
 use registrar::RegistrarArgs;
+use seeder::SeederArgs;
 
 /// Every name pvs answers to when invoked through a link.
 const SERVICES: [&str; 6] = [
@@ -66,8 +68,9 @@ enum Service {
     /// Register preprocessed products (register_queue) in the PostGIS catalog; remove them
     /// (deregister_queue, --deregister).
     Registrar(RegistrarArgs),
-    /// Pre-render cache tiles for queued time intervals. [not built yet]
-    Seeder(HttpArgs),
+    /// Pre-render cache tiles for the time intervals on seed_queue, or for one job given by
+    /// --collection, --time and --zoom (resumable, with a progress bar).
+    Seeder(SeederArgs),
     /// Serve WMS (1.1.1, 1.3.0) from the catalog and the COGs; WCS and OpenSearch are not
     /// built yet.
     Renderer(HttpArgs),
@@ -113,7 +116,8 @@ impl Service {
             Service::Ingestor(a) => a.http.listen,
             Service::Registrar(a) => a.http.listen,
             Service::Preprocessor(a) => a.http.listen,
-            Service::Seeder(a) | Service::Renderer(a) | Service::Cache(a) => a.listen,
+            Service::Seeder(a) => a.http.listen,
+            Service::Renderer(a) | Service::Cache(a) => a.listen,
         }
     }
 
@@ -122,6 +126,8 @@ impl Service {
         match self {
             Service::Ingestor(_) => &[vars::REDIS_URL],
             Service::Preprocessor(_) => &[vars::REDIS_URL, vars::STORAGE_URL],
+            // A command-line seed job does not use the queue.
+            Service::Seeder(a) if a.is_job() => &[vars::DATABASE_URL, vars::STORAGE_URL],
             Service::Registrar(_) | Service::Seeder(_) => {
                 &[vars::REDIS_URL, vars::DATABASE_URL, vars::STORAGE_URL]
             }
@@ -203,7 +209,8 @@ fn start(env: &Env, service: Service) -> Result<(), StartError> {
         Service::Registrar(args) => run_with(Box::pin(registrar::run(env, args, listen))),
         Service::Preprocessor(args) => run_with(Box::pin(preprocessor::run(env, args, listen))),
         Service::Renderer(_) => run_with(Box::pin(renderer::run(env, listen))),
-        Service::Seeder(_) | Service::Cache(_) => Err(StartError::Runtime(
+        Service::Seeder(args) => run_with(Box::pin(seeder::run(env, args, listen))),
+        Service::Cache(_) => Err(StartError::Runtime(
             "this service is not built yet in this version of pvs; nothing was started.".into(),
         )),
     }

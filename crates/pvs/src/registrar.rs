@@ -1,4 +1,6 @@
-//! `pvs registrar`: the worker on `register_queue`, with `/health` and `/ready`.
+//! `pvs registrar`: the worker on `register_queue`, with `/health` and `/ready`. It deletes
+//! the cached tiles that products it registers, replaces or removes make stale (the tile
+//! store of `TILES_STORAGE_URL`, else `STORAGE_URL`, under `TILES_PREFIX`).
 
 use std::sync::Arc;
 
@@ -86,6 +88,7 @@ pub async fn run(env: &Env, args: RegistrarArgs, listen: ListenAddr) -> Result<(
             "is required but not set",
         ))
     })?;
+    let tiles = backends::tile_store(env)?;
     let queue = backends::queue(env).await?;
     let catalog: Arc<dyn Catalog> = Arc::new(
         PostgisCatalog::connect(database.as_str())
@@ -96,6 +99,9 @@ pub async fn run(env: &Env, args: RegistrarArgs, listen: ListenAddr) -> Result<(
         Registrar::new(queue.clone(), catalog.clone(), storage.clone(), collections);
     if let Some(dir) = report_dir {
         registrar = registrar.with_report_dir(dir);
+    }
+    if let Some(tiles) = tiles {
+        registrar = registrar.with_tile_store(tiles);
     }
     let registrar = Arc::new(registrar);
     if let Some(id) = args.deregister {
