@@ -133,7 +133,7 @@ fn write_layer(
     let _ = write!(
         out,
         "      <Dimension>\n        <ows:Identifier>{TIME_DIMENSION}</ows:Identifier>\n        \
-         <UOM>ISO8601</UOM>\n        <Default>{}</Default>\n",
+         <ows:UOM>ISO8601</ows:UOM>\n        <Default>{}</Default>\n",
         xml_escape(&time.default)
     );
     if time.values.is_empty() {

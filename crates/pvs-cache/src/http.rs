@@ -281,10 +281,14 @@ pub(crate) fn base_url(headers: &HeaderMap) -> String {
 }
 
 /// Serves the tile at `key` from the cache (drawn on a miss), with its caching headers.
-pub(crate) async fn serve_tile(app: &App, key: &TileKey, request: &HeaderMap) -> Response {
+pub(crate) async fn serve_tile(
+    app: &App,
+    key: &TileKey,
+    request: &HeaderMap,
+) -> Result<Response, OwsError> {
     match app.cache.tile(key).await {
-        Ok(tile) => tile_response(app, tile, key.format, request),
-        Err(error) => OwsError::from_cache(error).into_response(),
+        Ok(tile) => Ok(tile_response(app, tile, key.format, request)),
+        Err(error) => Err(OwsError::from_cache(error)),
     }
 }
 

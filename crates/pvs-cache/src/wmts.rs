@@ -84,7 +84,7 @@ async fn answer(app: &App, headers: &HeaderMap, params: &Params) -> Result<Respo
         capabilities(app, headers).await
     } else if request.eq_ignore_ascii_case("GetTile") {
         let key = tile_key(app, params)?;
-        Ok(serve_tile(app, &key, headers).await)
+        serve_tile(app, &key, headers).await
     } else {
         Err(OwsError::not_supported(request))
     }
@@ -271,7 +271,7 @@ pub(crate) async fn rest(
     let rest = path.strip_prefix("/wmts/").unwrap_or("");
     let result = match rest_request(&app, rest) {
         Ok(RestRequest::Capabilities) => capabilities(&app, &headers).await,
-        Ok(RestRequest::Tile(key)) => Ok(serve_tile(&app, &key, &headers).await),
+        Ok(RestRequest::Tile(key)) => serve_tile(&app, &key, &headers).await,
         Err(error) => Err(error),
     };
     // Query parameters of REST requests are not read.

@@ -34,7 +34,7 @@ pub(crate) async fn tiles(
             time,
             format,
         }) => tile_json(&app, &headers, &layer, time, format).await,
-        Ok(Request::Tile(key)) => Ok(serve_tile(&app, &key, &headers).await),
+        Ok(Request::Tile(key)) => serve_tile(&app, &key, &headers).await,
         Err(error) => Err(error),
     };
     result.unwrap_or_else(|error| {
