@@ -283,6 +283,27 @@ pub mod vars {
         example: "cache/tiles",
         meaning: "Key prefix under which tiles are stored, as `{layer}/{time}/{TileMatrixSet}/{z}/{x}/{y}.{ext}` (ext `png` or `jpg`).",
     };
+    /// The renderer service the cache draws tiles with.
+    pub const RENDERER_URL: Var = Var {
+        name: "RENDERER_URL",
+        default: None,
+        example: "http://renderer:8082",
+        meaning: "Base URL of the renderer service the cache asks for missing tiles (`{RENDERER_URL}/ows`) and passes non-tile WMS requests to. Unset: the cache draws tiles in its own process (then `STORAGE_URL`, `COLLECTIONS_FILE` and `RENDER_MAX_SIZE` apply as for the renderer).",
+    };
+    /// How long clients may keep tiles.
+    pub const CACHE_MAX_AGE: Var = Var {
+        name: "CACHE_MAX_AGE",
+        default: Some("3600"),
+        example: "86400",
+        meaning: "Seconds clients and proxies may keep a tile without asking again: `Cache-Control: public, max-age=N` on every tile the cache serves.",
+    };
+    /// The deepest zoom level the cache serves.
+    pub const CACHE_MAX_ZOOM: Var = Var {
+        name: "CACHE_MAX_ZOOM",
+        default: Some("18"),
+        example: "14",
+        meaning: "Deepest tile matrix (zoom level, 0 to 24) the cache advertises and serves in both tile matrix sets; deeper requests are refused.",
+    };
 
     /// The registry: every variable above.
     pub const ALL: &[Var] = &[
@@ -307,6 +328,9 @@ pub mod vars {
         RENDER_MAX_SIZE,
         TILES_STORAGE_URL,
         TILES_PREFIX,
+        RENDERER_URL,
+        CACHE_MAX_AGE,
+        CACHE_MAX_ZOOM,
     ];
 }
 

@@ -19,6 +19,7 @@ use pvs_service::config::{
 use pvs_storage::StorageUrl;
 
 mod backends;
+mod cache;
 mod ingestor;
 mod preprocessor;
 mod registrar;
@@ -71,7 +72,8 @@ enum Service {
     /// Serve WMS (1.1.1, 1.3.0) from the catalog and the COGs; WCS and OpenSearch are not
     /// built yet.
     Renderer(HttpArgs),
-    /// Serve WMTS and tiled WMS from the tile cache. [not built yet]
+    /// Serve WMTS (KVP and RESTful), XYZ tiles with TileJSON and tiled WMS from the tile
+    /// cache, drawing missing tiles in process or with the renderer at RENDERER_URL.
     Cache(HttpArgs),
 }
 
@@ -125,7 +127,9 @@ impl Service {
             Service::Registrar(_) | Service::Seeder(_) => {
                 &[vars::REDIS_URL, vars::DATABASE_URL, vars::STORAGE_URL]
             }
-            Service::Renderer(_) | Service::Cache(_) => &[vars::DATABASE_URL, vars::STORAGE_URL],
+            Service::Renderer(_) => &[vars::DATABASE_URL, vars::STORAGE_URL],
+            // STORAGE_URL or TILES_STORAGE_URL, checked when the cache starts.
+            Service::Cache(_) => &[vars::DATABASE_URL],
         }
     }
 }
@@ -203,7 +207,8 @@ fn start(env: &Env, service: Service) -> Result<(), StartError> {
         Service::Registrar(args) => run_with(Box::pin(registrar::run(env, args, listen))),
         Service::Preprocessor(args) => run_with(Box::pin(preprocessor::run(env, args, listen))),
         Service::Renderer(_) => run_with(Box::pin(renderer::run(env, listen))),
-        Service::Seeder(_) | Service::Cache(_) => Err(StartError::Runtime(
+        Service::Cache(_) => run_with(Box::pin(cache::run(env, listen))),
+        Service::Seeder(_) => Err(StartError::Runtime(
             "this service is not built yet in this version of pvs; nothing was started.".into(),
         )),
     }
