@@ -258,12 +258,8 @@ pub(crate) async fn capabilities(app: &App, headers: &HeaderMap) -> Result<Respo
 }
 
 /// `GET /wmts/…`: the RESTful forms.
-pub(crate) async fn rest(
-    State(app): State<Arc<App>>,
-    headers: HeaderMap,
-    uri: Uri,
-    RawQuery(query): RawQuery,
-) -> Response {
+pub(crate) async fn rest(State(app): State<Arc<App>>, headers: HeaderMap, uri: Uri) -> Response {
+    // Query parameters of REST requests are not read.
     let path = uri.path();
     if path.len() > MAX_QUERY_BYTES {
         return OwsError::too_long("path", path.len()).into_response();
@@ -274,8 +270,6 @@ pub(crate) async fn rest(
         Ok(RestRequest::Tile(key)) => serve_tile(&app, &key, &headers).await,
         Err(error) => Err(error),
     };
-    // Query parameters of REST requests are not read.
-    let _ = query;
     result.unwrap_or_else(IntoResponse::into_response)
 }
 

@@ -84,7 +84,7 @@ async fn capabilities_are_schema_valid_with_layers_times_and_matrix_sets() {
         );
         assert_eq!(layer.templates[0], expected_png);
         if layer.identifier.starts_with("SAR") {
-            assert_eq!(layer.time_values, [interval.clone()]);
+            assert_eq!(layer.time_values, std::slice::from_ref(&interval));
             assert_eq!(layer.time_default, interval, "the collection's whole time");
         } else {
             assert_eq!(layer.time_values, ["default"]);
