@@ -3,7 +3,13 @@
 //! process or over HTTP. See `docs/cache.md`.
 
 pub mod cache;
+pub mod capabilities;
+pub mod http;
 pub mod source;
+pub mod wms;
+pub mod wmts;
+mod xyz;
 
 pub use cache::{CacheError, Seeded, TileCache, blank};
+pub use http::{Settings, routes};
 pub use source::TileRenderer;

@@ -283,13 +283,26 @@ pub mod vars {
         example: "cache/tiles",
         meaning: "Key prefix under which tiles are stored, as `{layer}/{time}/{TileMatrixSet}/{z}/{x}/{y}.{ext}` (ext `png` or `jpg`).",
     };
-
-    /// A renderer service the cache and the seeder ask for tiles.
+    /// The renderer service the cache draws tiles with.
     pub const RENDERER_URL: Var = Var {
         name: "RENDERER_URL",
         default: None,
         example: "http://renderer:8082",
-        meaning: "Base URL of a renderer service the cache and the seeder ask for tiles (`{url}/ows`). Unset: they render in-process with the renderer library.",
+        meaning: "Base URL of the renderer service the cache and the seeder ask for tiles (`{RENDERER_URL}/ows`); the cache also passes non-tile WMS requests to it. Unset: they draw tiles in their own process (then `STORAGE_URL`, `COLLECTIONS_FILE` and `RENDER_MAX_SIZE` apply as for the renderer).",
+    };
+    /// How long clients may keep tiles.
+    pub const CACHE_MAX_AGE: Var = Var {
+        name: "CACHE_MAX_AGE",
+        default: Some("3600"),
+        example: "86400",
+        meaning: "Seconds clients and proxies may keep a tile without asking again: `Cache-Control: public, max-age=N` on every tile the cache serves.",
+    };
+    /// The deepest zoom level the cache serves.
+    pub const CACHE_MAX_ZOOM: Var = Var {
+        name: "CACHE_MAX_ZOOM",
+        default: Some("18"),
+        example: "14",
+        meaning: "Deepest tile matrix (zoom level, 0 to 24) the cache advertises and serves in both tile matrix sets; deeper requests are refused.",
     };
 
     /// The registry: every variable above.
@@ -316,6 +329,8 @@ pub mod vars {
         TILES_STORAGE_URL,
         TILES_PREFIX,
         RENDERER_URL,
+        CACHE_MAX_AGE,
+        CACHE_MAX_ZOOM,
     ];
 }
 

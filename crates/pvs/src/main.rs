@@ -5,7 +5,7 @@
 //! works as operators know it. This crate only parses arguments and wires configuration to the
 //! service crates; the logic lives there.
 //!
-//! Exit codes: 0 success, 1 runtime failure or a service not built yet, 2 invalid
+//! Exit codes: 0 success, 1 runtime failure, 2 invalid
 //! configuration or usage (one line on stderr naming what is wrong).
 
 use std::ffi::OsString;
@@ -19,6 +19,7 @@ use pvs_service::config::{
 use pvs_storage::StorageUrl;
 
 mod backends;
+mod cache;
 mod ingestor;
 mod preprocessor;
 mod registrar;
@@ -74,7 +75,8 @@ enum Service {
     /// Serve WMS (1.1.1, 1.3.0) from the catalog and the COGs; WCS and OpenSearch are not
     /// built yet.
     Renderer(HttpArgs),
-    /// Serve WMTS and tiled WMS from the tile cache. [not built yet]
+    /// Serve WMTS (KVP and RESTful), XYZ tiles with TileJSON and tiled WMS from the tile
+    /// cache, drawing missing tiles in process or with the renderer at RENDERER_URL.
     Cache(HttpArgs),
 }
 
@@ -131,7 +133,9 @@ impl Service {
             Service::Registrar(_) | Service::Seeder(_) => {
                 &[vars::REDIS_URL, vars::DATABASE_URL, vars::STORAGE_URL]
             }
-            Service::Renderer(_) | Service::Cache(_) => &[vars::DATABASE_URL, vars::STORAGE_URL],
+            Service::Renderer(_) => &[vars::DATABASE_URL, vars::STORAGE_URL],
+            // STORAGE_URL or TILES_STORAGE_URL, checked when the cache starts.
+            Service::Cache(_) => &[vars::DATABASE_URL],
         }
     }
 }
@@ -210,8 +214,6 @@ fn start(env: &Env, service: Service) -> Result<(), StartError> {
         Service::Preprocessor(args) => run_with(Box::pin(preprocessor::run(env, args, listen))),
         Service::Renderer(_) => run_with(Box::pin(renderer::run(env, listen))),
         Service::Seeder(args) => run_with(Box::pin(seeder::run(env, args, listen))),
-        Service::Cache(_) => Err(StartError::Runtime(
-            "this service is not built yet in this version of pvs; nothing was started.".into(),
-        )),
+        Service::Cache(_) => run_with(Box::pin(cache::run(env, listen))),
     }
 }

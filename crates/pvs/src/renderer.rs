@@ -10,9 +10,9 @@ use pvs_service::http;
 
 use crate::backends::{self, StartError};
 
-/// Runs the renderer until SIGINT/SIGTERM.
-pub async fn run(env: &Env, listen: ListenAddr) -> Result<(), StartError> {
-    // Every configuration check comes before any backend is touched.
+/// The renderer's settings from `RENDER_MAX_SIZE` and `COLLECTIONS_FILE` (also used by the
+/// cache when it draws tiles in its own process).
+pub fn settings(env: &Env) -> Result<Settings, StartError> {
     let max_size: usize = env
         .get::<String>(&vars::RENDER_MAX_SIZE)?
         .parse()
@@ -29,6 +29,17 @@ pub async fn run(env: &Env, listen: ListenAddr) -> Result<(), StartError> {
         })?;
     let styles = pvs_renderer::styles(&crate::registrar::collections(env)?)
         .map_err(|e| ConfigError::new(&vars::COLLECTIONS_FILE, e))?;
+    Ok(Settings {
+        max_size,
+        styles,
+        ..Settings::default()
+    })
+}
+
+/// Runs the renderer until SIGINT/SIGTERM.
+pub async fn run(env: &Env, listen: ListenAddr) -> Result<(), StartError> {
+    // Every configuration check comes before any backend is touched.
+    let settings = settings(env)?;
     let database: DatabaseUrl = env.get(&vars::DATABASE_URL)?;
     let storage = backends::storage(env)?.ok_or_else(|| {
         StartError::Config(ConfigError::new(
@@ -42,11 +53,6 @@ pub async fn run(env: &Env, listen: ListenAddr) -> Result<(), StartError> {
             .await
             .map_err(|e| StartError::Runtime(e.to_string()))?,
     );
-    let settings = Settings {
-        max_size,
-        styles,
-        ..Settings::default()
-    };
     let renderer = Arc::new(Renderer::new(catalog.clone(), storage.clone(), settings));
     let readiness = backends::Probes {
         catalog: Some(catalog),

@@ -116,9 +116,3 @@ fn a_link_named_after_a_service_acts_as_that_service() {
     );
 }
 
-#[test]
-fn a_service_not_built_yet_says_so_and_fails() {
-    let out = run(Path::new(PVS), &["cache"], &VALID);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("not built yet"), "{}", stderr(&out));
-}

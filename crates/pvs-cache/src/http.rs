@@ -1,0 +1,418 @@
+//! The cache's HTTP service: the routes, the settings, OWS exception reports and the tile
+//! responses with their HTTP caching headers (`ETag`, `Last-Modified`, `Cache-Control`,
+//! conditional `GET` answered with 304).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use pvs_tiles::{StoredTile, TileFormat, TileKey};
+
+use crate::cache::{CacheError, TileCache, blank};
+
+/// The longest query string (and REST path) read; longer requests get 400 unread.
+pub const MAX_QUERY_BYTES: usize = 8192;
+
+/// What the service advertises and how long answers may be cached.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `Cache-Control: public, max-age=N` on every tile, in seconds.
+    pub max_age: u32,
+    /// The deepest zoom level served and advertised (at most [`pvs_tiles::tms::MAX_ZOOM`]).
+    pub max_zoom: u8,
+    /// How many product intervals (the newest) a layer's time dimension lists.
+    pub time_values: u32,
+    /// The service title in the capabilities.
+    pub title: String,
+    /// How long a capabilities document is reused before it is built again.
+    pub capabilities_ttl: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            max_age: 3600,
+            max_zoom: 18,
+            time_values: 1000,
+            title: "pvs View Server tile cache".to_owned(),
+            capabilities_ttl: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A capabilities document built for a base URL, and when.
+pub(crate) struct BuiltDocument {
+    pub base: String,
+    pub built: Instant,
+    pub xml: Bytes,
+}
+
+/// The state of every handler.
+pub(crate) struct App {
+    pub cache: Arc<TileCache>,
+    pub settings: Settings,
+    /// The `Cache-Control` value of tiles, built once.
+    pub cache_control: HeaderValue,
+    /// The last capabilities document (the lock also makes concurrent requests build it
+    /// once).
+    pub capabilities: tokio::sync::Mutex<Option<BuiltDocument>>,
+}
+
+/// The cache's routes: WMTS KVP on `/wmts` (and on `/ows` with `SERVICE=WMTS`), RESTful
+/// WMTS under `/wmts/1.0.0/`, tiled WMS on `/ows` (other WMS requests are passed to the
+/// renderer), XYZ tiles and TileJSON under `/tiles/`.
+pub fn routes(cache: Arc<TileCache>, settings: Settings) -> Router {
+    let settings = Settings {
+        max_zoom: settings.max_zoom.min(pvs_tiles::tms::MAX_ZOOM),
+        ..settings
+    };
+    let cache_control = HeaderValue::from_str(&format!("public, max-age={}", settings.max_age))
+        .expect("a number makes a header value");
+    let app = Arc::new(App {
+        cache,
+        settings,
+        cache_control,
+        capabilities: tokio::sync::Mutex::new(None),
+    });
+    Router::new()
+        .route("/wmts", get(crate::wmts::kvp))
+        .route("/wmts/", get(crate::wmts::kvp))
+        .route("/wmts/{*rest}", get(crate::wmts::rest))
+        .route("/ows", get(crate::wms::ows))
+        .route("/tiles/{*rest}", get(crate::xyz::tiles))
+        .with_state(app)
+}
+
+/// An error answered as an OWS 1.1 `ExceptionReport`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwsError {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// The OWS exception code (`InvalidParameterValue`...).
+    pub code: &'static str,
+    /// The parameter at fault, if any.
+    pub locator: Option<&'static str>,
+    /// What is wrong, for people.
+    pub message: String,
+}
+
+impl OwsError {
+    /// A required parameter is missing (400 `MissingParameterValue`).
+    pub fn missing(locator: &'static str) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            code: "MissingParameterValue",
+            locator: Some(locator),
+            message: format!("the parameter {locator} is required"),
+        }
+    }
+
+    /// A parameter has a value the service does not accept (400 `InvalidParameterValue`).
+    pub fn invalid(locator: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            code: "InvalidParameterValue",
+            locator: Some(locator),
+            message: message.into(),
+        }
+    }
+
+    /// A tile row or column outside the matrix (400 `TileOutOfRange`, WMTS 07-057r7
+    /// table 28).
+    pub fn out_of_range(locator: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            code: "TileOutOfRange",
+            locator: Some(locator),
+            message: message.into(),
+        }
+    }
+
+    /// An operation the service does not offer (501 `OperationNotSupported`, OWS Common
+    /// 06-121r3 table 28).
+    pub fn not_supported(operation: &str) -> Self {
+        Self {
+            status: StatusCode::NOT_IMPLEMENTED,
+            code: "OperationNotSupported",
+            locator: Some("request"),
+            message: format!(
+                "the operation {:?} is not supported: GetCapabilities or GetTile",
+                clip(operation)
+            ),
+        }
+    }
+
+    /// A path that names nothing (404).
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::NOT_FOUND,
+            code: "InvalidParameterValue",
+            locator: None,
+            message: message.into(),
+        }
+    }
+
+    /// A failure of the server or a backend (500 `NoApplicableCode`).
+    pub fn server(message: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            code: "NoApplicableCode",
+            locator: None,
+            message: message.into(),
+        }
+    }
+
+    /// The same error with another HTTP status.
+    pub fn with_status(self, status: StatusCode) -> Self {
+        Self { status, ..self }
+    }
+
+    /// The error of a query string or path longer than [`MAX_QUERY_BYTES`].
+    pub fn too_long(what: &str, length: usize) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            code: "InvalidParameterValue",
+            locator: None,
+            message: format!(
+                "the {what} is {length} bytes long; at most {MAX_QUERY_BYTES} are read"
+            ),
+        }
+    }
+
+    /// The error of a cache failure: an unknown layer is the client's, others the server's.
+    pub fn from_cache(error: CacheError) -> Self {
+        match error {
+            CacheError::UnknownLayer(layer) => Self::invalid(
+                "layer",
+                format!(
+                    "layer {:?} is not known: a collection, or a collection's `__outlines`",
+                    clip(&layer)
+                ),
+            ),
+            other => {
+                tracing::error!(error = %other, "a tile could not be served");
+                Self::server(other.to_string())
+            }
+        }
+    }
+
+    /// The `ExceptionReport` document.
+    pub fn to_xml(&self) -> String {
+        let locator = self
+            .locator
+            .map(|l| format!(" locator=\"{}\"", xml_escape(l)))
+            .unwrap_or_default();
+        format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
+             <ExceptionReport xmlns=\"http://www.opengis.net/ows/1.1\" \
+             xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" \
+             xsi:schemaLocation=\"http://www.opengis.net/ows/1.1 http://schemas.opengis.net/ows/1.1.0/owsExceptionReport.xsd\" \
+             version=\"1.1.0\" xml:lang=\"en\">\n  \
+             <Exception exceptionCode=\"{}\"{locator}>\n    \
+             <ExceptionText>{}</ExceptionText>\n  </Exception>\n</ExceptionReport>\n",
+            self.code,
+            xml_escape(&self.message)
+        )
+    }
+}
+
+impl IntoResponse for OwsError {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            [(header::CONTENT_TYPE, "application/xml")],
+            self.to_xml(),
+        )
+            .into_response()
+    }
+}
+
+/// At most 64 characters of a value a client sent, for messages.
+pub(crate) fn clip(value: &str) -> String {
+    value.chars().take(64).collect()
+}
+
+/// Text escaped for XML content and attribute values; characters XML 1.0 cannot hold are
+/// written as `\u{…}`.
+pub fn xml_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\t' | '\n' | '\r' => out.push(c),
+            c if (c as u32) < 0x20 || c == '\u{fffe}' || c == '\u{ffff}' => {
+                out.push_str(&format!("\\u{{{:x}}}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The base URL of this service as the client reached it (`Host`, and
+/// `X-Forwarded-Proto: https` behind a TLS proxy), for the URLs of documents. A `Host` that
+/// is not a plain host name and port is replaced by `localhost`.
+pub(crate) fn base_url(headers: &HeaderMap) -> String {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| {
+            !h.is_empty()
+                && h.len() <= 255
+                && h.bytes().all(|b| {
+                    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']')
+                })
+        })
+        .unwrap_or("localhost");
+    let https = headers
+        .get("x-forwarded-proto")
+        .is_some_and(|p| p.as_bytes().eq_ignore_ascii_case(b"https"));
+    format!("{}://{host}", if https { "https" } else { "http" })
+}
+
+/// Serves the tile at `key` from the cache (drawn on a miss), with its caching headers.
+pub(crate) async fn serve_tile(
+    app: &App,
+    key: &TileKey,
+    request: &HeaderMap,
+) -> Result<Response, OwsError> {
+    match app.cache.tile(key).await {
+        Ok(tile) => Ok(tile_response(app, tile, key.format, request)),
+        Err(error) => Err(OwsError::from_cache(error)),
+    }
+}
+
+/// The answer for a stored tile: 304 when the client's copy is current, else the image (the
+/// blank image for a tile with no data).
+pub(crate) fn tile_response(
+    app: &App,
+    tile: StoredTile,
+    format: TileFormat,
+    request: &HeaderMap,
+) -> Response {
+    let e_tag = quoted(&tile.e_tag);
+    let not_modified = is_not_modified(request, &e_tag, tile.last_modified);
+    let mut builder = Response::builder()
+        .header(header::CACHE_CONTROL, app.cache_control.clone())
+        .header(header::LAST_MODIFIED, http_date(tile.last_modified));
+    if let Ok(value) = HeaderValue::from_str(&e_tag) {
+        builder = builder.header(header::ETAG, value);
+    }
+    let response = if not_modified {
+        builder.status(StatusCode::NOT_MODIFIED).body(Body::empty())
+    } else {
+        let body = if tile.is_empty() {
+            blank(format)
+        } else {
+            tile.bytes
+        };
+        builder
+            .status(StatusCode::OK)
+            .header(header::CONTENT_TYPE, format.mime())
+            .body(Body::from(body))
+    };
+    response.expect("tile headers are valid")
+}
+
+/// An entity tag in double quotes (S3's come quoted, others do not).
+fn quoted(e_tag: &str) -> String {
+    if e_tag.len() >= 2 && e_tag.starts_with('"') && e_tag.ends_with('"') {
+        e_tag.to_owned()
+    } else {
+        format!("\"{}\"", e_tag.replace('"', ""))
+    }
+}
+
+/// An HTTP date (RFC 9110 IMF-fixdate).
+pub fn http_date(time: DateTime<Utc>) -> String {
+    time.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
+}
+
+/// Whether the client's copy is current: `If-None-Match` names the tag (it takes
+/// precedence), or else `If-Modified-Since` is not before the modification (to the second).
+fn is_not_modified(request: &HeaderMap, e_tag: &str, modified: DateTime<Utc>) -> bool {
+    if let Some(value) = request.get(header::IF_NONE_MATCH) {
+        let Ok(value) = value.to_str() else {
+            return false;
+        };
+        return value.split(',').map(str::trim).any(|candidate| {
+            candidate == "*" || candidate.strip_prefix("W/").unwrap_or(candidate) == e_tag
+        });
+    }
+    request
+        .get(header::IF_MODIFIED_SINCE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| DateTime::parse_from_rfc2822(v).ok())
+        .is_some_and(|since| modified.timestamp() <= since.timestamp())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn conditional_requests() {
+        let modified = Utc.with_ymd_and_hms(2024, 3, 1, 12, 0, 0).unwrap();
+        let mut headers = HeaderMap::new();
+        assert!(!is_not_modified(&headers, "\"a\"", modified));
+        headers.insert(header::IF_NONE_MATCH, "\"b\", W/\"a\"".parse().unwrap());
+        assert!(is_not_modified(&headers, "\"a\"", modified));
+        // If-None-Match takes precedence over a matching If-Modified-Since.
+        headers.insert(header::IF_NONE_MATCH, "\"b\"".parse().unwrap());
+        headers.insert(
+            header::IF_MODIFIED_SINCE,
+            http_date(modified).parse().unwrap(),
+        );
+        assert!(!is_not_modified(&headers, "\"a\"", modified));
+        headers.remove(header::IF_NONE_MATCH);
+        assert!(is_not_modified(&headers, "\"a\"", modified));
+        let earlier = modified - chrono::TimeDelta::seconds(1);
+        headers.insert(
+            header::IF_MODIFIED_SINCE,
+            http_date(earlier).parse().unwrap(),
+        );
+        assert!(!is_not_modified(&headers, "\"a\"", modified));
+        headers.insert(header::IF_MODIFIED_SINCE, "yesterday".parse().unwrap());
+        assert!(!is_not_modified(&headers, "\"a\"", modified));
+    }
+
+    #[test]
+    fn tags_are_quoted_once() {
+        assert_eq!(quoted("abc"), "\"abc\"");
+        assert_eq!(quoted("\"abc\""), "\"abc\"");
+        assert_eq!(quoted("a\"b"), "\"ab\"");
+    }
+
+    #[test]
+    fn reports_escape_what_clients_sent() {
+        let error = OwsError::invalid("time", "TIME \"<x>&\u{1}\"");
+        let xml = error.to_xml();
+        assert!(
+            xml.contains("TIME &quot;&lt;x&gt;&amp;\\u{1}&quot;"),
+            "{xml}"
+        );
+        assert!(!xml.contains("<x>"));
+    }
+
+    #[test]
+    fn hostile_hosts_are_not_echoed() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::HOST, "example.org:8083".parse().unwrap());
+        assert_eq!(base_url(&headers), "http://example.org:8083");
+        headers.insert(header::HOST, "a\"><x".parse().unwrap());
+        assert_eq!(base_url(&headers), "http://localhost");
+        headers.insert("x-forwarded-proto", "https".parse().unwrap());
+        assert_eq!(base_url(&headers), "https://localhost");
+    }
+}

@@ -1,0 +1,91 @@
+//! `pvs cache`: WMTS 1.0.0 (KVP on `/wmts`, RESTful under `/wmts/1.0.0/`), XYZ tiles and
+//! TileJSON under `/tiles/`, tiled WMS on `/ows` (other WMS requests go to the renderer), with
+//! `/health` and `/ready`. Tiles are drawn in this process, or by the renderer service at
+//! `RENDERER_URL`. See `docs/cache.md`.
+
+use std::sync::Arc;
+
+use pvs_cache::{Settings, TileCache, TileRenderer};
+use pvs_catalog::{Catalog, PostgisCatalog};
+use pvs_renderer::Renderer;
+use pvs_service::config::{ConfigError, DatabaseUrl, Env, ListenAddr, vars};
+use pvs_service::http;
+use url::Url;
+
+use crate::backends::{self, StartError};
+
+/// The cache's settings from `CACHE_MAX_AGE` and `CACHE_MAX_ZOOM`.
+fn settings(env: &Env) -> Result<Settings, ConfigError> {
+    let max_age: u32 = env.get(&vars::CACHE_MAX_AGE)?;
+    let max_zoom: u8 = env.get(&vars::CACHE_MAX_ZOOM)?;
+    if max_zoom > pvs_tiles::tms::MAX_ZOOM {
+        return Err(ConfigError::new(
+            &vars::CACHE_MAX_ZOOM,
+            format!(
+                "must be a zoom level from 0 to {}",
+                pvs_tiles::tms::MAX_ZOOM
+            ),
+        ));
+    }
+    Ok(Settings {
+        max_age,
+        max_zoom,
+        ..Settings::default()
+    })
+}
+
+/// Runs the cache until SIGINT/SIGTERM.
+pub async fn run(env: &Env, listen: ListenAddr) -> Result<(), StartError> {
+    // Every configuration check comes before any backend is touched.
+    let settings = settings(env)?;
+    let database: DatabaseUrl = env.get(&vars::DATABASE_URL)?;
+    let renderer_url: Option<Url> = env.get_opt(&vars::RENDERER_URL)?;
+    let renderer_settings = match renderer_url {
+        Some(_) => None,
+        None => Some(crate::renderer::settings(env)?),
+    };
+    let store = backends::tile_store(env)?.ok_or_else(|| {
+        StartError::Config(ConfigError::new(
+            &vars::STORAGE_URL,
+            "is required but not set (the tile store: STORAGE_URL or TILES_STORAGE_URL)",
+        ))
+    })?;
+    let catalog: Arc<dyn Catalog> = Arc::new(
+        PostgisCatalog::connect(database.as_str())
+            .await
+            .map_err(|e| StartError::Runtime(e.to_string()))?,
+    );
+    let renderer = match (renderer_url, renderer_settings) {
+        (Some(url), _) => TileRenderer::http(&url)
+            .map_err(|e| StartError::Config(ConfigError::new(&vars::RENDERER_URL, e)))?,
+        (None, settings) => {
+            let storage = backends::storage(env)?.ok_or_else(|| {
+                StartError::Config(ConfigError::new(
+                    &vars::STORAGE_URL,
+                    "is required but not set (to draw tiles in this process; or set RENDERER_URL)",
+                ))
+            })?;
+            pvs_raster::init();
+            TileRenderer::InProcess(Arc::new(Renderer::new(
+                catalog.clone(),
+                storage,
+                settings.unwrap_or_default(),
+            )))
+        }
+    };
+    let readiness = backends::Probes {
+        catalog: Some(catalog.clone()),
+        storage: Some(store.storage().clone()),
+        ..Default::default()
+    }
+    .readiness();
+    let cache = Arc::new(TileCache::new(store, renderer, catalog));
+    let router = http::with_probes("cache", pvs_cache::routes(cache, settings), readiness);
+    let listener = http::bind(listen)
+        .await
+        .map_err(|e| StartError::Runtime(e.to_string()))?;
+    tracing::info!(address = %listen, "cache serving WMTS on /wmts, XYZ on /tiles, tiled WMS on /ows");
+    http::serve(listener, router, http::shutdown_signal())
+        .await
+        .map_err(|e| StartError::Runtime(e.to_string()))
+}
