@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use pvs_cache::TileRenderer;
 use pvs_queue::{RedisQueue, WorkQueue};
 use pvs_service::config::{ConfigError, Env, RedisUrl, Secret, vars};
 use pvs_storage::{S3Settings, Storage, StorageKey, StorageUrl};
@@ -69,7 +70,6 @@ pub fn storage(env: &Env) -> Result<Option<Storage>, StartError> {
 
 /// The tile store: `TILES_STORAGE_URL` (else `STORAGE_URL`) under `TILES_PREFIX`; `None` when
 /// neither storage variable is set.
-#[allow(dead_code, reason = "the cache, seeder and registrar wiring use it")]
 pub fn tile_store(env: &Env) -> Result<Option<TileStore>, StartError> {
     let url = match env.get_opt::<StorageUrl>(&vars::TILES_STORAGE_URL)? {
         Some(url) => url,
@@ -86,6 +86,57 @@ pub fn tile_store(env: &Env) -> Result<Option<TileStore>, StartError> {
     let storage =
         Storage::from_url(&url, Some(&s3)).map_err(|e| StartError::Runtime(e.to_string()))?;
     Ok(Some(TileStore::new(storage, root)))
+}
+
+/// How the cache and the seeder draw tiles, read from the configuration before any backend
+/// is touched: by the renderer service at `RENDERER_URL`, or in this process with the
+/// renderer's settings (`RENDER_MAX_SIZE`, `COLLECTIONS_FILE`) over `STORAGE_URL`.
+pub enum TileDrawing {
+    /// `RENDERER_URL`.
+    Service(Url),
+    /// The renderer library.
+    InProcess(pvs_renderer::Settings, Storage),
+}
+
+impl TileDrawing {
+    /// Reads `RENDERER_URL`, else the in-process renderer's configuration.
+    pub fn from_env(env: &Env) -> Result<Self, StartError> {
+        if let Some(url) = env.get_opt::<Url>(&vars::RENDERER_URL)? {
+            if !matches!(url.scheme(), "http" | "https") {
+                return Err(ConfigError::new(
+                    &vars::RENDERER_URL,
+                    format!("{url}: must be an http:// or https:// URL"),
+                )
+                .into());
+            }
+            return Ok(Self::Service(url));
+        }
+        let settings = crate::renderer::settings(env)?;
+        let storage = storage(env)?.ok_or_else(|| {
+            ConfigError::new(
+                &vars::STORAGE_URL,
+                "is required but not set (to draw tiles in this process; or set RENDERER_URL)",
+            )
+        })?;
+        Ok(Self::InProcess(settings, storage))
+    }
+
+    /// The tile renderer, finding products in `catalog` when drawing in this process.
+    pub fn renderer(
+        self,
+        catalog: Arc<dyn pvs_catalog::Catalog>,
+    ) -> Result<TileRenderer, StartError> {
+        match self {
+            Self::Service(url) => TileRenderer::http(&url)
+                .map_err(|e| StartError::Config(ConfigError::new(&vars::RENDERER_URL, e))),
+            Self::InProcess(settings, storage) => {
+                pvs_raster::init();
+                Ok(TileRenderer::InProcess(Arc::new(
+                    pvs_renderer::Renderer::new(catalog, storage, settings),
+                )))
+            }
+        }
+    }
 }
 
 /// Readiness checks of the backends a service uses: `redis`, `postgis`, `storage`, each a

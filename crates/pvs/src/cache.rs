@@ -5,12 +5,10 @@
 
 use std::sync::Arc;
 
-use pvs_cache::{Settings, TileCache, TileRenderer};
+use pvs_cache::{Settings, TileCache};
 use pvs_catalog::{Catalog, PostgisCatalog};
-use pvs_renderer::Renderer;
 use pvs_service::config::{ConfigError, DatabaseUrl, Env, ListenAddr, vars};
 use pvs_service::http;
-use url::Url;
 
 use crate::backends::{self, StartError};
 
@@ -39,11 +37,7 @@ pub async fn run(env: &Env, listen: ListenAddr) -> Result<(), StartError> {
     // Every configuration check comes before any backend is touched.
     let settings = settings(env)?;
     let database: DatabaseUrl = env.get(&vars::DATABASE_URL)?;
-    let renderer_url: Option<Url> = env.get_opt(&vars::RENDERER_URL)?;
-    let renderer_settings = match renderer_url {
-        Some(_) => None,
-        None => Some(crate::renderer::settings(env)?),
-    };
+    let drawing = backends::TileDrawing::from_env(env)?;
     let store = backends::tile_store(env)?.ok_or_else(|| {
         StartError::Config(ConfigError::new(
             &vars::STORAGE_URL,
@@ -55,24 +49,7 @@ pub async fn run(env: &Env, listen: ListenAddr) -> Result<(), StartError> {
             .await
             .map_err(|e| StartError::Runtime(e.to_string()))?,
     );
-    let renderer = match (renderer_url, renderer_settings) {
-        (Some(url), _) => TileRenderer::http(&url)
-            .map_err(|e| StartError::Config(ConfigError::new(&vars::RENDERER_URL, e)))?,
-        (None, settings) => {
-            let storage = backends::storage(env)?.ok_or_else(|| {
-                StartError::Config(ConfigError::new(
-                    &vars::STORAGE_URL,
-                    "is required but not set (to draw tiles in this process; or set RENDERER_URL)",
-                ))
-            })?;
-            pvs_raster::init();
-            TileRenderer::InProcess(Arc::new(Renderer::new(
-                catalog.clone(),
-                storage,
-                settings.unwrap_or_default(),
-            )))
-        }
-    };
+    let renderer = drawing.renderer(catalog.clone())?;
     let readiness = backends::Probes {
         catalog: Some(catalog.clone()),
         storage: Some(store.storage().clone()),

@@ -6,9 +6,8 @@
 use std::io::IsTerminal;
 use std::sync::Arc;
 
-use pvs_cache::{TileCache, TileRenderer};
+use pvs_cache::TileCache;
 use pvs_catalog::{Catalog, PostgisCatalog};
-use pvs_renderer::{Renderer, Settings};
 use pvs_seeder::job::{
     parse_bbox, parse_collections, parse_formats, parse_interval, parse_matrix_sets, parse_zoom,
 };
@@ -18,7 +17,6 @@ use pvs_seeder::{
 use pvs_service::config::{ConfigError, DatabaseUrl, Env, ListenAddr, vars};
 use pvs_service::http;
 use pvs_tiles::{TileFormat, TileMatrixSet};
-use url::Url;
 
 use crate::HttpArgs;
 use crate::backends::{self, StartError};
@@ -107,51 +105,21 @@ impl SeederArgs {
 pub async fn run(env: &Env, args: SeederArgs, listen: ListenAddr) -> Result<(), StartError> {
     // Every configuration check comes before any backend is touched.
     let collections = crate::registrar::collections(env)?;
-    let styles = pvs_renderer::styles(&collections)
-        .map_err(|e| ConfigError::new(&vars::COLLECTIONS_FILE, e))?;
     let database: DatabaseUrl = env.get(&vars::DATABASE_URL)?;
-    let storage = backends::storage(env)?.ok_or_else(|| {
-        StartError::Config(ConfigError::new(
-            &vars::STORAGE_URL,
-            "is required but not set",
-        ))
-    })?;
+    let drawing = backends::TileDrawing::from_env(env)?;
     let tiles = backends::tile_store(env)?.ok_or_else(|| {
         StartError::Config(ConfigError::new(
             &vars::STORAGE_URL,
             "is required but not set",
         ))
     })?;
-    let renderer_url: Option<Url> = env.get_opt(&vars::RENDERER_URL)?;
-    if let Some(url) = &renderer_url
-        && !matches!(url.scheme(), "http" | "https")
-    {
-        return Err(ConfigError::new(
-            &vars::RENDERER_URL,
-            format!("{url}: must be an http:// or https:// URL"),
-        )
-        .into());
-    }
     let catalog: Arc<dyn Catalog> = Arc::new(
         PostgisCatalog::connect(database.as_str())
             .await
             .map_err(|e| StartError::Runtime(e.to_string()))?,
     );
-    let renderer = match &renderer_url {
-        Some(url) => TileRenderer::http(url).map_err(StartError::Runtime)?,
-        None => {
-            pvs_raster::init();
-            let settings = Settings {
-                styles,
-                ..Settings::default()
-            };
-            TileRenderer::InProcess(Arc::new(Renderer::new(
-                catalog.clone(),
-                storage.clone(),
-                settings,
-            )))
-        }
-    };
+    let renderer = drawing.renderer(catalog.clone())?;
+    let tile_storage = tiles.storage().clone();
     let cache = Arc::new(TileCache::new(tiles, renderer, catalog.clone()));
     let matrix_sets = distinct(&args.tms, TileMatrixSet::ALL.to_vec());
     let formats = distinct(&args.format, vec![TileFormat::Png]);
@@ -184,7 +152,7 @@ pub async fn run(env: &Env, args: SeederArgs, listen: ListenAddr) -> Result<(), 
     let readiness = backends::Probes {
         queue: Some(queue),
         catalog: Some(catalog),
-        storage: Some(storage),
+        storage: Some(tile_storage),
     }
     .readiness();
     let router = http::with_probes("seeder", axum::Router::new(), readiness);
