@@ -335,7 +335,23 @@ fn quoted(e_tag: &str) -> String {
 
 /// An HTTP date (RFC 9110 IMF-fixdate).
 pub fn http_date(time: DateTime<Utc>) -> String {
-    time.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
+    use chrono::{Datelike, Timelike};
+    // Written out rather than through `format` (which parses its pattern on every call):
+    // this runs for every tile served.
+    const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    format!(
+        "{}, {:02} {} {:04} {:02}:{:02}:{:02} GMT",
+        DAYS[time.weekday().num_days_from_monday() as usize],
+        time.day(),
+        MONTHS[time.month0() as usize],
+        time.year(),
+        time.hour(),
+        time.minute(),
+        time.second()
+    )
 }
 
 /// Whether the client's copy is current: `If-None-Match` names the tag (it takes
@@ -385,6 +401,23 @@ mod tests {
         assert!(!is_not_modified(&headers, "\"a\"", modified));
         headers.insert(header::IF_MODIFIED_SINCE, "yesterday".parse().unwrap());
         assert!(!is_not_modified(&headers, "\"a\"", modified));
+    }
+
+    #[test]
+    fn http_dates_are_rfc_7231_dates() {
+        for (y, mo, d, h, mi, se) in [
+            (2024, 3, 1, 12, 0, 0),
+            (1999, 12, 31, 23, 59, 59),
+            (2026, 11, 22, 7, 5, 9),
+        ] {
+            let time = Utc.with_ymd_and_hms(y, mo, d, h, mi, se).unwrap();
+            assert_eq!(
+                http_date(time),
+                time.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
+            );
+        }
+        let time = Utc.with_ymd_and_hms(2024, 3, 1, 12, 0, 0).unwrap();
+        assert_eq!(http_date(time), "Fri, 01 Mar 2024 12:00:00 GMT");
     }
 
     #[test]

@@ -173,6 +173,21 @@ pub async fn get_object_with_info(storage: &Storage) {
         storage.get_object(&key("get_object/missing")).await,
         Err(StorageError::NotFound { .. })
     ));
+    // Larger than what a local directory reads inline: the other path, the same answer.
+    let large = pattern(crate::INLINE_READ_LIMIT as usize + 4097, 8);
+    let name = key("get_object/large.bin");
+    storage
+        .put(&name, Bytes::from(large.clone()))
+        .await
+        .unwrap();
+    let (bytes, info) = storage.get_object(&name).await.unwrap();
+    assert_eq!(bytes.as_ref(), large.as_slice());
+    assert_eq!(info.e_tag, storage.head(&name).await.unwrap().e_tag);
+    // A "folder" is not an object.
+    assert!(matches!(
+        storage.get_object(&key("get_object")).await,
+        Err(StorageError::NotFound { .. })
+    ));
 }
 
 /// `list_children` names the next segment of the keys under a prefix that have more

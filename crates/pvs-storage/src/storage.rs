@@ -51,8 +51,15 @@ pub struct ObjectInfo {
 #[derive(Debug, Clone)]
 pub struct Storage {
     store: Arc<dyn ObjectStore>,
+    /// The same store when it is a local directory, for [`Storage::get_object`]'s direct reads.
+    local: Option<Arc<LocalFileSystem>>,
     config: Arc<Config>,
 }
+
+/// Objects of a local directory up to this size are read by [`Storage::get_object`] on the
+/// calling thread, in one `open`/`fstat`/`read` (as nginx serves files without thread pools):
+/// a hop to a blocking thread costs more than reading a tile from the page cache.
+pub const INLINE_READ_LIMIT: u64 = 1024 * 1024;
 
 /// What a storage was opened from, kept for key mapping, messages and GDAL.
 #[derive(Debug)]
@@ -69,6 +76,7 @@ impl Storage {
     /// A `file://` directory is created if missing. Each `memory://` storage is a new, empty
     /// store. No request is sent: use [`Storage::ping`] to check the backend answers.
     pub fn from_url(url: &StorageUrl, s3: Option<&S3Settings>) -> Result<Self, StorageError> {
+        let mut local = None;
         let (store, s3): (Arc<dyn ObjectStore>, _) = match url {
             StorageUrl::S3 { bucket, .. } => {
                 let settings = s3.cloned().unwrap_or_default();
@@ -86,12 +94,15 @@ impl Storage {
                         source,
                     }
                 })?;
-                (Arc::new(store), None)
+                let store = Arc::new(store);
+                local = Some(store.clone());
+                (store, None)
             }
             StorageUrl::Memory => (Arc::new(InMemory::new()), None),
         };
         Ok(Self {
             store,
+            local,
             config: Arc::new(Config {
                 url: url.clone(),
                 s3,
@@ -171,9 +182,17 @@ impl Storage {
         self.get_object(key).await.map(|(bytes, _)| bytes)
     }
 
-    /// Reads the whole object at `key` with its metadata, in one request.
+    /// Reads the whole object at `key` with its metadata, in one request. From a local
+    /// directory, objects up to [`INLINE_READ_LIMIT`] bytes are read on the calling thread.
     pub async fn get_object(&self, key: &StorageKey) -> Result<(Bytes, ObjectInfo), StorageError> {
         let to_error = |source| self.error(Operation::Get, key, source);
+        if let Some(local) = &self.local {
+            match read_small_file(local, &self.location(key)) {
+                Ok(Some(read)) => return Ok(read),
+                Ok(None) => {}
+                Err(source) => return Err(to_error(source)),
+            }
+        }
         let result = self
             .store
             .get(&self.location(key))
@@ -511,4 +530,53 @@ mod tests {
         Storage::from_url(&url, None).unwrap();
         assert!(root.is_dir());
     }
+}
+
+/// Reads a local file of at most [`INLINE_READ_LIMIT`] bytes with its metadata, described as
+/// `object_store`'s `LocalFileSystem` describes it (same entity tag and modification time);
+/// `None` for a larger file.
+fn read_small_file(
+    local: &LocalFileSystem,
+    location: &ObjectPath,
+) -> Result<Option<(Bytes, ObjectInfo)>, object_store::Error> {
+    use std::io::Read;
+    let path = local.path_to_filesystem(location)?;
+    let io_error = |source: std::io::Error| {
+        if source.kind() == std::io::ErrorKind::NotFound {
+            object_store::Error::NotFound {
+                path: location.to_string(),
+                source: Box::new(source),
+            }
+        } else {
+            object_store::Error::Generic {
+                store: "LocalFileSystem",
+                source: Box::new(source),
+            }
+        }
+    };
+    let mut file = std::fs::File::open(&path).map_err(io_error)?;
+    let metadata = file.metadata().map_err(io_error)?;
+    if metadata.is_dir() {
+        return Err(io_error(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "is a directory",
+        )));
+    }
+    if metadata.len() > INLINE_READ_LIMIT {
+        return Ok(None);
+    }
+    let mut bytes = Vec::with_capacity(metadata.len() as usize);
+    file.read_to_end(&mut bytes).map_err(io_error)?;
+    let modified = metadata.modified().map_err(io_error)?;
+    let micros = modified
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_micros();
+    let inode = std::os::unix::fs::MetadataExt::ino(&metadata);
+    let info = ObjectInfo {
+        size: bytes.len() as u64,
+        last_modified: modified.into(),
+        e_tag: Some(format!("\"{inode:x}-{micros:x}-{:x}\"", metadata.len())),
+    };
+    Ok(Some((Bytes::from(bytes), info)))
 }

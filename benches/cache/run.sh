@@ -1,0 +1,176 @@
+#!/usr/bin/env bash
+# Cache hits side by side: `pvs cache` (local-directory tile store) against nginx serving the
+# same tile files from the same disk, with wrk on loopback; then seeding (see
+# benches/cache/README.md). Not run by CI; takes about 5 minutes.
+#
+# Environment: PVS_BENCH_DIR (work folder, default /tmp/pvs-cache-bench), PVS_BENCH_DURATION
+# (seconds per measurement, default 20), PVS_BENCH_SEED_ZOOM (seeded zoom levels, default 0-10),
+# CARGO_TARGET_DIR.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+repo="$(pwd)"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/pvs-target}"
+work="${PVS_BENCH_DIR:-/tmp/pvs-cache-bench}"
+duration="${PVS_BENCH_DURATION:-20}"
+database=pvs_cache_bench
+seed_database=pvs_cache_bench_seed
+seed_zoom="${PVS_BENCH_SEED_ZOOM:-0-10}"
+renderer_port=18482
+nginx_port=18480
+pvs_port=18483
+
+log() { echo "[cache bench] $*" >&2; }
+
+scripts/setup.sh >/dev/null
+missing=()
+command -v nginx >/dev/null 2>&1 || missing+=(nginx)
+command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+if [ "${#missing[@]}" -gt 0 ]; then
+  log "installing ${missing[*]} (apt)"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+log "building pvs (release)"
+cargo build --release --locked -p pvs 2>&1 | tail -1
+pvs="$CARGO_TARGET_DIR/release/pvs"
+
+rm -rf "$work" && mkdir -p "$work/nginx"
+log "writing 10,000 tiles"
+cargo bench --locked -p pvs-benches --bench cache -- tiles --dir "$work" --count 10000 --seed 42
+
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  [ -f "$work/nginx/nginx.pid" ] && kill "$(cat "$work/nginx/nginx.pid")" 2>/dev/null || true
+  for db in "$database" "$seed_database"; do
+    psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true
+  done
+}
+trap cleanup EXIT
+
+# nginx as a static file server is commonly set up: 2 workers (one per core), sendfile,
+# no access log, open file cache.
+cat > "$work/nginx/nginx.conf" <<CONF
+worker_processes 2;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_requests 100000;
+  open_file_cache max=20000 inactive=60s;
+  types { image/png png; }
+  client_body_temp_path $work/nginx/tmp;
+  proxy_temp_path $work/nginx/tmp;
+  fastcgi_temp_path $work/nginx/tmp;
+  uwsgi_temp_path $work/nginx/tmp;
+  scgi_temp_path $work/nginx/tmp;
+  server {
+    listen 127.0.0.1:$nginx_port;
+    root $work/store;
+  }
+}
+CONF
+mkdir -p "$work/nginx/tmp"
+nginx -c "$work/nginx/nginx.conf" -p "$work/nginx"
+
+psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE IF EXISTS $database" >/dev/null
+psql -q -h 127.0.0.1 -U postgres -c "CREATE DATABASE $database" >/dev/null
+DATABASE_URL="postgres://postgres@127.0.0.1:5432/$database" STORAGE_URL="file://$work/store" \
+  LISTEN_ADDR="127.0.0.1:$pvs_port" RUST_LOG=warn "$pvs" cache > "$work/pvs.log" 2>&1 &
+pids+=($!)
+pvs_pid=$!
+for _ in $(seq 1 50); do
+  curl -sf "http://127.0.0.1:$pvs_port/health" >/dev/null && break
+  sleep 0.2
+done
+
+# Both must serve the very same bytes.
+read -r z x y < "$work/tiles.txt"
+curl -sf "http://127.0.0.1:$nginx_port/tiles/BENCH/default/WebMercatorQuad/$z/$x/$y.png" -o "$work/a.png"
+curl -sf "http://127.0.0.1:$pvs_port/tiles/BENCH/$z/$x/$y.png" -o "$work/b.png"
+cmp "$work/a.png" "$work/b.png"
+
+results="$work/results.tsv"
+: > "$results"
+run() { # name form port clients
+  local output
+  output=$(cd "$work" && PVS_BENCH_FORM="$2" PVS_BENCH_TILES="$work/tiles.txt" \
+    wrk -t2 -c"$4" -d"${duration}s" --latency -s "$repo/benches/cache/wrk-paths.lua" \
+    "http://127.0.0.1:$3")
+  local rps p99 errors
+  rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$output")
+  p99=$(awk '$1 == "99%" {print $2}' <<<"$output")
+  errors=$(awk '/Non-2xx/ {print $5}' <<<"$output")
+  printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$4" "$rps" "$p99" "${errors:-0}" >> "$results"
+  log "$1, $4 clients: $rps req/s, p99 $p99, non-2xx ${errors:-0}"
+}
+log "warm-up (page cache, open file caches)"
+(cd "$work" && PVS_BENCH_FORM=file PVS_BENCH_TILES="$work/tiles.txt" \
+  wrk -t2 -c16 -d5s -s "$repo/benches/cache/wrk-paths.lua" "http://127.0.0.1:$nginx_port" >/dev/null)
+(cd "$work" && PVS_BENCH_FORM=xyz PVS_BENCH_TILES="$work/tiles.txt" \
+  wrk -t2 -c16 -d5s -s "$repo/benches/cache/wrk-paths.lua" "http://127.0.0.1:$pvs_port" >/dev/null)
+for clients in 8 64; do
+  run nginx file "$nginx_port" "$clients"
+  run pvs xyz "$pvs_port" "$clients"
+done
+rss=$(awk '/VmHWM/ {print $2}' "/proc/$pvs_pid/status")
+
+echo
+echo "| Clients | nginx req/s | nginx p99 | pvs req/s | pvs p99 | pvs ÷ nginx |"
+echo "|---|---|---|---|---|---|"
+for clients in 8 64; do
+  n=$(awk -F'\t' -v c="$clients" '$1 == "nginx" && $2 == c' "$results")
+  p=$(awk -F'\t' -v c="$clients" '$1 == "pvs" && $2 == c' "$results")
+  awk -F'\t' -v n="$n" -v p="$p" 'BEGIN {
+    split(n, a, "\t"); split(p, b, "\t");
+    printf "| %s | %.0f | %s | %.0f | %s | %.2f× |\n", a[2], a[3], a[4], b[3], b[4], b[3] / a[3]
+  }'
+done
+echo
+echo "pvs cache peak RSS: $((rss / 1024)) MiB; non-2xx answers: $(awk -F'\t' '{s += $5} END {print s}' "$results")"
+
+# ---------------------------------------------------------------------------------------
+# Seeding: the render bench's mosaic of 10 products (4096² RGB COGs), WebMercatorQuad PNG
+# tiles at zooms $seed_zoom, by `pvs seeder` (in-process renderer, 2 × cores tiles at once),
+# then the very same tiles by sequential GetMap calls to `pvs renderer`.
+kill "$pvs_pid" 2>/dev/null || true
+kill "$(cat "$work/nginx/nginx.pid")" 2>/dev/null || true
+seed_url="postgres://postgres@127.0.0.1:5432/$seed_database"
+psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE IF EXISTS $seed_database" >/dev/null
+psql -q -h 127.0.0.1 -U postgres -c "CREATE DATABASE $seed_database" >/dev/null
+log "writing the mosaic (10 COGs)"
+cargo bench --locked -q -p pvs-benches --bench render -- data --dir "$work/seed" --database-url "$seed_url" 2>/dev/null
+log "seeding MOSAIC at zooms $seed_zoom"
+start=$(date +%s.%N)
+DATABASE_URL="$seed_url" STORAGE_URL="file://$work/seed" TILES_STORAGE_URL="file://$work/seed-tiles" \
+  RUST_LOG=warn "$pvs" seeder --collection MOSAIC --time 2024-01-01/2024-02-01 --zoom "$seed_zoom" \
+  --tms WebMercatorQuad --format png 2> "$work/seeder.log"
+seed_seconds=$(echo "$(date +%s.%N) - $start" | bc)
+tail -1 "$work/seeder.log" >&2
+rendered=$(find "$work/seed-tiles/tiles" -type f -size +0 | wc -l)
+empty=$(find "$work/seed-tiles/tiles" -type f -size 0 | wc -l)
+
+DATABASE_URL="$seed_url" STORAGE_URL="file://$work/seed" LISTEN_ADDR="127.0.0.1:$renderer_port" \
+  RUST_LOG=warn "$pvs" renderer > "$work/renderer.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 50); do
+  curl -sf "http://127.0.0.1:$renderer_port/health" >/dev/null && break
+  sleep 0.2
+done
+log "the same tiles by sequential GetMap"
+sequential=$(cargo bench --locked -q -p pvs-benches --bench cache -- sequential \
+  --store "$work/seed-tiles/tiles" --renderer "http://127.0.0.1:$renderer_port" 2>/dev/null)
+echo "$sequential" >&2
+sequential_rate=$(awk '{print $(NF-1)}' <<<"$sequential")
+
+echo
+echo "| Seeding ($seed_zoom, WebMercatorQuad, PNG) | Tiles drawn | Empty tiles | Seconds | Tiles/s |"
+echo "|---|---|---|---|---|"
+awk -v r="$rendered" -v e="$empty" -v s="$seed_seconds" -v q="$sequential_rate" 'BEGIN {
+  printf "| pvs seeder | %d | %d | %.1f | %.1f |\n", r, e, s, r / s
+  printf "| sequential GetMap (same tiles) | %d | | %.1f | %.1f |\n", r, r / q, q
+  printf "\nseeder ÷ sequential GetMap: %.2f×\n", (r / s) / q
+}'
