@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use bytes::Bytes;
+use chrono::Utc;
 use pvs_catalog::{Bbox, Catalog, ProductQuery, TimeFilter, TimeRelation};
 use pvs_raster::render::{Format, Rgba, encode};
 use pvs_tiles::{StoredTile, TileFormat, TileKey, TileStore};
@@ -45,6 +46,9 @@ pub struct Stats {
     pub renders: AtomicU64,
     /// Tiles found to have no data (stored empty, not drawn).
     pub empty: AtomicU64,
+    /// Tiles drawn but not stored, because their layer was invalidated while they were
+    /// drawn.
+    pub unstored: AtomicU64,
 }
 
 /// What seeding one tile did.
@@ -168,8 +172,16 @@ impl TileCache {
         result
     }
 
-    /// Draws the tile (or finds it has no data) and stores it.
+    /// Draws the tile (or finds it has no data) and stores it, unless the layer was
+    /// invalidated meanwhile (its generation changed): then the tile is served but not
+    /// stored, since it may show the catalog as it was before the change.
     async fn draw_and_store(&self, key: &TileKey) -> Result<(StoredTile, Seeded), CacheError> {
+        let store_error = |e: pvs_storage::StorageError| CacheError::Store(e.to_string());
+        let generation = self
+            .store
+            .generation(key.layer())
+            .await
+            .map_err(store_error)?;
         let (bytes, seeded) = if self.has_data(key).await? {
             self.stats.renders.fetch_add(1, Ordering::Relaxed);
             let bytes = self.renderer.tile(key).await.map_err(CacheError::Render)?;
@@ -178,11 +190,26 @@ impl TileCache {
             self.stats.empty.fetch_add(1, Ordering::Relaxed);
             (Bytes::new(), Seeded::Empty)
         };
-        let tile = self
+        if self
             .store
-            .put(key, bytes)
+            .generation(key.layer())
             .await
-            .map_err(|e| CacheError::Store(e.to_string()))?;
+            .map_err(store_error)?
+            != generation
+        {
+            self.stats.unstored.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(tile = %key.path(), "layer invalidated while drawing: tile not stored");
+            let tile = StoredTile {
+                e_tag: format!(
+                    "unstored-{}",
+                    Utc::now().timestamp_nanos_opt().unwrap_or_default()
+                ),
+                bytes,
+                last_modified: Utc::now(),
+            };
+            return Ok((tile, seeded));
+        }
+        let tile = self.store.put(key, bytes).await.map_err(store_error)?;
         Ok((tile, seeded))
     }
 

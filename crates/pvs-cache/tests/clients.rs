@@ -16,6 +16,9 @@ async fn run(program: &'static str, args: Vec<String>) -> String {
     let output = tokio::task::spawn_blocking(move || {
         Command::new(program)
             .args(&args)
+            // GDAL's WMS/WMTS driver would keep tiles in ./gdalwmscache and answer a rerun
+            // from there instead of asking the cache.
+            .env("GDAL_ENABLE_WMS_CACHE", "NO")
             .output()
             .unwrap_or_else(|e| panic!("{program}: {e}"))
     })

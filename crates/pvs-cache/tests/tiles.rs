@@ -397,3 +397,91 @@ async fn s3_tiles_drawn_by_a_renderer_service() {
     assert_eq!(empty.body, pvs_cache::blank(TileFormat::Png).to_vec());
     assert_eq!(stack.empty(), 1);
 }
+
+/// A tile drawn while its layer is invalidated (a registration between the catalog query and
+/// the store) is served but not stored, so it cannot outlive the invalidation; once nothing
+/// changes while drawing, tiles are stored again. The registration happens "during" the
+/// drawing through a proxy in front of the renderer service that invalidates the layer
+/// before passing each GetMap on.
+#[tokio::test]
+async fn tiles_drawn_across_an_invalidation_are_not_stored() {
+    use axum::extract::{RawQuery, State};
+    use pvs_cache::{TileCache, TileRenderer};
+    use pvs_tiles::{Change, TileStore};
+
+    let stack = Stack::start().await;
+    let store = stack.cache.store().clone();
+    let proxy_state = (
+        store.clone(),
+        stack.renderer_base.clone(),
+        stack.begin,
+        stack.end,
+    );
+    let proxy = axum::Router::new()
+        .fallback(
+            |State((store, renderer, begin, end)): State<(TileStore, String, _, _)>,
+             RawQuery(query): RawQuery| async move {
+                let change = Change {
+                    layers: vec!["SAR".into()],
+                    boxes: vec![[-180.0, -90.0, 180.0, 90.0]],
+                    begin,
+                    end,
+                };
+                store.invalidate(&change).await.unwrap();
+                let url = format!("{renderer}/ows?{}", query.unwrap_or_default());
+                let answer = reqwest::get(url).await.unwrap();
+                let content_type = answer.headers()["content-type"]
+                    .to_str()
+                    .unwrap()
+                    .to_owned();
+                let body = answer.bytes().await.unwrap();
+                ([(axum::http::header::CONTENT_TYPE, content_type)], body)
+            },
+        )
+        .with_state(proxy_state);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let proxy_base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, proxy).await });
+    let racing = TileCache::new(
+        store.clone(),
+        TileRenderer::http(&proxy_base.parse().unwrap()).unwrap(),
+        stack.cache.catalog().clone(),
+    );
+
+    let tms = TileMatrixSet::WebMercatorQuad;
+    let key = TileKey::new(
+        "SAR",
+        TileTime::Default,
+        tms,
+        centre_tile(&stack, tms, 6),
+        TileFormat::Png,
+    )
+    .unwrap();
+    let drawn = racing.tile(&key).await.unwrap();
+    assert!(drawn.bytes.starts_with(b"\x89PNG"), "the tile is served");
+    assert!(!store.contains(&key).await.unwrap(), "but not stored");
+    let unstored = |cache: &TileCache| {
+        cache
+            .stats()
+            .unstored
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
+    assert_eq!(unstored(&racing), 1);
+    racing.tile(&key).await.unwrap();
+    assert_eq!(
+        unstored(&racing),
+        2,
+        "each drawing across an invalidation is dropped"
+    );
+    assert!(!store.contains(&key).await.unwrap());
+
+    // Without a change during the drawing, the tile is stored as usual.
+    let served = stack.cache.tile(&key).await.unwrap();
+    assert_eq!(unstored(&stack.cache), 0);
+    let stored = store.get(&key).await.unwrap().expect("stored");
+    assert_eq!(stored.bytes, served.bytes);
+    assert_eq!(
+        Pixels::decode(&stored.bytes).opaque(),
+        Pixels::decode(&drawn.bytes).opaque()
+    );
+}

@@ -475,6 +475,55 @@ fn client_endpoint(endpoint: &Url, bucket: &str, settings: &S3Settings) -> Strin
     }
 }
 
+/// Reads a local file of at most [`INLINE_READ_LIMIT`] bytes with its metadata, described as
+/// `object_store`'s `LocalFileSystem` describes it (same entity tag and modification time);
+/// `None` for a larger file.
+fn read_small_file(
+    local: &LocalFileSystem,
+    location: &ObjectPath,
+) -> Result<Option<(Bytes, ObjectInfo)>, object_store::Error> {
+    use std::io::Read;
+    let path = local.path_to_filesystem(location)?;
+    let io_error = |source: std::io::Error| {
+        if source.kind() == std::io::ErrorKind::NotFound {
+            object_store::Error::NotFound {
+                path: location.to_string(),
+                source: Box::new(source),
+            }
+        } else {
+            object_store::Error::Generic {
+                store: "LocalFileSystem",
+                source: Box::new(source),
+            }
+        }
+    };
+    let mut file = std::fs::File::open(&path).map_err(io_error)?;
+    let metadata = file.metadata().map_err(io_error)?;
+    if metadata.is_dir() {
+        return Err(io_error(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "is a directory",
+        )));
+    }
+    if metadata.len() > INLINE_READ_LIMIT {
+        return Ok(None);
+    }
+    let mut bytes = Vec::with_capacity(metadata.len() as usize);
+    file.read_to_end(&mut bytes).map_err(io_error)?;
+    let modified = metadata.modified().map_err(io_error)?;
+    let micros = modified
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_micros();
+    let inode = std::os::unix::fs::MetadataExt::ino(&metadata);
+    let info = ObjectInfo {
+        size: bytes.len() as u64,
+        last_modified: modified.into(),
+        e_tag: Some(format!("\"{inode:x}-{micros:x}-{:x}\"", metadata.len())),
+    };
+    Ok(Some((Bytes::from(bytes), info)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -530,53 +579,4 @@ mod tests {
         Storage::from_url(&url, None).unwrap();
         assert!(root.is_dir());
     }
-}
-
-/// Reads a local file of at most [`INLINE_READ_LIMIT`] bytes with its metadata, described as
-/// `object_store`'s `LocalFileSystem` describes it (same entity tag and modification time);
-/// `None` for a larger file.
-fn read_small_file(
-    local: &LocalFileSystem,
-    location: &ObjectPath,
-) -> Result<Option<(Bytes, ObjectInfo)>, object_store::Error> {
-    use std::io::Read;
-    let path = local.path_to_filesystem(location)?;
-    let io_error = |source: std::io::Error| {
-        if source.kind() == std::io::ErrorKind::NotFound {
-            object_store::Error::NotFound {
-                path: location.to_string(),
-                source: Box::new(source),
-            }
-        } else {
-            object_store::Error::Generic {
-                store: "LocalFileSystem",
-                source: Box::new(source),
-            }
-        }
-    };
-    let mut file = std::fs::File::open(&path).map_err(io_error)?;
-    let metadata = file.metadata().map_err(io_error)?;
-    if metadata.is_dir() {
-        return Err(io_error(std::io::Error::new(
-            std::io::ErrorKind::NotFound,
-            "is a directory",
-        )));
-    }
-    if metadata.len() > INLINE_READ_LIMIT {
-        return Ok(None);
-    }
-    let mut bytes = Vec::with_capacity(metadata.len() as usize);
-    file.read_to_end(&mut bytes).map_err(io_error)?;
-    let modified = metadata.modified().map_err(io_error)?;
-    let micros = modified
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_micros();
-    let inode = std::os::unix::fs::MetadataExt::ino(&metadata);
-    let info = ObjectInfo {
-        size: bytes.len() as u64,
-        last_modified: modified.into(),
-        e_tag: Some(format!("\"{inode:x}-{micros:x}-{:x}\"", metadata.len())),
-    };
-    Ok(Some((Bytes::from(bytes), info)))
 }

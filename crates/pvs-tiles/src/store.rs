@@ -253,12 +253,17 @@ impl TileStore {
     /// time), in both matrix sets and every stored zoom level, the tiles the footprint's
     /// boxes overlap (grown by a pixel, for resampling at the edges). Returns how many
     /// objects were deleted or found absent.
+    ///
+    /// Each layer's generation is bumped first ([`TileStore::generation`]), so that a tile
+    /// drawn from the catalog as it was before the change, and stored after these deletions,
+    /// is not stored at all.
     pub async fn invalidate(&self, change: &Change) -> Result<u64, StorageError> {
         let mut removed = 0;
         for layer in &change.layers {
             if check_layer_name(layer).is_err() {
                 continue;
             }
+            self.bump_generation(layer).await?;
             let layer_key = self.storage_key(layer);
             for time_key in self.storage.list_children(&layer_key).await? {
                 let Some(time) = TileTime::from_key(&time_key) else {
@@ -285,6 +290,38 @@ impl TileStore {
             }
         }
         Ok(removed)
+    }
+
+    /// The generation of `layer`: a value that changes whenever [`TileStore::invalidate`]
+    /// touches the layer (`None` if it never did). A cache reads it before drawing a tile
+    /// and again before storing it, and stores the tile only if it did not change: the
+    /// catalog may have changed while the tile was drawn.
+    pub async fn generation(&self, layer: &str) -> Result<Option<Bytes>, StorageError> {
+        match self.storage.get(&self.generation_key(layer)).await {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(StorageError::NotFound { .. }) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Gives `layer` a new generation.
+    async fn bump_generation(&self, layer: &str) -> Result<(), StorageError> {
+        static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let value = format!(
+            "{}-{}-{}",
+            Utc::now().timestamp_nanos_opt().unwrap_or_default(),
+            std::process::id(),
+            COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        self.storage
+            .put(&self.generation_key(layer), Bytes::from(value))
+            .await
+    }
+
+    /// Where a layer's generation is kept: `.generations/{layer}` under the root (a layer
+    /// name cannot start with `.`, so this is no layer's key).
+    fn generation_key(&self, layer: &str) -> StorageKey {
+        self.storage_key(&format!(".generations/{layer}"))
     }
 
     /// Deletes the tiles of `ranges` under `prefix` (`{layer}/{time}/{tms}/{z}`).

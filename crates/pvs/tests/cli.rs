@@ -115,4 +115,3 @@ fn a_link_named_after_a_service_acts_as_that_service() {
         stderr(&out)
     );
 }
-
