@@ -122,12 +122,20 @@ async fn registers_from_the_queue_and_stops_on_sigterm() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert_eq!(product.collection, "SAR");
-    let seeds: Vec<String> = redis::cmd("LRANGE")
-        .arg(format!("{prefix}seed_queue"))
-        .arg(0)
-        .arg(-1)
-        .query(&mut conn)
-        .unwrap();
+    // The seed interval is pushed after the catalog write (and after the product's stale
+    // tiles are deleted): wait for it.
+    let seeds = loop {
+        let seeds: Vec<String> = redis::cmd("LRANGE")
+            .arg(format!("{prefix}seed_queue"))
+            .arg(0)
+            .arg(-1)
+            .query(&mut conn)
+            .unwrap();
+        if !seeds.is_empty() || Instant::now() >= deadline {
+            break seeds;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     assert_eq!(seeds, ["2010-07-22T21:38:40Z/2010-07-22T21:39:38Z"]);
 
     assert!(
