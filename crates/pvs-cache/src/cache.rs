@@ -174,7 +174,9 @@ impl TileCache {
 
     /// Draws the tile (or finds it has no data) and stores it, unless the layer was
     /// invalidated meanwhile (its generation changed): then the tile is served but not
-    /// stored, since it may show the catalog as it was before the change.
+    /// stored, since it may show the catalog as it was before the change. The generation is
+    /// read before the catalog is asked, before storing, and after storing (an invalidation
+    /// whose deletions ran just before the store would otherwise miss the tile).
     async fn draw_and_store(&self, key: &TileKey) -> Result<(StoredTile, Seeded), CacheError> {
         let store_error = |e: pvs_storage::StorageError| CacheError::Store(e.to_string());
         let generation = self
@@ -182,6 +184,13 @@ impl TileCache {
             .generation(key.layer())
             .await
             .map_err(store_error)?;
+        let changed = || async {
+            self.store
+                .generation(key.layer())
+                .await
+                .map(|now| now != generation)
+                .map_err(store_error)
+        };
         let (bytes, seeded) = if self.has_data(key).await? {
             self.stats.renders.fetch_add(1, Ordering::Relaxed);
             let bytes = self.renderer.tile(key).await.map_err(CacheError::Render)?;
@@ -190,13 +199,7 @@ impl TileCache {
             self.stats.empty.fetch_add(1, Ordering::Relaxed);
             (Bytes::new(), Seeded::Empty)
         };
-        if self
-            .store
-            .generation(key.layer())
-            .await
-            .map_err(store_error)?
-            != generation
-        {
+        if changed().await? {
             self.stats.unstored.fetch_add(1, Ordering::Relaxed);
             tracing::debug!(tile = %key.path(), "layer invalidated while drawing: tile not stored");
             let tile = StoredTile {
@@ -210,6 +213,11 @@ impl TileCache {
             return Ok((tile, seeded));
         }
         let tile = self.store.put(key, bytes).await.map_err(store_error)?;
+        if changed().await? {
+            self.store.delete(key).await.map_err(store_error)?;
+            self.stats.unstored.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(tile = %key.path(), "layer invalidated while storing: tile removed");
+        }
         Ok((tile, seeded))
     }
 
