@@ -1,0 +1,325 @@
+// The pvs web client: the collection layers of the tile cache (WMTS, WebMercatorQuad) over a
+// land basemap bundled with the client, a time control driving the WMTS Time dimension,
+// footprint outlines, a product search on OpenSearch, and the ingest status. Everything it
+// needs is served by pvs itself: no CDN, no external tiles.
+
+import Map from 'ol/Map.js';
+import View from 'ol/View.js';
+import TileLayer from 'ol/layer/Tile.js';
+import VectorLayer from 'ol/layer/Vector.js';
+import VectorSource from 'ol/source/Vector.js';
+import WMTS, { optionsFromCapabilities } from 'ol/source/WMTS.js';
+import WMTSCapabilities from 'ol/format/WMTSCapabilities.js';
+import GeoJSON from 'ol/format/GeoJSON.js';
+import { Fill, Stroke, Style } from 'ol/style.js';
+import { transformExtent } from 'ol/proj.js';
+import { feature as topoFeature } from 'topojson-client';
+import land from 'world-atlas/land-110m.json';
+import 'ol/ol.css';
+import './style.css';
+
+const MATRIX_SET = 'WebMercatorQuad';
+const OUTLINES = '__outlines';
+const STATUS_EVERY_MS = 5000;
+
+/** What the tests and operators can read: tile loads, the current TIME, the last search. */
+const stats = { tilesLoaded: 0, tilesFailed: 0, time: 'default', searches: 0, results: 0 };
+
+const $ = (id) => document.getElementById(id);
+
+function say(text) {
+  $('message').textContent = text;
+}
+
+function element(tag, text, className) {
+  const node = document.createElement(tag);
+  if (text !== undefined) node.textContent = text;
+  if (className) node.className = className;
+  return node;
+}
+
+// ---- map -------------------------------------------------------------------------------
+
+const geojson = new GeoJSON({ featureProjection: 'EPSG:3857' });
+
+const basemap = new VectorLayer({
+  source: new VectorSource({
+    features: geojson.readFeatures(topoFeature(land, land.objects.land)),
+  }),
+  style: new Style({ fill: new Fill({ color: '#f2efe6' }), stroke: new Stroke({ color: '#b8b2a2', width: 0.6 }) }),
+  zIndex: 0,
+});
+
+const highlightStyle = new Style({
+  stroke: new Stroke({ color: '#e8590c', width: 3 }),
+  fill: new Fill({ color: 'rgba(232, 89, 12, 0.12)' }),
+});
+const resultStyle = new Style({ stroke: new Stroke({ color: '#1971c2', width: 1.5 }) });
+const results = new VectorSource();
+const resultLayer = new VectorLayer({
+  source: results,
+  style: (feature) => (feature.get('selected') ? highlightStyle : resultStyle),
+  zIndex: 100,
+});
+
+const map = new Map({
+  target: 'map',
+  layers: [basemap, resultLayer],
+  view: new View({ center: [0, 0], zoom: 2, maxZoom: 18 }),
+});
+
+// ---- layers from the WMTS capabilities -------------------------------------------------
+
+/** Every collection layer and its outlines layer, by identifier. */
+const tileLayers = {};
+/** The product intervals of the Time dimension (oldest first) and its default. */
+let intervals = [];
+let defaultTime = 'default';
+
+function wmtsLayer(capabilities, identifier, visible) {
+  const options = optionsFromCapabilities(capabilities, { layer: identifier, matrixSet: MATRIX_SET });
+  if (!options) return null;
+  const source = new WMTS({ ...options, wrapX: true, transition: 0 });
+  source.on('tileloadend', () => {
+    stats.tilesLoaded += 1;
+  });
+  source.on('tileloaderror', () => {
+    stats.tilesFailed += 1;
+  });
+  return new TileLayer({ source, visible, zIndex: identifier.endsWith(OUTLINES) ? 50 : 10 });
+}
+
+function layerControl(name, title, outlines) {
+  const item = element('li');
+  const label = element('label');
+  const box = element('input');
+  box.type = 'checkbox';
+  box.checked = true;
+  box.dataset.layer = name;
+  box.addEventListener('change', () => tileLayers[name].setVisible(box.checked));
+  label.append(box, ' ', title);
+  item.append(label);
+  if (outlines) {
+    const outlineLabel = element('label', undefined, 'outlines');
+    const outlineBox = element('input');
+    outlineBox.type = 'checkbox';
+    outlineBox.dataset.layer = outlines;
+    outlineBox.addEventListener('change', () => tileLayers[outlines].setVisible(outlineBox.checked));
+    outlineLabel.append(outlineBox, ' footprints');
+    item.append(outlineLabel);
+  }
+  return item;
+}
+
+function timeValues(capabilities) {
+  for (const layer of capabilities.Contents.Layer) {
+    for (const dimension of layer.Dimension || []) {
+      if (dimension.Identifier === 'Time') {
+        return { values: dimension.Value || [], fallback: dimension.Default || 'default' };
+      }
+    }
+  }
+  return { values: [], fallback: 'default' };
+}
+
+async function loadLayers() {
+  const response = await fetch('wmts/1.0.0/WMTSCapabilities.xml');
+  if (!response.ok) throw new Error(`WMTS capabilities: HTTP ${response.status}`);
+  const capabilities = new WMTSCapabilities().read(await response.text());
+  const names = capabilities.Contents.Layer.map((l) => l.Identifier);
+  const list = $('layer-list');
+  list.replaceChildren();
+  for (const layer of capabilities.Contents.Layer) {
+    const name = layer.Identifier;
+    if (name.endsWith(OUTLINES)) continue;
+    const outlines = names.includes(name + OUTLINES) ? name + OUTLINES : null;
+    for (const [id, visible] of [[name, true], [outlines, false]]) {
+      if (!id) continue;
+      const tiles = wmtsLayer(capabilities, id, visible);
+      if (tiles) {
+        tileLayers[id] = tiles;
+        map.addLayer(tiles);
+      }
+    }
+    list.append(layerControl(name, layer.Title || name, outlines));
+  }
+  if (!list.children.length) list.append(element('li', 'no collection yet', 'muted'));
+  const time = timeValues(capabilities);
+  defaultTime = time.fallback;
+  intervals = [...time.values].sort();
+  const slider = $('time-slider');
+  slider.max = String(intervals.length);
+  slider.value = '0';
+  const extent = collectionsExtent(capabilities);
+  if (extent) map.getView().fit(transformExtent(extent, 'EPSG:4326', 'EPSG:3857'), { padding: [40, 40, 40, 40], maxZoom: 9 });
+}
+
+/** The union of the layers' WGS84 bounding boxes, if any. */
+function collectionsExtent(capabilities) {
+  let extent = null;
+  for (const layer of capabilities.Contents.Layer) {
+    const box = layer.WGS84BoundingBox;
+    if (!box || box.some((v) => !Number.isFinite(v))) continue;
+    extent = extent
+      ? [Math.min(extent[0], box[0]), Math.min(extent[1], box[1]), Math.max(extent[2], box[2]), Math.max(extent[3], box[3])]
+      : [...box];
+  }
+  return extent;
+}
+
+// ---- time ------------------------------------------------------------------------------
+
+function setTime(value, label) {
+  stats.time = value;
+  for (const layer of Object.values(tileLayers)) layer.getSource().updateDimensions({ Time: value });
+  $('time-value').textContent = label || value;
+}
+
+/** `datetime-local` gives local wall-clock time without a zone; pvs times are UTC. */
+function inputToIso(input) {
+  return input.value ? `${input.value.length === 16 ? `${input.value}:00` : input.value}Z` : '';
+}
+
+function isoToInput(iso) {
+  return iso.replace(/Z$/, '').slice(0, 19);
+}
+
+function onSlider() {
+  const index = Number($('time-slider').value);
+  if (index === 0) {
+    setTime('default', `all times (${defaultTime})`);
+    return;
+  }
+  const interval = intervals[index - 1];
+  const [start, end] = interval.split('/');
+  $('time-start').value = isoToInput(start);
+  $('time-end').value = isoToInput(end || start);
+  setTime(interval, `${index} of ${intervals.length}: ${interval}`);
+}
+
+function onApplyRange() {
+  const start = inputToIso($('time-start'));
+  const end = inputToIso($('time-end'));
+  if (!start || !end) {
+    say('give both ends of the time range');
+    return;
+  }
+  if (start > end) {
+    say('the time range ends before it starts');
+    return;
+  }
+  say('');
+  setTime(`${start}/${end}`);
+}
+
+function onAllTimes() {
+  $('time-slider').value = '0';
+  $('time-start').value = '';
+  $('time-end').value = '';
+  onSlider();
+}
+
+// ---- search ----------------------------------------------------------------------------
+
+function viewBbox() {
+  const [w, s, e, n] = transformExtent(map.getView().calculateExtent(map.getSize()), 'EPSG:3857', 'EPSG:4326');
+  const clamp = (v, lo, hi) => Math.min(hi, Math.max(lo, v));
+  const round = (v) => Math.round(v * 1e6) / 1e6;
+  return [clamp(w, -180, 180), clamp(s, -90, 90), clamp(e, -180, 180), clamp(n, -90, 90)].map(round);
+}
+
+function selectResult(id, item) {
+  for (const f of results.getFeatures()) f.set('selected', f.getId() === id);
+  for (const li of $('search-results').children) li.classList.toggle('selected', li === item);
+  const feature = results.getFeatureById(id);
+  if (feature) map.getView().fit(feature.getGeometry().getExtent(), { padding: [60, 60, 60, 60], maxZoom: 10, duration: 300 });
+}
+
+async function onSearch() {
+  const collections = Object.keys(tileLayers).filter((n) => !n.endsWith(OUTLINES) && tileLayers[n].getVisible());
+  const params = new URLSearchParams({ bbox: viewBbox().join(','), count: '50' });
+  const start = inputToIso($('time-start'));
+  const end = inputToIso($('time-end'));
+  if (start) params.set('start', start);
+  if (end) params.set('end', end);
+  const list = $('search-results');
+  list.replaceChildren();
+  results.clear();
+  let total = 0;
+  try {
+    for (const collection of collections) {
+      const response = await fetch(`opensearch/collections/${encodeURIComponent(collection)}/json?${params}`);
+      if (!response.ok) throw new Error(`OpenSearch ${collection}: HTTP ${response.status}`);
+      const answer = await response.json();
+      total += answer.totalResults ?? answer.features.length;
+      for (const item of answer.features) {
+        const feature = geojson.readFeature(item);
+        feature.setId(item.id);
+        results.addFeature(feature);
+        const li = element('li', item.id);
+        li.dataset.id = item.id;
+        li.append(element('span', `${collection} · ${item.properties.date}`, 'when'));
+        li.addEventListener('click', () => selectResult(item.id, li));
+        li.addEventListener('mouseenter', () => results.getFeatureById(item.id)?.set('selected', true));
+        li.addEventListener('mouseleave', () => results.getFeatureById(item.id)?.set('selected', li.classList.contains('selected')));
+        list.append(li);
+      }
+    }
+    $('search-total').textContent = `${total} product${total === 1 ? '' : 's'} found, ${list.children.length} shown`;
+    stats.searches += 1;
+    stats.results = list.children.length;
+    say('');
+  } catch (error) {
+    say(String(error.message || error));
+  }
+}
+
+// ---- ingest status ---------------------------------------------------------------------
+
+function row(cells) {
+  const tr = element('tr');
+  cells.forEach((cell, i) => tr.append(element('td', String(cell), i ? 'n' : undefined)));
+  return tr;
+}
+
+async function refreshStatus() {
+  try {
+    const response = await fetch('api/status');
+    if (response.status === 404) {
+      $('status').hidden = true; // served by a cache without the pipeline: nothing to show
+      return;
+    }
+    if (!response.ok) throw new Error(`status: HTTP ${response.status}`);
+    const status = await response.json();
+    $('status-queues').tBodies[0].replaceChildren(...status.queues.map((q) => row([q.name, q.waiting, q.processing])));
+    $('status-stages').tBodies[0].replaceChildren(
+      ...status.stages.map((s) => row([s.name, s.in_flight, s.succeeded, s.failed])),
+    );
+    $('status-failures').replaceChildren(
+      ...status.stages.flatMap((s) => s.failures.map((f) => element('li', `${s.name} ${f.id}: ${f.reason}`))),
+    );
+  } catch (error) {
+    say(String(error.message || error));
+  }
+  setTimeout(refreshStatus, STATUS_EVERY_MS);
+}
+
+// ---- start -----------------------------------------------------------------------------
+
+$('time-slider').addEventListener('input', onSlider);
+$('time-apply').addEventListener('click', onApplyRange);
+$('time-all').addEventListener('click', onAllTimes);
+$('search-run').addEventListener('click', onSearch);
+
+window.pvs = { map, stats, setTime, search: onSearch };
+
+loadLayers()
+  .then(() => {
+    onSlider();
+    stats.ready = true;
+  })
+  .catch((error) => {
+    say(String(error.message || error));
+    stats.error = String(error.message || error);
+  });
+refreshStatus();
