@@ -29,8 +29,10 @@
 //! - [`SqliteQueue`]: the embedded twin for `pvs up` (no services): one SQLite file in WAL mode
 //!   that several processes may open at once, with the same names stored as values (the
 //!   `queue` column holds `register_queue`, the `set_key` column `preprocess-failure_set`...).
-//!   Every change is one transaction committed to disk, so a killed process loses nothing: its
-//!   items come back by [`WorkQueue::recover`] once its heartbeat has expired. A push wakes the
+//!   Every change is one transaction, committed to the file's write-ahead log before the call
+//!   returns, so a killed process loses nothing: its items come back by
+//!   [`WorkQueue::recover`] once its heartbeat has expired (a power cut may lose the last
+//!   commits, as with Redis snapshots; the file stays sound). A push wakes the
 //!   takers waiting on the same [`SqliteQueue`] (or a clone) at once; pushes by other
 //!   processes are seen within 100 ms. [`SqliteQueue::in_memory`] keeps everything in memory
 //!   (tests).

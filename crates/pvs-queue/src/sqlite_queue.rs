@@ -15,9 +15,14 @@
 //!
 //! SQLite is blocking: every statement runs on tokio's blocking pool, on the queue's one
 //! connection behind a mutex. Several processes may open the same file (WAL mode, a busy
-//! timeout); each transaction is atomic across them. A push wakes the takers of its queue that
-//! wait on the same [`SqliteQueue`] (or a clone) at once; pushes by other processes are seen
-//! within [`POLL_INTERVAL`].
+//! timeout); each transaction is atomic across them. WAL needs the processes on one machine
+//! and the file on a local file system (not NFS); heartbeats compare that machine's clock. A
+//! push wakes the takers of its queue that wait on the same [`SqliteQueue`] (or a clone) at
+//! once; pushes by other processes are seen within 100 ms ([`POLL_INTERVAL`]).
+//!
+//! Items handed back (by `close`, `recover`, or a restart under the same name) go to the front
+//! of the line in the order they were taken; Redis puts the last taken first. The contract
+//! leaves that order open.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -265,9 +270,11 @@ fn open_file(path: &Path) -> std::result::Result<Connection, String> {
 
 /// Settings of every connection, then the tables: those present checked, the others created.
 fn prepare(conn: &mut Connection) -> std::result::Result<(), String> {
-    // FULL: a commit is on disk when it returns, so an acknowledged push survives a power cut,
-    // not only a killed process.
-    conn.pragma_update(None, "synchronous", "FULL")
+    // NORMAL (in WAL mode): a commit is in the file's write-ahead log when it returns, so a
+    // killed process loses nothing; a power cut may lose the last commits before the next
+    // sync (as Redis without `appendfsync always` does), but never corrupts the file. FULL
+    // syncs every commit: about 100 times slower here (5.5 ms instead of 55 µs per push).
+    conn.pragma_update(None, "synchronous", "NORMAL")
         .and_then(|()| conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT))
         .map_err(|e| format!("cannot configure the database: {e}"))?;
     let tx = conn

@@ -223,6 +223,30 @@ async fn take_sees_pushes_of_another_connection() {
     );
 }
 
+/// In paused time (which stands still while SQLite works on the blocking pool), a push through
+/// the same queue wakes the waiting take at once, not at its next look after 100 ms.
+#[tokio::test(start_paused = true)]
+async fn take_wakes_at_once_on_a_push_of_this_process() {
+    let fixture = Fixture::file().await;
+    let q = QueueName::Invalidate;
+    let mut consumer = fixture.queue.consumer(q, "waiter").await.unwrap();
+    let waiting = async {
+        let started = tokio::time::Instant::now();
+        let taken = consumer.take(Duration::from_secs(10)).await.unwrap();
+        (taken, started.elapsed())
+    };
+    let pushing = async {
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        fixture.queue.push(q, "now").await.unwrap();
+    };
+    let ((taken, waited), ()) = tokio::join!(waiting, pushing);
+    assert_eq!(taken.expect("the item").payload, "now");
+    assert!(
+        waited < Duration::from_millis(60),
+        "the take woke only after {waited:?} of (paused) time"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_pushers_and_consumers_lose_and_duplicate_nothing() {
     const PUSHERS: usize = 4;
@@ -526,4 +550,37 @@ async fn close_removes_the_heartbeat() {
         .query_row("SELECT COUNT(*) FROM queue_consumers", [], |row| row.get(0))
         .unwrap();
     assert_eq!(heartbeats, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn reports_complete_once_across_connections() {
+    const PRODUCTS: usize = 40;
+    let fixture = Fixture::file().await;
+    let other = reopen(&fixture.path()).await;
+    fixture
+        .queue
+        .report_open("shared.xml", PRODUCTS, "{}")
+        .await
+        .unwrap();
+    let results: Vec<_> = (0..PRODUCTS)
+        .map(|i| {
+            let queue = if i % 2 == 0 {
+                fixture.queue.clone()
+            } else {
+                other.clone()
+            };
+            tokio::spawn(async move {
+                queue
+                    .report_result("shared.xml", &format!("p{i:02}"), "success")
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for result in results {
+        winners.extend(result.await.unwrap());
+    }
+    assert_eq!(winners.len(), 1, "the completed report went to {winners:?}");
+    assert_eq!(winners[0].outcomes.len(), PRODUCTS);
 }
