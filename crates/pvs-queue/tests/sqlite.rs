@@ -405,6 +405,7 @@ async fn hostile_payloads_and_ids_round_trip() {
 async fn tables_hold_the_original_names() {
     let fixture = Fixture::file().await;
     let queue = &fixture.queue;
+    queue.ping().await.unwrap();
     queue.push(QueueName::PreprocessMd, "i").await.unwrap();
     queue
         .mark_failed(Stage::Register, "p", "why")
