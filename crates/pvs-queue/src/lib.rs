@@ -21,6 +21,21 @@
 //! heartbeat has expired back to the queue, and a consumer that restarts under the same name
 //! takes its own unfinished items back at once. Delivery is therefore at least once: a
 //! consumer that stalls for longer than the heartbeat TTL may see its item handed to another.
+//!
+//! Two backends implement [`WorkQueue`] and pass the same contract suite (`contract`, feature
+//! `contract`):
+//!
+//! - [`RedisQueue`]: the services' queue, on Redis, with the key names above.
+//! - [`SqliteQueue`]: the embedded twin for `pvs up` (no services): one SQLite file in WAL mode
+//!   that several processes may open at once, with the same names stored as values (the
+//!   `queue` column holds `register_queue`, the `set_key` column `preprocess-failure_set`...).
+//!   Every change is one transaction, committed to the file's write-ahead log before the call
+//!   returns, so a killed process loses nothing: its items come back by
+//!   [`WorkQueue::recover`] once its heartbeat has expired (a power cut may lose the last
+//!   commits, as with Redis snapshots; the file stays sound). A push wakes the
+//!   takers waiting on the same [`SqliteQueue`] (or a clone) at once; pushes by other
+//!   processes are seen within 100 ms. [`SqliteQueue::in_memory`] keeps everything in memory
+//!   (tests).
 
 use std::fmt;
 use std::time::Duration;
@@ -30,11 +45,13 @@ use async_trait::async_trait;
 #[cfg(feature = "contract")]
 pub mod contract;
 mod redis_queue;
+mod sqlite_queue;
 #[cfg(feature = "contract")]
 pub mod testing;
 mod worker;
 
 pub use redis_queue::{RedisConsumer, RedisQueue};
+pub use sqlite_queue::{SqliteConsumer, SqliteQueue};
 pub use worker::{consume, join_workers};
 
 /// A work queue, by its original key name.

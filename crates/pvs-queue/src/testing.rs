@@ -5,7 +5,9 @@
 //! `redis://127.0.0.1:6379`) and are deleted when it is dropped, so tests run in parallel and
 //! never see each other's items. Nothing else on the server is touched.
 
+use std::ffi::OsStr;
 use std::ops::Deref;
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 
 use crate::RedisQueue;
@@ -71,4 +73,23 @@ pub fn delete_keys(prefix: &str) {
             let _: redis::RedisResult<()> = redis::cmd("DEL").arg(keys).query(&mut conn);
         }
     }
+}
+
+/// Starts this very test binary again, running only the ignored test `test_name`, with the
+/// environment variable `var` set to `value` and its stdout piped: the child process of
+/// [`killed_consumer_loses_nothing`](crate::contract::killed_consumer_loses_nothing).
+pub fn spawn_child_test(test_name: &str, var: &str, value: impl AsRef<OsStr>) -> Child {
+    Command::new(std::env::current_exe().expect("the path of this test binary"))
+        .args([
+            test_name,
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(var, value)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the child test process")
 }

@@ -2,10 +2,9 @@
 //! `redis://127.0.0.1:6379`). Every test works under its own key prefix and deletes its keys
 //! afterwards; nothing else in the server is touched.
 
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use pvs_queue::testing::{TestRedis, redis_url};
+use pvs_queue::testing::{TestRedis, redis_url, spawn_child_test};
 use pvs_queue::{QueueName, RedisQueue, WorkQueue, contract};
 
 const HEARTBEAT_TTL: Duration = Duration::from_secs(1);
@@ -73,20 +72,7 @@ async fn killed_consumer_loses_nothing() {
     let fixture = Fixture::new().await;
     let prefix = fixture.queue.prefix().to_owned();
     contract::killed_consumer_loses_nothing(&fixture.queue, HEARTBEAT_TTL, || {
-        // This very test binary, running only the child test below.
-        Command::new(std::env::current_exe().unwrap())
-            .args([
-                "child_consumer",
-                "--exact",
-                "--ignored",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env(CHILD_PREFIX_VAR, prefix)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start the child consumer")
+        spawn_child_test("child_consumer", CHILD_PREFIX_VAR, prefix)
     })
     .await;
 }
