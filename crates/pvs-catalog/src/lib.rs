@@ -58,6 +58,7 @@ mod error;
 mod postgis;
 mod product;
 mod query;
+mod sqlite;
 #[cfg(feature = "contract")]
 pub mod testing;
 mod validation;
@@ -71,3 +72,4 @@ pub use error::{CatalogError, Result};
 pub use postgis::{DEFAULT_POOL_SIZE, PostgisCatalog};
 pub use product::{MAX_LOCATION_CHARS, MAX_PRODUCT_ID_CHARS, Product, Registration};
 pub use query::{Bbox, DEFAULT_LIMIT, MAX_LIMIT, ProductQuery, TimeFilter, TimeRelation};
+pub use sqlite::{SQLITE_READERS, SqliteCatalog};

@@ -1,0 +1,251 @@
+//! The embedded backend: one SQLite file, for `pvs up` on a single machine.
+
+mod connections;
+mod schema;
+mod search;
+mod store;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::{
+    Catalog, CatalogError, Collection, CollectionInfo, Product, ProductQuery, Registration, Result,
+};
+use connections::Connections;
+
+/// How many connections of a catalog file read concurrently (besides the writer).
+pub const SQLITE_READERS: usize = 4;
+
+/// A [`Catalog`] in an SQLite file (or in memory): the embedded twin of
+/// [`PostgisCatalog`](crate::PostgisCatalog), answering every query the same way.
+///
+/// Footprints are stored as WKB; the box of each of their polygons goes into an R*Tree index
+/// that finds the candidates of bbox and geometry searches, which are then tested exactly
+/// with `geo` (boundaries touching count as intersecting, as with PostGIS `ST_Intersects`).
+/// Times are integer microseconds since the epoch. One connection writes (registrations are
+/// serialised), [`SQLITE_READERS`] read concurrently (WAL mode); the blocking SQLite calls run
+/// on tokio's blocking threads, never on the runtime's workers. Clones share the connections.
+///
+/// Opening creates the file and its schema if missing and applies the schema migrations the
+/// file lacks (see the crate docs).
+#[derive(Clone)]
+pub struct SqliteCatalog {
+    connections: Arc<Connections>,
+    /// The file, or `:memory:`, for messages.
+    name: Arc<str>,
+}
+
+impl std::fmt::Debug for SqliteCatalog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteCatalog")
+            .field("file", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqliteCatalog {
+    /// Opens the catalog file at `path`, creating it (not its directory) and its schema if
+    /// missing. Refused with [`CatalogError::Connection`] naming the path if it cannot be
+    /// opened as an SQLite database, and with [`CatalogError::Migration`] if it is an SQLite
+    /// database of something else or was written by a newer pvs (a schema version this build
+    /// does not know).
+    pub async fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        let name: Arc<str> = path.display().to_string().into();
+        let opened = tokio::task::spawn_blocking(move || Self::open_blocking(&path)).await;
+        let connections = match opened {
+            Ok(result) => result?,
+            Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+            Err(error) => {
+                return Err(CatalogError::Connection {
+                    url: name.to_string(),
+                    reason: format!("opening it did not finish: {error}"),
+                });
+            }
+        };
+        Ok(Self {
+            connections: Arc::new(connections),
+            name,
+        })
+    }
+
+    fn open_blocking(path: &Path) -> Result<Connections> {
+        let name = path.display().to_string();
+        check_path(path).map_err(|reason| CatalogError::Connection {
+            url: name.clone(),
+            reason,
+        })?;
+        let mut writer = schema::open(path, true)?;
+        schema::migrate(&mut writer, &name)?;
+        let readers = (0..SQLITE_READERS)
+            .map(|_| {
+                let reader = schema::open(path, false)?;
+                reader
+                    .pragma_update(None, "query_only", "ON")
+                    .map_err(|error| CatalogError::Connection {
+                        url: name.clone(),
+                        reason: format!("cannot make a reading connection read-only: {error}"),
+                    })?;
+                Ok(reader)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Connections::new(writer, readers))
+    }
+
+    /// A new, empty catalog in memory, gone when the last clone is dropped (for tests and
+    /// throw-away runs). It has one connection, which reads and writes.
+    pub fn in_memory() -> Result<Self> {
+        let mut connection = schema::open_in_memory()?;
+        schema::migrate(&mut connection, ":memory:")?;
+        Ok(Self {
+            connections: Arc::new(Connections::new(connection, Vec::new())),
+            name: ":memory:".into(),
+        })
+    }
+
+    /// The schema version of the catalog (`PRAGMA user_version`).
+    pub async fn schema_version(&self) -> Result<i32> {
+        self.connections
+            .read(|connection| {
+                connection
+                    .pragma_query_value(None, "user_version", |row| row.get(0))
+                    .map_err(store::backend("reading the schema version"))
+            })
+            .await
+    }
+
+    /// The newest schema version this build knows (and gives the files it opens).
+    pub fn embedded_schema_version() -> i32 {
+        schema::newest_version()
+    }
+}
+
+/// Why `path` cannot be a catalog file, found before SQLite gives a vaguer reason.
+fn check_path(path: &Path) -> Result<(), String> {
+    if path.as_os_str().is_empty() {
+        return Err("the path is empty".to_owned());
+    }
+    if path.is_dir() {
+        return Err("it is a directory, not a file".to_owned());
+    }
+    match path.parent() {
+        Some(directory) if !directory.as_os_str().is_empty() && !directory.is_dir() => Err(
+            format!("its directory {} does not exist", directory.display()),
+        ),
+        _ => Ok(()),
+    }
+}
+
+#[async_trait]
+impl Catalog for SqliteCatalog {
+    async fn ping(&self) -> Result<()> {
+        self.connections
+            .read(|connection| {
+                // Reads the file's schema, not just the connection.
+                connection
+                    .query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(()))
+                    .map_err(store::backend("answering a ping"))
+            })
+            .await
+    }
+
+    async fn upsert_collection(&self, collection: &Collection) -> Result<()> {
+        collection.validate()?;
+        let collection = collection.clone();
+        self.connections
+            .write(move |connection| store::upsert_collection(connection, &collection))
+            .await
+    }
+
+    async fn collection(&self, name: &str) -> Result<Option<Collection>> {
+        let name = name.to_owned();
+        self.connections
+            .read(move |connection| store::collection(connection, &name))
+            .await
+    }
+
+    async fn collections(&self) -> Result<Vec<CollectionInfo>> {
+        self.connections.read(store::collections).await
+    }
+
+    async fn register(&self, product: &Product) -> Result<Registration> {
+        product.validate()?;
+        let product = product.clone();
+        self.connections
+            .write(move |connection| {
+                store::register_all(connection, &[&product])
+                    .pop()
+                    .expect("one result per product")
+            })
+            .await
+    }
+
+    async fn register_batch(&self, products: &[Product]) -> Vec<Result<Registration>> {
+        let mut results: Vec<Option<Result<Registration>>> = products
+            .iter()
+            .map(|product| product.validate().err().map(Err))
+            .collect();
+        let valid: Vec<(usize, Product)> = products
+            .iter()
+            .enumerate()
+            .filter(|(index, _)| results[*index].is_none())
+            .map(|(index, product)| (index, product.clone()))
+            .collect();
+        let indexes: Vec<usize> = valid.iter().map(|(index, _)| *index).collect();
+        let written = self
+            .connections
+            .write(move |connection| {
+                let products: Vec<&Product> = valid.iter().map(|(_, product)| product).collect();
+                Ok(store::register_all(connection, &products))
+            })
+            .await;
+        match written {
+            Ok(written) => {
+                for (index, result) in indexes.into_iter().zip(written) {
+                    results[index] = Some(result);
+                }
+            }
+            Err(error) => {
+                for index in indexes {
+                    results[index] = Some(Err(error.clone()));
+                }
+            }
+        }
+        results
+            .into_iter()
+            .map(|result| result.expect("every product has a result"))
+            .collect()
+    }
+
+    async fn deregister(&self, id: &str) -> Result<Option<Product>> {
+        let id = id.to_owned();
+        self.connections
+            .write(move |connection| store::deregister(connection, &id))
+            .await
+    }
+
+    async fn get(&self, id: &str) -> Result<Option<Product>> {
+        let id = id.to_owned();
+        self.connections
+            .read(move |connection| store::get(connection, &id))
+            .await
+    }
+
+    async fn search(&self, query: &ProductQuery) -> Result<Vec<Product>> {
+        query.validate()?;
+        let query = query.clone();
+        self.connections
+            .read(move |connection| search::search(connection, &query))
+            .await
+    }
+
+    async fn count(&self, query: &ProductQuery) -> Result<u64> {
+        query.validate()?;
+        let query = query.clone();
+        self.connections
+            .read(move |connection| search::count(connection, &query))
+            .await
+    }
+}

@@ -1,0 +1,207 @@
+//! Product searches on SQLite (blocking): SQL for the collection, ids and time, the R*Tree for
+//! footprint candidates, `geo` for the exact footprint test.
+
+use std::ops::ControlFlow;
+
+use geo::{BoundingRect, Intersects};
+use geo_types::{MultiPolygon, Rect};
+use rusqlite::types::Value;
+use rusqlite::{Connection, Row, params_from_iter};
+
+use super::store::{PRODUCT_COLUMNS, backend, product_from_row, read_footprint, to_micros};
+use crate::{Product, ProductQuery, Result, TimeRelation};
+
+/// A footprint test SQL cannot make exactly, done on each candidate the R*Tree finds.
+enum Exact {
+    /// The footprint intersects one of the rectangles (a bbox, in one or two parts).
+    Bbox(Vec<Rect<f64>>),
+    /// The footprint intersects the geometry.
+    Geometry(MultiPolygon<f64>),
+}
+
+impl Exact {
+    fn matches(&self, footprint: &MultiPolygon<f64>) -> bool {
+        match self {
+            Self::Bbox(parts) => parts.iter().any(|part| footprint.intersects(part)),
+            Self::Geometry(geometry) => footprint.intersects(geometry),
+        }
+    }
+}
+
+/// How a query is answered: a `WHERE` clause with its parameters (`?1`, `?2`... in order),
+/// and the exact footprint tests every row it selects must also pass.
+struct Plan {
+    clause: String,
+    params: Vec<Value>,
+    exact: Vec<Exact>,
+}
+
+impl Plan {
+    /// The plan of `query` (its limit and offset are left to the caller).
+    fn new(query: &ProductQuery) -> Result<Self> {
+        query.validate()?;
+        let mut plan = Self {
+            clause: String::new(),
+            params: Vec::new(),
+            exact: Vec::new(),
+        };
+        let mut conditions = Vec::new();
+        if let Some(collection) = &query.collection {
+            conditions.push(format!("collection = {}", plan.param(collection.clone())));
+        }
+        if let Some(ids) = &query.ids {
+            // One JSON array parameter, whatever the number of ids.
+            let ids = serde_json::to_string(ids).expect("a list of strings is JSON");
+            conditions.push(format!(
+                "id IN (SELECT value FROM json_each({}))",
+                plan.param(ids)
+            ));
+        }
+        if let Some(bbox) = &query.bbox {
+            let parts = bbox.parts();
+            conditions.push(plan.candidates(&parts));
+            plan.exact.push(Exact::Bbox(parts));
+        }
+        if let Some(geometry) = &query.geometry {
+            let boxes: Vec<Rect<f64>> = geometry
+                .iter()
+                .filter_map(BoundingRect::bounding_rect)
+                .collect();
+            conditions.push(plan.candidates(&boxes));
+            plan.exact.push(Exact::Geometry(geometry.clone()));
+        }
+        if let Some(time) = &query.time {
+            let start = plan.param(to_micros(time.start()));
+            let end = plan.param(to_micros(time.end()));
+            conditions.push(match time.relation() {
+                TimeRelation::Intersects => format!("begin_time <= {end} AND end_time >= {start}"),
+                TimeRelation::During => format!("begin_time >= {start} AND end_time <= {end}"),
+                TimeRelation::Contains => format!("begin_time <= {start} AND end_time >= {end}"),
+                TimeRelation::Equals => format!("begin_time = {start} AND end_time = {end}"),
+                TimeRelation::Disjoint => format!("(begin_time > {end} OR end_time < {start})"),
+            });
+        }
+        plan.clause = if conditions.is_empty() {
+            "1".to_owned()
+        } else {
+            conditions.join(" AND ")
+        };
+        Ok(plan)
+    }
+
+    /// Adds a parameter and returns its placeholder.
+    fn param(&mut self, value: impl Into<Value>) -> String {
+        self.params.push(value.into());
+        format!("?{}", self.params.len())
+    }
+
+    /// The condition selecting the products with a footprint part whose box meets one of
+    /// `rects` (a superset of those whose footprint does).
+    fn candidates(&mut self, rects: &[Rect<f64>]) -> String {
+        let selects: Vec<String> = rects
+            .iter()
+            .map(|rect| {
+                let (min, max) = (rect.min(), rect.max());
+                format!(
+                    "SELECT p.product FROM footprint_index i JOIN footprint_parts p \
+                     ON p.part = i.part WHERE i.min_x <= {} AND i.max_x >= {} \
+                     AND i.min_y <= {} AND i.max_y >= {}",
+                    self.param(max.x),
+                    self.param(min.x),
+                    self.param(max.y),
+                    self.param(min.y),
+                )
+            })
+            .collect();
+        format!("pk IN ({})", selects.join(" UNION "))
+    }
+
+    /// Runs `sql` (selecting the [`PRODUCT_COLUMNS`] with the plan's clause and parameters)
+    /// and calls `visit` with each row whose footprint passes the exact tests, and its
+    /// footprint, until `visit` breaks.
+    fn each_match(
+        &self,
+        connection: &Connection,
+        sql: &str,
+        context: &str,
+        mut visit: impl FnMut(&Row, MultiPolygon<f64>) -> Result<ControlFlow<()>>,
+    ) -> Result<()> {
+        let mut statement = connection.prepare_cached(sql).map_err(backend(context))?;
+        let mut rows = statement
+            .query(params_from_iter(&self.params))
+            .map_err(backend(context))?;
+        while let Some(row) = rows.next().map_err(backend(context))? {
+            let footprint = read_footprint(row)?;
+            if self.exact.iter().all(|exact| exact.matches(&footprint))
+                && visit(row, footprint)?.is_break()
+            {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The products matching `query`, newest begin first then by id, a page of them.
+pub(super) fn search(connection: &Connection, query: &ProductQuery) -> Result<Vec<Product>> {
+    let mut plan = Plan::new(query)?;
+    let limit = usize::try_from(query.effective_limit()).unwrap_or(usize::MAX);
+    let mut products = Vec::new();
+    if limit == 0 {
+        return Ok(products);
+    }
+    let mut sql = format!(
+        "SELECT {PRODUCT_COLUMNS} FROM products WHERE {} ORDER BY begin_time DESC, id",
+        plan.clause
+    );
+    // Without footprint tests, SQLite pages; with them, the page is counted here.
+    let offset = if plan.exact.is_empty() {
+        let limit = plan.param(i64::from(query.effective_limit()));
+        let offset = plan.param(i64::try_from(query.offset).unwrap_or(i64::MAX));
+        sql.push_str(&format!(" LIMIT {limit} OFFSET {offset}"));
+        0
+    } else {
+        query.offset
+    };
+    let mut skipped = 0;
+    plan.each_match(connection, &sql, "searching products", |row, footprint| {
+        if skipped < offset {
+            skipped += 1;
+            return Ok(ControlFlow::Continue(()));
+        }
+        products.push(product_from_row(row, footprint)?);
+        Ok(if products.len() == limit {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        })
+    })?;
+    Ok(products)
+}
+
+/// How many products match `query`, ignoring its limit and offset.
+pub(super) fn count(connection: &Connection, query: &ProductQuery) -> Result<u64> {
+    let plan = Plan::new(query)?;
+    if plan.exact.is_empty() {
+        let count: i64 = connection
+            .prepare_cached(&format!(
+                "SELECT count(*) FROM products WHERE {}",
+                plan.clause
+            ))
+            .and_then(|mut statement| {
+                statement.query_row(params_from_iter(&plan.params), |row| row.get(0))
+            })
+            .map_err(backend("counting products"))?;
+        return Ok(u64::try_from(count).unwrap_or_default());
+    }
+    let sql = format!(
+        "SELECT {PRODUCT_COLUMNS} FROM products WHERE {}",
+        plan.clause
+    );
+    let mut count = 0;
+    plan.each_match(connection, &sql, "counting products", |_, _| {
+        count += 1;
+        Ok(ControlFlow::Continue(()))
+    })?;
+    Ok(count)
+}

@@ -1,0 +1,391 @@
+//! Reading and writing collections and products on a connection (blocking).
+
+use chrono::{DateTime, Utc};
+use geo::BoundingRect;
+use geo_types::{Geometry, MultiPolygon};
+use geozero::ToGeo;
+use geozero::wkb::Wkb;
+use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
+use serde_json::Value;
+
+use crate::postgis::footprint_wkb;
+use crate::{Bbox, CatalogError, Collection, CollectionInfo, Product, Registration, Result};
+
+/// The columns of a product, in the order [`read_product`] reads them.
+pub(super) const PRODUCT_COLUMNS: &str =
+    "id, collection, product_type, footprint, begin_time, end_time, location, metadata";
+
+/// A closure turning an SQLite error into [`CatalogError::Backend`] while doing `context`.
+pub(super) fn backend(context: impl Into<String>) -> impl FnOnce(rusqlite::Error) -> CatalogError {
+    let context = context.into();
+    move |error| CatalogError::Backend {
+        context,
+        reason: error.to_string(),
+    }
+}
+
+/// `time` as stored: microseconds since the epoch, finer digits rounded down.
+pub(super) fn to_micros(time: DateTime<Utc>) -> i64 {
+    time.timestamp_micros()
+}
+
+/// Now, as stored.
+fn now() -> i64 {
+    to_micros(Utc::now())
+}
+
+/// Creates `collection` or replaces its product type and metadata.
+pub(super) fn upsert_collection(connection: &Connection, collection: &Collection) -> Result<()> {
+    let now = now();
+    connection
+        .prepare_cached(
+            "INSERT INTO collections (name, product_type, metadata, created_at, updated_at) \
+             VALUES (?1, ?2, ?3, ?4, ?4) \
+             ON CONFLICT (name) DO UPDATE SET product_type = excluded.product_type, \
+             metadata = excluded.metadata, updated_at = excluded.updated_at",
+        )
+        .and_then(|mut statement| {
+            statement.execute(params![
+                collection.name,
+                collection.product_type,
+                collection.metadata.to_string(),
+                now
+            ])
+        })
+        .map_err(backend(format!("storing collection `{}`", collection.name)))?;
+    Ok(())
+}
+
+/// The collection `name`, if it exists.
+pub(super) fn collection(connection: &Connection, name: &str) -> Result<Option<Collection>> {
+    let context = || format!("reading collection `{name}`");
+    let row = connection
+        .prepare_cached("SELECT name, product_type, metadata FROM collections WHERE name = ?1")
+        .and_then(|mut statement| {
+            statement
+                .query_row([name], |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get(1)?,
+                        row.get::<_, String>(2)?,
+                    ))
+                })
+                .optional()
+        })
+        .map_err(backend(context()))?;
+    row.map(|(name, product_type, metadata)| {
+        Ok(Collection {
+            metadata: parse_metadata(&metadata).map_err(|reason| CatalogError::Backend {
+                context: context(),
+                reason,
+            })?,
+            name,
+            product_type,
+        })
+    })
+    .transpose()
+}
+
+/// Every collection with the summary of its products, by name (byte order).
+pub(super) fn collections(connection: &Connection) -> Result<Vec<CollectionInfo>> {
+    let mut statement = connection
+        .prepare_cached(
+            "SELECT c.name, c.product_type, c.metadata, count(p.pk), min(p.west), min(p.south), \
+             max(p.east), max(p.north), min(p.begin_time), max(p.end_time) \
+             FROM collections c LEFT JOIN products p ON p.collection = c.name \
+             GROUP BY c.name ORDER BY c.name",
+        )
+        .map_err(backend("listing collections"))?;
+    let mut rows = statement
+        .query([])
+        .map_err(backend("listing collections"))?;
+    let mut list = Vec::new();
+    while let Some(row) = rows.next().map_err(backend("listing collections"))? {
+        list.push(collection_info(row)?);
+    }
+    Ok(list)
+}
+
+fn collection_info(row: &Row) -> Result<CollectionInfo> {
+    let name: String = row.get(0).map_err(backend("listing collections"))?;
+    let context = format!("listing collection `{name}`");
+    let corrupt = |reason: String| CatalogError::Backend {
+        context: context.clone(),
+        reason,
+    };
+    let get = |index| -> Result<Option<f64>> { row.get(index).map_err(backend(&context)) };
+    let bbox = match [get(4)?, get(5)?, get(6)?, get(7)?] {
+        [Some(west), Some(south), Some(east), Some(north)] => {
+            Some(Bbox::new(west, south, east, north).map_err(|error| corrupt(error.to_string()))?)
+        }
+        _ => None,
+    };
+    let time = |index| -> Result<Option<DateTime<Utc>>> {
+        row.get::<_, Option<i64>>(index)
+            .map_err(backend(&context))?
+            .map(|micros| from_micros(micros).map_err(corrupt))
+            .transpose()
+    };
+    let metadata: String = row.get(2).map_err(backend(&context))?;
+    let count: i64 = row.get(3).map_err(backend(&context))?;
+    Ok(CollectionInfo {
+        collection: Collection {
+            product_type: row.get(1).map_err(backend(&context))?,
+            metadata: parse_metadata(&metadata).map_err(corrupt)?,
+            name,
+        },
+        product_count: u64::try_from(count).unwrap_or_default(),
+        bbox,
+        begin: time(8)?,
+        end: time(9)?,
+    })
+}
+
+/// The product `id`, if registered.
+pub(super) fn get(connection: &Connection, id: &str) -> Result<Option<Product>> {
+    let mut statement = connection
+        .prepare_cached(&format!(
+            "SELECT {PRODUCT_COLUMNS} FROM products WHERE id = ?1"
+        ))
+        .map_err(backend(format!("reading product `{id}`")))?;
+    let mut rows = statement
+        .query([id])
+        .map_err(backend(format!("reading product `{id}`")))?;
+    match rows
+        .next()
+        .map_err(backend(format!("reading product `{id}`")))?
+    {
+        Some(row) => read_product(row).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Registers `products` (already validated) in one transaction, each in its own savepoint,
+/// in order; one result per product. If the transaction cannot be committed, every product
+/// gets that error.
+pub(super) fn register_all(
+    connection: &mut Connection,
+    products: &[&Product],
+) -> Vec<Result<Registration>> {
+    let mut results = Vec::with_capacity(products.len());
+    let outcome = (|| {
+        let mut transaction = connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(backend("starting a registration"))?;
+        for product in products {
+            let savepoint = transaction
+                .savepoint()
+                .map_err(backend("starting a savepoint"))?;
+            let result = write_product(&savepoint, product);
+            if result.is_ok() {
+                savepoint
+                    .commit()
+                    .map_err(backend("releasing a savepoint"))?;
+            }
+            // A savepoint dropped without commit is rolled back.
+            results.push(result);
+        }
+        transaction
+            .commit()
+            .map_err(backend("committing a registration"))
+    })();
+    match outcome {
+        Ok(()) => results,
+        // Nothing of the transaction was kept.
+        Err(error) => products.iter().map(|_| Err(error.clone())).collect(),
+    }
+}
+
+/// Inserts `product`, or replaces the product with its id and returns it.
+fn write_product(connection: &Connection, product: &Product) -> Result<Registration> {
+    let context = || format!("registering product `{}`", product.id);
+    let known = connection
+        .prepare_cached("SELECT 1 FROM collections WHERE name = ?1")
+        .and_then(|mut statement| statement.exists([&product.collection]))
+        .map_err(backend(context()))?;
+    if !known {
+        return Err(CatalogError::UnknownCollection(product.collection.clone()));
+    }
+    let footprint = footprint_wkb("footprint", &product.footprint)?;
+    let extent = product.footprint.bounding_rect().ok_or_else(|| {
+        CatalogError::invalid(format!("product {:?}", product.id), "footprint is empty")
+    })?;
+    let previous = find(connection, &product.id)?;
+    let (begin, end) = (to_micros(product.begin), to_micros(product.end));
+    let (west, south) = (extent.min().x, extent.min().y);
+    let (east, north) = (extent.max().x, extent.max().y);
+    let metadata = product.metadata.to_string();
+    let now = now();
+    let values = params![
+        product.id,
+        product.collection,
+        product.product_type,
+        footprint,
+        west,
+        south,
+        east,
+        north,
+        begin,
+        end,
+        product.location,
+        metadata,
+        now,
+    ];
+    let pk = match &previous {
+        Some((pk, _)) => {
+            connection
+                .prepare_cached(
+                    "UPDATE products SET collection = ?2, product_type = ?3, footprint = ?4, \
+                     west = ?5, south = ?6, east = ?7, north = ?8, begin_time = ?9, \
+                     end_time = ?10, location = ?11, metadata = ?12, updated_at = ?13 \
+                     WHERE id = ?1",
+                )
+                .and_then(|mut statement| statement.execute(values))
+                .map_err(backend(context()))?;
+            remove_parts(connection, *pk).map_err(backend(context()))?;
+            *pk
+        }
+        None => connection
+            .prepare_cached(
+                "INSERT INTO products (id, collection, product_type, footprint, west, south, \
+                 east, north, begin_time, end_time, location, metadata, registered_at, \
+                 updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13) \
+                 RETURNING pk",
+            )
+            .and_then(|mut statement| statement.query_row(values, |row| row.get(0)))
+            .map_err(backend(context()))?,
+    };
+    insert_parts(connection, pk, &product.footprint).map_err(backend(context()))?;
+    Ok(match previous {
+        Some((_, previous)) => Registration::Replaced { previous },
+        None => Registration::Inserted,
+    })
+}
+
+/// Indexes the box of each polygon of `footprint`, the footprint of the product `pk`.
+fn insert_parts(
+    connection: &Connection,
+    pk: i64,
+    footprint: &MultiPolygon<f64>,
+) -> rusqlite::Result<()> {
+    let mut part =
+        connection.prepare_cached("INSERT INTO footprint_parts (product) VALUES (?1)")?;
+    let mut index = connection.prepare_cached(
+        "INSERT INTO footprint_index (part, min_x, max_x, min_y, max_y) \
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    for rect in footprint.iter().filter_map(BoundingRect::bounding_rect) {
+        part.execute([pk])?;
+        let id = connection.last_insert_rowid();
+        let (min, max) = (rect.min(), rect.max());
+        index.execute(params![id, min.x, max.x, min.y, max.y])?;
+    }
+    Ok(())
+}
+
+/// Removes the footprint boxes of the product `pk` from the index.
+fn remove_parts(connection: &Connection, pk: i64) -> rusqlite::Result<()> {
+    connection
+        .prepare_cached(
+            "DELETE FROM footprint_index WHERE part IN \
+             (SELECT part FROM footprint_parts WHERE product = ?1)",
+        )?
+        .execute([pk])?;
+    connection
+        .prepare_cached("DELETE FROM footprint_parts WHERE product = ?1")?
+        .execute([pk])?;
+    Ok(())
+}
+
+/// The row key and the product stored under `id`, if any.
+fn find(connection: &Connection, id: &str) -> Result<Option<(i64, Product)>> {
+    let context = || format!("reading product `{id}`");
+    let mut statement = connection
+        .prepare_cached(&format!(
+            "SELECT {PRODUCT_COLUMNS}, pk FROM products WHERE id = ?1"
+        ))
+        .map_err(backend(context()))?;
+    let mut rows = statement.query([id]).map_err(backend(context()))?;
+    match rows.next().map_err(backend(context()))? {
+        Some(row) => {
+            let pk = row.get(8).map_err(backend(context()))?;
+            Ok(Some((pk, read_product(row)?)))
+        }
+        None => Ok(None),
+    }
+}
+
+/// Removes the product `id` and returns it.
+pub(super) fn deregister(connection: &mut Connection, id: &str) -> Result<Option<Product>> {
+    let context = || format!("deregistering product `{id}`");
+    let transaction = connection
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(backend(context()))?;
+    let Some((pk, product)) = find(&transaction, id)? else {
+        return Ok(None);
+    };
+    remove_parts(&transaction, pk).map_err(backend(context()))?;
+    transaction
+        .execute("DELETE FROM products WHERE pk = ?1", [pk])
+        .map_err(backend(context()))?;
+    transaction.commit().map_err(backend(context()))?;
+    Ok(Some(product))
+}
+
+/// The product in `row` (the [`PRODUCT_COLUMNS`]).
+pub(super) fn read_product(row: &Row) -> Result<Product> {
+    let footprint = read_footprint(row)?;
+    product_from_row(row, footprint)
+}
+
+/// The footprint of the product in `row` (the [`PRODUCT_COLUMNS`]).
+pub(super) fn read_footprint(row: &Row) -> Result<MultiPolygon<f64>> {
+    let id: String = row.get(0).map_err(backend("reading a product"))?;
+    let wkb: Vec<u8> = row
+        .get(3)
+        .map_err(backend(format!("reading product `{id}`")))?;
+    let corrupt = |reason: String| CatalogError::Backend {
+        context: format!("reading product `{id}`"),
+        reason,
+    };
+    match Wkb(wkb).to_geo() {
+        Ok(Geometry::MultiPolygon(footprint)) => Ok(footprint),
+        Ok(other) => Err(corrupt(format!(
+            "its footprint is a {other:?}, not a MultiPolygon"
+        ))),
+        Err(error) => Err(corrupt(format!("its footprint cannot be decoded: {error}"))),
+    }
+}
+
+/// The product in `row` (the [`PRODUCT_COLUMNS`]), whose footprint was read already.
+pub(super) fn product_from_row(row: &Row, footprint: MultiPolygon<f64>) -> Result<Product> {
+    let id: String = row.get(0).map_err(backend("reading a product"))?;
+    let context = format!("reading product `{id}`");
+    let corrupt = |reason: String| CatalogError::Backend {
+        context: context.clone(),
+        reason,
+    };
+    let time = |index| -> Result<DateTime<Utc>> {
+        from_micros(row.get(index).map_err(backend(&context))?).map_err(corrupt)
+    };
+    let metadata: String = row.get(7).map_err(backend(&context))?;
+    Ok(Product {
+        collection: row.get(1).map_err(backend(&context))?,
+        product_type: row.get(2).map_err(backend(&context))?,
+        footprint,
+        begin: time(4)?,
+        end: time(5)?,
+        location: row.get(6).map_err(backend(&context))?,
+        metadata: parse_metadata(&metadata).map_err(corrupt)?,
+        id,
+    })
+}
+
+fn from_micros(micros: i64) -> Result<DateTime<Utc>, String> {
+    DateTime::from_timestamp_micros(micros)
+        .ok_or_else(|| format!("the stored time {micros} µs since 1970 is out of range"))
+}
+
+fn parse_metadata(text: &str) -> Result<Value, String> {
+    serde_json::from_str(text).map_err(|error| format!("its metadata is not JSON: {error}"))
+}
