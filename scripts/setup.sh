@@ -15,18 +15,15 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 log() { printf '[setup] %s\n' "$*"; }
 
-apt_packages=(pkg-config libgdal-dev gdal-bin postgresql-15-postgis-3 libxml2-utils)
-missing=()
-for pkg in "${apt_packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
-done
-if ((${#missing[@]})); then
-  log "installing Debian packages: ${missing[*]}"
-  sudo_cmd=()
-  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
-  "${sudo_cmd[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
+# chromium and fonts: the web client's browser test; nodejs and npm (when there is no node):
+# building the web client (crates/pvs-web/build.rs).
+apt_packages=(pkg-config libgdal-dev gdal-bin postgresql-15-postgis-3 libxml2-utils
+  chromium fonts-liberation fonts-dejavu-core)
+command -v node >/dev/null 2>&1 || apt_packages+=(nodejs)
+command -v npm >/dev/null 2>&1 || apt_packages+=(npm)
+# shellcheck source=scripts/lib.sh
+source "$here/lib.sh"
+install_missing_debian_packages "${apt_packages[@]}"
 
 if ! pg_isready -q -h 127.0.0.1 -p 5432; then
   log "starting PostgreSQL"

@@ -14,7 +14,7 @@ import GeoJSON from 'ol/format/GeoJSON.js';
 import { Fill, Stroke, Style } from 'ol/style.js';
 import { transformExtent } from 'ol/proj.js';
 import { feature as topoFeature } from 'topojson-client';
-import land from 'world-atlas/land-110m.json';
+import land from 'world-atlas/land-50m.json';
 import 'ol/ol.css';
 import './style.css';
 
@@ -150,8 +150,17 @@ async function loadLayers() {
   const slider = $('time-slider');
   slider.max = String(intervals.length);
   slider.value = '0';
-  const extent = collectionsExtent(capabilities);
-  if (extent) map.getView().fit(transformExtent(extent, 'EPSG:4326', 'EPSG:3857'), { padding: [40, 40, 40, 40], maxZoom: 9 });
+  layersExtent = collectionsExtent(capabilities);
+  zoomToLayers();
+}
+
+/** The union of the layers' extents (EPSG:4326), once the capabilities are read. */
+let layersExtent = null;
+
+function zoomToLayers() {
+  if (layersExtent) {
+    map.getView().fit(transformExtent(layersExtent, 'EPSG:4326', 'EPSG:3857'), { padding: [40, 40, 40, 40], maxZoom: 9 });
+  }
 }
 
 /** The union of the layers' WGS84 bounding boxes, if any. */
@@ -191,7 +200,7 @@ function onSlider() {
     return;
   }
   const interval = intervals[index - 1];
-  const [start, end] = interval.split('/');
+  const [start, end] = interval.split(/--|\//);
   $('time-start').value = isoToInput(start);
   $('time-end').value = isoToInput(end || start);
   setTime(interval, `${index} of ${intervals.length}: ${interval}`);
@@ -209,7 +218,8 @@ function onApplyRange() {
     return;
   }
   say('');
-  setTime(`${start}/${end}`);
+  // `start--end`, not `start/end`: the value goes into the RESTful tile path.
+  setTime(`${start}--${end}`);
 }
 
 function onAllTimes() {
@@ -310,6 +320,7 @@ $('time-slider').addEventListener('input', onSlider);
 $('time-apply').addEventListener('click', onApplyRange);
 $('time-all').addEventListener('click', onAllTimes);
 $('search-run').addEventListener('click', onSearch);
+$('zoom-all').addEventListener('click', zoomToLayers);
 
 window.pvs = { map, stats, setTime, search: onSearch };
 

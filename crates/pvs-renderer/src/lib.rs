@@ -128,6 +128,12 @@ pub fn routes(renderer: Arc<Renderer>) -> Router {
         .with_state(renderer)
 }
 
+/// The OpenSearch routes under `/opensearch` alone (for a process whose `/ows` is the
+/// cache's, which passes what it does not serve to this renderer).
+pub fn opensearch_routes(renderer: Arc<Renderer>) -> Router {
+    opensearch::routes().with_state(renderer)
+}
+
 /// Whether the query string asks for `SERVICE=WCS` (keys are case-insensitive, as in OGC
 /// KVP requests).
 fn is_wcs(query: &str) -> bool {

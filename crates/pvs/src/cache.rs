@@ -13,7 +13,7 @@ use pvs_service::http;
 use crate::backends::{self, StartError};
 
 /// The cache's settings from `CACHE_MAX_AGE` and `CACHE_MAX_ZOOM`.
-fn settings(env: &Env) -> Result<Settings, ConfigError> {
+pub fn settings(env: &Env) -> Result<Settings, ConfigError> {
     let max_age: u32 = env.get(&vars::CACHE_MAX_AGE)?;
     let max_zoom: u8 = env.get(&vars::CACHE_MAX_ZOOM)?;
     if max_zoom > pvs_tiles::tms::MAX_ZOOM {

@@ -40,8 +40,9 @@ fn parse_seconds(text: &str) -> Result<f64, String> {
     }
 }
 
-/// Checks the configuration and runs the ingestor until SIGINT/SIGTERM.
-pub async fn run(env: &Env, args: IngestorArgs, listen: ListenAddr) -> Result<(), StartError> {
+/// The HTTP endpoint's settings (`INGEST_MAX_BYTES`, `INGEST_TOKEN`, `INGEST_BASIC_AUTH`) and
+/// the storage prefix of browse images (`INGEST_PREFIX`).
+pub fn settings(env: &Env) -> Result<(HttpSettings, Option<StorageKey>), StartError> {
     let max_bytes: ByteSize = env.get(&vars::INGEST_MAX_BYTES)?;
     let mut auth = Auth::open();
     if let Some(token) = env.get_opt::<Secret>(&vars::INGEST_TOKEN)? {
@@ -65,6 +66,17 @@ pub async fn run(env: &Env, args: IngestorArgs, listen: ListenAddr) -> Result<()
             pvs_service::config::ConfigError::new(&vars::INGEST_PREFIX, e.to_string())
         })?)
     };
+    let settings = HttpSettings {
+        auth,
+        max_bytes: max_bytes.0,
+    };
+    Ok((settings, prefix))
+}
+
+/// Checks the configuration and runs the ingestor until SIGINT/SIGTERM.
+pub async fn run(env: &Env, args: IngestorArgs, listen: ListenAddr) -> Result<(), StartError> {
+    let (settings, prefix) = settings(env)?;
+    let max_bytes = settings.max_bytes;
     if args.watch.is_some() {
         env.get::<pvs_storage::StorageUrl>(&vars::STORAGE_URL)?;
     }
@@ -78,13 +90,7 @@ pub async fn run(env: &Env, args: IngestorArgs, listen: ListenAddr) -> Result<()
         ..Default::default()
     }
     .readiness();
-    let routes = pvs_ingestor::http::routes(
-        ingestor.clone(),
-        HttpSettings {
-            auth,
-            max_bytes: max_bytes.0,
-        },
-    );
+    let routes = pvs_ingestor::http::routes(ingestor.clone(), settings);
     let router = http::with_probes("ingestor", routes, readiness);
     let listener = http::bind(listen)
         .await
@@ -101,7 +107,7 @@ pub async fn run(env: &Env, args: IngestorArgs, listen: ListenAddr) -> Result<()
                 ingestor,
                 folder,
                 Duration::from_secs_f64(args.poll),
-                max_bytes.0,
+                max_bytes,
                 async move {
                     let _ = stop.wait_for(|s| *s).await;
                 },

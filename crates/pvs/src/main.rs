@@ -20,17 +20,21 @@ use pvs_storage::StorageUrl;
 
 mod backends;
 mod cache;
+mod demo;
 mod ingestor;
 mod preprocessor;
 mod registrar;
 mod renderer;
 mod seeder;
+mod status;
+mod up;
 
 use backends::StartError;
 use ingestor::IngestorArgs;
 use preprocessor::PreprocessorArgs;
 use registrar::RegistrarArgs;
 use seeder::SeederArgs;
+use up::UpArgs;
 
 /// Every name pvs answers to when invoked through a link.
 const SERVICES: [&str; 6] = [
@@ -72,12 +76,16 @@ enum Service {
     /// Pre-render cache tiles for the time intervals on seed_queue, or for one job given by
     /// --collection, --time and --zoom (resumable, with a progress bar).
     Seeder(SeederArgs),
-    /// Serve WMS (1.1.1, 1.3.0) from the catalog and the COGs; WCS and OpenSearch are not
-    /// built yet.
+    /// Serve WMS (1.1.1, 1.3.0) and WCS 2.0.1 on /ows and OpenSearch on /opensearch, from the
+    /// catalog and the COGs.
     Renderer(HttpArgs),
     /// Serve WMTS (KVP and RESTful), XYZ tiles with TileJSON and tiled WMS from the tile
     /// cache, drawing missing tiles in process or with the renderer at RENDERER_URL.
     Cache(HttpArgs),
+    /// Run the whole pipeline in this process on one port: ingestor (HTTP and a drop folder),
+    /// preprocessor, registrar, seeder, renderer, cache and the web client, on embedded
+    /// backends in --data-dir unless REDIS_URL, DATABASE_URL or STORAGE_URL are set.
+    Up(UpArgs),
 }
 
 /// Options every service with an HTTP endpoint takes.
@@ -97,6 +105,7 @@ impl Service {
             Service::Seeder(_) => "seeder",
             Service::Renderer(_) => "renderer",
             Service::Cache(_) => "cache",
+            Service::Up(_) => "up",
         }
     }
 
@@ -109,6 +118,7 @@ impl Service {
             Service::Preprocessor(_) => "127.0.0.1:8084",
             Service::Registrar(_) => "127.0.0.1:8085",
             Service::Seeder(_) => "127.0.0.1:8086",
+            Service::Up(_) => up::DEFAULT_LISTEN,
         }
     }
 
@@ -120,6 +130,7 @@ impl Service {
             Service::Preprocessor(a) => a.http.listen,
             Service::Seeder(a) => a.http.listen,
             Service::Renderer(a) | Service::Cache(a) => a.listen,
+            Service::Up(a) => a.listen,
         }
     }
 
@@ -136,6 +147,8 @@ impl Service {
             Service::Renderer(_) => &[vars::DATABASE_URL, vars::STORAGE_URL],
             // STORAGE_URL or TILES_STORAGE_URL, checked when the cache starts.
             Service::Cache(_) => &[vars::DATABASE_URL],
+            // Embedded backends stand in for the ones not configured.
+            Service::Up(_) => &[],
         }
     }
 }
@@ -215,5 +228,6 @@ fn start(env: &Env, service: Service) -> Result<(), StartError> {
         Service::Renderer(_) => run_with(Box::pin(renderer::run(env, listen))),
         Service::Seeder(args) => run_with(Box::pin(seeder::run(env, args, listen))),
         Service::Cache(_) => run_with(Box::pin(cache::run(env, listen))),
+        Service::Up(args) => run_with(Box::pin(up::run(env, args, listen))),
     }
 }

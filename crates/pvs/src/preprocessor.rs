@@ -28,21 +28,24 @@ pub struct PreprocessorArgs {
     pub consumer_name: Option<String>,
 }
 
+/// Reads `PREPROCESS_WORK_DIR`, if set: it must be a directory.
+pub fn work_dir(env: &Env) -> Result<Option<std::path::PathBuf>, StartError> {
+    match env.get_opt::<String>(&vars::PREPROCESS_WORK_DIR)? {
+        Some(dir) if !std::path::Path::new(&dir).is_dir() => Err(ConfigError::new(
+            &vars::PREPROCESS_WORK_DIR,
+            format!("{dir} is not a directory"),
+        )
+        .into()),
+        dir => Ok(dir.map(std::path::PathBuf::from)),
+    }
+}
+
 /// Runs the preprocessor until SIGINT/SIGTERM.
 pub async fn run(env: &Env, args: PreprocessorArgs, listen: ListenAddr) -> Result<(), StartError> {
     // Every configuration check comes before any backend is touched.
     let collections = collections(env)?;
     let report_dir = report_dir(env)?;
-    let work_dir = match env.get_opt::<String>(&vars::PREPROCESS_WORK_DIR)? {
-        Some(dir) if !std::path::Path::new(&dir).is_dir() => {
-            return Err(ConfigError::new(
-                &vars::PREPROCESS_WORK_DIR,
-                format!("{dir} is not a directory"),
-            )
-            .into());
-        }
-        dir => dir.map(std::path::PathBuf::from),
-    };
+    let work_dir = work_dir(env)?;
     let storage = backends::storage(env)?.ok_or_else(|| {
         StartError::Config(ConfigError::new(
             &vars::STORAGE_URL,

@@ -14,6 +14,8 @@ use pvs_catalog::testing::TestDatabase;
 use pvs_catalog::{Bbox, Catalog, ProductQuery, TimeFilter};
 use pvs_model::{BrowseItem, BrowseReport};
 
+mod support;
+
 const PVS: &str = env!("CARGO_BIN_EXE_pvs");
 
 fn redis_url() -> String {
@@ -49,15 +51,6 @@ fn service(name: &str, args: &[&str], env: &[(&str, String)]) -> Service {
         .stdout(Stdio::null())
         .stderr(Stdio::inherit());
     Service(command.spawn().unwrap())
-}
-
-fn free_port() -> String {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    format!("127.0.0.1:{port}")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -135,17 +128,17 @@ async fn every_fixture_report_goes_from_the_watch_folder_to_the_catalog() {
             "--poll",
             "0.2",
             "--listen",
-            &free_port(),
+            &support::free_address(),
         ],
         &env,
     );
     let _preprocessor = service(
         "preprocessor",
-        &["--concurrency", "2", "--listen", &free_port()],
+        &["--concurrency", "2", "--listen", &support::free_address()],
         &env,
     );
-    let _registrar = service("registrar", &["--listen", &free_port()], &env);
-    let renderer_address = free_port();
+    let _registrar = service("registrar", &["--listen", &support::free_address()], &env);
+    let renderer_address = support::free_address();
     let _renderer = service("renderer", &["--listen", &renderer_address], &env);
 
     // Every report answered in REPORT_DIR.
