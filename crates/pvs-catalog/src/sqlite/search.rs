@@ -9,7 +9,7 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, Row, params_from_iter};
 
 use super::store::{PRODUCT_COLUMNS, backend, product_from_row, read_footprint, to_micros};
-use crate::{Product, ProductQuery, Result, TimeRelation};
+use crate::{Product, ProductQuery, Result};
 
 /// The most boxes of a query geometry looked up one by one in the R*Tree.
 const MAX_CANDIDATE_BOXES: usize = 32;
@@ -89,13 +89,7 @@ impl Plan {
         if let Some(time) = &query.time {
             let start = plan.param(to_micros(time.start()));
             let end = plan.param(to_micros(time.end()));
-            conditions.push(match time.relation() {
-                TimeRelation::Intersects => format!("begin_time <= {end} AND end_time >= {start}"),
-                TimeRelation::During => format!("begin_time >= {start} AND end_time <= {end}"),
-                TimeRelation::Contains => format!("begin_time <= {start} AND end_time >= {end}"),
-                TimeRelation::Equals => format!("begin_time = {start} AND end_time = {end}"),
-                TimeRelation::Disjoint => format!("(begin_time > {end} OR end_time < {start})"),
-            });
+            conditions.push(time.relation().sql_condition(&start, &end));
         }
         plan.clause = if conditions.is_empty() {
             "1".to_owned()
