@@ -15,9 +15,10 @@
 //!   newest first then by id, a page at a time.
 //!
 //! Everything goes through the [`Catalog`] trait, which has no database types in it, so that
-//! backends are interchangeable: [`PostgisCatalog`] for a cluster, an embedded one for a single
-//! machine. With the `contract` feature, the `contract` module holds the test suite every
-//! backend must pass.
+//! backends are interchangeable: [`PostgisCatalog`] for a cluster, [`SqliteCatalog`] (one
+//! SQLite file, no server) for a single machine (`pvs up`). With the `contract` feature, the
+//! `contract` module holds the test suite every backend must pass; both backends pass all of
+//! it.
 //!
 //! Not for: reading browse reports (`pvs-model`), storing files (`pvs-storage`) or
 //! rendering (the renderer queries this crate, then reads COGs through storage).
@@ -33,6 +34,46 @@
 //! a change is a new file. A database migrated by a newer pvs (versions this build does not
 //! know) is used as it is, with a warning.
 //!
+//! # The embedded catalog (SQLite)
+//! [`SqliteCatalog::open`] opens (or creates) one file in WAL mode with a busy timeout, so
+//! that several processes may open it; writes are serialised on one connection, reads run on
+//! [`SQLITE_READERS`] others, and every SQLite call runs on tokio's blocking threads. Commits
+//! are synchronous (`synchronous = FULL`): a registration that returned survives a crash or a
+//! power cut. It answers every query as PostGIS does:
+//! - footprints are stored exactly (WKB), with their extent for the collection summaries;
+//! - bbox and geometry searches take their candidates from an R*Tree holding the box of each
+//!   polygon of each footprint (footprints are split at the antimeridian, so each part has an
+//!   ordinary box; the R*Tree rounds its 32-bit boxes outwards, so it misses nothing), then
+//!   test each candidate exactly with `geo`'s `Intersects`: boundaries touching count, as
+//!   with `ST_Intersects`;
+//! - times are integer microseconds since the epoch (rounded down, as `timestamptz` keeps
+//!   them), ids and names compare in byte order, results come newest first then by id.
+//!
+//! One difference: PostGIS also refuses footprints that `geo`'s validation accepts but GEOS
+//! does not (e.g. a hole splitting a polygon's interior in two); the embedded catalog stores
+//! them.
+//!
+//! The file's schema is versioned like the PostGIS one: the SQL files of
+//! `src/sqlite/migrations/` (append-only) are applied when missing, in one transaction, and
+//! the version reached is recorded in `PRAGMA user_version` (and `PRAGMA application_id`
+//! marks the file as a pvs catalog). Unlike a PostGIS database, whose services are upgraded
+//! one at a time, a file with a newer version than this build knows is refused with
+//! [`CatalogError::Migration`]: it belongs to the newer pvs that wrote it. An SQLite file of
+//! something else is refused too.
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), pvs_catalog::CatalogError> {
+//! use pvs_catalog::{Catalog, ProductQuery, SqliteCatalog, TimeFilter};
+//!
+//! let catalog = SqliteCatalog::open("/var/lib/pvs/catalog.sqlite").await?;
+//! let now = chrono::Utc::now();
+//! let query = ProductQuery::new().with_time(TimeFilter::instant(now));
+//! println!("{} products cover {now}", catalog.count(&query).await?);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Searching
 //! ```no_run
 //! # async fn example() -> Result<(), pvs_catalog::CatalogError> {
 //! use pvs_catalog::{Bbox, Catalog, PostgisCatalog, ProductQuery};

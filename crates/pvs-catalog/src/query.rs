@@ -141,6 +141,21 @@ impl TimeRelation {
     }
 }
 
+impl TimeRelation {
+    /// The SQL condition of the relation on the columns `begin_time` and `end_time`, given
+    /// the placeholders of the filter's `start` and `end`: the same text for every SQL
+    /// backend, and the same as [`TimeFilter::matches`].
+    pub(crate) fn sql_condition(&self, start: &str, end: &str) -> String {
+        match self {
+            Self::Intersects => format!("begin_time <= {end} AND end_time >= {start}"),
+            Self::During => format!("begin_time >= {start} AND end_time <= {end}"),
+            Self::Contains => format!("begin_time <= {start} AND end_time >= {end}"),
+            Self::Equals => format!("begin_time = {start} AND end_time = {end}"),
+            Self::Disjoint => format!("(begin_time > {end} OR end_time < {start})"),
+        }
+    }
+}
+
 impl fmt::Display for TimeRelation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

@@ -541,6 +541,58 @@ async fn hostile_and_oversized_input() {
     assert_eq!(ids(&found), ["round", sneaky]);
 }
 
+/// A query geometry of many polygons (their boxes are merged for the index lookup) still
+/// finds exactly the footprints it touches.
+#[tokio::test]
+async fn query_geometries_of_many_polygons() {
+    let catalog = SqliteCatalog::in_memory().unwrap();
+    create_collection(&catalog, "S2").await;
+    let square = |x: f64, y: f64, size: f64| MultiPolygon(vec![rect(x, y, x + size, y + size)]);
+    let products = [
+        product("in_a_gap", "S2", square(1.25, 1.25, 0.5), 0),
+        product("touching", "S2", square(5.0, 6.0, 1.0), 1),
+        product("inside", "S2", square(10.25, 10.25, 0.5), 2),
+        product("far", "S2", square(50.0, 50.0, 1.0), 3),
+    ];
+    for product in &products {
+        catalog.register(product).await.unwrap();
+    }
+    // 10 × 10 unit squares, two units apart: [2i, 2i + 1] × [2j, 2j + 1].
+    let grid = MultiPolygon(
+        (0..100)
+            .map(|i| {
+                let (x, y) = (f64::from(i % 10) * 2.0, f64::from(i / 10) * 2.0);
+                rect(x, y, x + 1.0, y + 1.0)
+            })
+            .collect(),
+    );
+    let query = ProductQuery::new().with_geometry(grid);
+    let found = catalog.search(&query).await.unwrap();
+    assert_eq!(ids(&found), ["inside", "touching"]);
+    assert_eq!(catalog.count(&query).await.unwrap(), 2);
+}
+
+/// The one documented difference with PostGIS: a footprint that `geo` accepts and GEOS does
+/// not (a hole splitting the interior in two, see `tests/postgis.rs`) is stored, and found.
+#[tokio::test]
+async fn footprints_only_geos_refuses_are_stored() {
+    let catalog = SqliteCatalog::in_memory().unwrap();
+    create_collection(&catalog, "S2").await;
+    let exterior = LineString::from(vec![(0.0, 0.0), (10.0, 0.0), (10.0, 10.0), (0.0, 10.0)]);
+    let diamond = LineString::from(vec![(5.0, 0.0), (10.0, 5.0), (5.0, 10.0), (0.0, 5.0)]);
+    let split = product(
+        "split",
+        "S2",
+        MultiPolygon(vec![Polygon::new(exterior, vec![diamond])]),
+        0,
+    );
+    assert_eq!(catalog.register(&split).await, Ok(Registration::Inserted));
+    let corner = ProductQuery::new().with_bbox(Bbox::new(0.5, 0.5, 1.0, 1.0).unwrap());
+    let hole = ProductQuery::new().with_bbox(Bbox::new(4.0, 4.0, 6.0, 6.0).unwrap());
+    assert_eq!(catalog.count(&corner).await.unwrap(), 1);
+    assert_eq!(catalog.count(&hole).await.unwrap(), 0);
+}
+
 /// The blocking SQLite work runs beside the runtime: on a single-threaded runtime, a timer
 /// fires while a big batch is being registered.
 #[tokio::test(flavor = "current_thread")]

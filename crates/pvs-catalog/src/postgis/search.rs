@@ -3,7 +3,7 @@
 use tokio_postgres::types::ToSql;
 
 use super::{footprint_wkb, to_micros};
-use crate::{ProductQuery, Result, TimeRelation};
+use crate::{ProductQuery, Result};
 
 /// A `WHERE` clause with its parameters (`$1`, `$2`... in order).
 pub(crate) struct Filter {
@@ -57,13 +57,7 @@ impl Filter {
         if let Some(time) = &query.time {
             let start = filter.param(to_micros(time.start()));
             let end = filter.param(to_micros(time.end()));
-            conditions.push(match time.relation() {
-                TimeRelation::Intersects => format!("begin_time <= {end} AND end_time >= {start}"),
-                TimeRelation::During => format!("begin_time >= {start} AND end_time <= {end}"),
-                TimeRelation::Contains => format!("begin_time <= {start} AND end_time >= {end}"),
-                TimeRelation::Equals => format!("begin_time = {start} AND end_time = {end}"),
-                TimeRelation::Disjoint => format!("(begin_time > {end} OR end_time < {start})"),
-            });
+            conditions.push(time.relation().sql_condition(&start, &end));
         }
         filter.clause = if conditions.is_empty() {
             "TRUE".to_owned()

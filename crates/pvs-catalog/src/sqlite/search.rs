@@ -4,12 +4,29 @@
 use std::ops::ControlFlow;
 
 use geo::{BoundingRect, Intersects};
-use geo_types::{MultiPolygon, Rect};
+use geo_types::{MultiPolygon, Rect, coord};
 use rusqlite::types::Value;
 use rusqlite::{Connection, Row, params_from_iter};
 
 use super::store::{PRODUCT_COLUMNS, backend, product_from_row, read_footprint, to_micros};
-use crate::{Product, ProductQuery, Result, TimeRelation};
+use crate::{Product, ProductQuery, Result};
+
+/// The most boxes of a query geometry looked up one by one in the R*Tree.
+const MAX_CANDIDATE_BOXES: usize = 32;
+
+/// The box covering every one of `rects` (which is not empty).
+fn common_box(rects: &[Rect<f64>]) -> Rect<f64> {
+    rects
+        .iter()
+        .copied()
+        .reduce(|a, b| {
+            Rect::new(
+                coord! { x: a.min().x.min(b.min().x), y: a.min().y.min(b.min().y) },
+                coord! { x: a.max().x.max(b.max().x), y: a.max().y.max(b.max().y) },
+            )
+        })
+        .expect("called with more than MAX_CANDIDATE_BOXES boxes")
+}
 
 /// A footprint test SQL cannot make exactly, done on each candidate the R*Tree finds.
 enum Exact {
@@ -37,9 +54,8 @@ struct Plan {
 }
 
 impl Plan {
-    /// The plan of `query` (its limit and offset are left to the caller).
-    fn new(query: &ProductQuery) -> Result<Self> {
-        query.validate()?;
+    /// The plan of `query`, already validated (its limit and offset are left to the caller).
+    fn new(query: &ProductQuery) -> Self {
         let mut plan = Self {
             clause: String::new(),
             params: Vec::new(),
@@ -73,20 +89,14 @@ impl Plan {
         if let Some(time) = &query.time {
             let start = plan.param(to_micros(time.start()));
             let end = plan.param(to_micros(time.end()));
-            conditions.push(match time.relation() {
-                TimeRelation::Intersects => format!("begin_time <= {end} AND end_time >= {start}"),
-                TimeRelation::During => format!("begin_time >= {start} AND end_time <= {end}"),
-                TimeRelation::Contains => format!("begin_time <= {start} AND end_time >= {end}"),
-                TimeRelation::Equals => format!("begin_time = {start} AND end_time = {end}"),
-                TimeRelation::Disjoint => format!("(begin_time > {end} OR end_time < {start})"),
-            });
+            conditions.push(time.relation().sql_condition(&start, &end));
         }
         plan.clause = if conditions.is_empty() {
             "1".to_owned()
         } else {
             conditions.join(" AND ")
         };
-        Ok(plan)
+        plan
     }
 
     /// Adds a parameter and returns its placeholder.
@@ -96,8 +106,16 @@ impl Plan {
     }
 
     /// The condition selecting the products with a footprint part whose box meets one of
-    /// `rects` (a superset of those whose footprint does).
+    /// `rects` (a superset of those whose footprint does). Beyond [`MAX_CANDIDATE_BOXES`],
+    /// their common box is used instead: more candidates, but a statement of bounded size.
     fn candidates(&mut self, rects: &[Rect<f64>]) -> String {
+        let merged;
+        let rects = if rects.len() > MAX_CANDIDATE_BOXES {
+            merged = [common_box(rects)];
+            &merged[..]
+        } else {
+            rects
+        };
         let selects: Vec<String> = rects
             .iter()
             .map(|rect| {
@@ -144,7 +162,7 @@ impl Plan {
 
 /// The products matching `query`, newest begin first then by id, a page of them.
 pub(super) fn search(connection: &Connection, query: &ProductQuery) -> Result<Vec<Product>> {
-    let mut plan = Plan::new(query)?;
+    let mut plan = Plan::new(query);
     let limit = usize::try_from(query.effective_limit()).unwrap_or(usize::MAX);
     let mut products = Vec::new();
     if limit == 0 {
@@ -181,7 +199,7 @@ pub(super) fn search(connection: &Connection, query: &ProductQuery) -> Result<Ve
 
 /// How many products match `query`, ignoring its limit and offset.
 pub(super) fn count(connection: &Connection, query: &ProductQuery) -> Result<u64> {
-    let plan = Plan::new(query)?;
+    let plan = Plan::new(query);
     if plan.exact.is_empty() {
         let count: i64 = connection
             .prepare_cached(&format!(

@@ -162,38 +162,41 @@ pub(super) fn get(connection: &Connection, id: &str) -> Result<Option<Product>> 
 
 /// Registers `products` (already validated) in one transaction, each in its own savepoint,
 /// in order; one result per product. If the transaction cannot be committed, every product
-/// gets that error.
+/// gets that error: nothing of it was kept.
 pub(super) fn register_all(
     connection: &mut Connection,
     products: &[&Product],
 ) -> Vec<Result<Registration>> {
+    register_in_transaction(connection, products)
+        .unwrap_or_else(|error| products.iter().map(|_| Err(error.clone())).collect())
+}
+
+/// [`register_all`]; an error means the transaction failed.
+fn register_in_transaction(
+    connection: &mut Connection,
+    products: &[&Product],
+) -> Result<Vec<Result<Registration>>> {
+    let mut transaction = connection
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(backend("starting a registration"))?;
     let mut results = Vec::with_capacity(products.len());
-    let outcome = (|| {
-        let mut transaction = connection
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(backend("starting a registration"))?;
-        for product in products {
-            let savepoint = transaction
-                .savepoint()
-                .map_err(backend("starting a savepoint"))?;
-            let result = write_product(&savepoint, product);
-            if result.is_ok() {
-                savepoint
-                    .commit()
-                    .map_err(backend("releasing a savepoint"))?;
-            }
-            // A savepoint dropped without commit is rolled back.
-            results.push(result);
+    for product in products {
+        let savepoint = transaction
+            .savepoint()
+            .map_err(backend("starting a savepoint"))?;
+        let result = write_product(&savepoint, product);
+        if result.is_ok() {
+            savepoint
+                .commit()
+                .map_err(backend("releasing a savepoint"))?;
         }
-        transaction
-            .commit()
-            .map_err(backend("committing a registration"))
-    })();
-    match outcome {
-        Ok(()) => results,
-        // Nothing of the transaction was kept.
-        Err(error) => products.iter().map(|_| Err(error.clone())).collect(),
+        // A savepoint dropped without commit is rolled back.
+        results.push(result);
     }
+    transaction
+        .commit()
+        .map_err(backend("committing a registration"))?;
+    Ok(results)
 }
 
 /// Inserts `product`, or replaces the product with its id and returns it.
