@@ -79,12 +79,8 @@ impl DataDir {
 }
 
 fn absolute(path: &Path) -> Result<PathBuf, StartError> {
-    std::path::absolute(path).map_err(|e| {
-        StartError::Config(ConfigError::new(
-            &vars::LISTEN_ADDR,
-            format!("--data-dir {}: {e}", path.display()),
-        ))
-    })
+    std::path::absolute(path)
+        .map_err(|e| StartError::Runtime(format!("--data-dir {}: {e}", path.display())))
 }
 
 /// The backends: the real ones the environment names, the embedded ones otherwise.

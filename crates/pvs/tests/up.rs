@@ -427,3 +427,86 @@ async fn the_demo_survives_a_stop_in_the_middle_and_a_restart() {
     let exit = up.interrupt();
     assert!(exit.success());
 }
+
+/// `pvs up` with bad arguments, variables or data directories: a one-line error naming what
+/// is wrong, exit 2 for usage and configuration, 1 for what cannot be opened.
+#[test]
+fn bad_start_up_input_is_named() {
+    let scratch = tempfile::tempdir().unwrap();
+    let file = scratch.path().join("a-file");
+    std::fs::write(&file, "not a directory").unwrap();
+    let corrupt = scratch.path().join("corrupt");
+    std::fs::create_dir(&corrupt).unwrap();
+    std::fs::write(corrupt.join("catalog.sqlite"), vec![0x55; 8192]).unwrap();
+    let data = scratch.path().join("data");
+    let data = data.to_str().unwrap();
+    let cases: Vec<(Vec<&str>, Vec<(&str, &str)>, i32, &str)> = vec![
+        (vec!["--listen", "nowhere"], vec![], 2, "--listen"),
+        (vec!["--listen", "127.0.0.1:99999"], vec![], 2, "--listen"),
+        (vec!["--data-dir"], vec![], 2, "--data-dir"),
+        (vec!["--demo=yes"], vec![], 2, "--demo"),
+        (
+            vec!["--data-dir", data],
+            vec![("REDIS_URL", "http://x")],
+            2,
+            "REDIS_URL",
+        ),
+        (
+            vec!["--data-dir", data],
+            vec![("DATABASE_URL", "mysql://x")],
+            2,
+            "DATABASE_URL",
+        ),
+        (
+            vec!["--data-dir", data],
+            vec![("STORAGE_URL", "ftp://x/y")],
+            2,
+            "STORAGE_URL",
+        ),
+        (
+            vec!["--data-dir", data],
+            vec![("CACHE_MAX_ZOOM", "99")],
+            2,
+            "CACHE_MAX_ZOOM",
+        ),
+        (
+            vec!["--data-dir", data],
+            vec![("INGEST_MAX_BYTES", "lots")],
+            2,
+            "INGEST_MAX_BYTES",
+        ),
+        (
+            vec!["--data-dir", data],
+            vec![("COLLECTIONS_FILE", "/nonexistent.toml")],
+            2,
+            "COLLECTIONS_FILE",
+        ),
+        (
+            vec!["--data-dir", file.to_str().unwrap()],
+            vec![],
+            1,
+            "a-file",
+        ),
+        (
+            vec!["--data-dir", corrupt.to_str().unwrap()],
+            vec![],
+            1,
+            "catalog.sqlite",
+        ),
+    ];
+    for (args, env, code, named) in cases {
+        let out = Command::new(PVS)
+            .arg("up")
+            .args(&args)
+            .env_clear()
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{args:?} {env:?}: {stderr}");
+        assert!(
+            stderr.contains(named),
+            "{args:?} {env:?} does not name {named}: {stderr}"
+        );
+    }
+}
