@@ -440,7 +440,9 @@ fn bad_start_up_input_is_named() {
     std::fs::write(corrupt.join("catalog.sqlite"), vec![0x55; 8192]).unwrap();
     let data = scratch.path().join("data");
     let data = data.to_str().unwrap();
-    let cases: Vec<(Vec<&str>, Vec<(&str, &str)>, i32, &str)> = vec![
+    /// Arguments, variables, the exit code and what stderr must name.
+    type Case<'a> = (Vec<&'a str>, Vec<(&'a str, &'a str)>, i32, &'a str);
+    let cases: Vec<Case> = vec![
         (vec!["--listen", "nowhere"], vec![], 2, "--listen"),
         (vec!["--listen", "127.0.0.1:99999"], vec![], 2, "--listen"),
         (vec!["--data-dir"], vec![], 2, "--data-dir"),
