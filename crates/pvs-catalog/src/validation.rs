@@ -74,11 +74,29 @@ fn json_kind(value: &Value) -> &'static str {
     }
 }
 
-/// A footprint (or query geometry) is a non-empty, valid multipolygon whose coordinates are
-/// finite EPSG:4326 longitudes and latitudes.
+/// The most points a footprint (or query geometry) may have, over all its rings. Checking a
+/// geometry's validity takes time growing with the square of its points (about 1 s for 10,000
+/// in a release build), so larger ones are refused before that check; real footprints have
+/// tens to a few hundred points.
+pub const MAX_FOOTPRINT_POINTS: usize = 10_000;
+
+/// A footprint (or query geometry) is a non-empty, valid multipolygon of at most
+/// [`MAX_FOOTPRINT_POINTS`] points whose coordinates are finite EPSG:4326 longitudes and
+/// latitudes.
 pub(crate) fn check_footprint(field: &str, footprint: &MultiPolygon<f64>) -> Result<(), String> {
     if footprint.0.is_empty() {
         return Err(format!("{field} is empty: it needs at least one polygon"));
+    }
+    let points: usize = footprint
+        .0
+        .iter()
+        .flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors()))
+        .map(|ring| ring.0.len())
+        .sum();
+    if points > MAX_FOOTPRINT_POINTS {
+        return Err(format!(
+            "{field} has {points} points, more than the {MAX_FOOTPRINT_POINTS} allowed"
+        ));
     }
     for (index, polygon) in footprint.0.iter().enumerate() {
         let rings = std::iter::once(polygon.exterior()).chain(polygon.interiors());
@@ -126,6 +144,38 @@ mod tests {
             (x: east, y: north),
             (x: west, y: north),
         ]
+    }
+
+    #[test]
+    fn footprints_of_too_many_points_are_refused_before_validation() {
+        // A ring of 10,001 points on a circle: valid, but over the limit.
+        let ring: Vec<(f64, f64)> = (0..=10_000)
+            .map(|i| {
+                let angle = std::f64::consts::TAU * f64::from(i % 10_000) / 10_000.0;
+                (10.0 + angle.cos(), 45.0 + angle.sin())
+            })
+            .collect();
+        let footprint = MultiPolygon(vec![Polygon::new(LineString::from(ring), vec![])]);
+        let error = check_footprint("footprint", &footprint).unwrap_err();
+        assert_eq!(
+            error,
+            "footprint has 10001 points, more than the 10000 allowed"
+        );
+        // Many small polygons count together.
+        let many = MultiPolygon(
+            (0..2001)
+                .map(|i| {
+                    let x = f64::from(i % 100);
+                    let y = f64::from(i / 100) - 45.0;
+                    square(x, y, x + 0.5, y + 0.5)
+                })
+                .collect(),
+        );
+        assert!(
+            check_footprint("geom", &many)
+                .unwrap_err()
+                .starts_with("geom has 10005 points")
+        );
     }
 
     #[test]
