@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what pvs's tests need and starts what is not running. Idempotent: safe to run again.
 #
-# - Debian packages: GDAL (library + tools), PostGIS for PostgreSQL 15, xmllint (XSD checks).
+# - Debian packages: GDAL (library + tools), PostGIS for PostgreSQL 15, xmllint (XSD checks),
+#   nginx (the compose stack's proxy configuration is checked with `nginx -t`).
 # - PostgreSQL and Redis: started if they do not answer on 127.0.0.1.
 # - An S3-compatible server (moto, from PyPI) on 127.0.0.1:${PVS_S3_PORT:-9000}.
 # - OWSLib (PyPI), the OGC client of the renderer's and the cache's tests; morecantile (PyPI),
@@ -19,7 +20,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 log() { printf '[setup] %s\n' "$*"; }
 
-apt_packages=(pkg-config libgdal-dev gdal-bin postgresql-15-postgis-3 libxml2-utils)
+apt_packages=(pkg-config libgdal-dev gdal-bin postgresql-15-postgis-3 libxml2-utils nginx)
 missing=()
 for pkg in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")

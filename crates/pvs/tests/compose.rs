@@ -174,12 +174,16 @@ fn compose_files_follow_the_compose_specification() {
     let broken = dir.path().join("broken.yml");
     std::fs::write(
         &broken,
-        "services:\n  a:\n    image: x\n    depends_on:\n      b: {condition: when_ready}\n    restart: sometimes-ish\n    deploy: {replicas: two}\n",
+        "services:\n  a:\n    image: x\n    imagee: y\n    depends_on:\n      b: {condition: when_ready}\n    deploy: {replicas: [2]}\n",
     )
     .unwrap();
     let results = check(&[&broken]);
     let errors = &results[&broken.display().to_string()].0;
-    for at in ["services/a/depends_on/b/condition", "services/a/deploy/replicas"] {
+    for at in [
+        "services/a: Unevaluated properties are not allowed ('depends_on', 'imagee'",
+        "services/a/depends_on:",
+        "services/a/deploy/replicas:",
+    ] {
         assert!(
             errors.iter().any(|e| e.starts_with(at)),
             "no error at {at}: {errors:?}"
@@ -223,7 +227,10 @@ fn every_variable_set_is_documented_by_pvs_or_read_by_the_image() {
             }
         }
     }
-    assert!(checked > 20, "only {checked} variables found: the files were not read");
+    assert!(
+        checked > 20,
+        "only {checked} variables found: the files were not read"
+    );
 }
 
 #[test]
@@ -231,7 +238,10 @@ fn secrets_come_from_uncommitted_env_files_with_committed_examples() {
     let (base, ops) = compose_files();
     let ignored = std::fs::read_to_string(root().join("env/.gitignore")).unwrap();
     assert!(ignored.lines().any(|l| l.trim() == "*.env"), "{ignored}");
-    assert!(ignored.lines().any(|l| l.trim() == "*.htpasswd"), "{ignored}");
+    assert!(
+        ignored.lines().any(|l| l.trim() == "*.htpasswd"),
+        "{ignored}"
+    );
     let mut files = BTreeSet::new();
     for document in [&base, &ops] {
         for (name, service) in services(document) {
@@ -249,9 +259,16 @@ fn secrets_come_from_uncommitted_env_files_with_committed_examples() {
             // No secret is written into the compose files themselves.
             for var in environment_names(service) {
                 assert!(
-                    !["PASSWORD", "SECRET", "TOKEN", "AUTH", "DATABASE_URL", "USERS"]
-                        .iter()
-                        .any(|word| var.contains(word)),
+                    ![
+                        "PASSWORD",
+                        "SECRET",
+                        "TOKEN",
+                        "AUTH",
+                        "DATABASE_URL",
+                        "USERS"
+                    ]
+                    .iter()
+                    .any(|word| var.contains(word)),
                     "service {name} sets {var} in the compose file: secrets go in env/*.env"
                 );
             }
@@ -273,7 +290,10 @@ fn secrets_come_from_uncommitted_env_files_with_committed_examples() {
     let minio = read("env/minio.env.example");
     let database = url::Url::parse(&pvs["DATABASE_URL"]).unwrap();
     assert_eq!(database.username(), postgis["POSTGRES_USER"]);
-    assert_eq!(database.password(), Some(postgis["POSTGRES_PASSWORD"].as_str()));
+    assert_eq!(
+        database.password(),
+        Some(postgis["POSTGRES_PASSWORD"].as_str())
+    );
     assert_eq!(database.path(), format!("/{}", postgis["POSTGRES_DB"]));
     assert_eq!(pvs["AWS_ACCESS_KEY_ID"], minio["MINIO_ROOT_USER"]);
     assert_eq!(pvs["AWS_SECRET_ACCESS_KEY"], minio["MINIO_ROOT_PASSWORD"]);
@@ -296,11 +316,19 @@ fn services_start_after_the_backends_they_need_are_healthy() {
         "renderer",
         "cache",
     ];
-    for name in pvs.iter().chain(&["redis", "postgis", "minio", "sftp", "proxy"]) {
-        let service = all.get(*name).unwrap_or_else(|| panic!("no service {name}"));
+    for name in pvs
+        .iter()
+        .chain(&["redis", "postgis", "minio", "sftp", "proxy"])
+    {
+        let service = all
+            .get(*name)
+            .unwrap_or_else(|| panic!("no service {name}"));
         let test = service["healthcheck"]["test"].to_string();
         assert!(
-            test.contains("health") || test.contains("ping") || test.contains("ready") || test.contains("pid"),
+            test.contains("health")
+                || test.contains("ping")
+                || test.contains("ready")
+                || test.contains("pid"),
             "service {name} has no health check: {test}"
         );
     }
@@ -338,11 +366,25 @@ fn services_start_after_the_backends_they_need_are_healthy() {
     }
     let mounts = |name: &str| all[name]["volumes"].to_string();
     assert!(mounts("sftp").contains("reports-in:") && mounts("ingestor").contains("reports-in:"));
-    assert!(mounts("sftp").contains("reports-out:") && mounts("registrar").contains("reports-out:"));
-    assert_eq!(all["registrar"]["environment"]["REPORT_DIR"], "/srv/sftp/to/panda");
-    assert!(all["ingestor"]["command"].to_string().contains("/srv/sftp/from/fepd"));
+    assert!(
+        mounts("sftp").contains("reports-out:") && mounts("registrar").contains("reports-out:")
+    );
+    assert_eq!(
+        all["registrar"]["environment"]["REPORT_DIR"],
+        "/srv/sftp/to/panda"
+    );
+    assert!(
+        all["ingestor"]["command"]
+            .to_string()
+            .contains("/srv/sftp/from/fepd")
+    );
     assert_eq!(all["preprocessor"]["deploy"]["replicas"], 2);
-    assert!(base["volumes"]["redis-data"].is_null() && all["redis"]["volumes"].to_string().contains("redis-data:/data"));
+    assert!(
+        base["volumes"]["redis-data"].is_null()
+            && all["redis"]["volumes"]
+                .to_string()
+                .contains("redis-data:/data")
+    );
 }
 
 #[test]
@@ -353,7 +395,10 @@ fn ops_overrides_scale_limit_and_protect_the_write_endpoint() {
             services(&base).contains_key(name) || service["extends"].is_object(),
             "ops service {name} is neither in docker-compose.yml nor extends one"
         );
-        assert_eq!(service["restart"], "unless-stopped", "{name}: restart policy");
+        assert_eq!(
+            service["restart"], "unless-stopped",
+            "{name}: restart policy"
+        );
         let limits = &service["deploy"]["resources"]["limits"];
         assert!(
             limits["cpus"].is_string() && limits["memory"].is_string(),
@@ -365,14 +410,26 @@ fn ops_overrides_scale_limit_and_protect_the_write_endpoint() {
         assert!(replicas >= Some(2), "{name}: {replicas:?} replicas");
     }
     // One watcher for the drop folder; the scaled ingestors take HTTP only.
-    assert_eq!(services(&ops)["ingestor"]["command"], serde_json::json!(["ingestor"]));
+    assert_eq!(
+        services(&ops)["ingestor"]["command"],
+        serde_json::json!(["ingestor"])
+    );
     assert_eq!(services(&ops)["ingestor-watch"]["deploy"]["replicas"], 1);
     // The proxy's ops configuration asks for basic auth on /ingest.
     let proxy = services(&ops)["proxy"]["volumes"].to_string();
-    assert!(proxy.contains("pvs-ops.conf") && proxy.contains("env/ingest.htpasswd"), "{proxy}");
+    assert!(
+        proxy.contains("pvs-ops.conf") && proxy.contains("env/ingest.htpasswd"),
+        "{proxy}"
+    );
     let conf = std::fs::read_to_string(root().join("deploy/nginx/pvs-ops.conf")).unwrap();
-    let ingest = conf.split("location = /ingest").nth(1).expect("an /ingest location");
-    assert!(ingest.contains("auth_basic ") && ingest.contains("auth_basic_user_file"), "{conf}");
+    let ingest = conf
+        .split("location = /ingest")
+        .nth(1)
+        .expect("an /ingest location");
+    assert!(
+        ingest.contains("auth_basic ") && ingest.contains("auth_basic_user_file"),
+        "{conf}"
+    );
 }
 
 #[test]
@@ -430,11 +487,56 @@ fn dockerfile_passes_hadolint() {
     let dockerfile = std::fs::read_to_string(root().join("Dockerfile")).unwrap();
     // A link per service name (crates/pvs/src/main.rs, SERVICES).
     assert!(
-        dockerfile.contains("for service in ingestor preprocessor registrar seeder renderer cache; do"),
+        dockerfile
+            .contains("for service in ingestor preprocessor registrar seeder renderer cache; do"),
         "the service links"
     );
     assert!(dockerfile.contains("FROM debian:${DEBIAN_RELEASE}-slim"));
     assert!(dockerfile.contains("ARG DEBIAN_RELEASE=bookworm"));
     assert!(dockerfile.contains("USER 10001:10001"));
     assert!(dockerfile.contains("HEALTHCHECK") && dockerfile.contains("/health"));
+}
+
+#[test]
+fn nginx_accepts_both_proxy_configurations() {
+    for server in ["pvs.conf", "pvs-ops.conf"] {
+        // The image's layout: the server file as conf.d/default.conf, deploy/nginx as pvs/.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("conf.d")).unwrap();
+        std::fs::create_dir_all(dir.path().join("pvs")).unwrap();
+        for entry in std::fs::read_dir(root().join("deploy/nginx")).unwrap() {
+            let path = entry.unwrap().path();
+            std::fs::copy(
+                &path,
+                dir.path().join("pvs").join(path.file_name().unwrap()),
+            )
+            .unwrap();
+        }
+        std::fs::copy(
+            root().join("deploy/nginx").join(server),
+            dir.path().join("conf.d/default.conf"),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("nginx.conf"),
+            format!(
+                "pid {0}/nginx.pid;\nerror_log stderr;\nevents {{}}\nhttp {{\n    include conf.d/default.conf;\n}}\n",
+                dir.path().display()
+            ),
+        )
+        .unwrap();
+        let output = Command::new("nginx")
+            .arg("-t")
+            .arg("-e")
+            .arg("stderr")
+            .arg("-p")
+            .arg(dir.path())
+            .arg("-c")
+            .arg(dir.path().join("nginx.conf"))
+            .output()
+            .expect("nginx runs (scripts/setup.sh installs it)");
+        let said = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{server}: {said}");
+        assert!(said.contains("syntax is ok"), "{server}: {said}");
+    }
 }
