@@ -21,7 +21,9 @@ use pvs_storage::StorageUrl;
 mod backends;
 mod cache;
 mod ingestor;
+mod metrics;
 mod preprocessor;
+mod queue;
 mod registrar;
 mod renderer;
 mod seeder;
@@ -78,6 +80,9 @@ enum Service {
     /// Serve WMTS (KVP and RESTful), XYZ tiles with TileJSON and tiled WMS from the tile
     /// cache, drawing missing tiles in process or with the renderer at RENDERER_URL.
     Cache(HttpArgs),
+    /// Operator's tool for the work queues (REDIS_URL): list them, inspect an item, retry
+    /// failed items, purge a queue or a status set.
+    Queue(queue::QueueArgs),
 }
 
 /// Options every service with an HTTP endpoint takes.
@@ -97,6 +102,7 @@ impl Service {
             Service::Seeder(_) => "seeder",
             Service::Renderer(_) => "renderer",
             Service::Cache(_) => "cache",
+            Service::Queue(_) => "queue",
         }
     }
 
@@ -109,6 +115,8 @@ impl Service {
             Service::Preprocessor(_) => "127.0.0.1:8084",
             Service::Registrar(_) => "127.0.0.1:8085",
             Service::Seeder(_) => "127.0.0.1:8086",
+            // Not a server: never listens.
+            Service::Queue(_) => "127.0.0.1:0",
         }
     }
 
@@ -120,13 +128,14 @@ impl Service {
             Service::Preprocessor(a) => a.http.listen,
             Service::Seeder(a) => a.http.listen,
             Service::Renderer(a) | Service::Cache(a) => a.listen,
+            Service::Queue(_) => None,
         }
     }
 
     /// The backend variables the service cannot start without.
     fn backend_vars(&self) -> &'static [Var] {
         match self {
-            Service::Ingestor(_) => &[vars::REDIS_URL],
+            Service::Ingestor(_) | Service::Queue(_) => &[vars::REDIS_URL],
             Service::Preprocessor(_) => &[vars::REDIS_URL, vars::STORAGE_URL],
             // A command-line seed job does not use the queue.
             Service::Seeder(a) if a.is_job() => &[vars::DATABASE_URL, vars::STORAGE_URL],
@@ -188,6 +197,7 @@ fn main() -> ExitCode {
 
 /// Checks the configuration, then runs the service until it is asked to stop.
 fn start(env: &Env, service: Service) -> Result<(), StartError> {
+    let name = service.name();
     check_backend_vars(env, &service)?;
     let listen = match service.listen_flag() {
         Some(flag) => flag,
@@ -201,7 +211,7 @@ fn start(env: &Env, service: Service) -> Result<(), StartError> {
     let run_with = |future: std::pin::Pin<
         Box<dyn std::future::Future<Output = Result<(), StartError>> + '_>,
     >| {
-        pvs_service::logging::init(format, &filter);
+        pvs_service::logging::init(name, format, &filter);
         tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
@@ -215,5 +225,6 @@ fn start(env: &Env, service: Service) -> Result<(), StartError> {
         Service::Renderer(_) => run_with(Box::pin(renderer::run(env, listen))),
         Service::Seeder(args) => run_with(Box::pin(seeder::run(env, args, listen))),
         Service::Cache(_) => run_with(Box::pin(cache::run(env, listen))),
+        Service::Queue(args) => run_with(Box::pin(queue::run(env, args))),
     }
 }
