@@ -167,11 +167,12 @@ async fn track(State(metrics): State<Metrics>, mut request: Request, next: Next)
         endpoint = %endpoint,
         operation,
     );
-    metrics.request_started();
+    let in_flight = metrics.request_started();
     let mut response = next.run(request).instrument(span.clone()).await;
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
     metrics.request_finished(&endpoint, operation, status, elapsed);
+    drop(in_flight);
     response.headers_mut().insert(REQUEST_ID, id);
     let duration_ms = elapsed.as_secs_f64() * 1000.0;
     span.in_scope(|| {

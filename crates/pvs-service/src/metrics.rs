@@ -278,9 +278,11 @@ impl Metrics {
             .push(Arc::new(move || Box::pin(collector()) as Pin<Box<_>>));
     }
 
-    /// Counts a request that started (the in-flight gauge).
-    pub(crate) fn request_started(&self) {
+    /// Counts a request that started in the in-flight gauge, until the guard is dropped
+    /// (when the request is answered, or abandoned by its client).
+    pub(crate) fn request_started(&self) -> InFlight {
         self.inner.in_flight.fetch_add(1, Ordering::Relaxed);
+        InFlight(self.inner.clone())
     }
 
     /// Counts a finished request of `endpoint` and `operation` with its status and duration.
@@ -291,7 +293,6 @@ impl Metrics {
         status: u16,
         duration: Duration,
     ) {
-        self.inner.in_flight.fetch_sub(1, Ordering::Relaxed);
         let route = {
             let mut routes = self
                 .inner
@@ -397,6 +398,15 @@ impl Metrics {
     }
 }
 
+/// A request being answered: counted in `pvs_http_requests_in_flight` while it lives.
+pub(crate) struct InFlight(Arc<Inner>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// The OGC operations counted by name; any other `REQUEST` value counts as `other`.
 const OPERATIONS: [&str; 8] = [
     "GetCapabilities",
@@ -482,12 +492,13 @@ mod tests {
     #[test]
     fn text_format_escapes_labels_and_writes_every_histogram_line() {
         let metrics = Metrics::new("test");
-        metrics.request_started();
+        let answering = metrics.request_started();
         metrics.request_finished("/ows", "GetMap", 200, Duration::from_millis(20));
-        metrics.request_started();
         metrics.request_finished("/ows", "GetMap", 200, Duration::from_secs(30));
-        metrics.request_started();
         metrics.request_finished("/o\"w\\s\n", "none", 404, Duration::from_micros(10));
+        let text = futures::executor::block_on(metrics.render());
+        assert!(text.contains("pvs_http_requests_in_flight 1\n"), "{text}");
+        drop(answering);
         let text = futures::executor::block_on(metrics.render());
         assert!(
             text.contains("# TYPE pvs_http_requests_total counter\n"),
