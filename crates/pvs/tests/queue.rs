@@ -154,6 +154,19 @@ async fn a_failed_item_is_retried_and_processed() {
             .unwrap()
             .is_empty()
     );
+    // The registrar counted both outcomes on its /metrics.
+    let metrics = registrar.metrics().await;
+    for (outcome, count) in [("failed", 1.0), ("succeeded", 1.0)] {
+        let series = format!("pvs_items_total{{stage=\"register\",outcome=\"{outcome}\"}}");
+        assert_eq!(support::value(&metrics, &series), count, "{series}");
+    }
+    assert_eq!(
+        support::value(
+            &metrics,
+            "pvs_stage_items{stage=\"register\",set=\"success\"}"
+        ),
+        1.0
+    );
     // Nothing left to retry: exit code 1, saying why.
     let again = queue_cli(&prefix, &["retry", "register", "q-1", "nobody"], "");
     assert_eq!(again.status.code(), Some(1));
