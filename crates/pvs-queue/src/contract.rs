@@ -338,6 +338,125 @@ pub async fn status_sets(queue: &dyn WorkQueue) {
     );
 }
 
+/// A failure recorded with its item keeps the item; `retry` queues it again once, behind
+/// the waiting items, and clears the failure; success, `forget` and a failure without an
+/// item drop the kept item.
+pub async fn failed_items_are_kept_and_retried(queue: &dyn WorkQueue) {
+    let stage = Stage::Register;
+    let q = QueueName::Register;
+    let payload = "products/P1/P1.json \u{e9}\n second line";
+    queue.push(q, "waiting").await.unwrap();
+    queue.mark_started(stage, "P1").await.unwrap();
+    queue
+        .mark_failed_item(stage, "P1", "catalog unreachable", q, payload)
+        .await
+        .unwrap();
+    assert_eq!(
+        queue.status(stage, "P1").await.unwrap(),
+        Status::Failed {
+            reason: "catalog unreachable".to_owned()
+        }
+    );
+    let kept = queue.failed_item(stage, "P1").await.unwrap().expect("kept");
+    assert_eq!((kept.queue, kept.payload.as_str()), (q, payload));
+    // The deregistration queue of the same stage is remembered as such.
+    queue
+        .mark_failed_item(stage, "P2", "no such product", QueueName::Deregister, "P2")
+        .await
+        .unwrap();
+
+    let retried = futures::future::join_all((0..4).map(|_| queue.retry(stage, "P1"))).await;
+    let queued: Vec<_> = retried.into_iter().filter_map(Result::unwrap).collect();
+    assert_eq!(
+        queued,
+        [q],
+        "concurrent retries queue the item exactly once"
+    );
+    assert_eq!(queue.peek(q, 10).await.unwrap(), ["waiting", payload]);
+    assert_eq!(queue.status(stage, "P1").await.unwrap(), Status::Unknown);
+    assert_eq!(queue.failed_item(stage, "P1").await.unwrap(), None);
+    assert_eq!(queue.retry(stage, "P1").await.unwrap(), None);
+    assert_eq!(
+        queue.retry(stage, "P2").await.unwrap(),
+        Some(QueueName::Deregister)
+    );
+    assert_eq!(queue.peek(QueueName::Deregister, 10).await.unwrap(), ["P2"]);
+
+    // Ids that are not failed, or failed without an item, have nothing to retry.
+    assert_eq!(queue.retry(stage, "never-seen").await.unwrap(), None);
+    queue
+        .mark_failed_item(stage, "P3", "first", q, "p3.json")
+        .await
+        .unwrap();
+    queue.mark_failed(stage, "P3", "second").await.unwrap();
+    assert_eq!(queue.failed_item(stage, "P3").await.unwrap(), None);
+    assert_eq!(queue.retry(stage, "P3").await.unwrap(), None);
+    assert!(
+        queue
+            .is_member(stage, StatusSet::Failure, "P3")
+            .await
+            .unwrap()
+    );
+    for (id, settle) in [("P4", true), ("P5", false)] {
+        queue
+            .mark_failed_item(stage, id, "why", q, "x")
+            .await
+            .unwrap();
+        if settle {
+            queue.mark_succeeded(stage, id).await.unwrap();
+        } else {
+            queue.forget(stage, id).await.unwrap();
+        }
+        assert_eq!(queue.failed_item(stage, id).await.unwrap(), None, "{id}");
+    }
+}
+
+/// Status sets are counted without listing them; purging empties a queue's waiting items or
+/// one status set (with the failures' reasons and items), and nothing else.
+pub async fn queues_and_sets_are_counted_and_purged(queue: &dyn WorkQueue) {
+    let stage = Stage::Seed;
+    for set in StatusSet::ALL {
+        assert_eq!(queue.set_len(stage, set).await.unwrap(), 0);
+    }
+    for id in ["a", "b", "c"] {
+        queue.mark_started(stage, id).await.unwrap();
+    }
+    queue.mark_succeeded(stage, "a").await.unwrap();
+    queue
+        .mark_failed_item(stage, "b", "why", QueueName::Seed, "b-payload")
+        .await
+        .unwrap();
+    assert_eq!(queue.set_len(stage, StatusSet::InFlight).await.unwrap(), 1);
+    assert_eq!(queue.set_len(stage, StatusSet::Success).await.unwrap(), 1);
+    assert_eq!(queue.set_len(stage, StatusSet::Failure).await.unwrap(), 1);
+
+    assert_eq!(queue.purge_set(stage, StatusSet::Failure).await.unwrap(), 1);
+    assert_eq!(queue.set_len(stage, StatusSet::Failure).await.unwrap(), 0);
+    assert_eq!(queue.status(stage, "b").await.unwrap(), Status::Unknown);
+    assert_eq!(queue.failed_item(stage, "b").await.unwrap(), None);
+    assert_eq!(queue.set_len(stage, StatusSet::Success).await.unwrap(), 1);
+    assert_eq!(queue.purge_set(stage, StatusSet::Failure).await.unwrap(), 0);
+
+    let q = QueueName::Seed;
+    queue
+        .push_many(q, &["1".to_owned(), "2".to_owned(), "3".to_owned()])
+        .await
+        .unwrap();
+    queue.push(QueueName::Register, "other").await.unwrap();
+    let mut consumer = queue.consumer(q, "purger").await.unwrap();
+    let taken = consumer.take(SHORT).await.unwrap().expect("an item");
+    assert_eq!(queue.purge_queue(q).await.unwrap(), 2);
+    assert_eq!(queue.len(q).await.unwrap(), 0);
+    assert_eq!(
+        queue.processing(q).await.unwrap(),
+        [("purger".to_owned(), vec![taken.payload.clone()])],
+        "items being processed stay with their consumer"
+    );
+    assert_eq!(queue.len(QueueName::Register).await.unwrap(), 1);
+    consumer.ack(&taken).await.unwrap();
+    assert_eq!(queue.purge_queue(q).await.unwrap(), 0);
+}
+
 /// Payloads of any content (JSON, UTF-8, large) come out byte for byte.
 pub async fn payloads_round_trip(queue: &dyn WorkQueue) {
     let q = QueueName::PreprocessMd;

@@ -10,7 +10,10 @@
 //! | `seed_queue`                              | `seeding_set`, `seed-success_set`, `seed-failure_set`                   |
 //! | `invalidate_queue` (pvs's own)            | (none: the cache drops the tiles)                                       |
 //!
-//! Failure reasons are kept in the hash `<stage>-failure_reasons` (id → reason).
+//! Failure reasons are kept in the hash `<stage>-failure_reasons` (id → reason), and the
+//! item that failed (its queue and payload, so that it can be queued again with
+//! [`WorkQueue::retry`], e.g. by `pvs queue retry`) in the hash `<stage>-failure_items`
+//! (id → `<queue key>` LF `<payload>`).
 //!
 //! Producers LPUSH; consumers take from the other end. A consumer never loses an item when it
 //! dies between taking and finishing it: [`Consumer::take`] moves the item atomically (BLMOVE)
@@ -156,6 +159,46 @@ impl Stage {
             Stage::Seed => "seed-failure_reasons",
         }
     }
+
+    /// The key of the hash of the items that failed (id → queue and payload).
+    pub fn items_key(self) -> &'static str {
+        match self {
+            Stage::Preprocess => "preprocess-failure_items",
+            Stage::Register => "register-failure_items",
+            Stage::Seed => "seed-failure_items",
+        }
+    }
+
+    /// The stage's name as operators type it: `preprocess`, `register`, `seed`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Preprocess => "preprocess",
+            Stage::Register => "register",
+            Stage::Seed => "seed",
+        }
+    }
+}
+
+impl fmt::Display for Stage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Stage {
+    type Err = QueueError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Stage::ALL
+            .into_iter()
+            .find(|stage| stage.name() == s)
+            .ok_or_else(|| {
+                QueueError::Invalid(format!(
+                    "unknown stage {s:?}; the stages are {}",
+                    Stage::ALL.map(Stage::name).join(", ")
+                ))
+            })
+    }
 }
 
 /// One of a stage's three status sets.
@@ -167,6 +210,20 @@ pub enum StatusSet {
     Success,
     /// Failed (`*-failure_set`), with a reason in `*-failure_reasons`.
     Failure,
+}
+
+impl StatusSet {
+    /// Every status set.
+    pub const ALL: [StatusSet; 3] = [StatusSet::InFlight, StatusSet::Success, StatusSet::Failure];
+
+    /// A short name for labels and listings: `in_flight`, `success`, `failure`.
+    pub fn name(self) -> &'static str {
+        match self {
+            StatusSet::InFlight => "in_flight",
+            StatusSet::Success => "success",
+            StatusSet::Failure => "failure",
+        }
+    }
 }
 
 /// Where an id stands in a stage.
@@ -271,7 +328,29 @@ pub trait WorkQueue: Send + Sync {
     async fn mark_succeeded(&self, stage: Stage, id: &str) -> Result<()>;
 
     /// Records that `id` failed `stage` and why: out of in-flight and success, into failure.
+    /// No item is kept for it (one kept by an earlier failure is dropped).
     async fn mark_failed(&self, stage: Stage, id: &str, reason: &str) -> Result<()>;
+
+    /// Records that `id` failed `stage` and why, as [`WorkQueue::mark_failed`], and keeps the
+    /// item that failed (`payload`, taken from `queue`) so that [`WorkQueue::retry`] can queue
+    /// it again.
+    async fn mark_failed_item(
+        &self,
+        stage: Stage,
+        id: &str,
+        reason: &str,
+        queue: QueueName,
+        payload: &str,
+    ) -> Result<()>;
+
+    /// The item kept for failed `id` of `stage`, if any.
+    async fn failed_item(&self, stage: Stage, id: &str) -> Result<Option<Taken>>;
+
+    /// Queues the item kept for failed `id` of `stage` again (behind the items waiting) and
+    /// removes `id` from the failure set with its reason and item, all at once. Returns the
+    /// queue, or `None` when no item is kept for `id` (it did not fail, failed without an
+    /// item, or was retried already: two retries at the same time queue it once).
+    async fn retry(&self, stage: Stage, id: &str) -> Result<Option<QueueName>>;
 
     /// Forgets `id` in `stage`: out of all three sets, its failure reason removed (a product
     /// that was deregistered).
@@ -301,6 +380,17 @@ pub trait WorkQueue: Send + Sync {
 
     /// The members of one status set (sorted).
     async fn members(&self, stage: Stage, set: StatusSet) -> Result<Vec<String>>;
+
+    /// The number of members of one status set.
+    async fn set_len(&self, stage: Stage, set: StatusSet) -> Result<u64>;
+
+    /// Removes every waiting item of `queue` (items being processed stay with their
+    /// consumers); returns how many were removed.
+    async fn purge_queue(&self, queue: QueueName) -> Result<u64>;
+
+    /// Empties one status set (the failure set with its reasons and kept items); returns how
+    /// many members it had.
+    async fn purge_set(&self, stage: Stage, set: StatusSet) -> Result<u64>;
 }
 
 /// One consumer of one queue: takes items one at a time and acknowledges each.

@@ -129,6 +129,74 @@ impl RedisQueue {
         format!("{}{}", self.prefix, stage.reasons_key())
     }
 
+    fn items_key(&self, stage: Stage) -> String {
+        format!("{}{}", self.prefix, stage.items_key())
+    }
+
+    /// Records an outcome atomically: `id` leaves the in-flight set and the other outcome's
+    /// set and enters `Success` (`failure` is `None`: reason and kept item dropped) or
+    /// `Failure` (with the reason, and the item kept when given, else dropped).
+    async fn settle(
+        &self,
+        stage: Stage,
+        id: &str,
+        failure: Option<(&str, Option<(QueueName, &str)>)>,
+    ) -> Result<()> {
+        let (into, other) = match failure {
+            Some(_) => (StatusSet::Failure, StatusSet::Success),
+            None => (StatusSet::Success, StatusSet::Failure),
+        };
+        let into = self.set_key(stage, into);
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        for set in [StatusSet::InFlight, other] {
+            pipe.cmd("SREM")
+                .arg(self.set_key(stage, set))
+                .arg(id)
+                .ignore();
+        }
+        let (reasons, items) = (self.reasons_key(stage), self.items_key(stage));
+        match failure {
+            Some((reason, item)) => {
+                pipe.cmd("HSET").arg(&reasons).arg(id).arg(reason).ignore();
+                match item {
+                    Some((queue, payload)) => pipe
+                        .cmd("HSET")
+                        .arg(&items)
+                        .arg(id)
+                        .arg(format!("{}\n{payload}", queue.key())),
+                    None => pipe.cmd("HDEL").arg(&items).arg(id),
+                }
+                .ignore();
+            }
+            None => {
+                pipe.cmd("HDEL").arg(&reasons).arg(id).ignore();
+                pipe.cmd("HDEL").arg(&items).arg(id).ignore();
+            }
+        }
+        pipe.cmd("SADD").arg(&into).arg(id).ignore();
+        self.run_atomically("mark", &into, &pipe).await
+    }
+
+    /// Deletes `key` (and the keys `with` it) atomically; returns its size by `count` (LLEN,
+    /// SCARD) just before.
+    async fn count_and_delete(&self, count: &str, key: &str, with: &[String]) -> Result<u64> {
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .cmd(count)
+            .arg(key)
+            .cmd("DEL")
+            .arg(key)
+            .arg(with)
+            .ignore();
+        let mut conn = self.conn.clone();
+        let (removed,): (u64,) = pipe
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| backend("purge", key, e))?;
+        Ok(removed)
+    }
+
     async fn query<T: FromRedisValue>(
         &self,
         operation: &'static str,
@@ -373,50 +441,68 @@ impl WorkQueue for RedisQueue {
     }
 
     async fn mark_succeeded(&self, stage: Stage, id: &str) -> Result<()> {
-        let success = self.set_key(stage, StatusSet::Success);
-        let mut pipe = redis::pipe();
-        pipe.atomic()
-            .cmd("SREM")
-            .arg(self.set_key(stage, StatusSet::InFlight))
-            .arg(id)
-            .ignore()
-            .cmd("SREM")
-            .arg(self.set_key(stage, StatusSet::Failure))
-            .arg(id)
-            .ignore()
-            .cmd("HDEL")
-            .arg(self.reasons_key(stage))
-            .arg(id)
-            .ignore()
-            .cmd("SADD")
-            .arg(&success)
-            .arg(id)
-            .ignore();
-        self.run_atomically("mark", &success, &pipe).await
+        self.settle(stage, id, None).await
     }
 
     async fn mark_failed(&self, stage: Stage, id: &str, reason: &str) -> Result<()> {
-        let failure = self.set_key(stage, StatusSet::Failure);
-        let mut pipe = redis::pipe();
-        pipe.atomic()
-            .cmd("SREM")
-            .arg(self.set_key(stage, StatusSet::InFlight))
+        self.settle(stage, id, Some((reason, None))).await
+    }
+
+    async fn mark_failed_item(
+        &self,
+        stage: Stage,
+        id: &str,
+        reason: &str,
+        queue: QueueName,
+        payload: &str,
+    ) -> Result<()> {
+        self.settle(stage, id, Some((reason, Some((queue, payload)))))
+            .await
+    }
+
+    async fn failed_item(&self, stage: Stage, id: &str) -> Result<Option<Taken>> {
+        let key = self.items_key(stage);
+        let kept: Option<String> = self
+            .query("failed_item", &key, redis::cmd("HGET").arg(&key).arg(id))
+            .await?;
+        kept.map(|text| parse_kept_item(&key, id, &text))
+            .transpose()
+    }
+
+    async fn retry(&self, stage: Stage, id: &str) -> Result<Option<QueueName>> {
+        let items = self.items_key(stage);
+        // Queue it only if the kept item is still the one read: of two retries at the same
+        // time, one queues it and the other finds nothing.
+        let script = redis::Script::new(
+            r"
+            if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+            redis.call('LPUSH', KEYS[4], ARGV[3])
+            redis.call('HDEL', KEYS[1], ARGV[1])
+            redis.call('HDEL', KEYS[3], ARGV[1])
+            redis.call('SREM', KEYS[2], ARGV[1])
+            return 1
+            ",
+        );
+        let kept: Option<String> = self
+            .query("retry", &items, redis::cmd("HGET").arg(&items).arg(id))
+            .await?;
+        let Some(text) = kept else {
+            return Ok(None);
+        };
+        let taken = parse_kept_item(&items, id, &text)?;
+        let mut conn = self.conn.clone();
+        let queued: i64 = script
+            .key(&items)
+            .key(self.set_key(stage, StatusSet::Failure))
+            .key(self.reasons_key(stage))
+            .key(self.queue_key(taken.queue))
             .arg(id)
-            .ignore()
-            .cmd("SREM")
-            .arg(self.set_key(stage, StatusSet::Success))
-            .arg(id)
-            .ignore()
-            .cmd("HSET")
-            .arg(self.reasons_key(stage))
-            .arg(id)
-            .arg(reason)
-            .ignore()
-            .cmd("SADD")
-            .arg(&failure)
-            .arg(id)
-            .ignore();
-        self.run_atomically("mark", &failure, &pipe).await
+            .arg(&text)
+            .arg(&taken.payload)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(|e| backend("retry", &items, e))?;
+        Ok((queued == 1).then_some(taken.queue))
     }
 
     async fn forget(&self, stage: Stage, id: &str) -> Result<()> {
@@ -428,10 +514,9 @@ impl WorkQueue for RedisQueue {
                 .arg(id)
                 .ignore();
         }
-        pipe.cmd("HDEL")
-            .arg(self.reasons_key(stage))
-            .arg(id)
-            .ignore();
+        for hash in [self.reasons_key(stage), self.items_key(stage)] {
+            pipe.cmd("HDEL").arg(hash).arg(id).ignore();
+        }
         self.run_atomically("forget", id, &pipe).await
     }
 
@@ -545,6 +630,45 @@ impl WorkQueue for RedisQueue {
         members.sort();
         Ok(members)
     }
+
+    async fn set_len(&self, stage: Stage, set: StatusSet) -> Result<u64> {
+        let key = self.set_key(stage, set);
+        self.query("set_len", &key, redis::cmd("SCARD").arg(&key))
+            .await
+    }
+
+    async fn purge_queue(&self, queue: QueueName) -> Result<u64> {
+        self.count_and_delete("LLEN", &self.queue_key(queue), &[])
+            .await
+    }
+
+    async fn purge_set(&self, stage: Stage, set: StatusSet) -> Result<u64> {
+        let with = match set {
+            StatusSet::Failure => vec![self.reasons_key(stage), self.items_key(stage)],
+            _ => Vec::new(),
+        };
+        self.count_and_delete("SCARD", &self.set_key(stage, set), &with)
+            .await
+    }
+}
+
+/// A kept failed item: `<queue key>` LF `<payload>`.
+fn parse_kept_item(key: &str, id: &str, text: &str) -> Result<Taken> {
+    let broken = |why: &str| QueueError::Backend {
+        operation: "failed_item",
+        key: key.to_owned(),
+        reason: format!("the item kept for {id:?} {why}"),
+    };
+    let (queue, payload) = text
+        .split_once('\n')
+        .ok_or_else(|| broken("has no queue name"))?;
+    let queue = queue
+        .parse::<QueueName>()
+        .map_err(|_| broken(&format!("names an unknown queue {queue:?}")))?;
+    Ok(Taken {
+        queue,
+        payload: payload.to_owned(),
+    })
 }
 
 /// A consumer of one Redis queue, with its own connection for blocking takes and a heartbeat

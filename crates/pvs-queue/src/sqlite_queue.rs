@@ -82,6 +82,13 @@ const SCHEMA: &str = "
         reason TEXT NOT NULL,
         PRIMARY KEY (reasons_key, id)
     ) WITHOUT ROWID;
+    CREATE TABLE IF NOT EXISTS queue_failure_items (
+        items_key TEXT NOT NULL,
+        id TEXT NOT NULL,
+        queue TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        PRIMARY KEY (items_key, id)
+    ) WITHOUT ROWID;
     CREATE TABLE IF NOT EXISTS queue_reports (
         name TEXT PRIMARY KEY,
         expected INTEGER NOT NULL,
@@ -97,7 +104,7 @@ const SCHEMA: &str = "
 
 /// Each table with a statement naming every column the code uses: a file whose tables of these
 /// names were made by something else is refused at open, instead of failing at the first push.
-const SCHEMA_CHECK: [(&str, &str); 6] = [
+const SCHEMA_CHECK: [(&str, &str); 7] = [
     (
         "queue_items",
         "SELECT id, queue, pos, payload, consumer, taken_seq FROM queue_items",
@@ -110,6 +117,10 @@ const SCHEMA_CHECK: [(&str, &str); 6] = [
     (
         "queue_failure_reasons",
         "SELECT reasons_key, id, reason FROM queue_failure_reasons",
+    ),
+    (
+        "queue_failure_items",
+        "SELECT items_key, id, queue, payload FROM queue_failure_items",
     ),
     (
         "queue_reports",
@@ -415,6 +426,46 @@ fn remove_from_sets(
     Ok(())
 }
 
+/// Forgets the failure reason and the kept item of `id` in `stage`.
+fn forget_failure(conn: &Connection, stage: Stage, id: &str) -> rusqlite::Result<()> {
+    conn.execute(
+        "DELETE FROM queue_failure_reasons WHERE reasons_key = ?1 AND id = ?2",
+        params![stage.reasons_key(), id],
+    )?;
+    conn.execute(
+        "DELETE FROM queue_failure_items WHERE items_key = ?1 AND id = ?2",
+        params![stage.items_key(), id],
+    )?;
+    Ok(())
+}
+
+/// Records that `id` failed `stage` for `reason`, keeping `item` (its queue and payload) if
+/// given and dropping an item kept before otherwise.
+fn record_failure(
+    conn: &mut Connection,
+    stage: Stage,
+    id: &str,
+    reason: &str,
+    item: Option<(QueueName, &str)>,
+) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    remove_from_sets(&tx, stage, &[StatusSet::InFlight, StatusSet::Success], id)?;
+    forget_failure(&tx, stage, id)?;
+    tx.execute(
+        "INSERT INTO queue_failure_reasons (reasons_key, id, reason) VALUES (?1, ?2, ?3)",
+        params![stage.reasons_key(), id, reason],
+    )?;
+    if let Some((queue, payload)) = item {
+        tx.execute(
+            "INSERT INTO queue_failure_items (items_key, id, queue, payload)
+             VALUES (?1, ?2, ?3, ?4)",
+            params![stage.items_key(), id, queue.key(), payload],
+        )?;
+    }
+    add_to_set(&tx, stage, StatusSet::Failure, id)?;
+    tx.commit()
+}
+
 fn add_to_set(conn: &Connection, stage: Stage, set: StatusSet, id: &str) -> rusqlite::Result<()> {
     conn.execute(
         "INSERT OR IGNORE INTO queue_status (set_key, id) VALUES (?1, ?2)",
@@ -617,10 +668,7 @@ impl WorkQueue for SqliteQueue {
         self.run("mark", stage.set_key(StatusSet::Success), move |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             remove_from_sets(&tx, stage, &[StatusSet::InFlight, StatusSet::Failure], &id)?;
-            tx.execute(
-                "DELETE FROM queue_failure_reasons WHERE reasons_key = ?1 AND id = ?2",
-                params![stage.reasons_key(), id],
-            )?;
+            forget_failure(&tx, stage, &id)?;
             add_to_set(&tx, stage, StatusSet::Success, &id)?;
             tx.commit()
         })
@@ -631,17 +679,86 @@ impl WorkQueue for SqliteQueue {
         let id = id.to_owned();
         let reason = reason.to_owned();
         self.run("mark", stage.set_key(StatusSet::Failure), move |conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            remove_from_sets(&tx, stage, &[StatusSet::InFlight, StatusSet::Success], &id)?;
-            tx.execute(
-                "INSERT OR REPLACE INTO queue_failure_reasons (reasons_key, id, reason)
-                 VALUES (?1, ?2, ?3)",
-                params![stage.reasons_key(), id, reason],
-            )?;
-            add_to_set(&tx, stage, StatusSet::Failure, &id)?;
-            tx.commit()
+            record_failure(conn, stage, &id, &reason, None)
         })
         .await
+    }
+
+    async fn mark_failed_item(
+        &self,
+        stage: Stage,
+        id: &str,
+        reason: &str,
+        queue: QueueName,
+        payload: &str,
+    ) -> Result<()> {
+        let (id, reason, payload) = (id.to_owned(), reason.to_owned(), payload.to_owned());
+        self.run("mark", stage.set_key(StatusSet::Failure), move |conn| {
+            record_failure(conn, stage, &id, &reason, Some((queue, &payload)))
+        })
+        .await
+    }
+
+    async fn failed_item(&self, stage: Stage, id: &str) -> Result<Option<Taken>> {
+        let id = id.to_owned();
+        let kept: Option<(String, String)> = self
+            .run("failed_item", stage.items_key(), move |conn| {
+                conn.query_row(
+                    "SELECT queue, payload FROM queue_failure_items
+                     WHERE items_key = ?1 AND id = ?2",
+                    params![stage.items_key(), id],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )
+                .optional()
+            })
+            .await?;
+        kept.map(|(queue, payload)| {
+            Ok(Taken {
+                queue: queue.parse()?,
+                payload,
+            })
+        })
+        .transpose()
+    }
+
+    async fn retry(&self, stage: Stage, id: &str) -> Result<Option<QueueName>> {
+        let id = id.to_owned();
+        let queued: Option<String> = self
+            .run("retry", stage.items_key(), move |conn| {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let kept: Option<(String, String)> = tx
+                    .query_row(
+                        "SELECT queue, payload FROM queue_failure_items
+                         WHERE items_key = ?1 AND id = ?2",
+                        params![stage.items_key(), id],
+                        |row| Ok((row.get(0)?, row.get(1)?)),
+                    )
+                    .optional()?;
+                let Some((queue_key, payload)) = kept else {
+                    return Ok(None);
+                };
+                remove_from_sets(&tx, stage, &[StatusSet::Failure], &id)?;
+                forget_failure(&tx, stage, &id)?;
+                let pos: i64 = tx.query_row(
+                    "SELECT COALESCE(MAX(pos), 0) + 1 FROM queue_items
+                     WHERE queue = ?1 AND consumer IS NULL",
+                    [&queue_key],
+                    |row| row.get(0),
+                )?;
+                tx.execute(
+                    "INSERT INTO queue_items (queue, pos, payload) VALUES (?1, ?2, ?3)",
+                    params![queue_key, pos, payload],
+                )?;
+                tx.commit()?;
+                Ok(Some(queue_key))
+            })
+            .await?;
+        let Some(key) = queued else {
+            return Ok(None);
+        };
+        let queue: QueueName = key.parse()?;
+        self.notify(queue).notify_waiters();
+        Ok(Some(queue))
     }
 
     async fn forget(&self, stage: Stage, id: &str) -> Result<()> {
@@ -655,10 +772,7 @@ impl WorkQueue for SqliteQueue {
                 &[StatusSet::InFlight, StatusSet::Success, StatusSet::Failure],
                 &id,
             )?;
-            tx.execute(
-                "DELETE FROM queue_failure_reasons WHERE reasons_key = ?1 AND id = ?2",
-                params![stage.reasons_key(), id],
-            )?;
+            forget_failure(&tx, stage, &id)?;
             tx.commit()
         })
         .await
@@ -784,6 +898,56 @@ impl WorkQueue for SqliteQueue {
                 .collect()
         })
         .await
+    }
+
+    async fn set_len(&self, stage: Stage, set: StatusSet) -> Result<u64> {
+        let count: i64 = self
+            .run("set_len", stage.set_key(set), move |conn| {
+                conn.query_row(
+                    "SELECT COUNT(*) FROM queue_status WHERE set_key = ?1",
+                    [stage.set_key(set)],
+                    |row| row.get(0),
+                )
+            })
+            .await?;
+        Ok(u64::try_from(count).unwrap_or_default())
+    }
+
+    async fn purge_queue(&self, queue: QueueName) -> Result<u64> {
+        let removed = self
+            .run("purge", queue.key(), move |conn| {
+                conn.execute(
+                    "DELETE FROM queue_items WHERE queue = ?1 AND consumer IS NULL",
+                    [queue.key()],
+                )
+            })
+            .await?;
+        Ok(removed as u64)
+    }
+
+    async fn purge_set(&self, stage: Stage, set: StatusSet) -> Result<u64> {
+        let removed = self
+            .run("purge", stage.set_key(set), move |conn| {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let removed = tx.execute(
+                    "DELETE FROM queue_status WHERE set_key = ?1",
+                    [stage.set_key(set)],
+                )?;
+                if set == StatusSet::Failure {
+                    tx.execute(
+                        "DELETE FROM queue_failure_reasons WHERE reasons_key = ?1",
+                        [stage.reasons_key()],
+                    )?;
+                    tx.execute(
+                        "DELETE FROM queue_failure_items WHERE items_key = ?1",
+                        [stage.items_key()],
+                    )?;
+                }
+                tx.commit()?;
+                Ok(removed)
+            })
+            .await?;
+        Ok(removed as u64)
     }
 }
 

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tracing::Instrument;
 
 use crate::{QueueError, QueueName, Result, WorkQueue};
 
@@ -20,7 +21,9 @@ const RETRY_PAUSE: Duration = Duration::from_secs(1);
 /// given to `handle`. `Ok` acknowledges the item (handlers record their own failures in the
 /// status sets); `Err` (the queue was unreachable while handling) gives it back and pauses.
 /// Items of dead consumers are recovered at start and every minute. On shutdown the
-/// consumer is closed, so that an item not finished goes back to the queue.
+/// consumer is closed, so that an item not finished goes back to the queue. Each item is
+/// handled inside an `item` span naming the queue and the consumer (so the handler's log
+/// lines carry them), and a debug line gives its duration.
 pub async fn consume<F, Fut>(
     queue: &dyn WorkQueue,
     name: QueueName,
@@ -45,7 +48,12 @@ where
             _ = shutdown.changed() => break,
         };
         let Some(taken) = taken else { continue };
-        match handle(taken.payload.clone()).await {
+        let span = tracing::info_span!("item", queue = name.key(), consumer = consumer_name);
+        let started = tokio::time::Instant::now();
+        let handled = handle(taken.payload.clone()).instrument(span.clone()).await;
+        let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+        span.in_scope(|| tracing::debug!(duration_ms, ok = handled.is_ok(), "item handled"));
+        match handled {
             Ok(()) => consumer.ack(&taken).await?,
             Err(e) => {
                 tracing::error!(queue = name.key(), error = %e, "queue unreachable; the item goes back");

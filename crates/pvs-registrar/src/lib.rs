@@ -319,7 +319,13 @@ impl Registrar {
             Err(e) => {
                 tracing::warn!(product = %id, error = %e, "registration failed");
                 self.queue
-                    .mark_failed(Stage::Register, &id, &e.to_string())
+                    .mark_failed_item(
+                        Stage::Register,
+                        &id,
+                        &e.to_string(),
+                        QueueName::Register,
+                        message,
+                    )
                     .await?;
                 Err(RegistrationOutcome::Failure {
                     reason: e.to_string(),
@@ -800,7 +806,13 @@ impl Registrar {
                             tracing::warn!(error = %e, "deregistration failed");
                             let id: String = payload.trim().chars().take(255).collect();
                             this.queue
-                                .mark_failed(Stage::Register, &id, &e.to_string())
+                                .mark_failed_item(
+                                    Stage::Register,
+                                    &id,
+                                    &e.to_string(),
+                                    QueueName::Deregister,
+                                    &payload,
+                                )
                                 .await
                         }
                         Ok(_) => Ok(()),

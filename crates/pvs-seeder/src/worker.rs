@@ -198,7 +198,7 @@ impl Seeder {
             Err(e) => {
                 tracing::warn!(interval = %id, error = %e, "seeding failed");
                 self.queue
-                    .mark_failed(Stage::Seed, &id, &e.to_string())
+                    .mark_failed_item(Stage::Seed, &id, &e.to_string(), QueueName::Seed, message)
                     .await?;
                 Ok(None)
             }

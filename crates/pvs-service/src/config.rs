@@ -124,10 +124,27 @@ impl Env {
     {
         self.raw(var)?
             .map(|text| {
-                text.parse::<T>()
-                    .map_err(|e| ConfigError::new(var, format!("invalid value {text:?}: {e}")))
+                text.parse::<T>().map_err(|e| {
+                    let shown = shown_value(var, &text);
+                    ConfigError::new(var, format!("invalid value {shown}: {e}"))
+                })
             })
             .transpose()
+    }
+}
+
+/// A value as an error message may show it: secrets not at all, and URLs without what is
+/// between the scheme and the `@` (user and password).
+fn shown_value(var: &Var, text: &str) -> String {
+    if vars::SECRETS.iter().any(|secret| secret.name == var.name) {
+        return "(hidden: a secret)".to_owned();
+    }
+    match text.rfind('@') {
+        Some(at) => {
+            let start = text.find("://").map_or(0, |i| i + 3).min(at);
+            format!("{:?}", format!("{}***{}", &text[..start], &text[at..]))
+        }
+        None => format!("{text:?}"),
     }
 }
 
@@ -155,7 +172,7 @@ pub mod vars {
         name: "LISTEN_ADDR",
         default: None,
         example: "0.0.0.0:8080",
-        meaning: "Address and port the service's HTTP server binds (`/health`, `/ready` and its API); the `--listen` flag overrides it. Each service has its own default (see the table of services).",
+        meaning: "Address and port the service's HTTP server binds (`/health`, `/ready`, `/metrics` and its API); the `--listen` flag overrides it. Each service has its own default (see the table of services).",
     };
     /// The Redis server holding the work queues.
     pub const REDIS_URL: Var = Var {
@@ -304,6 +321,9 @@ pub mod vars {
         example: "14",
         meaning: "Deepest tile matrix (zoom level, 0 to 24) the cache advertises and serves in both tile matrix sets; deeper requests are refused.",
     };
+
+    /// The variables holding secrets: their values are never shown, not even in errors.
+    pub const SECRETS: &[Var] = &[AWS_SECRET_ACCESS_KEY, INGEST_TOKEN, INGEST_BASIC_AUTH];
 
     /// The registry: every variable above.
     pub const ALL: &[Var] = &[
@@ -538,6 +558,36 @@ mod tests {
         assert!(line.starts_with("DATABASE_URL: invalid value \"not-a-url\": not a URL"));
         assert!(line.ends_with("(example: DATABASE_URL=postgres://pvs:secret@127.0.0.1:5432/pvs)"));
         assert!(!line.contains('\n'));
+    }
+
+    #[test]
+    fn errors_never_show_passwords_or_secrets() {
+        let err = env(&[("DATABASE_URL", "mysql://pvs:hunter2@host/pvs")])
+            .get::<DatabaseUrl>(&vars::DATABASE_URL)
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("hunter2"), "{err}");
+        assert!(
+            err.contains("invalid value \"mysql://***@host/pvs\""),
+            "{err}"
+        );
+        let err = env(&[("REDIS_URL", "http://u:hunter2@a@b")])
+            .get::<RedisUrl>(&vars::REDIS_URL)
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("hunter2"), "{err}");
+        let err = env(&[("INGEST_MAX_BYTES", "x@y")])
+            .get::<ByteSize>(&vars::INGEST_MAX_BYTES)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("\"***@y\""), "{err}");
+        // A secret that fails to parse is not echoed at all.
+        let err = ConfigError::new(&vars::AWS_SECRET_ACCESS_KEY, "x").to_string();
+        assert!(err.starts_with("AWS_SECRET_ACCESS_KEY"));
+        assert_eq!(
+            shown_value(&vars::INGEST_TOKEN, "hunter2"),
+            "(hidden: a secret)"
+        );
     }
 
     #[test]

@@ -1,22 +1,33 @@
 //! The HTTP skeleton every pvs service runs: `GET /health` (liveness: the process answers),
-//! `GET /ready` (readiness: every backend the service needs is reachable), the service's own
-//! routes, and a graceful shutdown on SIGINT/SIGTERM.
+//! `GET /ready` (readiness: every backend the service needs is reachable), `GET /metrics`
+//! (Prometheus), the service's own routes, and a graceful shutdown on SIGINT/SIGTERM.
+//!
+//! [`service_router`] also gives every request an id (the client's `X-Request-Id` when it is
+//! a sensible one, else a new one; echoed in the answer), runs the request inside a `request`
+//! span carrying that id (so every log line it causes names it), logs one line per request
+//! with its status and duration, and counts it in the service's [`Metrics`].
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Json};
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Json, Response};
 use axum::routing::get;
 use futures::future::join_all;
 use serde_json::{Map, Value, json};
 use tokio::net::TcpListener;
+use tracing::Instrument;
 
 use crate::config::ListenAddr;
+use crate::metrics::{self, Metrics};
+
+/// The header carrying a request's id, in requests and answers.
+pub const REQUEST_ID: &str = "x-request-id";
 
 /// A readiness probe: resolves to `Ok` when its backend answers, or to a message saying why not.
 pub type Probe =
@@ -83,6 +94,95 @@ pub fn with_probes(service: &'static str, routes: Router, readiness: Readiness) 
         .route("/ready", get(ready))
         .with_state(Arc::new(readiness));
     routes.merge(health)
+}
+
+/// A service's whole router: its `routes`, `/health`, `/ready`, `/metrics`, and around every
+/// request the request id, the request log line and the request metrics (see the module
+/// documentation).
+pub fn service_router(
+    service: &'static str,
+    routes: Router,
+    readiness: Readiness,
+    metrics: Metrics,
+) -> Router {
+    let scrape = metrics.clone();
+    with_probes(service, routes, readiness)
+        .route(
+            "/metrics",
+            get(move || {
+                let metrics = scrape.clone();
+                async move {
+                    (
+                        [(header::CONTENT_TYPE, metrics::CONTENT_TYPE)],
+                        metrics.render().await,
+                    )
+                }
+            }),
+        )
+        .layer(axum::middleware::from_fn_with_state(metrics, track))
+}
+
+/// The request id to use: the client's when it is 1 to 128 visible ASCII characters of
+/// `A-Z a-z 0-9 - _ . : @ /` (nothing that could forge a log line), else a new UUID.
+fn request_id(request: &Request) -> HeaderValue {
+    request
+        .headers()
+        .get(REQUEST_ID)
+        .filter(|v| {
+            let bytes = v.as_bytes();
+            (1..=128).contains(&bytes.len())
+                && bytes
+                    .iter()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.:@/".contains(b))
+        })
+        .cloned()
+        .unwrap_or_else(|| {
+            HeaderValue::from_str(&uuid::Uuid::new_v4().to_string())
+                .expect("a UUID is a header value")
+        })
+}
+
+/// Whether a path is the orchestrator's or Prometheus's, not a client's: logged at debug.
+fn is_probe(endpoint: &str) -> bool {
+    matches!(endpoint, "/health" | "/ready" | "/metrics")
+}
+
+/// The middleware around every request: id, span, log line, metrics.
+async fn track(State(metrics): State<Metrics>, mut request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let id = request_id(&request);
+    request.headers_mut().insert(REQUEST_ID, id.clone());
+    // The matched route (bounded), not the raw path (which clients choose).
+    let endpoint = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str)
+        .to_owned();
+    let operation = metrics::operation(request.uri().path(), request.uri().query());
+    let method = request.method().clone();
+    let span = tracing::info_span!(
+        "request",
+        request_id = id.to_str().unwrap_or_default(),
+        method = %method,
+        endpoint = %endpoint,
+        operation,
+    );
+    let in_flight = metrics.request_started();
+    let mut response = next.run(request).instrument(span.clone()).await;
+    let elapsed = started.elapsed();
+    let status = response.status().as_u16();
+    metrics.request_finished(&endpoint, operation, status, elapsed);
+    drop(in_flight);
+    response.headers_mut().insert(REQUEST_ID, id);
+    let duration_ms = elapsed.as_secs_f64() * 1000.0;
+    span.in_scope(|| {
+        if is_probe(&endpoint) {
+            tracing::debug!(status, duration_ms, "request answered");
+        } else {
+            tracing::info!(status, duration_ms, "request answered");
+        }
+    });
+    response
 }
 
 async fn ready(State(readiness): State<Arc<Readiness>>) -> impl IntoResponse {

@@ -31,7 +31,8 @@ pub async fn queue(env: &Env) -> Result<Arc<dyn WorkQueue>, StartError> {
     let queue = RedisQueue::connect(url.as_str(), &prefix)
         .await
         .map_err(|e| StartError::Runtime(e.to_string()))?;
-    Ok(Arc::new(queue))
+    // Counted: the items this process finishes show on /metrics (pvs_items_total).
+    Ok(Arc::new(crate::metrics::CountedQueue(Arc::new(queue))))
 }
 
 /// The S3 settings from `S3_ENDPOINT`, `AWS_REGION` and the key pair.

@@ -4,11 +4,13 @@
 //! `RENDERER_URL`. See `docs/cache.md`.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use pvs_cache::{Settings, TileCache};
 use pvs_catalog::{Catalog, PostgisCatalog};
 use pvs_service::config::{ConfigError, DatabaseUrl, Env, ListenAddr, vars};
 use pvs_service::http;
+use pvs_service::metrics::{Family, Kind, Sample};
 
 use crate::backends::{self, StartError};
 
@@ -57,7 +59,18 @@ pub async fn run(env: &Env, listen: ListenAddr) -> Result<(), StartError> {
     }
     .readiness();
     let cache = Arc::new(TileCache::new(store, renderer, catalog));
-    let router = http::with_probes("cache", pvs_cache::routes(cache, settings), readiness);
+    let metrics = crate::metrics::service_metrics("cache", None);
+    let counted = cache.clone();
+    metrics.collect(move || {
+        let families = tile_families(counted.stats());
+        async move { families }
+    });
+    let router = http::service_router(
+        "cache",
+        pvs_cache::routes(cache, settings),
+        readiness,
+        metrics,
+    );
     let listener = http::bind(listen)
         .await
         .map_err(|e| StartError::Runtime(e.to_string()))?;
@@ -65,4 +78,43 @@ pub async fn run(env: &Env, listen: ListenAddr) -> Result<(), StartError> {
     http::serve(listener, router, http::shutdown_signal())
         .await
         .map_err(|e| StartError::Runtime(e.to_string()))
+}
+
+/// The cache's tile counters (`pvs_cache::Stats`) as metric families.
+pub(crate) fn tile_families(stats: &pvs_cache::cache::Stats) -> Vec<Family> {
+    let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed) as f64;
+    let tiles = Family::new(
+        "pvs_cache_tiles_total",
+        "Tiles asked of the cache, by outcome: hit (from the store), miss (not stored), rendered (drawn), empty (no data, not drawn), unstored (drawn while its layer was invalidated).",
+        Kind::Counter,
+    );
+    let tiles = [
+        ("hit", &stats.hits),
+        ("miss", &stats.misses),
+        ("rendered", &stats.renders),
+        ("empty", &stats.empty),
+        ("unstored", &stats.unstored),
+    ]
+    .into_iter()
+    .fold(tiles, |family, (outcome, counter)| {
+        family.with(vec![("outcome", outcome.to_owned())], load(counter))
+    });
+    let mut render = Family::new(
+        "pvs_cache_render_seconds",
+        "Time spent drawing tiles (by the renderer service or in process), and how many were drawn.",
+        Kind::Summary,
+    );
+    render.samples = vec![
+        Sample {
+            suffix: "_sum",
+            labels: Vec::new(),
+            value: load(&stats.render_nanos) / 1e9,
+        },
+        Sample {
+            suffix: "_count",
+            labels: Vec::new(),
+            value: load(&stats.renders),
+        },
+    ];
+    vec![tiles, render]
 }

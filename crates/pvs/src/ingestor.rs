@@ -84,6 +84,7 @@ pub async fn run(env: &Env, args: IngestorArgs, listen: ListenAddr) -> Result<()
     let queue = backends::queue(env).await?;
 
     let ingestor = Arc::new(Ingestor::new(queue.clone(), storage.clone(), prefix));
+    let metrics = crate::metrics::service_metrics("ingestor", Some(queue.clone()));
     let readiness = backends::Probes {
         queue: Some(queue),
         storage,
@@ -91,7 +92,7 @@ pub async fn run(env: &Env, args: IngestorArgs, listen: ListenAddr) -> Result<()
     }
     .readiness();
     let routes = pvs_ingestor::http::routes(ingestor.clone(), settings);
-    let router = http::with_probes("ingestor", routes, readiness);
+    let router = http::service_router("ingestor", routes, readiness, metrics);
     let listener = http::bind(listen)
         .await
         .map_err(|e| StartError::Runtime(e.to_string()))?;

@@ -22,7 +22,9 @@ mod backends;
 mod cache;
 mod demo;
 mod ingestor;
+mod metrics;
 mod preprocessor;
+mod queue;
 mod registrar;
 mod renderer;
 mod seeder;
@@ -86,6 +88,9 @@ enum Service {
     /// preprocessor, registrar, seeder, renderer, cache and the web client, on embedded
     /// backends in --data-dir unless REDIS_URL, DATABASE_URL or STORAGE_URL are set.
     Up(UpArgs),
+    /// Operator's tool for the work queues (REDIS_URL): list them, inspect an item, retry
+    /// failed items, purge a queue or a status set.
+    Queue(queue::QueueArgs),
 }
 
 /// Options every service with an HTTP endpoint takes.
@@ -106,6 +111,7 @@ impl Service {
             Service::Renderer(_) => "renderer",
             Service::Cache(_) => "cache",
             Service::Up(_) => "up",
+            Service::Queue(_) => "queue",
         }
     }
 
@@ -119,6 +125,8 @@ impl Service {
             Service::Registrar(_) => "127.0.0.1:8085",
             Service::Seeder(_) => "127.0.0.1:8086",
             Service::Up(_) => up::DEFAULT_LISTEN,
+            // Not a server: never listens.
+            Service::Queue(_) => "127.0.0.1:0",
         }
     }
 
@@ -131,13 +139,14 @@ impl Service {
             Service::Seeder(a) => a.http.listen,
             Service::Renderer(a) | Service::Cache(a) => a.listen,
             Service::Up(a) => a.listen,
+            Service::Queue(_) => None,
         }
     }
 
     /// The backend variables the service cannot start without.
     fn backend_vars(&self) -> &'static [Var] {
         match self {
-            Service::Ingestor(_) => &[vars::REDIS_URL],
+            Service::Ingestor(_) | Service::Queue(_) => &[vars::REDIS_URL],
             Service::Preprocessor(_) => &[vars::REDIS_URL, vars::STORAGE_URL],
             // A command-line seed job does not use the queue.
             Service::Seeder(a) if a.is_job() => &[vars::DATABASE_URL, vars::STORAGE_URL],
@@ -201,6 +210,7 @@ fn main() -> ExitCode {
 
 /// Checks the configuration, then runs the service until it is asked to stop.
 fn start(env: &Env, service: Service) -> Result<(), StartError> {
+    let name = service.name();
     check_backend_vars(env, &service)?;
     let listen = match service.listen_flag() {
         Some(flag) => flag,
@@ -214,7 +224,7 @@ fn start(env: &Env, service: Service) -> Result<(), StartError> {
     let run_with = |future: std::pin::Pin<
         Box<dyn std::future::Future<Output = Result<(), StartError>> + '_>,
     >| {
-        pvs_service::logging::init(format, &filter);
+        pvs_service::logging::init(name, format, &filter);
         tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
@@ -229,5 +239,6 @@ fn start(env: &Env, service: Service) -> Result<(), StartError> {
         Service::Seeder(args) => run_with(Box::pin(seeder::run(env, args, listen))),
         Service::Cache(_) => run_with(Box::pin(cache::run(env, listen))),
         Service::Up(args) => run_with(Box::pin(up::run(env, args, listen))),
+        Service::Queue(args) => run_with(Box::pin(queue::run(env, args))),
     }
 }

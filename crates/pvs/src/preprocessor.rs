@@ -67,13 +67,14 @@ pub async fn run(env: &Env, args: PreprocessorArgs, listen: ListenAddr) -> Resul
         preprocessor = preprocessor.with_report_dir(dir);
     }
     let preprocessor = Arc::new(preprocessor);
+    let metrics = crate::metrics::service_metrics("preprocessor", Some(queue.clone()));
     let readiness = backends::Probes {
         queue: Some(queue),
         storage: Some(storage),
         ..Default::default()
     }
     .readiness();
-    let router = http::with_probes("preprocessor", axum::Router::new(), readiness);
+    let router = http::service_router("preprocessor", axum::Router::new(), readiness, metrics);
     let listener = http::bind(listen)
         .await
         .map_err(|e| StartError::Runtime(e.to_string()))?;

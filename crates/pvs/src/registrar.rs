@@ -129,13 +129,14 @@ pub async fn run(env: &Env, args: RegistrarArgs, listen: ListenAddr) -> Result<(
         };
         return register_prefixes(&registrar, &args.objects_prefix, &options).await;
     }
+    let metrics = crate::metrics::service_metrics("registrar", Some(queue.clone()));
     let readiness = backends::Probes {
         queue: Some(queue),
         catalog: Some(catalog),
         storage: Some(storage),
     }
     .readiness();
-    let router = http::with_probes("registrar", axum::Router::new(), readiness);
+    let router = http::service_router("registrar", axum::Router::new(), readiness, metrics);
     let listener = http::bind(listen)
         .await
         .map_err(|e| StartError::Runtime(e.to_string()))?;

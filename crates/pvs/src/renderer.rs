@@ -60,7 +60,13 @@ pub async fn run(env: &Env, listen: ListenAddr) -> Result<(), StartError> {
         ..Default::default()
     }
     .readiness();
-    let router = http::with_probes("renderer", pvs_renderer::routes(renderer), readiness);
+    let metrics = crate::metrics::service_metrics("renderer", None);
+    let router = http::service_router(
+        "renderer",
+        pvs_renderer::routes(renderer),
+        readiness,
+        metrics,
+    );
     let listener = http::bind(listen)
         .await
         .map_err(|e| StartError::Runtime(e.to_string()))?;

@@ -149,13 +149,14 @@ pub async fn run(env: &Env, args: SeederArgs, listen: ListenAddr) -> Result<(), 
             "no collection has seed_zoom in COLLECTIONS_FILE: seed_queue messages seed nothing"
         );
     }
+    let metrics = crate::metrics::service_metrics("seeder", Some(queue.clone()));
     let readiness = backends::Probes {
         queue: Some(queue),
         catalog: Some(catalog),
         storage: Some(tile_storage),
     }
     .readiness();
-    let router = http::with_probes("seeder", axum::Router::new(), readiness);
+    let router = http::service_router("seeder", axum::Router::new(), readiness, metrics);
     let listener = http::bind(listen)
         .await
         .map_err(|e| StartError::Runtime(e.to_string()))?;

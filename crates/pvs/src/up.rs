@@ -103,11 +103,11 @@ async fn open_backends(env: &Env, data: &DataDir) -> Result<Backends, StartError
         None => {
             let path = data.root.join("queue.sqlite");
             described.push(format!("queue: {}", path.display()));
-            Arc::new(
-                SqliteQueue::open(&path)
-                    .await
-                    .map_err(|e| StartError::Runtime(e.to_string()))?,
-            )
+            let queue = SqliteQueue::open(&path)
+                .await
+                .map_err(|e| StartError::Runtime(e.to_string()))?;
+            // Counted: the items this process finishes show on /metrics (pvs_items_total).
+            Arc::new(crate::metrics::CountedQueue(Arc::new(queue)))
         }
     };
     let catalog: Arc<dyn Catalog> = match env.get_opt::<DatabaseUrl>(&vars::DATABASE_URL)? {
@@ -255,7 +255,7 @@ pub async fn run(env: &Env, args: UpArgs, listen: ListenAddr) -> Result<(), Star
             ingestor.clone(),
             ingest_settings,
         ))
-        .merge(pvs_cache::routes(cache, cache_settings))
+        .merge(pvs_cache::routes(cache.clone(), cache_settings))
         .merge(pvs_renderer::opensearch_routes(renderer))
         .merge(crate::status::routes(queue.clone()));
     let readiness = backends::Probes {
@@ -264,7 +264,13 @@ pub async fn run(env: &Env, args: UpArgs, listen: ListenAddr) -> Result<(), Star
         storage: Some(storage.clone()),
     }
     .readiness();
-    let router = http::with_probes("up", router, readiness);
+    let metrics = crate::metrics::service_metrics("up", Some(queue.clone()));
+    let counted = cache.clone();
+    metrics.collect(move || {
+        let families = crate::cache::tile_families(counted.stats());
+        async move { families }
+    });
+    let router = http::service_router("up", router, readiness, metrics);
     let listener = http::bind(listen)
         .await
         .map_err(|e| StartError::Runtime(e.to_string()))?;

@@ -352,6 +352,26 @@ async fn a_posted_report_is_searchable_and_its_tile_shows_its_pixels() {
         })
         .sum::<f64>()
         / both.len() as f64;
+    // The one port's /metrics counts the pipeline's items and the cache's tiles.
+    let metrics = client
+        .get(format!("{}/metrics", up.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for series in [
+        "pvs_items_total{",
+        "pvs_cache_tiles_total{",
+        "pvs_http_requests_total{",
+        "pvs_queue_length{",
+    ] {
+        assert!(
+            metrics.contains(series),
+            "/metrics lacks {series}:\n{metrics}"
+        );
+    }
     eprintln!(
         "tile vs GDAL's warp: {} pixels compared, mean difference {mean_difference:.2}",
         both.len()
