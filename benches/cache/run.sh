@@ -5,7 +5,7 @@
 #
 # Environment: PVS_BENCH_DIR (work folder, default /tmp/pvs-cache-bench), PVS_BENCH_DURATION
 # (seconds per measurement, default 20), PVS_BENCH_SEED_ZOOM (seeded zoom levels, default 0-10),
-# CARGO_TARGET_DIR.
+# CARGO_TARGET_DIR; PVS_BENCH_HITS_ONLY=1 stops after the cache hits.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 repo="$(pwd)"
@@ -131,6 +131,7 @@ for clients in 8 64; do
 done
 echo
 echo "pvs cache peak RSS: $((rss / 1024)) MiB; non-2xx answers: $(awk -F'\t' '{s += $5} END {print s}' "$results")"
+[ "${PVS_BENCH_HITS_ONLY:-0}" = 1 ] && exit 0
 
 # ---------------------------------------------------------------------------------------
 # Seeding: the render bench's mosaic of 10 products (4096² RGB COGs), WebMercatorQuad PNG

@@ -153,11 +153,8 @@ async fn track(State(metrics): State<Metrics>, mut request: Request, next: Next)
     let id = request_id(&request);
     request.headers_mut().insert(REQUEST_ID, id.clone());
     // The matched route (bounded), not the raw path (which clients choose).
-    let endpoint = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched", MatchedPath::as_str)
-        .to_owned();
+    let matched = request.extensions().get::<MatchedPath>().cloned();
+    let endpoint = matched.as_ref().map_or("unmatched", MatchedPath::as_str);
     let operation = metrics::operation(request.uri().path(), request.uri().query());
     let method = request.method().clone();
     let span = tracing::info_span!(
@@ -171,12 +168,12 @@ async fn track(State(metrics): State<Metrics>, mut request: Request, next: Next)
     let mut response = next.run(request).instrument(span.clone()).await;
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
-    metrics.request_finished(&endpoint, operation, status, elapsed);
+    metrics.request_finished(endpoint, operation, status, elapsed);
     drop(in_flight);
     response.headers_mut().insert(REQUEST_ID, id);
     let duration_ms = elapsed.as_secs_f64() * 1000.0;
     span.in_scope(|| {
-        if is_probe(&endpoint) {
+        if is_probe(endpoint) {
             tracing::debug!(status, duration_ms, "request answered");
         } else {
             tracing::info!(status, duration_ms, "request answered");
@@ -211,6 +208,122 @@ pub async fn serve(
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+/// Sockets bound to one address, one per serving thread: see [`serve_on_threads`].
+#[derive(Debug)]
+pub struct SharedPort {
+    listen: ListenAddr,
+    sockets: Vec<std::net::TcpListener>,
+}
+
+impl SharedPort {
+    /// Binds `threads` sockets to `listen`, all with `SO_REUSEPORT` so that the kernel
+    /// spreads the connections over them. A taken port is an error naming the address.
+    /// Call within a Tokio runtime.
+    pub fn bind(listen: ListenAddr, threads: std::num::NonZeroUsize) -> std::io::Result<Self> {
+        let named = |e: std::io::Error| {
+            std::io::Error::new(e.kind(), format!("cannot listen on {listen}: {e}"))
+        };
+        let mut sockets = Vec::with_capacity(threads.get());
+        let mut address = listen.0;
+        for _ in 0..threads.get() {
+            let socket = bind_reusing_port(address).map_err(named)?;
+            // Port 0: every other socket takes the port the first one was given.
+            address = socket.local_addr()?;
+            sockets.push(socket);
+        }
+        Ok(Self {
+            listen: ListenAddr(address),
+            sockets,
+        })
+    }
+
+    /// The address the sockets are bound to (the port given, for port 0).
+    pub fn address(&self) -> ListenAddr {
+        self.listen
+    }
+}
+
+/// Serves `router` on `port` from one thread per socket, each thread running its own
+/// single-threaded runtime and accepting on its own socket, as nginx runs one event loop
+/// per worker process. For services whose requests are short and many (the tile cache): no
+/// hand-offs between threads, no work stealing. Other async work (database pools) stays on
+/// the calling runtime.
+///
+/// Until `shutdown` resolves; then each thread finishes its in-flight requests. A thread
+/// that stops serving on its own stops them all, and the error is returned.
+pub async fn serve_on_threads(
+    port: SharedPort,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let (stop, stopped) = tokio::sync::watch::channel(());
+    let mut ends = Vec::with_capacity(port.sockets.len());
+    for (index, socket) in port.sockets.into_iter().enumerate() {
+        let router = router.clone();
+        let mut stopped = stopped.clone();
+        let (end, ended) = tokio::sync::oneshot::channel();
+        std::thread::Builder::new()
+            .name(format!("http-{index}"))
+            .spawn(move || {
+                let serve = || {
+                    tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()?
+                        .block_on(async move {
+                            axum::serve(TcpListener::from_std(socket)?, router)
+                                .with_graceful_shutdown(async move {
+                                    // A dropped sender stops the thread too.
+                                    let _ = stopped.changed().await;
+                                })
+                                .await
+                        })
+                };
+                let _ = end.send(serve());
+            })?;
+        ends.push(ended);
+    }
+    let early = tokio::select! {
+        () = shutdown => None,
+        (result, index, _) = futures::future::select_all(ends.iter_mut()) => Some((result, index)),
+    };
+    if let Some((_, index)) = early {
+        // Its end is known; a oneshot receiver must not be awaited twice.
+        drop(ends.swap_remove(index));
+    }
+    // Stop every thread and wait for each to finish its requests.
+    drop(stop);
+    let panicked = || std::io::Error::other("a serving thread panicked");
+    let mut outcome = match early.map(|(result, _)| result) {
+        Some(Ok(Ok(()))) => Err(std::io::Error::other("a serving thread stopped on its own")),
+        Some(Ok(Err(error))) => Err(error),
+        Some(Err(_)) => Err(panicked()),
+        None => Ok(()),
+    };
+    for ended in ends {
+        match ended.await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => outcome = outcome.and(Err(error)),
+            Err(_) => outcome = outcome.and(Err(panicked())),
+        }
+    }
+    outcome
+}
+
+/// A listening socket on `address` that other sockets of this process may share.
+fn bind_reusing_port(address: std::net::SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    let socket = if address.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.set_reuseport(true)?;
+    socket.set_nodelay(true)?;
+    socket.bind(address)?;
+    // Registered with no runtime yet: each serving thread registers its own.
+    socket.listen(1024)?.into_std()
 }
 
 /// Resolves on the first SIGINT (Ctrl-C) or SIGTERM.
@@ -274,6 +387,64 @@ mod tests {
         let (base, _stop) = start(Readiness::new().with("good", || async { Ok(()) })).await;
         let ready = reqwest::get(format!("{base}/ready")).await.unwrap();
         assert_eq!(ready.status(), 200);
+    }
+
+    /// An address no one listens on (the port of a socket just closed).
+    fn free_address() -> ListenAddr {
+        let socket = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        ListenAddr(socket.local_addr().unwrap())
+    }
+
+    #[tokio::test]
+    async fn threads_share_the_port_answer_and_stop_on_shutdown() {
+        let listen = free_address();
+        // Each answer names the thread that served it.
+        let router = Router::new().route(
+            "/thread",
+            get(|| async { std::thread::current().name().unwrap_or("none").to_owned() }),
+        );
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let port = SharedPort::bind(listen, std::num::NonZeroUsize::new(2).unwrap()).unwrap();
+        assert_eq!(port.address(), listen);
+        let server = tokio::spawn(serve_on_threads(port, router, async move {
+            let _ = stopped.await;
+        }));
+        // 32 connections of their own: the kernel spreads them over both sockets.
+        let mut names = std::collections::BTreeSet::new();
+        for _ in 0..32 {
+            let client = reqwest::Client::builder()
+                .pool_max_idle_per_host(0)
+                .build()
+                .unwrap();
+            let answer = client
+                .get(format!("http://{listen}/thread"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(answer.status(), 200);
+            names.insert(answer.text().await.unwrap());
+        }
+        assert_eq!(
+            names,
+            ["http-0", "http-1"].map(str::to_owned).into(),
+            "both threads answer"
+        );
+        stop.send(()).unwrap();
+        server.await.unwrap().unwrap();
+        assert!(
+            reqwest::get(format!("http://{listen}/thread"))
+                .await
+                .is_err(),
+            "nothing listens after the shutdown"
+        );
+    }
+
+    #[tokio::test]
+    async fn threads_cannot_take_a_port_another_socket_holds() {
+        let first = bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let addr = ListenAddr(first.local_addr().unwrap());
+        let err = SharedPort::bind(addr, std::num::NonZeroUsize::new(2).unwrap()).unwrap_err();
+        assert!(err.to_string().contains(&addr.to_string()), "{err}");
     }
 
     #[tokio::test]

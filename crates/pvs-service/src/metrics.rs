@@ -13,7 +13,7 @@ use std::fmt::Write as _;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 /// The `Content-Type` of the text exposition format.
@@ -234,7 +234,9 @@ pub struct Metrics {
 
 struct Inner {
     service: &'static str,
-    routes: Mutex<BTreeMap<(String, &'static str), Arc<Route>>>,
+    /// Per endpoint, per operation. Looked up on every request (a read lock, no
+    /// allocation); written once per new endpoint and operation.
+    routes: RwLock<BTreeMap<String, BTreeMap<&'static str, Arc<Route>>>>,
     in_flight: AtomicU64,
     collectors: Mutex<Vec<Collector>>,
 }
@@ -253,7 +255,7 @@ impl Metrics {
         Self {
             inner: Arc::new(Inner {
                 service,
-                routes: Mutex::new(BTreeMap::new()),
+                routes: RwLock::new(BTreeMap::new()),
                 in_flight: AtomicU64::new(0),
                 collectors: Mutex::new(Vec::new()),
             }),
@@ -293,14 +295,22 @@ impl Metrics {
         status: u16,
         duration: Duration,
     ) {
-        let route = {
-            let mut routes = self
-                .inner
+        let known = self
+            .inner
+            .routes
+            .read()
+            .expect("the routes lock is never poisoned")
+            .get(endpoint)
+            .and_then(|operations| operations.get(operation))
+            .cloned();
+        let route = known.unwrap_or_else(|| {
+            self.inner
                 .routes
-                .lock()
-                .expect("the routes lock is never poisoned");
-            routes
-                .entry((endpoint.to_owned(), operation))
+                .write()
+                .expect("the routes lock is never poisoned")
+                .entry(endpoint.to_owned())
+                .or_default()
+                .entry(operation)
                 .or_insert_with(|| {
                     Arc::new(Route {
                         by_status: Mutex::new(BTreeMap::new()),
@@ -308,7 +318,7 @@ impl Metrics {
                     })
                 })
                 .clone()
-        };
+        });
         *route
             .by_status
             .lock()
@@ -369,17 +379,20 @@ impl Metrics {
             "Time to answer HTTP requests (until the response headers), by endpoint and OGC operation.",
             Kind::Histogram,
         );
-        let routes = self
+        let routes: Vec<(String, &'static str, Arc<Route>)> = self
             .inner
             .routes
-            .lock()
+            .read()
             .expect("the routes lock is never poisoned")
-            .clone();
-        for ((endpoint, operation), route) in routes {
-            let labels = vec![
-                ("endpoint", endpoint.clone()),
-                ("operation", operation.to_owned()),
-            ];
+            .iter()
+            .flat_map(|(endpoint, operations)| {
+                operations
+                    .iter()
+                    .map(|(operation, route)| (endpoint.clone(), *operation, route.clone()))
+            })
+            .collect();
+        for (endpoint, operation, route) in routes {
+            let labels = vec![("endpoint", endpoint), ("operation", operation.to_owned())];
             for (status, count) in route
                 .by_status
                 .lock()
@@ -435,13 +448,20 @@ pub fn operation(path: &str, query: Option<&str>) -> &'static str {
                 .unwrap_or("other");
         }
     }
-    let lower = path.to_ascii_lowercase();
-    if lower.ends_with("wmtscapabilities.xml") {
+    let ends_with = |suffix: &str| {
+        path.len() >= suffix.len()
+            && path.as_bytes()[path.len() - suffix.len()..].eq_ignore_ascii_case(suffix.as_bytes())
+    };
+    let starts_with = |prefix: &str| {
+        path.len() >= prefix.len()
+            && path.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
+    };
+    if ends_with("wmtscapabilities.xml") {
         "GetCapabilities"
-    } else if lower.ends_with("tilejson.json") {
+    } else if ends_with("tilejson.json") {
         "TileJSON"
-    } else if [".png", ".jpg", ".jpeg"].iter().any(|e| lower.ends_with(e))
-        && (lower.starts_with("/wmts/") || lower.starts_with("/tiles/"))
+    } else if [".png", ".jpg", ".jpeg"].into_iter().any(ends_with)
+        && (starts_with("/wmts/") || starts_with("/tiles/"))
     {
         "GetTile"
     } else {

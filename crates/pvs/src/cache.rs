@@ -71,11 +71,12 @@ pub async fn run(env: &Env, listen: ListenAddr) -> Result<(), StartError> {
         readiness,
         metrics,
     );
-    let listener = http::bind(listen)
-        .await
-        .map_err(|e| StartError::Runtime(e.to_string()))?;
-    tracing::info!(address = %listen, "cache serving WMTS on /wmts, XYZ on /tiles, tiled WMS on /ows");
-    http::serve(listener, router, http::shutdown_signal())
+    // Tile hits are many short requests: one event loop per core, as nginx runs them.
+    let threads = std::thread::available_parallelism().unwrap_or(std::num::NonZeroUsize::MIN);
+    let port =
+        http::SharedPort::bind(listen, threads).map_err(|e| StartError::Runtime(e.to_string()))?;
+    tracing::info!(address = %listen, threads, "cache serving WMTS on /wmts, XYZ on /tiles, tiled WMS on /ows");
+    http::serve_on_threads(port, router, http::shutdown_signal())
         .await
         .map_err(|e| StartError::Runtime(e.to_string()))
 }
