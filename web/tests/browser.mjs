@@ -90,14 +90,20 @@ try {
   const max = Number(await page.$eval('#time-slider', (s) => s.max));
   check(max >= 1, `the time slider has the demo's product intervals (${max})`);
   const before = tileRequests.length;
+  const loadedBefore = await page.evaluate(() => window.pvs.stats.tilesLoaded);
   await page.$eval('#time-slider', (slider) => {
     slider.value = '1';
     slider.dispatchEvent(new Event('input', { bubbles: true }));
   });
   const time = await page.evaluate(() => window.pvs.stats.time);
   check(/^\d{4}-\d\d-\d\dT.*(--|\/)\d{4}-\d\d-\d\dT/.test(time), `the slider selects an interval (${time})`);
-  await page.waitForFunction((n) => window.pvs.stats.tilesLoaded > n, stats.tilesLoaded, { timeout: 30000 });
-  const timed = tileRequests.slice(before).filter((t) => t.layer === 'SAR' && t.time === time);
+  // Wait for the request itself (tiles still loading from before the change may finish
+  // first), then for a tile to load after the change.
+  const timedRequests = () => tileRequests.slice(before).filter((t) => t.layer === 'SAR' && t.time === time);
+  const deadline = Date.now() + 30000;
+  while (timedRequests().length === 0 && Date.now() < deadline) await page.waitForTimeout(100);
+  await page.waitForFunction((n) => window.pvs.stats.tilesLoaded > n, loadedBefore, { timeout: 30000 });
+  const timed = timedRequests();
   check(timed.length > 0, `tiles are asked with the selected TIME (${timed.length} of ${tileRequests.length - before} new tile requests)`);
 
   // The range picker.
