@@ -4,14 +4,16 @@
 # benches/cache/README.md). Not run by CI; takes about 5 minutes.
 #
 # Environment: PVS_BENCH_DIR (work folder, default /tmp/pvs-cache-bench), PVS_BENCH_DURATION
-# (seconds per measurement, default 20), PVS_BENCH_SEED_ZOOM (seeded zoom levels, default 0-10),
-# CARGO_TARGET_DIR; PVS_BENCH_HITS_ONLY=1 stops after the cache hits.
+# (seconds per measurement, default 10), PVS_BENCH_ROUNDS (interleaved rounds of the hits,
+# default 3), PVS_BENCH_SEED_ZOOM (seeded zoom levels, default 0-10), CARGO_TARGET_DIR;
+# PVS_BENCH_HITS_ONLY=1 stops after the cache hits.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 repo="$(pwd)"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/pvs-target}"
 work="${PVS_BENCH_DIR:-/tmp/pvs-cache-bench}"
-duration="${PVS_BENCH_DURATION:-20}"
+duration="${PVS_BENCH_DURATION:-10}"
+rounds="${PVS_BENCH_ROUNDS:-3}"
 database=pvs_cache_bench
 seed_database=pvs_cache_bench_seed
 seed_zoom="${PVS_BENCH_SEED_ZOOM:-0-10}"
@@ -112,23 +114,37 @@ log "warm-up (page cache, open file caches)"
   wrk -t2 -c16 -d5s -s "$repo/benches/cache/wrk-paths.lua" "http://127.0.0.1:$nginx_port" >/dev/null)
 (cd "$work" && PVS_BENCH_FORM=xyz PVS_BENCH_TILES="$work/tiles.txt" \
   wrk -t2 -c16 -d5s -s "$repo/benches/cache/wrk-paths.lua" "http://127.0.0.1:$pvs_port" >/dev/null)
-for clients in 8 64; do
-  run nginx file "$nginx_port" "$clients"
-  run pvs xyz "$pvs_port" "$clients"
+# Interleaved rounds: the machine's noise (other tenants, CPU frequency) is shared by both
+# servers within a round, and the medians over rounds are reported.
+for round in $(seq 1 "$rounds"); do
+  for clients in 8 64; do
+    run nginx file "$nginx_port" "$clients"
+    run pvs xyz "$pvs_port" "$clients"
+  done
 done
 rss=$(awk '/VmHWM/ {print $2}' "/proc/$pvs_pid/status")
 
 echo
-echo "| Clients | nginx req/s | nginx p99 | pvs req/s | pvs p99 | pvs ÷ nginx |"
-echo "|---|---|---|---|---|---|"
-for clients in 8 64; do
-  n=$(awk -F'\t' -v c="$clients" '$1 == "nginx" && $2 == c' "$results")
-  p=$(awk -F'\t' -v c="$clients" '$1 == "pvs" && $2 == c' "$results")
-  awk -F'\t' -v n="$n" -v p="$p" 'BEGIN {
-    split(n, a, "\t"); split(p, b, "\t");
-    printf "| %s | %.0f | %s | %.0f | %s | %.2f× |\n", a[2], a[3], a[4], b[3], b[4], b[3] / a[3]
-  }'
-done
+python3 - "$results" <<'PY'
+import statistics, sys
+rows = [line.split("\t") for line in open(sys.argv[1]) if line.strip()]
+
+def millis(value):  # wrk writes 850.00us, 2.06ms, 1.02s
+    for unit, scale in (("us", 0.001), ("ms", 1.0), ("s", 1000.0)):
+        if value.endswith(unit):
+            return float(value[: -len(unit)]) * scale
+    return float("inf")
+
+print("| Clients | nginx req/s | nginx p99 | pvs req/s | pvs p99 | pvs ÷ nginx (median of rounds) | rounds' ratios |")
+print("|---|---|---|---|---|---|---|")
+for clients in ("8", "64"):
+    of = lambda name: [r for r in rows if r[0] == name and r[1] == clients]
+    nginx, pvs = of("nginx"), of("pvs")
+    ratios = [float(p[2]) / float(n[2]) for n, p in zip(nginx, pvs)]
+    rps = lambda rs: statistics.median(float(r[2]) for r in rs)
+    p99 = lambda rs: sorted((r[3] for r in rs), key=millis)[len(rs) // 2]
+    print(f"| {clients} | {rps(nginx):.0f} | {p99(nginx)} | {rps(pvs):.0f} | {p99(pvs)} | {statistics.median(ratios):.2f}× | {' '.join(f'{r:.2f}' for r in ratios)} |")
+PY
 echo
 echo "pvs cache peak RSS: $((rss / 1024)) MiB; non-2xx answers: $(awk -F'\t' '{s += $5} END {print s}' "$results")"
 [ "${PVS_BENCH_HITS_ONLY:-0}" = 1 ] && exit 0

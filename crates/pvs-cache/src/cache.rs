@@ -10,7 +10,7 @@ use bytes::Bytes;
 use chrono::Utc;
 use pvs_catalog::{Bbox, Catalog, ProductQuery, TimeFilter, TimeRelation};
 use pvs_raster::render::{Format, Rgba, encode};
-use pvs_tiles::{StoredTile, TileFormat, TileKey, TileStore};
+use pvs_tiles::{FoundTile, StoredTile, TileFormat, TileKey, TileStore};
 use tokio::sync::OnceCell;
 
 use crate::source::TileRenderer;
@@ -118,6 +118,23 @@ impl TileCache {
         }
         self.stats.misses.fetch_add(1, Ordering::Relaxed);
         self.fly(key).await.map(|(tile, _)| tile)
+    }
+
+    /// The tile at `key` to be served: on a local-directory store a stored tile is opened,
+    /// not read (see [`TileStore::find`]); a tile not stored is drawn as by
+    /// [`TileCache::tile`].
+    pub async fn find(&self, key: &TileKey) -> Result<FoundTile, CacheError> {
+        let found = self
+            .store
+            .find(key)
+            .await
+            .map_err(|e| CacheError::Store(e.to_string()))?;
+        if let Some(found) = found {
+            self.stats.hits.fetch_add(1, Ordering::Relaxed);
+            return Ok(found);
+        }
+        self.stats.misses.fetch_add(1, Ordering::Relaxed);
+        self.fly(key).await.map(|(tile, _)| FoundTile::Read(tile))
     }
 
     /// Makes sure the tile at `key` is stored: draws it unless it is there already (or

@@ -12,7 +12,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use pvs_tiles::{StoredTile, TileFormat, TileKey};
+use pvs_service::h1::SendFile;
+use pvs_tiles::{FoundTile, TileFormat, TileKey};
 
 use crate::cache::{CacheError, TileCache, blank};
 
@@ -286,42 +287,52 @@ pub(crate) async fn serve_tile(
     key: &TileKey,
     request: &HeaderMap,
 ) -> Result<Response, OwsError> {
-    match app.cache.tile(key).await {
+    match app.cache.find(key).await {
         Ok(tile) => Ok(tile_response(app, tile, key.format, request)),
         Err(error) => Err(OwsError::from_cache(error)),
     }
 }
 
 /// The answer for a stored tile: 304 when the client's copy is current, else the image (the
-/// blank image for a tile with no data).
+/// blank image for a tile with no data). An opened tile's file is the body, sent as it is
+/// by [`pvs_service::h1::serve`].
 pub(crate) fn tile_response(
     app: &App,
-    tile: StoredTile,
+    tile: FoundTile,
     format: TileFormat,
     request: &HeaderMap,
 ) -> Response {
-    let e_tag = quoted(&tile.e_tag);
-    let not_modified = is_not_modified(request, &e_tag, tile.last_modified);
+    let (e_tag, last_modified) = match &tile {
+        FoundTile::Opened(tile) => (quoted(&tile.e_tag), tile.last_modified),
+        FoundTile::Read(tile) => (quoted(&tile.e_tag), tile.last_modified),
+    };
+    let not_modified = is_not_modified(request, &e_tag, last_modified);
     let mut builder = Response::builder()
         .header(header::CACHE_CONTROL, app.cache_control.clone())
-        .header(header::LAST_MODIFIED, http_date(tile.last_modified));
+        .header(header::LAST_MODIFIED, http_date(last_modified));
     if let Ok(value) = HeaderValue::from_str(&e_tag) {
         builder = builder.header(header::ETAG, value);
     }
-    let response = if not_modified {
-        builder.status(StatusCode::NOT_MODIFIED).body(Body::empty())
-    } else {
-        let body = if tile.is_empty() {
-            blank(format)
-        } else {
-            tile.bytes
-        };
-        builder
-            .status(StatusCode::OK)
-            .header(header::CONTENT_TYPE, format.mime())
-            .body(Body::from(body))
+    if not_modified {
+        return builder
+            .status(StatusCode::NOT_MODIFIED)
+            .body(Body::empty())
+            .expect("tile headers are valid");
+    }
+    let builder = builder
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, format.mime());
+    let body = match tile {
+        FoundTile::Opened(tile) if !tile.is_empty() => {
+            let head = builder.body(()).expect("tile headers are valid");
+            return SendFile::new(tile.file, tile.len).respond(head);
+        }
+        FoundTile::Read(tile) if !tile.is_empty() => tile.bytes,
+        _ => blank(format),
     };
-    response.expect("tile headers are valid")
+    builder
+        .body(Body::from(body))
+        .expect("tile headers are valid")
 }
 
 /// An entity tag in double quotes (S3's come quoted, others do not).

@@ -54,7 +54,7 @@ pub(crate) async fn ows(
         return wmts::dispatch(&app, &headers, &params).await;
     }
     if let Some(key) = tile_of_get_map(&params, app.settings.max_zoom) {
-        match app.cache.tile(&key).await {
+        match app.cache.find(&key).await {
             Ok(tile) => return tile_response(&app, tile, key.format, &headers),
             // The renderer says what is wrong (an unknown layer), or fails the same way.
             Err(error) => {

@@ -249,7 +249,8 @@ impl SharedPort {
 /// single-threaded runtime and accepting on its own socket, as nginx runs one event loop
 /// per worker process. For services whose requests are short and many (the tile cache): no
 /// hand-offs between threads, no work stealing. Other async work (database pools) stays on
-/// the calling runtime.
+/// the calling runtime. Each thread serves with [`crate::h1::serve`], which sends the
+/// bodies of [`crate::h1::SendFile`] answers with `sendfile(2)`.
 ///
 /// Until `shutdown` resolves; then each thread finishes its in-flight requests. A thread
 /// that stops serving on its own stops them all, and the error is returned.
@@ -272,12 +273,12 @@ pub async fn serve_on_threads(
                         .enable_all()
                         .build()?
                         .block_on(async move {
-                            axum::serve(TcpListener::from_std(socket)?, router)
-                                .with_graceful_shutdown(async move {
-                                    // A dropped sender stops the thread too.
-                                    let _ = stopped.changed().await;
-                                })
-                                .await
+                            let listener = TcpListener::from_std(socket)?;
+                            crate::h1::serve(listener, router, async move {
+                                // A dropped sender stops the thread too.
+                                let _ = stopped.changed().await;
+                            })
+                            .await
                         })
                 };
                 let _ = end.send(serve());

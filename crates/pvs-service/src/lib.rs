@@ -12,6 +12,7 @@
 //! settings that select them.
 
 pub mod config;
+pub mod h1;
 pub mod http;
 pub mod logging;
 pub mod metrics;

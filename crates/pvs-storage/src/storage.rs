@@ -207,6 +207,21 @@ impl Storage {
         Ok((bytes, info))
     }
 
+    /// Opens the object at `key` of a local-directory storage without reading it, on the
+    /// calling thread, for a server to send the file as it is (`sendfile(2)`); `None` for
+    /// other storages (read those with [`Storage::get_object`]). A missing object is
+    /// [`StorageError::NotFound`].
+    pub fn open_local(
+        &self,
+        key: &StorageKey,
+    ) -> Option<Result<(std::fs::File, ObjectInfo), StorageError>> {
+        let local = self.local.as_ref()?;
+        Some(
+            open_file(local, &self.location(key))
+                .map_err(|source| self.error(Operation::Get, key, source)),
+        )
+    }
+
     /// Reads the bytes `range` (start inclusive, end exclusive) of the object at `key`.
     ///
     /// A range reaching past the end of the object is cut at the end; one starting at or
@@ -475,14 +490,12 @@ fn client_endpoint(endpoint: &Url, bucket: &str, settings: &S3Settings) -> Strin
     }
 }
 
-/// Reads a local file of at most [`INLINE_READ_LIMIT`] bytes with its metadata, described as
-/// `object_store`'s `LocalFileSystem` describes it (same entity tag and modification time);
-/// `None` for a larger file.
-fn read_small_file(
+/// Opens a local file and describes it as `object_store`'s `LocalFileSystem` does (same
+/// entity tag and modification time), with one `open` and one `fstat`.
+fn open_file(
     local: &LocalFileSystem,
     location: &ObjectPath,
-) -> Result<Option<(Bytes, ObjectInfo)>, object_store::Error> {
-    use std::io::Read;
+) -> Result<(std::fs::File, ObjectInfo), object_store::Error> {
     let path = local.path_to_filesystem(location)?;
     let io_error = |source: std::io::Error| {
         if source.kind() == std::io::ErrorKind::NotFound {
@@ -497,7 +510,7 @@ fn read_small_file(
             }
         }
     };
-    let mut file = std::fs::File::open(&path).map_err(io_error)?;
+    let file = std::fs::File::open(&path).map_err(io_error)?;
     let metadata = file.metadata().map_err(io_error)?;
     if metadata.is_dir() {
         return Err(io_error(std::io::Error::new(
@@ -505,11 +518,6 @@ fn read_small_file(
             "is a directory",
         )));
     }
-    if metadata.len() > INLINE_READ_LIMIT {
-        return Ok(None);
-    }
-    let mut bytes = Vec::with_capacity(metadata.len() as usize);
-    file.read_to_end(&mut bytes).map_err(io_error)?;
     let modified = metadata.modified().map_err(io_error)?;
     let micros = modified
         .duration_since(std::time::UNIX_EPOCH)
@@ -517,10 +525,31 @@ fn read_small_file(
         .as_micros();
     let inode = std::os::unix::fs::MetadataExt::ino(&metadata);
     let info = ObjectInfo {
-        size: bytes.len() as u64,
+        size: metadata.len(),
         last_modified: modified.into(),
         e_tag: Some(format!("\"{inode:x}-{micros:x}-{:x}\"", metadata.len())),
     };
+    Ok((file, info))
+}
+
+/// Reads a local file of at most [`INLINE_READ_LIMIT`] bytes with its metadata (see
+/// [`open_file`]); `None` for a larger file.
+fn read_small_file(
+    local: &LocalFileSystem,
+    location: &ObjectPath,
+) -> Result<Option<(Bytes, ObjectInfo)>, object_store::Error> {
+    use std::io::Read;
+    let (mut file, info) = open_file(local, location)?;
+    if info.size > INLINE_READ_LIMIT {
+        return Ok(None);
+    }
+    // The size is known: one read, no growing buffer and no read to find the end.
+    let mut bytes = vec![0; info.size as usize];
+    file.read_exact(&mut bytes)
+        .map_err(|source| object_store::Error::Generic {
+            store: "LocalFileSystem",
+            source: Box::new(source),
+        })?;
     Ok(Some((Bytes::from(bytes), info)))
 }
 

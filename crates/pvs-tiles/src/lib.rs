@@ -7,6 +7,6 @@ pub mod store;
 pub mod time;
 pub mod tms;
 
-pub use store::{Change, StoredTile, TileFormat, TileKey, TileStore};
+pub use store::{Change, FoundTile, OpenedTile, StoredTile, TileFormat, TileKey, TileStore};
 pub use time::{TileTime, TimeError};
 pub use tms::{Tile, TileMatrixSet, TileRange};

@@ -139,16 +139,9 @@ impl StoredTile {
     /// A tile read or written with the object's metadata; backends without entity tags get
     /// one made of the size and the modification time.
     fn new(bytes: Bytes, info: ObjectInfo) -> Self {
-        let e_tag = info.e_tag.unwrap_or_else(|| {
-            format!(
-                "{:x}-{:x}",
-                info.size,
-                info.last_modified.timestamp_micros()
-            )
-        });
         Self {
             bytes,
-            e_tag,
+            e_tag: e_tag(&info),
             last_modified: info.last_modified,
         }
     }
@@ -157,6 +150,48 @@ impl StoredTile {
     pub fn is_empty(&self) -> bool {
         self.bytes.is_empty()
     }
+}
+
+/// The object's entity tag; backends without entity tags get one made of the size and the
+/// modification time.
+fn e_tag(info: &ObjectInfo) -> String {
+    info.e_tag.clone().unwrap_or_else(|| {
+        format!(
+            "{:x}-{:x}",
+            info.size,
+            info.last_modified.timestamp_micros()
+        )
+    })
+}
+
+/// A tile of a local-directory store, opened but not read: a server sends the file as it
+/// is.
+#[derive(Debug)]
+pub struct OpenedTile {
+    /// The tile's file.
+    pub file: std::fs::File,
+    /// Its length when it was opened; 0 when the tile has no data.
+    pub len: u64,
+    /// An entity tag for HTTP validation (the same [`TileStore::get`] gives).
+    pub e_tag: String,
+    /// When the tile was stored.
+    pub last_modified: DateTime<Utc>,
+}
+
+impl OpenedTile {
+    /// Whether the tile was stored as having no data.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+/// A stored tile found to be served: opened (local-directory stores) or read.
+#[derive(Debug)]
+pub enum FoundTile {
+    /// Opened, not read.
+    Opened(OpenedTile),
+    /// Read into memory.
+    Read(StoredTile),
 }
 
 /// The tiles of all layers, on a storage under a root key (e.g. `tiles`).
@@ -211,6 +246,22 @@ impl TileStore {
             Ok((bytes, info)) => Ok(Some(StoredTile::new(bytes, info))),
             Err(StorageError::NotFound { .. }) => Ok(None),
             Err(error) => Err(error),
+        }
+    }
+
+    /// The tile at `key` to be served, or `None` if it is not stored: on a local-directory
+    /// store, opened without being read (on the calling thread); on others, read.
+    pub async fn find(&self, key: &TileKey) -> Result<Option<FoundTile>, StorageError> {
+        match self.storage.open_local(&self.storage_key(&key.path())) {
+            Some(Ok((file, info))) => Ok(Some(FoundTile::Opened(OpenedTile {
+                file,
+                len: info.size,
+                e_tag: e_tag(&info),
+                last_modified: info.last_modified,
+            }))),
+            Some(Err(StorageError::NotFound { .. })) => Ok(None),
+            Some(Err(error)) => Err(error),
+            None => Ok(self.get(key).await?.map(FoundTile::Read)),
         }
     }
 
