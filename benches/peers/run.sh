@@ -12,7 +12,8 @@
 #
 # Environment (defaults): PVS_PEERS_DIR (/tmp/pvs-peers), PVS_PEERS_WORKERS (nproc),
 # PVS_PEERS_CLIENTS ("8 64"), PVS_PEERS_FORMATS ("png jpeg"), PVS_PEERS_WARMUP (5 s),
-# PVS_PEERS_DURATION (20 s), PVS_TEST_DATABASE_URL (postgres://postgres@127.0.0.1:5432/postgres),
+# PVS_PEERS_DURATION (20 s), PVS_PEERS_SERVERS ("pvs titiler mapserver": which to run; a
+# PNG run adds mapserver-gdalpng when mapserver is in), PVS_TEST_DATABASE_URL (postgres://postgres@127.0.0.1:5432/postgres),
 # CARGO_TARGET_DIR (target).
 set -euo pipefail
 
@@ -24,6 +25,7 @@ CLIENTS=${PVS_PEERS_CLIENTS:-"8 64"}
 FORMATS=${PVS_PEERS_FORMATS:-"png jpeg"}
 WARMUP=${PVS_PEERS_WARMUP:-5}
 DURATION=${PVS_PEERS_DURATION:-20}
+SERVERS=${PVS_PEERS_SERVERS:-"pvs titiler mapserver"}
 ADMIN_URL=${PVS_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 TITILER_VERSION=2.4.0
@@ -62,6 +64,7 @@ install_peers() {
 # Each server runs in a process group of its own (setsid), so stopping the group also stops
 # uvicorn's workers and lighttpd's FastCGI mapserv processes (which lighttpd would respawn).
 PIDS=()
+PVS_PID= TITILER_PID= MAPSERVER_PID=
 cleanup() {
     local status=$?
     set +e
@@ -178,10 +181,15 @@ with open(sys.argv[1], "w") as f:
     f.write(mosaic.model_dump_json(exclude_none=True))
 EOF
 
-log "starting pvs, TiTiler and MapServer ($WORKERS workers each)"
-start_pvs
-start_titiler
-start_mapserver
+log "starting $SERVERS ($WORKERS workers each)"
+for server in $SERVERS; do
+    case $server in
+    pvs) start_pvs ;;
+    titiler) start_titiler ;;
+    mapserver) start_mapserver ;;
+    *) echo "PVS_PEERS_SERVERS: unknown server $server (pvs, titiler, mapserver)" >&2; exit 2 ;;
+    esac
+done
 
 WMS="SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS=MOSAIC&STYLES=&CRS=EPSG:3857&BBOX={minx},{miny},{maxx},{maxy}&WIDTH=256&HEIGHT=256&FORMAT={mime}&TRANSPARENT=TRUE"
 declare -A TEMPLATE=(
@@ -197,10 +205,11 @@ RESULTS=$WORK/results-$(date -u +%Y%m%dT%H%M%SZ).jsonl
 rm -rf "$WORK/samples"
 for format in $FORMATS; do
     for clients in $CLIENTS; do
-        servers="pvs titiler mapserver"
+        servers=$SERVERS
         # MapServer's own PNG writer compresses less (about twice the bytes) than GDAL's,
         # which pvs and TiTiler use: PNG is also measured with MapServer on GDAL's writer.
-        [ "$format" = png ] && servers="$servers mapserver-gdalpng"
+        [ "$format" = png ] && [[ " $SERVERS " == *" mapserver "* ]] &&
+            servers="$servers mapserver-gdalpng"
         for server in $servers; do
             log "$server $format, $clients clients: ${WARMUP} s warm-up, ${DURATION} s measured"
             "$RENDER" load --name "$server" --template "${TEMPLATE[$server]}" \

@@ -20,7 +20,9 @@ pub mod draw;
 mod error;
 mod gdal_app;
 pub mod georef;
+mod pool;
 pub mod render;
+mod resample;
 pub mod style;
 
 pub use error::RasterError;
@@ -40,6 +42,14 @@ pub fn init() {
     });
     // Errors reach the caller as `RasterError`s with GDAL's message: logged where handled.
     let _ = gdal::config::set_config_option("GDAL_PAM_ENABLED", "NO");
+}
+
+/// Sets the size of GDAL's block cache (process-wide), in bytes. GDAL's default is 5% of
+/// the memory; a renderer keeps datasets open between requests, so their cached tiles stay
+/// until this limit pushes them out.
+pub fn set_block_cache(bytes: usize) {
+    // SAFETY: a plain setter of a process-wide limit, safe to call at any time.
+    unsafe { gdal_sys::GDALSetCacheMax64(i64::try_from(bytes).unwrap_or(i64::MAX)) };
 }
 
 /// Opens a raster read-only, with GDAL's own reason when it cannot (e.g. "not recognized as

@@ -1,16 +1,15 @@
 //! Mosaics for map requests: the COGs of a layer warped into one view (CRS, box, size) and
 //! composited newest on top, each product's transparency honoured, and the image encoded.
 //!
-//! GDAL picks the overview matching the output resolution, so only the needed part of the
-//! needed level is read (range reads for `/vsis3/` and `/vsicurl/` paths). Rendering stops as
-//! soon as every pixel is opaque.
+//! Only the needed part of the overview matching the output resolution is read (range reads
+//! for `/vsis3/` and `/vsicurl/` paths). Rendering stops as soon as every pixel is opaque.
 
+use gdal::DriverManager;
 use gdal::raster::{Buffer, ColorInterpretation};
-use gdal::{Dataset, DriverManager};
 
-use crate::RasterError;
-use crate::gdal_app;
+use crate::pool::Pool;
 use crate::style::Style;
+use crate::{RasterError, resample};
 
 /// Largest output side accepted (the renderer caps requests lower).
 pub const MAX_SIDE: usize = 16_384;
@@ -77,48 +76,41 @@ impl Rgba {
             pixel[3] = 255;
         }
     }
-
-    /// Draws `top` under the pixels that are not opaque yet ("destination over"): what is
-    /// already drawn (newer products) stays on top.
-    fn draw_under(&mut self, top: &Rgba) {
-        for (dst, src) in self
-            .pixels
-            .chunks_exact_mut(4)
-            .zip(top.pixels.chunks_exact(4))
-        {
-            let dst_alpha = u32::from(dst[3]);
-            if dst_alpha == 255 || src[3] == 0 {
-                continue;
-            }
-            let src_alpha = u32::from(src[3]) * (255 - dst_alpha) / 255;
-            let out_alpha = dst_alpha + src_alpha;
-            for c in 0..3 {
-                let blended =
-                    (u32::from(dst[c]) * dst_alpha + u32::from(src[c]) * src_alpha) / out_alpha;
-                dst[c] = blended as u8;
-            }
-            dst[3] = out_alpha as u8;
-        }
-    }
 }
 
 /// Renders `sources` (GDAL paths of COGs, newest first) into `view`, drawn with `style`.
 ///
-/// A source in EPSG:4326 whose longitudes run past 180° (an antimeridian product, see
-/// [`crate::convert`]) shows on both sides of the antimeridian: GDAL's warper wraps
-/// geographic longitudes itself (tested).
+/// Each product is drawn under what newer ones already cover, reading only the part of the
+/// right overview that the pixels still to draw need (see [`crate::resample`]); rendering
+/// stops once every pixel is opaque. A source in EPSG:4326 whose longitudes run past 180°
+/// (an antimeridian product, see [`crate::convert`]) shows on both sides of the antimeridian.
+/// Datasets stay open between calls (see [`crate::pool`]).
 pub fn mosaic(sources: &[String], view: &View, style: &Style) -> Result<Rgba, RasterError> {
     check_view(view)?;
     let mut image = Rgba::transparent(view.width, view.height);
     for path in sources {
-        let dataset = crate::open(path)?;
-        let warped = warp_into(&dataset, view)?;
-        image.draw_under(&to_rgba(&warped, view.width, view.height, style)?);
+        let dataset = DATASETS.take(path)?;
+        resample::draw_under(&mut image, &dataset, view, style).map_err(|e| in_file(e, path))?;
         if image.is_opaque() {
             break;
         }
     }
     Ok(image)
+}
+
+/// The open datasets of [`mosaic`], shared by every thread.
+static DATASETS: Pool = Pool::new(32);
+
+/// `error`, naming the file it comes from.
+fn in_file(error: RasterError, path: &str) -> RasterError {
+    match error {
+        RasterError::Unsuitable(reason) => RasterError::Unsuitable(format!("{path}: {reason}")),
+        RasterError::Gdal { operation, reason } => RasterError::Gdal {
+            operation: format!("{operation} of {path}"),
+            reason,
+        },
+        other => other,
+    }
 }
 
 pub(crate) fn check_view(view: &View) -> Result<(), RasterError> {
@@ -136,113 +128,6 @@ pub(crate) fn check_view(view: &View) -> Result<(), RasterError> {
         )));
     }
     Ok(())
-}
-
-/// Warps one dataset into the view, keeping its data type and adding an alpha band (0 or
-/// 255) when it has none.
-fn warp_into(dataset: &Dataset, view: &View) -> Result<Dataset, RasterError> {
-    let [x0, y0, x1, y1] = view.bbox;
-    let mut args: Vec<String> = vec![
-        "-of".into(),
-        "MEM".into(),
-        "-t_srs".into(),
-        format!("EPSG:{}", view.epsg),
-        "-te".into(),
-    ];
-    args.extend([x0, y0, x1, y1].iter().map(|v| format!("{v}")));
-    args.extend([
-        "-ts".into(),
-        view.width.to_string(),
-        view.height.to_string(),
-        "-r".into(),
-        "bilinear".into(),
-        "-wo".into(),
-        "SAMPLE_GRID=YES".into(),
-    ]);
-    let has_alpha = dataset
-        .rasterband(dataset.raster_count())
-        .is_ok_and(|b| b.color_interpretation() == ColorInterpretation::AlphaBand);
-    // Without an alpha band, GDAL turns a mask or nodata into the new alpha band.
-    if !has_alpha {
-        args.extend(["-dstalpha".into(), "-wo".into(), "DST_ALPHA_MAX=255".into()]);
-    }
-    gdal_app::warp(dataset, "", &args)
-}
-
-/// Reads a warped dataset (its last band alpha) as RGBA with `style`. Without a band
-/// selection, one or two colour bands are drawn as grey and three or more as RGB.
-fn to_rgba(
-    dataset: &Dataset,
-    width: usize,
-    height: usize,
-    style: &Style,
-) -> Result<Rgba, RasterError> {
-    let count = dataset.raster_count();
-    if count < 2 {
-        return Err(RasterError::Unsuitable(
-            "a warped image without colour bands".into(),
-        ));
-    }
-    let data_bands = count - 1;
-    let selected: Vec<usize> = match &style.bands {
-        Some(bands) => bands.iter().map(|b| *b as usize).collect(),
-        None if data_bands < 3 => vec![1],
-        None => vec![1, 2, 3],
-    };
-    if let Some(missing) = selected.iter().find(|b| **b > data_bands) {
-        return Err(RasterError::Unsuitable(format!(
-            "band {missing} is asked for, but the raster has {data_bands} data band(s)"
-        )));
-    }
-    let alpha: Vec<u8> = read_band(dataset, count, width, height)?;
-    let mut pixels = Vec::with_capacity(width * height * 4);
-    if style.is_plain() {
-        let bands: Vec<Vec<u8>> = selected
-            .iter()
-            .map(|b| read_band(dataset, *b, width, height))
-            .collect::<Result<_, _>>()?;
-        for i in 0..width * height {
-            let colour = match bands.as_slice() {
-                [grey] => [grey[i]; 3],
-                _ => [bands[0][i], bands[1][i], bands[2][i]],
-            };
-            pixels.extend([colour[0], colour[1], colour[2], alpha[i]]);
-        }
-    } else {
-        let bands: Vec<Vec<f64>> = selected
-            .iter()
-            .map(|b| read_band(dataset, *b, width, height))
-            .collect::<Result<_, _>>()?;
-        let mut values = vec![0.0; bands.len()];
-        for i in 0..width * height {
-            for (value, band) in values.iter_mut().zip(&bands) {
-                *value = band[i];
-            }
-            let colour = style.colour(&values);
-            pixels.extend([colour[0], colour[1], colour[2], alpha[i]]);
-        }
-    }
-    Ok(Rgba {
-        width,
-        height,
-        pixels,
-    })
-}
-
-/// One band, converted by GDAL to `T` (saturating for bytes).
-fn read_band<T: gdal::raster::GdalType + Copy>(
-    dataset: &Dataset,
-    index: usize,
-    width: usize,
-    height: usize,
-) -> Result<Vec<T>, RasterError> {
-    let band = dataset
-        .rasterband(index)
-        .map_err(|e| RasterError::gdal(format!("reading band {index}"), e))?;
-    let buffer: Buffer<T> = band
-        .read_as((0, 0), (width, height), (width, height), None)
-        .map_err(|e| RasterError::gdal(format!("reading band {index}"), e))?;
-    Ok(buffer.into_shape_and_vec().1)
 }
 
 /// Output formats of map images.

@@ -41,6 +41,9 @@ pub struct Settings {
     /// Most maps and coverages rendered at once (each holds its warp's buffers); further
     /// requests wait their turn. Default: twice the number of cores.
     pub concurrent_renders: usize,
+    /// Size of GDAL's block cache in MiB (process-wide, set by [`Renderer::new`]): decoded
+    /// tiles of the COGs, kept between requests while their datasets stay open.
+    pub block_cache_mib: usize,
 }
 
 impl Default for Settings {
@@ -52,6 +55,7 @@ impl Default for Settings {
             styles: BTreeMap::new(),
             listed_products: 100,
             concurrent_renders: 2 * std::thread::available_parallelism().map_or(2, |n| n.get()),
+            block_cache_mib: 32,
         }
     }
 }
@@ -87,11 +91,13 @@ pub struct Renderer {
 
 impl Renderer {
     /// A renderer reading COGs from `storage`: GDAL is configured with the storage's
-    /// endpoint and credentials (process-wide GDAL configuration).
+    /// endpoint and credentials, and its block cache with [`Settings::block_cache_mib`]
+    /// (process-wide GDAL configuration).
     pub fn new(catalog: Arc<dyn Catalog>, storage: Storage, settings: Settings) -> Self {
         for (key, value) in storage.gdal_config() {
             let _ = gdal::config::set_config_option(&key, &value);
         }
+        pvs_raster::set_block_cache(settings.block_cache_mib << 20);
         Self {
             catalog,
             storage,

@@ -286,6 +286,13 @@ pub mod vars {
         example: "2048",
         meaning: "Largest WIDTH and HEIGHT of a WMS GetMap, in pixels (larger requests get an InvalidParameterValue exception).",
     };
+    /// The size of GDAL's block cache where maps are drawn.
+    pub const RENDER_CACHE_MB: Var = Var {
+        name: "RENDER_CACHE_MB",
+        default: Some("32"),
+        example: "256",
+        meaning: "Size of GDAL's block cache where maps are drawn, in MiB (1 to 65536): decoded tiles of the COGs, kept between requests. The renderer's memory grows by up to this much.",
+    };
     /// Where the tile store is.
     pub const TILES_STORAGE_URL: Var = Var {
         name: "TILES_STORAGE_URL",
@@ -346,6 +353,7 @@ pub mod vars {
         REPORT_DIR,
         PREPROCESS_WORK_DIR,
         RENDER_MAX_SIZE,
+        RENDER_CACHE_MB,
         TILES_STORAGE_URL,
         TILES_PREFIX,
         RENDERER_URL,

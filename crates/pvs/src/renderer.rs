@@ -10,8 +10,8 @@ use pvs_service::http;
 
 use crate::backends::{self, StartError};
 
-/// The renderer's settings from `RENDER_MAX_SIZE` and `COLLECTIONS_FILE` (also used by the
-/// cache when it draws tiles in its own process).
+/// The renderer's settings from `RENDER_MAX_SIZE`, `RENDER_CACHE_MB` and `COLLECTIONS_FILE`
+/// (also used by the cache when it draws tiles in its own process).
 pub fn settings(env: &Env) -> Result<Settings, StartError> {
     let max_size: usize = env
         .get::<String>(&vars::RENDER_MAX_SIZE)?
@@ -27,10 +27,22 @@ pub fn settings(env: &Env) -> Result<Settings, StartError> {
                 ),
             )
         })?;
+    let block_cache_mib: usize = env
+        .get::<String>(&vars::RENDER_CACHE_MB)?
+        .parse()
+        .ok()
+        .filter(|v| (1..=65_536).contains(v))
+        .ok_or_else(|| {
+            ConfigError::new(
+                &vars::RENDER_CACHE_MB,
+                "must be a whole number from 1 to 65536",
+            )
+        })?;
     let styles = pvs_renderer::styles(&crate::registrar::collections(env)?)
         .map_err(|e| ConfigError::new(&vars::COLLECTIONS_FILE, e))?;
     Ok(Settings {
         max_size,
+        block_cache_mib,
         styles,
         ..Settings::default()
     })

@@ -115,3 +115,25 @@ fn a_link_named_after_a_service_acts_as_that_service() {
         stderr(&out)
     );
 }
+
+#[test]
+fn renderer_limits_out_of_range_exit_2_naming_the_variable() {
+    for (var, value) in [
+        ("RENDER_MAX_SIZE", "0"),
+        ("RENDER_MAX_SIZE", "99999"),
+        ("RENDER_CACHE_MB", "0"),
+        ("RENDER_CACHE_MB", "lots"),
+        ("RENDER_CACHE_MB", "70000"),
+    ] {
+        let mut env = VALID.to_vec();
+        env.push((var, value));
+        let out = run(Path::new(PVS), &["renderer"], &env);
+        assert_eq!(out.status.code(), Some(2), "{var}={value}");
+        let err = stderr(&out);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.starts_with(&format!("pvs renderer: {var}: ")) && err.contains("whole number"),
+            "{var}={value}: {err}"
+        );
+    }
+}
