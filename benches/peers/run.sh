@@ -144,6 +144,13 @@ EOF
 # Main
 
 mkdir -p "$WORK" "$RUN" "$DATA"
+# A server left on one of the ports would answer in place of the one started here.
+for port in $PVS_PORT $TITILER_PORT $MAPSERVER_PORT; do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+        echo "port $port on 127.0.0.1 is in use: stop what listens there first" >&2
+        exit 1
+    fi
+done
 install_peers
 
 log "building pvs and the load generator (release)"

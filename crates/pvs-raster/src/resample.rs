@@ -50,51 +50,46 @@ pub(crate) fn draw_under(
     let Some(read) = Read::plan(dataset, &source, &map, image)? else {
         return Ok(());
     };
-    match bands.plain {
-        true => {
-            let data: Vec<Vec<u8>> = bands
-                .selected
-                .iter()
-                .map(|b| read.band(dataset, *b))
-                .collect::<Result<_, _>>()?;
-            let mask = read.mask(dataset)?;
-            sample(image, &map, &read, mask.as_deref(), |weights, indices| {
-                let value = |band: &Vec<u8>| {
-                    weights
-                        .iter()
-                        .zip(indices)
-                        .map(|(w, i)| w * f32::from(band[*i]))
-                        .sum::<f32>()
-                };
-                match data.as_slice() {
-                    [grey] => [round(value(grey)); 3],
-                    _ => [
-                        round(value(&data[0])),
-                        round(value(&data[1])),
-                        round(value(&data[2])),
-                    ],
-                }
-            });
-        }
-        false => {
-            let data: Vec<Vec<f32>> = bands
-                .selected
-                .iter()
-                .map(|b| read.band(dataset, *b))
-                .collect::<Result<_, _>>()?;
-            let mask = read.mask(dataset)?;
-            let mut values = vec![0.0; data.len()];
-            sample(image, &map, &read, mask.as_deref(), |weights, indices| {
-                for (value, band) in values.iter_mut().zip(&data) {
-                    *value = weights
-                        .iter()
-                        .zip(indices)
-                        .map(|(w, i)| f64::from(w * band[*i]))
-                        .sum();
-                }
-                style.colour(&values)
-            });
-        }
+    let mask = read.mask(dataset)?;
+    if bands.plain {
+        let data: Vec<Vec<u8>> = bands
+            .selected
+            .iter()
+            .map(|b| read.band(dataset, *b))
+            .collect::<Result<_, _>>()?;
+        sample(image, &map, &read, mask.as_deref(), |weights, indices| {
+            let value = |band: &Vec<u8>| {
+                let value: f32 = weights
+                    .iter()
+                    .zip(indices)
+                    .map(|(w, i)| w * f32::from(band[*i]))
+                    .sum();
+                round(value)
+            };
+            match data.as_slice() {
+                [grey] => [value(grey); 3],
+                _ => [value(&data[0]), value(&data[1]), value(&data[2])],
+            }
+        });
+    } else {
+        let data: Vec<Vec<f32>> = bands
+            .selected
+            .iter()
+            .map(|b| read.band(dataset, *b))
+            .collect::<Result<_, _>>()?;
+        let mut values = vec![0.0; data.len()];
+        sample(image, &map, &read, mask.as_deref(), |weights, indices| {
+            for (value, band) in values.iter_mut().zip(&data) {
+                // Invalid neighbours (weight 0) may hold NaN: left out, not multiplied.
+                *value = weights
+                    .iter()
+                    .zip(indices)
+                    .filter(|(w, _)| **w > 0.0)
+                    .map(|(w, i)| f64::from(w * band[*i]))
+                    .sum();
+            }
+            style.colour(&values)
+        });
     }
     Ok(())
 }

@@ -335,3 +335,47 @@ fn a_polar_view_of_a_global_raster_matches_gdalwarp() {
     let view = view_of(3857, [-world, -world, world, world], 512, 512);
     agrees(dir.path(), &source, &view, "the web mercator world");
 }
+
+#[test]
+fn float_data_with_nan_nodata_keeps_its_value_up_to_the_edge() {
+    // 32-bit floats of 100 with NaN as nodata in the western half, drawn rescaled 0..200:
+    // every pixel that shows at all is mid-grey, also where a NaN neighbour has no weight.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("float.tif");
+    let size = 64;
+    let driver = DriverManager::get_driver_by_name("GTiff").unwrap();
+    let mut dataset = driver
+        .create_with_band_type::<f32, _>(&path, size, size, 1)
+        .unwrap();
+    dataset
+        .set_geo_transform(&[10.0, 1.0 / 64.0, 0.0, 45.0, 0.0, -1.0 / 64.0])
+        .unwrap();
+    dataset
+        .set_spatial_ref(&SpatialRef::from_epsg(4326).unwrap())
+        .unwrap();
+    let values: Vec<f32> = (0..size * size)
+        .map(|i| if i % size < size / 2 { f32::NAN } else { 100.0 })
+        .collect();
+    let mut band = dataset.rasterband(1).unwrap();
+    band.set_no_data_value(Some(f64::NAN)).unwrap();
+    band.write((0, 0), (size, size), &mut Buffer::new((size, size), values))
+        .unwrap();
+    drop(dataset);
+    let style = Style::new(Some(vec![1]), Some([0.0, 200.0]), None).unwrap();
+    // Four output pixels per source pixel: the nodata edge falls between output pixels.
+    let view = view_of(4326, [10.0, 44.0, 11.0, 45.0], 256, 256);
+    let image = mosaic(&[path.display().to_string()], &view, &style).unwrap();
+    let (mut shown, mut hidden) = (0, 0);
+    for pixel in image.pixels.chunks_exact(4) {
+        if pixel[3] == 0 {
+            hidden += 1;
+        } else {
+            shown += 1;
+            assert_eq!(pixel[..3], [128, 128, 128], "{pixel:?}");
+        }
+    }
+    assert!(
+        shown > 30_000 && hidden > 30_000,
+        "{shown} shown, {hidden} hidden"
+    );
+}
