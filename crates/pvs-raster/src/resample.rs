@@ -7,10 +7,11 @@
 //! are neither read nor sampled.
 //!
 //! Output pixels are mapped to source pixels through PROJ only at the nodes of a grid every
-//! [`STEP`] pixels, and interpolated in between. A cell whose centre lies more than
-//! [`MAX_ERROR`] source pixels (of the overview read) from the interpolation, as GDAL's
-//! approximate transformer allows, or that touches a point PROJ cannot transform, is mapped
-//! pixel by pixel.
+//! [`STEP`] pixels, and interpolated in between. A cell whose centre lies too far from the
+//! interpolation, or that touches a point PROJ cannot transform, is mapped pixel by pixel.
+//! Too far is [`MAX_ERROR`] times what one output pixel spans in the source (about a pixel
+//! of the overview read), and at least that fraction of a full-resolution pixel: GDAL's
+//! approximate transformer allows an eighth of a pixel too.
 //!
 //! Geographic sources whose longitudes run past ±180° (antimeridian products) are reached
 //! from either side: a longitude outside the source is moved by 360° when that brings it in.
@@ -29,7 +30,8 @@ use crate::style::Style;
 
 /// Output pixels between the nodes mapped through PROJ.
 const STEP: usize = 16;
-/// The largest error of the interpolated mapping, in pixels of the overview read.
+/// The largest error of the interpolated mapping, as a fraction of what one output pixel
+/// spans in the source (at least of one source pixel).
 const MAX_ERROR: f64 = 0.125;
 /// The most pixels (per band) read from one product for one view; a view needing more
 /// reads a coarser overview.
