@@ -325,7 +325,9 @@ impl TileStore {
                 }
                 let time_prefix = self.storage_key(&format!("{layer}/{time_key}"));
                 for tms_name in self.storage.list_children(&time_prefix).await? {
-                    let Ok(tms) = tms_name.parse::<TileMatrixSet>() else {
+                    // Tiles are stored under the identifiers only, never an alias.
+                    let Some(tms) = TileMatrixSet::ALL.into_iter().find(|t| t.id() == tms_name)
+                    else {
                         continue;
                     };
                     let tms_prefix = self.storage_key(&format!("{layer}/{time_key}/{}", tms.id()));

@@ -1,7 +1,8 @@
 //! The two tile matrix sets of the cache, as OGC 17-083r4 (Two Dimensional Tile Matrix Set)
 //! defines them: `WebMercatorQuad` (EPSG:3857, 1 × 1 tiles at zoom 0, the
 //! `GoogleMapsCompatible` well-known scale set) and `WorldCRS84Quad` (CRS84, 2 × 1 tiles at
-//! zoom 0). Tiles are 256 × 256 pixels; rows count down from the top.
+//! zoom 0). Tiles are 256 × 256 pixels; rows count down from the top. Each set is also read
+//! under the names MapCache and its clients give the same pyramid ([`TileMatrixSet::aliases`]).
 
 use std::f64::consts::PI;
 use std::fmt;
@@ -125,6 +126,27 @@ impl TileMatrixSet {
         match self {
             Self::WebMercatorQuad => "WebMercatorQuad",
             Self::WorldCRS84Quad => "WorldCRS84Quad",
+        }
+    }
+
+    /// Other names read for the set wherever one is named (requests, the seeder), each the
+    /// same pyramid: the names of MapCache's built-in grids (`GoogleMapsCompatible`,
+    /// `WGS84`), the well-known scale set MapCache's `WGS84` grid announces
+    /// (`GoogleCRS84Quad`: OGC's scale set of that name has one tile at zoom 0, but MapCache's
+    /// grid and the PRISM View Server clients naming it have two), and Web Mercator's EPSG
+    /// codes. An alias is never stored: tiles are keyed by [`id`](Self::id).
+    pub fn aliases(self) -> &'static [&'static str] {
+        match self {
+            Self::WebMercatorQuad => &["GoogleMapsCompatible", "EPSG:3857", "EPSG:900913"],
+            Self::WorldCRS84Quad => &["WGS84", "GoogleCRS84Quad"],
+        }
+    }
+
+    /// The name of MapCache's built-in grid with the same pyramid.
+    pub fn mapcache_grid(self) -> &'static str {
+        match self {
+            Self::WebMercatorQuad => "GoogleMapsCompatible",
+            Self::WorldCRS84Quad => "WGS84",
         }
     }
 
@@ -292,23 +314,29 @@ impl fmt::Display for TileMatrixSet {
 
 /// An unknown tile matrix set name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "unknown tile matrix set {0:?}: WebMercatorQuad (also GoogleMapsCompatible, EPSG:3857) or WorldCRS84Quad"
-)]
+#[error("unknown tile matrix set {0:?}: {accepted}", accepted = accepted_names())]
 pub struct UnknownTileMatrixSet(pub String);
+
+/// The names read, for error messages: `WebMercatorQuad (also …) or WorldCRS84Quad (also …)`.
+fn accepted_names() -> String {
+    TileMatrixSet::ALL
+        .map(|tms| format!("{tms} (also {})", tms.aliases().join(", ")))
+        .join(" or ")
+}
 
 impl FromStr for TileMatrixSet {
     type Err = UnknownTileMatrixSet;
 
-    /// The identifier, or a name other servers use for the same matrix set (case-insensitive).
+    /// The identifier or one of its [aliases](TileMatrixSet::aliases), in any case.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.to_ascii_lowercase().as_str() {
-            "webmercatorquad" | "googlemapscompatible" | "epsg:3857" | "epsg:900913" => {
-                Ok(Self::WebMercatorQuad)
-            }
-            "worldcrs84quad" => Ok(Self::WorldCRS84Quad),
-            _ => Err(UnknownTileMatrixSet(s.chars().take(64).collect())),
-        }
+        Self::ALL
+            .into_iter()
+            .find(|tms| {
+                std::iter::once(tms.id())
+                    .chain(tms.aliases().iter().copied())
+                    .any(|name| name.eq_ignore_ascii_case(s))
+            })
+            .ok_or_else(|| UnknownTileMatrixSet(s.chars().take(64).collect()))
     }
 }
 
@@ -406,10 +434,29 @@ mod tests {
         for tms in TileMatrixSet::ALL {
             assert_eq!(tms.id().parse::<TileMatrixSet>(), Ok(tms));
         }
-        assert_eq!(
-            "GoogleMapsCompatible".parse::<TileMatrixSet>(),
-            Ok(TileMatrixSet::WebMercatorQuad)
-        );
+        // MapCache's grid names and the scale set its WGS84 grid announces, in any case (as
+        // the identifiers are read).
+        for (name, tms) in [
+            ("GoogleMapsCompatible", TileMatrixSet::WebMercatorQuad),
+            ("EPSG:900913", TileMatrixSet::WebMercatorQuad),
+            ("WGS84", TileMatrixSet::WorldCRS84Quad),
+            ("wgs84", TileMatrixSet::WorldCRS84Quad),
+            ("GoogleCRS84Quad", TileMatrixSet::WorldCRS84Quad),
+            ("GOOGLECRS84QUAD", TileMatrixSet::WorldCRS84Quad),
+        ] {
+            assert_eq!(name.parse::<TileMatrixSet>(), Ok(tms), "{name}");
+            assert_eq!(name.parse::<TileMatrixSet>().unwrap().id(), tms.id());
+        }
+        for tms in TileMatrixSet::ALL {
+            assert!(tms.aliases().contains(&tms.mapcache_grid()));
+        }
+        for unknown in ["EPSG:4326", "WGS 84", "WGS84 ", "GoogleCRS84", "", "g"] {
+            let error = unknown.parse::<TileMatrixSet>().unwrap_err().to_string();
+            assert!(
+                error.contains("WorldCRS84Quad (also WGS84, GoogleCRS84Quad)"),
+                "{unknown:?}: {error}"
+            );
+        }
         let long = "x".repeat(10_000);
         let error = long.parse::<TileMatrixSet>().unwrap_err();
         assert!(error.to_string().len() < 300);
