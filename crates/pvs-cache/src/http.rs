@@ -13,6 +13,7 @@ use axum::routing::get;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use pvs_service::h1::SendFile;
+use pvs_service::public_url::PublicUrl;
 use pvs_tiles::{FoundTile, TileFormat, TileKey};
 
 use crate::cache::{CacheError, TileCache, blank};
@@ -33,6 +34,9 @@ pub struct Settings {
     pub title: String,
     /// How long a capabilities document is reused before it is built again.
     pub capabilities_ttl: Duration,
+    /// How documents name the service (`PUBLIC_URL`, else the request's proxy headers and
+    /// `Host`); passed on to the renderer with the requests the cache does not answer.
+    pub public_url: PublicUrl,
 }
 
 impl Default for Settings {
@@ -43,6 +47,7 @@ impl Default for Settings {
             time_values: 1000,
             title: "pvs View Server tile cache".to_owned(),
             capabilities_ttl: Duration::from_secs(5),
+            public_url: PublicUrl::default(),
         }
     }
 }
@@ -260,27 +265,6 @@ pub fn xml_escape(text: &str) -> String {
     out
 }
 
-/// The base URL of this service as the client reached it (`Host`, and
-/// `X-Forwarded-Proto: https` behind a TLS proxy), for the URLs of documents. A `Host` that
-/// is not a plain host name and port is replaced by `localhost`.
-pub(crate) fn base_url(headers: &HeaderMap) -> String {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| {
-            !h.is_empty()
-                && h.len() <= 255
-                && h.bytes().all(|b| {
-                    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']')
-                })
-        })
-        .unwrap_or("localhost");
-    let https = headers
-        .get("x-forwarded-proto")
-        .is_some_and(|p| p.as_bytes().eq_ignore_ascii_case(b"https"));
-    format!("{}://{host}", if https { "https" } else { "http" })
-}
-
 /// Serves the tile at `key` from the cache (drawn on a miss), with its caching headers.
 pub(crate) async fn serve_tile(
     app: &App,
@@ -447,16 +431,5 @@ mod tests {
             "{xml}"
         );
         assert!(!xml.contains("<x>"));
-    }
-
-    #[test]
-    fn hostile_hosts_are_not_echoed() {
-        let mut headers = HeaderMap::new();
-        headers.insert(header::HOST, "example.org:8083".parse().unwrap());
-        assert_eq!(base_url(&headers), "http://example.org:8083");
-        headers.insert(header::HOST, "a\"><x".parse().unwrap());
-        assert_eq!(base_url(&headers), "http://localhost");
-        headers.insert("x-forwarded-proto", "https".parse().unwrap());
-        assert_eq!(base_url(&headers), "https://localhost");
     }
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use bytes::Bytes;
+use pvs_service::public_url::BaseUrl;
 use pvs_tiles::{TileFormat, TileKey, TileMatrixSet};
 use url::Url;
 
@@ -50,11 +51,12 @@ impl TileRenderer {
         Ok(Self::Http { client, ows })
     }
 
-    /// Answers `/ows?{query}`, from the renderer library or the service.
-    pub async fn ows(&self, query: &str) -> Result<OwsResponse, String> {
+    /// Answers `/ows?{query}`, from the renderer library or the service; documents name
+    /// `base` (sent to a service as `X-Forwarded-*` headers).
+    pub async fn ows(&self, base: &BaseUrl, query: &str) -> Result<OwsResponse, String> {
         match self {
             Self::InProcess(renderer) => {
-                let response = renderer.ows("localhost", query).await;
+                let response = renderer.ows(base, query).await;
                 let status = response.status();
                 let content_type = response
                     .headers()
@@ -73,8 +75,11 @@ impl TileRenderer {
             Self::Http { client, ows } => {
                 let mut url = ows.clone();
                 url.set_query(Some(query));
-                let response = client
-                    .get(url)
+                let mut request = client.get(url);
+                for (name, value) in base.forwarded_headers() {
+                    request = request.header(name.as_str(), value.as_bytes());
+                }
+                let response = request
                     .send()
                     .await
                     .map_err(|e| format!("the renderer service at {ows}: {e}"))?;
@@ -101,7 +106,8 @@ impl TileRenderer {
     /// Draws the tile at `key`: a `GetMap` of the tile's box, 256 × 256.
     pub async fn tile(&self, key: &TileKey) -> Result<Bytes, String> {
         let query = tile_query(key);
-        let response = self.ows(&query).await?;
+        // A map names no URL: any base does.
+        let response = self.ows(&BaseUrl::localhost(), &query).await?;
         let is_image = response
             .content_type
             .as_deref()

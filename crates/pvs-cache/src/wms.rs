@@ -43,15 +43,20 @@ pub(crate) async fn ows(
     RawQuery(query): RawQuery,
 ) -> Response {
     let query = query.unwrap_or_default();
-    if query.len() > MAX_QUERY_BYTES {
-        return OwsError::too_long("query string", query.len()).into_response();
-    }
     let params = Params::parse(&query);
     if params
         .get("service")
         .is_some_and(|s| s.eq_ignore_ascii_case("WMTS"))
     {
+        if query.len() > MAX_QUERY_BYTES {
+            return OwsError::too_long("query string", query.len()).into_response();
+        }
         return wmts::dispatch(&app, &headers, &params).await;
+    }
+    // Longer than any tile request: the renderer's limits and error reports apply, as on
+    // the renderer's own /ows.
+    if query.len() > MAX_QUERY_BYTES {
+        return passthrough(&app, &headers, &query).await;
     }
     if let Some(key) = tile_of_get_map(&params, app.settings.max_zoom) {
         match app.cache.find(&key).await {
@@ -62,12 +67,14 @@ pub(crate) async fn ows(
             }
         }
     }
-    passthrough(&app, &query).await
+    passthrough(&app, &headers, &query).await
 }
 
-/// The renderer's answer to `/ows?{query}`: status, content type and body as they are.
-async fn passthrough(app: &App, query: &str) -> Response {
-    match app.cache.renderer().ows(query).await {
+/// The renderer's answer to `/ows?{query}`: status, content type and body as they are; its
+/// documents name the cache's public base URL.
+async fn passthrough(app: &App, headers: &HeaderMap, query: &str) -> Response {
+    let base = app.settings.public_url.resolve(headers);
+    match app.cache.renderer().ows(&base, query).await {
         Ok(answer) => {
             let mut response = (answer.status, answer.body).into_response();
             if let Some(value) = answer

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use pvs_tiles::store::check_layer_name;
 use pvs_tiles::{Tile, TileFormat, TileKey, TileMatrixSet, TileTime};
 
-use crate::http::{App, BuiltDocument, MAX_QUERY_BYTES, OwsError, base_url, clip, serve_tile};
+use crate::http::{App, BuiltDocument, MAX_QUERY_BYTES, OwsError, clip, serve_tile};
 
 /// The parameters of a KVP request: keys lower-cased, values decoded; the first of repeated
 /// keys counts.
@@ -233,7 +233,7 @@ pub(crate) fn key(
 
 /// The capabilities document, reused for [`crate::Settings::capabilities_ttl`].
 pub(crate) async fn capabilities(app: &App, headers: &HeaderMap) -> Result<Response, OwsError> {
-    let base = base_url(headers);
+    let base = app.settings.public_url.resolve(headers).to_string();
     let mut cached = app.capabilities.lock().await;
     let fresh = cached
         .as_ref()

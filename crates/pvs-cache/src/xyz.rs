@@ -11,7 +11,7 @@ use pvs_tiles::{TileFormat, TileKey, TileMatrixSet};
 
 use crate::cache::collection_of;
 use crate::capabilities::latitude_limit;
-use crate::http::{App, MAX_QUERY_BYTES, OwsError, base_url, clip, serve_tile};
+use crate::http::{App, MAX_QUERY_BYTES, OwsError, clip, serve_tile};
 use crate::wmts::{self, Params, percent_decode};
 
 /// `GET /tiles/…`.
@@ -145,7 +145,7 @@ async fn tile_json(
         .clamp(0.0, f64::from(max_zoom)) as u8;
     let mut url = format!(
         "{}/tiles/{layer}/{{z}}/{{x}}/{{y}}.{}",
-        base_url(headers),
+        app.settings.public_url.resolve(headers),
         format.ext()
     );
     if let Some(time) = &time {

@@ -122,3 +122,102 @@ async fn aligned_get_maps_come_from_the_cache_others_from_the_renderer() {
     assert_eq!(stack.stored("SAR").await.len(), stored);
     assert!(stack.stored("NOPE").await.is_empty());
 }
+
+/// Whatever the cache passes to the renderer gets the renderer's own answer: its query
+/// limits (not the cache's shorter ones) and its error reports, whether the renderer is in
+/// the cache's process or a service of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_queries_get_the_renderers_answer() {
+    for (draw, stack) in both_renderers().await {
+        let describe = format!(
+            "SERVICE=WCS&VERSION=2.0.1&REQUEST=DescribeCoverage&COVERAGEID={}",
+            stack.product_id
+        );
+        // 10 KiB: over the cache's 8 KiB for tile requests, under the renderer's 16 KiB.
+        let medium = format!("{describe}&PAD={}", "x".repeat(10 * 1024));
+        // 20 KiB: over the renderer's limit too.
+        let long = format!("{describe}&PAD={}", "x".repeat(20 * 1024));
+        for query in [&medium, &long] {
+            let cached = stack.get(&format!("/ows?{query}")).await;
+            let direct = stack.renderer_get(query).await;
+            assert_eq!(
+                cached.status,
+                direct.status,
+                "{draw:?} {} bytes",
+                query.len()
+            );
+            assert_eq!(cached.header("content-type"), direct.header("content-type"));
+            assert_eq!(cached.text(), direct.text(), "{draw:?}");
+        }
+        let medium = stack.get(&format!("/ows?{medium}")).await;
+        assert_eq!(medium.status, 200, "{}", medium.text());
+        assert!(medium.text().contains("CoverageDescriptions"));
+        let long = stack.get(&format!("/ows?{long}")).await;
+        assert_eq!(long.status, 400);
+        assert!(
+            long.text().contains("http://www.opengis.net/ows/2.0"),
+            "the WCS 2.0 report: {}",
+            long.text()
+        );
+    }
+}
+
+/// Capabilities passed through the cache name the address the client reached (the cache's,
+/// with the proxy's scheme, host and prefix), never the renderer's or `localhost`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passed_capabilities_name_the_caches_public_url() {
+    for (draw, stack) in both_renderers().await {
+        for (query, resource) in [
+            (
+                "SERVICE=WMS&VERSION=1.3.0&REQUEST=GetCapabilities",
+                "/ows\"",
+            ),
+            (
+                "SERVICE=WMS&VERSION=1.1.1&REQUEST=GetCapabilities",
+                "/ows\"",
+            ),
+            (
+                "SERVICE=WCS&VERSION=2.0.1&REQUEST=GetCapabilities",
+                "/ows?\"",
+            ),
+        ] {
+            let direct = stack.get(&format!("/ows?{query}")).await.text();
+            assert!(
+                direct.contains(&format!("{}{resource}", stack.base)),
+                "{draw:?} {query} names {}: {direct}",
+                stack.base
+            );
+            assert!(!direct.contains("localhost"), "{draw:?} {query}");
+            assert!(!direct.contains(&stack.renderer_base), "{draw:?} {query}");
+            let proxied = stack
+                .get_with(
+                    &format!("/ows?{query}"),
+                    &[
+                        ("x-forwarded-proto", "https"),
+                        ("x-forwarded-host", "vs.example.org"),
+                        ("x-forwarded-prefix", "/pvs"),
+                    ],
+                )
+                .await
+                .text();
+            assert!(
+                proxied.contains(&format!("https://vs.example.org/pvs{resource}")),
+                "{draw:?} {query}: {proxied}"
+            );
+            assert!(!proxied.contains(&stack.base), "{draw:?} {query}");
+        }
+    }
+}
+
+/// A stack drawing in process and one drawing through the renderer service.
+async fn both_renderers() -> Vec<(support::Draw, Stack)> {
+    let mut stacks = Vec::new();
+    for draw in [support::Draw::InProcess, support::Draw::Http] {
+        let settings = pvs_cache::Settings::default();
+        stacks.push((
+            draw,
+            Stack::start_with(support::Tiles::Local, draw, settings).await,
+        ));
+    }
+    stacks
+}

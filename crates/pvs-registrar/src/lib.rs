@@ -222,6 +222,8 @@ pub struct Registrar {
     report_dir: Option<PathBuf>,
     /// The tile cache's store, whose stale tiles are deleted; `None`: nothing is invalidated.
     tiles: Option<TileStore>,
+    /// Whether invalidation records are pushed on `invalidate_queue`.
+    invalidation_records: bool,
 }
 
 /// What registering one product did.
@@ -255,7 +257,34 @@ impl Registrar {
             upserted: std::sync::Mutex::default(),
             report_dir: None,
             tiles: None,
+            invalidation_records: true,
         }
+    }
+
+    /// Whether replacements and removals push an invalidation record on `invalidate_queue`
+    /// (default: they do). Turn it off where nothing reads that queue (`pvs up`), or it
+    /// grows forever; the registrar's own deletion of stale tiles is not affected.
+    pub fn with_invalidation_records(mut self, on: bool) -> Self {
+        self.invalidation_records = on;
+        self
+    }
+
+    /// Pushes the invalidation record of `product` on `invalidate_queue`, when records are on.
+    async fn publish_invalidation(
+        &self,
+        product: &Product,
+        reason: &'static str,
+    ) -> Result<(), pvs_queue::QueueError> {
+        if !self.invalidation_records {
+            return Ok(());
+        }
+        let record = Invalidation::of(product, reason);
+        self.queue
+            .push(
+                QueueName::Invalidate,
+                &serde_json::to_string(&record).expect("serialises"),
+            )
+            .await
     }
 
     /// Deletes the cached tiles in `tiles` that registered, replaced and deregistered
@@ -462,13 +491,7 @@ impl Registrar {
         let replaced = match registration {
             Registration::Inserted => false,
             Registration::Replaced { previous } => {
-                let record = Invalidation::of(&previous, "replaced");
-                self.queue
-                    .push(
-                        QueueName::Invalidate,
-                        &serde_json::to_string(&record).expect("serialises"),
-                    )
-                    .await?;
+                self.publish_invalidation(&previous, "replaced").await?;
                 true
             }
         };
@@ -746,13 +769,7 @@ impl Registrar {
             })?;
         if let Some(product) = &removed {
             self.invalidate(id, &[product]).await?;
-            let record = Invalidation::of(product, "deregistered");
-            self.queue
-                .push(
-                    QueueName::Invalidate,
-                    &serde_json::to_string(&record).expect("serialises"),
-                )
-                .await?;
+            self.publish_invalidation(product, "deregistered").await?;
             self.queue.forget(Stage::Register, id).await?;
             tracing::info!(product = id, "product deregistered");
         } else {

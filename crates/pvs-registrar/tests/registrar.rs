@@ -178,6 +178,26 @@ async fn registering_an_id_again_replaces_it_and_invalidates_its_tiles() {
 }
 
 #[tokio::test]
+async fn without_invalidation_records_replacements_and_removals_push_none() {
+    let setup = Setup::new().await;
+    let registrar = setup
+        .registrar(Collections::default())
+        .with_invalidation_records(false);
+    let first = metadata_of(SAR);
+    registrar.handle(&setup.store(&first).await).await.unwrap();
+    // Registered again (the same document): a replacement.
+    let registered = registrar
+        .handle(&setup.store(&first).await)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(registered.replaced);
+    assert!(registrar.deregister("b_id_1").await.unwrap().is_some());
+    assert_eq!(setup.catalog.count(&Default::default()).await.unwrap(), 0);
+    assert_eq!(setup.queue.len(QueueName::Invalidate).await.unwrap(), 0);
+}
+
+#[tokio::test]
 async fn an_antimeridian_footprint_is_registered_as_two_polygons() {
     let setup = Setup::new().await;
     let registrar = setup.registrar(Collections::default());

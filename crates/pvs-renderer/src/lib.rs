@@ -20,6 +20,7 @@ use axum::response::Response;
 use axum::routing::get;
 use pvs_catalog::Catalog;
 use pvs_raster::style::Style;
+use pvs_service::public_url::{BaseUrl, PublicUrl};
 use pvs_storage::Storage;
 
 pub use wms::capabilities;
@@ -44,6 +45,9 @@ pub struct Settings {
     /// Size of GDAL's block cache in MiB (process-wide, set by [`Renderer::new`]): decoded
     /// tiles of the COGs, kept between requests while their datasets stay open.
     pub block_cache_mib: usize,
+    /// How documents name the service (`PUBLIC_URL`, else the request's proxy headers and
+    /// `Host`).
+    pub public_url: PublicUrl,
 }
 
 impl Default for Settings {
@@ -56,6 +60,7 @@ impl Default for Settings {
             listed_products: 100,
             concurrent_renders: 2 * std::thread::available_parallelism().map_or(2, |n| n.get()),
             block_cache_mib: 32,
+            public_url: PublicUrl::default(),
         }
     }
 }
@@ -107,12 +112,12 @@ impl Renderer {
     }
 
     /// Answers `GET /ows?{query}` (WMS, or WCS when `SERVICE=WCS`) in this process, as the
-    /// HTTP endpoint would; `host` is used in the URLs of capabilities documents.
-    pub async fn ows(&self, host: &str, query: &str) -> Response {
+    /// HTTP endpoint would; `base` is the public base URL the capabilities documents name.
+    pub async fn ows(&self, base: &BaseUrl, query: &str) -> Response {
         if is_wcs(query) {
-            wcs::dispatch(self, host, query).await
+            wcs::dispatch(self, base, query).await
         } else {
-            wms::dispatch(self, host, query).await
+            wms::dispatch(self, base, query).await
         }
     }
 
@@ -152,9 +157,6 @@ async fn ows(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let host = headers
-        .get(axum::http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("localhost");
-    renderer.ows(host, query.as_deref().unwrap_or("")).await
+    let base = renderer.settings.public_url.resolve(&headers);
+    renderer.ows(&base, query.as_deref().unwrap_or("")).await
 }

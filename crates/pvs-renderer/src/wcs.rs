@@ -18,6 +18,7 @@ use pvs_raster::coverage::{self, Extract, ExtractError, Grid, Window};
 
 use crate::Renderer;
 use crate::params::MAX_QUERY_BYTES;
+use pvs_service::public_url::BaseUrl;
 use request::{Axis, Request, Subset, WcsError, axis_of, encode_id, shown};
 use xml::{Axes, Sections};
 
@@ -37,8 +38,8 @@ impl From<WcsError> for Failure {
 
 type Outcome = Result<Response, Failure>;
 
-pub(crate) async fn dispatch(renderer: &Renderer, host: &str, query: &str) -> Response {
-    match handle(renderer, host, query).await {
+pub(crate) async fn dispatch(renderer: &Renderer, base: &BaseUrl, query: &str) -> Response {
+    match handle(renderer, base, query).await {
         Ok(response) => response,
         Err(Failure::Client(error)) => exception(&error),
         Err(Failure::Server(message)) => {
@@ -52,7 +53,7 @@ pub(crate) async fn dispatch(renderer: &Renderer, host: &str, query: &str) -> Re
     }
 }
 
-async fn handle(renderer: &Renderer, host: &str, query: &str) -> Outcome {
+async fn handle(renderer: &Renderer, base: &BaseUrl, query: &str) -> Outcome {
     if query.len() > MAX_QUERY_BYTES {
         return Err(WcsError {
             code: "InvalidParameterValue",
@@ -72,7 +73,7 @@ async fn handle(renderer: &Renderer, host: &str, query: &str) -> Outcome {
         if let Some(version) = request.get("version") {
             check_version(version)?;
         }
-        return get_capabilities(renderer, host, &request).await;
+        return get_capabilities(renderer, base, &request).await;
     }
     check_version(request.require("version", "VERSION")?)?;
     match operation.as_str() {
@@ -157,7 +158,7 @@ fn count_default(renderer: &Renderer) -> u32 {
     renderer.settings.max_products.clamp(1, 100)
 }
 
-async fn get_capabilities(renderer: &Renderer, host: &str, request: &Request) -> Outcome {
+async fn get_capabilities(renderer: &Renderer, base: &BaseUrl, request: &Request) -> Outcome {
     let sections = match request.get("sections") {
         None => Sections::all(),
         Some(list) => {
@@ -207,7 +208,7 @@ async fn get_capabilities(renderer: &Renderer, host: &str, request: &Request) ->
     } else {
         (Vec::new(), 0, Vec::new())
     };
-    let url = format!("http://{host}/ows?");
+    let url = format!("{}?", base.join("/ows"));
     Ok(xml_response(xml::capabilities(
         &renderer.settings.title,
         &url,

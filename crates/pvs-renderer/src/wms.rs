@@ -10,6 +10,8 @@ use pvs_raster::draw::{message, outlines};
 use pvs_raster::render::{Format, Rgba, View, encode, mosaic};
 use quick_xml::escape::escape;
 
+use pvs_service::public_url::BaseUrl;
+
 use crate::Renderer;
 use crate::layers::{Layer, OUTLINES_SUFFIX};
 use crate::params::{self, Crs, MAX_QUERY_BYTES, Params, Version, WmsError};
@@ -28,7 +30,7 @@ enum Exceptions {
     Inimage,
 }
 
-pub(crate) async fn dispatch(renderer: &Renderer, host: &str, query: &str) -> Response {
+pub(crate) async fn dispatch(renderer: &Renderer, base: &BaseUrl, query: &str) -> Response {
     if query.len() > MAX_QUERY_BYTES {
         let error = WmsError {
             code: "InvalidParameterValue",
@@ -65,7 +67,7 @@ pub(crate) async fn dispatch(renderer: &Renderer, host: &str, query: &str) -> Re
     match request.as_str() {
         "getcapabilities" => match listed_layers(renderer).await {
             Ok(collections) => {
-                let url = format!("http://{host}/ows");
+                let url = base.join("/ows");
                 let xml = capabilities(version, &renderer.settings.title, &url, &collections);
                 let content_type = match version {
                     Version::V111 => "application/vnd.ogc.wms_xml",

@@ -314,6 +314,20 @@ pub mod vars {
         example: "http://renderer:8082",
         meaning: "Base URL of the renderer service the cache and the seeder ask for tiles (`{RENDERER_URL}/ows`); the cache also passes non-tile WMS requests to it. Unset: they draw tiles in their own process (then `STORAGE_URL`, `COLLECTIONS_FILE` and `RENDER_MAX_SIZE` apply as for the renderer).",
     };
+    /// Whether the registrar pushes invalidation records.
+    pub const INVALIDATION_RECORDS: Var = Var {
+        name: "INVALIDATION_RECORDS",
+        default: None,
+        example: "false",
+        meaning: "Whether the registrar pushes a record of each replaced or removed product on `invalidate_queue`, for tile caches outside pvs such as a CDN (`true` or `false`); pvs's own cached tiles are deleted either way. Unset: `true` for `pvs registrar`, `false` for `pvs up`, where nothing reads that queue.",
+    };
+    /// The public base URL of the services.
+    pub const PUBLIC_URL: Var = Var {
+        name: "PUBLIC_URL",
+        default: None,
+        example: "https://vs.example.org/pvs",
+        meaning: "Base URL (scheme, host, port and path prefix) under which clients reach pvs, written into every document that carries a URL (WMS/WCS/WMTS capabilities, OpenSearch descriptions and feeds, TileJSON). Unset: taken per request from the proxy's `Forwarded` or `X-Forwarded-Proto`/`-Host`/`-Port`/`-Prefix` headers, else from `Host` (`docs/operations.md`).",
+    };
     /// How long clients may keep tiles.
     pub const CACHE_MAX_AGE: Var = Var {
         name: "CACHE_MAX_AGE",
@@ -357,6 +371,8 @@ pub mod vars {
         TILES_STORAGE_URL,
         TILES_PREFIX,
         RENDERER_URL,
+        PUBLIC_URL,
+        INVALIDATION_RECORDS,
         CACHE_MAX_AGE,
         CACHE_MAX_ZOOM,
     ];

@@ -16,3 +16,4 @@ pub mod h1;
 pub mod http;
 pub mod logging;
 pub mod metrics;
+pub mod public_url;

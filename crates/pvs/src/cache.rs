@@ -1,6 +1,6 @@
 //! `pvs cache`: WMTS 1.0.0 (KVP on `/wmts`, RESTful under `/wmts/1.0.0/`), XYZ tiles and
-//! TileJSON under `/tiles/`, tiled WMS on `/ows` (other WMS requests go to the renderer), with
-//! `/health` and `/ready`. Tiles are drawn in this process, or by the renderer service at
+//! TileJSON under `/tiles/`, tiled WMS on `/ows` (other WMS requests go to the renderer), the
+//! web client at `/`, with `/health` and `/ready`. Tiles are drawn in this process, or by the renderer service at
 //! `RENDERER_URL`. See `docs/cache.md`.
 
 use std::sync::Arc;
@@ -11,6 +11,7 @@ use pvs_catalog::{Catalog, PostgisCatalog};
 use pvs_service::config::{ConfigError, DatabaseUrl, Env, ListenAddr, vars};
 use pvs_service::http;
 use pvs_service::metrics::{Family, Kind, Sample};
+use pvs_service::public_url::PublicUrl;
 
 use crate::backends::{self, StartError};
 
@@ -30,6 +31,7 @@ pub fn settings(env: &Env) -> Result<Settings, ConfigError> {
     Ok(Settings {
         max_age,
         max_zoom,
+        public_url: PublicUrl::from_env(env)?,
         ..Settings::default()
     })
 }
@@ -65,9 +67,10 @@ pub async fn run(env: &Env, listen: ListenAddr) -> Result<(), StartError> {
         let families = tile_families(counted.stats());
         async move { families }
     });
+    // The web client too: the proxy of the compose stack sends `/` here.
     let router = http::service_router(
         "cache",
-        pvs_cache::routes(cache, settings),
+        pvs_cache::routes(cache, settings).merge(pvs_web::routes()),
         readiness,
         metrics,
     );

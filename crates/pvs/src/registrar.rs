@@ -81,6 +81,9 @@ pub async fn run(env: &Env, args: RegistrarArgs, listen: ListenAddr) -> Result<(
     // Every configuration check comes before any backend is touched.
     let collections = collections(env)?;
     let report_dir = report_dir(env)?;
+    let invalidation_records = env
+        .get_opt::<bool>(&vars::INVALIDATION_RECORDS)?
+        .unwrap_or(true);
     let database: DatabaseUrl = env.get(&vars::DATABASE_URL)?;
     let storage = backends::storage(env)?.ok_or_else(|| {
         StartError::Config(ConfigError::new(
@@ -96,7 +99,8 @@ pub async fn run(env: &Env, args: RegistrarArgs, listen: ListenAddr) -> Result<(
             .map_err(|e| StartError::Runtime(e.to_string()))?,
     );
     let mut registrar =
-        Registrar::new(queue.clone(), catalog.clone(), storage.clone(), collections);
+        Registrar::new(queue.clone(), catalog.clone(), storage.clone(), collections)
+            .with_invalidation_records(invalidation_records);
     if let Some(dir) = report_dir {
         registrar = registrar.with_report_dir(dir);
     }

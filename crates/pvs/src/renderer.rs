@@ -7,6 +7,7 @@ use pvs_catalog::{Catalog, PostgisCatalog};
 use pvs_renderer::{Renderer, Settings};
 use pvs_service::config::{ConfigError, DatabaseUrl, Env, ListenAddr, vars};
 use pvs_service::http;
+use pvs_service::public_url::PublicUrl;
 
 use crate::backends::{self, StartError};
 
@@ -44,6 +45,7 @@ pub fn settings(env: &Env) -> Result<Settings, StartError> {
         max_size,
         block_cache_mib,
         styles,
+        public_url: PublicUrl::from_env(env)?,
         ..Settings::default()
     })
 }

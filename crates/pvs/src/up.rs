@@ -185,6 +185,10 @@ pub async fn run(env: &Env, args: UpArgs, listen: ListenAddr) -> Result<(), Star
     let max_bytes = ingest_settings.max_bytes;
     let work_dir = crate::preprocessor::work_dir(env)?;
     let report_dir = crate::registrar::report_dir(env)?;
+    // Nothing in this process reads invalidate_queue: records only when asked for.
+    let invalidation_records = env
+        .get_opt::<bool>(&vars::INVALIDATION_RECORDS)?
+        .unwrap_or(false);
     let data = DataDir::create(&args.data_dir)?;
     let report_dir = report_dir.unwrap_or_else(|| data.reports.clone());
 
@@ -233,7 +237,8 @@ pub async fn run(env: &Env, args: UpArgs, listen: ListenAddr) -> Result<(), Star
         collections.clone(),
     )
     .with_report_dir(report_dir)
-    .with_tile_store(tiles.clone());
+    .with_tile_store(tiles.clone())
+    .with_invalidation_records(invalidation_records);
     let seeder = Seeder::new(
         queue.clone(),
         cache.clone(),

@@ -101,6 +101,18 @@ impl Up {
         serde_json::from_slice(&response.bytes().await.unwrap()).unwrap()
     }
 
+    async fn metrics(&self) -> String {
+        let response = reqwest::get(format!("{}/metrics", self.base))
+            .await
+            .unwrap();
+        assert!(
+            response.status().is_success(),
+            "/metrics: {}",
+            response.status()
+        );
+        response.text().await.unwrap()
+    }
+
     async fn status(&self) -> Value {
         self.json("/api/status").await
     }
@@ -353,14 +365,7 @@ async fn a_posted_report_is_searchable_and_its_tile_shows_its_pixels() {
         .sum::<f64>()
         / both.len() as f64;
     // The one port's /metrics counts the pipeline's items and the cache's tiles.
-    let metrics = client
-        .get(format!("{}/metrics", up.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = up.metrics().await;
     for series in [
         "pvs_items_total{",
         "pvs_cache_tiles_total{",
@@ -386,6 +391,48 @@ async fn a_posted_report_is_searchable_and_its_tile_shows_its_pixels() {
         mean_difference < 6.0,
         "the tile differs from GDAL's warp of the COG by {mean_difference:.2} levels on average"
     );
+
+    // The same report again replaces the product. Nothing in `pvs up` reads
+    // invalidate_queue, so no invalidation record is left on it (it used to fill forever,
+    // and the queues never became empty again).
+    let response = client
+        .post(format!("{}/ingest", up.base))
+        .body(std::fs::read(fixture("browseReport_ASA_IM__0P_20100722_213840.xml")).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    let registered = |metrics: &str| {
+        metrics
+            .lines()
+            .find(|l| {
+                l.starts_with("pvs_items_total{")
+                    && l.contains("stage=\"register\"")
+                    && l.contains("outcome=\"succeeded\"")
+            })
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse::<f64>().ok())
+    };
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        if registered(&up.metrics().await) == Some(2.0) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the replacement was never registered; status {:#}",
+            up.status().await
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let status = up.wait_status(Duration::from_secs(30), queues_empty).await;
+    let invalidate = status["queues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["name"] == "invalidate_queue")
+        .unwrap_or_else(|| panic!("/api/status lists invalidate_queue: {status:#}"));
+    assert_eq!(invalidate["waiting"], 0, "{status:#}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

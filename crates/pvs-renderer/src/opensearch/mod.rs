@@ -97,7 +97,7 @@ impl Format {
 
 /// Where the answer is written from: the service's address, the search and its format.
 pub(crate) struct Context {
-    /// `http://host[:port]`.
+    /// The public base URL (`pvs_service::public_url`), without a trailing slash.
     pub base: String,
     /// The service title.
     pub title: String,
@@ -116,7 +116,7 @@ impl Context {
         format: Format,
     ) -> Self {
         Self {
-            base: base_url(headers),
+            base: renderer.settings.public_url.resolve(headers).to_string(),
             title: renderer.settings.title.clone(),
             collection,
             format,
@@ -275,31 +275,6 @@ impl Items {
 /// An instant as RFC 3339 in UTC with `Z` (fraction digits only when needed).
 pub(crate) fn iso(time: DateTime<Utc>) -> String {
     time.to_rfc3339_opts(SecondsFormat::AutoSi, true)
-}
-
-/// `http://host` (or `https` when `X-Forwarded-Proto` says so), from the `Host` header if
-/// it looks like a host name or address, else `localhost`.
-fn base_url(headers: &HeaderMap) -> String {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| {
-            !h.is_empty()
-                && h.len() <= 255
-                && h.bytes().all(|b| {
-                    b.is_ascii_alphanumeric()
-                        || matches!(b, b'.' | b'-' | b':' | b'[' | b']' | b'_')
-                })
-        })
-        .unwrap_or("localhost");
-    let scheme = match headers
-        .get("x-forwarded-proto")
-        .and_then(|h| h.to_str().ok())
-    {
-        Some(proto) if proto.eq_ignore_ascii_case("https") => "https",
-        _ => "http",
-    };
-    format!("{scheme}://{host}")
 }
 
 fn respond(status: StatusCode, content_type: &str, body: Vec<u8>) -> Response {
