@@ -236,6 +236,126 @@ async fn every_fixture_browse_goes_through_the_queue() {
     }
 }
 
+/// A `width` × `height` RGB JPEG (a gradient across, a gradient down) at `path`.
+fn synthetic_jpeg(path: &Path, width: usize, height: usize) {
+    let memory = gdal::DriverManager::get_driver_by_name("MEM").unwrap();
+    let dataset = memory
+        .create_with_band_type::<u8, _>("", width, height, 3)
+        .unwrap();
+    for band in 1..=3 {
+        let values = (0..height)
+            .flat_map(|row| (0..width).map(move |column| (row, column)))
+            .map(|(row, column)| match band {
+                1 => (column * 255 / width) as u8,
+                2 => (row * 255 / height) as u8,
+                _ => 128,
+            })
+            .collect();
+        let mut buffer = gdal::raster::Buffer::new((width, height), values);
+        dataset
+            .rasterband(band)
+            .unwrap()
+            .write((0, 0), (width, height), &mut buffer)
+            .unwrap();
+    }
+    let jpeg = gdal::DriverManager::get_driver_by_name("JPEG").unwrap();
+    dataset
+        .create_copy(&jpeg, path, &gdal::cpl::CslStringList::new())
+        .unwrap();
+}
+
+/// The ASA_IM reports whose footprint rows run to 1147, with an image of 494 × 861 pixels
+/// (the size of that acquisition's other browse): the tie points lie up to 286 rows below
+/// the image. The original ngEO server hands them to GDAL, which extrapolates; so does pvs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tie_points_outside_the_image_convert_as_with_ngeo() {
+    let setup = Setup::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let image = dir.path().join("ASA_IM__0P_20100807_101327_new.jpg");
+    synthetic_jpeg(&image, 494, 861);
+    setup
+        .upload("ingest/outside/ASA_IM_494x861.jpg", &image)
+        .await;
+    let preprocessor = setup.preprocessor(Collections::default());
+    for name in [
+        "browseReport_ASA_IM__0P_20100807_101327_new.xml",
+        "browseReport_ASA_IM__0P_20100807_101327_new_merge.xml",
+        "browseReport_ASA_IM__0P_20100807_101327_equal-start-stop_id-1_new.xml",
+        "browseReport_ASA_IM__0P_20100807_101327_equal-start-stop_id-2.xml",
+    ] {
+        let path = fixtures_dir().join("reference_test_data").join(name);
+        let report = BrowseReport::parse(&std::fs::read(&path).unwrap())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let browse = report.valid_browses().next().unwrap();
+        let ties = browse.geolocation.tie_points(494, 861);
+        assert!(
+            ties.iter().any(|t| t.row == 1147.0),
+            "{name}: rows run to 1147"
+        );
+        let mut item = BrowseItem::new(&report, browse, name);
+        item.file = FileName::new("ingest/outside/ASA_IM_494x861.jpg").unwrap();
+        let Some(done) = preprocessor
+            .handle(QueueName::PreprocessMd, &item.to_json())
+            .await
+            .unwrap()
+        else {
+            let status = setup.queue().status(Stage::Preprocess, &item.id).await;
+            panic!("{name}: refused: {status:?}");
+        };
+        let metadata = setup.check_product(done.metadata_key.as_str()).await;
+        assert!(metadata.cog.alpha, "{name}");
+        // The footprint is the report's, the COG covers the tie points' box.
+        assert_eq!(Some(&metadata.footprint), item.footprint.as_ref(), "{name}");
+        let (lons, lats): (Vec<f64>, Vec<f64>) =
+            ties.iter().map(|t| (t.coords.1, t.coords.0)).unzip();
+        let min = |v: &[f64]| v.iter().copied().fold(f64::INFINITY, f64::min);
+        let max = |v: &[f64]| v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let [west, south, east, north] = metadata.cog.bbox;
+        let [dx, dy] = metadata.cog.resolution;
+        assert!(
+            (west - min(&lons)).abs() <= dx && (east - max(&lons)).abs() <= dx,
+            "{name}"
+        );
+        assert!(
+            (south - min(&lats)).abs() <= dy && (north - max(&lats)).abs() <= dy,
+            "{name}"
+        );
+
+        // The image is near the first tie points' row; nothing is near the last ones.
+        let bytes = setup
+            .storage
+            .get(&metadata.cog.key.parse().unwrap())
+            .await
+            .unwrap();
+        let cog_path = dir.path().join("product.tif");
+        std::fs::write(&cog_path, &bytes).unwrap();
+        let cog = gdal::Dataset::open(&cog_path).unwrap();
+        let gt = cog.geo_transform().unwrap();
+        let alpha_near = |row: f64| {
+            // Between the middle of the tie points' edge at `row` and the centre of all.
+            let edge: Vec<_> = ties.iter().filter(|t| t.row == row).collect();
+            let mean = |points: &[&pvs_model::TiePoint], f: fn(&pvs_model::TiePoint) -> f64| {
+                points.iter().map(|t| f(t)).sum::<f64>() / points.len() as f64
+            };
+            let all: Vec<_> = ties.iter().collect();
+            let (lon, lat) = (
+                0.9 * mean(&edge, |t| t.coords.1) + 0.1 * mean(&all, |t| t.coords.1),
+                0.9 * mean(&edge, |t| t.coords.0) + 0.1 * mean(&all, |t| t.coords.0),
+            );
+            let column = ((lon - gt[0]) / gt[1]).floor() as isize;
+            let line = ((lat - gt[3]) / gt[5]).floor() as isize;
+            let buffer: gdal::raster::Buffer<u8> = cog
+                .rasterband(cog.raster_count())
+                .unwrap()
+                .read_as((column, line), (1, 1), (1, 1), None)
+                .unwrap();
+            buffer.data()[0]
+        };
+        assert_eq!(alpha_near(0.0), 255, "{name}: image at the top");
+        assert_eq!(alpha_near(1147.0), 0, "{name}: no image at the bottom");
+    }
+}
+
 /// Writes a tar (gzip-compressed when `gzip`) of `files` (copied under their names) with
 /// the system's tar.
 fn tar(dir: &Path, name: &str, files: &[(&str, &[u8])], gzip: bool) -> PathBuf {

@@ -3,10 +3,12 @@
 //! 1. Open the image (any raster GDAL reads: GeoTIFF, JPEG, PNG, JPEG 2000, or a file inside
 //!    a package through `/vsitar/`).
 //! 2. Attach the browse's georeferencing to an in-memory VRT of it (nothing is copied).
-//! 3. Where the image is not already north-up in its CRS (tie points, a mirrored box), warp
-//!    it (still a VRT): tie points with a thin plate spline into EPSG:4326, with an alpha band
-//!    so that everything outside the image is transparent; the output extent is the box of
-//!    the tie points, so the COG's corners are the footprint's.
+//! 3. Where the image is not already north-up in its CRS (tie points, a mirrored box, a
+//!    GeoTIFF whose geotransform is rotated or mirrored), warp it (still a VRT): tie points
+//!    with a thin plate spline into EPSG:4326 (tie points outside the image are
+//!    extrapolated, within the limits of [`crate::georef`]), an affine north-up in its own
+//!    CRS, with an alpha band so that everything outside the image is transparent; the
+//!    output extent of tie points is their box, so the COG's corners are the footprint's.
 //! 4. Write the COG with GDAL's COG driver in one pass: tiled, overviews, the collection's
 //!    compression, BigTIFF when needed.
 //!
@@ -133,22 +135,36 @@ pub fn to_cog(
         Georeferencing::Embedded
             if source.geo_transform().is_ok() && source.spatial_ref().is_ok() =>
         {
-            gdal_app::translate(&source, output_path, &cog_args)?
+            let transform = source
+                .geo_transform()
+                .map_err(|e| RasterError::gdal("reading the geotransform", e))?;
+            georef::check_affine(&transform)?;
+            if georef::affine_needs_warp(&transform) {
+                // Rotated or mirrored: warped north-up in its own CRS, as gdalwarp does.
+                warped = true;
+                let warped_image = gdal_app::warp(&source, "", &resample_args(&source))?;
+                gdal_app::translate(&warped_image, output_path, &cog_args)?
+            } else {
+                gdal_app::translate(&source, output_path, &cog_args)?
+            }
         }
         Georeferencing::Embedded if source.gcps().len() >= 3 => {
-            // Tie points in the file instead of a geotransform (as ngEO accepts): warped
-            // into EPSG:4326 like the report's tie points.
+            // Tie points in the file instead of a geotransform (as ngEO accepts): checked and
+            // warped into EPSG:4326 like the report's tie points.
             warped = true;
-            let args = strings(&[
-                "-of",
-                "VRT",
-                "-t_srs",
-                "EPSG:4326",
-                "-tps",
-                "-dstalpha",
-                "-r",
-                "bilinear",
-            ]);
+            let mut points: Vec<georef::ControlPoint> = source
+                .gcps()
+                .iter()
+                .map(|gcp| georef::ControlPoint {
+                    pixel: gcp.pixel(),
+                    line: gcp.line(),
+                    x: gcp.x(),
+                    y: gcp.y(),
+                })
+                .collect();
+            georef::check_tie_points(&mut points, size(width)?, size(height)?, None)?;
+            let mut args = resample_args(&source);
+            args.extend(strings(&["-t_srs", "EPSG:4326", "-tps"]));
             let warped_image = gdal_app::warp(&source, "", &args)?;
             gdal_app::translate(&warped_image, output_path, &cog_args)?
         }
@@ -169,13 +185,15 @@ pub fn to_cog(
         }
     };
     let description = cog::describe(&written)?;
-    let footprint = match &placement.footprint {
-        Some(footprint) => footprint.clone(),
-        // Warped from the file's own tie points: the footprint is where the pixels are.
-        None if warped && georeferencing == Georeferencing::Embedded => {
-            crate::derive::valid_data_footprint(&written)?
-        }
-        None => footprint_of(&georeferencing, placement, &written)?,
+    let footprint = match (&placement.footprint, &georeferencing) {
+        (Some(footprint), _) => footprint.clone(),
+        (None, Georeferencing::Embedded) => match (source.geo_transform(), source.spatial_ref()) {
+            // The image's own corners (a rotated image's, not its warped box).
+            (Ok(transform), Ok(_)) => image_outline(&source, &transform)?,
+            // Warped from the file's own tie points: the footprint is where the pixels are.
+            _ => crate::derive::valid_data_footprint(&written)?,
+        },
+        (None, _) => footprint_of(&georeferencing, placement)?,
     };
     Ok(Converted {
         description,
@@ -208,10 +226,9 @@ fn check_pixels(source: &Dataset, compression: Compression) -> Result<(), Raster
 /// Tie-point counts up to which the thin plate spline is used; beyond it, a polynomial.
 const TPS_MAX_POINTS: usize = 2_000;
 
-fn warp_args(
-    georeferencing: &Georeferencing,
-    source: &Dataset,
-) -> Result<Vec<String>, RasterError> {
+/// The `gdalwarp` arguments every warp shares: a VRT, bilinear resampling (nearest for a
+/// paletted image) and an alpha band unless the image has one.
+fn resample_args(source: &Dataset) -> Vec<String> {
     let has_alpha = source
         .rasterband(source.raster_count())
         .map(|b| b.color_interpretation() == ColorInterpretation::AlphaBand)
@@ -225,6 +242,14 @@ fn warp_args(
     if !has_alpha {
         args.push("-dstalpha".to_owned());
     }
+    args
+}
+
+fn warp_args(
+    georeferencing: &Georeferencing,
+    source: &Dataset,
+) -> Result<Vec<String>, RasterError> {
+    let mut args = resample_args(source);
     let (epsg, bbox) = match georeferencing {
         Georeferencing::ControlPoints { epsg, points } => {
             if points.len() <= TPS_MAX_POINTS {
@@ -272,23 +297,13 @@ fn warp_args(
 /// EPSG:4326 to well under a pixel.
 const DENSIFY: usize = 32;
 
-/// The footprint when the report did not give one in EPSG:4326: the outline (the report's,
-/// or the raster's extent for `modelInGeotiff`) projected to EPSG:4326.
+/// The footprint when the report did not give one in EPSG:4326: the report's outline
+/// projected to EPSG:4326.
 fn footprint_of(
     georeferencing: &Georeferencing,
     placement: &Placement<'_>,
-    written: &Dataset,
 ) -> Result<MultiPolygon<f64>, RasterError> {
     let (srs, ring) = match georeferencing {
-        Georeferencing::Embedded => {
-            let description = cog::describe(written)?;
-            let mut srs = written
-                .spatial_ref()
-                .map_err(|e| RasterError::Georef(format!("the image has no CRS: {e}")))?;
-            srs.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
-            let [x0, y0, x1, y1] = description.bbox;
-            (srs, vec![(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)])
-        }
         Georeferencing::Affine { epsg, .. } | Georeferencing::ControlPoints { epsg, .. } => {
             let outline = placement
                 .geolocation
@@ -296,7 +311,29 @@ fn footprint_of(
                 .ok_or_else(|| RasterError::Georef("the geolocation has no outline".into()))?;
             (georef::srs(*epsg)?, georef::to_xy(*epsg, outline)?)
         }
+        Georeferencing::Embedded => unreachable!("an embedded georeferencing has no outline"),
     };
+    project_ring(&srs, &densify(&ring, DENSIFY))
+}
+
+/// The outline of an image placed by its own geotransform `transform` (its four corners,
+/// rotated or not) projected from its CRS to EPSG:4326.
+fn image_outline(source: &Dataset, transform: &[f64; 6]) -> Result<MultiPolygon<f64>, RasterError> {
+    let mut srs = source
+        .spatial_ref()
+        .map_err(|e| RasterError::Georef(format!("the image has no CRS: {e}")))?;
+    srs.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
+    let (w, h) = source.raster_size();
+    let (w, h) = (w as f64, h as f64);
+    let ring: Vec<(f64, f64)> = [(0.0, 0.0), (w, 0.0), (w, h), (0.0, h), (0.0, 0.0)]
+        .iter()
+        .map(|&(column, row)| {
+            (
+                transform[0] + column * transform[1] + row * transform[2],
+                transform[3] + column * transform[4] + row * transform[5],
+            )
+        })
+        .collect();
     project_ring(&srs, &densify(&ring, DENSIFY))
 }
 

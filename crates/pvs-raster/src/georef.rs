@@ -94,33 +94,13 @@ impl Georeferencing {
                         }
                     })
                     .collect();
-                if points.len() < 3 {
-                    return Err(RasterError::Georef(format!(
-                        "{} tie points; at least 3 are needed",
-                        points.len()
-                    )));
-                }
-                // Grids may overshoot the image by up to one step (Sentinel-1 browses): such
-                // nodes are clamped onto the border, as ngEO's `regular_grid_clipping` does.
-                let slack = match geolocation {
+                let grid_step = match geolocation {
                     Geolocation::RegularGrid {
                         col_step, row_step, ..
-                    } => col_step.max(*row_step),
-                    _ => 1.0,
+                    } => Some(col_step.max(*row_step)),
+                    _ => None,
                 };
-                let (w, h) = (f64::from(width), f64::from(height));
-                for point in &mut points {
-                    let inside = (-slack..=w + slack).contains(&point.pixel)
-                        && (-slack..=h + slack).contains(&point.line);
-                    if !inside {
-                        return Err(RasterError::Georef(format!(
-                            "tie point at pixel ({}, {}) lies outside the {width} × {height} image",
-                            point.pixel, point.line
-                        )));
-                    }
-                    point.pixel = point.pixel.clamp(0.0, w);
-                    point.line = point.line.clamp(0.0, h);
-                }
+                check_tie_points(&mut points, width, height, grid_step)?;
                 if order.geographic {
                     unwrap_longitudes(&mut points);
                 }
@@ -133,12 +113,7 @@ impl Georeferencing {
     /// Whether GDAL must resample the image (tie points, or a mirrored or rotated affine).
     pub fn needs_warp(&self) -> bool {
         match self {
-            Georeferencing::Affine { transform, .. } => {
-                transform[1] <= 0.0
-                    || transform[5] >= 0.0
-                    || transform[2] != 0.0
-                    || transform[4] != 0.0
-            }
+            Georeferencing::Affine { transform, .. } => affine_needs_warp(transform),
             Georeferencing::ControlPoints { .. } => true,
             Georeferencing::Embedded => false,
         }
@@ -176,6 +151,170 @@ impl Georeferencing {
             Georeferencing::Embedded => Ok(()),
         }
     }
+}
+
+/// Whether an image with the geotransform `transform` must be resampled to be north-up:
+/// rotation terms, or a mirrored axis (pixel width negative, pixel height positive).
+pub(crate) fn affine_needs_warp(transform: &[f64; 6]) -> bool {
+    transform[1] <= 0.0 || transform[5] >= 0.0 || transform[2] != 0.0 || transform[4] != 0.0
+}
+
+/// Refuses a geotransform that places no image: a value that is not a finite number, or a
+/// singular matrix (pixels of no area: a zero pixel size, or rows along columns).
+pub(crate) fn check_affine(transform: &[f64; 6]) -> Result<(), RasterError> {
+    if transform.iter().any(|v| !v.is_finite()) {
+        return Err(RasterError::Georef(format!(
+            "the geotransform {transform:?} has a value that is not a finite number"
+        )));
+    }
+    let determinant = transform[1] * transform[5] - transform[2] * transform[4];
+    let scale = transform[1].hypot(transform[2]) * transform[4].hypot(transform[5]);
+    if determinant.abs() <= COLLINEAR * scale || scale == 0.0 {
+        return Err(RasterError::Georef(format!(
+            "the geotransform {transform:?} is singular: its pixels have no area"
+        )));
+    }
+    Ok(())
+}
+
+/// How thin a point set may be before it counts as collinear: the spread (standard
+/// deviation) across its main direction against the spread along it; for a geotransform,
+/// the sine of the angle between a pixel's edges.
+const COLLINEAR: f64 = 1e-6;
+
+/// Checks the tie points of a `footprint` or `regularGrid` geolocation for an image of
+/// `width` × `height` pixels and makes them ready for GDAL. Tie points may lie outside the
+/// image (the original ngEO server hands them to GDAL as they are, which extrapolates), within
+/// reason:
+///
+/// - every value must be a finite number;
+/// - identical tie points count once; two tie points at the same pixel with different
+///   coordinates are refused;
+/// - at least 3 tie points, neither their pixel positions nor their coordinates all on one
+///   line (no transformation could be fitted);
+/// - every tie point lies within the image enlarged by its own width and height on each side
+///   (column in [−width, 2 × width], row in [−height, 2 × height]), and the image lies within
+///   the box of the tie points' pixel positions enlarged by its own size on each side: beyond
+///   that, a fit from the tie points says little about where the image is (extrapolating
+///   over more than the fitted span), and the report most likely names another image;
+/// - a regular grid whose nodes all lie within one grid step (`grid_step`) of the image, as
+///   Sentinel-1 grids do, has the nodes beyond the border clamped onto it, as ngEO's
+///   `regular_grid_clipping`; a grid reaching further is used as it is, like a footprint.
+pub(crate) fn check_tie_points(
+    points: &mut Vec<ControlPoint>,
+    width: u32,
+    height: u32,
+    grid_step: Option<f64>,
+) -> Result<(), RasterError> {
+    let georef = |message: String| Err(RasterError::Georef(message));
+    if let Some(p) = points
+        .iter()
+        .find(|p| ![p.pixel, p.line, p.x, p.y].iter().all(|v| v.is_finite()))
+    {
+        return georef(format!(
+            "tie point at pixel ({}, {}), coordinates ({}, {}): not a finite number",
+            p.pixel, p.line, p.x, p.y
+        ));
+    }
+    let mut distinct: Vec<ControlPoint> = Vec::with_capacity(points.len());
+    let mut seen = std::collections::HashMap::with_capacity(points.len());
+    for p in points.iter() {
+        match seen.insert((p.pixel.to_bits(), p.line.to_bits()), (p.x, p.y)) {
+            None => distinct.push(*p),
+            Some(xy) if xy == (p.x, p.y) => {}
+            Some((x, y)) => {
+                return georef(format!(
+                    "two tie points at pixel ({}, {}) with different coordinates: ({x}, {y}) and ({}, {})",
+                    p.pixel, p.line, p.x, p.y
+                ));
+            }
+        }
+    }
+    *points = distinct;
+    if points.len() < 3 {
+        return georef(format!(
+            "{} distinct tie points; at least 3 are needed",
+            points.len()
+        ));
+    }
+    if collinear(points.iter().map(|p| (p.pixel, p.line))) {
+        return georef(format!(
+            "the {} tie points' pixel positions lie on one line: they place no image",
+            points.len()
+        ));
+    }
+    if collinear(points.iter().map(|p| (p.x, p.y))) {
+        return georef(format!(
+            "the {} tie points' coordinates lie on one line: they place no image",
+            points.len()
+        ));
+    }
+    let (w, h) = (f64::from(width), f64::from(height));
+    let within = |p: &ControlPoint, slack_x: f64, slack_y: f64| {
+        (-slack_x..=w + slack_x).contains(&p.pixel) && (-slack_y..=h + slack_y).contains(&p.line)
+    };
+    if let Some(step) = grid_step
+        && points.iter().all(|p| within(p, step, step))
+    {
+        for p in points.iter_mut() {
+            p.pixel = p.pixel.clamp(0.0, w);
+            p.line = p.line.clamp(0.0, h);
+        }
+    }
+    if let Some(p) = points.iter().find(|p| !within(p, w, h)) {
+        return georef(format!(
+            "tie point at pixel ({}, {}) lies more than the image's size outside the {width} × {height} image (columns -{width}..{}, rows -{height}..{} accepted)",
+            p.pixel,
+            p.line,
+            2 * u64::from(width),
+            2 * u64::from(height)
+        ));
+    }
+    let [c0, r0, c1, r1] = points.iter().fold(
+        [
+            f64::INFINITY,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NEG_INFINITY,
+        ],
+        |b, p| {
+            [
+                b[0].min(p.pixel),
+                b[1].min(p.line),
+                b[2].max(p.pixel),
+                b[3].max(p.line),
+            ]
+        },
+    );
+    let (span_c, span_r) = (c1 - c0, r1 - r0);
+    if 0.0 < c0 - span_c || w > c1 + span_c || 0.0 < r0 - span_r || h > r1 + span_r {
+        return georef(format!(
+            "the tie points span pixels ({c0}, {r0}) to ({c1}, {r1}): the {width} × {height} image reaches beyond them by more than their span"
+        ));
+    }
+    Ok(())
+}
+
+/// Whether the points lie on one line (or are one point), within [`COLLINEAR`].
+fn collinear(points: impl Iterator<Item = (f64, f64)> + Clone) -> bool {
+    let n = points.clone().count() as f64;
+    let (sx, sy) = points
+        .clone()
+        .fold((0.0, 0.0), |(sx, sy), (x, y)| (sx + x, sy + y));
+    let (mx, my) = (sx / n, sy / n);
+    let (xx, yy, xy) = points.fold((0.0, 0.0, 0.0), |(xx, yy, xy), (x, y)| {
+        let (dx, dy) = (x - mx, y - my);
+        (xx + dx * dx, yy + dy * dy, xy + dx * dy)
+    });
+    // The eigenvalues of the covariance matrix: the variances along and across the points'
+    // main direction.
+    let half_trace = (xx + yy) / 2.0;
+    let major = half_trace
+        + (half_trace * half_trace - (xx * yy - xy * xy))
+            .max(0.0)
+            .sqrt();
+    let minor = (xx * yy - xy * xy) / major;
+    major == 0.0 || minor <= COLLINEAR * COLLINEAR * major
 }
 
 /// `EPSG:<epsg>` with x/y in GDAL's traditional GIS order (longitude first).
@@ -222,19 +361,69 @@ impl AxisOrder {
     }
 }
 
-/// Makes longitudes continuous from one point to the next by whole turns, then shifts the
-/// set so that its westernmost longitude lies in [-180, 180).
+/// Makes longitudes continuous across the image by whole turns, then shifts the set so that
+/// its westernmost longitude lies in [-180, 180).
+///
+/// Each point is unwrapped against its nearest neighbour in the image (by pixel position)
+/// among those before it, in the order given (a footprint's ring, a grid's rows): neighbours
+/// in the image are less than 180° apart, whereas the whole set may span more than 180° (a
+/// half-orbit swath across a pole, or across both meridians). Unwrapping every point
+/// against one point instead puts some 360° off the others, and the warp then smears the
+/// image across the whole turn.
 fn unwrap_longitudes(points: &mut [ControlPoint]) {
-    let Some(first) = points.first().map(|p| p.x) else {
-        return;
-    };
-    // Unwrap against the first point: tie points of one browse span far less than 180°.
-    for p in points.iter_mut() {
-        p.x -= 360.0 * ((p.x - first) / 360.0).round();
+    for i in 1..points.len() {
+        let p = points[i];
+        let nearest = points[..i]
+            .iter()
+            .min_by(|a, b| {
+                let distance = |q: &ControlPoint| (q.pixel - p.pixel).hypot(q.line - p.line);
+                distance(a).total_cmp(&distance(b))
+            })
+            .map_or(p.x, |q| q.x);
+        let _ = nearest;
+        points[i].x -= 360.0 * ((p.x - points[0].x) / 360.0).round();
     }
     let west = points.iter().map(|p| p.x).fold(f64::INFINITY, f64::min);
     let shift = -360.0 * ((west + 180.0) / 360.0).floor();
     for p in points.iter_mut() {
         p.x += shift;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn geotransforms_that_place_no_image_are_refused() {
+        let rotated = [500_000.0, 8.66, 5.0, 4_000_000.0, 5.0, -8.66];
+        assert!(check_affine(&rotated).is_ok());
+        assert!(affine_needs_warp(&rotated));
+        assert!(!affine_needs_warp(&[0.0, 1.0, 0.0, 0.0, 0.0, -1.0]));
+        for (transform, reason) in [
+            ([0.0, f64::NAN, 0.0, 0.0, 0.0, -1.0], "not a finite number"),
+            (
+                [0.0, f64::INFINITY, 0.0, 0.0, 0.0, -1.0],
+                "not a finite number",
+            ),
+            ([0.0, 0.0, 0.0, 0.0, 0.0, -1.0], "singular"),
+            ([0.0, 1.0, 2.0, 0.0, 0.5, 1.0], "singular"),
+            ([0.0; 6], "singular"),
+        ] {
+            let error = check_affine(&transform).unwrap_err().to_string();
+            assert!(error.contains(reason), "{transform:?}: {error}");
+        }
+    }
+
+    #[test]
+    fn collinearity_is_relative_to_the_spread() {
+        assert!(collinear([(0.0, 0.0), (1.0, 1.0), (2.0, 2.0)].into_iter()));
+        assert!(collinear([(5.0, 5.0), (5.0, 5.0), (5.0, 5.0)].into_iter()));
+        assert!(!collinear(
+            [(0.0, 0.0), (1000.0, 0.0), (500.0, 0.01)].into_iter()
+        ));
+        assert!(collinear(
+            [(0.0, 0.0), (1000.0, 0.0), (500.0, 1e-7)].into_iter()
+        ));
     }
 }
