@@ -1,0 +1,670 @@
+//! Real clients follow what the server advertises (issue 19). For each deployment shape —
+//! `pvs up`; `pvs renderer` and `pvs cache` (drawing through the renderer over HTTP) on
+//! PostGIS and S3; the same behind the project's own nginx routes (`deploy/nginx/
+//! locations.conf`) served under the path prefix `/pvs/` by an outer proxy; and the separate
+//! services with `PUBLIC_URL` configured — OWSLib and plain HTTP clients
+//! (`advertised_clients.py`) are given only the URLs a user types (`…/ows`, `…/opensearch`,
+//! the documented TileJSON URL, the web client) and must reach everything else through the
+//! URLs the documents advertise: WMS 1.1.1/1.3.0 GetMap, WCS 2.0.1 DescribeCoverage and
+//! GetCoverage, WMTS KVP and REST tiles, XYZ tiles from TileJSON, OpenSearch collection and
+//! product searches and the links of the product found. Every advertised URL must start with
+//! the public base (host, port and prefix), and the product's pixels (a synthetic image with
+//! four known quadrant colours) must come back where its footprint is.
+//!
+//! Also: WCS queries longer than the cache answers itself (8 KiB) are passed to the renderer,
+//! whose answer (a coverage up to 16 KiB, its error report above) comes back unchanged, on
+//! `pvs up`, on the cache and through the proxies (`deploy/nginx/http.conf` accepts request
+//! lines up to 32 KiB).
+//!
+//! Before the public-URL rule, WMS and WCS capabilities on `pvs up` (and on a cache drawing
+//! in process) advertised `http://localhost/ows?` (the cache passed `localhost` as the host),
+//! so OWSLib's GetMap went to port 80 and failed; a cache in front of a renderer service
+//! advertised the renderer's own address, and nothing knew the proxy's prefix.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use geo::{MultiPolygon, polygon};
+use pvs_catalog::testing::TestDatabase;
+use pvs_catalog::{Catalog, Collection, Product};
+use serde_json::{Value, json};
+
+mod support;
+
+use support::{PVS, Service, free_address, free_port};
+
+/// The product: collection `M`, id `p1`, over lon 10–12, lat 44–46 in EPSG:4326.
+const COLLECTION: &str = "M";
+const PRODUCT: &str = "p1";
+const FOOTPRINT: [f64; 4] = [10.0, 44.0, 12.0, 46.0];
+const BEGIN: &str = "2021-03-01T10:00:00Z";
+const END: &str = "2021-03-01T10:01:00Z";
+/// Its four quadrants' colours (no 0 or 255, so nothing is taken for nodata or alpha).
+const NW: [u8; 3] = [200, 60, 60];
+const NE: [u8; 3] = [60, 200, 60];
+const SW: [u8; 3] = [60, 60, 200];
+const SE: [u8; 3] = [200, 200, 60];
+/// Its size in pixels (0.01° each).
+const SIZE: usize = 200;
+
+const CLIENTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/advertised_clients.py");
+const LOCATIONS_CONF: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../deploy/nginx/locations.conf"
+);
+const HTTP_CONF: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/nginx/http.conf");
+
+fn s3_endpoint() -> String {
+    std::env::var("PVS_TEST_S3_ENDPOINT").unwrap_or_else(|_| "http://127.0.0.1:9000".to_owned())
+}
+
+fn run(command: &mut Command) {
+    let output = command.output().expect("the command runs");
+    assert!(
+        output.status.success(),
+        "{command:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Writes the product's image as `dir/name` (a GeoTIFF, or a COG when `cog`): raw bands
+/// described by an ENVI header, georeferenced by `gdal_translate`.
+fn product_image(dir: &Path, name: &str, cog: bool) -> PathBuf {
+    let mut bands = vec![0u8; 3 * SIZE * SIZE];
+    for row in 0..SIZE {
+        for col in 0..SIZE {
+            let colour = match (row < SIZE / 2, col < SIZE / 2) {
+                (true, true) => NW,
+                (true, false) => NE,
+                (false, true) => SW,
+                (false, false) => SE,
+            };
+            for (band, value) in colour.iter().enumerate() {
+                bands[band * SIZE * SIZE + row * SIZE + col] = *value;
+            }
+        }
+    }
+    let raw = dir.join(format!("{name}.raw"));
+    std::fs::write(&raw, bands).unwrap();
+    std::fs::write(
+        dir.join(format!("{name}.hdr")),
+        format!(
+            "ENVI\nsamples = {SIZE}\nlines = {SIZE}\nbands = 3\nheader offset = 0\n\
+             file type = ENVI Standard\ndata type = 1\ninterleave = bsq\nbyte order = 0\n"
+        ),
+    )
+    .unwrap();
+    let [west, south, east, north] = FOOTPRINT.map(|v| v.to_string());
+    let path = dir.join(name);
+    run(Command::new("gdal_translate")
+        .args(["-q", "-of", if cog { "COG" } else { "GTiff" }])
+        .args([
+            "-a_srs",
+            "EPSG:4326",
+            "-a_ullr",
+            &west,
+            &north,
+            &east,
+            &south,
+        ])
+        .arg(&raw)
+        .arg(&path));
+    path
+}
+
+/// What the clients are given and must find.
+struct Entry {
+    /// WMS, WCS and WMTS: `…/ows`.
+    ows: String,
+    /// The OpenSearch description: `…/opensearch`.
+    opensearch: String,
+    /// The documented TileJSON URL (nothing links to it).
+    tilejson: String,
+    /// The web client, if this entry serves it.
+    web: Option<String>,
+    /// The base the documents reached from `ows` must name.
+    ows_base: String,
+    /// The base the documents reached from `opensearch` must name.
+    os_base: String,
+}
+
+impl Entry {
+    /// Every endpoint under one base, documents naming that base.
+    fn under(base: &str) -> Self {
+        Self {
+            ows: format!("{base}/ows"),
+            opensearch: format!("{base}/opensearch"),
+            tilejson: format!("{base}/tiles/{COLLECTION}/tilejson.json"),
+            web: Some(format!("{base}/")),
+            ows_base: base.to_owned(),
+            os_base: base.to_owned(),
+        }
+    }
+}
+
+/// Runs `advertised_clients.py` on `entry`; fails with its output unless every check passed.
+async fn clients(entry: &Entry, name: &str) -> String {
+    let work = tempfile::tempdir().unwrap();
+    let [west, south, east, north] = FOOTPRINT;
+    let config = json!({
+        "ows": entry.ows,
+        "opensearch": entry.opensearch,
+        "tilejson": entry.tilejson,
+        "web": entry.web,
+        "ows_base": entry.ows_base,
+        "os_base": entry.os_base,
+        "collection": COLLECTION,
+        "product": PRODUCT,
+        "footprint": [west, south, east, north],
+        "colours": {"nw": NW, "ne": NE, "sw": SW, "se": SE},
+        "begin": BEGIN,
+        "end": END,
+        "workdir": work.path(),
+    });
+    let file = work.path().join("config.json");
+    std::fs::write(&file, config.to_string()).unwrap();
+    let started = Instant::now();
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new("python3")
+            .arg(CLIENTS)
+            .arg(&file)
+            .output()
+            .expect("python3 runs")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if !(output.status.success() && stdout.starts_with("every check passed")) {
+        // The fetched documents and images stay for a look.
+        let kept = work.keep();
+        panic!(
+            "{name}: the clients failed (their files are in {}):\n{stderr}\n{stdout}",
+            kept.display()
+        );
+    }
+    eprintln!(
+        "{name}: the clients passed in {:.1} s: {}",
+        started.elapsed().as_secs_f64(),
+        stdout.trim_start_matches("every check passed")
+    );
+    drop(work);
+    stdout
+}
+
+/// Status, content type and body of a GET.
+async fn answer(url: &str) -> (u16, String, Vec<u8>) {
+    let response = reqwest::get(url).await.unwrap();
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (
+        status,
+        content_type,
+        response.bytes().await.unwrap().to_vec(),
+    )
+}
+
+/// A WCS GetCoverage of the north-east quadrant, padded with an extra parameter to `length`
+/// bytes (without padding when `length` is 0).
+fn wcs_query(length: usize) -> String {
+    let query = format!(
+        "SERVICE=WCS&VERSION=2.0.1&REQUEST=GetCoverage&COVERAGEID={PRODUCT}&FORMAT=image/tiff\
+         &SUBSET=Lat(45.2,45.8)&SUBSET=Long(11.2,11.8)"
+    );
+    if length == 0 {
+        return query;
+    }
+    let padding = length - query.len() - "&PADDING=".len();
+    let query = format!("{query}&PADDING={}", "x".repeat(padding));
+    assert_eq!(query.len(), length);
+    query
+}
+
+/// WCS queries over the cache's own 8 KiB limit reach the renderer through `ows` (the
+/// cache's `/ows`), and its answer comes back unchanged: a coverage up to 16 KiB, the
+/// renderer's WCS 2.0 error report above. `reference` answers as the renderer itself does.
+async fn long_queries(ows: &str, reference: impl AsyncFn(&str) -> (u16, String, Vec<u8>)) {
+    let short = answer(&format!("{ows}?{}", wcs_query(0))).await;
+    assert_eq!(
+        (short.0, short.1.as_str()),
+        (200, "image/tiff"),
+        "{}",
+        String::from_utf8_lossy(&short.2)
+    );
+    let query = wcs_query(12 * 1024);
+    let got = answer(&format!("{ows}?{query}")).await;
+    assert_eq!(
+        (got.0, got.1.as_str()),
+        (200, "image/tiff"),
+        "a 12 KiB WCS query through the cache: {}",
+        String::from_utf8_lossy(&got.2[..got.2.len().min(2000)])
+    );
+    assert!(
+        got == reference(&query).await,
+        "a 12 KiB WCS query through the cache gets the renderer's answer"
+    );
+
+    let query = wcs_query(16 * 1024 + 600);
+    let got = answer(&format!("{ows}?{query}")).await;
+    let body = String::from_utf8_lossy(&got.2).into_owned();
+    assert_eq!((got.0, got.1.as_str()), (400, "application/xml"), "{body}");
+    for part in [
+        "ows:ExceptionReport",
+        "http://www.opengis.net/ows/2.0",
+        "version=\"2.0.0\"",
+        "exceptionCode=\"InvalidParameterValue\"",
+        "at most 16384",
+    ] {
+        assert!(body.contains(part), "no {part} in the error report: {body}");
+    }
+    assert!(
+        got == reference(&query).await,
+        "a 17 KiB WCS query through the cache gets the renderer's error report: {body}"
+    );
+}
+
+// ------------------------------------------------------------------------------- pvs up
+
+/// A running `pvs up`, killed when the test ends however it ends.
+struct Up(Child);
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pvs_up_clients_follow_what_it_advertises() {
+    let data = tempfile::tempdir().unwrap();
+    let address = free_address();
+    let base = format!("http://{address}");
+    let _up = Up(Command::new(PVS)
+        .args(["up", "--listen", &address, "--data-dir"])
+        .arg(data.path())
+        .env_clear()
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap());
+    let client = reqwest::Client::new();
+    wait_for(&client, &format!("{base}/ready"), "pvs up is ready").await;
+
+    // The provider puts the image where the report's fileName says, then POSTs the report.
+    product_image(&data.path().join("storage"), "p1.tif", false);
+    let report = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<rep:browseReport xmlns:rep="http://ngeo.eo.esa.int/ngEO/browseReport/1.0" version="1.3">
+  <rep:responsibleOrgName>pvs tests</rep:responsibleOrgName>
+  <rep:dateTime>2021-03-02T00:00:00Z</rep:dateTime>
+  <rep:browseType>{COLLECTION}</rep:browseType>
+  <rep:browse>
+    <rep:browseIdentifier>{PRODUCT}</rep:browseIdentifier>
+    <rep:fileName>p1.tif</rep:fileName>
+    <rep:imageType>TIFF</rep:imageType>
+    <rep:referenceSystemIdentifier>EPSG:4326</rep:referenceSystemIdentifier>
+    <rep:modelInGeotiff>true</rep:modelInGeotiff>
+    <rep:startTime>{BEGIN}</rep:startTime>
+    <rep:endTime>{END}</rep:endTime>
+  </rep:browse>
+</rep:browseReport>
+"#
+    );
+    let response = client
+        .post(format!("{base}/ingest"))
+        .body(report)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202, "{}", response.text().await.unwrap());
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let found = client
+            .get(format!(
+                "{base}/opensearch/collections/{COLLECTION}/json?uid={PRODUCT}"
+            ))
+            .send()
+            .await
+            .unwrap();
+        if found.status() == 200 {
+            let found: Value = serde_json::from_slice(&found.bytes().await.unwrap()).unwrap();
+            if found["totalResults"] == 1 {
+                break;
+            }
+        }
+        let status = client
+            .get(format!("{base}/api/status"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            Instant::now() < deadline,
+            "{PRODUCT} was never registered; status {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    clients(&Entry::under(&base), "pvs up").await;
+
+    // Without a renderer of its own to compare with: the renderer's answer is the one it
+    // gives without the padding.
+    let ows = format!("{base}/ows");
+    long_queries(&ows, async |query: &str| {
+        if query.len() > 16 * 1024 {
+            answer(&format!("{ows}?{query}")).await
+        } else {
+            answer(&format!("{ows}?{}", wcs_query(0))).await
+        }
+    })
+    .await;
+}
+
+async fn wait_for(client: &reqwest::Client, url: &str, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(r) = client.get(url).send().await
+            && r.status().is_success()
+        {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{what}: {url} never answered");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+// ---------------------------------------------------------------- the separate services
+
+/// The catalog (a PostGIS test database) and the storage (a bucket of its own on the S3
+/// test server) holding the product: its COG uploaded, registered in collection `M`.
+struct World {
+    database: TestDatabase,
+    env: Vec<(&'static str, String)>,
+}
+
+impl World {
+    async fn create(name: &str) -> Self {
+        let database = TestDatabase::create().await;
+        let bucket = format!(
+            "pvs-advertised-{name}-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_millis()
+        );
+        let created = reqwest::Client::new()
+            .put(format!("{}/{bucket}", s3_endpoint()))
+            .send()
+            .await
+            .unwrap();
+        assert!(created.status().is_success(), "bucket {bucket}");
+        let storage_url = format!("s3://{bucket}/data");
+        let storage = pvs_storage::Storage::from_url(
+            &storage_url.parse().unwrap(),
+            Some(
+                &pvs_storage::S3Settings::with_endpoint(s3_endpoint().parse().unwrap())
+                    .with_credentials("pvs-test", "pvs-test-secret"),
+            ),
+        )
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let cog = product_image(dir.path(), "p1.tif", true);
+        let location = format!("{COLLECTION}/p1.tif");
+        storage
+            .put_file(&location.parse().unwrap(), &cog)
+            .await
+            .unwrap();
+
+        let catalog = database.catalog().await;
+        catalog
+            .upsert_collection(&Collection::new(COLLECTION).unwrap())
+            .await
+            .unwrap();
+        let [west, south, east, north] = FOOTPRINT;
+        let footprint = MultiPolygon(vec![polygon![
+            (x: west, y: south), (x: east, y: south), (x: east, y: north),
+            (x: west, y: north), (x: west, y: south),
+        ]]);
+        let at = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap().to_utc();
+        catalog
+            .register(&Product {
+                id: PRODUCT.into(),
+                collection: COLLECTION.into(),
+                product_type: None,
+                footprint,
+                begin: at(BEGIN),
+                end: at(END),
+                location,
+                metadata: json!({}),
+            })
+            .await
+            .unwrap();
+        let env = vec![
+            ("RUST_LOG", "warn".to_owned()),
+            ("DATABASE_URL", database.url.clone()),
+            ("STORAGE_URL", storage_url),
+            ("S3_ENDPOINT", s3_endpoint()),
+            ("AWS_ACCESS_KEY_ID", "pvs-test".to_owned()),
+            ("AWS_SECRET_ACCESS_KEY", "pvs-test-secret".to_owned()),
+        ];
+        Self { database, env }
+    }
+
+    /// `pvs renderer` and `pvs cache` drawing through it (`RENDERER_URL`), with `extra`
+    /// variables for both.
+    async fn services(&self, extra: &[(&'static str, String)]) -> (Service, Service) {
+        let mut env = self.env.clone();
+        env.extend_from_slice(extra);
+        let renderer = Service::start("renderer", &[], &env).await;
+        env.push(("RENDERER_URL", renderer.base.clone()));
+        let cache = Service::start("cache", &[], &env).await;
+        (renderer, cache)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn separate_services_clients_follow_what_they_advertise() {
+    let world = World::create("direct").await;
+    let (renderer, cache) = world.services(&[]).await;
+
+    // WMS, WCS, WMTS, TileJSON and the web client from the cache; OpenSearch from the
+    // renderer: each names itself.
+    let mut entry = Entry::under(&cache.base);
+    entry.opensearch = format!("{}/opensearch", renderer.base);
+    entry.os_base = renderer.base.clone();
+    clients(&entry, "renderer and cache").await;
+
+    let renderer_ows = format!("{}/ows", renderer.base);
+    long_queries(&format!("{}/ows", cache.base), async |query: &str| {
+        answer(&format!("{renderer_ows}?{query}")).await
+    })
+    .await;
+    drop(world.database);
+}
+
+// ---------------------------------------------------------------------------- nginx
+
+/// nginx on `deploy/nginx/locations.conf` (the compose stack's routes, its upstreams
+/// replaced by the services' addresses), served under `/pvs/` by an outer server that sends
+/// `X-Forwarded-Host`, `X-Forwarded-Proto` and `X-Forwarded-Prefix: /pvs`. Stopped (SIGTERM,
+/// then killed) when dropped.
+struct Nginx {
+    child: Child,
+    dir: tempfile::TempDir,
+    /// `http://127.0.0.1:PORT/pvs`.
+    base: String,
+}
+
+impl Nginx {
+    async fn start(renderer: &str, cache: &str, ingestor: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path();
+        // The workers (nobody, when started as root) write temporary files here.
+        for temp in ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"] {
+            std::fs::create_dir(path.join(temp)).unwrap();
+        }
+        run(Command::new("chmod").args(["-R", "a+rwx"]).arg(path));
+
+        // Only the three upstream lines change; each must be there.
+        let mut locations = std::fs::read_to_string(LOCATIONS_CONF).unwrap();
+        for (name, upstream) in [
+            ("renderer", renderer),
+            ("cache", cache),
+            ("ingestor", ingestor),
+        ] {
+            let line = format!("set $pvs_{name} http://{name}:8080;");
+            assert_eq!(
+                locations.matches(&line).count(),
+                1,
+                "deploy/nginx/locations.conf has no line `{line}`: update this test"
+            );
+            let upstream = upstream.trim_start_matches("http://");
+            locations = locations.replace(&line, &format!("set $pvs_{name} http://{upstream};"));
+        }
+        std::fs::write(path.join("locations.conf"), locations).unwrap();
+        std::fs::copy(HTTP_CONF, path.join("http.conf")).unwrap();
+
+        let inner = free_port();
+        let outer = free_port();
+        let dir_text = path.display();
+        let conf = format!(
+            r#"worker_processes 1;
+error_log {dir_text}/error.log warn;
+pid {dir_text}/nginx.pid;
+events {{ worker_connections 256; }}
+http {{
+    include {dir_text}/http.conf;
+    access_log {dir_text}/access.log pvs;
+    client_body_temp_path {dir_text}/client_body;
+    proxy_temp_path {dir_text}/proxy;
+    fastcgi_temp_path {dir_text}/fastcgi;
+    uwsgi_temp_path {dir_text}/uwsgi;
+    scgi_temp_path {dir_text}/scgi;
+
+    # The project's proxy (deploy/nginx/pvs.conf without its /ingest).
+    server {{
+        listen 127.0.0.1:{inner};
+        include {dir_text}/locations.conf;
+    }}
+
+    # A site proxy publishing it under /pvs/.
+    server {{
+        listen 127.0.0.1:{outer};
+        location /pvs/ {{
+            proxy_pass http://127.0.0.1:{inner}/;
+            proxy_set_header X-Forwarded-Host $http_host;
+            proxy_set_header X-Forwarded-Proto $scheme;
+            proxy_set_header X-Forwarded-Prefix /pvs;
+        }}
+    }}
+}}
+"#
+        );
+        let conf_path = path.join("nginx.conf");
+        std::fs::write(&conf_path, conf).unwrap();
+        let child = Command::new("nginx")
+            .arg("-p")
+            .arg(path)
+            .arg("-c")
+            .arg(&conf_path)
+            .args(["-g", "daemon off;"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("nginx starts");
+        let nginx = Self {
+            child,
+            dir,
+            base: format!("http://127.0.0.1:{outer}/pvs"),
+        };
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(r) = client
+                .get(format!("{}/proxy-health", nginx.base))
+                .send()
+                .await
+                && r.status() == 200
+            {
+                return nginx;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "nginx did not start: {}",
+                nginx.error_log()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    fn error_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("error.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_nginx_under_a_prefix_and_with_public_url() {
+    let world = World::create("nginx").await;
+    let (renderer, cache) = world.services(&[]).await;
+    // Nothing of this test posts reports: the ingestor's upstream is a closed port.
+    let nginx = Nginx::start(
+        &renderer.base,
+        &cache.base,
+        &format!("http://{}", free_address()),
+    )
+    .await;
+
+    // Everything through the proxy, under its prefix.
+    clients(&Entry::under(&nginx.base), "nginx under /pvs/").await;
+    // Long WCS queries pass both proxies and the cache to the renderer.
+    let renderer_ows = format!("{}/ows", renderer.base);
+    long_queries(&format!("{}/ows", nginx.base), async |query: &str| {
+        answer(&format!("{renderer_ows}?{query}")).await
+    })
+    .await;
+
+    // Services configured with PUBLIC_URL (the proxy's URL), asked directly: the documents
+    // name the configured URL, and the clients follow it through the proxy.
+    let (public_renderer, public_cache) =
+        world.services(&[("PUBLIC_URL", nginx.base.clone())]).await;
+    let entry = Entry {
+        ows: format!("{}/ows", public_cache.base),
+        opensearch: format!("{}/opensearch", public_renderer.base),
+        tilejson: format!("{}/tiles/{COLLECTION}/tilejson.json", public_cache.base),
+        web: None,
+        ows_base: nginx.base.clone(),
+        os_base: nginx.base.clone(),
+    };
+    clients(&entry, "PUBLIC_URL").await;
+
+    let errors = nginx.error_log();
+    assert!(!errors.contains("[error]"), "nginx: {errors}");
+    drop(nginx);
+    drop(world.database);
+}
