@@ -1,7 +1,8 @@
 //! The WMTS 1.0.0 capabilities document (valid against `wmtsGetCapabilities_response.xsd`):
-//! one layer per collection and per collection's outlines, each with both tile matrix sets,
-//! PNG and JPEG, a `Time` dimension (default: the collection's whole time; values: its
-//! products' intervals, newest first) and RESTful `ResourceURL` templates.
+//! one layer per collection and per collection's outlines, each with both tile matrix sets
+//! (also under MapCache's grid names, [`advertised_matrix_sets`]), PNG and JPEG, a `Time`
+//! dimension (default: the collection's whole time; values: its products' intervals, newest
+//! first) and RESTful `ResourceURL` templates.
 
 use std::collections::HashSet;
 use std::fmt::Write;
@@ -67,8 +68,8 @@ pub async fn document(
         );
     }
     let mut matrix_sets = String::new();
-    for tms in TileMatrixSet::ALL {
-        write_matrix_set(&mut matrix_sets, tms, settings.max_zoom);
+    for (identifier, tms) in advertised_matrix_sets() {
+        write_matrix_set(&mut matrix_sets, identifier, tms, settings.max_zoom);
     }
     let title = xml_escape(&settings.title);
     let base = xml_escape(base);
@@ -143,10 +144,10 @@ fn write_layer(
         let _ = writeln!(out, "        <Value>{}</Value>", xml_escape(value));
     }
     out.push_str("      </Dimension>\n");
-    for tms in TileMatrixSet::ALL {
+    for (name, _) in advertised_matrix_sets() {
         let _ = write!(
             out,
-            "      <TileMatrixSetLink>\n        <TileMatrixSet>{tms}</TileMatrixSet>\n      </TileMatrixSetLink>\n"
+            "      <TileMatrixSetLink>\n        <TileMatrixSet>{name}</TileMatrixSet>\n      </TileMatrixSetLink>\n"
         );
     }
     for format in TileFormat::ALL {
@@ -161,12 +162,24 @@ fn write_layer(
     out.push_str("    </Layer>\n");
 }
 
-/// One `<TileMatrixSet>` with matrices 0 to `max_zoom`.
-fn write_matrix_set(out: &mut String, tms: TileMatrixSet, max_zoom: u8) {
+/// The matrix sets the capabilities name, identifier first: both sets, then each again under
+/// the name of MapCache's grid of the same pyramid (`GoogleMapsCompatible`, `WGS84`). Clients
+/// written for MapCache pick the set by that identifier in the capabilities (OpenLayers'
+/// `optionsFromCapabilities({matrixSet: 'WGS84'})`, as EOxC configurations do) and fall back
+/// to the first set when it is missing. Their requests name the alias, which resolves to the
+/// same stored tiles.
+pub fn advertised_matrix_sets() -> impl Iterator<Item = (&'static str, TileMatrixSet)> {
+    let ids = TileMatrixSet::ALL.map(|tms| (tms.id(), tms));
+    let grids = TileMatrixSet::ALL.map(|tms| (tms.mapcache_grid(), tms));
+    ids.into_iter().chain(grids)
+}
+
+/// One `<TileMatrixSet>` named `identifier` with matrices 0 to `max_zoom`.
+fn write_matrix_set(out: &mut String, identifier: &str, tms: TileMatrixSet, max_zoom: u8) {
     let [x0, y0, x1, y1] = tms.extent();
     let _ = write!(
         out,
-        "    <TileMatrixSet>\n      <ows:Identifier>{tms}</ows:Identifier>\n      \
+        "    <TileMatrixSet>\n      <ows:Identifier>{identifier}</ows:Identifier>\n      \
          <ows:BoundingBox crs=\"{crs}\">\n        <ows:LowerCorner>{x0} {y0}</ows:LowerCorner>\n        \
          <ows:UpperCorner>{x1} {y1}</ows:UpperCorner>\n      </ows:BoundingBox>\n      \
          <ows:SupportedCRS>{crs}</ows:SupportedCRS>\n",

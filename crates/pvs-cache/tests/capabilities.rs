@@ -75,7 +75,17 @@ async fn capabilities_are_schema_valid_with_layers_times_and_matrix_sets() {
     assert_eq!(layers, ["EMPTY", "EMPTY__outlines", "SAR", "SAR__outlines"]);
     let interval = interval_value(stack.begin, stack.end);
     for layer in &document.layers {
-        assert_eq!(layer.matrix_sets, ["WebMercatorQuad", "WorldCRS84Quad"]);
+        // The identifiers first (a client not finding its set falls back to the first), then
+        // MapCache's grid names, which its clients select from the capabilities.
+        assert_eq!(
+            layer.matrix_sets,
+            [
+                "WebMercatorQuad",
+                "WorldCRS84Quad",
+                "GoogleMapsCompatible",
+                "WGS84"
+            ]
+        );
         assert_eq!(layer.formats, ["image/png", "image/jpeg"]);
         assert_eq!(layer.templates.len(), 2);
         let expected_png = format!(
@@ -91,6 +101,16 @@ async fn capabilities_are_schema_valid_with_layers_times_and_matrix_sets() {
         }
     }
     assert!(xml.contains(&format!("<ows:Get xlink:href=\"{}/wmts?\">", stack.base)));
+    // The `<TileMatrixSet>` definition named `identifier`.
+    let definition = |identifier: &str| {
+        let start = xml
+            .find(&format!(
+                "<TileMatrixSet>\n      <ows:Identifier>{identifier}</ows:Identifier>\n"
+            ))
+            .unwrap_or_else(|| panic!("matrix set {identifier}"));
+        let end = start + xml[start..].find("</TileMatrixSet>").unwrap();
+        &xml[start..end]
+    };
     // Both matrix sets, matrices 0 to 12, top-left corners in x, y order.
     for (tms, corner, width_at_12) in [
         (
@@ -100,13 +120,7 @@ async fn capabilities_are_schema_valid_with_layers_times_and_matrix_sets() {
         ),
         ("WorldCRS84Quad", "-180 90", 8192),
     ] {
-        let start = xml
-            .find(&format!(
-                "<ows:Identifier>{tms}</ows:Identifier>\n      <ows:BoundingBox"
-            ))
-            .unwrap_or_else(|| panic!("matrix set {tms}"));
-        let end = start + xml[start..].find("</TileMatrixSet>").unwrap();
-        let set = &xml[start..end];
+        let set = definition(tms);
         assert_eq!(set.matches("<TileMatrix>").count(), 13, "{tms}");
         assert!(
             set.contains(&format!("<TopLeftCorner>{corner}</TopLeftCorner>")),
@@ -117,6 +131,14 @@ async fn capabilities_are_schema_valid_with_layers_times_and_matrix_sets() {
             "{tms}"
         );
     }
+    // MapCache's grid names: the same definitions under another identifier.
+    for (grid, tms) in [
+        ("WGS84", "WorldCRS84Quad"),
+        ("GoogleMapsCompatible", "WebMercatorQuad"),
+    ] {
+        assert_eq!(definition(grid).replacen(grid, tms, 1), definition(tms));
+    }
+    assert_eq!(xml.matches("<TileMatrixSet>\n").count(), 4);
     assert!(xml.contains("<ScaleDenominator>559082264.0287178</ScaleDenominator>"));
     assert!(xml.contains(
         "<WellKnownScaleSet>urn:ogc:def:wkss:OGC:1.0:GoogleMapsCompatible</WellKnownScaleSet>"

@@ -71,11 +71,21 @@ async fn owslib_reads_the_capabilities_and_fetches_tiles_with_time() {
     assert_eq!(result["styles"], serde_json::json!(["default"]));
     assert_eq!(
         result["matrix_sets"],
-        serde_json::json!(["WebMercatorQuad", "WorldCRS84Quad"])
+        serde_json::json!([
+            "GoogleMapsCompatible",
+            "WGS84",
+            "WebMercatorQuad",
+            "WorldCRS84Quad"
+        ])
     );
     assert_eq!(
         result["matrices"],
-        serde_json::json!({"WebMercatorQuad": 19, "WorldCRS84Quad": 19})
+        serde_json::json!({
+            "GoogleMapsCompatible": 19,
+            "WGS84": 19,
+            "WebMercatorQuad": 19,
+            "WorldCRS84Quad": 19
+        })
     );
     assert_eq!(result["time"]["values"], serde_json::json!([time]));
     assert_eq!(result["time"]["default"], time);
@@ -114,38 +124,43 @@ async fn owslib_reads_the_capabilities_and_fetches_tiles_with_time() {
     assert_eq!(stack.renders(), 1, "the second request was a hit");
 }
 
+/// GDAL's WMTS driver on layer SAR in matrix set `tms` (as named in the capabilities): the
+/// whole layer at 256 pixels wide, from the matrix that fits.
+async fn gdal_reads(stack: &Stack, dir: &std::path::Path, tms: &str) -> Pixels {
+    let source = format!(
+        "WMTS:{}/wmts/1.0.0/WMTSCapabilities.xml,layer=SAR,tilematrixset={tms}",
+        stack.base
+    );
+    let info = run("gdalinfo", vec![source.clone()]).await;
+    assert!(
+        info.contains("Driver: WMTS/OGC Web Map Tile Service"),
+        "{info}"
+    );
+    assert!(info.contains("Band 4"), "RGBA: {info}");
+    let out = dir.join(format!("{tms}.png"));
+    run(
+        "gdal_translate",
+        vec![
+            "-q".into(),
+            "-of".into(),
+            "PNG".into(),
+            "-outsize".into(),
+            "256".into(),
+            "0".into(),
+            source,
+            out.display().to_string(),
+        ],
+    )
+    .await;
+    Pixels::open(&out)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gdal_opens_a_layer_and_reads_its_pixels() {
     let stack = Stack::start().await;
     let dir = tempfile::tempdir().unwrap();
     for tms in TileMatrixSet::ALL {
-        let source = format!(
-            "WMTS:{}/wmts/1.0.0/WMTSCapabilities.xml,layer=SAR,tilematrixset={tms}",
-            stack.base
-        );
-        let info = run("gdalinfo", vec![source.clone()]).await;
-        assert!(
-            info.contains("Driver: WMTS/OGC Web Map Tile Service"),
-            "{info}"
-        );
-        assert!(info.contains("Band 4"), "RGBA: {info}");
-        // The whole layer (the product's box) at 256 pixels wide, from the matrix that fits.
-        let out = dir.path().join(format!("{tms}.png"));
-        run(
-            "gdal_translate",
-            vec![
-                "-q".into(),
-                "-of".into(),
-                "PNG".into(),
-                "-outsize".into(),
-                "256".into(),
-                "0".into(),
-                source,
-                out.display().to_string(),
-            ],
-        )
-        .await;
-        let pixels = Pixels::open(&out);
+        let pixels = gdal_reads(&stack, dir.path(), tms.id()).await;
         assert_eq!(pixels.bands.len(), 4);
         let alpha = pixels.bands.last().unwrap();
         let at = |x: usize, y: usize| alpha[y * pixels.width + x];
@@ -159,5 +174,18 @@ async fn gdal_opens_a_layer_and_reads_its_pixels() {
         assert!(pixels.opaque() > pixels.width * pixels.height / 4, "{tms}");
     }
     assert!(stack.renders() > 0);
-    assert!(!stack.stored("SAR").await.is_empty());
+    let stored = stack.stored("SAR").await;
+    assert!(!stored.is_empty());
+
+    // MapCache's grid names, picked from the capabilities: the same pixels, from the tiles
+    // already stored.
+    let renders = stack.renders();
+    for tms in TileMatrixSet::ALL {
+        let grid = tms.mapcache_grid();
+        let pixels = gdal_reads(&stack, dir.path(), grid).await;
+        let canonical = Pixels::open(&dir.path().join(format!("{tms}.png")));
+        assert!(pixels.bands == canonical.bands, "{grid} differs from {tms}");
+    }
+    assert_eq!(stack.renders(), renders, "nothing drawn again");
+    assert_eq!(stack.stored("SAR").await, stored, "nothing stored again");
 }

@@ -121,6 +121,94 @@ async fn kvp_and_rest_tiles_are_the_renderers_pixels_stored_once() {
     assert_eq!(stack.empty(), 1);
 }
 
+/// The matrix set names MapCache and PRISM View Server clients use, each with the set it
+/// names; the first name of each set asks for its tile first.
+const ALIASES: [(&str, TileMatrixSet); 6] = [
+    ("WGS84", TileMatrixSet::WorldCRS84Quad),
+    ("GoogleCRS84Quad", TileMatrixSet::WorldCRS84Quad),
+    ("wgs84", TileMatrixSet::WorldCRS84Quad),
+    ("GoogleMapsCompatible", TileMatrixSet::WebMercatorQuad),
+    ("googlecrs84quad", TileMatrixSet::WorldCRS84Quad),
+    ("GOOGLEMAPSCOMPATIBLE", TileMatrixSet::WebMercatorQuad),
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mapcache_matrix_set_names_serve_the_one_stored_tile() {
+    let stack = Stack::start().await;
+    let z = 6;
+    let mut first: Vec<(TileMatrixSet, Answer)> = Vec::new();
+    for (alias, tms) in ALIASES {
+        let tile = centre_tile(&stack, tms, z);
+        let (col, row) = (tile.x, tile.y);
+        let paths = [
+            format!(
+                "/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER=SAR&STYLE=default\
+                 &TILEMATRIXSET={alias}&TILEMATRIX={z}&TILEROW={row}&TILECOL={col}&FORMAT=image/png"
+            ),
+            format!("/wmts/1.0.0/SAR/default/default/{alias}/{z}/{row}/{col}.png"),
+            format!("/tiles/SAR/{alias}/{z}/{col}/{row}.png"),
+        ];
+        for path in paths {
+            let answer = stack.get(&path).await;
+            assert_eq!(answer.status, 200, "{path}: {}", answer.text());
+            match first.iter().find(|(t, _)| *t == tms) {
+                // The set's first tile, asked for by its alias: drawn and stored under the
+                // set's identifier.
+                None => {
+                    let key =
+                        TileKey::new("SAR", TileTime::Default, tms, tile, TileFormat::Png).unwrap();
+                    assert_renderers_pixels(&stack, &answer, &key).await;
+                    first.push((tms, answer));
+                }
+                Some((_, stored)) => {
+                    assert_eq!(answer.body, stored.body, "{path}: byte for byte");
+                    assert_eq!(answer.header("etag"), stored.header("etag"), "{path}");
+                }
+            }
+        }
+        // By the identifier: the same stored tile.
+        let canonical = stack.get(&kvp(tms, tile, "image/png", "")).await;
+        let (_, stored) = first.iter().find(|(t, _)| *t == tms).unwrap();
+        assert_eq!(canonical.body, stored.body, "{tms} after {alias}");
+    }
+    assert_eq!(stack.renders(), 2, "one drawing per matrix set");
+    let key_of = |tms: TileMatrixSet| {
+        let tile = centre_tile(&stack, tms, z);
+        format!("SAR/default/{tms}/{z}/{}/{}.png", tile.x, tile.y)
+    };
+    let mut expected = vec![
+        key_of(TileMatrixSet::WebMercatorQuad),
+        key_of(TileMatrixSet::WorldCRS84Quad),
+    ];
+    expected.sort();
+    assert_eq!(
+        stack.stored("SAR").await,
+        expected,
+        "stored once, by identifier"
+    );
+
+    // Names that are not aliases stay refused, naming the parameter.
+    for path in [
+        "/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER=SAR&STYLE=default\
+         &TILEMATRIXSET=WGS%2084&TILEMATRIX=0&TILEROW=0&TILECOL=0&FORMAT=image/png",
+        "/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER=SAR&STYLE=default\
+         &TILEMATRIXSET=EPSG:4326&TILEMATRIX=0&TILEROW=0&TILECOL=0&FORMAT=image/png",
+        "/wmts/1.0.0/SAR/default/default/GoogleCRS84/0/0/0.png",
+        "/tiles/SAR/WGS1984/0/0/0.png",
+    ] {
+        let answer = stack.get(path).await;
+        assert_eq!(answer.status, 400, "{path}");
+        let text = answer.text();
+        assert!(
+            text.contains("exceptionCode=\"InvalidParameterValue\"")
+                && text.contains("locator=\"tileMatrixSet\"")
+                && text.contains("WorldCRS84Quad (also WGS84, GoogleCRS84Quad)"),
+            "{path}: {text}"
+        );
+    }
+    assert_eq!(stack.renders(), 2);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hits_are_identical_and_validated_with_304() {
     let settings = Settings {
