@@ -332,6 +332,15 @@ mod tests {
                 TileMatrixSet::WebMercatorQuad
             ]
         );
+        // MapCache's grid names, and the scale set its WGS84 grid announces.
+        assert_eq!(
+            parse_matrix_sets("WGS84,GoogleMapsCompatible, GoogleCRS84Quad,WorldCRS84Quad")
+                .unwrap(),
+            vec![
+                TileMatrixSet::WorldCRS84Quad,
+                TileMatrixSet::WebMercatorQuad
+            ]
+        );
         assert!(
             parse_matrix_sets("EPSG:4326")
                 .unwrap_err()

@@ -40,7 +40,8 @@ pub struct SeederArgs {
     /// Only the tiles overlapping this box (degrees; WEST > EAST crosses the antimeridian).
     #[arg(long, value_name = "W,S,E,N", value_parser = parse_bbox, allow_hyphen_values = true, requires = "collection")]
     pub bbox: Option<[f64; 4]>,
-    /// Tile matrix sets (comma-separated) [default: WebMercatorQuad,WorldCRS84Quad].
+    /// Tile matrix sets (comma-separated; also MapCache's grid names WGS84 and
+    /// GoogleMapsCompatible) [default: WebMercatorQuad,WorldCRS84Quad].
     #[arg(long, value_name = "TMS", value_parser = one(parse_matrix_sets), value_delimiter = ',')]
     pub tms: Vec<TileMatrixSet>,
     /// Tile formats (comma-separated: png, jpg) [default: png].

@@ -271,6 +271,45 @@ async fn a_command_line_job_fills_exactly_the_expected_tiles_and_resumes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mapcache_grid_names_seed_the_tiles_of_the_set_they_name() {
+    let world = World::new().await;
+    let seed = |tms: &str| {
+        let job = "--collection CLI --time 2020-05 --zoom 2-4 --tms";
+        let args: Vec<&str> = job.split(' ').chain([tms]).collect();
+        let out = world.seeder(&args);
+        assert!(out.status.success(), "--tms {tms}: {}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    let times = ["20200501T100000Z_20200501T100031Z", "default"];
+    let bbox = [10.3, 44.2, 12.7, 46.6];
+    // MapCache's WGS84 grid is WorldCRS84Quad: its tiles are stored under that name.
+    let crs84 = expected("tiles/CLI", &times, "WorldCRS84Quad", 2..=4, bbox);
+    let n = crs84.len();
+    let stdout = seed("WGS84");
+    assert!(
+        stdout.contains(&format!("{n} rendered, 0 empty, 0 already stored")),
+        "{stdout}"
+    );
+    assert_eq!(files(world.tiles.path()), crs84);
+    // The identifier and the other names find the same tiles stored.
+    for names in ["WorldCRS84Quad", "GoogleCRS84Quad,wgs84"] {
+        let stdout = seed(names);
+        assert!(
+            stdout.contains(&format!("0 rendered, 0 empty, {n} already stored")),
+            "--tms {names}: {stdout}"
+        );
+    }
+    assert_eq!(files(world.tiles.path()), crs84);
+    // GoogleMapsCompatible is WebMercatorQuad.
+    seed("GoogleMapsCompatible");
+    let mercator = expected("tiles/CLI", &times, "WebMercatorQuad", 2..=4, bbox);
+    assert_eq!(
+        files(world.tiles.path()),
+        crs84.union(&mercator).cloned().collect()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_arguments_exit_2_naming_the_flag() {
     let world = World::new().await;
     let base = ["--collection", "CLI", "--time", "2020-05", "--zoom", "0-3"];
