@@ -642,6 +642,28 @@ async fn behind_nginx_under_a_prefix_and_with_public_url() {
 
     // Everything through the proxy, under its prefix.
     clients(&Entry::under(&nginx.base), "nginx under /pvs/").await;
+    // A TLS proxy further out says so with `Forwarded`, which the proxies pass on: the
+    // compose proxy's own `X-Forwarded-Proto: http` does not hide it.
+    let capabilities = reqwest::Client::new()
+        .get(format!(
+            "{}/ows?SERVICE=WMS&REQUEST=GetCapabilities&VERSION=1.3.0",
+            nginx.base
+        ))
+        .header(
+            "Forwarded",
+            "for=192.0.2.1;proto=https;host=maps.example.org",
+        )
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        capabilities.contains("\"https://maps.example.org/pvs/ows?\""),
+        "{capabilities}"
+    );
+
     // Long WCS queries pass both proxies and the cache to the renderer.
     let renderer_ows = format!("{}/ows", renderer.base);
     long_queries(&format!("{}/ows", nginx.base), async |query: &str| {
