@@ -380,8 +380,7 @@ fn unwrap_longitudes(points: &mut [ControlPoint]) {
                 distance(a).total_cmp(&distance(b))
             })
             .map_or(p.x, |q| q.x);
-        let _ = nearest;
-        points[i].x -= 360.0 * ((p.x - points[0].x) / 360.0).round();
+        points[i].x -= 360.0 * ((p.x - nearest) / 360.0).round();
     }
     let west = points.iter().map(|p| p.x).fold(f64::INFINITY, f64::min);
     let shift = -360.0 * ((west + 180.0) / 360.0).floor();
