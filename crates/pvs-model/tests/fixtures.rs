@@ -391,6 +391,40 @@ fn footprint_crossing_the_antimeridian_is_split() {
 }
 
 #[test]
+fn half_orbit_across_both_meridians_is_split_once() {
+    // ENVISAT MERIS RR: 609 nodes from the South Atlantic over the north pole's side to
+    // 178.7° W, so across the prime meridian and the antimeridian (longitudes -16.43 to
+    // 181.28 when unwrapped), image 498 × 6639 by its tie points.
+    let report = parse(
+        "held-in/HugeFootprintCrossesPrimeMeridianAndAntiMeridian2_EN1_MDSI_MER_RR__1P_20110801T090911_20110801T095301_049260_0108_20180821T152507_0100.xml",
+    );
+    let browse = only_browse(&report);
+    let Geolocation::Footprint { col_row, coords } = &browse.geolocation else {
+        panic!("expected footprint tie points");
+    };
+    assert_eq!((col_row.len(), coords.len()), (609, 609));
+    let (columns, rows) = col_row
+        .iter()
+        .fold((0.0f64, 0.0f64), |(c, r), (column, row)| {
+            (c.max(column.resolve(0, 0)), r.max(row.resolve(0, 0)))
+        });
+    assert_eq!((columns, rows), (498.0, 6639.0));
+    let multi = wgs84(browse);
+    assert!(multi.is_valid());
+    assert_eq!(multi.0.len(), 2, "split at the antimeridian only");
+    let rect = multi.bounding_rect().unwrap();
+    assert_eq!((rect.min().x, rect.max().x), (-180.0, 180.0));
+    assert!((rect.min().y - -54.4194).abs() < 1e-6 && (rect.max().y - 86.7531).abs() < 1e-6);
+    let west_of_the_antimeridian = multi
+        .0
+        .iter()
+        .map(|p| p.bounding_rect().unwrap())
+        .find(|r| r.min().x == -180.0)
+        .unwrap();
+    assert!((west_of_the_antimeridian.max().x - -178.719).abs() < 1e-6);
+}
+
+#[test]
 fn rectified_browse_in_wgs84_with_flipped_latitudes() {
     // BrowseReport_FAILURE.xml parses fine: its image does not exist, which only the
     // ingestor's storage check finds. Its corners are "48.5 16.1 48.4636 16.16804":
@@ -465,6 +499,7 @@ fn every_fixture_is_covered() {
             "reference_test_data/browseReport_ATS_TOA_1P_20100722_101606_noid_2.xml",
             "reference_test_data/browseReport_ATS_TOA_1P_20100722_101606_specialid.xml",
             "regular_grid_clipping/BrowseServerIngest_input_8B99.xml",
+            "held-in/HugeFootprintCrossesPrimeMeridianAndAntiMeridian2_EN1_MDSI_MER_RR__1P_20110801T090911_20110801T095301_049260_0108_20180821T152507_0100.xml",
             "test_data/BrowseReport_FAILURE.xml",
             "test_data/BrowseReport_crosses_dateline2.xml",
             "test_data/MER_FRS_1PNPDE20060822_092058_000001972050_00308_23408_0077_RGB_reduced.xml",
