@@ -6,12 +6,14 @@
 //!   footprint.
 //! - [`cog`]: checks that a file is a valid COG (the layout rules GDAL documents) and reads
 //!   what the catalog records about it.
-//! - [`render`]: map images: COGs warped into a view, composited newest on top, encoded.
+//! - [`render`]: map images: COGs warped into a view, each inside its footprint, composited
+//!   newest on top, encoded.
 //! - [`style`]: how data become colours (band selection, rescale, colormaps).
 //! - [`draw`]: footprint outlines and error messages drawn into map images.
 //! - [`derive`]: what a raster alone tells: the footprint of its valid pixels and the
 //!   acquisition time from its file name or tags.
 
+mod clip;
 pub mod cog;
 pub mod convert;
 pub mod coverage;

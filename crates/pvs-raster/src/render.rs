@@ -1,15 +1,17 @@
 //! Mosaics for map requests: the COGs of a layer warped into one view (CRS, box, size) and
-//! composited newest on top, each product's transparency honoured, and the image encoded.
+//! composited newest on top, each product's transparency honoured and each drawn only
+//! inside its footprint, and the image encoded.
 //!
 //! Only the needed part of the overview matching the output resolution is read (range reads
 //! for `/vsis3/` and `/vsicurl/` paths). Rendering stops as soon as every pixel is opaque.
 
 use gdal::DriverManager;
 use gdal::raster::{Buffer, ColorInterpretation};
+use geo::MultiPolygon;
 
 use crate::pool::Pool;
 use crate::style::Style;
-use crate::{RasterError, resample};
+use crate::{RasterError, clip, resample};
 
 /// Largest output side accepted (the renderer caps requests lower).
 pub const MAX_SIDE: usize = 16_384;
@@ -78,19 +80,67 @@ impl Rgba {
     }
 }
 
-/// Renders `sources` (GDAL paths of COGs, newest first) into `view`, drawn with `style`.
+/// One product of a [`mosaic`]: its raster and where it may show.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MosaicSource {
+    /// The GDAL path of its COG.
+    pub path: String,
+    /// Its footprint in EPSG:4326 (longitude/latitude, split at the antimeridian, as the
+    /// catalog keeps it): only the output pixels whose centre lies inside are drawn.
+    /// `None`: wherever the raster has valid pixels.
+    pub footprint: Option<MultiPolygon<f64>>,
+}
+
+impl MosaicSource {
+    /// The COG at `path`, drawn only inside `footprint`.
+    pub fn new(path: impl Into<String>, footprint: MultiPolygon<f64>) -> Self {
+        Self {
+            path: path.into(),
+            footprint: Some(footprint),
+        }
+    }
+
+    /// The COG at `path`, drawn wherever it has valid pixels.
+    pub fn unclipped(path: impl Into<String>) -> Self {
+        Self {
+            path: path.into(),
+            footprint: None,
+        }
+    }
+}
+
+/// Renders `sources` (newest first) into `view`, drawn with `style`.
 ///
-/// Each product is drawn under what newer ones already cover, reading only the part of the
-/// right overview that the pixels still to draw need (see [`crate::resample`]); rendering
-/// stops once every pixel is opaque. A source in EPSG:4326 whose longitudes run past 180°
-/// (an antimeridian product, see [`crate::convert`]) shows on both sides of the antimeridian.
-/// Datasets stay open between calls (see [`crate::pool`]).
-pub fn mosaic(sources: &[String], view: &View, style: &Style) -> Result<Rgba, RasterError> {
+/// Each product is drawn only inside its footprint (see [`crate::clip`]), under what newer
+/// ones already cover, reading only the part of the right overview that the pixels still to
+/// draw need (see [`crate::resample`]); a product whose footprint holds no pixel still to
+/// draw is not even opened. Rendering stops once every pixel is opaque. A source in EPSG:4326
+/// whose longitudes run past 180° (an antimeridian product, see [`crate::convert`]) shows on
+/// both sides of the antimeridian. Datasets stay open between calls (see [`crate::pool`]).
+pub fn mosaic(sources: &[MosaicSource], view: &View, style: &Style) -> Result<Rgba, RasterError> {
     check_view(view)?;
     let mut image = Rgba::transparent(view.width, view.height);
-    for path in sources {
+    let mut lon_lat = None;
+    let mut inside = Vec::new();
+    for source in sources {
+        let path = &source.path;
+        let clipped = match &source.footprint {
+            None => None,
+            Some(footprint) => {
+                let lon_lat = match &lon_lat {
+                    Some(lon_lat) => lon_lat,
+                    None => lon_lat.insert(clip::LonLat::new(view)?),
+                };
+                let footprint = clip::Footprint::new(footprint);
+                if !clip::inside(lon_lat, &footprint, &image, &mut inside) {
+                    continue;
+                }
+                Some(inside.as_slice())
+            }
+        };
         let dataset = DATASETS.take(path)?;
-        resample::draw_under(&mut image, &dataset, view, style).map_err(|e| in_file(e, path))?;
+        resample::draw_under(&mut image, &dataset, view, style, clipped)
+            .map_err(|e| in_file(e, path))?;
         if image.is_opaque() {
             break;
         }

@@ -13,8 +13,19 @@
 //! of the overview read), and at least that fraction of a full-resolution pixel: GDAL's
 //! approximate transformer allows an eighth of a pixel too.
 //!
+//! A product is drawn only inside its footprint (see [`crate::clip`]): the caller passes
+//! which output pixels its footprint covers, and the others are neither read nor drawn,
+//! whatever the raster holds there. A COG's box is larger than its footprint (a swath
+//! across a pole or both meridians fills a fraction of it), and a raster warped from tie
+//! points may hold extrapolated pixels outside the footprint.
+//!
 //! Geographic sources whose longitudes run past ±180° (antimeridian products) are reached
-//! from either side: a longitude outside the source is moved by 360° when that brings it in.
+//! from either side: a longitude outside the source is moved by 360° when that brings it in
+//! (the same place on the Earth). Where the moved longitude lands is still only drawn when
+//! it lies in the footprint, so the move can no longer show a raster's pixels over
+//! longitudes its product does not cover (a raster 360° wide, as tie points spanning more
+//! than 180° were once warped into, showed a second copy of its image half a turn away).
+//! A longitude inside the source is never moved.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -32,34 +43,38 @@ use crate::style::Style;
 const STEP: usize = 16;
 /// The largest error of the interpolated mapping, as a fraction of what one output pixel
 /// spans in the source (at least of one source pixel).
-const MAX_ERROR: f64 = 0.125;
+pub(crate) const MAX_ERROR: f64 = 0.125;
 /// The most pixels (per band) read from one product for one view; a view needing more
 /// reads a coarser overview.
 const MAX_WINDOW: usize = 4096 * 4096;
 /// An overview is used when its pixels are at most this much larger than the view needs.
 const OVERVIEW_TOLERANCE: f64 = 1.05;
 
-/// Draws `dataset` into `image` (of `view`) under its non-opaque pixels, with `style`.
+/// Draws `dataset` into `image` (of `view`) under its non-opaque pixels, with `style`; only
+/// into the pixels whose entry in `inside` is true, when given (one per pixel, row by row).
 pub(crate) fn draw_under(
     image: &mut Rgba,
     dataset: &Dataset,
     view: &View,
     style: &Style,
+    inside: Option<&[bool]>,
 ) -> Result<(), RasterError> {
     let source = Source::of(dataset, view.epsg)?;
     let bands = Bands::of(dataset, style)?;
     let map = PixelMap::new(&source, view);
-    let Some(read) = Read::plan(dataset, &source, &map, image)? else {
+    let mut target = ToDraw { image, inside };
+    let Some(read) = Read::plan(dataset, &source, &map, &target)? else {
         return Ok(());
     };
     let mask = read.mask(dataset)?;
+    let mask = mask.as_deref();
     if bands.plain {
         let data: Vec<Vec<u8>> = bands
             .selected
             .iter()
             .map(|b| read.band(dataset, *b))
             .collect::<Result<_, _>>()?;
-        sample(image, &map, &read, mask.as_deref(), |weights, indices| {
+        sample(&mut target, &map, &read, mask, |weights, indices| {
             let value = |band: &Vec<u8>| {
                 let value: f32 = weights
                     .iter()
@@ -80,7 +95,7 @@ pub(crate) fn draw_under(
             .map(|b| read.band(dataset, *b))
             .collect::<Result<_, _>>()?;
         let mut values = vec![0.0; data.len()];
-        sample(image, &map, &read, mask.as_deref(), |weights, indices| {
+        sample(&mut target, &map, &read, mask, |weights, indices| {
             for (value, band) in values.iter_mut().zip(&data) {
                 // Invalid neighbours (weight 0) may hold NaN: left out, not multiplied.
                 *value = weights
@@ -156,23 +171,52 @@ impl Source {
             transform,
         })
     }
+}
 
+/// Maps output pixel positions to positions in some plane, for a [`PixelMap`].
+pub(crate) trait Mapping {
     /// Maps output pixel positions (`us`, `vs`: columns and rows, pixel edges at integers)
-    /// to full-resolution source pixel positions, in place; NaN where there is none.
+    /// in place; NaN where there is none.
+    fn map(&self, view: &View, us: &mut [f64], vs: &mut [f64]);
+
+    /// How far (in the plane's units) the interpolation may be from the exact position,
+    /// given what one output pixel spans in the plane (`scale`).
+    fn tolerance(&self, scale: f64) -> f64;
+
+    /// Whether a grid cell with these corner positions must be mapped pixel by pixel
+    /// whatever its centre says.
+    fn doubtful(&self, _corners: &[(f64, f64); 4]) -> bool {
+        false
+    }
+}
+
+/// Output pixel positions to the view's CRS (in place), then through `transform` when
+/// given; points PROJ cannot transform are left not finite (HUGE_VAL).
+pub(crate) fn to_crs(
+    view: &View,
+    transform: Option<&CoordTransform>,
+    us: &mut [f64],
+    vs: &mut [f64],
+) {
+    let [x0, y0, x1, y1] = view.bbox;
+    let (sx, sy) = (
+        (x1 - x0) / view.width as f64,
+        (y1 - y0) / view.height as f64,
+    );
+    for (u, v) in us.iter_mut().zip(vs.iter_mut()) {
+        *u = x0 + *u * sx;
+        *v = y1 - *v * sy;
+    }
+    if let Some(transform) = transform {
+        // Points PROJ cannot transform come back as HUGE_VAL; the others are done.
+        let _ = transform.transform_coords(us, vs, &mut []);
+    }
+}
+
+impl Mapping for Source {
+    /// To full-resolution source pixel positions.
     fn map(&self, view: &View, us: &mut [f64], vs: &mut [f64]) {
-        let [x0, y0, x1, y1] = view.bbox;
-        let (sx, sy) = (
-            (x1 - x0) / view.width as f64,
-            (y1 - y0) / view.height as f64,
-        );
-        for (u, v) in us.iter_mut().zip(vs.iter_mut()) {
-            *u = x0 + *u * sx;
-            *v = y1 - *v * sy;
-        }
-        if let Some(transform) = &self.transform {
-            // Points PROJ cannot transform come back as HUGE_VAL; the others are done.
-            let _ = transform.transform_coords(us, vs, &mut []);
-        }
+        to_crs(view, self.transform.as_deref(), us, vs);
         let [ox, a, b, oy, d, e] = self.inverse;
         for (x, y) in us.iter_mut().zip(vs.iter_mut()) {
             if !(x.is_finite() && y.is_finite()) {
@@ -190,6 +234,11 @@ impl Source {
             (*x, *y) = (a * dx + b * dy, d * dx + e * dy);
         }
     }
+
+    /// At least that fraction of a full-resolution pixel too, as GDAL allows.
+    fn tolerance(&self, scale: f64) -> f64 {
+        MAX_ERROR * scale.max(1.0)
+    }
 }
 
 thread_local! {
@@ -199,12 +248,12 @@ thread_local! {
 }
 
 /// A cached transformation (`None`: the same CRS) and whether the source is geographic.
-type Transform = (Option<Rc<CoordTransform>>, bool);
+pub(crate) type Transform = (Option<Rc<CoordTransform>>, bool);
 
 /// Transformations kept per thread at most.
 const MAX_TRANSFORMS: usize = 64;
 
-fn transform_to(wkt: &str, epsg: u32) -> Result<Transform, RasterError> {
+pub(crate) fn transform_to(wkt: &str, epsg: u32) -> Result<Transform, RasterError> {
     let key = (wkt.to_owned(), epsg);
     if let Some(found) = TRANSFORMS.with(|t| t.borrow().get(&key).cloned()) {
         return Ok(found);
@@ -239,9 +288,9 @@ fn transform_to(wkt: &str, epsg: u32) -> Result<Transform, RasterError> {
 }
 
 /// Where each output pixel's centre falls in the source (full-resolution pixel
-/// coordinates, NaN: nowhere), row by row: interpolated between the grid's nodes, or
-/// mapped exactly in the cells that need it.
-struct PixelMap {
+/// coordinates, NaN: nowhere) or another plane (a [`Mapping`]), row by row: interpolated
+/// between the grid's nodes, or mapped exactly in the cells that need it.
+pub(crate) struct PixelMap {
     width: usize,
     /// Node positions across and down (output pixel edges).
     node_us: Vec<f64>,
@@ -257,7 +306,7 @@ struct PixelMap {
 }
 
 impl PixelMap {
-    fn new(source: &Source, view: &View) -> Self {
+    pub(crate) fn new(source: &impl Mapping, view: &View) -> Self {
         let (width, height) = (view.width, view.height);
         let nodes = |size: usize| -> Vec<f64> {
             let mut nodes: Vec<f64> = (0..size).step_by(STEP).map(|n| n as f64).collect();
@@ -297,7 +346,7 @@ impl PixelMap {
             let middle = scales.len() / 2;
             *scales.select_nth_unstable_by(middle, f64::total_cmp).1
         };
-        let tolerance = MAX_ERROR * scale.max(1.0);
+        let tolerance = source.tolerance(scale);
 
         // Cells mapped pixel by pixel: a node failed, or the centre is off.
         let cells = (columns - 1) * (rows - 1);
@@ -326,7 +375,7 @@ impl PixelMap {
                     .abs()
                     .max((centre_vs[cell] - mean_y).abs());
                 // NaN: a failed node or centre.
-                if !(off.is_nan() || off > tolerance) {
+                if !(off.is_nan() || off > tolerance || source.doubtful(&corners)) {
                     exact.push(None);
                     continue;
                 }
@@ -355,7 +404,7 @@ impl PixelMap {
     }
 
     /// The source positions of row `row`'s pixels, into `out` (as long as a row).
-    fn row(&self, row: usize, out: &mut [(f64, f64)]) {
+    pub(crate) fn row(&self, row: usize, out: &mut [(f64, f64)]) {
         let columns = self.node_us.len();
         let j = (row / STEP).min(self.node_vs.len() - 2);
         let (v0, v1) = (self.node_vs[j], self.node_vs[j + 1]);
@@ -389,21 +438,42 @@ impl PixelMap {
         }
     }
 
-    /// Calls `each` with the source position of every pixel `image` does not have opaque
-    /// yet.
-    fn for_each_to_draw(&self, image: &Rgba, mut each: impl FnMut((f64, f64))) {
+    /// Calls `each` with the source position of every pixel still to draw.
+    fn for_each_to_draw(&self, to_draw: &ToDraw<'_>, mut each: impl FnMut((f64, f64))) {
         let mut positions = vec![(f64::NAN, f64::NAN); self.width];
-        for (row, pixels) in image.pixels.chunks_exact(self.width * 4).enumerate() {
-            if pixels.chunks_exact(4).all(|p| p[3] == 255) {
+        let rows = to_draw.image.pixels.chunks_exact(self.width * 4);
+        for (row, pixels) in rows.enumerate() {
+            let inside = to_draw
+                .inside
+                .map(|i| &i[row * self.width..(row + 1) * self.width]);
+            if !any_to_draw(pixels, inside) {
                 continue;
             }
             self.row(row, &mut positions);
-            for (pixel, position) in pixels.chunks_exact(4).zip(&positions) {
-                if pixel[3] != 255 {
+            for (column, (pixel, position)) in pixels.chunks_exact(4).zip(&positions).enumerate() {
+                if pixel[3] != 255 && inside.is_none_or(|i| i[column]) {
                     each(*position);
                 }
             }
         }
+    }
+}
+
+/// The pixels still to draw: those of `image` not opaque yet, and inside the footprint
+/// (`inside`, one per pixel) when given.
+struct ToDraw<'a> {
+    image: &'a mut Rgba,
+    inside: Option<&'a [bool]>,
+}
+
+/// Whether a row (its RGBA `pixels` and its part of `inside`) has a pixel to draw.
+fn any_to_draw(pixels: &[u8], inside: Option<&[bool]>) -> bool {
+    match inside {
+        None => pixels.chunks_exact(4).any(|p| p[3] != 255),
+        Some(inside) => pixels
+            .chunks_exact(4)
+            .zip(inside)
+            .any(|(p, i)| *i && p[3] != 255),
     }
 }
 
@@ -469,7 +539,7 @@ impl Read {
         dataset: &Dataset,
         source: &Source,
         map: &PixelMap,
-        image: &Rgba,
+        to_draw: &ToDraw<'_>,
     ) -> Result<Option<Self>, RasterError> {
         let first = dataset
             .rasterband(1)
@@ -492,7 +562,7 @@ impl Read {
                 size.0 as f64 / source.width as f64,
                 size.1 as f64 / source.height as f64,
             );
-            let Some((origin, window)) = window(map, image, ratio, size) else {
+            let Some((origin, window)) = window(map, to_draw, ratio, size) else {
                 return Ok(None);
             };
             if window.0 * window.1 <= MAX_WINDOW {
@@ -573,13 +643,13 @@ impl Read {
 /// pixel still to draw that falls inside the source; `None` when none does.
 fn window(
     map: &PixelMap,
-    image: &Rgba,
+    to_draw: &ToDraw<'_>,
     ratio: (f64, f64),
     size: (usize, usize),
 ) -> Option<((usize, usize), (usize, usize))> {
     let (mut low_x, mut low_y) = (f64::INFINITY, f64::INFINITY);
     let (mut high_x, mut high_y) = (f64::NEG_INFINITY, f64::NEG_INFINITY);
-    map.for_each_to_draw(image, |(x, y)| {
+    map.for_each_to_draw(to_draw, |(x, y)| {
         let (x, y) = (x * ratio.0, y * ratio.1);
         if x >= 0.0 && y >= 0.0 && x < size.0 as f64 && y < size.1 as f64 {
             low_x = low_x.min(x);
@@ -603,7 +673,7 @@ fn window(
 /// it under what is there. `colour` gets the four neighbours' weights (validity included,
 /// summing to 1) and their indices in the window.
 fn sample(
-    image: &mut Rgba,
+    to_draw: &mut ToDraw<'_>,
     map: &PixelMap,
     read: &Read,
     mask: Option<&[u8]>,
@@ -614,13 +684,15 @@ fn sample(
     let (origin_x, origin_y) = (read.origin.0 as f64, read.origin.1 as f64);
     let (window_width, window_height) = (read.window.0 as isize, read.window.1 as isize);
     let mut positions = vec![(f64::NAN, f64::NAN); map.width];
+    let (image, inside) = (&mut *to_draw.image, to_draw.inside);
     for (row, pixels) in image.pixels.chunks_exact_mut(map.width * 4).enumerate() {
-        if pixels.chunks_exact(4).all(|p| p[3] == 255) {
+        let inside = inside.map(|i| &i[row * map.width..(row + 1) * map.width]);
+        if !any_to_draw(pixels, inside) {
             continue;
         }
         map.row(row, &mut positions);
-        for (target, &(x, y)) in pixels.chunks_exact_mut(4).zip(&positions) {
-            if target[3] == 255 {
+        for (column, (target, &(x, y))) in pixels.chunks_exact_mut(4).zip(&positions).enumerate() {
+            if target[3] == 255 || inside.is_some_and(|i| !i[column]) {
                 continue;
             }
             let (x, y) = (x * ratio_x, y * ratio_y);

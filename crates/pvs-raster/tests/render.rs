@@ -7,8 +7,13 @@ use gdal::Dataset;
 use gdal::raster::Buffer;
 use pvs_model::{BrowseReport, Footprint, Geolocation, ReferenceSystem};
 use pvs_raster::convert::{CogOptions, Placement, to_cog};
-use pvs_raster::render::{Format, Rgba, View, encode, mosaic};
+use pvs_raster::render::{Format, MosaicSource, Rgba, View, encode, mosaic};
 use pvs_raster::style::{Colormap, Style};
+
+/// The COGs at `paths`, drawn wherever they have valid pixels.
+fn unclipped(paths: &[String]) -> Vec<MosaicSource> {
+    paths.iter().map(MosaicSource::unclipped).collect()
+}
 
 /// A COG of `width` × `height` pixels of one grey `value` over the lon/lat box `bbox`.
 fn flat_cog(dir: &Path, name: &str, value: u8, bbox: [f64; 4]) -> String {
@@ -77,7 +82,12 @@ fn newest_product_is_on_top_and_outside_is_transparent() {
         width: 500,
         height: 200,
     };
-    let image = mosaic(&[newer.clone(), older.clone()], &view, &Style::default()).unwrap();
+    let image = mosaic(
+        &unclipped(&[newer.clone(), older.clone()]),
+        &view,
+        &Style::default(),
+    )
+    .unwrap();
     assert_eq!(
         at(&image, &view, 11.5, 40.5),
         [200, 200, 200, 255],
@@ -97,7 +107,7 @@ fn newest_product_is_on_top_and_outside_is_transparent() {
     assert_eq!(at(&image, &view, 11.5, 41.3)[3], 0, "north of both");
 
     // The other order puts the older one on top.
-    let image = mosaic(&[older, newer], &view, &Style::default()).unwrap();
+    let image = mosaic(&unclipped(&[older, newer]), &view, &Style::default()).unwrap();
     assert_eq!(at(&image, &view, 11.5, 40.5), [100, 100, 100, 255]);
 
     // In Web Mercator, the same places.
@@ -110,7 +120,7 @@ fn newest_product_is_on_top_and_outside_is_transparent() {
         height: 250,
     };
     let image = mosaic(
-        &[flat_cog(dir.path(), "again", 50, [10.0, 40.0, 12.0, 41.0])],
+        &unclipped(&[flat_cog(dir.path(), "again", 50, [10.0, 40.0, 12.0, 41.0])]),
         &view,
         &Style::default(),
     )
@@ -135,7 +145,7 @@ fn an_opaque_view_stops_before_older_products() {
     let broken = dir.path().join("broken.tif");
     std::fs::write(&broken, b"not a tiff").unwrap();
     let image = mosaic(
-        &[cover.clone(), broken.display().to_string()],
+        &unclipped(&[cover.clone(), broken.display().to_string()]),
         &view,
         &Style::default(),
     )
@@ -143,7 +153,7 @@ fn an_opaque_view_stops_before_older_products() {
     assert!(image.is_opaque());
     // Before it, it fails with its reason.
     let error = mosaic(
-        &[broken.display().to_string(), cover],
+        &unclipped(&[broken.display().to_string(), cover]),
         &view,
         &Style::default(),
     )
@@ -178,7 +188,10 @@ fn a_product_across_the_antimeridian_shows_on_both_sides() {
         &CogOptions::default(),
     )
     .unwrap();
-    let cog = vec![output.display().to_string()];
+    let cog = vec![MosaicSource::new(
+        output.display().to_string(),
+        footprint.clone(),
+    )];
     let (west_x0, west_y0) = mercator(-180.0, 76.0);
     let (west_x1, west_y1) = mercator(-170.0, 84.0);
     for (epsg, bbox) in [
@@ -315,7 +328,7 @@ fn styles_select_bands_rescale_and_colour_single_band_data() {
     };
     // Column 50 holds 2000: halfway through [1000, 3000], i.e. 128 after the stretch.
     let rescaled = Style::new(Some(vec![1]), Some([1000.0, 3000.0]), None).unwrap();
-    let image = mosaic(std::slice::from_ref(&source), &view, &rescaled).unwrap();
+    let image = mosaic(&unclipped(std::slice::from_ref(&source)), &view, &rescaled).unwrap();
     assert_eq!(image.pixel(50, 25), [128, 128, 128, 255]);
     assert_eq!(image.pixel(0, 25), [0, 0, 0, 255]);
     // Nodata stays transparent.
@@ -326,19 +339,21 @@ fn styles_select_bands_rescale_and_colour_single_band_data() {
         Some(Colormap::Viridis),
     )
     .unwrap();
-    let image = mosaic(std::slice::from_ref(&source), &view, &coloured).unwrap();
+    let image = mosaic(&unclipped(std::slice::from_ref(&source)), &view, &coloured).unwrap();
     let [r, g, b] = Colormap::Viridis.colour(128);
     assert_eq!(image.pixel(50, 25), [r, g, b, 255]);
     // Band 2 (500 everywhere) stretched over [0, 1000] is 128 grey.
     let second = Style::new(Some(vec![2]), Some([0.0, 1000.0]), None).unwrap();
-    let image = mosaic(std::slice::from_ref(&source), &view, &second).unwrap();
+    let image = mosaic(&unclipped(std::slice::from_ref(&source)), &view, &second).unwrap();
     assert_eq!(image.pixel(10, 10), [128, 128, 128, 255]);
     // Without a stretch, 16-bit values are clamped to 255.
     let clamped = Style::new(Some(vec![2]), None, None).unwrap();
-    let image = mosaic(std::slice::from_ref(&source), &view, &clamped).unwrap();
+    let image = mosaic(&unclipped(std::slice::from_ref(&source)), &view, &clamped).unwrap();
     assert_eq!(image.pixel(10, 10), [255, 255, 255, 255]);
     // A band the raster does not have is an error naming it.
     let missing = Style::new(Some(vec![3]), None, None).unwrap();
-    let error = mosaic(&[source], &view, &missing).unwrap_err().to_string();
+    let error = mosaic(&unclipped(&[source]), &view, &missing)
+        .unwrap_err()
+        .to_string();
     assert!(error.contains("band 3"), "{error}");
 }

@@ -9,7 +9,7 @@ use std::process::Command;
 use gdal::raster::{Buffer, ColorInterpretation};
 use gdal::spatial_ref::SpatialRef;
 use gdal::{Dataset, DriverManager};
-use pvs_raster::render::{Rgba, View, mosaic};
+use pvs_raster::render::{MosaicSource, Rgba, View, mosaic};
 use pvs_raster::style::Style;
 
 /// What a test source holds besides its colour bands.
@@ -181,7 +181,7 @@ fn compare(ours: &Rgba, reference: &Rgba) -> Difference {
 /// colours within rounding (measured: at most 4 levels apart, near the pole, and 0.4 on
 /// average).
 fn agrees(dir: &Path, source: &str, view: &View, what: &str) {
-    let ours = mosaic(&[source.to_owned()], view, &Style::default()).unwrap();
+    let ours = mosaic(&[MosaicSource::unclipped(source)], view, &Style::default()).unwrap();
     let reference = gdalwarp(dir, source, view);
     let difference = compare(&ours, &reference);
     assert!(
@@ -305,11 +305,21 @@ fn a_replaced_cog_is_drawn_anew() {
     let gt = [10.0, 1.0 / 1024.0, 0.0, 45.0, 0.0, -1.0 / 1024.0];
     let path = source(dir.path(), "product", 4326, gt, 3, Validity::All);
     let view = view_of(4326, [10.2, 44.2, 10.8, 44.8], 64, 64);
-    let before = mosaic(std::slice::from_ref(&path), &view, &Style::default()).unwrap();
+    let before = mosaic(
+        &[MosaicSource::unclipped(path.clone())],
+        &view,
+        &Style::default(),
+    )
+    .unwrap();
     // The same size of file, other pixels: written aside, then moved over the old one.
     let other = source(dir.path(), "other", 4326, gt, 3, Validity::Nodata);
     std::fs::rename(&other, &path).unwrap();
-    let after = mosaic(std::slice::from_ref(&path), &view, &Style::default()).unwrap();
+    let after = mosaic(
+        &[MosaicSource::unclipped(path.clone())],
+        &view,
+        &Style::default(),
+    )
+    .unwrap();
     // The new file has nodata in its western third: transparent there now.
     let west = after.pixel(2, 32);
     assert_eq!(before.pixel(2, 32)[3], 255);
@@ -364,7 +374,12 @@ fn float_data_with_nan_nodata_keeps_its_value_up_to_the_edge() {
     let style = Style::new(Some(vec![1]), Some([0.0, 200.0]), None).unwrap();
     // Four output pixels per source pixel: the nodata edge falls between output pixels.
     let view = view_of(4326, [10.0, 44.0, 11.0, 45.0], 256, 256);
-    let image = mosaic(&[path.display().to_string()], &view, &style).unwrap();
+    let image = mosaic(
+        &[MosaicSource::unclipped(path.display().to_string())],
+        &view,
+        &style,
+    )
+    .unwrap();
     let (mut shown, mut hidden) = (0, 0);
     for pixel in image.pixels.chunks_exact(4) {
         if pixel[3] == 0 {

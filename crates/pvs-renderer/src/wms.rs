@@ -7,7 +7,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use gdal::spatial_ref::{AxisMappingStrategy, CoordTransform, SpatialRef};
 use pvs_catalog::{Bbox, CollectionInfo, Product, TimeFilter, TimeRelation};
 use pvs_raster::draw::{message, outlines};
-use pvs_raster::render::{Format, Rgba, View, encode, mosaic};
+use pvs_raster::render::{Format, MosaicSource, Rgba, View, encode, mosaic};
 use quick_xml::escape::escape;
 
 use pvs_service::public_url::BaseUrl;
@@ -241,8 +241,8 @@ async fn draw_map(renderer: &Renderer, request: &MapRequest) -> Result<Rgba, Fai
 /// The colour of footprint outlines (RGBA).
 const OUTLINE_COLOUR: [u8; 4] = [255, 64, 0, 255];
 
-/// The GDAL paths of the products' COGs.
-fn sources(renderer: &Renderer, products: &[Product]) -> Result<Vec<String>, Failure> {
+/// The products' COGs (GDAL paths), each to be drawn only inside its footprint.
+fn sources(renderer: &Renderer, products: &[Product]) -> Result<Vec<MosaicSource>, Failure> {
     products
         .iter()
         .map(|product| {
@@ -251,6 +251,7 @@ fn sources(renderer: &Renderer, products: &[Product]) -> Result<Vec<String>, Fai
                 .parse()
                 .ok()
                 .and_then(|key| renderer.storage.gdal_path(&key))
+                .map(|path| MosaicSource::new(path, product.footprint.clone()))
                 .ok_or_else(|| {
                     Failure::Server(format!(
                         "product {} has no readable location {:?}",
