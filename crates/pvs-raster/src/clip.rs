@@ -11,6 +11,8 @@
 //! longitude: across the antimeridian, around a pole). Each product's footprint is then
 //! tested at the centres still to draw, by crossing number (even-odd, so holes are holes),
 //! against its edges sorted into latitude bands, so that a test looks at a few edges only.
+//! Most often no edge of the footprint comes near the view (a tile inside a product, or
+//! far from it): then one point tells for every pixel.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -20,21 +22,27 @@ use geo::MultiPolygon;
 
 use crate::RasterError;
 use crate::render::{Rgba, View};
-use crate::resample::{MAX_ERROR, Mapping, PixelMap, to_crs, transform_to};
+use crate::resample::{MAX_ERROR, Mapping, PixelMap, STEP, to_crs, transform_to};
 
 /// The longitude/latitude of a view's pixel centres.
 pub(crate) struct LonLat {
     map: PixelMap,
     width: usize,
+    /// `[west, south, east, north]` holding every pixel centre, when they all have a
+    /// longitude/latitude within ±180°.
+    bounds: Option<[f64; 4]>,
 }
 
 impl LonLat {
     pub(crate) fn new(view: &View) -> Result<Self, RasterError> {
         let (transform, _) = transform_to(&wgs84_wkt()?, view.epsg)?;
         let geographic = Geographic { transform };
+        let map = PixelMap::new(&geographic, view);
+        let bounds = map.bounds().filter(|b| b[0] >= -180.0 && b[2] <= 180.0);
         Ok(Self {
-            map: PixelMap::new(&geographic, view),
+            map,
             width: view.width,
+            bounds,
         })
     }
 }
@@ -89,7 +97,7 @@ impl Mapping for Geographic {
 
 /// A footprint ready to be tested at many points.
 pub(crate) struct Footprint {
-    /// Every ring's edges: `[x0, y0, x1, y1]`.
+    /// Every ring's edges: `[x0, y0, x1, y1]` (the horizontal ones count no crossing).
     edges: Vec<[f64; 4]>,
     /// Per latitude band (from `south`, `band` high), the edges reaching into it.
     bands: Vec<Vec<u32>>,
@@ -105,9 +113,7 @@ impl Footprint {
             for ring in std::iter::once(polygon.exterior()).chain(polygon.interiors()) {
                 for line in ring.lines() {
                     let (a, b) = (line.start, line.end);
-                    if a.y != b.y {
-                        edges.push([a.x, a.y, b.x, b.y]);
-                    }
+                    edges.push([a.x, a.y, b.x, b.y]);
                 }
             }
         }
@@ -139,13 +145,40 @@ impl Footprint {
         }
     }
 
+    /// Whether an edge comes into the box `[west, south, east, north]` (within ±180°); when
+    /// none does, every point of the box is inside, or every point is outside.
+    fn near(&self, [west, south, east, north]: [f64; 4]) -> bool {
+        if !(west >= -180.0 && east <= 180.0) {
+            return true;
+        }
+        if north < self.south || south > self.north {
+            return false;
+        }
+        let band =
+            |y: f64| (((y - self.south) / self.band).max(0.0) as usize).min(self.bands.len() - 1);
+        self.bands[band(south)..=band(north)]
+            .iter()
+            .flatten()
+            .any(|&i| {
+                let e = self.edges[i as usize];
+                e[0].min(e[2]) <= east
+                    && e[0].max(e[2]) >= west
+                    && e[1].min(e[3]) <= north
+                    && e[1].max(e[3]) >= south
+            })
+    }
+
     /// Whether the point (longitude, latitude; any longitude, taken modulo 360°) lies
     /// inside.
     pub(crate) fn contains(&self, lon: f64, lat: f64) -> bool {
         if !(lat >= self.south && lat < self.north) {
             return false;
         }
-        let lon = lon - 360.0 * ((lon + 180.0) / 360.0).floor();
+        let lon = if (-180.0..180.0).contains(&lon) {
+            lon
+        } else {
+            lon - 360.0 * ((lon + 180.0) / 360.0).floor()
+        };
         let band = (((lat - self.south) / self.band) as usize).min(self.bands.len() - 1);
         let mut inside = false;
         for &i in &self.bands[band] {
@@ -158,14 +191,41 @@ impl Footprint {
     }
 }
 
-/// Sets `inside` (one per pixel of `image`, row by row) to whether the pixel is still to
-/// draw (not opaque) and its centre lies in `footprint`; returns whether any is.
+/// Which pixels of a view a footprint holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Coverage {
+    /// Every pixel's centre.
+    All,
+    /// None.
+    Nothing,
+    /// Those marked in the `inside` given to [`inside`].
+    Some,
+}
+
+/// Which pixels of `image` still to draw (not opaque) have their centre in `footprint`:
+/// all, none, or those it sets in `inside` (one per pixel, row by row).
 pub(crate) fn inside(
     lon_lat: &LonLat,
     footprint: &Footprint,
     image: &Rgba,
     inside: &mut Vec<bool>,
-) -> bool {
+) -> Coverage {
+    // No edge near the pixel centres (all of them, or a grid cell's): all are on the same
+    // side, which one point tells.
+    let uniform = |bounds: Option<[f64; 4]>| {
+        let [west, south, east, north] = bounds.filter(|b| !footprint.near(*b))?;
+        Some(footprint.contains((west + east) / 2.0, (south + north) / 2.0))
+    };
+    match uniform(lon_lat.bounds) {
+        Some(true) => return Coverage::All,
+        Some(false) => return Coverage::Nothing,
+        None => {}
+    }
+    let (across, down) = lon_lat.map.cells();
+    let cells: Vec<Option<bool>> = (0..down)
+        .flat_map(|j| (0..across).map(move |i| (i, j)))
+        .map(|(i, j)| uniform(lon_lat.map.cell_bounds(i, j)))
+        .collect();
     let width = lon_lat.width;
     inside.clear();
     inside.resize(image.pixels.len() / 4, false);
@@ -179,15 +239,26 @@ pub(crate) fn inside(
         if pixels.chunks_exact(4).all(|p| p[3] == 255) {
             continue;
         }
-        lon_lat.map.row(row, &mut positions);
-        for ((pixel, position), inside) in pixels.chunks_exact(4).zip(&positions).zip(inside) {
-            if pixel[3] != 255 && footprint.contains(position.0, position.1) {
-                *inside = true;
-                any = true;
+        let cells = &cells[(row / STEP).min(down - 1) * across..][..across];
+        lon_lat
+            .map
+            .row_in(row, &mut positions, |i| cells[i].is_none());
+        let pixels = pixels.chunks(STEP * 4).zip(positions.chunks(STEP));
+        for ((pixels, positions), (inside, cell)) in pixels.zip(inside.chunks_mut(STEP).zip(cells))
+        {
+            let pixels = pixels.chunks_exact(4).zip(positions).zip(inside);
+            for ((pixel, position), inside) in pixels {
+                *inside = pixel[3] != 255
+                    && cell.unwrap_or_else(|| footprint.contains(position.0, position.1));
+                any |= *inside;
             }
         }
     }
-    any
+    if any {
+        Coverage::Some
+    } else {
+        Coverage::Nothing
+    }
 }
 
 #[cfg(test)]
@@ -224,5 +295,66 @@ mod tests {
         assert!(!footprint.contains(0.0, 0.0));
         assert!(!footprint.contains(172.0, 10.5));
         assert!(!footprint.contains(-169.0, 0.0));
+    }
+
+    /// Whole cells decided by one point agree with testing every pixel.
+    #[test]
+    fn cells_away_from_edges_are_decided_at_once() {
+        let zigzag = Polygon::new(
+            LineString::from(vec![
+                (-20.0, 60.0),
+                (40.0, 62.0),
+                (10.0, 70.0),
+                (60.0, 80.0),
+                (-30.0, 84.0),
+                (-20.0, 60.0),
+            ]),
+            Vec::new(),
+        );
+        let footprint = Footprint::new(&MultiPolygon::new(vec![zigzag]));
+        for view in [
+            View {
+                epsg: 4326,
+                bbox: [-40.0, 55.0, 70.0, 90.0],
+                width: 300,
+                height: 100,
+            },
+            View {
+                epsg: 3857,
+                bbox: [-4e6, 7e6, 8e6, 1.9e7],
+                width: 200,
+                height: 250,
+            },
+            View {
+                epsg: 3413,
+                bbox: [-4e6, -4e6, 4e6, 4e6],
+                width: 256,
+                height: 256,
+            },
+        ] {
+            let lon_lat = LonLat::new(&view).unwrap();
+            let image = Rgba::transparent(view.width, view.height);
+            let mut inside_ = Vec::new();
+            assert_eq!(
+                inside(&lon_lat, &footprint, &image, &mut inside_),
+                Coverage::Some
+            );
+            let mut positions = vec![(f64::NAN, f64::NAN); view.width];
+            let mut count = 0;
+            for row in 0..view.height {
+                lon_lat.map.row(row, &mut positions);
+                for (column, (lon, lat)) in positions.iter().enumerate() {
+                    let expected = footprint.contains(*lon, *lat);
+                    assert_eq!(
+                        inside_[row * view.width + column],
+                        expected,
+                        "EPSG:{} pixel ({column}, {row}) at {lon}, {lat}",
+                        view.epsg
+                    );
+                    count += usize::from(expected);
+                }
+            }
+            assert!(count > 1000, "EPSG:{}: {count}", view.epsg);
+        }
     }
 }

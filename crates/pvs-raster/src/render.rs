@@ -132,10 +132,11 @@ pub fn mosaic(sources: &[MosaicSource], view: &View, style: &Style) -> Result<Rg
                     None => lon_lat.insert(clip::LonLat::new(view)?),
                 };
                 let footprint = clip::Footprint::new(footprint);
-                if !clip::inside(lon_lat, &footprint, &image, &mut inside) {
-                    continue;
+                match clip::inside(lon_lat, &footprint, &image, &mut inside) {
+                    clip::Coverage::All => None,
+                    clip::Coverage::Nothing => continue,
+                    clip::Coverage::Some => Some(inside.as_slice()),
                 }
-                Some(inside.as_slice())
             }
         };
         let dataset = DATASETS.take(path)?;

@@ -40,7 +40,7 @@ use crate::render::{Rgba, View};
 use crate::style::Style;
 
 /// Output pixels between the nodes mapped through PROJ.
-const STEP: usize = 16;
+pub(crate) const STEP: usize = 16;
 /// The largest error of the interpolated mapping, as a fraction of what one output pixel
 /// spans in the source (at least of one source pixel).
 pub(crate) const MAX_ERROR: f64 = 0.125;
@@ -403,13 +403,54 @@ impl PixelMap {
         }
     }
 
+    /// The box `[min x, min y, max x, max y]` holding every pixel's position; `None` when
+    /// some pixel has none (NaN). Interpolated positions lie between their cell's nodes.
+    pub(crate) fn bounds(&self) -> Option<[f64; 4]> {
+        let exact = self.exact.iter().flatten().flatten();
+        bounds_of(self.nodes.iter().chain(exact))
+    }
+
+    /// The grid's cells across and down: pixel (column, row) lies in cell
+    /// (`column / STEP`, `(row / STEP).min(down - 1)`).
+    pub(crate) fn cells(&self) -> (usize, usize) {
+        (self.node_us.len() - 1, self.node_vs.len() - 1)
+    }
+
+    /// The box holding the positions of cell (`i`, `j`)'s pixels, as [`Self::bounds`].
+    pub(crate) fn cell_bounds(&self, i: usize, j: usize) -> Option<[f64; 4]> {
+        let columns = self.node_us.len();
+        match &self.exact[j * (columns - 1) + i] {
+            Some(exact) => bounds_of(exact),
+            None => {
+                let node = |i: usize, j: usize| &self.nodes[j * columns + i];
+                bounds_of([
+                    node(i, j),
+                    node(i + 1, j),
+                    node(i, j + 1),
+                    node(i + 1, j + 1),
+                ])
+            }
+        }
+    }
+
     /// The source positions of row `row`'s pixels, into `out` (as long as a row).
     pub(crate) fn row(&self, row: usize, out: &mut [(f64, f64)]) {
+        self.row_in(row, out, |_| true);
+    }
+
+    /// The source positions of row `row`'s pixels in the cells `wanted` (by their index
+    /// across) wants, into `out` (as long as a row); the others are left as they are.
+    pub(crate) fn row_in(
+        &self,
+        row: usize,
+        out: &mut [(f64, f64)],
+        wanted: impl Fn(usize) -> bool,
+    ) {
         let columns = self.node_us.len();
         let j = (row / STEP).min(self.node_vs.len() - 2);
         let (v0, v1) = (self.node_vs[j], self.node_vs[j + 1]);
         let t = (row as f64 + 0.5 - v0) / (v1 - v0);
-        for i in 0..columns - 1 {
+        for i in (0..columns - 1).filter(|i| wanted(*i)) {
             let (u0, u1) = (self.node_us[i], self.node_us[i + 1]);
             let pixels = &mut out[u0 as usize..u1 as usize];
             if let Some(exact) = &self.exact[j * (columns - 1) + i] {
@@ -475,6 +516,28 @@ fn any_to_draw(pixels: &[u8], inside: Option<&[bool]>) -> bool {
             .zip(inside)
             .any(|(p, i)| *i && p[3] != 255),
     }
+}
+
+/// The box `[min x, min y, max x, max y]` of `positions`; `None` when one is NaN.
+fn bounds_of<'a>(positions: impl IntoIterator<Item = &'a (f64, f64)>) -> Option<[f64; 4]> {
+    let mut bounds = [
+        f64::INFINITY,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::NEG_INFINITY,
+    ];
+    for &(x, y) in positions {
+        if x.is_nan() || y.is_nan() {
+            return None;
+        }
+        bounds = [
+            bounds[0].min(x),
+            bounds[1].min(y),
+            bounds[2].max(x),
+            bounds[3].max(y),
+        ];
+    }
+    Some(bounds)
 }
 
 /// Which bands are drawn, and how.
