@@ -86,6 +86,21 @@ async fn add_product(
     )
 }
 
+/// Serves a renderer over `catalog` and the COGs under `storage_dir` on an ephemeral port;
+/// returns its base URL.
+pub async fn serve(catalog: Arc<dyn Catalog>, storage_dir: &Path, settings: Settings) -> String {
+    let storage = Storage::from_url(
+        &format!("file://{}", storage_dir.display()).parse().unwrap(),
+        None,
+    )
+    .unwrap();
+    let renderer = Arc::new(Renderer::new(catalog, storage, settings));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, routes(renderer)).await });
+    base
+}
+
 impl Server {
     pub async fn start() -> Self {
         Self::start_with(Settings::default()).await
@@ -111,17 +126,7 @@ impl Server {
             "reference_test_data/ASA_IM__0P_20100722_213840.jpg",
         )
         .await;
-        let storage = Storage::from_url(
-            &format!("file://{}", storage_dir.path().display())
-                .parse()
-                .unwrap(),
-            None,
-        )
-        .unwrap();
-        let renderer = Arc::new(Renderer::new(catalog, storage, settings));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, routes(renderer)).await });
+        let base = serve(catalog, storage_dir.path(), settings).await;
         Self {
             _database: database,
             _storage_dir: storage_dir,
