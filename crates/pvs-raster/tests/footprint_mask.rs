@@ -8,7 +8,8 @@
 //! Products: ENVISAT MERIS RR half an orbit whose footprint crosses both the prime meridian
 //! and the antimeridian and comes within 4° of the north pole (the real report, 608 nodes,
 //! image 498 × 6639); the regular grid across the antimeridian of the ngEO corpus; a swath
-//! reaching latitude 87° across 200° of longitude (made here).
+//! reaching latitude 87° across 200° of longitude and a band over 340° of longitude (made
+//! here).
 //!
 //! `PVS_TEST_IMAGES=dir` writes every drawn map there as PNG, to look at.
 
@@ -283,26 +284,27 @@ fn regular_grid_across_the_antimeridian_shows_only_on_its_footprint() {
     draw_and_check("dateline", &cog, &footprint, &all, &[]);
 }
 
-/// A browse report whose footprint is a swath of `width` × `height` pixels curving from
-/// (-30°, 60°) over latitude 87° to (170°, 60°), 4° of latitude wide.
-fn polar_swath_report(width: usize, height: usize) -> String {
+/// A browse report whose footprint is a swath of `width` × `height` pixels along the line
+/// `centre` (t from 0 to 1 down the image: lon, lat), `half` degrees of latitude to either
+/// side.
+fn swath_report(
+    width: usize,
+    height: usize,
+    centre: impl Fn(f64) -> (f64, f64),
+    half: f64,
+) -> String {
     let steps = 40;
-    let centre = |t: f64| {
-        let lon = -30.0 + 200.0 * t;
-        let lat = 60.0 + 27.0 * (std::f64::consts::PI * t).sin();
-        (lon, lat)
-    };
     // The ring: down the left edge (north side), across, up the right edge (south side).
     let mut nodes: Vec<(usize, usize, f64, f64)> = Vec::new();
     for i in 0..=steps {
         let t = i as f64 / steps as f64;
         let (lon, lat) = centre(t);
-        nodes.push((0, i * height / steps, lat + 2.0, lon));
+        nodes.push((0, i * height / steps, lat + half, lon));
     }
     for i in (0..=steps).rev() {
         let t = i as f64 / steps as f64;
         let (lon, lat) = centre(t);
-        nodes.push((width, i * height / steps, lat - 2.0, lon));
+        nodes.push((width, i * height / steps, lat - half, lon));
     }
     nodes.push(nodes[0]);
     let cols_rows: Vec<String> = nodes.iter().map(|n| format!("{} {}", n.0, n.1)).collect();
@@ -314,8 +316,8 @@ fn polar_swath_report(width: usize, height: usize) -> String {
     <rep:dateTime>2020-02-28T03:22:22Z</rep:dateTime>
     <rep:browseType>SAR</rep:browseType>
     <rep:browse>
-        <rep:browseIdentifier>POLAR_SWATH</rep:browseIdentifier>
-        <rep:fileName>polar.png</rep:fileName>
+        <rep:browseIdentifier>SWATH</rep:browseIdentifier>
+        <rep:fileName>swath.png</rep:fileName>
         <rep:imageType>PNG</rep:imageType>
         <rep:referenceSystemIdentifier>EPSG:4326</rep:referenceSystemIdentifier>
         <rep:footprint nodeNumber="{}">
@@ -337,7 +339,14 @@ fn polar_swath_report(width: usize, height: usize) -> String {
 fn polar_swath_over_200_degrees_of_longitude_shows_only_on_its_footprint() {
     let dir = tempfile::tempdir().unwrap();
     let (width, height) = (300, 3000);
-    let report = polar_swath_report(width, height);
+    // From (-30°, 60°) over latitude 87° to (170°, 60°), 4° of latitude wide.
+    let centre = |t: f64| {
+        (
+            -30.0 + 200.0 * t,
+            60.0 + 27.0 * (std::f64::consts::PI * t).sin(),
+        )
+    };
+    let report = swath_report(width, height, centre, 2.0);
     let (cog, footprint) = convert(report.as_bytes(), width, height, dir.path(), "polar");
     let rect = footprint.bounding_rect().unwrap();
     assert!(rect.max().y > 88.0 && rect.width() > 199.0, "{rect:?}");
@@ -345,4 +354,28 @@ fn polar_swath_over_200_degrees_of_longitude_shows_only_on_its_footprint() {
     all.push(view(4326, [-40.0, 55.0, 180.0, 90.0], 880, 140));
     let margins = [view(4326, [-180.0, -90.0, -30.0, 90.0], 300, 360)];
     draw_and_check("polar", &cog, &footprint, &all, &margins);
+}
+
+#[test]
+fn nearly_global_band_shows_only_on_its_footprint() {
+    let dir = tempfile::tempdir().unwrap();
+    let (width, height) = (400, 3000);
+    // A band waving between 45° S and 45° N over 340° of longitude, across the prime
+    // meridian, 50° of latitude wide.
+    let centre = |t: f64| {
+        (
+            -170.0 + 340.0 * t,
+            20.0 * (4.0 * std::f64::consts::PI * t).sin(),
+        )
+    };
+    let report = swath_report(width, height, centre, 25.0);
+    let (cog, footprint) = convert(report.as_bytes(), width, height, dir.path(), "global");
+    let rect = footprint.bounding_rect().unwrap();
+    assert!(rect.width() > 339.0, "{rect:?}");
+    let mut all = views(0.0, 0.0);
+    // The north polar view reaches down to about 30° N only at its corners.
+    all.retain(|v| v.epsg != 3413);
+    all.push(view(3413, [-9e6, -9e6, 9e6, 9e6], 512, 512));
+    let margins = [view(4326, [170.0, -90.0, 180.0, 90.0], 50, 360)];
+    draw_and_check("global", &cog, &footprint, &all, &margins);
 }
