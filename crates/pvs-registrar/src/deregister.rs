@@ -1,0 +1,36 @@
+//! Deregistration: a product removed from the catalog, its cached tiles deleted, its
+//! invalidation record pushed, its id forgotten in the registration sets.
+
+use pvs_catalog::Product;
+use pvs_queue::Stage;
+
+use crate::{RegisterError, Registrar};
+
+impl Registrar {
+    /// Removes product `id` from the catalog: its cached tiles are deleted (with a tile
+    /// store), its invalidation record is pushed to `invalidate_queue`, and it is forgotten in
+    /// the registration sets. `None` when there was no such product. When the tiles cannot be
+    /// deleted the product is gone from the catalog all the same, and the error says so.
+    pub async fn deregister(&self, id: &str) -> Result<Option<Product>, RegisterError> {
+        let removed = self
+            .catalog
+            .deregister(id)
+            .await
+            .map_err(|e| RegisterError::Catalog {
+                id: id.to_owned(),
+                reason: e.to_string(),
+            })?;
+        if let Some(product) = &removed {
+            self.invalidate(id, &[product]).await?;
+            self.publish_invalidation(product, "deregistered").await?;
+            self.queue.forget(Stage::Register, id).await?;
+            tracing::info!(product = id, "product deregistered");
+        } else {
+            tracing::warn!(
+                product = id,
+                "deregistration of an unknown product: nothing to do"
+            );
+        }
+        Ok(removed)
+    }
+}

@@ -1,0 +1,158 @@
+//! The metadata of a COG without a metadata document, derived from the COG itself with
+//! GDAL: footprint from its valid pixels, time from its file name or TIFF tags.
+
+use chrono::{DateTime, Utc};
+use geo::MultiPolygon;
+use pvs_model::{CogInfo, GeoJsonGeometry, ProductMetadata, ReportInfo, SourceInfo};
+use pvs_storage::StorageKey;
+
+use crate::{RegisterError, Registrar};
+
+impl Registrar {
+    /// The metadata document the preprocessor would have written for the COG at `key`, made
+    /// from the COG alone, for collection `collection`, and a note of what was derived:
+    ///
+    /// - id: the file stem; the COG's size, bands, alpha, CRS, bounding box and resolution
+    ///   as GDAL reads them ([`pvs_raster::cog::describe`]);
+    /// - footprint: the outline of its valid pixels in EPSG:4326
+    ///   ([`pvs_raster::derive::valid_data_footprint`]);
+    /// - start/end: from the file name ([`pvs_raster::derive::time_from_name`]), else from
+    ///   the TIFF tags ([`pvs_raster::derive::time_from_tags`]), else an error;
+    /// - source: the COG's key, no browse identifier, and an empty report whose browse type
+    ///   is the collection; `processed_at` (and the report's time) is when the object was
+    ///   last written.
+    ///
+    /// GDAL reads the COG through [`pvs_storage::Storage::gdal_path`] on a blocking thread.
+    pub async fn derive_metadata(
+        &self,
+        key: &StorageKey,
+        collection: &str,
+    ) -> Result<(ProductMetadata, String), RegisterError> {
+        let error = |reason: String| RegisterError::Derive {
+            key: key.as_str().to_owned(),
+            reason,
+        };
+        let object = self
+            .storage
+            .head(key)
+            .await
+            .map_err(|e| error(e.to_string()))?;
+        let path = self.storage.gdal_path(key).ok_or_else(|| {
+            error(format!(
+                "GDAL cannot read objects of storage {}",
+                self.storage.url()
+            ))
+        })?;
+        let config = self.storage.gdal_config();
+        let file_name = file_name_of(key).to_owned();
+        let read = tokio::task::spawn_blocking(move || read_cog(&path, &config, &file_name))
+            .await
+            .map_err(|e| error(format!("reading the COG stopped: {e}")))?
+            .map_err(error)?;
+        let metadata = ProductMetadata {
+            id: cog_id(key),
+            collection: collection.to_owned(),
+            footprint: GeoJsonGeometry::from(&read.footprint),
+            start: read.start,
+            end: read.end,
+            cog: CogInfo {
+                key: key.as_str().to_owned(),
+                size_bytes: object.size,
+                width: read.description.width,
+                height: read.description.height,
+                bands: read.description.bands,
+                alpha: read.description.alpha,
+                crs: read.description.crs,
+                bbox: read.description.bbox,
+                resolution: read.description.resolution,
+            },
+            source: SourceInfo {
+                file: key.as_str().to_owned(),
+                browse_identifier: None,
+                report: ReportInfo {
+                    name: String::new(),
+                    responsible_org_name: String::new(),
+                    date_time: object.last_modified,
+                    browse_type: collection.to_owned(),
+                },
+            },
+            processed_at: object.last_modified,
+        };
+        let derived = format!(
+            "footprint from the COG's valid pixels, time from its {}",
+            read.time_source
+        );
+        Ok((metadata, derived))
+    }
+}
+
+/// What GDAL reads from a COG without a metadata document.
+struct CogRead {
+    description: pvs_raster::cog::Description,
+    footprint: MultiPolygon<f64>,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    /// Where the time came from: `file name` or `TIFF tags`.
+    time_source: &'static str,
+}
+
+/// Opens the COG at GDAL path `path` under the GDAL configuration `config` and reads its
+/// layout, time and footprint. Blocking.
+fn read_cog(path: &str, config: &[(String, String)], file_name: &str) -> Result<CogRead, String> {
+    for (option, value) in config {
+        // The values hold the secret key: the message names the option only.
+        gdal::config::set_config_option(option, value)
+            .map_err(|e| format!("cannot set the GDAL option {option}: {e}"))?;
+    }
+    let dataset =
+        gdal::Dataset::open(path).map_err(|e| format!("cannot open it as a raster: {e}"))?;
+    let description = pvs_raster::cog::describe(&dataset).map_err(|e| e.to_string())?;
+    let ((start, end), time_source) = match pvs_raster::derive::time_from_name(file_name) {
+        Some(time) => (time, "file name"),
+        None => (
+            pvs_raster::derive::time_from_tags(&dataset)
+                .ok_or("no time: neither the file name nor the TIFF tags give one")?,
+            "TIFF tags",
+        ),
+    };
+    let footprint = pvs_raster::derive::valid_data_footprint(&dataset)
+        .map_err(|e| format!("no footprint: {e}"))?;
+    Ok(CogRead {
+        description,
+        footprint,
+        start,
+        end,
+        time_source,
+    })
+}
+
+/// The last segment of `key`.
+pub(crate) fn file_name_of(key: &StorageKey) -> &str {
+    key.as_str().rsplit('/').next().unwrap_or(key.as_str())
+}
+
+/// The product id of a COG without a metadata document: its file name without the
+/// extension.
+pub(crate) fn cog_id(key: &StorageKey) -> String {
+    let name = file_name_of(key);
+    match name.rsplit_once('.') {
+        Some((stem, _)) if !stem.is_empty() => stem.to_owned(),
+        _ => name.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_of_cogs() {
+        let key = |k: &str| StorageKey::parse(k).unwrap();
+        assert_eq!(
+            cog_id(&key("a/b/S2A_20230101T103021.tif")),
+            "S2A_20230101T103021"
+        );
+        assert_eq!(cog_id(&key("x.y.TIFF")), "x.y");
+        assert_eq!(cog_id(&key("a/.tif")), ".tif");
+    }
+}

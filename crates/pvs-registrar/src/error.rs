@@ -1,0 +1,52 @@
+//! Why a product was not registered.
+
+/// Why a product was not registered.
+#[derive(Debug, thiserror::Error)]
+pub enum RegisterError {
+    /// The message is not a storage key.
+    #[error("message {0:?} is not a storage key of a metadata document: {1}")]
+    BadMessage(String, String),
+    /// The metadata document could not be read.
+    #[error("cannot read metadata document `{key}`: {reason}")]
+    Metadata {
+        /// Its key.
+        key: String,
+        /// Why.
+        reason: String,
+    },
+    /// The browse type belongs to no configured collection.
+    #[error("product {id}: browse type {browse_type:?} belongs to no configured collection")]
+    UnknownCollection {
+        /// The product id.
+        id: String,
+        /// Its browse type.
+        browse_type: String,
+    },
+    /// A COG without a metadata document whose metadata cannot be derived.
+    #[error("COG `{key}` without a metadata document: {reason}")]
+    Derive {
+        /// The COG's key.
+        key: String,
+        /// Why.
+        reason: String,
+    },
+    /// The catalog refused the product or could not be reached.
+    #[error("product {id}: {reason}")]
+    Catalog {
+        /// The product id.
+        id: String,
+        /// The catalog's message.
+        reason: String,
+    },
+    /// The cached tiles the product makes stale could not be deleted.
+    #[error("product {id}: cannot delete its stale cached tiles: {reason}")]
+    Invalidate {
+        /// The product id.
+        id: String,
+        /// The tile store's message.
+        reason: String,
+    },
+    /// The queue could not be reached.
+    #[error(transparent)]
+    Queue(#[from] pvs_queue::QueueError),
+}

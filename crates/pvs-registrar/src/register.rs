@@ -1,0 +1,198 @@
+//! Registering one product: its metadata document read and checked, its collection upserted,
+//! the product inserted or replaced atomically, stale tiles deleted, its interval seeded.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use geo::MultiPolygon;
+use pvs_catalog::{Collection, Product, Registration};
+use pvs_model::ProductMetadata;
+use pvs_queue::QueueName;
+use pvs_storage::StorageKey;
+
+use crate::{RegisterError, Registrar};
+
+/// What registering one product did.
+#[derive(Debug)]
+pub struct Registered {
+    /// The product as registered.
+    pub product: Product,
+    /// Whether it replaced an earlier version.
+    pub replaced: bool,
+    /// Whether its interval was queued for seeding.
+    pub seeded: bool,
+    /// For a COG registered without a metadata document, what was derived from the COG,
+    /// e.g. `footprint from the COG's valid pixels, time from its file name`; `None` when a
+    /// metadata document gave everything.
+    pub derived: Option<String>,
+}
+
+/// The `seed_queue` message for an interval: `start/end`, ISO 8601.
+pub fn seed_message(start: DateTime<Utc>, end: DateTime<Utc>) -> String {
+    format!(
+        "{}/{}",
+        start.to_rfc3339_opts(SecondsFormat::AutoSi, true),
+        end.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+    )
+}
+
+impl Registrar {
+    pub(crate) async fn read_message(
+        &self,
+        message: &str,
+    ) -> Result<ProductMetadata, RegisterError> {
+        let key: StorageKey = message.trim().parse().map_err(|e: pvs_storage::KeyError| {
+            RegisterError::BadMessage(message.chars().take(200).collect(), e.to_string())
+        })?;
+        self.read_metadata(&key).await
+    }
+
+    /// Reads the metadata document at `message` (a storage key) and registers its product.
+    pub async fn register_message(&self, message: &str) -> Result<Registered, RegisterError> {
+        let metadata = self.read_message(message).await?;
+        self.register(&metadata).await
+    }
+
+    /// Registers the product a metadata document describes.
+    pub async fn register(&self, metadata: &ProductMetadata) -> Result<Registered, RegisterError> {
+        self.register_into(metadata, None).await
+    }
+
+    /// The collection a product goes to: `forced` (with its configuration, or the defaults),
+    /// else the one its browse type belongs to.
+    pub(crate) fn collection_of(
+        &self,
+        metadata: &ProductMetadata,
+        forced: Option<&str>,
+    ) -> Result<(String, pvs_model::CollectionConfig), RegisterError> {
+        if let Some(name) = forced {
+            let config = self
+                .collections
+                .collections
+                .get(name)
+                .cloned()
+                .unwrap_or_else(|| pvs_model::CollectionConfig::for_browse_type(name));
+            return Ok((name.to_owned(), config));
+        }
+        let browse_type = &metadata.source.report.browse_type;
+        self.collections
+            .for_browse_type(browse_type)
+            .ok_or_else(|| RegisterError::UnknownCollection {
+                id: metadata.id.clone(),
+                browse_type: browse_type.clone(),
+            })
+    }
+
+    /// [`Registrar::register`] into collection `forced` when given.
+    pub async fn register_into(
+        &self,
+        metadata: &ProductMetadata,
+        forced: Option<&str>,
+    ) -> Result<Registered, RegisterError> {
+        let (collection_name, config) = self.collection_of(metadata, forced)?;
+        let catalog_error = |e: pvs_catalog::CatalogError| RegisterError::Catalog {
+            id: metadata.id.clone(),
+            reason: e.to_string(),
+        };
+        let collection = Collection {
+            name: collection_name.clone(),
+            product_type: config.product_type.clone(),
+            metadata: serde_json::json!({
+                "browse_types": config.browse_types,
+                "compression": config.compression,
+                "seed_zoom": config.seed_zoom,
+                "render": config.render,
+            }),
+        };
+        let known = self
+            .upserted
+            .lock()
+            .expect("no panic while holding the lock")
+            .contains(&collection.name);
+        if !known {
+            self.catalog
+                .upsert_collection(&collection)
+                .await
+                .map_err(catalog_error)?;
+            self.upserted
+                .lock()
+                .expect("no panic while holding the lock")
+                .insert(collection.name.clone());
+        }
+        let product = Product {
+            id: metadata.id.clone(),
+            collection: collection_name,
+            product_type: config.product_type.clone(),
+            footprint: MultiPolygon::from(&metadata.footprint),
+            begin: metadata.start,
+            end: metadata.end,
+            location: metadata.cog.key.clone(),
+            metadata: serde_json::to_value(metadata).expect("metadata serialises"),
+        };
+        let registration = self
+            .catalog
+            .register(&product)
+            .await
+            .map_err(catalog_error)?;
+        // After the catalog has the new version (tiles drawn before then are stale) and
+        // before seeding (which must draw fresh ones). A new product makes stale the tiles
+        // of its place and time too: they were drawn without it.
+        let mut stale = vec![&product];
+        stale.extend(registration.previous());
+        self.invalidate(&product.id, &stale).await?;
+        let replaced = match registration {
+            Registration::Inserted => false,
+            Registration::Replaced { previous } => {
+                self.publish_invalidation(&previous, "replaced").await?;
+                true
+            }
+        };
+        let seeded = config.seed_zoom.is_some();
+        if seeded {
+            self.queue
+                .push(QueueName::Seed, &seed_message(product.begin, product.end))
+                .await?;
+        }
+        Ok(Registered {
+            product,
+            replaced,
+            seeded,
+            derived: None,
+        })
+    }
+
+    pub(crate) async fn read_metadata(
+        &self,
+        key: &StorageKey,
+    ) -> Result<ProductMetadata, RegisterError> {
+        let bytes = self
+            .storage
+            .get(key)
+            .await
+            .map_err(|e| RegisterError::Metadata {
+                key: key.as_str().to_owned(),
+                reason: e.to_string(),
+            })?;
+        let text = std::str::from_utf8(&bytes).map_err(|e| RegisterError::Metadata {
+            key: key.as_str().to_owned(),
+            reason: format!("not UTF-8: {e}"),
+        })?;
+        ProductMetadata::from_json(text).map_err(|e| RegisterError::Metadata {
+            key: key.as_str().to_owned(),
+            reason: format!("not a product metadata document: {e}"),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seed_messages_are_iso_intervals() {
+        let start = "2010-07-22T21:38:40Z".parse().unwrap();
+        let end = "2010-07-22T21:39:38.5Z".parse().unwrap();
+        assert_eq!(
+            seed_message(start, end),
+            "2010-07-22T21:38:40Z/2010-07-22T21:39:38.500Z"
+        );
+    }
+}
