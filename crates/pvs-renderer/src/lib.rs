@@ -1,11 +1,10 @@
 //! The pvs renderer: WMS 1.1.1 and 1.3.0 (`GetCapabilities`, `GetMap`, `GetFeatureInfo`;
 //! collection, outlines and product layers, mosaicking the COGs newest on top with GDAL) and
-//! WCS 2.0.1 / EO-WCS on `/ows`, OpenSearch 1.1 under `/opensearch`. See `docs/renderer.md`,
-//! `docs/wcs.md` and `docs/opensearch.md`.
+//! WCS 2.0.1 / EO-WCS on `/ows`. See `docs/renderer.md` and `docs/wcs.md`; OpenSearch, served
+//! beside it, is `pvs-opensearch`.
 
 mod info;
 mod layers;
-mod opensearch;
 pub mod params;
 mod wcs;
 mod wms;
@@ -130,19 +129,9 @@ impl Renderer {
     }
 }
 
-/// `GET /ows` (WMS, and WCS when `SERVICE=WCS`) and the OpenSearch routes under
-/// `/opensearch`.
+/// `GET /ows` (WMS, and WCS when `SERVICE=WCS`).
 pub fn routes(renderer: Arc<Renderer>) -> Router {
-    Router::new()
-        .route("/ows", get(ows))
-        .merge(opensearch::routes())
-        .with_state(renderer)
-}
-
-/// The OpenSearch routes under `/opensearch` alone (for a process whose `/ows` is the
-/// cache's, which passes what it does not serve to this renderer).
-pub fn opensearch_routes(renderer: Arc<Renderer>) -> Router {
-    opensearch::routes().with_state(renderer)
+    Router::new().route("/ows", get(ows)).with_state(renderer)
 }
 
 /// Whether the query string asks for `SERVICE=WCS` (keys are case-insensitive, as in OGC

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use pvs_catalog::{Catalog, PostgisCatalog};
+use pvs_opensearch::OpenSearch;
 use pvs_renderer::{Renderer, Settings};
 use pvs_service::config::{ConfigError, DatabaseUrl, Env, ListenAddr, vars};
 use pvs_service::http;
@@ -50,6 +51,17 @@ pub fn settings(env: &Env) -> Result<Settings, StartError> {
     })
 }
 
+/// The OpenSearch service beside a renderer of `settings`: the same title, public URL rule
+/// and largest map (for its GetMap links).
+pub fn opensearch(settings: &Settings, catalog: Arc<dyn Catalog>) -> OpenSearch {
+    OpenSearch {
+        catalog,
+        title: settings.title.clone(),
+        wms_max_size: settings.max_size,
+        public_url: settings.public_url.clone(),
+    }
+}
+
 /// Runs the renderer until SIGINT/SIGTERM.
 pub async fn run(env: &Env, listen: ListenAddr) -> Result<(), StartError> {
     // Every configuration check comes before any backend is touched.
@@ -67,6 +79,7 @@ pub async fn run(env: &Env, listen: ListenAddr) -> Result<(), StartError> {
             .await
             .map_err(|e| StartError::Runtime(e.to_string()))?,
     );
+    let opensearch = Arc::new(opensearch(&settings, catalog.clone()));
     let renderer = Arc::new(Renderer::new(catalog.clone(), storage.clone(), settings));
     let readiness = backends::Probes {
         catalog: Some(catalog),
@@ -77,7 +90,7 @@ pub async fn run(env: &Env, listen: ListenAddr) -> Result<(), StartError> {
     let metrics = crate::metrics::service_metrics("renderer", None);
     let router = http::service_router(
         "renderer",
-        pvs_renderer::routes(renderer),
+        pvs_renderer::routes(renderer).merge(pvs_opensearch::routes(opensearch)),
         readiness,
         metrics,
     );

@@ -207,6 +207,10 @@ pub async fn run(env: &Env, args: UpArgs, listen: ListenAddr) -> Result<(), Star
         Some(storage.clone()),
         ingest_prefix,
     ));
+    let opensearch = Arc::new(crate::renderer::opensearch(
+        &renderer_settings,
+        catalog.clone(),
+    ));
     let renderer = Arc::new(Renderer::new(
         catalog.clone(),
         storage.clone(),
@@ -214,7 +218,7 @@ pub async fn run(env: &Env, args: UpArgs, listen: ListenAddr) -> Result<(), Star
     ));
     let cache = Arc::new(TileCache::new(
         tiles.clone(),
-        TileRenderer::InProcess(renderer.clone()),
+        TileRenderer::InProcess(renderer),
         catalog.clone(),
     ));
     let cores = std::thread::available_parallelism().map_or(2, usize::from);
@@ -261,7 +265,7 @@ pub async fn run(env: &Env, args: UpArgs, listen: ListenAddr) -> Result<(), Star
             ingest_settings,
         ))
         .merge(pvs_cache::routes(cache.clone(), cache_settings))
-        .merge(pvs_renderer::opensearch_routes(renderer))
+        .merge(pvs_opensearch::routes(opensearch))
         .merge(crate::status::routes(queue.clone()));
     let readiness = backends::Probes {
         queue: Some(queue.clone()),

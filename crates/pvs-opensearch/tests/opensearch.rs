@@ -10,7 +10,8 @@ use chrono::{DateTime, Utc};
 use geo::{MultiPolygon, Polygon, polygon};
 use pvs_catalog::testing::TestDatabase;
 use pvs_catalog::{Catalog, Collection, Product};
-use pvs_renderer::{Renderer, Settings, routes};
+use pvs_opensearch::OpenSearch;
+use pvs_renderer::{Renderer, Settings};
 use pvs_storage::Storage;
 use quick_xml::events::Event;
 use serde_json::Value;
@@ -221,10 +222,20 @@ impl Server {
             None,
         )
         .unwrap();
-        let renderer = Arc::new(Renderer::new(catalog, storage, Settings::default()));
+        // OpenSearch beside the renderer its GetMap links lead to, as `pvs renderer` serves
+        // them.
+        let settings = Settings::default();
+        let opensearch = Arc::new(OpenSearch {
+            catalog: catalog.clone(),
+            title: settings.title.clone(),
+            wms_max_size: settings.max_size,
+            public_url: settings.public_url.clone(),
+        });
+        let renderer = Arc::new(Renderer::new(catalog, storage, settings));
+        let app = pvs_renderer::routes(renderer).merge(pvs_opensearch::routes(opensearch));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, routes(renderer)).await });
+        tokio::spawn(async move { axum::serve(listener, app).await });
         Self {
             _database: database,
             _storage_dir: storage_dir,

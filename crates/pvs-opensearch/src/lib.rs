@@ -1,5 +1,7 @@
-//! OpenSearch 1.1 with the Geo and Time extensions (OGC 10-032r8) and the EO extension
-//! (OGC 13-026r9), as EOxServer serves it: a two-step search.
+//! The pvs OpenSearch service: OpenSearch 1.1 with the Geo and Time extensions
+//! (OGC 10-032r8) and the EO extension (OGC 13-026r9), as EOxServer serves it: a two-step
+//! search over the product catalog. It never draws: its results link to the renderer's WMS
+//! GetMap and WCS GetCoverage on `/ows` of the same public address.
 //!
 //! - `GET /opensearch`: the description document of the collection search;
 //!   `GET /opensearch/{format}` searches the collections (`atom`, `geojson`, `json`).
@@ -7,8 +9,8 @@
 //!   that collection's products; `GET /opensearch/collections/{collection}/{format}`
 //!   searches them.
 //!
-//! Parameters are parsed in [`request`], answers written by [`atom`] and [`geojson`]; see
-//! `docs/opensearch.md`.
+//! Parameters are parsed in `request` (the `geom` WKT with geozero in `geometry`), answers
+//! written by `atom` and `geojson`; see `docs/opensearch.md`.
 
 mod atom;
 mod description;
@@ -26,17 +28,33 @@ use axum::response::Response;
 use axum::routing::get;
 use chrono::{DateTime, SecondsFormat, Utc};
 use geo::{BoundingRect, Intersects, Rect};
-use pvs_catalog::{Bbox, CatalogError, CollectionInfo, MAX_LIMIT, Product, ProductQuery};
+use pvs_catalog::{Bbox, Catalog, CatalogError, CollectionInfo, MAX_LIMIT, Product, ProductQuery};
+use pvs_service::public_url::PublicUrl;
 use quick_xml::escape::escape;
 
-use crate::Renderer;
 use request::{OsError, Region, SearchRequest, Target};
 
 /// The most products a `LINESTRING` search may have to look at (those whose footprint meets
 /// the line's box); the line is then tested against each footprint.
 const MAX_LINE_CANDIDATES: u64 = MAX_LIMIT as u64;
 
-pub(crate) fn routes() -> Router<Arc<Renderer>> {
+/// What the OpenSearch endpoints need: the catalog they search and how their answers name
+/// the service and its maps.
+pub struct OpenSearch {
+    /// The catalog searched.
+    pub catalog: Arc<dyn Catalog>,
+    /// The service title (description documents and feeds).
+    pub title: String,
+    /// The renderer's largest WMS `WIDTH`/`HEIGHT`: the results' GetMap links ask for no
+    /// more.
+    pub wms_max_size: usize,
+    /// How the answers name the service (`PUBLIC_URL`, else the request's proxy headers and
+    /// `Host`).
+    pub public_url: PublicUrl,
+}
+
+/// The OpenSearch routes under `/opensearch` (see the crate documentation).
+pub fn routes(state: Arc<OpenSearch>) -> Router {
     Router::new()
         .route("/opensearch", get(collections_description))
         .route("/opensearch/{format}", get(collections_search))
@@ -48,6 +66,7 @@ pub(crate) fn routes() -> Router<Arc<Renderer>> {
             "/opensearch/collections/{collection}/{format}",
             get(products_search),
         )
+        .with_state(state)
 }
 
 /// The encodings of search results.
@@ -110,17 +129,17 @@ pub(crate) struct Context {
 
 impl Context {
     fn new(
-        renderer: &Renderer,
+        state: &OpenSearch,
         headers: &HeaderMap,
         collection: Option<String>,
         format: Format,
     ) -> Self {
         Self {
-            base: renderer.settings.public_url.resolve(headers).to_string(),
-            title: renderer.settings.title.clone(),
+            base: state.public_url.resolve(headers).to_string(),
+            title: state.title.clone(),
             collection,
             format,
-            max_size: renderer.settings.max_size,
+            max_size: state.wms_max_size,
         }
     }
 
@@ -326,8 +345,8 @@ fn catalog_error(error: CatalogError) -> OsError {
 }
 
 /// Checks that `collection` exists.
-async fn check_collection(renderer: &Renderer, collection: &str) -> Result<(), OsError> {
-    match renderer.catalog.collection(collection).await {
+async fn check_collection(state: &OpenSearch, collection: &str) -> Result<(), OsError> {
+    match state.catalog.collection(collection).await {
         Ok(Some(_)) => Ok(()),
         Ok(None) => Err(OsError::not_found(
             "collection",
@@ -338,10 +357,10 @@ async fn check_collection(renderer: &Renderer, collection: &str) -> Result<(), O
 }
 
 async fn collections_description(
-    State(renderer): State<Arc<Renderer>>,
+    State(state): State<Arc<OpenSearch>>,
     headers: HeaderMap,
 ) -> Response {
-    let context = Context::new(&renderer, &headers, None, Format::Atom);
+    let context = Context::new(&state, &headers, None, Format::Atom);
     let xml = description::document(&context, Target::Collections);
     respond(
         StatusCode::OK,
@@ -351,14 +370,14 @@ async fn collections_description(
 }
 
 async fn products_description(
-    State(renderer): State<Arc<Renderer>>,
+    State(state): State<Arc<OpenSearch>>,
     headers: HeaderMap,
     Path(collection): Path<String>,
 ) -> Response {
-    if let Err(error) = check_collection(&renderer, &collection).await {
+    if let Err(error) = check_collection(&state, &collection).await {
         return error_response(&error, false);
     }
-    let context = Context::new(&renderer, &headers, Some(collection), Format::Atom);
+    let context = Context::new(&state, &headers, Some(collection), Format::Atom);
     let xml = description::document(&context, Target::Products);
     respond(
         StatusCode::OK,
@@ -368,7 +387,7 @@ async fn products_description(
 }
 
 async fn collections_search(
-    State(renderer): State<Arc<Renderer>>,
+    State(state): State<Arc<OpenSearch>>,
     headers: HeaderMap,
     Path(format): Path<String>,
     RawQuery(query): RawQuery,
@@ -377,10 +396,10 @@ async fn collections_search(
         Ok(format) => format,
         Err(error) => return error_response(&error, false),
     };
-    let context = Context::new(&renderer, &headers, None, format);
+    let context = Context::new(&state, &headers, None, format);
     let outcome = async {
         let request = SearchRequest::parse(query.as_deref().unwrap_or(""), Target::Collections)?;
-        let (total, items) = search_collections(&renderer, &request).await?;
+        let (total, items) = search_collections(&state, &request).await?;
         Ok::<_, OsError>((request, total, items))
     }
     .await;
@@ -388,7 +407,7 @@ async fn collections_search(
 }
 
 async fn products_search(
-    State(renderer): State<Arc<Renderer>>,
+    State(state): State<Arc<OpenSearch>>,
     headers: HeaderMap,
     Path((collection, format)): Path<(String, String)>,
     RawQuery(query): RawQuery,
@@ -397,11 +416,11 @@ async fn products_search(
         Ok(format) => format,
         Err(error) => return error_response(&error, false),
     };
-    let context = Context::new(&renderer, &headers, Some(collection.clone()), format);
+    let context = Context::new(&state, &headers, Some(collection.clone()), format);
     let outcome = async {
         let request = SearchRequest::parse(query.as_deref().unwrap_or(""), Target::Products)?;
-        check_collection(&renderer, &collection).await?;
-        let (total, items) = search_products(&renderer, &collection, &request).await?;
+        check_collection(&state, &collection).await?;
+        let (total, items) = search_products(&state, &collection, &request).await?;
         Ok::<_, OsError>((request, total, Items::Products(items)))
     }
     .await;
@@ -430,7 +449,7 @@ fn answer(context: &Context, outcome: Result<(SearchRequest, u64, Items), OsErro
 
 /// The page of products of `collection` the request asks for, and how many match.
 async fn search_products(
-    renderer: &Renderer,
+    state: &OpenSearch,
     collection: &str,
     request: &SearchRequest,
 ) -> Result<(u64, Vec<Product>), OsError> {
@@ -474,29 +493,17 @@ async fn search_products(
     let count = request.count;
     let offset = request.offset;
     let Some(line) = line else {
-        let total = renderer
-            .catalog
-            .count(&query)
-            .await
-            .map_err(catalog_error)?;
+        let total = state.catalog.count(&query).await.map_err(catalog_error)?;
         if offset >= total {
             return Ok((total, Vec::new()));
         }
         let page = query.with_limit(count).with_offset(offset);
-        let items = renderer
-            .catalog
-            .search(&page)
-            .await
-            .map_err(catalog_error)?;
+        let items = state.catalog.search(&page).await.map_err(catalog_error)?;
         return Ok((total, items));
     };
     // The catalog finds footprints by box or polygon; a line is tested here against the
     // footprints that meet its box.
-    let candidates = renderer
-        .catalog
-        .count(&query)
-        .await
-        .map_err(catalog_error)?;
+    let candidates = state.catalog.count(&query).await.map_err(catalog_error)?;
     if candidates > MAX_LINE_CANDIDATES {
         return Err(OsError::invalid(
             "geom",
@@ -506,7 +513,7 @@ async fn search_products(
             ),
         ));
     }
-    let all = renderer
+    let all = state
         .catalog
         .search(&query.with_limit(MAX_LIMIT))
         .await
@@ -527,10 +534,10 @@ async fn search_products(
 /// The page of collections the request asks for, and how many match. Collections without
 /// products have no extent and no times: a spatial or time filter leaves them out.
 async fn search_collections(
-    renderer: &Renderer,
+    state: &OpenSearch,
     request: &SearchRequest,
 ) -> Result<(u64, Items), OsError> {
-    let all = renderer
+    let all = state
         .catalog
         .collections()
         .await
