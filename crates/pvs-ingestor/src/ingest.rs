@@ -153,13 +153,7 @@ impl Ingestor {
                 date_time: report.date_time,
                 browse_type: report.browse_type.clone(),
             };
-            self.queue
-                .report_open(
-                    report_name,
-                    items.len(),
-                    &serde_json::to_string(&info).expect("serialises"),
-                )
-                .await?;
+            pvs_queue::reports::open(self.queue.as_ref(), &info, items.len()).await?;
         }
         self.queue
             .push_many(QueueName::PreprocessMd, &items)

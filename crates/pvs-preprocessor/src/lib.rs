@@ -497,7 +497,7 @@ impl Preprocessor {
                     let outcome = RegistrationOutcome::Failure {
                         reason: format!("preprocessing failed: {reason}"),
                     };
-                    pvs_registrar::record_outcome(
+                    pvs_queue::reports::record_outcome(
                         self.queue.as_ref(),
                         self.report_dir.as_deref(),
                         &report,

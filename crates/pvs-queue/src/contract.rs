@@ -562,3 +562,136 @@ pub async fn reports_complete_once(queue: &dyn WorkQueue) {
     assert_eq!(winners.len(), 1);
     assert_eq!(winners[0].outcomes.len(), 20);
 }
+
+/// The report details a registration report is written from.
+fn report_info(name: &str) -> pvs_model::ReportInfo {
+    pvs_model::ReportInfo {
+        name: name.to_owned(),
+        responsible_org_name: "ESA <EO>".to_owned(),
+        date_time: "2024-05-01T10:00:00Z".parse().expect("a time"),
+        browse_type: "SAR".to_owned(),
+    }
+}
+
+/// Registration-report bookkeeping ([`crate::reports`]): the outcomes recorded for an opened
+/// report give, once every product has one, the registration report with the report's
+/// details and the outcome of each product by id; a product recorded twice counts once (the
+/// last outcome stands); nothing is given for an unknown or already completed report.
+pub async fn registration_reports_are_kept(queue: &dyn WorkQueue) {
+    use pvs_model::RegistrationOutcome::{Failure, Success};
+
+    use crate::reports;
+
+    let success = Success {
+        collection: "SAR".to_owned(),
+    };
+    let failure = |reason: &str| Failure {
+        reason: reason.to_owned(),
+    };
+    assert_eq!(
+        reports::record(queue, "unknown.xml", "a", &success)
+            .await
+            .unwrap(),
+        None
+    );
+    let info = report_info("BrowseReport_1.xml");
+    reports::open(queue, &info, 3).await.unwrap();
+    for (id, outcome) in [
+        ("p3", failure("preprocessing failed: not a raster")),
+        ("p1", failure("first attempt")),
+        ("p1", success.clone()),
+    ] {
+        assert_eq!(
+            reports::record(queue, &info.name, id, &outcome)
+                .await
+                .unwrap(),
+            None,
+            "complete before its third product"
+        );
+    }
+    let done = reports::record(queue, &info.name, "p2", &success)
+        .await
+        .unwrap()
+        .expect("complete with its third product");
+    assert_eq!(done.report, info);
+    assert_eq!(
+        done.products,
+        [
+            ("p1".to_owned(), success.clone()),
+            ("p2".to_owned(), success.clone()),
+            (
+                "p3".to_owned(),
+                failure("preprocessing failed: not a raster")
+            ),
+        ]
+    );
+    assert_eq!(done.status(), "partial");
+    assert_eq!(
+        reports::record(queue, &info.name, "p2", &success)
+            .await
+            .unwrap(),
+        None,
+        "a completed report is no longer tracked"
+    );
+}
+
+/// The registration report is written into the report folder once, by whichever outcome
+/// completes it (also when the last outcomes arrive at the same time), under a name of its
+/// own, with no temporary file left; without a folder nothing is written.
+pub async fn registration_report_written_once(queue: &dyn WorkQueue) {
+    use pvs_model::RegistrationOutcome;
+
+    use crate::reports;
+
+    const PRODUCTS: usize = 12;
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let files = || -> Vec<std::path::PathBuf> {
+        let mut files: Vec<_> = std::fs::read_dir(dir.path())
+            .expect("readable")
+            .map(|e| e.expect("an entry").path())
+            .collect();
+        files.sort();
+        files
+    };
+    let info = report_info("reports/BrowseReport 2.xml");
+    reports::open(queue, &info, PRODUCTS).await.unwrap();
+    futures::future::join_all((0..PRODUCTS).map(|i| {
+        let (name, dir) = (&info.name, dir.path());
+        async move {
+            let outcome = RegistrationOutcome::Success {
+                collection: "SAR".to_owned(),
+            };
+            reports::record_outcome(queue, Some(dir), name, &format!("p{i:02}"), &outcome)
+                .await
+                .unwrap();
+        }
+    }))
+    .await;
+    let written = files();
+    assert_eq!(written.len(), 1, "{written:?}");
+    let file_name = written[0].file_name().unwrap().to_str().unwrap();
+    assert!(
+        file_name.starts_with("reports_BrowseReport_2_registration_")
+            && file_name.ends_with(".xml"),
+        "{file_name}"
+    );
+    let xml = std::fs::read_to_string(&written[0]).unwrap();
+    assert!(xml.contains("<reg:status>success</reg:status>"), "{xml}");
+    assert!(xml.contains("ESA &lt;EO&gt;"), "{xml}");
+    for i in 0..PRODUCTS {
+        assert!(
+            xml.contains(&format!(">p{i:02}<")),
+            "p{i:02} missing: {xml}"
+        );
+    }
+
+    let alone = report_info("alone.xml");
+    reports::open(queue, &alone, 1).await.unwrap();
+    let outcome = RegistrationOutcome::Failure {
+        reason: "x".to_owned(),
+    };
+    reports::record_outcome(queue, None, &alone.name, "q", &outcome)
+        .await
+        .unwrap();
+    assert_eq!(files(), written, "written without a report folder");
+}

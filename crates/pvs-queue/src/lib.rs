@@ -39,6 +39,10 @@
 //!   takers waiting on the same [`SqliteQueue`] (or a clone) at once; pushes by other
 //!   processes are seen within 100 ms. [`SqliteQueue::in_memory`] keeps everything in memory
 //!   (tests).
+//!
+//! [`reports`] keeps the registration-report bookkeeping over either backend (the
+//! `report:<name>` hashes: outcomes per product, the report written once complete), for the
+//! registrar and the preprocessor alike.
 
 use std::fmt;
 use std::time::Duration;
@@ -48,6 +52,7 @@ use async_trait::async_trait;
 #[cfg(feature = "contract")]
 pub mod contract;
 mod redis_queue;
+pub mod reports;
 mod sqlite_queue;
 #[cfg(feature = "contract")]
 pub mod testing;

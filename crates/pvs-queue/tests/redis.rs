@@ -51,6 +51,8 @@ contract_tests!(
     payloads_round_trip,
     consumer_names_are_validated,
     reports_complete_once,
+    registration_reports_are_kept,
+    registration_report_written_once,
     failed_items_are_kept_and_retried,
     queues_and_sets_are_counted_and_purged,
 );

@@ -36,7 +36,8 @@
 //!   [`seed_message`]);
 //! - `invalidation`: stale cached tiles and [`Invalidation`] records ([`change_of`]);
 //! - `reports`: each product's outcome recorded for its browse report, the registration
-//!   report written when complete ([`record_outcome`], [`write_report`]);
+//!   report written when complete (the bookkeeping is [`pvs_queue::reports`], shared with the
+//!   preprocessor; [`record_outcome`] and [`write_report`] are re-exported from there);
 //! - `deregister`: a product removed ([`Registrar::deregister`]);
 //! - `prefix`: registration of what is under a storage prefix ([`PrefixOptions`],
 //!   [`PrefixOutcome`]);
@@ -65,8 +66,8 @@ use pvs_tiles::TileStore;
 pub use error::RegisterError;
 pub use invalidation::{Invalidation, OUTLINES_SUFFIX, change_of};
 pub use prefix::{PrefixOptions, PrefixOutcome};
+pub use pvs_queue::reports::{record_outcome, write_report};
 pub use register::{Registered, seed_message};
-pub use reports::{record_outcome, write_report};
 
 /// The registrar: queue, catalog, storage and the collections configuration.
 pub struct Registrar {
