@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use pvs_model::{BrowseReport, FileName};
 use pvs_storage::{Storage, StorageKey, StorageUrl};
 
-use crate::{PackageReport, PreprocessError, Settings, retry};
+use crate::{PackageReport, PreprocessError, Settings};
 
 /// File extensions taken for the raster of a package (lower case).
 pub const PACKAGE_RASTER_EXTENSIONS: [&str; 6] = ["tif", "tiff", "jp2", "jpg", "jpeg", "png"];
@@ -86,7 +86,7 @@ pub(crate) async fn fetch_key(
         }
         return Ok(Source::Local(path));
     }
-    let bytes = retry::storage(settings, "download", || storage.get(key)).await?;
+    let bytes = storage.get(key).await?;
     let name = key.as_str().rsplit('/').next().unwrap_or(key.as_str());
     let suffix = match name.find('.') {
         Some(dot) => &name[dot..],

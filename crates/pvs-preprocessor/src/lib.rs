@@ -3,19 +3,17 @@
 //! uploads it with its metadata document, and hands the document's key to the registrar on
 //! `register_queue`.
 //!
-//! Per item: `SADD preprocessing_set`, fetch the input from storage (retrying transient
-//! errors with backoff), convert, upload `<collection>/<id>/<id>.tif` and
+//! Per item: `SADD preprocessing_set`, fetch the input from storage (transient errors are
+//! retried by the storage client, `pvs_storage::S3Retry`, and nowhere else), convert, upload `<collection>/<id>/<id>.tif` and
 //! `<collection>/<id>/<id>.json` (deterministic keys: a retry overwrites), `LPUSH
 //! register_queue`, then `preprocess-success_set` or `preprocess-failure_set` with the reason
 //! in `preprocess-failure_reasons`. A browse that fails is also counted in its report's
 //! registration report. See `docs/preprocessor.md`.
 
 mod input;
-mod retry;
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
 use chrono::Utc;
@@ -51,7 +49,7 @@ pub enum PreprocessError {
         /// Why.
         reason: String,
     },
-    /// Storage failed, also after retries.
+    /// Storage failed (after the storage client's retries).
     #[error(transparent)]
     Storage(Box<StorageError>),
     /// GDAL could not convert the image.
@@ -80,10 +78,6 @@ pub struct Settings {
     /// Where inputs are downloaded and COGs written before upload; `None`: the system's
     /// temporary directory.
     pub work_dir: Option<PathBuf>,
-    /// Attempts of each storage operation before an item fails (transient errors only).
-    pub attempts: u32,
-    /// Wait before the first retry; doubled at each further one.
-    pub backoff: Duration,
 }
 
 impl Default for Settings {
@@ -93,8 +87,6 @@ impl Default for Settings {
             block_size: 512,
             quality: 85,
             work_dir: None,
-            attempts: 4,
-            backoff: Duration::from_millis(250),
         }
     }
 }
@@ -371,10 +363,7 @@ impl Preprocessor {
                 reason: format!("the COG just written cannot be read: {e}"),
             })?
             .len();
-        retry::storage(&self.settings, "upload", || {
-            self.storage.put_file(&cog_key, &output)
-        })
-        .await?;
+        self.storage.put_file(&cog_key, &output).await?;
         let d = &converted.description;
         let metadata = ProductMetadata {
             id: job.id,
@@ -397,10 +386,7 @@ impl Preprocessor {
             processed_at: Utc::now(),
         };
         let json = Bytes::from(metadata.to_json());
-        retry::storage(&self.settings, "upload", || {
-            self.storage.put(&metadata_key, json.clone())
-        })
-        .await?;
+        self.storage.put(&metadata_key, json).await?;
         Ok(Preprocessed {
             metadata,
             metadata_key,

@@ -12,7 +12,7 @@ use pvs_preprocessor::{Preprocessor, Settings};
 use pvs_queue::testing::TestRedis;
 use pvs_queue::{QueueName, Stage, Status, StatusSet, WorkQueue};
 use pvs_raster::cog;
-use pvs_storage::{S3Settings, Storage, StorageKey};
+use pvs_storage::{S3Retry, S3Settings, Storage, StorageKey};
 
 fn fixtures_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/ngeo")
@@ -41,7 +41,6 @@ impl Setup {
             collections,
             Settings {
                 threads: 2,
-                backoff: Duration::from_millis(20),
                 ..Settings::default()
             },
         )
@@ -587,11 +586,22 @@ async fn bad_browse_items_fail_that_item_only() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn unreachable_storage_is_retried_with_backoff_then_fails_the_item() {
+async fn unreachable_storage_fails_the_item_after_the_storage_retries_only() {
     let redis = TestRedis::new().await;
-    // Nothing listens on port 1: every request fails as a transient backend error.
-    let settings = S3Settings::with_endpoint("http://127.0.0.1:1".parse().unwrap())
-        .with_credentials("pvs-test", "pvs-test-secret");
+    // Nothing listens on port 1: every request fails as a transient backend error. Two
+    // retries, each after 200 ms (the jitter cannot go below the first wait nor above the
+    // cap): 400 ms of waiting for the download, which is all the item waits when the
+    // storage client is the only retry layer.
+    let settings = S3Settings {
+        retry: S3Retry {
+            max_retries: 2,
+            init_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_millis(200),
+            retry_timeout: Duration::from_secs(10),
+        },
+        ..S3Settings::with_endpoint("http://127.0.0.1:1".parse().unwrap())
+            .with_credentials("pvs-test", "pvs-test-secret")
+    };
     let storage =
         Storage::from_url(&"s3://nowhere/data".parse().unwrap(), Some(&settings)).unwrap();
     let preprocessor = Preprocessor::new(
@@ -600,8 +610,6 @@ async fn unreachable_storage_is_retried_with_backoff_then_fails_the_item() {
         Collections::default(),
         Settings {
             threads: 1,
-            attempts: 3,
-            backoff: Duration::from_millis(200),
             ..Settings::default()
         },
     )
@@ -617,14 +625,16 @@ async fn unreachable_storage_is_retried_with_backoff_then_fails_the_item() {
             .unwrap()
             .is_none()
     );
-    // Three attempts: waits of 200 ms and 400 ms between them.
+    let elapsed = started.elapsed();
+    // One storage call with its two retries; a second retry layer on top would wait a
+    // multiple of this.
     assert!(
-        started.elapsed() >= Duration::from_millis(600),
-        "{:?}",
-        started.elapsed()
+        elapsed >= Duration::from_millis(400) && elapsed < Duration::from_millis(800),
+        "{elapsed:?}"
     );
     let Status::Failed { reason } = redis.status(Stage::Preprocess, &item.id).await.unwrap() else {
         panic!("not failed");
     };
     assert!(reason.contains("S2.jp2"), "{reason}");
+    assert!(reason.contains("after 2 retries"), "{reason}");
 }

@@ -41,6 +41,6 @@ pub mod testing;
 
 pub use error::{Operation, StorageError};
 pub use key::{KeyError, MAX_KEY_BYTES, StorageKey};
-pub use settings::{DEFAULT_REGION, S3Settings};
+pub use settings::{DEFAULT_REGION, S3Retry, S3Settings};
 pub use storage::{INLINE_READ_LIMIT, MULTIPART_PART_SIZE, ObjectInfo, Storage};
 pub use storage_url::{StorageUrl, StorageUrlError};

@@ -1,6 +1,7 @@
 //! How to reach and sign requests to an S3 (or S3-compatible) server.
 
 use std::fmt;
+use std::time::Duration;
 
 use url::Url;
 
@@ -28,6 +29,45 @@ pub struct S3Settings {
     /// Virtual-hosted-style addressing (`bucket.host/key`) instead of path-style
     /// (`host/bucket/key`). Path-style, the default, is what MinIO, moto and SeaweedFS need.
     pub virtual_hosted_style: bool,
+    /// How requests that fail transiently are retried.
+    pub retry: S3Retry,
+}
+
+/// How S3 requests that fail transiently are retried: by `object_store`
+/// (`object_store::RetryConfig`), the only retry layer pvs has over object storage; the
+/// services call [`Storage`](crate::Storage) once and get its answer.
+///
+/// Retried: connection errors, server errors (5xx), throttling (429, `SlowDown`) and timeouts
+/// of reads. Not retried: answers that will not change (not found, access denied, a bad
+/// request). The first retry waits [`S3Retry::init_backoff`]; each further wait is drawn at
+/// random between that and twice the previous one (exponential backoff with jitter), at most
+/// [`S3Retry::max_backoff`]. No retry starts later than [`S3Retry::retry_timeout`] after the
+/// first attempt.
+///
+/// `Default`: 5 retries, waits from 250 ms up to 4 s, within 30 s, so an unreachable server
+/// fails a request after 1.25 s to 7.75 s of waiting (plus the attempts themselves), and a
+/// server restarting (MinIO takes a few seconds) is waited for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct S3Retry {
+    /// Retries after the first attempt (0: none).
+    pub max_retries: usize,
+    /// The wait before the first retry.
+    pub init_backoff: Duration,
+    /// The longest wait between two attempts.
+    pub max_backoff: Duration,
+    /// No retry starts later than this after the first attempt.
+    pub retry_timeout: Duration,
+}
+
+impl Default for S3Retry {
+    fn default() -> Self {
+        Self {
+            max_retries: 5,
+            init_backoff: Duration::from_millis(250),
+            max_backoff: Duration::from_secs(4),
+            retry_timeout: Duration::from_secs(30),
+        }
+    }
 }
 
 impl S3Settings {
@@ -63,6 +103,7 @@ impl Default for S3Settings {
             secret_access_key: None,
             allow_http: false,
             virtual_hosted_style: false,
+            retry: S3Retry::default(),
         }
     }
 }
@@ -79,6 +120,7 @@ impl fmt::Debug for S3Settings {
             )
             .field("allow_http", &self.allow_http)
             .field("virtual_hosted_style", &self.virtual_hosted_style)
+            .field("retry", &self.retry)
             .finish()
     }
 }

@@ -12,13 +12,16 @@ use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path as ObjectPath;
-use object_store::{ClientOptions, ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
+use object_store::{
+    BackoffConfig, ClientOptions, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig,
+    WriteMultipart,
+};
 use tokio::io::AsyncReadExt;
 use url::Url;
 
 use crate::error::{Operation, StorageError};
 use crate::key::StorageKey;
-use crate::settings::S3Settings;
+use crate::settings::{S3Retry, S3Settings};
 use crate::storage_url::StorageUrl;
 
 /// The Content-Type sent with every upload: pvs stores opaque bytes (COGs, metadata, tiles).
@@ -428,6 +431,7 @@ fn s3_store(
         .with_client_options(ClientOptions::new().with_default_content_type(BINARY_CONTENT_TYPE))
         .with_bucket_name(bucket)
         .with_region(&settings.region)
+        .with_retry(retry_config(&settings.retry))
         .with_allow_http(settings.allow_http)
         .with_virtual_hosted_style_request(settings.virtual_hosted_style);
     if let Some(endpoint) = &settings.endpoint {
@@ -449,6 +453,19 @@ fn s3_store(
         storage: url.to_string(),
         source,
     })
+}
+
+/// `object_store`'s retry configuration for `retry`.
+fn retry_config(retry: &S3Retry) -> RetryConfig {
+    RetryConfig {
+        backoff: BackoffConfig {
+            init_backoff: retry.init_backoff,
+            max_backoff: retry.max_backoff,
+            base: 2.0,
+        },
+        max_retries: retry.max_retries,
+        retry_timeout: retry.retry_timeout,
+    }
 }
 
 /// Refuses endpoints that cannot be expressed the same way to `object_store` and to GDAL.

@@ -135,3 +135,46 @@ async fn a_missing_bucket_fails_ping_naming_the_storage() {
         "{message}"
     );
 }
+
+/// A request to a server that does not answer is retried as `S3Retry` says, by
+/// `object_store` alone: with 3 retries after 100 ms each it fails after 300 ms of waiting,
+/// the error says how many retries were made; with none it fails at once.
+#[tokio::test]
+async fn an_unreachable_server_fails_after_the_configured_retries() {
+    use std::time::{Duration, Instant};
+
+    use pvs_storage::S3Retry;
+
+    // Nothing listens on port 1: every attempt is refused at once.
+    let closed = |max_retries| S3Settings {
+        retry: S3Retry {
+            max_retries,
+            // Equal bounds: the jittered waits are exactly 100 ms.
+            init_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_millis(100),
+            retry_timeout: Duration::from_secs(10),
+        },
+        ..S3Settings::with_endpoint("http://127.0.0.1:1".parse().unwrap())
+            .with_credentials("pvs-test", "pvs-test-secret")
+    };
+    let storage = open("s3://nowhere/data", &closed(3));
+    let started = Instant::now();
+    let error = storage.get(&key("a.tif")).await.unwrap_err();
+    let elapsed = started.elapsed();
+    assert!(matches!(error, StorageError::Backend { .. }), "{error:?}");
+    assert!(error.to_string().contains("after 3 retries"), "{error}");
+    assert!(
+        elapsed >= Duration::from_millis(300) && elapsed < Duration::from_millis(700),
+        "{elapsed:?}"
+    );
+
+    let storage = open("s3://nowhere/data", &closed(0));
+    let started = Instant::now();
+    let error = storage
+        .put(&key("a.tif"), Bytes::from_static(b"x"))
+        .await
+        .unwrap_err();
+    let elapsed = started.elapsed();
+    assert!(!error.to_string().contains("retries"), "{error}");
+    assert!(elapsed < Duration::from_millis(100), "{elapsed:?}");
+}
