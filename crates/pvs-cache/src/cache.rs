@@ -13,13 +13,13 @@ use pvs_raster::render::{Format, Rgba, encode};
 use pvs_tiles::{FoundTile, StoredTile, TileFormat, TileKey, TileStore};
 use tokio::sync::OnceCell;
 
-use crate::source::TileRenderer;
+use crate::source::{DrawError, TileRenderer};
 
 /// The suffix of a collection's outlines layer.
 pub const OUTLINES_SUFFIX: &str = "__outlines";
 
 /// Why a tile could not be served.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum CacheError {
     /// The layer is neither a collection nor a collection's outlines.
     #[error("layer {0:?} is not known: a collection, or a collection's `__outlines`")]
@@ -30,9 +30,9 @@ pub enum CacheError {
     /// The catalog failed.
     #[error("the catalog: {0}")]
     Catalog(String),
-    /// The renderer failed.
+    /// The renderer failed (shared by every request waiting for the same tile).
     #[error("rendering: {0}")]
-    Render(String),
+    Render(#[source] Arc<DrawError>),
 }
 
 /// Counters of what the cache did since it started.
@@ -210,17 +210,18 @@ impl TileCache {
                 .map(|now| now != generation)
                 .map_err(store_error)
         };
-        let (bytes, seeded) = if self.has_data(key).await? {
-            self.stats.renders.fetch_add(1, Ordering::Relaxed);
-            let started = std::time::Instant::now();
-            let bytes = self.renderer.tile(key).await.map_err(CacheError::Render);
-            let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
-            self.stats.render_nanos.fetch_add(nanos, Ordering::Relaxed);
-            let bytes = bytes?;
-            (bytes, Seeded::Rendered)
-        } else {
-            self.stats.empty.fetch_add(1, Ordering::Relaxed);
-            (Bytes::new(), Seeded::Empty)
+        let started = std::time::Instant::now();
+        let (bytes, seeded) = match self.renderer.tile(key, || self.has_data(key)).await? {
+            Some(bytes) => {
+                self.stats.renders.fetch_add(1, Ordering::Relaxed);
+                let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+                self.stats.render_nanos.fetch_add(nanos, Ordering::Relaxed);
+                (bytes, Seeded::Rendered)
+            }
+            None => {
+                self.stats.empty.fetch_add(1, Ordering::Relaxed);
+                (Bytes::new(), Seeded::Empty)
+            }
         };
         if changed().await? {
             self.stats.unstored.fetch_add(1, Ordering::Relaxed);
@@ -244,7 +245,8 @@ impl TileCache {
         Ok((tile, seeded))
     }
 
-    /// Whether any product of the key's layer is in the tile at its time.
+    /// Whether any product of the key's layer is in the tile at its time (asked before a
+    /// renderer service draws it; the renderer in this process finds out itself).
     async fn has_data(&self, key: &TileKey) -> Result<bool, CacheError> {
         let layer = key.layer();
         let collection = collection_of(layer);
@@ -306,4 +308,10 @@ pub fn blank(format: TileFormat) -> Bytes {
         Bytes::from(encode(&image, encoding, [255, 255, 255]).expect("a blank tile encodes"))
     })
     .clone()
+}
+
+impl From<DrawError> for CacheError {
+    fn from(error: DrawError) -> Self {
+        Self::Render(Arc::new(error))
+    }
 }

@@ -1,13 +1,18 @@
-//! Where tiles are drawn: the renderer library in this process, or a renderer service over
-//! HTTP (`RENDERER_URL`). Both are asked the same WMS 1.3.0 `GetMap`.
+//! Where tiles are drawn: the renderer library in this process, called with a typed map
+//! request ([`pvs_renderer::Renderer::draw`]), or a renderer service over HTTP
+//! (`RENDERER_URL`), asked a WMS 1.3.0 `GetMap` of the tile.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::StatusCode;
 use bytes::Bytes;
+use pvs_raster::render::{Format, View, encode};
+use pvs_renderer::{MapLayer, MapRequest, RenderError};
 use pvs_service::public_url::BaseUrl;
 use pvs_tiles::{TileFormat, TileKey, TileMatrixSet};
+
+use crate::cache::CacheError;
 use url::Url;
 
 /// How long a renderer service may take for one map.
@@ -103,29 +108,125 @@ impl TileRenderer {
         }
     }
 
-    /// Draws the tile at `key`: a `GetMap` of the tile's box, 256 × 256.
-    pub async fn tile(&self, key: &TileKey) -> Result<Bytes, String> {
-        let query = tile_query(key);
-        // A map names no URL: any base does.
-        let response = self.ows(&BaseUrl::localhost(), &query).await?;
-        let is_image = response
-            .content_type
-            .as_deref()
-            .is_some_and(|t| t.starts_with("image/"));
-        if response.status != StatusCode::OK || !is_image {
-            let text = String::from_utf8_lossy(&response.body[..response.body.len().min(500)])
-                .into_owned();
-            return Err(format!(
-                "the renderer answered {} ({}) to {query}: {text}",
-                response.status,
-                response
+    /// Draws the tile at `key`, encoded; `None` when it shows no product (it is stored
+    /// empty and served blank). In process, the typed [`pvs_renderer::Renderer::draw`]
+    /// says so; a renderer service is asked a WMS `GetMap` of the tile's box and the
+    /// catalog is asked first whether there is anything to draw (`has_data`).
+    pub async fn tile(
+        &self,
+        key: &TileKey,
+        has_data: impl AsyncFnOnce() -> Result<bool, CacheError>,
+    ) -> Result<Option<Bytes>, CacheError> {
+        match self {
+            Self::InProcess(renderer) => draw_in_process(renderer, key).await,
+            Self::Http { ows, .. } => {
+                if !has_data().await? {
+                    return Ok(None);
+                }
+                let query = tile_query(key);
+                let response = self
+                    .ows(&BaseUrl::localhost(), &query)
+                    .await
+                    .map_err(|reason| DrawError::Service {
+                        url: ows.to_string(),
+                        reason,
+                    })?;
+                let is_image = response
                     .content_type
                     .as_deref()
-                    .unwrap_or("no content type")
-            ));
+                    .is_some_and(|t| t.starts_with("image/"));
+                if response.status != StatusCode::OK || !is_image {
+                    let text =
+                        String::from_utf8_lossy(&response.body[..response.body.len().min(500)])
+                            .into_owned();
+                    return Err(DrawError::Refused {
+                        status: response.status,
+                        content_type: response.content_type.unwrap_or_default(),
+                        query,
+                        text,
+                    }
+                    .into());
+                }
+                Ok(Some(response.body))
+            }
         }
-        Ok(response.body)
     }
+}
+
+/// Why a tile could not be drawn.
+#[derive(Debug, thiserror::Error)]
+pub enum DrawError {
+    /// The renderer in this process failed.
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    /// Encoding the drawn tile failed.
+    #[error("encoding the tile: {0}")]
+    Encode(#[source] pvs_raster::RasterError),
+    /// The encoding thread stopped (a panic).
+    #[error("encoding stopped: {0}")]
+    Stopped(#[source] tokio::task::JoinError),
+    /// The renderer service could not be reached or read.
+    #[error("{reason}")]
+    Service {
+        /// Its `/ows` URL.
+        url: String,
+        /// What failed.
+        reason: String,
+    },
+    /// The renderer service answered something other than an image.
+    #[error("the renderer answered {status} ({content_type}) to {query}: {text}")]
+    Refused {
+        /// Its status.
+        status: StatusCode,
+        /// Its content type.
+        content_type: String,
+        /// The query it was asked.
+        query: String,
+        /// The start of its answer.
+        text: String,
+    },
+}
+
+/// Draws the tile at `key` with the renderer in this process, and encodes it (on a blocking
+/// thread: encoders are CPU work).
+async fn draw_in_process(
+    renderer: &pvs_renderer::Renderer,
+    key: &TileKey,
+) -> Result<Option<Bytes>, CacheError> {
+    let size = pvs_tiles::tms::TILE_SIZE as usize;
+    let request = MapRequest {
+        layer: MapLayer::of_cache_layer(key.layer()),
+        view: View {
+            epsg: key.tms.epsg(),
+            bbox: key.tms.bounds(key.tile),
+            width: size,
+            height: size,
+        },
+        time: key.time.closed(),
+    };
+    let image = match renderer.draw(&request).await {
+        Ok(Some(image)) => image,
+        Ok(None) => return Ok(None),
+        Err(RenderError::UnknownLayer(layer)) => return Err(CacheError::UnknownLayer(layer)),
+        Err(error) => return Err(DrawError::from(error).into()),
+    };
+    let format = key.format;
+    let encoded = tokio::task::spawn_blocking(move || {
+        let mut image = image;
+        let white = [255, 255, 255];
+        let format = match format {
+            TileFormat::Png => Format::Png,
+            TileFormat::Jpeg => {
+                // JPEG tiles are opaque, on white.
+                image.flatten(white);
+                Format::Jpeg
+            }
+        };
+        encode(&image, format, white).map_err(DrawError::Encode)
+    })
+    .await
+    .map_err(DrawError::Stopped)?;
+    Ok(Some(Bytes::from(encoded?)))
 }
 
 /// The WMS 1.3.0 `GetMap` query of a tile (`CRS:84`, whose axes are longitude, latitude,

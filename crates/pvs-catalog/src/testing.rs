@@ -98,3 +98,81 @@ impl Drop for TestDatabase {
         }
     }
 }
+
+/// A catalog that counts the queries made through it and passes each to `inner`: what a
+/// request costs in catalog round trips (tests and benchmarks of the drawing path).
+pub struct Counted<C> {
+    /// The catalog queried.
+    pub inner: C,
+    searches: std::sync::atomic::AtomicUsize,
+    lookups: std::sync::atomic::AtomicUsize,
+}
+
+impl<C> Counted<C> {
+    /// Counts the queries made to `inner`.
+    pub fn new(inner: C) -> Self {
+        Self {
+            inner,
+            searches: Default::default(),
+            lookups: Default::default(),
+        }
+    }
+
+    /// The queries since the last call: product searches (`search`, `count`), and look-ups
+    /// of one collection or product (`collection`, `get`).
+    pub fn take(&self) -> (usize, usize) {
+        use std::sync::atomic::Ordering::SeqCst;
+        (self.searches.swap(0, SeqCst), self.lookups.swap(0, SeqCst))
+    }
+
+    fn searched(&self) {
+        self.searches
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn looked_up(&self) {
+        self.lookups
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[async_trait::async_trait]
+impl<C: crate::Catalog> crate::Catalog for Counted<C> {
+    async fn ping(&self) -> crate::Result<()> {
+        self.inner.ping().await
+    }
+    async fn upsert_collection(&self, collection: &crate::Collection) -> crate::Result<()> {
+        self.inner.upsert_collection(collection).await
+    }
+    async fn collection(&self, name: &str) -> crate::Result<Option<crate::Collection>> {
+        self.looked_up();
+        self.inner.collection(name).await
+    }
+    async fn collections(&self) -> crate::Result<Vec<crate::CollectionInfo>> {
+        self.inner.collections().await
+    }
+    async fn register(&self, product: &crate::Product) -> crate::Result<crate::Registration> {
+        self.inner.register(product).await
+    }
+    async fn register_batch(
+        &self,
+        products: &[crate::Product],
+    ) -> Vec<crate::Result<crate::Registration>> {
+        self.inner.register_batch(products).await
+    }
+    async fn deregister(&self, id: &str) -> crate::Result<Option<crate::Product>> {
+        self.inner.deregister(id).await
+    }
+    async fn get(&self, id: &str) -> crate::Result<Option<crate::Product>> {
+        self.looked_up();
+        self.inner.get(id).await
+    }
+    async fn search(&self, query: &crate::ProductQuery) -> crate::Result<Vec<crate::Product>> {
+        self.searched();
+        self.inner.search(query).await
+    }
+    async fn count(&self, query: &crate::ProductQuery) -> crate::Result<u64> {
+        self.searched();
+        self.inner.count(query).await
+    }
+}

@@ -5,8 +5,7 @@ use pvs_catalog::{Product, ProductQuery};
 use pvs_raster::style::Style;
 
 use crate::Renderer;
-use crate::params::WmsError;
-use crate::wms::Failure;
+use crate::draw::RenderError;
 
 /// The suffix of a collection's outlines layer.
 pub(crate) const OUTLINES_SUFFIX: &str = "__outlines";
@@ -24,38 +23,23 @@ pub(crate) enum Layer {
 
 impl Layer {
     /// Finds the layer called `name`: a collection first, then a collection's outlines,
-    /// then a product id. An unknown name is `LayerNotDefined`.
-    pub(crate) async fn resolve(renderer: &Renderer, name: &str) -> Result<Layer, Failure> {
-        let server = |e: pvs_catalog::CatalogError| Failure::Server(format!("the catalog: {e}"));
-        if renderer
-            .catalog
-            .collection(name)
-            .await
-            .map_err(server)?
-            .is_some()
-        {
+    /// then a product id; else [`RenderError::UnknownLayer`].
+    pub(crate) async fn resolve(renderer: &Renderer, name: &str) -> Result<Layer, RenderError> {
+        if exists(renderer, name).await? {
             return Ok(Layer::Collection(name.to_owned()));
         }
-        if let Some(collection) = name.strip_suffix(OUTLINES_SUFFIX)
-            && renderer
-                .catalog
-                .collection(collection)
-                .await
-                .map_err(server)?
-                .is_some()
+        if let Some(outlined) = name.strip_suffix(OUTLINES_SUFFIX)
+            && exists(renderer, outlined).await?
         {
-            return Ok(Layer::Outlines(collection.to_owned()));
+            return Ok(Layer::Outlines(outlined.to_owned()));
         }
         match renderer.catalog.get(name).await {
             Ok(Some(product)) => Ok(Layer::Product(Box::new(product))),
             // A name the catalog refuses as an id (too long, ...) is no layer either.
-            Ok(None) | Err(pvs_catalog::CatalogError::Invalid { .. }) => Err(WmsError::new(
-                "LayerNotDefined",
-                "layers",
-                format!("no layer {name:?}: neither a collection, its outlines nor a product"),
-            )
-            .into()),
-            Err(e) => Err(server(e)),
+            Ok(None) | Err(pvs_catalog::CatalogError::Invalid { .. }) => {
+                Err(RenderError::UnknownLayer(name.to_owned()))
+            }
+            Err(e) => Err(RenderError::Catalog(e)),
         }
     }
 
@@ -86,4 +70,14 @@ impl Layer {
             .get(self.collection())
             .unwrap_or_else(|| PLAIN.get_or_init(Style::default))
     }
+}
+
+/// Whether the catalog has the collection `name`.
+async fn exists(renderer: &Renderer, name: &str) -> Result<bool, RenderError> {
+    renderer
+        .catalog
+        .collection(name)
+        .await
+        .map(|c| c.is_some())
+        .map_err(RenderError::Catalog)
 }

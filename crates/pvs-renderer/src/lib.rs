@@ -3,6 +3,7 @@
 //! WCS 2.0.1 / EO-WCS on `/ows`. See `docs/renderer.md` and `docs/wcs.md`; OpenSearch, served
 //! beside it, is `pvs-opensearch`.
 
+pub mod draw;
 mod info;
 mod layers;
 pub mod params;
@@ -22,6 +23,7 @@ use pvs_raster::style::Style;
 use pvs_service::public_url::{BaseUrl, PublicUrl};
 use pvs_storage::Storage;
 
+pub use draw::{MapLayer, MapRequest, RenderError};
 pub use wms::capabilities;
 
 /// Limits and defaults of the renderer.

@@ -4,16 +4,15 @@ use axum::body::Body;
 use axum::http::{StatusCode, header};
 use axum::response::Response;
 use chrono::{DateTime, SecondsFormat, Utc};
-use gdal::spatial_ref::{AxisMappingStrategy, CoordTransform, SpatialRef};
-use pvs_catalog::{Bbox, CollectionInfo, Product, TimeFilter, TimeRelation};
-use pvs_raster::draw::{message, outlines};
-use pvs_raster::render::{Format, MosaicSource, Rgba, View, encode, mosaic};
+use pvs_catalog::{CollectionInfo, Product};
+use pvs_raster::draw::message;
+use pvs_raster::render::{Format, Rgba, View, encode};
+use pvs_service::public_url::BaseUrl;
 use quick_xml::escape::escape;
 
-use pvs_service::public_url::BaseUrl;
-
 use crate::Renderer;
-use crate::layers::{Layer, OUTLINES_SUFFIX};
+use crate::draw::{MapLayer, MapRequest, RenderError};
+use crate::layers::OUTLINES_SUFFIX;
 use crate::params::{self, Crs, MAX_QUERY_BYTES, Params, Version, WmsError};
 
 /// CRSs listed in the capabilities (GetMap takes any EPSG code GDAL knows).
@@ -94,14 +93,12 @@ pub(crate) async fn dispatch(renderer: &Renderer, base: &BaseUrl, query: &str) -
     }
 }
 
-/// A validated GetMap request.
-struct MapRequest {
-    layer: String,
-    view: View,
+/// A validated GetMap request: the map, and how it is answered.
+struct GetMap {
+    map: MapRequest,
     format: Format,
     transparent: bool,
     background: [u8; 3],
-    time: Option<params::Interval>,
     exceptions: Exceptions,
 }
 
@@ -133,7 +130,7 @@ fn parse_get_map(
     renderer: &Renderer,
     version: Version,
     params: &Params,
-) -> Result<MapRequest, WmsError> {
+) -> Result<GetMap, WmsError> {
     let exceptions = match params
         .get("exceptions")
         .map(str::to_ascii_lowercase)
@@ -163,13 +160,15 @@ fn parse_get_map(
             ));
         }
     };
-    Ok(MapRequest {
-        layer,
-        view,
+    Ok(GetMap {
+        map: MapRequest {
+            layer: MapLayer::Named(layer),
+            view,
+            time: params::time(params)?,
+        },
         format,
         transparent: params::transparent(params)?,
         background: params::bgcolor(params)?,
-        time: params::time(params)?,
         exceptions,
     })
 }
@@ -179,90 +178,48 @@ async fn get_map(renderer: &Renderer, version: Version, params: &Params) -> Resp
         Ok(request) => request,
         Err(error) => return exception(version, &error),
     };
-    let (width, height) = (request.view.width, request.view.height);
-    // At most `Settings::concurrent_renders` maps are drawn at once: each holds a warp's
-    // buffers, so this bounds memory under many clients.
-    let _permit = renderer.render_permit().await;
-    match draw_map(renderer, &request).await {
-        Ok(image) => image_response(StatusCode::OK, image, &request).await,
-        Err(Failure::Client(error)) => match request.exceptions {
-            Exceptions::Xml => exception(version, &error),
-            Exceptions::Blank => {
-                image_response(StatusCode::OK, Rgba::transparent(width, height), &request).await
+    let (width, height) = (request.map.view.width, request.map.view.height);
+    match renderer.draw(&request.map).await {
+        Ok(image) => {
+            let image = image.unwrap_or_else(|| Rgba::transparent(width, height));
+            image_response(StatusCode::OK, image, &request).await
+        }
+        Err(error) if error.is_client_error() => {
+            let error = WmsError::from(error);
+            match request.exceptions {
+                Exceptions::Xml => exception(version, &error),
+                Exceptions::Blank => {
+                    image_response(StatusCode::OK, Rgba::transparent(width, height), &request).await
+                }
+                Exceptions::Inimage => {
+                    let text = format!("{}: {}", error.code, error.message);
+                    let image = message(width, height, &text, [0, 0, 0, 255]);
+                    image_response(StatusCode::OK, image, &request).await
+                }
             }
-            Exceptions::Inimage => {
-                let text = format!("{}: {}", error.code, error.message);
-                let image = message(width, height, &text, [0, 0, 0, 255]);
-                image_response(StatusCode::OK, image, &request).await
-            }
-        },
-        Err(Failure::Server(message)) => server_error(version, &message),
+        }
+        Err(error) => server_error(version, &error.to_string()),
     }
 }
 
-/// The image of a GetMap request: the layer's products in the box (and time), newest on
-/// top, or their outlines.
-async fn draw_map(renderer: &Renderer, request: &MapRequest) -> Result<Rgba, Failure> {
-    let view = &request.view;
-    let layer = Layer::resolve(renderer, &request.layer).await?;
-    let mut query = layer.query();
-    query.limit = renderer.settings.max_products;
-    match wgs84_box(view)? {
-        Some(bbox) => query = query.with_bbox(bbox),
-        // The view does not reach the Earth (e.g. far outside a projection's area).
-        None => return Ok(Rgba::transparent(view.width, view.height)),
-    }
-    if let Some((start, end)) = request.time {
-        let filter = TimeFilter::new(start, end, TimeRelation::Intersects)
-            .map_err(|e| WmsError::new("InvalidDimensionValue", "time", e.to_string()))?;
-        query = query.with_time(filter);
-    }
-    let products = renderer
-        .catalog
-        .search(&query)
-        .await
-        .map_err(|e| Failure::Server(format!("the catalog: {e}")))?;
-    let view = view.clone();
-    let rendered = if let Layer::Outlines(_) = layer {
-        let footprints: Vec<_> = products.into_iter().map(|p| p.footprint).collect();
-        tokio::task::spawn_blocking(move || outlines(&footprints, &view, OUTLINE_COLOUR, 2)).await
-    } else {
-        let sources = sources(renderer, &products)?;
-        let style = layer.style(renderer).clone();
-        tokio::task::spawn_blocking(move || mosaic(&sources, &view, &style)).await
-    };
-    match rendered {
-        Ok(Ok(image)) => Ok(image),
-        Ok(Err(e)) => Err(Failure::Server(format!("rendering: {e}"))),
-        Err(e) => Err(Failure::Server(format!("rendering stopped: {e}"))),
+impl From<RenderError> for WmsError {
+    /// The OGC exception of a request the drawing refused (see
+    /// [`RenderError::is_client_error`]); any other error is `NoApplicableCode`.
+    fn from(error: RenderError) -> Self {
+        let (code, locator) = match &error {
+            RenderError::UnknownLayer(_) => ("LayerNotDefined", Some("layers")),
+            RenderError::Time(_) => ("InvalidDimensionValue", Some("time")),
+            RenderError::Crs { .. } => ("InvalidCRS", Some("crs")),
+            _ => ("NoApplicableCode", None),
+        };
+        WmsError {
+            code,
+            locator: locator.map(str::to_owned),
+            message: error.to_string(),
+        }
     }
 }
 
-/// The colour of footprint outlines (RGBA).
-const OUTLINE_COLOUR: [u8; 4] = [255, 64, 0, 255];
-
-/// The products' COGs (GDAL paths), each to be drawn only inside its footprint.
-fn sources(renderer: &Renderer, products: &[Product]) -> Result<Vec<MosaicSource>, Failure> {
-    products
-        .iter()
-        .map(|product| {
-            product
-                .location
-                .parse()
-                .ok()
-                .and_then(|key| renderer.storage.gdal_path(&key))
-                .map(|path| MosaicSource::new(path, product.footprint.clone()))
-                .ok_or_else(|| {
-                    Failure::Server(format!(
-                        "product {} has no readable location {:?}",
-                        product.id, product.location
-                    ))
-                })
-        })
-        .collect()
-}
-
-/// Why a request failed: the client's fault (an exception report, 400) or the server's (500).
 pub(crate) enum Failure {
     Client(WmsError),
     Server(String),
@@ -274,38 +231,18 @@ impl From<WmsError> for Failure {
     }
 }
 
-/// The view's box in EPSG:4326 (clamped to the world) for the catalog query; `None` when
-/// the box does not project onto the Earth.
-pub(crate) fn wgs84_box(view: &View) -> Result<Option<Bbox>, WmsError> {
-    let [x0, y0, x1, y1] = if view.epsg == 4326 {
-        view.bbox
-    } else {
-        let srs = |epsg| {
-            SpatialRef::from_epsg(epsg).map(|mut s| {
-                s.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
-                s
-            })
-        };
-        let transform = srs(view.epsg)
-            .and_then(|from| CoordTransform::new(&from, &srs(4326)?))
-            .map_err(|e| WmsError::new("InvalidCRS", "crs", e.to_string()))?;
-        match transform.transform_bounds(&view.bbox, 21) {
-            Ok(bounds) => bounds,
-            Err(_) => return Ok(None),
+impl From<RenderError> for Failure {
+    fn from(error: RenderError) -> Self {
+        if error.is_client_error() {
+            Failure::Client(error.into())
+        } else {
+            Failure::Server(error.to_string())
         }
-    };
-    let (west, east) = (x0.clamp(-180.0, 180.0), x1.clamp(-180.0, 180.0));
-    let (south, north) = (y0.clamp(-90.0, 90.0), y1.clamp(-90.0, 90.0));
-    if !(west.is_finite() && east.is_finite() && south.is_finite() && north.is_finite()) {
-        return Ok(None);
     }
-    Bbox::new(west, south, east, north)
-        .map(Some)
-        .map_err(|e| WmsError::new("InvalidParameterValue", "bbox", e.to_string()))
 }
 
 /// Encodes the image (on a blocking thread: GDAL's encoders are CPU work) and answers it.
-async fn image_response(status: StatusCode, mut image: Rgba, request: &MapRequest) -> Response {
+async fn image_response(status: StatusCode, mut image: Rgba, request: &GetMap) -> Response {
     let (format, transparent, background) =
         (request.format, request.transparent, request.background);
     let encoded = tokio::task::spawn_blocking(move || {
