@@ -36,13 +36,32 @@ pub(crate) enum Wkt {
 /// [-180, 180] x [-90, 90] of at most [`MAX_WKT_POINTS`] points. The error says what is wrong
 /// and where (the point, ring or polygon, counted from 1).
 pub(crate) fn parse_wkt(text: &str) -> Result<Wkt, String> {
+    // The type is checked first: the WKT parser also knows others (MULTIPOINT, LINEARRING,
+    // POINTZ, ...), and names none in its errors.
+    let keyword = text
+        .trim_start()
+        .split(|c: char| !c.is_ascii_alphabetic())
+        .next()
+        .unwrap_or("")
+        .to_ascii_uppercase();
+    match keyword.as_str() {
+        "POINT" | "LINESTRING" | "POLYGON" | "MULTIPOLYGON" => {}
+        "" => {
+            return Err(
+                "a WKT geometry type (POINT, LINESTRING, POLYGON, MULTIPOLYGON) is expected"
+                    .to_owned(),
+            );
+        }
+        other => return Err(format!("{other:?} is not supported; {SUPPORTED}")),
+    }
     let mut reader = Reader::default();
     if let Err(error) = geozero::wkt::Wkt(text).process_geom(&mut reader) {
         return Err(match error {
             // Refusals of the reader below.
             GeozeroError::Geometry(why) if reader.refused => why,
-            // The WKT itself could not be parsed.
-            error => not_wkt(text, &error),
+            // The WKT parser's.
+            GeozeroError::Geometry(why) => format!("not a well-formed WKT {keyword}: {why}"),
+            other => format!("not a well-formed WKT {keyword}: {other}"),
         });
     }
     if let Some(at) = trailing_text(text) {
@@ -85,31 +104,9 @@ fn trailing_text(text: &str) -> Option<usize> {
     None
 }
 
-/// The message for text the WKT parser refused: an unknown geometry type is named as such.
-fn not_wkt(text: &str, error: &GeozeroError) -> String {
-    let keyword = text
-        .trim_start()
-        .split(|c: char| !c.is_ascii_alphabetic())
-        .next()
-        .unwrap_or("")
-        .to_ascii_uppercase();
-    let why = match error {
-        GeozeroError::Geometry(why) => why.clone(),
-        other => other.to_string(),
-    };
-    match keyword.as_str() {
-        "" => format!(
-            "a WKT geometry type (POINT, LINESTRING, POLYGON, MULTIPOLYGON) is expected ({why})"
-        ),
-        "POINT" | "LINESTRING" | "POLYGON" | "MULTIPOLYGON" => {
-            format!("not a well-formed WKT {keyword}: {why}")
-        }
-        other => format!("{other:?} is not supported; {SUPPORTED}"),
-    }
-}
-
-/// Builds a [`Wkt`] from geozero's events, refusing unsupported types, points out of range
-/// or beyond [`MAX_WKT_POINTS`], coordinates other than `x y`, short or open rings.
+/// Builds a [`Wkt`] from geozero's events of a `POINT`, `LINESTRING`, `POLYGON` or
+/// `MULTIPOLYGON`, refusing empty geometries, points out of range or beyond
+/// [`MAX_WKT_POINTS`], coordinates other than `x y`, short or open rings.
 #[derive(Default)]
 struct Reader {
     /// Coordinates of the point or line being read.
@@ -130,10 +127,6 @@ impl Reader {
     fn refuse<T>(&mut self, why: String) -> geozero::error::Result<T> {
         self.refused = true;
         Err(GeozeroError::Geometry(why))
-    }
-
-    fn unsupported(&mut self, kind: &str) -> geozero::error::Result<()> {
-        self.refuse(format!("{kind:?} is not supported; {SUPPORTED}"))
     }
 }
 
@@ -196,10 +189,6 @@ impl GeomProcessor for Reader {
         Ok(())
     }
 
-    fn multipoint_begin(&mut self, _size: usize, _idx: usize) -> geozero::error::Result<()> {
-        self.unsupported("MULTIPOINT")
-    }
-
     fn linestring_end(&mut self, tagged: bool, _idx: usize) -> geozero::error::Result<()> {
         let coords = std::mem::take(&mut self.coords);
         if tagged {
@@ -229,10 +218,6 @@ impl GeomProcessor for Reader {
         Ok(())
     }
 
-    fn multilinestring_begin(&mut self, _size: usize, _idx: usize) -> geozero::error::Result<()> {
-        self.unsupported("MULTILINESTRING")
-    }
-
     fn polygon_end(&mut self, tagged: bool, _idx: usize) -> geozero::error::Result<()> {
         let mut rings = std::mem::take(&mut self.rings).into_iter();
         let Some(exterior) = rings.next() else {
@@ -258,14 +243,6 @@ impl GeomProcessor for Reader {
             &mut self.polygons,
         ))));
         Ok(())
-    }
-
-    fn geometrycollection_begin(
-        &mut self,
-        _size: usize,
-        _idx: usize,
-    ) -> geozero::error::Result<()> {
-        self.unsupported("GEOMETRYCOLLECTION")
     }
 }
 
@@ -425,6 +402,8 @@ mod tests {
             ("POINT(1 nan)", "Expected a number for the Y coordinate"),
             ("POINT(1 1e999)", "not a finite number"),
             ("LINESTRING(1 2)", "at least 2 points"),
+            ("LINEARRING(0 0,1 1)", "\"LINEARRING\" is not supported"),
+            ("POINTZ(1 2 3)", "\"POINTZ\" is not supported"),
             ("POLYGON((0 0,1 0,1 1))", "needs at least 4"),
             (
                 "POLYGON((0 0,1 0,1 1,0 1))",
