@@ -9,14 +9,12 @@ use std::sync::{Arc, Mutex, OnceLock};
 use bytes::Bytes;
 use chrono::Utc;
 use pvs_catalog::{Bbox, Catalog, ProductQuery, TimeFilter, TimeRelation};
+use pvs_ogc::layer::collection_of;
 use pvs_raster::render::{Format, Rgba, encode};
 use pvs_tiles::{FoundTile, StoredTile, TileFormat, TileKey, TileStore};
 use tokio::sync::OnceCell;
 
 use crate::source::{DrawError, TileRenderer};
-
-/// The suffix of a collection's outlines layer.
-pub const OUTLINES_SUFFIX: &str = "__outlines";
 
 /// Why a tile could not be served.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -284,11 +282,6 @@ impl TileCache {
             .map_err(catalog_error)?
             .is_empty())
     }
-}
-
-/// The collection a cache layer draws (`C` for `C` and for `C__outlines`).
-pub fn collection_of(layer: &str) -> &str {
-    layer.strip_suffix(OUTLINES_SUFFIX).unwrap_or(layer)
 }
 
 /// The image served for a tile with no data: transparent PNG, or white JPEG.

@@ -8,12 +8,14 @@ use std::collections::HashSet;
 use std::fmt::Write;
 
 use pvs_catalog::{CollectionInfo, ProductQuery};
+use pvs_ogc::layer::outlines_layer;
+use pvs_ogc::xml::escape;
 use pvs_tiles::time::interval_value;
 use pvs_tiles::tms::{MERCATOR_MAX_LAT, TILE_SIZE};
 use pvs_tiles::{TileFormat, TileMatrixSet};
 
-use crate::cache::{CacheError, OUTLINES_SUFFIX, TileCache};
-use crate::http::{Settings, xml_escape};
+use crate::cache::{CacheError, TileCache};
+use crate::http::Settings;
 
 /// The identifier of the time dimension (and its `{Time}` placeholder in templates).
 pub const TIME_DIMENSION: &str = "Time";
@@ -61,7 +63,7 @@ pub async fn document(
         write_layer(
             &mut layers,
             base,
-            &format!("{name}{OUTLINES_SUFFIX}"),
+            &outlines_layer(name),
             &format!("{name} outlines"),
             info,
             &dimension,
@@ -71,8 +73,8 @@ pub async fn document(
     for (identifier, tms) in advertised_matrix_sets() {
         write_matrix_set(&mut matrix_sets, identifier, tms, settings.max_zoom);
     }
-    let title = xml_escape(&settings.title);
-    let base = xml_escape(base);
+    let title = escape(&settings.title);
+    let base = escape(base);
     let operation = |name: &str| {
         format!(
             "    <ows:Operation name=\"{name}\">\n      <ows:DCP>\n        <ows:HTTP>\n          \
@@ -117,8 +119,8 @@ fn write_layer(
         Some(b) => [-180.0, b.south(), 180.0, b.north()],
         None => [-180.0, -90.0, 180.0, 90.0],
     };
-    let identifier = xml_escape(identifier);
-    let base = xml_escape(base);
+    let identifier = escape(identifier);
+    let base = escape(base);
     let _ = write!(
         out,
         "    <Layer>\n      <ows:Title>{}</ows:Title>\n      \
@@ -126,7 +128,7 @@ fn write_layer(
          <ows:UpperCorner>{east} {north}</ows:UpperCorner>\n      </ows:WGS84BoundingBox>\n      \
          <ows:Identifier>{identifier}</ows:Identifier>\n      \
          <Style isDefault=\"true\">\n        <ows:Identifier>default</ows:Identifier>\n      </Style>\n",
-        xml_escape(title)
+        escape(title)
     );
     for format in TileFormat::ALL {
         let _ = writeln!(out, "      <Format>{}</Format>", format.mime());
@@ -135,13 +137,13 @@ fn write_layer(
         out,
         "      <Dimension>\n        <ows:Identifier>{TIME_DIMENSION}</ows:Identifier>\n        \
          <ows:UOM>ISO8601</ows:UOM>\n        <Default>{}</Default>\n",
-        xml_escape(&time.default)
+        escape(&time.default)
     );
     if time.values.is_empty() {
-        let _ = writeln!(out, "        <Value>{}</Value>", xml_escape(&time.default));
+        let _ = writeln!(out, "        <Value>{}</Value>", escape(&time.default));
     }
     for value in &time.values {
-        let _ = writeln!(out, "        <Value>{}</Value>", xml_escape(value));
+        let _ = writeln!(out, "        <Value>{}</Value>", escape(value));
     }
     out.push_str("      </Dimension>\n");
     for (name, _) in advertised_matrix_sets() {

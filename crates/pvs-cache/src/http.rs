@@ -12,14 +12,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
+use pvs_ogc::limits::{self, MAX_TILE_REQUEST_BYTES};
+use pvs_ogc::{Exception, Report};
 use pvs_service::h1::SendFile;
 use pvs_service::public_url::PublicUrl;
 use pvs_tiles::{FoundTile, TileFormat, TileKey};
 
 use crate::cache::{CacheError, TileCache, blank};
-
-/// The longest query string (and REST path) read; longer requests get 400 unread.
-pub const MAX_QUERY_BYTES: usize = 8192;
 
 /// What the service advertises and how long answers may be cached.
 #[derive(Debug, Clone)]
@@ -95,100 +94,77 @@ pub fn routes(cache: Arc<TileCache>, settings: Settings) -> Router {
         .with_state(app)
 }
 
-/// An error answered as an OWS 1.1 `ExceptionReport`.
+/// An [`Exception`] answered as an OWS 1.1 `ExceptionReport` ([`Report::Ows11`]), the
+/// report of WMTS and of the cache's other tile endpoints. The exception is `pvs_ogc`'s;
+/// this wrapper makes it an axum answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OwsError {
-    /// The HTTP status.
-    pub status: StatusCode,
-    /// The OWS exception code (`InvalidParameterValue`...).
-    pub code: &'static str,
-    /// The parameter at fault, if any.
-    pub locator: Option<&'static str>,
-    /// What is wrong, for people.
-    pub message: String,
+pub struct OwsError(pub Exception);
+
+impl std::ops::Deref for OwsError {
+    type Target = Exception;
+
+    fn deref(&self) -> &Exception {
+        &self.0
+    }
+}
+
+impl From<Exception> for OwsError {
+    fn from(exception: Exception) -> Self {
+        Self(exception)
+    }
 }
 
 impl OwsError {
     /// A required parameter is missing (400 `MissingParameterValue`).
-    pub fn missing(locator: &'static str) -> Self {
-        Self {
-            status: StatusCode::BAD_REQUEST,
-            code: "MissingParameterValue",
-            locator: Some(locator),
-            message: format!("the parameter {locator} is required"),
-        }
+    pub fn missing(locator: &str) -> Self {
+        Self(Exception::missing(locator))
     }
 
     /// A parameter has a value the service does not accept (400 `InvalidParameterValue`).
-    pub fn invalid(locator: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            status: StatusCode::BAD_REQUEST,
-            code: "InvalidParameterValue",
-            locator: Some(locator),
-            message: message.into(),
-        }
+    pub fn invalid(locator: &str, message: impl Into<String>) -> Self {
+        Self(Exception::invalid(locator, message))
     }
 
     /// A tile row or column outside the matrix (400 `TileOutOfRange`, WMTS 07-057r7
     /// table 28).
-    pub fn out_of_range(locator: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            status: StatusCode::BAD_REQUEST,
-            code: "TileOutOfRange",
-            locator: Some(locator),
-            message: message.into(),
-        }
+    pub fn out_of_range(locator: &str, message: impl Into<String>) -> Self {
+        Self(Exception::new("TileOutOfRange", locator, message))
     }
 
     /// An operation the service does not offer (501 `OperationNotSupported`, OWS Common
     /// 06-121r3 table 28).
     pub fn not_supported(operation: &str) -> Self {
-        Self {
-            status: StatusCode::NOT_IMPLEMENTED,
-            code: "OperationNotSupported",
-            locator: Some("request"),
-            message: format!(
+        Self(Exception::new(
+            "OperationNotSupported",
+            "request",
+            format!(
                 "the operation {:?} is not supported: GetCapabilities or GetTile",
                 clip(operation)
             ),
-        }
+        ))
     }
 
     /// A path that names nothing (404).
     pub fn not_found(message: impl Into<String>) -> Self {
-        Self {
-            status: StatusCode::NOT_FOUND,
-            code: "InvalidParameterValue",
-            locator: None,
-            message: message.into(),
-        }
+        Self(
+            Exception::unlocated("InvalidParameterValue", message)
+                .with_status(StatusCode::NOT_FOUND),
+        )
     }
 
     /// A failure of the server or a backend (500 `NoApplicableCode`).
     pub fn server(message: impl Into<String>) -> Self {
-        Self {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
-            code: "NoApplicableCode",
-            locator: None,
-            message: message.into(),
-        }
+        Self(Exception::server(message))
     }
 
     /// The same error with another HTTP status.
     pub fn with_status(self, status: StatusCode) -> Self {
-        Self { status, ..self }
+        Self(self.0.with_status(status))
     }
 
-    /// The error of a query string or path longer than [`MAX_QUERY_BYTES`].
-    pub fn too_long(what: &str, length: usize) -> Self {
-        Self {
-            status: StatusCode::BAD_REQUEST,
-            code: "InvalidParameterValue",
-            locator: None,
-            message: format!(
-                "the {what} is {length} bytes long; at most {MAX_QUERY_BYTES} are read"
-            ),
-        }
+    /// Refuses a query string or path (`what`) longer than [`MAX_TILE_REQUEST_BYTES`].
+    pub fn check_length(what: &str, length: usize) -> Result<(), Self> {
+        limits::check(what, length, MAX_TILE_REQUEST_BYTES).map_err(Self)
     }
 
     /// The error of a cache failure: an unknown layer is the client's, others the server's.
@@ -210,30 +186,17 @@ impl OwsError {
 
     /// The `ExceptionReport` document.
     pub fn to_xml(&self) -> String {
-        let locator = self
-            .locator
-            .map(|l| format!(" locator=\"{}\"", xml_escape(l)))
-            .unwrap_or_default();
-        format!(
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
-             <ExceptionReport xmlns=\"http://www.opengis.net/ows/1.1\" \
-             xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" \
-             xsi:schemaLocation=\"http://www.opengis.net/ows/1.1 http://schemas.opengis.net/ows/1.1.0/owsExceptionReport.xsd\" \
-             version=\"1.1.0\" xml:lang=\"en\">\n  \
-             <Exception exceptionCode=\"{}\"{locator}>\n    \
-             <ExceptionText>{}</ExceptionText>\n  </Exception>\n</ExceptionReport>\n",
-            self.code,
-            xml_escape(&self.message)
-        )
+        Report::Ows11.document(&self.0)
     }
 }
 
 impl IntoResponse for OwsError {
     fn into_response(self) -> Response {
+        let report = Report::Ows11;
         (
-            self.status,
-            [(header::CONTENT_TYPE, "application/xml")],
-            self.to_xml(),
+            report.status(&self.0),
+            [(header::CONTENT_TYPE, report.content_type())],
+            report.document(&self.0),
         )
             .into_response()
     }
@@ -241,28 +204,7 @@ impl IntoResponse for OwsError {
 
 /// At most 64 characters of a value a client sent, for messages.
 pub(crate) fn clip(value: &str) -> String {
-    value.chars().take(64).collect()
-}
-
-/// Text escaped for XML content and attribute values; characters XML 1.0 cannot hold are
-/// written as `\u{…}`.
-pub fn xml_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\t' | '\n' | '\r' => out.push(c),
-            c if (c as u32) < 0x20 || c == '\u{fffe}' || c == '\u{ffff}' => {
-                out.push_str(&format!("\\u{{{:x}}}", c as u32));
-            }
-            c => out.push(c),
-        }
-    }
-    out
+    pvs_ogc::exception::clip(value, 64)
 }
 
 /// Serves the tile at `key` from the cache (drawn on a miss), with its caching headers.

@@ -8,12 +8,15 @@ use std::sync::Arc;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
-use pvs_tiles::store::check_layer_name;
+use pvs_ogc::Params;
+use pvs_ogc::crs::Crs;
+use pvs_ogc::layer::check_layer_name;
+use pvs_ogc::limits::MAX_TILE_REQUEST_BYTES;
 use pvs_tiles::tms::TILE_SIZE;
 use pvs_tiles::{Tile, TileFormat, TileKey, TileMatrixSet, TileTime};
 
-use crate::http::{App, MAX_QUERY_BYTES, OwsError, tile_response};
-use crate::wmts::{self, Params};
+use crate::http::{App, OwsError, tile_response};
+use crate::wmts;
 
 /// The parameters a tiled `GetMap` may have; any other one sends it to the renderer.
 const TILE_PARAMS: [&str; 14] = [
@@ -48,14 +51,14 @@ pub(crate) async fn ows(
         .get("service")
         .is_some_and(|s| s.eq_ignore_ascii_case("WMTS"))
     {
-        if query.len() > MAX_QUERY_BYTES {
-            return OwsError::too_long("query string", query.len()).into_response();
+        if let Err(error) = OwsError::check_length("query string", query.len()) {
+            return error.into_response();
         }
         return wmts::dispatch(&app, &headers, &params).await;
     }
     // Longer than any tile request: the renderer's limits and error reports apply, as on
     // the renderer's own /ows.
-    if query.len() > MAX_QUERY_BYTES {
+    if query.len() > MAX_TILE_REQUEST_BYTES {
         return passthrough(&app, &headers, &query).await;
     }
     if let Some(key) = tile_of_get_map(&params, app.settings.max_zoom) {
@@ -101,7 +104,8 @@ pub fn tile_of_get_map(params: &Params, max_zoom: u8) -> Option<TileKey> {
             .get(key)
             .is_some_and(|v| v.eq_ignore_ascii_case(value))
     };
-    if !is("request", "GetMap") || !params.keys().all(|k| TILE_PARAMS.contains(&k)) {
+    let known = |key: &str| TILE_PARAMS.iter().any(|k| k.eq_ignore_ascii_case(key));
+    if !is("request", "GetMap") || !params.keys().all(known) {
         return None;
     }
     let version = params.get("version")?;
@@ -116,7 +120,7 @@ pub fn tile_of_get_map(params: &Params, max_zoom: u8) -> Option<TileKey> {
     }
     let layer = params.get("layers")?;
     check_layer_name(layer).ok()?;
-    if !matches!(params.get("styles"), None | Some("") | Some("default")) {
+    if !matches!(params.get("styles"), None | Some("default")) {
         return None;
     }
     let format = TileFormat::parse(params.get("format")?)?;
@@ -124,11 +128,12 @@ pub fn tile_of_get_map(params: &Params, max_zoom: u8) -> Option<TileKey> {
     if format == TileFormat::Png && !is("transparent", "TRUE") {
         return None;
     }
-    let (tms, swap) = match crs.to_ascii_uppercase().as_str() {
-        "EPSG:3857" | "EPSG:900913" => (TileMatrixSet::WebMercatorQuad, false),
-        "CRS:84" => (TileMatrixSet::WorldCRS84Quad, false),
+    let crs = Crs::parse(crs).ok()?;
+    let (tms, swap) = match (crs.epsg, crs.lon_lat) {
+        (3857, _) => (TileMatrixSet::WebMercatorQuad, false),
+        (4326, true) => (TileMatrixSet::WorldCRS84Quad, false),
         // WMS 1.3.0 takes EPSG:4326 boxes as latitude, longitude.
-        "EPSG:4326" => (TileMatrixSet::WorldCRS84Quad, version == "1.3.0"),
+        (4326, false) => (TileMatrixSet::WorldCRS84Quad, version == "1.3.0"),
         _ => return None,
     };
     let numbers: Vec<f64> = params
@@ -140,7 +145,7 @@ pub fn tile_of_get_map(params: &Params, max_zoom: u8) -> Option<TileKey> {
     let bbox = if swap { [b, a, d, c] } else { [a, b, c, d] };
     let tile = tile_of_box(tms, bbox, max_zoom)?;
     let time = match params.get("time") {
-        None | Some("") => TileTime::Default,
+        None => TileTime::Default,
         Some(value) => TileTime::parse(value).ok()?,
     };
     TileKey::new(layer, time, tms, tile, format).ok()
@@ -257,6 +262,26 @@ mod tests {
         );
         let two = base.replace("LAYERS=SAR", "LAYERS=SAR,OTHER");
         assert!(key(&format!("{two}&VERSION=1.3.0&CRS=CRS:84&BBOX=90,-90,180,0")).is_none());
+        // Parameters are read as the renderer reads them (`pvs_ogc::Params`, `pvs_ogc::crs`):
+        // trimmed, an empty value absent, any CRS form; an unknown key, even empty, is not
+        // a tile's.
+        let crs84 = "&VERSION=1.3.0&CRS=CRS:84&BBOX=90,-90,180,0";
+        assert_eq!(
+            key(&format!("{base}{crs84}&TIME=")),
+            key(&format!("{base}{crs84}"))
+        );
+        assert_eq!(
+            key(&format!(
+                "{base}&VERSION=1.3.0&CRS=urn:ogc:def:crs:EPSG::4326&BBOX=-90,90,0,180"
+            )),
+            Some(key_130.clone())
+        );
+        let spaced = base.replace("LAYERS=SAR", "LAYERS=%20SAR%20");
+        assert_eq!(
+            key(&format!("{spaced}{crs84}")),
+            key(&format!("{base}{crs84}"))
+        );
+        assert!(key(&format!("{base}{crs84}&CQL=")).is_none());
         let big = base.replace("WIDTH=256", "WIDTH=512");
         assert!(key(&format!("{big}&VERSION=1.3.0&CRS=CRS:84&BBOX=90,-90,180,0")).is_none());
     }

@@ -1,4 +1,5 @@
-//! WMTS 1.0.0 requests: KVP (`/wmts?SERVICE=WMTS&REQUEST=GetTile&…`, keys in any case) and
+//! WMTS 1.0.0 requests: KVP (`/wmts?SERVICE=WMTS&REQUEST=GetTile&…`, read as
+//! [`pvs_ogc::Params`] reads every KVP request) and
 //! RESTful (`/wmts/1.0.0/{layer}/{style}/{time}/{TileMatrixSet}/{z}/{row}/{col}.{ext}`,
 //! `/wmts/1.0.0/WMTSCapabilities.xml`).
 
@@ -8,46 +9,11 @@ use std::time::Instant;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use pvs_tiles::store::check_layer_name;
+use pvs_ogc::Params;
+use pvs_ogc::layer::check_layer_name;
 use pvs_tiles::{Tile, TileFormat, TileKey, TileMatrixSet, TileTime};
 
-use crate::http::{App, BuiltDocument, MAX_QUERY_BYTES, OwsError, clip, serve_tile};
-
-/// The parameters of a KVP request: keys lower-cased, values decoded; the first of repeated
-/// keys counts.
-#[derive(Debug, Default)]
-pub struct Params(Vec<(String, String)>);
-
-impl Params {
-    /// Reads a query string.
-    pub fn parse(query: &str) -> Self {
-        Self(
-            url::form_urlencoded::parse(query.as_bytes())
-                .map(|(k, v)| (k.to_ascii_lowercase(), v.into_owned()))
-                .collect(),
-        )
-    }
-
-    /// The value of `key` (lower case), if given.
-    pub fn get(&self, key: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// The value of `key`, or `MissingParameterValue` naming `name` if absent or empty.
-    fn required(&self, key: &str, name: &'static str) -> Result<&str, OwsError> {
-        self.get(key)
-            .filter(|v| !v.is_empty())
-            .ok_or_else(|| OwsError::missing(name))
-    }
-
-    /// Every key given.
-    pub fn keys(&self) -> impl Iterator<Item = &str> {
-        self.0.iter().map(|(k, _)| k.as_str())
-    }
-}
+use crate::http::{App, BuiltDocument, OwsError, clip, serve_tile};
 
 /// `GET /wmts?…` (and `/ows?SERVICE=WMTS&…`).
 pub(crate) async fn kvp(
@@ -56,8 +22,8 @@ pub(crate) async fn kvp(
     RawQuery(query): RawQuery,
 ) -> Response {
     let query = query.unwrap_or_default();
-    if query.len() > MAX_QUERY_BYTES {
-        return OwsError::too_long("query string", query.len()).into_response();
+    if let Err(error) = OwsError::check_length("query string", query.len()) {
+        return error.into_response();
     }
     dispatch(&app, &headers, &Params::parse(&query)).await
 }
@@ -79,7 +45,7 @@ async fn answer(app: &App, headers: &HeaderMap, params: &Params) -> Result<Respo
             format!("SERVICE is {:?}; this endpoint serves WMTS", clip(service)),
         ));
     }
-    let request = params.required("request", "request")?;
+    let request = params.require("request")?;
     if request.eq_ignore_ascii_case("GetCapabilities") {
         capabilities(app, headers).await
     } else if request.eq_ignore_ascii_case("GetTile") {
@@ -100,17 +66,13 @@ fn tile_key(app: &App, params: &Params) -> Result<TileKey, OwsError> {
             format!("VERSION {:?} is not served: 1.0.0", clip(version)),
         ));
     }
-    let layer = layer(params.required("layer", "layer")?)?;
+    let layer = layer(params.require("layer")?)?;
     style(params.get("style").unwrap_or(""))?;
-    let format = format(params.required("format", "format")?)?;
-    let tms = matrix_set(params.required("tilematrixset", "tileMatrixSet")?)?;
-    let z = zoom(
-        params.required("tilematrix", "tileMatrix")?,
-        tms,
-        app.settings.max_zoom,
-    )?;
-    let row = index(params.required("tilerow", "tileRow")?, "tileRow")?;
-    let col = index(params.required("tilecol", "tileCol")?, "tileCol")?;
+    let format = format(params.require("format")?)?;
+    let tms = matrix_set(params.require("tileMatrixSet")?)?;
+    let z = zoom(params.require("tileMatrix")?, tms, app.settings.max_zoom)?;
+    let row = index(params.require("tileRow")?, "tileRow")?;
+    let col = index(params.require("tileCol")?, "tileCol")?;
     let tile = tile(tms, z, col, row)?;
     let time = time(params.get("time").unwrap_or(""))?;
     key(layer, time, tms, tile, format)
@@ -261,8 +223,8 @@ pub(crate) async fn capabilities(app: &App, headers: &HeaderMap) -> Result<Respo
 pub(crate) async fn rest(State(app): State<Arc<App>>, headers: HeaderMap, uri: Uri) -> Response {
     // Query parameters of REST requests are not read.
     let path = uri.path();
-    if path.len() > MAX_QUERY_BYTES {
-        return OwsError::too_long("path", path.len()).into_response();
+    if let Err(error) = OwsError::check_length("path", path.len()) {
+        return error.into_response();
     }
     let rest = path.strip_prefix("/wmts/").unwrap_or("");
     let result = match rest_request(&app, rest) {
@@ -372,7 +334,7 @@ mod tests {
         assert_eq!(tile(tms, 1, 3, 1), Ok(Tile { z: 1, x: 3, y: 1 }));
         let error = tile(tms, 1, 4, 0).unwrap_err();
         assert_eq!(
-            (error.code, error.locator),
+            (error.code, error.locator.as_deref()),
             ("TileOutOfRange", Some("tileCol"))
         );
         assert!(
@@ -380,7 +342,10 @@ mod tests {
             "{}",
             error.message
         );
-        assert_eq!(tile(tms, 1, 0, -1).unwrap_err().locator, Some("tileRow"));
+        assert_eq!(
+            tile(tms, 1, 0, -1).unwrap_err().locator.as_deref(),
+            Some("tileRow")
+        );
         assert_eq!(
             tile(tms, 1, i64::MAX, 0).unwrap_err().code,
             "TileOutOfRange"
@@ -403,16 +368,5 @@ mod tests {
         assert!(percent_decode("%").is_err());
         assert!(percent_decode("%zz").is_err());
         assert!(percent_decode("%ff").is_err());
-    }
-
-    #[test]
-    fn params_are_case_insensitive_and_first_wins() {
-        let params = Params::parse("LaYeR=a&layer=b&TIME=2018%2F2019");
-        assert_eq!(params.get("layer"), Some("a"));
-        assert_eq!(params.get("time"), Some("2018/2019"));
-        assert_eq!(
-            params.required("format", "format").unwrap_err().code,
-            "MissingParameterValue"
-        );
     }
 }

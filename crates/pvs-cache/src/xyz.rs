@@ -7,12 +7,13 @@ use std::sync::Arc;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
+use pvs_ogc::Params;
+use pvs_ogc::layer::collection_of;
 use pvs_tiles::{TileFormat, TileKey, TileMatrixSet};
 
-use crate::cache::collection_of;
 use crate::capabilities::latitude_limit;
-use crate::http::{App, MAX_QUERY_BYTES, OwsError, clip, serve_tile};
-use crate::wmts::{self, Params, percent_decode};
+use crate::http::{App, OwsError, clip, serve_tile};
+use crate::wmts::{self, percent_decode};
 
 /// `GET /tiles/…`.
 pub(crate) async fn tiles(
@@ -23,8 +24,10 @@ pub(crate) async fn tiles(
 ) -> Response {
     let query = query.unwrap_or_default();
     let path = uri.path();
-    if query.len() > MAX_QUERY_BYTES || path.len() > MAX_QUERY_BYTES {
-        return OwsError::too_long("request", query.len() + path.len()).into_response();
+    let length = OwsError::check_length("query string", query.len())
+        .and_then(|()| OwsError::check_length("path", path.len()));
+    if let Err(error) = length {
+        return error.into_response();
     }
     let params = Params::parse(&query);
     let rest = path.strip_prefix("/tiles/").unwrap_or("");
@@ -39,7 +42,8 @@ pub(crate) async fn tiles(
     };
     result.unwrap_or_else(|error| {
         // An unknown layer or a tile outside the matrix is a resource that does not exist.
-        let status = if error.code == "TileOutOfRange" || error.locator == Some("layer") {
+        let status = if error.code == "TileOutOfRange" || error.locator.as_deref() == Some("layer")
+        {
             StatusCode::NOT_FOUND
         } else {
             error.status
@@ -63,7 +67,7 @@ fn request(app: &App, path: &str, params: &Params) -> Result<Request, OwsError> 
         .split('/')
         .map(percent_decode)
         .collect::<Result<Vec<_>, _>>()?;
-    let time_value = params.get("time").filter(|t| !t.is_empty());
+    let time_value = params.get("time");
     let time = wmts::time(time_value.unwrap_or(""))?;
     let (layer, tms, z, x, last) = match segments.as_slice() {
         [layer, document] if document == "tilejson.json" => {

@@ -309,7 +309,7 @@ fn footprint_of(
                 .geolocation
                 .outline()
                 .ok_or_else(|| RasterError::Georef("the geolocation has no outline".into()))?;
-            (georef::srs(*epsg)?, georef::to_xy(*epsg, outline)?)
+            (crate::crs::srs(*epsg)?, georef::to_xy(*epsg, outline)?)
         }
         Georeferencing::Embedded => unreachable!("an embedded georeferencing has no outline"),
     };
@@ -358,7 +358,7 @@ pub(crate) fn project_ring(
     srs: &SpatialRef,
     ring: &[(f64, f64)],
 ) -> Result<MultiPolygon<f64>, RasterError> {
-    let wgs84 = georef::srs(WGS84)?;
+    let wgs84 = crate::crs::srs(WGS84)?;
     let transform = CoordTransform::new(srs, &wgs84)
         .map_err(|e| RasterError::Georef(format!("no transformation to EPSG:4326: {e}")))?;
     let mut xs: Vec<f64> = ring.iter().map(|p| p.0).collect();

@@ -5,7 +5,7 @@
 
 use gdal::Dataset;
 use gdal::raster::{ColorInterpretation, GdalDataType};
-use gdal::spatial_ref::{CoordTransform, SpatialRef};
+use gdal::spatial_ref::CoordTransform;
 
 use crate::RasterError;
 use crate::gdal_app;
@@ -306,7 +306,7 @@ pub fn transform_bounds(from: u32, to: u32, bbox: [f64; 4]) -> Result<[f64; 4], 
     if from == to {
         return Ok(bbox);
     }
-    let transform = CoordTransform::new(&crate::georef::srs(from)?, &crate::georef::srs(to)?)
+    let transform = CoordTransform::new(&crate::crs::srs(from)?, &crate::crs::srs(to)?)
         .map_err(|e| RasterError::gdal(format!("EPSG:{from} to EPSG:{to}"), e))?;
     let out = transform
         .transform_bounds(&bbox, 21)
@@ -324,14 +324,11 @@ pub fn transform_bounds(from: u32, to: u32, bbox: [f64; 4]) -> Result<[f64; 4], 
 /// labels and units in the CRS's own axis order (`Lat Long`, `deg deg` for EPSG:4326;
 /// `E N`, `m m` for UTM; `N E` for EPSG:3035), and whether that order is y first.
 pub fn axes(epsg: u32) -> Result<([&'static str; 2], [&'static str; 2], bool), RasterError> {
-    let srs = SpatialRef::from_epsg(epsg)
-        .map_err(|e| RasterError::Georef(format!("EPSG:{epsg} is not a CRS GDAL knows: {e}")))?;
-    // SAFETY: the handle is valid while `srs` lives.
-    let swapped = unsafe {
-        gdal_sys::OSREPSGTreatsAsLatLong(srs.to_c_hsrs()) != 0
-            || gdal_sys::OSREPSGTreatsAsNorthingEasting(srs.to_c_hsrs()) != 0
-    };
-    let (labels, units) = if srs.is_geographic() {
+    let crate::crs::Axes {
+        y_first: swapped,
+        geographic,
+    } = crate::crs::axes(epsg)?;
+    let (labels, units) = if geographic {
         (["Long", "Lat"], ["deg", "deg"])
     } else {
         (["E", "N"], ["m", "m"])
@@ -345,7 +342,7 @@ pub fn axes(epsg: u32) -> Result<([&'static str; 2], [&'static str; 2], bool), R
 
 /// Whether `EPSG:<epsg>` is geographic (false when GDAL does not know it).
 pub fn is_geographic(epsg: u32) -> bool {
-    SpatialRef::from_epsg(epsg).is_ok_and(|srs| srs.is_geographic())
+    crate::crs::axes(epsg).is_ok_and(|axes| axes.geographic)
 }
 
 #[cfg(test)]

@@ -27,8 +27,8 @@ pub fn outlines(
     let transform = if view.epsg == 4326 {
         None
     } else {
-        let wgs84 = crate::georef::srs(4326)?;
-        let target = crate::georef::srs(view.epsg)?;
+        let wgs84 = crate::crs::srs(4326)?;
+        let target = crate::crs::srs(view.epsg)?;
         Some(CoordTransform::new(&wgs84, &target).map_err(|e| {
             RasterError::Georef(format!("no transformation to EPSG:{}: {e}", view.epsg))
         })?)

@@ -1,7 +1,6 @@
 //! From a browse's geolocation to GDAL georeferencing: a geotransform, ground control points
 //! or the image's own, in x/y (easting/northing, longitude/latitude) order.
 
-use gdal::spatial_ref::SpatialRef;
 use pvs_model::{Geolocation, ReferenceSystem};
 
 use crate::RasterError;
@@ -124,7 +123,7 @@ impl Georeferencing {
         match self {
             Georeferencing::Affine { epsg, transform } => {
                 dataset
-                    .set_spatial_ref(&srs(*epsg)?)
+                    .set_spatial_ref(&crate::crs::srs(*epsg)?)
                     .map_err(|e| RasterError::gdal("setting the CRS", e))?;
                 dataset
                     .set_geo_transform(transform)
@@ -145,7 +144,7 @@ impl Georeferencing {
                     })
                     .collect();
                 dataset
-                    .set_gcps(gcps, &srs(*epsg)?)
+                    .set_gcps(gcps, &crate::crs::srs(*epsg)?)
                     .map_err(|e| RasterError::gdal("setting the tie points", e))
             }
             Georeferencing::Embedded => Ok(()),
@@ -317,14 +316,6 @@ fn collinear(points: impl Iterator<Item = (f64, f64)> + Clone) -> bool {
     major == 0.0 || minor <= COLLINEAR * COLLINEAR * major
 }
 
-/// `EPSG:<epsg>` with x/y in GDAL's traditional GIS order (longitude first).
-pub(crate) fn srs(epsg: u32) -> Result<SpatialRef, RasterError> {
-    let mut srs = SpatialRef::from_epsg(epsg)
-        .map_err(|e| RasterError::Georef(format!("EPSG:{epsg} is not a CRS GDAL knows: {e}")))?;
-    srs.set_axis_mapping_strategy(gdal::spatial_ref::AxisMappingStrategy::TraditionalGisOrder);
-    Ok(srs)
-}
-
 /// The report's coordinate pairs in `EPSG:<epsg>` in x/y order.
 pub(crate) fn to_xy(epsg: u32, pairs: Vec<(f64, f64)>) -> Result<Vec<(f64, f64)>, RasterError> {
     let order = AxisOrder::of(epsg)?;
@@ -342,17 +333,10 @@ struct AxisOrder {
 
 impl AxisOrder {
     fn of(epsg: u32) -> Result<Self, RasterError> {
-        let srs = srs(epsg)?;
-        // SAFETY: the handle is valid for the lifetime of `srs`.
-        let (lat_long, northing_easting) = unsafe {
-            (
-                gdal_sys::OSREPSGTreatsAsLatLong(srs.to_c_hsrs()) != 0,
-                gdal_sys::OSREPSGTreatsAsNorthingEasting(srs.to_c_hsrs()) != 0,
-            )
-        };
+        let axes = crate::crs::axes(epsg)?;
         Ok(Self {
-            swapped: lat_long || northing_easting,
-            geographic: srs.is_geographic(),
+            swapped: axes.y_first,
+            geographic: axes.geographic,
         })
     }
 

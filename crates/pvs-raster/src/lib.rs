@@ -10,6 +10,8 @@
 //!   newest on top, encoded.
 //! - [`style`]: how data become colours (band selection, rescale, colormaps).
 //! - [`draw`]: footprint outlines and error messages drawn into map images.
+//! - [`crs`]: EPSG CRSs through GDAL, and the authority's axis order (the one `unsafe`
+//!   call into OSR for it).
 //! - [`derive`]: what a raster alone tells: the footprint of its valid pixels and the
 //!   acquisition time from its file name or tags.
 
@@ -17,6 +19,7 @@ mod clip;
 pub mod cog;
 pub mod convert;
 pub mod coverage;
+pub mod crs;
 pub mod derive;
 pub mod draw;
 mod error;

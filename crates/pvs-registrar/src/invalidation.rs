@@ -11,10 +11,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::{RegisterError, Registrar};
 
-/// The suffix of a collection's outlines layer in the cache (as the renderer and the cache
-/// name it).
-pub const OUTLINES_SUFFIX: &str = "__outlines";
-
 /// What the cache may hold for `product`: its collection's layer and outlines layer, the
 /// bounding box of each polygon of its footprint (two for a footprint split at the
 /// antimeridian), and its time.
@@ -22,7 +18,7 @@ pub fn change_of(product: &Product) -> Change {
     Change {
         layers: vec![
             product.collection.clone(),
-            format!("{}{OUTLINES_SUFFIX}", product.collection),
+            pvs_ogc::layer::outlines_layer(&product.collection),
         ],
         boxes: product
             .footprint

@@ -64,7 +64,7 @@ use pvs_storage::Storage;
 use pvs_tiles::TileStore;
 
 pub use error::RegisterError;
-pub use invalidation::{Invalidation, OUTLINES_SUFFIX, change_of};
+pub use invalidation::{Invalidation, change_of};
 pub use prefix::{PrefixOptions, PrefixOutcome};
 pub use pvs_queue::reports::{record_outcome, write_report};
 pub use register::{Registered, seed_message};

@@ -6,12 +6,13 @@
 use chrono::{DateTime, Utc};
 use gdal::spatial_ref::{AxisMappingStrategy, CoordTransform, SpatialRef};
 use pvs_catalog::{Bbox, CatalogError, Product, ProductQuery, TimeFilter, TimeRelation};
+use pvs_ogc::layer::{outlined_collection, outlines_layer};
 use pvs_raster::RasterError;
 use pvs_raster::draw::outlines;
 use pvs_raster::render::{MosaicSource, Rgba, View, mosaic};
 
 use crate::Renderer;
-use crate::layers::{Layer, OUTLINES_SUFFIX};
+use crate::layers::Layer;
 
 /// The colour of footprint outlines (RGBA).
 const OUTLINE_COLOUR: [u8; 4] = [255, 64, 0, 255];
@@ -36,7 +37,7 @@ pub enum MapLayer {
 impl MapLayer {
     /// The layer of a tile-cache layer name: `C` or `C__outlines`.
     pub fn of_cache_layer(layer: &str) -> Self {
-        match layer.strip_suffix(OUTLINES_SUFFIX) {
+        match outlined_collection(layer) {
             Some(name) => Self::Collection {
                 name: name.to_owned(),
                 outlines: true,
@@ -59,7 +60,7 @@ impl MapLayer {
             Self::Collection {
                 name,
                 outlines: true,
-            } => format!("{name}{OUTLINES_SUFFIX}"),
+            } => outlines_layer(name),
         }
     }
 }

@@ -1,15 +1,17 @@
 //! WMS GetFeatureInfo: the products of a layer under a map pixel, newest first, as GeoJSON or
 //! an HTML table.
 
-use gdal::spatial_ref::{AxisMappingStrategy, CoordTransform, SpatialRef};
+use gdal::spatial_ref::CoordTransform;
 use geo::Intersects;
 use pvs_catalog::{Bbox, Product, TimeFilter, TimeRelation};
 use pvs_model::GeoJsonGeometry;
-use quick_xml::escape::escape;
+use pvs_ogc::xml::escape;
+use pvs_ogc::{Exception, Params};
+use pvs_raster::crs::srs;
 
 use crate::Renderer;
 use crate::layers::Layer;
-use crate::params::{self, Params, Version, WmsError};
+use crate::params::{self, Version};
 use crate::wms::{Failure, parse_layer_and_view};
 
 /// Most products listed (`FEATURE_COUNT` is capped to it).
@@ -24,7 +26,7 @@ pub(crate) async fn get_feature_info(
     let (name, view) = parse_layer_and_view(renderer, version, params)?;
     let queried = params.require("query_layers")?;
     if queried != name {
-        return Err(WmsError::new(
+        return Err(Exception::new(
             "LayerNotQueryable",
             "query_layers",
             format!("QUERY_LAYERS {queried:?}: only the layer of LAYERS ({name:?}) can be queried"),
@@ -35,14 +37,14 @@ pub(crate) async fn get_feature_info(
         Version::V130 => ("i", "j"),
         Version::V111 => ("x", "y"),
     };
-    let pixel = |key: &str, size: usize| -> Result<f64, WmsError> {
+    let pixel = |key: &str, size: usize| -> Result<f64, Exception> {
         let text = params.require(key)?;
         text.parse::<usize>()
             .ok()
             .filter(|v| *v < size)
             .map(|v| v as f64 + 0.5)
             .ok_or_else(|| {
-                WmsError::new(
+                Exception::new(
                     if version == Version::V130 {
                         "InvalidPoint"
                     } else {
@@ -67,7 +69,7 @@ pub(crate) async fn get_feature_info(
         "application/json" | "application/geo+json" => true,
         "text/html" => false,
         other => {
-            return Err(WmsError::new(
+            return Err(Exception::new(
                 "InvalidFormat",
                 "info_format",
                 format!("INFO_FORMAT {other:?}: application/json or text/html"),
@@ -82,7 +84,7 @@ pub(crate) async fn get_feature_info(
             .ok()
             .filter(|c| *c >= 1)
             .ok_or_else(|| {
-                WmsError::new(
+                Exception::new(
                     "InvalidParameterValue",
                     "feature_count",
                     format!("FEATURE_COUNT {text:?}: a whole number from 1"),
@@ -100,12 +102,12 @@ pub(crate) async fn get_feature_info(
 
     let layer = Layer::resolve(renderer, &name).await?;
     let point = Bbox::new(lon, lat, lon, lat)
-        .map_err(|e| WmsError::new("InvalidPoint", column_key, e.to_string()))?;
+        .map_err(|e| Exception::new("InvalidPoint", column_key, e.to_string()))?;
     let mut query = layer.query().with_bbox(point);
     query.limit = u32::try_from(count).unwrap_or(10);
     if let Some((start, end)) = time {
         let filter = TimeFilter::new(start, end, TimeRelation::Intersects)
-            .map_err(|e| WmsError::new("InvalidDimensionValue", "time", e.to_string()))?;
+            .map_err(|e| Exception::new("InvalidDimensionValue", "time", e.to_string()))?;
         query = query.with_time(filter);
     }
     let products: Vec<Product> = renderer
@@ -127,23 +129,20 @@ pub(crate) async fn get_feature_info(
     })
 }
 
-fn to_lon_lat(epsg: u32, x: f64, y: f64) -> Result<(f64, f64), WmsError> {
+fn to_lon_lat(epsg: u32, x: f64, y: f64) -> Result<(f64, f64), Exception> {
     if epsg == 4326 {
         return Ok((x, y));
     }
-    let srs = |code| {
-        SpatialRef::from_epsg(code).map(|mut s| {
-            s.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
-            s
-        })
-    };
-    let transform = srs(epsg)
-        .and_then(|from| CoordTransform::new(&from, &srs(4326)?))
-        .map_err(|e| WmsError::new("InvalidCRS", "crs", e.to_string()))?;
+    let invalid = |e: &dyn std::fmt::Display| Exception::new("InvalidCRS", "crs", e.to_string());
+    let transform = CoordTransform::new(
+        &srs(epsg).map_err(|e| invalid(&e))?,
+        &srs(4326).map_err(|e| invalid(&e))?,
+    )
+    .map_err(|e| invalid(&e))?;
     let (mut xs, mut ys, mut zs) = ([x], [y], [0.0]);
     transform
         .transform_coords(&mut xs, &mut ys, &mut zs)
-        .map_err(|_| WmsError::new("InvalidPoint", "i", "the pixel is not on the Earth"))?;
+        .map_err(|_| Exception::new("InvalidPoint", "i", "the pixel is not on the Earth"))?;
     Ok((xs[0], ys[0]))
 }
 

@@ -7,9 +7,6 @@ use pvs_raster::style::Style;
 use crate::Renderer;
 use crate::draw::RenderError;
 
-/// The suffix of a collection's outlines layer.
-pub(crate) const OUTLINES_SUFFIX: &str = "__outlines";
-
 /// What a layer name stands for.
 #[derive(Debug, Clone)]
 pub(crate) enum Layer {
@@ -28,7 +25,7 @@ impl Layer {
         if exists(renderer, name).await? {
             return Ok(Layer::Collection(name.to_owned()));
         }
-        if let Some(outlined) = name.strip_suffix(OUTLINES_SUFFIX)
+        if let Some(outlined) = pvs_ogc::layer::outlined_collection(name)
             && exists(renderer, outlined).await?
         {
             return Ok(Layer::Outlines(outlined.to_owned()));

@@ -136,11 +136,12 @@ pub fn routes(renderer: Arc<Renderer>) -> Router {
     Router::new().route("/ows", get(ows)).with_state(renderer)
 }
 
-/// Whether the query string asks for `SERVICE=WCS` (keys are case-insensitive, as in OGC
-/// KVP requests).
+/// Whether the query string asks for `SERVICE=WCS` (read as every KVP parameter is,
+/// [`pvs_ogc::Params`]).
 fn is_wcs(query: &str) -> bool {
-    url::form_urlencoded::parse(query.as_bytes())
-        .any(|(k, v)| k.eq_ignore_ascii_case("service") && v.eq_ignore_ascii_case("WCS"))
+    pvs_ogc::Params::parse(query)
+        .get("service")
+        .is_some_and(|service| service.eq_ignore_ascii_case("WCS"))
 }
 
 async fn ows(

@@ -1,68 +1,13 @@
-//! WMS request parameters: case-insensitive keys, typed values, and the OGC exception code
-//! and locator for each bad one.
-
-use std::collections::HashMap;
+//! WMS request parameters: typed values, and the OGC exception code and locator for each
+//! bad one. The parameters themselves (case, repeats, empty values) are read by
+//! [`pvs_ogc::Params`].
 
 use chrono::{DateTime, Utc};
-
-/// A bad request: the OGC exception code, the parameter it is about, and what is wrong.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WmsError {
-    /// `InvalidCRS`, `LayerNotDefined`, `MissingParameterValue`...
-    pub code: &'static str,
-    /// The parameter (lower case), if one is at fault.
-    pub locator: Option<String>,
-    /// The message.
-    pub message: String,
-}
-
-impl WmsError {
-    /// An error about parameter `locator`.
-    pub fn new(code: &'static str, locator: &str, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            locator: Some(locator.to_owned()),
-            message: message.into(),
-        }
-    }
-}
+use pvs_ogc::crs::Crs;
+use pvs_ogc::{Exception, Params};
 
 /// A time interval: start and end, UTC.
 pub type Interval = (DateTime<Utc>, DateTime<Utc>);
-
-/// Longest query string accepted.
-pub const MAX_QUERY_BYTES: usize = 16 * 1024;
-
-/// The KVP parameters of a request, keys lower-cased.
-#[derive(Debug, Clone, Default)]
-pub struct Params(HashMap<String, String>);
-
-impl Params {
-    /// From decoded query pairs; the first of repeated keys wins.
-    pub fn new(pairs: impl IntoIterator<Item = (String, String)>) -> Self {
-        let mut map = HashMap::new();
-        for (key, value) in pairs {
-            map.entry(key.to_ascii_lowercase()).or_insert(value);
-        }
-        Self(map)
-    }
-
-    /// The value of `key` (lower case), if present and not empty.
-    pub fn get(&self, key: &str) -> Option<&str> {
-        self.0.get(key).map(|v| v.trim()).filter(|v| !v.is_empty())
-    }
-
-    /// The value of `key`, or `MissingParameterValue`.
-    pub fn require(&self, key: &str) -> Result<&str, WmsError> {
-        self.get(key).ok_or_else(|| {
-            WmsError::new(
-                "MissingParameterValue",
-                key,
-                format!("parameter {} is required", key.to_ascii_uppercase()),
-            )
-        })
-    }
-}
 
 /// WMS versions served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,11 +20,11 @@ pub enum Version {
 
 impl Version {
     /// From `VERSION` (absent: 1.3.0, the highest).
-    pub fn parse(value: Option<&str>) -> Result<Self, WmsError> {
+    pub fn parse(value: Option<&str>) -> Result<Self, Exception> {
         match value {
             None | Some("1.3.0") => Ok(Version::V130),
             Some("1.1.1") | Some("1.1.0") => Ok(Version::V111),
-            Some(other) => Err(WmsError::new(
+            Some(other) => Err(Exception::new(
                 "InvalidParameterValue",
                 "version",
                 format!("VERSION {other:?} is not served (1.1.1, 1.3.0)"),
@@ -104,85 +49,40 @@ impl Version {
     }
 }
 
-/// A requested CRS.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Crs {
-    /// The EPSG code (CRS:84 is EPSG:4326 in lon/lat order).
-    pub epsg: u32,
-    /// Whether boxes come in lon/lat (x/y) order whatever the version (CRS:84).
-    pub lon_lat: bool,
+/// A CRS parameter (`locator`): the forms [`Crs::parse`] reads, of a code GDAL knows;
+/// `InvalidCRS` otherwise.
+pub fn crs(value: &str, locator: &str) -> Result<Crs, Exception> {
+    let invalid = |why: &dyn std::fmt::Display| {
+        Exception::new("InvalidCRS", locator, format!("CRS {value:?}: {why}"))
+    };
+    let crs = Crs::parse(value).map_err(|e| invalid(&e))?;
+    pvs_raster::crs::axes(crs.epsg).map_err(|_| invalid(&"not a CRS GDAL knows"))?;
+    Ok(crs)
 }
 
-impl Crs {
-    /// `EPSG:n`, `CRS:84`, `urn:ogc:def:crs:EPSG::n` or `http://www.opengis.net/def/crs/EPSG/0/n`;
-    /// the code must be one GDAL knows.
-    pub fn parse(value: &str, locator: &str) -> Result<Self, WmsError> {
-        let invalid =
-            |why: &str| WmsError::new("InvalidCRS", locator, format!("CRS {value:?}: {why}"));
-        let upper = value.trim().to_ascii_uppercase();
-        if matches!(
-            upper.as_str(),
-            "CRS:84" | "OGC:CRS84" | "URN:OGC:DEF:CRS:OGC:1.3:CRS84"
-        ) {
-            return Ok(Crs {
-                epsg: 4326,
-                lon_lat: true,
-            });
-        }
-        let code = upper
-            .strip_prefix("EPSG:")
-            .or_else(|| upper.strip_prefix("URN:OGC:DEF:CRS:EPSG::"))
-            .or_else(|| upper.strip_prefix("URN:OGC:DEF:CRS:EPSG:6.3:"))
-            .or_else(|| upper.strip_prefix("HTTP://WWW.OPENGIS.NET/DEF/CRS/EPSG/0/"))
-            .ok_or_else(|| invalid("not EPSG:<code> or CRS:84"))?;
-        let epsg: u32 = code
-            .parse()
-            .ok()
-            .filter(|c| (1024..=32766).contains(c) || *c == 900_913)
-            .ok_or_else(|| invalid("not an EPSG code"))?;
-        let epsg = if epsg == 900_913 { 3857 } else { epsg };
-        gdal::spatial_ref::SpatialRef::from_epsg(epsg)
-            .map_err(|_| invalid("not a CRS GDAL knows"))?;
-        Ok(Crs {
-            epsg,
-            lon_lat: false,
-        })
-    }
-
-    /// Whether WMS 1.3.0 boxes in this CRS come northing/latitude first (the EPSG axis
-    /// order, as GDAL tells it).
-    pub fn swaps_axes(self) -> bool {
-        if self.lon_lat {
-            return false;
-        }
-        let Ok(srs) = gdal::spatial_ref::SpatialRef::from_epsg(self.epsg) else {
-            return false;
-        };
-        // SAFETY: the handle is valid while `srs` lives.
-        unsafe {
-            gdal_sys::OSREPSGTreatsAsLatLong(srs.to_c_hsrs()) != 0
-                || gdal_sys::OSREPSGTreatsAsNorthingEasting(srs.to_c_hsrs()) != 0
-        }
-    }
+/// Whether WMS 1.3.0 boxes in `crs` come northing/latitude first (the EPSG axis order, as
+/// GDAL tells it; never for `CRS:84`).
+pub fn swaps_axes(crs: Crs) -> bool {
+    !crs.lon_lat && pvs_raster::crs::axes(crs.epsg).is_ok_and(|axes| axes.y_first)
 }
 
 /// `BBOX` as x/y `[min x, min y, max x, max y]` in `crs`, swapped from 1.3.0's axis order
 /// where the CRS requires it.
-pub fn bbox(params: &Params, version: Version, crs: Crs) -> Result<[f64; 4], WmsError> {
+pub fn bbox(params: &Params, version: Version, crs: Crs) -> Result<[f64; 4], Exception> {
     let text = params.require("bbox")?;
     let values: Vec<f64> = text
         .split(',')
         .map(|v| v.trim().parse::<f64>())
         .collect::<Result<_, _>>()
         .map_err(|_| {
-            WmsError::new(
+            Exception::new(
                 "InvalidParameterValue",
                 "bbox",
                 format!("BBOX {text:?}: four numbers expected"),
             )
         })?;
     let [a, b, c, d] = values[..] else {
-        return Err(WmsError::new(
+        return Err(Exception::new(
             "InvalidParameterValue",
             "bbox",
             format!(
@@ -192,13 +92,13 @@ pub fn bbox(params: &Params, version: Version, crs: Crs) -> Result<[f64; 4], Wms
         ));
     };
     if !values.iter().all(|v| v.is_finite()) || a >= c || b >= d {
-        return Err(WmsError::new(
+        return Err(Exception::new(
             "InvalidParameterValue",
             "bbox",
             format!("BBOX {text:?}: minimum must be below maximum on both axes"),
         ));
     }
-    Ok(if version == Version::V130 && crs.swaps_axes() {
+    Ok(if version == Version::V130 && swaps_axes(crs) {
         [b, a, d, c]
     } else {
         [a, b, c, d]
@@ -206,13 +106,13 @@ pub fn bbox(params: &Params, version: Version, crs: Crs) -> Result<[f64; 4], Wms
 }
 
 /// `WIDTH` or `HEIGHT`: 1 to `max`.
-pub fn size(params: &Params, key: &str, max: usize) -> Result<usize, WmsError> {
+pub fn size(params: &Params, key: &str, max: usize) -> Result<usize, Exception> {
     let text = params.require(key)?;
     text.parse::<usize>()
         .ok()
         .filter(|v| (1..=max).contains(v))
         .ok_or_else(|| {
-            WmsError::new(
+            Exception::new(
                 "InvalidParameterValue",
                 key,
                 format!(
@@ -223,25 +123,21 @@ pub fn size(params: &Params, key: &str, max: usize) -> Result<usize, WmsError> {
         })
 }
 
-/// `TIME`: an instant or `start/end` (a third `/resolution` part is ignored). Each part is
-/// an ISO 8601 date-time (no zone: UTC) or a date, meaning its midnight UTC (as EOxServer).
-pub fn time(params: &Params) -> Result<Option<Interval>, WmsError> {
+/// `TIME`: an instant or `start/end` (a third `/resolution` part is ignored), each read by
+/// [`pvs_ogc::time::parse_instant`].
+pub fn time(params: &Params) -> Result<Option<Interval>, Exception> {
     let Some(text) = params.get("time") else {
         return Ok(None);
     };
     let invalid = |why: String| {
-        WmsError::new(
+        Exception::new(
             "InvalidDimensionValue",
             "time",
             format!("TIME {text:?}: {why}"),
         )
     };
     let parse = |part: &str| {
-        let part = part.trim();
-        match chrono::NaiveDate::parse_from_str(part, "%Y-%m-%d") {
-            Ok(date) => Ok(date.and_time(chrono::NaiveTime::MIN).and_utc()),
-            Err(_) => pvs_model::parse_date_time(part).map_err(|e| invalid(e.to_string())),
-        }
+        pvs_ogc::time::parse_instant(part).map_err(|e| invalid(format!("{:?}: {e}", part.trim())))
     };
     let parts: Vec<&str> = text.split('/').collect();
     let (start, end) = match parts[..] {
@@ -259,7 +155,7 @@ pub fn time(params: &Params) -> Result<Option<Interval>, WmsError> {
 }
 
 /// `BGCOLOR` (`0xRRGGBB`, default white).
-pub fn bgcolor(params: &Params) -> Result<[u8; 3], WmsError> {
+pub fn bgcolor(params: &Params) -> Result<[u8; 3], Exception> {
     let Some(text) = params.get("bgcolor") else {
         return Ok([255, 255, 255]);
     };
@@ -272,7 +168,7 @@ pub fn bgcolor(params: &Params) -> Result<[u8; 3], WmsError> {
         .then(|| u32::from_str_radix(hex, 16).ok())
         .flatten()
         .ok_or_else(|| {
-            WmsError::new(
+            Exception::new(
                 "InvalidParameterValue",
                 "bgcolor",
                 format!("BGCOLOR {text:?}: 0xRRGGBB expected"),
@@ -282,7 +178,7 @@ pub fn bgcolor(params: &Params) -> Result<[u8; 3], WmsError> {
 }
 
 /// `TRANSPARENT` (default false).
-pub fn transparent(params: &Params) -> Result<bool, WmsError> {
+pub fn transparent(params: &Params) -> Result<bool, Exception> {
     match params
         .get("transparent")
         .map(str::to_ascii_uppercase)
@@ -290,7 +186,7 @@ pub fn transparent(params: &Params) -> Result<bool, WmsError> {
     {
         None | Some("FALSE") => Ok(false),
         Some("TRUE") => Ok(true),
-        Some(other) => Err(WmsError::new(
+        Some(other) => Err(Exception::new(
             "InvalidParameterValue",
             "transparent",
             format!("TRANSPARENT {other:?}: TRUE or FALSE"),
@@ -307,34 +203,20 @@ mod tests {
     }
 
     #[test]
-    fn keys_are_case_insensitive_and_first_wins() {
-        let p = params(&[("BBOX", "1,2,3,4"), ("bbox", "5,6,7,8"), ("Width", " ")]);
-        assert_eq!(p.get("bbox"), Some("1,2,3,4"));
-        assert_eq!(p.get("width"), None);
-        assert_eq!(
-            p.require("width").unwrap_err().code,
-            "MissingParameterValue"
-        );
-    }
-
-    #[test]
     fn crs_forms_and_axis_order() {
-        let epsg4326 = Crs::parse("EPSG:4326", "crs").unwrap();
-        assert!(epsg4326.swaps_axes());
+        let epsg4326 = crs("EPSG:4326", "crs").unwrap();
+        assert!(swaps_axes(epsg4326));
+        assert_eq!(crs("urn:ogc:def:crs:EPSG::4326", "crs").unwrap(), epsg4326);
         assert_eq!(
-            Crs::parse("urn:ogc:def:crs:EPSG::4326", "crs").unwrap(),
+            crs("http://www.opengis.net/def/crs/EPSG/0/4326", "crs").unwrap(),
             epsg4326
         );
-        assert_eq!(
-            Crs::parse("http://www.opengis.net/def/crs/EPSG/0/4326", "crs").unwrap(),
-            epsg4326
-        );
-        let crs84 = Crs::parse("CRS:84", "crs").unwrap();
-        assert!(!crs84.swaps_axes());
-        assert!(!Crs::parse("EPSG:3857", "crs").unwrap().swaps_axes());
-        assert!(!Crs::parse("EPSG:32633", "crs").unwrap().swaps_axes());
+        let crs84 = crs("CRS:84", "crs").unwrap();
+        assert!(!swaps_axes(crs84));
+        assert!(!swaps_axes(crs("EPSG:3857", "crs").unwrap()));
+        assert!(!swaps_axes(crs("EPSG:32633", "crs").unwrap()));
         assert!(
-            Crs::parse("EPSG:3035", "crs").unwrap().swaps_axes(),
+            swaps_axes(crs("EPSG:3035", "crs").unwrap()),
             "LAEA is northing/easting"
         );
         for bad in [
@@ -345,11 +227,7 @@ mod tests {
             "EPSG:99999999999",
             "WGS84",
         ] {
-            assert_eq!(
-                Crs::parse(bad, "srs").unwrap_err().code,
-                "InvalidCRS",
-                "{bad:?}"
-            );
+            assert_eq!(crs(bad, "srs").unwrap_err().code, "InvalidCRS", "{bad:?}");
         }
         let p = params(&[("bbox", "40,10,41,12")]);
         assert_eq!(
@@ -368,7 +246,7 @@ mod tests {
 
     #[test]
     fn bad_values_name_their_parameter() {
-        let crs = Crs::parse("EPSG:3857", "crs").unwrap();
+        let crs = crs("EPSG:3857", "crs").unwrap();
         for value in [
             "1,2,3",
             "1,2,3,x",
@@ -390,6 +268,7 @@ mod tests {
         assert_eq!(size(&params(&[("width", "4096")]), "width", 4096), Ok(4096));
         for value in [
             "yesterday",
+            "2020-1-2",
             "2020-01-02/2020-01-01",
             "2020-01-01/2020-01-02/P1D/x",
         ] {

@@ -17,21 +17,23 @@ use pvs_catalog::{Bbox, CollectionInfo, Product, ProductQuery, TimeFilter, TimeR
 use pvs_raster::coverage::{self, Extract, ExtractError, Grid, Window};
 
 use crate::Renderer;
-use crate::params::MAX_QUERY_BYTES;
+use pvs_ogc::exception::clip as shown;
+use pvs_ogc::limits::{MAX_QUERY_BYTES, check};
+use pvs_ogc::{Exception, Params, Report};
 use pvs_service::public_url::BaseUrl;
-use request::{Axis, Request, Subset, WcsError, axis_of, encode_id, shown};
+use request::{Axis, Subset, axis_of, encode_id};
 use xml::{Axes, Sections};
 
 /// Why a request failed: the client's fault (an exception with the code's status) or the
 /// server's (`NoApplicableCode`, 500).
 #[derive(Debug)]
 enum Failure {
-    Client(WcsError),
+    Client(Exception),
     Server(String),
 }
 
-impl From<WcsError> for Failure {
-    fn from(error: WcsError) -> Self {
+impl From<Exception> for Failure {
+    fn from(error: Exception) -> Self {
         Failure::Client(error)
     }
 }
@@ -44,29 +46,15 @@ pub(crate) async fn dispatch(renderer: &Renderer, base: &BaseUrl, query: &str) -
         Err(Failure::Client(error)) => exception(&error),
         Err(Failure::Server(message)) => {
             tracing::error!(error = message, "WCS request failed");
-            exception(&WcsError {
-                code: "NoApplicableCode",
-                locator: None,
-                message,
-            })
+            exception(&Exception::server(message))
         }
     }
 }
 
 async fn handle(renderer: &Renderer, base: &BaseUrl, query: &str) -> Outcome {
-    if query.len() > MAX_QUERY_BYTES {
-        return Err(WcsError {
-            code: "InvalidParameterValue",
-            locator: None,
-            message: format!(
-                "the query string has {} bytes; at most {MAX_QUERY_BYTES} are accepted",
-                query.len()
-            ),
-        }
-        .into());
-    }
-    let request = Request::parse(query);
-    let operation = request.require("request", "REQUEST")?.to_owned();
+    check("query string", query.len(), MAX_QUERY_BYTES)?;
+    let request = Params::parse(query);
+    let operation = request.require("REQUEST")?.to_owned();
     let operation = operation.to_ascii_lowercase();
     if operation == "getcapabilities" {
         check_accept_versions(&request)?;
@@ -75,12 +63,12 @@ async fn handle(renderer: &Renderer, base: &BaseUrl, query: &str) -> Outcome {
         }
         return get_capabilities(renderer, base, &request).await;
     }
-    check_version(request.require("version", "VERSION")?)?;
+    check_version(request.require("VERSION")?)?;
     match operation.as_str() {
         "describecoverage" => describe_coverage(renderer, &request).await,
         "describeeocoverageset" => describe_eo_coverage_set(renderer, &request).await,
         "getcoverage" => get_coverage(renderer, &request).await,
-        _ => Err(WcsError::new(
+        _ => Err(Exception::new(
             "OperationNotSupported",
             request.get("request").unwrap_or_default(),
             format!(
@@ -92,11 +80,11 @@ async fn handle(renderer: &Renderer, base: &BaseUrl, query: &str) -> Outcome {
     }
 }
 
-fn check_version(version: &str) -> Result<(), WcsError> {
+fn check_version(version: &str) -> Result<(), Exception> {
     if matches!(version, "2.0.1" | "2.0.0") {
         Ok(())
     } else {
-        Err(WcsError::new(
+        Err(Exception::new(
             "InvalidParameterValue",
             "version",
             format!(
@@ -107,7 +95,7 @@ fn check_version(version: &str) -> Result<(), WcsError> {
     }
 }
 
-fn check_accept_versions(request: &Request) -> Result<(), WcsError> {
+fn check_accept_versions(request: &Params) -> Result<(), Exception> {
     let Some(versions) = request.get("acceptversions") else {
         return Ok(());
     };
@@ -117,14 +105,13 @@ fn check_accept_versions(request: &Request) -> Result<(), WcsError> {
     {
         Ok(())
     } else {
-        Err(WcsError {
-            code: "VersionNegotiationFailed",
-            locator: None,
-            message: format!(
+        Err(Exception::unlocated(
+            "VersionNegotiationFailed",
+            format!(
                 "ACCEPTVERSIONS {:?} does not include 2.0.1, the version served",
                 shown(versions, 100)
             ),
-        })
+        ))
     }
 }
 
@@ -141,11 +128,12 @@ fn xml_response(xml: String) -> Response {
 }
 
 /// An OWS 2.0 exception report with the status of its code.
-fn exception(error: &WcsError) -> Response {
+fn exception(error: &Exception) -> Response {
+    let report = Report::Ows20;
     respond(
-        error.status(),
-        "application/xml",
-        xml::exception_report(error).into_bytes(),
+        report.status(error),
+        report.content_type(),
+        report.document(error).into_bytes(),
     )
 }
 
@@ -158,7 +146,7 @@ fn count_default(renderer: &Renderer) -> u32 {
     renderer.settings.max_products.clamp(1, 100)
 }
 
-async fn get_capabilities(renderer: &Renderer, base: &BaseUrl, request: &Request) -> Outcome {
+async fn get_capabilities(renderer: &Renderer, base: &BaseUrl, request: &Params) -> Outcome {
     let sections = match request.get("sections") {
         None => Sections::all(),
         Some(list) => {
@@ -172,7 +160,7 @@ async fn get_capabilities(renderer: &Renderer, base: &BaseUrl, request: &Request
                     "servicemetadata" => sections.metadata = true,
                     "contents" => sections.contents = true,
                     _ => {
-                        return Err(WcsError::new(
+                        return Err(Exception::new(
                             "InvalidParameterValue",
                             "sections",
                             format!(
@@ -284,7 +272,7 @@ async fn product_of(renderer: &Renderer, id: &str, locator: &str) -> Result<Prod
         .await
         .map_err(catalog_error)?
         .ok_or_else(|| {
-            WcsError::new(
+            Exception::new(
                 "NoSuchCoverage",
                 locator,
                 format!("no coverage {:?}", shown(id, 100)),
@@ -293,8 +281,8 @@ async fn product_of(renderer: &Renderer, id: &str, locator: &str) -> Result<Prod
         })
 }
 
-async fn describe_coverage(renderer: &Renderer, request: &Request) -> Outcome {
-    let ids = request::id_list(request.require("coverageid", "coverageId")?, "coverageId")?;
+async fn describe_coverage(renderer: &Renderer, request: &Params) -> Outcome {
+    let ids = request::id_list(request.require("coverageId")?, "coverageId")?;
     // Each coverage once: gml:ids must be unique in the document.
     let mut seen = HashSet::new();
     let ids: Vec<String> = ids
@@ -319,7 +307,7 @@ struct EoFilter {
 }
 
 impl EoFilter {
-    fn parse(request: &Request) -> Result<Self, WcsError> {
+    fn parse(request: &Params) -> Result<Self, Exception> {
         let mut filter = EoFilter {
             contains: match request
                 .get("containment")
@@ -329,7 +317,7 @@ impl EoFilter {
                 None | Some("overlaps") => false,
                 Some("contains") => true,
                 Some(other) => {
-                    return Err(WcsError::new(
+                    return Err(Exception::new(
                         "InvalidParameterValue",
                         "containment",
                         format!("CONTAINMENT {:?}: overlaps or contains", shown(other, 50)),
@@ -340,7 +328,7 @@ impl EoFilter {
         };
         let mut seen = HashSet::new();
         let mut bbox = [-180.0, -90.0, 180.0, 90.0];
-        for text in &request.subsets {
+        for text in request.all("subset") {
             let subset = Subset::parse(text)?;
             if request::is_time_axis(&subset.axis) {
                 if !seen.insert("time") {
@@ -353,7 +341,7 @@ impl EoFilter {
             let Some((axis, _)) = axis_of(&subset.axis)
                 .filter(|(_, geographic)| *geographic || lower == "x" || lower == "y")
             else {
-                return Err(WcsError::new(
+                return Err(Exception::new(
                     "InvalidAxisLabel",
                     &subset.axis,
                     format!(
@@ -365,7 +353,7 @@ impl EoFilter {
             if let Some(crs) = &subset.crs
                 && request::crs(crs, "subset")? != 4326
             {
-                return Err(WcsError::new(
+                return Err(Exception::new(
                     "InvalidSubsetting",
                     &subset.axis,
                     "DescribeEOCoverageSet subsets are in EPSG:4326",
@@ -380,7 +368,7 @@ impl EoFilter {
                 return Err(repeated_axis(&subset.axis));
             }
             if low > limit || high < -limit {
-                return Err(WcsError::new(
+                return Err(Exception::new(
                     "InvalidSubsetting",
                     &subset.axis,
                     format!(
@@ -399,11 +387,11 @@ impl EoFilter {
     }
 
     /// The catalog query of a collection's products.
-    fn query(&self, collection: &str) -> Result<ProductQuery, WcsError> {
+    fn query(&self, collection: &str) -> Result<ProductQuery, Exception> {
         let mut query = ProductQuery::new().with_collection(collection);
         if let Some([w, s, e, n]) = self.bbox {
             let bbox = Bbox::new(w, s, e, n)
-                .map_err(|e| WcsError::new("InvalidSubsetting", "subset", e.to_string()))?;
+                .map_err(|e| Exception::new("InvalidSubsetting", "subset", e.to_string()))?;
             query = query.with_bbox(bbox);
         }
         if let Some((start, end)) = self.time {
@@ -412,8 +400,9 @@ impl EoFilter {
             } else {
                 TimeRelation::Intersects
             };
-            let time = TimeFilter::new(start, end, relation)
-                .map_err(|e| WcsError::new("InvalidSubsetting", "phenomenonTime", e.to_string()))?;
+            let time = TimeFilter::new(start, end, relation).map_err(|e| {
+                Exception::new("InvalidSubsetting", "phenomenonTime", e.to_string())
+            })?;
             query = query.with_time(time);
         }
         Ok(query)
@@ -476,8 +465,8 @@ impl EoFilter {
     }
 }
 
-fn repeated_axis(axis: &str) -> WcsError {
-    WcsError::new(
+fn repeated_axis(axis: &str) -> Exception {
+    Exception::new(
         "InvalidAxisLabel",
         axis,
         format!("SUBSET axis {:?} is given more than once", shown(axis, 50)),
@@ -486,9 +475,9 @@ fn repeated_axis(axis: &str) -> WcsError {
 
 fn time_trim(
     subset: &Subset,
-) -> Result<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>), WcsError> {
+) -> Result<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>), Exception> {
     let Some(high) = &subset.high else {
-        return Err(WcsError::new(
+        return Err(Exception::new(
             "InvalidSubsetting",
             &subset.axis,
             "a phenomenonTime subset needs two values (\"start\",\"end\"); * for an open end",
@@ -501,7 +490,7 @@ fn time_trim(
     let start = bound(&subset.low, chrono::DateTime::<chrono::Utc>::MIN_UTC)?;
     let end = bound(high, chrono::DateTime::<chrono::Utc>::MAX_UTC)?;
     if start > end {
-        return Err(WcsError::new(
+        return Err(Exception::new(
             "InvalidSubsetting",
             &subset.axis,
             format!(
@@ -515,8 +504,8 @@ fn time_trim(
     Ok((start, end))
 }
 
-async fn describe_eo_coverage_set(renderer: &Renderer, request: &Request) -> Outcome {
-    let ids = request::id_list(request.require("eoid", "eoId")?, "eoId")?;
+async fn describe_eo_coverage_set(renderer: &Renderer, request: &Params) -> Outcome {
+    let ids = request::id_list(request.require("eoId")?, "eoId")?;
     let filter = EoFilter::parse(request)?;
     let max = count_default(renderer);
     let count = match request.get("count") {
@@ -527,7 +516,7 @@ async fn describe_eo_coverage_set(renderer: &Renderer, request: &Request) -> Out
             .filter(|c| *c >= 1)
             .map(|c| c.min(max))
             .ok_or_else(|| {
-                WcsError::new(
+                Exception::new(
                     "InvalidParameterValue",
                     "count",
                     format!("COUNT {:?}: a whole number from 1", shown(text, 50)),
@@ -542,7 +531,7 @@ async fn describe_eo_coverage_set(renderer: &Renderer, request: &Request) -> Out
                 "coveragedescriptions" => want_coverages = true,
                 "datasetseriesdescriptions" => want_series = true,
                 _ => {
-                    return Err(WcsError::new(
+                    return Err(Exception::new(
                         "InvalidParameterValue",
                         "sections",
                         format!(
@@ -572,7 +561,7 @@ async fn describe_eo_coverage_set(renderer: &Renderer, request: &Request) -> Out
         match renderer.catalog.get(id).await.map_err(catalog_error)? {
             Some(product) => direct.push(product),
             None => {
-                return Err(WcsError::new(
+                return Err(Exception::new(
                     "NoSuchDatasetSeriesOrCoverage",
                     &encode_id(id),
                     format!("no dataset series or coverage {:?}", shown(id, 100)),
@@ -672,7 +661,7 @@ fn subset_box(
     let mut crs = subsetting_crs;
     for subset in subsets {
         let Some((axis, geographic)) = axis_of(&subset.axis) else {
-            return Err(WcsError::new(
+            return Err(Exception::new(
                 "InvalidAxisLabel",
                 &subset.axis,
                 format!(
@@ -686,7 +675,7 @@ fn subset_box(
         if let Some(text) = &subset.crs {
             let epsg = request::crs(text, "subset")?;
             if crs.is_some_and(|c| c != epsg) {
-                return Err(WcsError::new(
+                return Err(Exception::new(
                     "InvalidSubsetting",
                     &subset.axis,
                     "subsets are given in different CRSs",
@@ -714,7 +703,7 @@ fn subset_box(
     );
     let native = grid.bounds();
     let extent = coverage::transform_bounds(grid.epsg, crs, native).map_err(|e| {
-        WcsError::new(
+        Exception::new(
             "InvalidSubsetting",
             "subsettingCrs",
             format!("the coverage has no extent in EPSG:{crs}: {e}"),
@@ -729,7 +718,7 @@ fn subset_box(
                 .iter()
                 .find(|s| axis_of(&s.axis).is_some_and(|(a, _)| (a == Axis::X) == (index == 0)))
                 .map_or("subset", |s| s.axis.as_str());
-            return Err(WcsError::new(
+            return Err(Exception::new(
                 "InvalidSubsetting",
                 label,
                 format!(
@@ -745,7 +734,7 @@ fn subset_box(
         return Ok(bbox);
     }
     coverage::transform_bounds(crs, grid.epsg, bbox).map_err(|e| {
-        WcsError::new(
+        Exception::new(
             "InvalidSubsetting",
             "subset",
             format!("the subset has no extent in the coverage's CRS: {e}"),
@@ -761,9 +750,9 @@ fn scaled_size(
     scale_factor: Option<&str>,
     width: usize,
     height: usize,
-) -> Result<Option<(usize, usize)>, WcsError> {
+) -> Result<Option<(usize, usize)>, Exception> {
     match (scale_size, scale_factor) {
-        (Some(_), Some(_)) => Err(WcsError::new(
+        (Some(_), Some(_)) => Err(Exception::new(
             "InvalidParameterValue",
             "scaleFactor",
             "SCALESIZE and SCALEFACTOR exclude each other",
@@ -775,7 +764,7 @@ fn scaled_size(
                 .ok()
                 .filter(|f| f.is_finite() && *f > 0.0)
                 .ok_or_else(|| {
-                    WcsError::new(
+                    Exception::new(
                         "InvalidScaleFactor",
                         "scaleFactor",
                         format!("SCALEFACTOR {:?}: a number above 0", shown(text, 50)),
@@ -789,7 +778,7 @@ fn scaled_size(
             let mut seen = HashSet::new();
             for part in text.split(',') {
                 let invalid = |why: &str| {
-                    WcsError::new(
+                    Exception::new(
                         "InvalidParameterValue",
                         "scaleSize",
                         format!(
@@ -810,7 +799,7 @@ fn scaled_size(
                 // Axis URIs such as http://www.opengis.net/def/axis/OGC/1/i end with the label.
                 let label = label.trim().rsplit('/').next().unwrap_or_default();
                 let Some((axis, _)) = axis_of(label) else {
-                    return Err(WcsError::new(
+                    return Err(Exception::new(
                         "ScaleAxisUndefined",
                         "scaleSize",
                         format!(
@@ -832,11 +821,11 @@ fn scaled_size(
     }
 }
 
-async fn get_coverage(renderer: &Renderer, request: &Request) -> Outcome {
-    let id = request.require("coverageid", "coverageId")?;
+async fn get_coverage(renderer: &Renderer, request: &Params) -> Outcome {
+    let id = request.require("coverageId")?;
     let ids = request::id_list(id, "coverageId")?;
     let [id] = &ids[..] else {
-        return Err(WcsError::new(
+        return Err(Exception::new(
             "InvalidParameterValue",
             "coverageId",
             "GetCoverage takes one COVERAGEID",
@@ -846,7 +835,7 @@ async fn get_coverage(renderer: &Renderer, request: &Request) -> Outcome {
     if let Some(format) = request.get("format")
         && !format.eq_ignore_ascii_case("image/tiff")
     {
-        return Err(WcsError::new(
+        return Err(Exception::new(
             "InvalidParameterValue",
             "format",
             format!(
@@ -857,7 +846,7 @@ async fn get_coverage(renderer: &Renderer, request: &Request) -> Outcome {
         .into());
     }
     if let Some(media) = request.get("mediatype") {
-        return Err(WcsError::new(
+        return Err(Exception::new(
             "OptionNotSupported",
             "mediaType",
             format!(
@@ -869,7 +858,7 @@ async fn get_coverage(renderer: &Renderer, request: &Request) -> Outcome {
     }
     for option in ["rangesubset", "interpolation", "scaleaxes", "scaleextent"] {
         if request.get(option).is_some() {
-            return Err(WcsError::new(
+            return Err(Exception::new(
                 "OptionNotSupported",
                 option,
                 format!("{} is not supported", option.to_ascii_uppercase()),
@@ -878,9 +867,8 @@ async fn get_coverage(renderer: &Renderer, request: &Request) -> Outcome {
         }
     }
     let subsets = request
-        .subsets
-        .iter()
-        .map(|s| Subset::parse(s))
+        .all("subset")
+        .map(Subset::parse)
         .collect::<Result<Vec<_>, _>>()?;
     let subsetting_crs = request
         .get("subsettingcrs")
@@ -905,7 +893,7 @@ async fn get_coverage(renderer: &Renderer, request: &Request) -> Outcome {
         } else {
             let bbox = subset_box(&grid, &subsets, subsetting_crs)?;
             Window::covering(&grid, bbox).ok_or_else(|| {
-                WcsError::new(
+                Exception::new(
                     "InvalidSubsetting",
                     "subset",
                     "the subset selects no pixel of the coverage",
@@ -944,8 +932,8 @@ async fn get_coverage(renderer: &Renderer, request: &Request) -> Outcome {
     Ok(response)
 }
 
-fn too_large(width: usize, height: usize, max: usize) -> WcsError {
-    WcsError::new(
+fn too_large(width: usize, height: usize, max: usize) -> Exception {
+    Exception::new(
         "InvalidParameterValue",
         "subset",
         format!(

@@ -5,15 +5,17 @@ use axum::http::{StatusCode, header};
 use axum::response::Response;
 use chrono::{DateTime, SecondsFormat, Utc};
 use pvs_catalog::{CollectionInfo, Product};
+use pvs_ogc::layer::outlines_layer;
+use pvs_ogc::limits::{MAX_QUERY_BYTES, check};
+use pvs_ogc::xml::escape;
+use pvs_ogc::{Exception, Params, Report};
 use pvs_raster::draw::message;
 use pvs_raster::render::{Format, Rgba, View, encode};
 use pvs_service::public_url::BaseUrl;
-use quick_xml::escape::escape;
 
 use crate::Renderer;
 use crate::draw::{MapLayer, MapRequest, RenderError};
-use crate::layers::OUTLINES_SUFFIX;
-use crate::params::{self, Crs, MAX_QUERY_BYTES, Params, Version, WmsError};
+use crate::params::{self, Version};
 
 /// CRSs listed in the capabilities (GetMap takes any EPSG code GDAL knows).
 const LISTED_CRS: [&str; 4] = ["EPSG:4326", "EPSG:3857", "CRS:84", "EPSG:3035"];
@@ -30,21 +32,10 @@ enum Exceptions {
 }
 
 pub(crate) async fn dispatch(renderer: &Renderer, base: &BaseUrl, query: &str) -> Response {
-    if query.len() > MAX_QUERY_BYTES {
-        let error = WmsError {
-            code: "InvalidParameterValue",
-            locator: None,
-            message: format!(
-                "the query string has {} bytes; at most {MAX_QUERY_BYTES} are accepted",
-                query.len()
-            ),
-        };
+    if let Err(error) = check("query string", query.len(), MAX_QUERY_BYTES) {
         return exception(Version::V130, &error);
     }
-    let params = Params::new(
-        url::form_urlencoded::parse(query.as_bytes())
-            .map(|(k, v)| (k.into_owned(), v.into_owned())),
-    );
+    let params = Params::parse(query);
     let version = match Version::parse(params.get("version")) {
         Ok(version) => version,
         Err(error) => return exception(Version::V130, &error),
@@ -52,7 +43,7 @@ pub(crate) async fn dispatch(renderer: &Renderer, base: &BaseUrl, query: &str) -
     if let Some(service) = params.get("service")
         && !service.eq_ignore_ascii_case("WMS")
     {
-        let error = WmsError::new(
+        let error = Exception::new(
             "InvalidParameterValue",
             "service",
             format!("SERVICE {service:?}: this endpoint serves WMS"),
@@ -83,7 +74,7 @@ pub(crate) async fn dispatch(renderer: &Renderer, base: &BaseUrl, query: &str) -
             Err(Failure::Server(message)) => server_error(version, &message),
         },
         other => {
-            let error = WmsError::new(
+            let error = Exception::new(
                 "OperationNotSupported",
                 "request",
                 format!("REQUEST {other:?}: GetCapabilities, GetMap and GetFeatureInfo are served"),
@@ -107,16 +98,16 @@ pub(crate) fn parse_layer_and_view(
     renderer: &Renderer,
     version: Version,
     params: &Params,
-) -> Result<(String, View), WmsError> {
+) -> Result<(String, View), Exception> {
     let layers = params.require("layers")?;
     if layers.contains(',') {
-        return Err(WmsError::new(
+        return Err(Exception::new(
             "LayerNotDefined",
             "layers",
             format!("LAYERS {layers:?}: one layer per request"),
         ));
     }
-    let crs = Crs::parse(params.require(version.crs_key())?, version.crs_key())?;
+    let crs = params::crs(params.require(version.crs_key())?, version.crs_key())?;
     let view = View {
         epsg: crs.epsg,
         bbox: params::bbox(params, version, crs)?,
@@ -130,7 +121,7 @@ fn parse_get_map(
     renderer: &Renderer,
     version: Version,
     params: &Params,
-) -> Result<GetMap, WmsError> {
+) -> Result<GetMap, Exception> {
     let exceptions = match params
         .get("exceptions")
         .map(str::to_ascii_lowercase)
@@ -140,7 +131,7 @@ fn parse_get_map(
         Some("blank") | Some("application/vnd.ogc.se_blank") => Exceptions::Blank,
         Some("inimage") | Some("application/vnd.ogc.se_inimage") => Exceptions::Inimage,
         Some(other) => {
-            return Err(WmsError::new(
+            return Err(Exception::new(
                 "InvalidParameterValue",
                 "exceptions",
                 format!("EXCEPTIONS {other:?}: XML, INIMAGE or BLANK"),
@@ -153,7 +144,7 @@ fn parse_get_map(
         "image/jpeg" | "jpeg" | "image/jpg" => Format::Jpeg,
         "image/webp" | "webp" => Format::Webp,
         other => {
-            return Err(WmsError::new(
+            return Err(Exception::new(
                 "InvalidFormat",
                 "format",
                 format!("FORMAT {other:?}: image/png, image/jpeg or image/webp"),
@@ -185,7 +176,7 @@ async fn get_map(renderer: &Renderer, version: Version, params: &Params) -> Resp
             image_response(StatusCode::OK, image, &request).await
         }
         Err(error) if error.is_client_error() => {
-            let error = WmsError::from(error);
+            let error = exception_of(&error);
             match request.exceptions {
                 Exceptions::Xml => exception(version, &error),
                 Exceptions::Blank => {
@@ -202,31 +193,25 @@ async fn get_map(renderer: &Renderer, version: Version, params: &Params) -> Resp
     }
 }
 
-impl From<RenderError> for WmsError {
-    /// The OGC exception of a request the drawing refused (see
-    /// [`RenderError::is_client_error`]); any other error is `NoApplicableCode`.
-    fn from(error: RenderError) -> Self {
-        let (code, locator) = match &error {
-            RenderError::UnknownLayer(_) => ("LayerNotDefined", Some("layers")),
-            RenderError::Time(_) => ("InvalidDimensionValue", Some("time")),
-            RenderError::Crs { .. } => ("InvalidCRS", Some("crs")),
-            _ => ("NoApplicableCode", None),
-        };
-        WmsError {
-            code,
-            locator: locator.map(str::to_owned),
-            message: error.to_string(),
-        }
+/// The OGC exception of a request the drawing refused (see
+/// [`RenderError::is_client_error`]); any other error is `NoApplicableCode`.
+fn exception_of(error: &RenderError) -> Exception {
+    let message = error.to_string();
+    match error {
+        RenderError::UnknownLayer(_) => Exception::new("LayerNotDefined", "layers", message),
+        RenderError::Time(_) => Exception::new("InvalidDimensionValue", "time", message),
+        RenderError::Crs { .. } => Exception::new("InvalidCRS", "crs", message),
+        _ => Exception::server(message),
     }
 }
 
 pub(crate) enum Failure {
-    Client(WmsError),
+    Client(Exception),
     Server(String),
 }
 
-impl From<WmsError> for Failure {
-    fn from(error: WmsError) -> Self {
+impl From<Exception> for Failure {
+    fn from(error: Exception) -> Self {
         Failure::Client(error)
     }
 }
@@ -234,7 +219,7 @@ impl From<WmsError> for Failure {
 impl From<RenderError> for Failure {
     fn from(error: RenderError) -> Self {
         if error.is_client_error() {
-            Failure::Client(error.into())
+            Failure::Client(exception_of(&error))
         } else {
             Failure::Server(error.to_string())
         }
@@ -274,41 +259,21 @@ fn respond(status: StatusCode, content_type: &str, body: Vec<u8>) -> Response {
 
 fn server_error(version: Version, message: &str) -> Response {
     tracing::error!(error = message, "WMS request failed");
-    let error = WmsError {
-        code: "NoApplicableCode",
-        locator: None,
-        message: message.to_owned(),
-    };
-    let mut response = exception(version, &error);
-    *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-    response
+    exception(version, &Exception::server(message))
 }
 
-/// An OGC `ServiceExceptionReport` of the request's version, HTTP 400.
-fn exception(version: Version, error: &WmsError) -> Response {
-    let locator = error
-        .locator
-        .as_deref()
-        .map(|l| format!(" locator=\"{}\"", escape(l)))
-        .unwrap_or_default();
-    let (root, content_type) = match version {
-        Version::V130 => (
-            "<ServiceExceptionReport version=\"1.3.0\" xmlns=\"http://www.opengis.net/ogc\" \
-             xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" \
-             xsi:schemaLocation=\"http://www.opengis.net/ogc http://schemas.opengis.net/wms/1.3.0/exceptions_1_3_0.xsd\">",
-            "text/xml",
-        ),
-        Version::V111 => (
-            "<ServiceExceptionReport version=\"1.1.1\">",
-            "application/vnd.ogc.se_xml",
-        ),
+/// An OGC `ServiceExceptionReport` of the request's version: HTTP 400, or 500 for
+/// `NoApplicableCode`.
+fn exception(version: Version, error: &Exception) -> Response {
+    let report = match version {
+        Version::V130 => Report::Wms130,
+        Version::V111 => Report::Wms111,
     };
-    let xml = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{root}\n  <ServiceException code=\"{}\"{locator}>{}</ServiceException>\n</ServiceExceptionReport>\n",
-        error.code,
-        escape(&error.message)
-    );
-    respond(StatusCode::BAD_REQUEST, content_type, xml.into_bytes())
+    respond(
+        report.status(error),
+        report.content_type(),
+        report.document(error).into_bytes(),
+    )
 }
 
 fn iso(t: DateTime<Utc>) -> String {
@@ -450,7 +415,7 @@ pub fn capabilities(
             layers.push_str("        </Layer>\n");
         }
         layers.push_str("      </Layer>\n");
-        let outlines = format!("{name}{OUTLINES_SUFFIX}");
+        let outlines = outlines_layer(name);
         let outlines_title = format!("{name} footprints");
         layers.push_str(&layer_xml(
             version,

@@ -211,7 +211,7 @@ pub fn parse_collections(value: &str) -> Result<Vec<String>, String> {
     let mut names: Vec<String> = Vec::new();
     for part in value.split(',') {
         let name = part.trim();
-        pvs_tiles::store::check_layer_name(name).map_err(|e| e.to_string())?;
+        pvs_ogc::layer::check_layer_name(name).map_err(|e| e.to_string())?;
         if !names.iter().any(|n| n == name) {
             names.push(name.to_owned());
         }

@@ -19,7 +19,7 @@
 use std::collections::{BTreeMap, HashSet};
 
 use geo::BoundingRect;
-use pvs_cache::cache::OUTLINES_SUFFIX;
+use pvs_ogc::layer::outlines_layer;
 use pvs_catalog::{Bbox, Catalog, MAX_LIMIT, Product, ProductQuery, TimeFilter, TimeRelation};
 use pvs_tiles::time::interval_value;
 use pvs_tiles::{Tile, TileFormat, TileKey, TileMatrixSet, TileTime};
@@ -215,10 +215,10 @@ pub async fn plan(catalog: &dyn Catalog, job: &SeedJob) -> Result<Plan, PlanErro
     for collection in &job.collections {
         let mut layers = vec![collection.clone()];
         if job.outlines {
-            layers.push(format!("{collection}{OUTLINES_SUFFIX}"));
+            layers.push(outlines_layer(collection));
         }
         for layer in &layers {
-            pvs_tiles::store::check_layer_name(layer)
+            pvs_ogc::layer::check_layer_name(layer)
                 .map_err(|e| PlanError::Invalid(e.to_string()))?;
         }
         let products = products(catalog, collection, job).await?;

@@ -5,6 +5,7 @@
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
+use pvs_ogc::layer::check_layer_name;
 use pvs_storage::{ObjectInfo, Storage, StorageError, StorageKey};
 
 use crate::time::TileTime;
@@ -46,28 +47,6 @@ impl TileFormat {
             "jpg" | "jpeg" | "image/jpeg" | "image/jpg" => Some(Self::Jpeg),
             _ => None,
         }
-    }
-}
-
-/// Why a layer name cannot be used in a tile key.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "layer name {0:?} cannot name tiles: 1 to 255 letters, digits, `_`, `-` or `.`, not starting with `.`"
-)]
-pub struct BadLayerName(pub String);
-
-/// Checks that `layer` can be a segment of tile keys.
-pub fn check_layer_name(layer: &str) -> Result<(), BadLayerName> {
-    let ok = !layer.is_empty()
-        && layer.len() <= 255
-        && !layer.starts_with('.')
-        && layer
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
-    if ok {
-        Ok(())
-    } else {
-        Err(BadLayerName(layer.chars().take(64).collect()))
     }
 }
 

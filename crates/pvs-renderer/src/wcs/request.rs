@@ -1,113 +1,19 @@
-//! WCS 2.0 KVP parameters: the errors of OWS 2.0 and WCS 2.0 with their HTTP statuses,
-//! coverage ids as XML NCNames, `SUBSET` parsing, CRS URIs and times.
+//! WCS 2.0 KVP parameters: coverage ids as XML NCNames, `SUBSET` parsing, CRS URIs and
+//! times. The parameters themselves and the exceptions are [`pvs_ogc`]'s.
 
-use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-
-use crate::params::{Crs, Params};
-
-/// An OWS 2.0 exception: its code, the parameter (or value) it is about, and the message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WcsError {
-    /// `NoSuchCoverage`, `InvalidSubsetting`, `MissingParameterValue`...
-    pub code: &'static str,
-    /// The locator: a parameter name, an axis label or an id.
-    pub locator: Option<String>,
-    /// What is wrong.
-    pub message: String,
-}
-
-impl WcsError {
-    /// An error located at `locator`.
-    pub fn new(code: &'static str, locator: &str, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            locator: Some(shown(locator, 100)),
-            message: message.into(),
-        }
-    }
-
-    /// The HTTP status WCS 2.0.1 (OGC 09-110r4, tables 18, 20) and OWS 2.0 (OGC 06-121r9,
-    /// table 28) give the code.
-    pub fn status(&self) -> StatusCode {
-        match self.code {
-            "NoSuchCoverage"
-            | "NoSuchDatasetSeriesOrCoverage"
-            | "InvalidAxisLabel"
-            | "InvalidSubsetting"
-            | "InvalidScaleFactor"
-            | "ScaleAxisUndefined" => StatusCode::NOT_FOUND,
-            "OperationNotSupported" | "OptionNotSupported" => StatusCode::NOT_IMPLEMENTED,
-            "NoApplicableCode" => StatusCode::INTERNAL_SERVER_ERROR,
-            _ => StatusCode::BAD_REQUEST,
-        }
-    }
-}
-
-/// At most `max` characters of `text`, with `…` when cut: echoing a 10 KB id back helps
-/// no one.
-pub fn shown(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        text.to_owned()
-    } else {
-        let mut cut: String = text.chars().take(max).collect();
-        cut.push('…');
-        cut
-    }
-}
-
-/// The parameters of a request: single-valued ones (first wins, keys case-insensitive) and
-/// every `SUBSET`.
-pub struct Request {
-    /// Single-valued parameters.
-    pub params: Params,
-    /// The `SUBSET` values, in order.
-    pub subsets: Vec<String>,
-}
-
-impl Request {
-    /// From a raw query string.
-    pub fn parse(query: &str) -> Self {
-        let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect();
-        let subsets = pairs
-            .iter()
-            .filter(|(k, _)| k.eq_ignore_ascii_case("subset"))
-            .map(|(_, v)| v.trim().to_owned())
-            .collect();
-        Self {
-            params: Params::new(pairs),
-            subsets,
-        }
-    }
-
-    /// The value of `key` (lower case), if present and not empty.
-    pub fn get(&self, key: &str) -> Option<&str> {
-        self.params.get(key)
-    }
-
-    /// The value of `key`, or `MissingParameterValue` naming it as `name`.
-    pub fn require(&self, key: &str, name: &str) -> Result<&str, WcsError> {
-        self.get(key).ok_or_else(|| {
-            WcsError::new(
-                "MissingParameterValue",
-                name,
-                format!("parameter {name} is required"),
-            )
-        })
-    }
-}
+use pvs_ogc::Exception;
+use pvs_ogc::exception::clip as shown;
 
 /// The most ids accepted in one `COVERAGEID` or `EOID` list.
 pub const MAX_IDS: usize = 100;
 
 /// A comma-separated id list (`COVERAGEID`, `EOID`), at most [`MAX_IDS`], each decoded with
 /// [`decode_id`].
-pub fn id_list(value: &str, name: &str) -> Result<Vec<String>, WcsError> {
+pub fn id_list(value: &str, name: &str) -> Result<Vec<String>, Exception> {
     let ids: Vec<&str> = value.split(',').map(str::trim).collect();
     if ids.len() > MAX_IDS {
-        return Err(WcsError::new(
+        return Err(Exception::new(
             "InvalidParameterValue",
             name,
             format!(
@@ -117,7 +23,7 @@ pub fn id_list(value: &str, name: &str) -> Result<Vec<String>, WcsError> {
         ));
     }
     if ids.iter().any(|id| id.is_empty()) {
-        return Err(WcsError::new(
+        return Err(Exception::new(
             "InvalidParameterValue",
             name,
             format!("{name} {:?} holds an empty id", shown(value, 100)),
@@ -217,9 +123,9 @@ pub struct Subset {
 
 impl Subset {
     /// Parses one `SUBSET` value.
-    pub fn parse(text: &str) -> Result<Self, WcsError> {
+    pub fn parse(text: &str) -> Result<Self, Exception> {
         let invalid = |why: &str| {
-            WcsError::new(
+            Exception::new(
                 "InvalidSubsetting",
                 "subset",
                 format!(
@@ -239,7 +145,7 @@ impl Subset {
         if axis.is_empty() || !axis.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             return Err(invalid("the axis label is not a name"));
         }
-        let bound = |part: &str| -> Result<Bound, WcsError> {
+        let bound = |part: &str| -> Result<Bound, Exception> {
             let part = part.trim();
             let unquoted = part
                 .strip_prefix('"')
@@ -272,9 +178,9 @@ impl Subset {
 
     /// The trim as numbers (open bounds as infinities); slices and non-numbers are
     /// `InvalidSubsetting`, as are NaN, infinities and a low bound above the high one.
-    pub fn numeric_trim(&self) -> Result<(f64, f64), WcsError> {
+    pub fn numeric_trim(&self) -> Result<(f64, f64), Exception> {
         let invalid = |why: String| {
-            WcsError::new(
+            Exception::new(
                 "InvalidSubsetting",
                 &self.axis,
                 format!("SUBSET on axis {}: {why}", self.axis),
@@ -285,7 +191,7 @@ impl Subset {
                 "slicing (one value) is not supported; trim with two values".into(),
             ));
         };
-        let number = |bound: &Bound, open: f64| -> Result<f64, WcsError> {
+        let number = |bound: &Bound, open: f64| -> Result<f64, Exception> {
             match bound {
                 Bound::Open => Ok(open),
                 Bound::Value(text) => text
@@ -341,29 +247,21 @@ pub fn is_time_axis(label: &str) -> bool {
 
 /// An EPSG CRS given as a URI (`http://www.opengis.net/def/crs/EPSG/0/<code>`) or in one of
 /// the other forms WMS takes (`EPSG:<code>`, URN); `InvalidParameterValue` otherwise.
-pub fn crs(value: &str, name: &str) -> Result<u32, WcsError> {
-    Crs::parse(value, name)
+pub fn crs(value: &str, name: &str) -> Result<u32, Exception> {
+    crate::params::crs(value, name)
         .map(|crs| crs.epsg)
-        .map_err(|error| WcsError::new("InvalidParameterValue", name, error.message))
+        .map_err(|error| Exception::invalid(name, error.message))
 }
 
-/// The URI of `EPSG:<epsg>`.
-pub fn crs_uri(epsg: u32) -> String {
-    format!("http://www.opengis.net/def/crs/EPSG/0/{epsg}")
-}
-
-/// A time bound: an ISO 8601 date-time (UTC when no zone) or a date (its midnight UTC).
-pub fn time(text: &str, axis: &str) -> Result<DateTime<Utc>, WcsError> {
-    match chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-        Ok(date) => Ok(date.and_time(chrono::NaiveTime::MIN).and_utc()),
-        Err(_) => pvs_model::parse_date_time(text).map_err(|e| {
-            WcsError::new(
-                "InvalidSubsetting",
-                axis,
-                format!("SUBSET on axis {axis}: {e}"),
-            )
-        }),
-    }
+/// A time bound, read by [`pvs_ogc::time::parse_instant`].
+pub fn time(text: &str, axis: &str) -> Result<DateTime<Utc>, Exception> {
+    pvs_ogc::time::parse_instant(text).map_err(|e| {
+        Exception::new(
+            "InvalidSubsetting",
+            axis,
+            format!("SUBSET on axis {axis}: {:?}: {e}", shown(text, 50)),
+        )
+    })
 }
 
 #[cfg(test)]
@@ -426,15 +324,5 @@ mod tests {
                 ("InvalidSubsetting", Some("Lat"))
             );
         }
-    }
-
-    #[test]
-    fn statuses() {
-        let status = |code| WcsError::new(code, "x", "").status().as_u16();
-        assert_eq!(status("NoSuchCoverage"), 404);
-        assert_eq!(status("InvalidSubsetting"), 404);
-        assert_eq!(status("MissingParameterValue"), 400);
-        assert_eq!(status("OperationNotSupported"), 501);
-        assert_eq!(status("NoApplicableCode"), 500);
     }
 }

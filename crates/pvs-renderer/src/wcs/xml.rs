@@ -1,16 +1,17 @@
 //! The XML documents of WCS 2.0.1 and EO-WCS 1.0: capabilities, coverage descriptions with
-//! EO metadata, dataset series descriptions, EO coverage set descriptions and exception
-//! reports. Every value from the catalog or the request is escaped.
+//! EO metadata, dataset series descriptions and EO coverage set descriptions (exception
+//! reports are `pvs_ogc`'s). Every value from the catalog or the request is escaped.
 
 use std::fmt::Write;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use geo::BoundingRect;
 use pvs_catalog::{CollectionInfo, Product};
+use pvs_ogc::crs::uri as crs_uri;
+use pvs_ogc::xml::escape;
 use pvs_raster::coverage::Grid;
-use quick_xml::escape::escape;
 
-use super::request::{WcsError, crs_uri, encode_id};
+use super::request::encode_id;
 
 /// The namespaces every document declares.
 const NAMESPACES: &str = concat!(
@@ -427,18 +428,4 @@ pub fn eo_coverage_set(
     }
     xml.push_str("</wcseo:EOCoverageSetDescription>\n");
     xml
-}
-
-/// An OWS 2.0 exception report.
-pub fn exception_report(error: &WcsError) -> String {
-    let locator = error
-        .locator
-        .as_deref()
-        .map(|l| format!(" locator=\"{}\"", escape(l)))
-        .unwrap_or_default();
-    format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ows:ExceptionReport xmlns:ows=\"http://www.opengis.net/ows/2.0\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:schemaLocation=\"http://www.opengis.net/ows/2.0 http://schemas.opengis.net/ows/2.0/owsExceptionReport.xsd\" version=\"2.0.0\" xml:lang=\"en\">\n  <ows:Exception exceptionCode=\"{}\"{locator}>\n    <ows:ExceptionText>{}</ows:ExceptionText>\n  </ows:Exception>\n</ows:ExceptionReport>\n",
-        error.code,
-        escape(&error.message)
-    )
 }
