@@ -6,9 +6,10 @@ use std::borrow::Cow;
 /// Characters XML 1.0 cannot hold at all (control characters other than tab, line feed and
 /// carriage return; U+FFFE, U+FFFF) are written as `\u{…}`, so a document echoing what a
 /// client sent stays well-formed.
-pub fn escape(text: &str) -> Cow<'_, str> {
+pub fn escape<'a>(text: impl Into<Cow<'a, str>>) -> Cow<'a, str> {
+    let text = text.into();
     if !text.chars().any(needs_escape) {
-        return Cow::Borrowed(text);
+        return text;
     }
     let mut out = String::with_capacity(text.len() + 16);
     for c in text.chars() {
@@ -37,6 +38,7 @@ mod tests {
     #[test]
     fn markup_and_what_xml_cannot_hold() {
         assert!(matches!(escape("plain é 😀"), Cow::Borrowed("plain é 😀")));
+        assert_eq!(escape(String::from("a&b")), "a&amp;b");
         assert_eq!(escape("a<b>&\"c'"), "a&lt;b&gt;&amp;&quot;c&apos;");
         assert_eq!(escape("t\tn\nr\r"), "t\tn\nr\r");
         assert_eq!(

@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use geo::{LineString, MultiPolygon, Rect};
 use pvs_catalog::{CollectionInfo, Product};
-use quick_xml::escape::escape;
+use pvs_ogc::xml::escape;
 
 use super::request::SearchRequest;
 use super::{Context, Format, Items, Paging, collection_rect, iso, product_rect};

@@ -1,7 +1,7 @@
 //! OpenSearch description documents, with Url templates in the geo:, time: and eo:
 //! namespaces and Parameter extension elements giving each parameter's bounds.
 
-use quick_xml::escape::escape;
+use pvs_ogc::xml::escape;
 
 use super::geometry::MAX_RADIUS_M;
 #[cfg(test)]

@@ -29,10 +29,10 @@ use axum::routing::get;
 use chrono::{DateTime, SecondsFormat, Utc};
 use geo::{BoundingRect, Intersects, Rect};
 use pvs_catalog::{Bbox, Catalog, CatalogError, CollectionInfo, MAX_LIMIT, Product, ProductQuery};
+use pvs_ogc::{Exception, Report};
 use pvs_service::public_url::PublicUrl;
-use quick_xml::escape::escape;
 
-use request::{OsError, Region, SearchRequest, Target};
+use request::{Region, SearchRequest, Target};
 
 /// The most products a `LINESTRING` search may have to look at (those whose footprint meets
 /// the line's box); the line is then tested against each footprint.
@@ -101,12 +101,13 @@ impl Format {
         }
     }
 
-    fn parse(segment: &str) -> Result<Self, OsError> {
+    fn parse(segment: &str) -> Result<Self, Exception> {
         Self::ALL
             .into_iter()
             .find(|f| f.segment() == segment)
             .ok_or_else(|| {
-                OsError::not_found(
+                Exception::new(
+                    "NotFound",
                     "format",
                     format!("no search format {segment:?}; use atom, geojson or json"),
                 )
@@ -306,12 +307,12 @@ fn respond(status: StatusCode, content_type: &str, body: Vec<u8>) -> Response {
 
 /// The error as an OWS 2.0 `ExceptionReport` (XML answers) or a JSON object (JSON answers),
 /// with the parameter as locator.
-fn error_response(error: &OsError, json: bool) -> Response {
+fn error_response(error: &Exception, json: bool) -> Response {
     if json {
         let body = serde_json::json!({
             "error": {
                 "code": error.code,
-                "parameter": error.parameter,
+                "parameter": error.locator,
                 "message": error.message,
             }
         });
@@ -321,38 +322,34 @@ fn error_response(error: &OsError, json: bool) -> Response {
             body.to_string().into_bytes(),
         );
     }
-    let locator = error
-        .parameter
-        .as_deref()
-        .map(|p| format!(" locator=\"{}\"", escape(p)))
-        .unwrap_or_default();
-    let xml = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ows:ExceptionReport xmlns:ows=\"http://www.opengis.net/ows/2.0\" version=\"2.0.0\" xml:lang=\"en\">\n  <ows:Exception exceptionCode=\"{}\"{locator}>\n    <ows:ExceptionText>{}</ows:ExceptionText>\n  </ows:Exception>\n</ows:ExceptionReport>\n",
-        error.code,
-        escape(&error.message)
-    );
-    respond(error.status, "application/xml", xml.into_bytes())
+    let report = Report::Ows20;
+    respond(
+        report.status(error),
+        report.content_type(),
+        report.document(error).into_bytes(),
+    )
 }
 
-fn catalog_error(error: CatalogError) -> OsError {
+fn catalog_error(error: CatalogError) -> Exception {
     match error {
-        CatalogError::Invalid { what, reason } => OsError::invalid(
+        CatalogError::Invalid { what, reason } => Exception::invalid(
             "geom",
             format!("the catalog refused the search ({what}): {reason}"),
         ),
-        other => OsError::server(format!("the catalog: {other}")),
+        other => Exception::server(format!("the catalog: {other}")),
     }
 }
 
 /// Checks that `collection` exists.
-async fn check_collection(state: &OpenSearch, collection: &str) -> Result<(), OsError> {
+async fn check_collection(state: &OpenSearch, collection: &str) -> Result<(), Exception> {
     match state.catalog.collection(collection).await {
         Ok(Some(_)) => Ok(()),
-        Ok(None) => Err(OsError::not_found(
+        Ok(None) => Err(Exception::new(
+            "NotFound",
             "collection",
             format!("no collection {collection:?}"),
         )),
-        Err(e) => Err(OsError::server(format!("the catalog: {e}"))),
+        Err(e) => Err(Exception::server(format!("the catalog: {e}"))),
     }
 }
 
@@ -400,7 +397,7 @@ async fn collections_search(
     let outcome = async {
         let request = SearchRequest::parse(query.as_deref().unwrap_or(""), Target::Collections)?;
         let (total, items) = search_collections(&state, &request).await?;
-        Ok::<_, OsError>((request, total, items))
+        Ok::<_, Exception>((request, total, items))
     }
     .await;
     answer(&context, outcome)
@@ -421,14 +418,14 @@ async fn products_search(
         let request = SearchRequest::parse(query.as_deref().unwrap_or(""), Target::Products)?;
         check_collection(&state, &collection).await?;
         let (total, items) = search_products(&state, &collection, &request).await?;
-        Ok::<_, OsError>((request, total, Items::Products(items)))
+        Ok::<_, Exception>((request, total, Items::Products(items)))
     }
     .await;
     answer(&context, outcome)
 }
 
 /// Writes the page of results in the context's format, or the error.
-fn answer(context: &Context, outcome: Result<(SearchRequest, u64, Items), OsError>) -> Response {
+fn answer(context: &Context, outcome: Result<(SearchRequest, u64, Items), Exception>) -> Response {
     let json = context.format != Format::Atom;
     match outcome {
         Ok((request, total, items)) => {
@@ -452,7 +449,7 @@ async fn search_products(
     state: &OpenSearch,
     collection: &str,
     request: &SearchRequest,
-) -> Result<(u64, Vec<Product>), OsError> {
+) -> Result<(u64, Vec<Product>), Exception> {
     let mut query = ProductQuery::new().with_collection(collection);
     if let Some(time) = request.time {
         query = query.with_time(time);
@@ -461,7 +458,7 @@ async fn search_products(
         query = query.with_ids([uid.clone()]);
     }
     let point_box = |x: f64, y: f64, x2: f64, y2: f64| {
-        Bbox::new(x, y, x2, y2).map_err(|e| OsError::invalid("geom", e.to_string()))
+        Bbox::new(x, y, x2, y2).map_err(|e| Exception::invalid("geom", e.to_string()))
     };
     let line = match &request.region {
         None => None,
@@ -480,7 +477,7 @@ async fn search_products(
         Some(Region::Line(line)) => {
             let rect = line
                 .bounding_rect()
-                .ok_or_else(|| OsError::invalid("geom", "geom: the line is empty"))?;
+                .ok_or_else(|| Exception::invalid("geom", "geom: the line is empty"))?;
             query = query.with_bbox(point_box(
                 rect.min().x,
                 rect.min().y,
@@ -505,7 +502,7 @@ async fn search_products(
     // footprints that meet its box.
     let candidates = state.catalog.count(&query).await.map_err(catalog_error)?;
     if candidates > MAX_LINE_CANDIDATES {
-        return Err(OsError::invalid(
+        return Err(Exception::invalid(
             "geom",
             format!(
                 "geom: {candidates} products meet the LINESTRING's box, more than the \
@@ -536,12 +533,12 @@ async fn search_products(
 async fn search_collections(
     state: &OpenSearch,
     request: &SearchRequest,
-) -> Result<(u64, Items), OsError> {
+) -> Result<(u64, Items), Exception> {
     let all = state
         .catalog
         .collections()
         .await
-        .map_err(|e| OsError::server(format!("the catalog: {e}")))?;
+        .map_err(|e| Exception::server(format!("the catalog: {e}")))?;
     let terms = request.terms.as_ref().map(|t| t.to_lowercase());
     let matching: Vec<CollectionInfo> = all
         .into_iter()

@@ -1,9 +1,10 @@
 //! Search parameters: names, values, limits, and the error naming the parameter at fault.
 
-use axum::http::StatusCode;
-use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, TimeZone, Utc};
 use geo::{LineString, MultiPolygon, Point};
 use pvs_catalog::{Bbox, TimeFilter, TimeRelation};
+use pvs_ogc::limits::{self, MAX_QUERY_BYTES};
+use pvs_ogc::{Exception, Params};
 
 use super::geometry::{self, MAX_RADIUS_M, Wkt};
 
@@ -16,54 +17,8 @@ pub(crate) const MAX_COUNT: u32 = 100;
 /// The largest `startIndex` (and `startPage`).
 pub(crate) const MAX_START_INDEX: u64 = 1_000_000_000;
 
-/// The longest query string accepted, in bytes.
-pub(crate) const MAX_QUERY_BYTES: usize = 16 * 1024;
-
 /// The longest `uid`, `q` or `productType`, in characters.
 pub(crate) const MAX_TEXT_CHARS: usize = 255;
-
-/// A refused request: the HTTP status, an OWS-style code, the parameter at fault and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct OsError {
-    pub status: StatusCode,
-    /// `InvalidParameterValue`, `NotFound`, `NoApplicableCode`.
-    pub code: &'static str,
-    /// The parameter (or path segment) at fault.
-    pub parameter: Option<String>,
-    pub message: String,
-}
-
-impl OsError {
-    /// HTTP 400 about `parameter`.
-    pub(crate) fn invalid(parameter: &str, message: impl Into<String>) -> Self {
-        Self {
-            status: StatusCode::BAD_REQUEST,
-            code: "InvalidParameterValue",
-            parameter: Some(parameter.to_owned()),
-            message: message.into(),
-        }
-    }
-
-    /// HTTP 404 about `parameter`.
-    pub(crate) fn not_found(parameter: &str, message: impl Into<String>) -> Self {
-        Self {
-            status: StatusCode::NOT_FOUND,
-            code: "NotFound",
-            parameter: Some(parameter.to_owned()),
-            message: message.into(),
-        }
-    }
-
-    /// HTTP 500.
-    pub(crate) fn server(message: impl Into<String>) -> Self {
-        Self {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
-            code: "NoApplicableCode",
-            parameter: None,
-            message: message.into(),
-        }
-    }
-}
 
 /// What is being searched: the collections, or the products of one collection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -172,38 +127,31 @@ fn open_end() -> DateTime<Utc> {
 }
 
 impl SearchRequest {
-    /// Parses a query string for a search of `target`. Parameter names are matched ignoring
-    /// case; empty values count as absent (as an OpenSearch client fills optional template
-    /// parameters it has no value for); unknown and repeated parameters are refused.
-    pub(crate) fn parse(query: &str, target: Target) -> Result<Self, OsError> {
-        if query.len() > MAX_QUERY_BYTES {
-            return Err(OsError::invalid(
-                "query",
-                format!(
-                    "the query string has {} bytes; at most {MAX_QUERY_BYTES} are accepted",
-                    query.len()
-                ),
-            ));
-        }
+    /// Parses a query string for a search of `target`. Parameters are read as every KVP
+    /// request is ([`pvs_ogc::Params`]: names ignoring case, values trimmed, an empty value
+    /// absent, as an OpenSearch client fills optional template parameters it has no value
+    /// for); unknown and repeated parameters are refused.
+    pub(crate) fn parse(query: &str, target: Target) -> Result<Self, Exception> {
+        limits::check("query string", query.len(), MAX_QUERY_BYTES)
+            .map_err(|error| error.located("query"))?;
         let known = target.params();
         let mut given: Vec<(Param, String)> = Vec::new();
-        for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
-            let Some(param) = known.iter().find(|p| p.name.eq_ignore_ascii_case(&key)) else {
+        for (key, value) in Params::parse(query).pairs() {
+            let Some(param) = known.iter().find(|p| p.name.eq_ignore_ascii_case(key)) else {
                 let names: Vec<&str> = known.iter().map(|p| p.name).collect();
-                return Err(OsError::invalid(
-                    &key,
+                return Err(Exception::invalid(
+                    key,
                     format!(
                         "unknown parameter {key:?}; this search takes {}",
                         names.join(", ")
                     ),
                 ));
             };
-            let value = value.trim();
             if value.is_empty() {
                 continue;
             }
             if given.iter().any(|(p, _)| p == param) {
-                return Err(OsError::invalid(
+                return Err(Exception::invalid(
                     param.name,
                     format!("parameter {} is given more than once", param.name),
                 ));
@@ -220,13 +168,13 @@ impl SearchRequest {
                 .ok()
                 .filter(|c| (1..=MAX_COUNT).contains(c))
                 .ok_or_else(|| {
-                    OsError::invalid(
+                    Exception::invalid(
                         "count",
                         format!("count {text:?}: a whole number from 1 to {MAX_COUNT}"),
                     )
                 })?,
         };
-        let index = |name: &str| -> Result<u64, OsError> {
+        let index = |name: &str| -> Result<u64, Exception> {
             match get.get(name) {
                 None => Ok(1),
                 Some(text) => text
@@ -234,7 +182,7 @@ impl SearchRequest {
                     .ok()
                     .filter(|i| (1..=MAX_START_INDEX).contains(i))
                     .ok_or_else(|| {
-                        OsError::invalid(
+                        Exception::invalid(
                             name,
                             format!(
                                 "{name} {text:?}: a whole number from 1 to {MAX_START_INDEX} (the first is 1)"
@@ -283,19 +231,19 @@ impl<'a> Given<'a> {
     }
 }
 
-fn text_param(value: Option<&str>, name: &str) -> Result<Option<String>, OsError> {
+fn text_param(value: Option<&str>, name: &str) -> Result<Option<String>, Exception> {
     let Some(value) = value else {
         return Ok(None);
     };
     let chars = value.chars().count();
     if chars > MAX_TEXT_CHARS {
-        return Err(OsError::invalid(
+        return Err(Exception::invalid(
             name,
             format!("{name} has {chars} characters; at most {MAX_TEXT_CHARS} are accepted"),
         ));
     }
     if let Some(c) = value.chars().find(|c| c.is_control()) {
-        return Err(OsError::invalid(
+        return Err(Exception::invalid(
             name,
             format!("{name} contains the control character {c:?}"),
         ));
@@ -303,7 +251,7 @@ fn text_param(value: Option<&str>, name: &str) -> Result<Option<String>, OsError
     Ok(Some(value.to_owned()))
 }
 
-fn number(given: &Given<'_>, name: &str, limit: f64) -> Result<Option<f64>, OsError> {
+fn number(given: &Given<'_>, name: &str, limit: f64) -> Result<Option<f64>, Exception> {
     let Some(text) = given.get(name) else {
         return Ok(None);
     };
@@ -312,7 +260,7 @@ fn number(given: &Given<'_>, name: &str, limit: f64) -> Result<Option<f64>, OsEr
         .filter(|v| v.is_finite() && (-limit..=limit).contains(v))
         .map(Some)
         .ok_or_else(|| {
-            OsError::invalid(
+            Exception::invalid(
                 name,
                 format!("{name} {text:?}: a number from -{limit} to {limit} (decimal degrees)"),
             )
@@ -320,7 +268,7 @@ fn number(given: &Given<'_>, name: &str, limit: f64) -> Result<Option<f64>, OsEr
 }
 
 /// `bbox`, `geom` or `lat`/`lon`(/`radius`): at most one of them.
-fn region(get: &Given<'_>) -> Result<Option<Region>, OsError> {
+fn region(get: &Given<'_>) -> Result<Option<Region>, Exception> {
     let circle_given = ["lat", "lon", "radius"]
         .iter()
         .any(|n| get.get(n).is_some());
@@ -334,7 +282,7 @@ fn region(get: &Given<'_>) -> Result<Option<Region>, OsError> {
     .map(|(name, _)| *name)
     .collect();
     if spatial.len() > 1 {
-        return Err(OsError::invalid(
+        return Err(Exception::invalid(
             spatial[1],
             format!(
                 "{} and {} cannot be combined: give one of bbox, geom or lat/lon(/radius)",
@@ -347,7 +295,7 @@ fn region(get: &Given<'_>) -> Result<Option<Region>, OsError> {
     }
     if let Some(text) = get.get("geom") {
         let geometry = geometry::parse_wkt(text)
-            .map_err(|why| OsError::invalid("geom", format!("geom: {why}")))?;
+            .map_err(|why| Exception::invalid("geom", format!("geom: {why}")))?;
         return Ok(Some(match geometry {
             Wkt::Point(point) => Region::Point(point),
             Wkt::Line(line) => Region::Line(line),
@@ -362,13 +310,13 @@ fn region(get: &Given<'_>) -> Result<Option<Region>, OsError> {
     let (lat, lon) = match (lat, lon) {
         (Some(lat), Some(lon)) => (lat, lon),
         (None, _) => {
-            return Err(OsError::invalid(
+            return Err(Exception::invalid(
                 "lat",
                 "lat is missing: lon and radius need lat (and lon)",
             ));
         }
         (_, None) => {
-            return Err(OsError::invalid(
+            return Err(Exception::invalid(
                 "lon",
                 "lon is missing: lat and radius need lon (and lat)",
             ));
@@ -382,19 +330,19 @@ fn region(get: &Given<'_>) -> Result<Option<Region>, OsError> {
         .ok()
         .filter(|r| r.is_finite() && *r > 0.0 && *r <= MAX_RADIUS_M)
         .ok_or_else(|| {
-            OsError::invalid(
+            Exception::invalid(
                 "radius",
                 format!("radius {text:?}: metres, more than 0 and at most {MAX_RADIUS_M}"),
             )
         })?;
     geometry::circle(lon, lat, radius)
         .map(|area| Some(Region::Area(area)))
-        .map_err(|why| OsError::invalid("radius", format!("lat/lon/radius: {why}")))
+        .map_err(|why| Exception::invalid("radius", format!("lat/lon/radius: {why}")))
 }
 
 /// `west,south,east,north` in decimal degrees; `west > east` crosses the antimeridian.
-pub(crate) fn parse_bbox(text: &str) -> Result<Bbox, OsError> {
-    let invalid = |why: String| OsError::invalid("bbox", format!("bbox {text:?}: {why}"));
+pub(crate) fn parse_bbox(text: &str) -> Result<Bbox, Exception> {
+    let invalid = |why: String| Exception::invalid("bbox", format!("bbox {text:?}: {why}"));
     let parts: Vec<&str> = text.split(',').collect();
     if parts.len() != 4 {
         return Err(invalid(format!(
@@ -415,27 +363,14 @@ pub(crate) fn parse_bbox(text: &str) -> Result<Bbox, OsError> {
     Bbox::new(west, south, east, north).map_err(|e| invalid(e.to_string()))
 }
 
-/// An ISO 8601 date-time (UTC when it has no zone) or a date (its midnight UTC).
-pub(crate) fn parse_instant(name: &str, text: &str) -> Result<DateTime<Utc>, OsError> {
-    let instant = if text.len() == 10 {
-        NaiveDate::parse_from_str(text, "%Y-%m-%d")
-            .map(|date| date.and_time(NaiveTime::MIN).and_utc())
-            .map_err(|e| e.to_string())
-    } else {
-        pvs_model::parse_date_time(text).map_err(|e| e.to_string())
-    };
-    instant.map_err(|why| {
-        OsError::invalid(
-            name,
-            format!(
-                "{name} {text:?}: an ISO 8601 date-time (2024-01-31T12:00:00Z) or date (2024-01-31) expected: {why}"
-            ),
-        )
-    })
+/// `start` or `end`, read by [`pvs_ogc::time::parse_instant`].
+pub(crate) fn parse_instant(name: &str, text: &str) -> Result<DateTime<Utc>, Exception> {
+    pvs_ogc::time::parse_instant(text)
+        .map_err(|e| Exception::invalid(name, format!("{name} {text:?}: {e}")))
 }
 
 /// `start`, `end` and `relation`.
-fn time(get: &Given<'_>) -> Result<Option<TimeFilter>, OsError> {
+fn time(get: &Given<'_>) -> Result<Option<TimeFilter>, Exception> {
     let start = get
         .get("start")
         .map(|t| parse_instant("start", t))
@@ -447,7 +382,7 @@ fn time(get: &Given<'_>) -> Result<Option<TimeFilter>, OsError> {
     let relation = match get.get("relation") {
         None => TimeRelation::Intersects,
         Some(text) => text.parse::<TimeRelation>().map_err(|_| {
-            OsError::invalid(
+            Exception::invalid(
                 "relation",
                 format!("relation {text:?}: intersects, during, contains, equals or disjoint"),
             )
@@ -455,7 +390,7 @@ fn time(get: &Given<'_>) -> Result<Option<TimeFilter>, OsError> {
     };
     if start.is_none() && end.is_none() {
         if get.get("relation").is_some() {
-            return Err(OsError::invalid(
+            return Err(Exception::invalid(
                 "relation",
                 "relation needs start or end (or both)",
             ));
@@ -467,7 +402,7 @@ fn time(get: &Given<'_>) -> Result<Option<TimeFilter>, OsError> {
         end.unwrap_or_else(open_end),
     );
     if start > end {
-        return Err(OsError::invalid(
+        return Err(Exception::invalid(
             "end",
             format!(
                 "end {} is before start {}",
@@ -478,21 +413,21 @@ fn time(get: &Given<'_>) -> Result<Option<TimeFilter>, OsError> {
     }
     TimeFilter::new(start, end, relation)
         .map(Some)
-        .map_err(|e| OsError::invalid("start", e.to_string()))
+        .map_err(|e| Exception::invalid("start", e.to_string()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn parse(query: &str) -> Result<SearchRequest, OsError> {
+    fn parse(query: &str) -> Result<SearchRequest, Exception> {
         SearchRequest::parse(query, Target::Products)
     }
 
     fn fails_on(query: &str) -> String {
         parse(query)
             .map(|_| "accepted".to_owned())
-            .unwrap_or_else(|e| e.parameter.unwrap_or_default())
+            .unwrap_or_else(|e| e.locator.unwrap_or_default())
     }
 
     #[test]
