@@ -4,10 +4,11 @@
 //! [`Renderer::draw`] in their own process (a renderer service is reached through WMS).
 
 use chrono::{DateTime, Utc};
-use gdal::spatial_ref::{AxisMappingStrategy, CoordTransform, SpatialRef};
+use gdal::spatial_ref::CoordTransform;
 use pvs_catalog::{Bbox, CatalogError, Product, ProductQuery, TimeFilter, TimeRelation};
 use pvs_ogc::layer::{outlined_collection, outlines_layer};
 use pvs_raster::RasterError;
+use pvs_raster::crs::srs;
 use pvs_raster::draw::outlines;
 use pvs_raster::render::{MosaicSource, Rgba, View, mosaic};
 
@@ -90,9 +91,9 @@ pub enum RenderError {
     Crs {
         /// The view's EPSG code.
         epsg: u32,
-        /// GDAL's error.
+        /// What GDAL said.
         #[source]
-        source: gdal::errors::GdalError,
+        source: RasterError,
     },
     /// The catalog failed.
     #[error("the catalog: {0}")]
@@ -251,18 +252,16 @@ pub(crate) fn wgs84_box(view: &View) -> Result<Option<Bbox>, RenderError> {
     let [x0, y0, x1, y1] = if view.epsg == 4326 {
         view.bbox
     } else {
-        let srs = |epsg| {
-            SpatialRef::from_epsg(epsg).map(|mut s| {
-                s.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
-                s
-            })
+        let crs_error = |source| RenderError::Crs {
+            epsg: view.epsg,
+            source,
         };
-        let transform = srs(view.epsg)
-            .and_then(|from| CoordTransform::new(&from, &srs(4326)?))
-            .map_err(|source| RenderError::Crs {
-                epsg: view.epsg,
-                source,
-            })?;
+        let (from, to) = (
+            srs(view.epsg).map_err(crs_error)?,
+            srs(4326).map_err(crs_error)?,
+        );
+        let transform = CoordTransform::new(&from, &to)
+            .map_err(|e| crs_error(RasterError::Georef(e.to_string())))?;
         match transform.transform_bounds(&view.bbox, 21) {
             Ok(bounds) => bounds,
             Err(_) => return Ok(None),
