@@ -8,9 +8,10 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use bytes::Bytes;
 use chrono::Utc;
-use pvs_catalog::{Bbox, Catalog, ProductQuery, TimeFilter, TimeRelation};
+use pvs_catalog::{Bbox, Catalog, CatalogError, ProductQuery, TimeFilter, TimeRelation};
 use pvs_ogc::layer::collection_of;
 use pvs_raster::render::{Format, Rgba, encode};
+use pvs_storage::StorageError;
 use pvs_tiles::{FoundTile, StoredTile, TileFormat, TileKey, TileStore};
 use tokio::sync::OnceCell;
 
@@ -22,15 +23,21 @@ pub enum CacheError {
     /// The layer is neither a collection nor a collection's outlines.
     #[error("layer {0:?} is not known: a collection, or a collection's `__outlines`")]
     UnknownLayer(String),
-    /// The tile store failed.
+    /// The tile store failed (shared like [`CacheError::Render`]).
     #[error("the tile store: {0}")]
-    Store(String),
+    Store(#[source] Arc<StorageError>),
     /// The catalog failed.
     #[error("the catalog: {0}")]
-    Catalog(String),
+    Catalog(#[from] CatalogError),
     /// The renderer failed (shared by every request waiting for the same tile).
     #[error("rendering: {0}")]
     Render(#[source] Arc<DrawError>),
+}
+
+impl From<StorageError> for CacheError {
+    fn from(e: StorageError) -> Self {
+        Self::Store(Arc::new(e))
+    }
 }
 
 /// Counters of what the cache did since it started.
@@ -122,11 +129,7 @@ impl TileCache {
     /// not read (see [`TileStore::find`]); a tile not stored is drawn as by
     /// [`TileCache::tile`].
     pub async fn find(&self, key: &TileKey) -> Result<FoundTile, CacheError> {
-        let found = self
-            .store
-            .find(key)
-            .await
-            .map_err(|e| CacheError::Store(e.to_string()))?;
+        let found = self.store.find(key).await?;
         if let Some(found) = found {
             self.stats.hits.fetch_add(1, Ordering::Relaxed);
             return Ok(found);
@@ -138,13 +141,7 @@ impl TileCache {
     /// Makes sure the tile at `key` is stored: draws it unless it is there already (or
     /// `force`).
     pub async fn seed(&self, key: &TileKey, force: bool) -> Result<Seeded, CacheError> {
-        if !force
-            && self
-                .store
-                .contains(key)
-                .await
-                .map_err(|e| CacheError::Store(e.to_string()))?
-        {
+        if !force && self.store.contains(key).await? {
             return Ok(Seeded::Present);
         }
         if force {
@@ -154,10 +151,7 @@ impl TileCache {
     }
 
     async fn stored(&self, key: &TileKey) -> Result<Option<StoredTile>, CacheError> {
-        self.store
-            .get(key)
-            .await
-            .map_err(|e| CacheError::Store(e.to_string()))
+        Ok(self.store.get(key).await?)
     }
 
     /// Draws the tile once for everyone asking for it now.
@@ -195,18 +189,12 @@ impl TileCache {
     /// read before the catalog is asked, before storing, and after storing (an invalidation
     /// whose deletions ran just before the store would otherwise miss the tile).
     async fn draw_and_store(&self, key: &TileKey) -> Result<(StoredTile, Seeded), CacheError> {
-        let store_error = |e: pvs_storage::StorageError| CacheError::Store(e.to_string());
-        let generation = self
-            .store
-            .generation(key.layer())
-            .await
-            .map_err(store_error)?;
+        let generation = self.store.generation(key.layer()).await?;
         let changed = || async {
             self.store
                 .generation(key.layer())
                 .await
                 .map(|now| now != generation)
-                .map_err(store_error)
         };
         let started = std::time::Instant::now();
         let (bytes, seeded) = match self.renderer.tile(key, || self.has_data(key)).await? {
@@ -234,9 +222,9 @@ impl TileCache {
             };
             return Ok((tile, seeded));
         }
-        let tile = self.store.put(key, bytes).await.map_err(store_error)?;
+        let tile = self.store.put(key, bytes).await?;
         if changed().await? {
-            self.store.delete(key).await.map_err(store_error)?;
+            self.store.delete(key).await?;
             self.stats.unstored.fetch_add(1, Ordering::Relaxed);
             tracing::debug!(tile = %key.path(), "layer invalidated while storing: tile removed");
         }
@@ -248,14 +236,7 @@ impl TileCache {
     async fn has_data(&self, key: &TileKey) -> Result<bool, CacheError> {
         let layer = key.layer();
         let collection = collection_of(layer);
-        let catalog_error = |e: pvs_catalog::CatalogError| CacheError::Catalog(e.to_string());
-        if self
-            .catalog
-            .collection(collection)
-            .await
-            .map_err(catalog_error)?
-            .is_none()
-        {
+        if self.catalog.collection(collection).await?.is_none() {
             return Err(CacheError::UnknownLayer(layer.to_owned()));
         }
         let [west, south, east, north] = key.tms.wgs84_bounds(key.tile);
@@ -264,23 +245,15 @@ impl TileCache {
             south.clamp(-90.0, 90.0),
             east.clamp(-180.0, 180.0),
             north.clamp(-90.0, 90.0),
-        )
-        .map_err(catalog_error)?;
+        )?;
         let mut query = ProductQuery::new()
             .with_collection(collection)
             .with_bbox(bbox)
             .with_limit(1);
         if let Some((start, end)) = key.time.closed() {
-            query = query.with_time(
-                TimeFilter::new(start, end, TimeRelation::Intersects).map_err(catalog_error)?,
-            );
+            query = query.with_time(TimeFilter::new(start, end, TimeRelation::Intersects)?);
         }
-        Ok(!self
-            .catalog
-            .search(&query)
-            .await
-            .map_err(catalog_error)?
-            .is_empty())
+        Ok(!self.catalog.search(&query).await?.is_empty())
     }
 }
 

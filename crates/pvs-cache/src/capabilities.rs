@@ -32,7 +32,7 @@ pub async fn document(
     settings: &Settings,
     base: &str,
 ) -> Result<String, CacheError> {
-    let catalog_error = |e: pvs_catalog::CatalogError| CacheError::Catalog(e.to_string());
+    let catalog_error = CacheError::Catalog;
     let collections = cache.catalog().collections().await.map_err(catalog_error)?;
     let mut layers = String::new();
     for info in &collections {

@@ -1,36 +1,154 @@
 //! Building the backends a service needs from its configuration.
 
+use std::error::Error;
+use std::io;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use pvs_cache::TileRenderer;
-use pvs_queue::{RedisQueue, WorkQueue};
-use pvs_service::config::{ConfigError, Env, RedisUrl, Secret, vars};
-use pvs_storage::{S3Settings, Storage, StorageKey, StorageUrl};
+use pvs_catalog::CatalogError;
+use pvs_queue::{QueueError, RedisQueue, WorkQueue};
+use pvs_registrar::RegisterError;
+use pvs_seeder::PlanError;
+use pvs_service::config::{ConfigError, Env, ListenAddr, RedisUrl, Secret, vars};
+use pvs_storage::{S3Settings, Storage, StorageError, StorageKey, StorageUrl, StorageUrlError};
 use pvs_tiles::TileStore;
 use url::Url;
 
-/// Why a service could not start.
-#[derive(Debug)]
+/// Any error, boxed: the cause of a [`StartError`] that adds only context.
+pub type BoxError = Box<dyn Error + Send + Sync>;
+
+/// Why a service could not start, or stopped with an error. Every variant but
+/// [`StartError::Config`] exits with code 1; each keeps its cause, printed by [`one_line`].
+#[derive(Debug, thiserror::Error)]
 pub enum StartError {
     /// A configuration value is missing or malformed (exit code 2).
-    Config(ConfigError),
-    /// Something could not be reached or opened (exit code 1).
-    Runtime(String),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The work queues could not be opened or used.
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+    /// The catalog could not be opened or used.
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    /// The object storage could not be opened or used (boxed: it is large).
+    #[error(transparent)]
+    Storage(Box<StorageError>),
+    /// A registration or deregistration failed.
+    #[error(transparent)]
+    Register(#[from] RegisterError),
+    /// A seed job could not be planned.
+    #[error(transparent)]
+    Seed(#[from] PlanError),
+    /// The HTTP port could not be opened.
+    #[error("cannot listen on {address}")]
+    Bind {
+        /// The address asked for.
+        address: ListenAddr,
+        /// Why.
+        source: io::Error,
+    },
+    /// The HTTP server stopped with an error.
+    #[error("the HTTP server failed")]
+    Serve(#[source] io::Error),
+    /// A local file or folder could not be used.
+    #[error("{what} {}", path.display())]
+    Io {
+        /// What pvs was doing with it, e.g. `--data-dir: cannot create`.
+        what: &'static str,
+        /// The file or folder.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// `--data-dir` cannot be the root of a `file://` storage.
+    #[error("--data-dir {}: not usable as local storage", path.display())]
+    DataDir {
+        /// The storage folder in the data directory.
+        path: PathBuf,
+        /// Why.
+        source: StorageUrlError,
+    },
+    /// A part of the process could not be started.
+    #[error("cannot start {what}")]
+    Start {
+        /// What, e.g. `the conversion pool`.
+        what: &'static str,
+        /// Why.
+        source: BoxError,
+    },
+    /// A background worker stopped with an error (or panicked).
+    #[error("{worker}")]
+    Worker {
+        /// Which, e.g. `register_queue` or `registrar worker`.
+        worker: &'static str,
+        /// Why.
+        source: BoxError,
+    },
+    /// Several background workers stopped with errors.
+    #[error("{}", .0.iter().map(|e| one_line(e)).collect::<Vec<_>>().join("; "))]
+    Workers(Vec<StartError>),
+    /// The answer could not be written to standard output.
+    #[error("cannot write to standard output")]
+    Stdout(#[source] io::Error),
+    /// The confirmation could not be read from standard input.
+    #[error("cannot read the confirmation from standard input")]
+    Stdin(#[source] io::Error),
+    /// The command ran to its end without doing all it was asked (products or tiles failed,
+    /// nothing to deregister, not confirmed); the message says what.
+    #[error("{0}")]
+    Unsuccessful(String),
 }
 
-impl From<ConfigError> for StartError {
-    fn from(e: ConfigError) -> Self {
-        StartError::Config(e)
+impl From<StorageError> for StartError {
+    fn from(e: StorageError) -> Self {
+        Self::Storage(Box::new(e))
     }
+}
+
+impl StartError {
+    /// The [`StartError::Bind`] of `address`, for `map_err`.
+    pub fn bind(address: ListenAddr) -> impl FnOnce(io::Error) -> Self {
+        move |source| Self::Bind { address, source }
+    }
+
+    /// The [`StartError::Worker`] named `worker`, for `map_err`.
+    pub fn worker<E: Into<BoxError>>(worker: &'static str) -> impl FnOnce(E) -> Self {
+        move |source| Self::Worker {
+            worker,
+            source: source.into(),
+        }
+    }
+}
+
+/// `error` and its causes on one line, `: `-separated (as `anyhow` prints `{:#}`). Many
+/// errors here already print their source in their own message: a cause whose text the line
+/// holds is not repeated, and a cause that restates the last part with more detail (an
+/// `io::Error` made as `cannot listen on X: …` under "cannot listen on X") replaces it.
+pub fn one_line(error: &(dyn Error + 'static)) -> String {
+    let mut line = error.to_string();
+    let mut last = 0;
+    let mut cause = error.source();
+    while let Some(e) = cause {
+        let text = e.to_string();
+        if text.starts_with(&line[last..]) {
+            line.truncate(last);
+            line.push_str(&text);
+        } else if !line.contains(&text) {
+            line.push_str(": ");
+            last = line.len();
+            line.push_str(&text);
+        }
+        cause = e.source();
+    }
+    line
 }
 
 /// The Redis work queues from `REDIS_URL` and `REDIS_KEY_PREFIX`.
 pub async fn queue(env: &Env) -> Result<Arc<dyn WorkQueue>, StartError> {
     let url: RedisUrl = env.get(&vars::REDIS_URL)?;
     let prefix: String = env.get(&vars::REDIS_KEY_PREFIX)?;
-    let queue = RedisQueue::connect(url.as_str(), &prefix)
-        .await
-        .map_err(|e| StartError::Runtime(e.to_string()))?;
+    let queue = RedisQueue::connect(url.as_str(), &prefix).await?;
     // Counted: the items this process finishes show on /metrics (pvs_items_total).
     Ok(Arc::new(crate::metrics::CountedQueue(Arc::new(queue))))
 }
@@ -64,9 +182,7 @@ pub fn storage(env: &Env) -> Result<Option<Storage>, StartError> {
         return Ok(None);
     };
     let s3 = s3_settings(env)?;
-    Storage::from_url(&url, Some(&s3))
-        .map(Some)
-        .map_err(|e| StartError::Runtime(e.to_string()))
+    Ok(Some(Storage::from_url(&url, Some(&s3))?))
 }
 
 /// The tile store: `TILES_STORAGE_URL` (else `STORAGE_URL`) under `TILES_PREFIX`; `None` when
@@ -84,8 +200,7 @@ pub fn tile_store(env: &Env) -> Result<Option<TileStore>, StartError> {
         .parse()
         .map_err(|e| ConfigError::new(&vars::TILES_PREFIX, format!("{e}")))?;
     let s3 = s3_settings(env)?;
-    let storage =
-        Storage::from_url(&url, Some(&s3)).map_err(|e| StartError::Runtime(e.to_string()))?;
+    let storage = Storage::from_url(&url, Some(&s3))?;
     Ok(Some(TileStore::new(storage, root)))
 }
 
@@ -175,5 +290,61 @@ impl Probes {
             });
         }
         readiness
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_line_prints_every_cause_once() {
+        let error = StartError::Start {
+            what: "the conversion pool",
+            source: Box::new(StartError::Serve(io::Error::other("no threads left"))),
+        };
+        assert_eq!(
+            one_line(&error),
+            "cannot start the conversion pool: the HTTP server failed: no threads left"
+        );
+        // A cause already in its parent's message (`…: {source}`) is not repeated.
+        let error = StartError::from(StorageError::CreateRoot {
+            path: PathBuf::from("/data/storage"),
+            source: io::Error::other("read-only file system"),
+        });
+        assert_eq!(
+            one_line(&error),
+            "cannot create the storage directory /data/storage: read-only file system"
+        );
+        // Several workers: each on its own chain.
+        let error = StartError::Worker {
+            worker: "seed_queue",
+            source: Box::new(StartError::Serve(io::Error::other("reset"))),
+        };
+        let worker = StartError::Workers(vec![error]);
+        assert_eq!(
+            one_line(&worker),
+            "seed_queue: the HTTP server failed: reset"
+        );
+        let error = StartError::Worker {
+            worker: "registrar",
+            source: Box::new(worker),
+        };
+        assert_eq!(
+            one_line(&error),
+            "registrar: seed_queue: the HTTP server failed: reset"
+        );
+    }
+
+    #[test]
+    fn a_cause_restating_its_parent_replaces_it() {
+        let address: ListenAddr = "127.0.0.1:80".parse().unwrap();
+        let error = StartError::bind(address)(io::Error::other(
+            "cannot listen on 127.0.0.1:80: Permission denied",
+        ));
+        assert_eq!(
+            one_line(&error),
+            "cannot listen on 127.0.0.1:80: Permission denied"
+        );
     }
 }

@@ -48,11 +48,7 @@ pub async fn run(env: &Env, listen: ListenAddr) -> Result<(), StartError> {
             "is required but not set (the tile store: STORAGE_URL or TILES_STORAGE_URL)",
         ))
     })?;
-    let catalog: Arc<dyn Catalog> = Arc::new(
-        PostgisCatalog::connect(database.as_str())
-            .await
-            .map_err(|e| StartError::Runtime(e.to_string()))?,
-    );
+    let catalog: Arc<dyn Catalog> = Arc::new(PostgisCatalog::connect(database.as_str()).await?);
     let renderer = drawing.renderer(catalog.clone())?;
     let readiness = backends::Probes {
         catalog: Some(catalog.clone()),
@@ -76,12 +72,11 @@ pub async fn run(env: &Env, listen: ListenAddr) -> Result<(), StartError> {
     );
     // Tile hits are many short requests: one event loop per core, as nginx runs them.
     let threads = std::thread::available_parallelism().unwrap_or(std::num::NonZeroUsize::MIN);
-    let port =
-        http::SharedPort::bind(listen, threads).map_err(|e| StartError::Runtime(e.to_string()))?;
+    let port = http::SharedPort::bind(listen, threads).map_err(StartError::bind(listen))?;
     tracing::info!(address = %listen, threads, "cache serving WMTS on /wmts, XYZ on /tiles, tiled WMS on /ows");
     http::serve_on_threads(port, router, http::shutdown_signal())
         .await
-        .map_err(|e| StartError::Runtime(e.to_string()))
+        .map_err(StartError::Serve)
 }
 
 /// The cache's tile counters (`pvs_cache::Stats`) as metric families.

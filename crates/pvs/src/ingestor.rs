@@ -93,16 +93,20 @@ pub async fn run(env: &Env, args: IngestorArgs, listen: ListenAddr) -> Result<()
     .readiness();
     let routes = pvs_ingestor::http::routes(ingestor.clone(), settings);
     let router = http::service_router("ingestor", routes, readiness, metrics);
-    let listener = http::bind(listen)
-        .await
-        .map_err(|e| StartError::Runtime(e.to_string()))?;
+    let listener = http::bind(listen).await.map_err(StartError::bind(listen))?;
     tracing::info!(address = %listen, "ingestor listening: POST browse reports to / or /ingest");
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let watcher = match args.watch {
         Some(dir) => {
-            let folder = WatchFolder::new(&dir, Duration::from_secs_f64(args.quiet))
-                .map_err(|e| StartError::Runtime(format!("--watch {}: {e}", dir.display())))?;
+            let folder =
+                WatchFolder::new(&dir, Duration::from_secs_f64(args.quiet)).map_err(|source| {
+                    StartError::Io {
+                        what: "--watch",
+                        path: dir.clone(),
+                        source,
+                    }
+                })?;
             let mut stop = stop_rx.clone();
             Some(tokio::spawn(pvs_ingestor::watch::run(
                 ingestor,
@@ -124,9 +128,9 @@ pub async fn run(env: &Env, args: IngestorArgs, listen: ListenAddr) -> Result<()
     if let Some(watcher) = watcher {
         match watcher.await {
             Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(StartError::Runtime(format!("watch folder: {e}"))),
-            Err(e) => return Err(StartError::Runtime(format!("watch folder: {e}"))),
+            Ok(Err(e)) => return Err(StartError::worker("watch folder")(e)),
+            Err(e) => return Err(StartError::worker("watch folder")(e)),
         }
     }
-    served.map_err(|e| StartError::Runtime(e.to_string()))
+    served.map_err(StartError::Serve)
 }

@@ -197,13 +197,12 @@ fn main() -> ExitCode {
     let name = service.name();
     match start(&env, service) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(StartError::Config(e)) => {
-            eprintln!("pvs {name}: {e}");
-            ExitCode::from(2)
-        }
-        Err(StartError::Runtime(message)) => {
-            eprintln!("pvs {name}: {message}");
-            ExitCode::from(1)
+        Err(e) => {
+            eprintln!("pvs {name}: {}", backends::one_line(&e));
+            match e {
+                StartError::Config(_) => ExitCode::from(2),
+                _ => ExitCode::from(1),
+            }
         }
     }
 }
@@ -228,7 +227,10 @@ fn start(env: &Env, service: Service) -> Result<(), StartError> {
         tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
-            .map_err(|e| StartError::Runtime(format!("cannot start the async runtime: {e}")))?
+            .map_err(|e| StartError::Start {
+                what: "the async runtime",
+                source: e.into(),
+            })?
             .block_on(future)
     };
     match service {

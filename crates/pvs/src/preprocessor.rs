@@ -62,7 +62,10 @@ pub async fn run(env: &Env, args: PreprocessorArgs, listen: ListenAddr) -> Resul
     pvs_raster::init();
     let queue = backends::queue(env).await?;
     let mut preprocessor = Preprocessor::new(queue.clone(), storage.clone(), collections, settings)
-        .map_err(|e| StartError::Runtime(format!("cannot start the conversion pool: {e}")))?;
+        .map_err(|e| StartError::Start {
+            what: "the conversion pool",
+            source: e.into(),
+        })?;
     if let Some(dir) = report_dir {
         preprocessor = preprocessor.with_report_dir(dir);
     }
@@ -75,9 +78,7 @@ pub async fn run(env: &Env, args: PreprocessorArgs, listen: ListenAddr) -> Resul
     }
     .readiness();
     let router = http::service_router("preprocessor", axum::Router::new(), readiness, metrics);
-    let listener = http::bind(listen)
-        .await
-        .map_err(|e| StartError::Runtime(e.to_string()))?;
+    let listener = http::bind(listen).await.map_err(StartError::bind(listen))?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let name = args
         .consumer_name
@@ -98,8 +99,8 @@ pub async fn run(env: &Env, args: PreprocessorArgs, listen: ListenAddr) -> Resul
     .await;
     match worker.await {
         Ok(Ok(())) => {}
-        Ok(Err(e)) => return Err(StartError::Runtime(format!("preprocessing queues: {e}"))),
-        Err(e) => return Err(StartError::Runtime(format!("preprocessor worker: {e}"))),
+        Ok(Err(e)) => return Err(StartError::worker("preprocessing queues")(e)),
+        Err(e) => return Err(StartError::worker("preprocessor worker")(e)),
     }
-    served.map_err(|e| StartError::Runtime(e.to_string()))
+    served.map_err(StartError::Serve)
 }

@@ -103,10 +103,6 @@ fn parse_target(text: &str) -> Result<Target, String> {
     ))
 }
 
-fn runtime(e: impl std::fmt::Display) -> StartError {
-    StartError::Runtime(e.to_string())
-}
-
 /// Runs one `pvs queue` command; what it finds goes to stdout.
 pub async fn run(env: &Env, args: QueueArgs) -> Result<(), StartError> {
     let queue = backends::queue(env).await?;
@@ -117,10 +113,7 @@ pub async fn run(env: &Env, args: QueueArgs) -> Result<(), StartError> {
         QueueCommand::Inspect { stage, id } => inspect(queue.as_ref(), stage, &id, &mut out).await,
         QueueCommand::Retry { stage, ids, all } => {
             let ids = if all {
-                queue
-                    .members(stage, StatusSet::Failure)
-                    .await
-                    .map_err(runtime)?
+                queue.members(stage, StatusSet::Failure).await?
             } else {
                 ids
             };
@@ -135,27 +128,29 @@ pub async fn run(env: &Env, args: QueueArgs) -> Result<(), StartError> {
 }
 
 async fn list(queue: &dyn WorkQueue, out: &mut impl Write) -> Result<(), StartError> {
-    writeln!(out, "{:<22} {:>9} {:>11}", "QUEUE", "WAITING", "PROCESSING").map_err(runtime)?;
+    writeln!(out, "{:<22} {:>9} {:>11}", "QUEUE", "WAITING", "PROCESSING")
+        .map_err(StartError::Stdout)?;
     for name in QueueName::ALL {
-        let waiting = queue.len(name).await.map_err(runtime)?;
-        let held = queue.processing(name).await.map_err(runtime)?;
+        let waiting = queue.len(name).await?;
+        let held = queue.processing(name).await?;
         let processing: usize = held.iter().map(|(_, items)| items.len()).sum();
-        writeln!(out, "{:<22} {waiting:>9} {processing:>11}", name.key()).map_err(runtime)?;
+        writeln!(out, "{:<22} {waiting:>9} {processing:>11}", name.key())
+            .map_err(StartError::Stdout)?;
         for (consumer, items) in held {
-            writeln!(out, "  {consumer}: {}", items.len()).map_err(runtime)?;
+            writeln!(out, "  {consumer}: {}", items.len()).map_err(StartError::Stdout)?;
         }
     }
-    writeln!(out).map_err(runtime)?;
+    writeln!(out).map_err(StartError::Stdout)?;
     writeln!(
         out,
         "{:<12} {:>10} {:>10} {:>10}",
         "STAGE", "IN FLIGHT", "SUCCEEDED", "FAILED"
     )
-    .map_err(runtime)?;
+    .map_err(StartError::Stdout)?;
     for stage in Stage::ALL {
         let mut counts = [0; 3];
         for (count, set) in counts.iter_mut().zip(StatusSet::ALL) {
-            *count = queue.set_len(stage, set).await.map_err(runtime)?;
+            *count = queue.set_len(stage, set).await?;
         }
         writeln!(
             out,
@@ -165,7 +160,7 @@ async fn list(queue: &dyn WorkQueue, out: &mut impl Write) -> Result<(), StartEr
             counts[1],
             counts[2]
         )
-        .map_err(runtime)?;
+        .map_err(StartError::Stdout)?;
     }
     Ok(())
 }
@@ -176,23 +171,24 @@ async fn inspect(
     id: &str,
     out: &mut impl Write,
 ) -> Result<(), StartError> {
-    let status = queue.status(stage, id).await.map_err(runtime)?;
+    let status = queue.status(stage, id).await?;
     let line = match &status {
         Status::Unknown => "unknown (not seen by the stage, or purged)".to_owned(),
         Status::InFlight => "in flight".to_owned(),
         Status::Succeeded => "succeeded".to_owned(),
         Status::Failed { reason } => format!("failed: {reason}"),
     };
-    writeln!(out, "{stage} {id}: {line}").map_err(runtime)?;
+    writeln!(out, "{stage} {id}: {line}").map_err(StartError::Stdout)?;
     if let Status::Failed { .. } = status {
-        match queue.failed_item(stage, id).await.map_err(runtime)? {
+        match queue.failed_item(stage, id).await? {
             Some(item) => {
-                writeln!(out, "item ({}): {}", item.queue, item.payload).map_err(runtime)?;
-                writeln!(out, "retry with: pvs queue retry {stage} {id}").map_err(runtime)?;
+                writeln!(out, "item ({}): {}", item.queue, item.payload)
+                    .map_err(StartError::Stdout)?;
+                writeln!(out, "retry with: pvs queue retry {stage} {id}")
+                    .map_err(StartError::Stdout)?;
             }
-            None => {
-                writeln!(out, "no item kept: it cannot be retried from here").map_err(runtime)?
-            }
+            None => writeln!(out, "no item kept: it cannot be retried from here")
+                .map_err(StartError::Stdout)?,
         }
     }
     Ok(())
@@ -206,17 +202,17 @@ async fn retry(
 ) -> Result<(), StartError> {
     let mut not_retried = 0;
     for id in ids {
-        match queue.retry(stage, id).await.map_err(runtime)? {
-            Some(name) => writeln!(out, "requeued {id} on {name}").map_err(runtime)?,
+        match queue.retry(stage, id).await? {
+            Some(name) => writeln!(out, "requeued {id} on {name}").map_err(StartError::Stdout)?,
             None => {
                 not_retried += 1;
-                let why = match queue.status(stage, id).await.map_err(runtime)? {
+                let why = match queue.status(stage, id).await? {
                     Status::Failed { .. } => "failed without a kept item",
                     Status::Unknown => "not failed (unknown)",
                     Status::InFlight => "not failed (in flight)",
                     Status::Succeeded => "not failed (succeeded)",
                 };
-                writeln!(out, "not retried {id}: {why}").map_err(runtime)?;
+                writeln!(out, "not retried {id}: {why}").map_err(StartError::Stdout)?;
             }
         }
     }
@@ -225,9 +221,11 @@ async fn retry(
         "{} requeued, {not_retried} not retried",
         ids.len() - not_retried
     )
-    .map_err(runtime)?;
+    .map_err(StartError::Stdout)?;
     if not_retried > 0 {
-        Err(StartError::Runtime(format!("{not_retried} not retried")))
+        Err(StartError::Unsuccessful(format!(
+            "{not_retried} not retried"
+        )))
     } else {
         Ok(())
     }
@@ -243,15 +241,14 @@ async fn purge(
     let size = match target {
         Target::Queue(name) => queue.len(name).await,
         Target::Set(stage, set) => queue.set_len(stage, set).await,
-    }
-    .map_err(runtime)?;
+    }?;
     if let Some(mut answer) = confirm {
         eprint!("purge {target}: {size} entries will be deleted. Type `yes` to go on: ");
         let _ = std::io::stderr().flush();
         let mut line = String::new();
-        answer.read_line(&mut line).map_err(runtime)?;
+        answer.read_line(&mut line).map_err(StartError::Stdin)?;
         if line.trim() != "yes" {
-            return Err(StartError::Runtime(format!(
+            return Err(StartError::Unsuccessful(format!(
                 "{target} not purged: not confirmed"
             )));
         }
@@ -259,9 +256,8 @@ async fn purge(
     let removed = match target {
         Target::Queue(name) => queue.purge_queue(name).await,
         Target::Set(stage, set) => queue.purge_set(stage, set).await,
-    }
-    .map_err(runtime)?;
-    writeln!(out, "purged {target}: {removed} removed").map_err(runtime)
+    }?;
+    writeln!(out, "purged {target}: {removed} removed").map_err(StartError::Stdout)
 }
 
 #[cfg(test)]

@@ -93,11 +93,7 @@ pub async fn run(env: &Env, args: RegistrarArgs, listen: ListenAddr) -> Result<(
     })?;
     let tiles = backends::tile_store(env)?;
     let queue = backends::queue(env).await?;
-    let catalog: Arc<dyn Catalog> = Arc::new(
-        PostgisCatalog::connect(database.as_str())
-            .await
-            .map_err(|e| StartError::Runtime(e.to_string()))?,
-    );
+    let catalog: Arc<dyn Catalog> = Arc::new(PostgisCatalog::connect(database.as_str()).await?);
     let mut registrar =
         Registrar::new(queue.clone(), catalog.clone(), storage.clone(), collections)
             .with_invalidation_records(invalidation_records);
@@ -119,10 +115,10 @@ pub async fn run(env: &Env, args: RegistrarArgs, listen: ListenAddr) -> Result<(
                 );
                 Ok(())
             }
-            Ok(None) => Err(StartError::Runtime(format!(
+            Ok(None) => Err(StartError::Unsuccessful(format!(
                 "no product {id:?} in the catalog"
             ))),
-            Err(e) => Err(StartError::Runtime(e.to_string())),
+            Err(e) => Err(e.into()),
         };
     }
     if !args.objects_prefix.is_empty() {
@@ -141,9 +137,7 @@ pub async fn run(env: &Env, args: RegistrarArgs, listen: ListenAddr) -> Result<(
     }
     .readiness();
     let router = http::service_router("registrar", axum::Router::new(), readiness, metrics);
-    let listener = http::bind(listen)
-        .await
-        .map_err(|e| StartError::Runtime(e.to_string()))?;
+    let listener = http::bind(listen).await.map_err(StartError::bind(listen))?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let name = args
         .consumer_name
@@ -162,10 +156,10 @@ pub async fn run(env: &Env, args: RegistrarArgs, listen: ListenAddr) -> Result<(
     .await;
     match worker.await {
         Ok(Ok(())) => {}
-        Ok(Err(e)) => return Err(StartError::Runtime(format!("register_queue: {e}"))),
-        Err(e) => return Err(StartError::Runtime(format!("registrar worker: {e}"))),
+        Ok(Err(e)) => return Err(StartError::worker("register_queue")(e)),
+        Err(e) => return Err(StartError::worker("registrar worker")(e)),
     }
-    served.map_err(|e| StartError::Runtime(e.to_string()))
+    served.map_err(StartError::Serve)
 }
 
 /// `--objects-prefix`: registers prefix after prefix, one line per product, a progress line
@@ -232,7 +226,7 @@ async fn register_prefixes(
         started.elapsed().as_secs_f64()
     );
     if failed > 0 {
-        Err(StartError::Runtime(format!("{failed} failed")))
+        Err(StartError::Unsuccessful(format!("{failed} failed")))
     } else {
         Ok(())
     }

@@ -74,11 +74,7 @@ pub async fn run(env: &Env, listen: ListenAddr) -> Result<(), StartError> {
         ))
     })?;
     pvs_raster::init();
-    let catalog: Arc<dyn Catalog> = Arc::new(
-        PostgisCatalog::connect(database.as_str())
-            .await
-            .map_err(|e| StartError::Runtime(e.to_string()))?,
-    );
+    let catalog: Arc<dyn Catalog> = Arc::new(PostgisCatalog::connect(database.as_str()).await?);
     let opensearch = Arc::new(opensearch(&settings, catalog.clone()));
     let renderer = Arc::new(Renderer::new(catalog.clone(), storage.clone(), settings));
     let readiness = backends::Probes {
@@ -94,11 +90,9 @@ pub async fn run(env: &Env, listen: ListenAddr) -> Result<(), StartError> {
         readiness,
         metrics,
     );
-    let listener = http::bind(listen)
-        .await
-        .map_err(|e| StartError::Runtime(e.to_string()))?;
+    let listener = http::bind(listen).await.map_err(StartError::bind(listen))?;
     tracing::info!(address = %listen, "renderer serving WMS and WCS on /ows, OpenSearch on /opensearch");
     http::serve(listener, router, http::shutdown_signal())
         .await
-        .map_err(|e| StartError::Runtime(e.to_string()))
+        .map_err(StartError::Serve)
 }

@@ -114,11 +114,7 @@ pub async fn run(env: &Env, args: SeederArgs, listen: ListenAddr) -> Result<(), 
             "is required but not set",
         ))
     })?;
-    let catalog: Arc<dyn Catalog> = Arc::new(
-        PostgisCatalog::connect(database.as_str())
-            .await
-            .map_err(|e| StartError::Runtime(e.to_string()))?,
-    );
+    let catalog: Arc<dyn Catalog> = Arc::new(PostgisCatalog::connect(database.as_str()).await?);
     let renderer = drawing.renderer(catalog.clone())?;
     let tile_storage = tiles.storage().clone();
     let cache = Arc::new(TileCache::new(tiles, renderer, catalog.clone()));
@@ -158,9 +154,7 @@ pub async fn run(env: &Env, args: SeederArgs, listen: ListenAddr) -> Result<(), 
     }
     .readiness();
     let router = http::service_router("seeder", axum::Router::new(), readiness, metrics);
-    let listener = http::bind(listen)
-        .await
-        .map_err(|e| StartError::Runtime(e.to_string()))?;
+    let listener = http::bind(listen).await.map_err(StartError::bind(listen))?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let name = args
         .consumer_name
@@ -175,10 +169,10 @@ pub async fn run(env: &Env, args: SeederArgs, listen: ListenAddr) -> Result<(), 
     .await;
     match worker.await {
         Ok(Ok(())) => {}
-        Ok(Err(e)) => return Err(StartError::Runtime(format!("seed_queue: {e}"))),
-        Err(e) => return Err(StartError::Runtime(format!("seeder worker: {e}"))),
+        Ok(Err(e)) => return Err(StartError::worker("seed_queue")(e)),
+        Err(e) => return Err(StartError::worker("seeder worker")(e)),
     }
-    served.map_err(|e| StartError::Runtime(e.to_string()))
+    served.map_err(StartError::Serve)
 }
 
 /// The command line's progress: what the plan holds, then a bar on stderr.
@@ -245,18 +239,18 @@ async fn run_job(cache: &TileCache, job: &SeedJob, options: RunOptions) -> Resul
                 example: "0-8",
             }));
         }
-        Err(e) => return Err(StartError::Runtime(e.to_string())),
+        Err(e) => return Err(e.into()),
     };
     println!("{}", summary.line());
     for failure in &summary.failures {
         println!("failed   {failure}");
     }
     if summary.interrupted {
-        Err(StartError::Runtime(
+        Err(StartError::Unsuccessful(
             "interrupted; run the same command again to continue".to_owned(),
         ))
     } else if summary.counts.failed > 0 {
-        Err(StartError::Runtime(format!(
+        Err(StartError::Unsuccessful(format!(
             "{} tiles failed",
             summary.counts.failed
         )))

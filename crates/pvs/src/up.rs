@@ -26,7 +26,7 @@ use pvs_tiles::{TileFormat, TileMatrixSet, TileStore};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::backends::{self, StartError};
+use crate::backends::{self, BoxError, StartError};
 
 /// Where `pvs up` listens unless told otherwise.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -67,11 +67,10 @@ impl DataDir {
             root,
         };
         for folder in [&dir.root, &dir.drop, &dir.reports, &dir.storage] {
-            std::fs::create_dir_all(folder).map_err(|e| {
-                StartError::Runtime(format!(
-                    "--data-dir: cannot create {}: {e}",
-                    folder.display()
-                ))
+            std::fs::create_dir_all(folder).map_err(|source| StartError::Io {
+                what: "--data-dir: cannot create",
+                path: folder.clone(),
+                source,
             })?;
         }
         Ok(dir)
@@ -79,8 +78,11 @@ impl DataDir {
 }
 
 fn absolute(path: &Path) -> Result<PathBuf, StartError> {
-    std::path::absolute(path)
-        .map_err(|e| StartError::Runtime(format!("--data-dir {}: {e}", path.display())))
+    std::path::absolute(path).map_err(|source| StartError::Io {
+        what: "--data-dir",
+        path: path.to_owned(),
+        source,
+    })
 }
 
 /// The backends: the real ones the environment names, the embedded ones otherwise.
@@ -103,9 +105,7 @@ async fn open_backends(env: &Env, data: &DataDir) -> Result<Backends, StartError
         None => {
             let path = data.root.join("queue.sqlite");
             described.push(format!("queue: {}", path.display()));
-            let queue = SqliteQueue::open(&path)
-                .await
-                .map_err(|e| StartError::Runtime(e.to_string()))?;
+            let queue = SqliteQueue::open(&path).await?;
             // Counted: the items this process finishes show on /metrics (pvs_items_total).
             Arc::new(crate::metrics::CountedQueue(Arc::new(queue)))
         }
@@ -113,20 +113,12 @@ async fn open_backends(env: &Env, data: &DataDir) -> Result<Backends, StartError
     let catalog: Arc<dyn Catalog> = match env.get_opt::<DatabaseUrl>(&vars::DATABASE_URL)? {
         Some(url) => {
             described.push("catalog: PostGIS (DATABASE_URL)".to_owned());
-            Arc::new(
-                PostgisCatalog::connect(url.as_str())
-                    .await
-                    .map_err(|e| StartError::Runtime(e.to_string()))?,
-            )
+            Arc::new(PostgisCatalog::connect(url.as_str()).await?)
         }
         None => {
             let path = data.root.join("catalog.sqlite");
             described.push(format!("catalog: {}", path.display()));
-            Arc::new(
-                SqliteCatalog::open(&path)
-                    .await
-                    .map_err(|e| StartError::Runtime(e.to_string()))?,
-            )
+            Arc::new(SqliteCatalog::open(&path).await?)
         }
     };
     let storage = match backends::storage(env)? {
@@ -138,8 +130,11 @@ async fn open_backends(env: &Env, data: &DataDir) -> Result<Backends, StartError
             described.push(format!("storage: {}", data.storage.display()));
             let url: StorageUrl = format!("file://{}", data.storage.display())
                 .parse()
-                .map_err(|e| StartError::Runtime(format!("--data-dir: {e}")))?;
-            Storage::from_url(&url, None).map_err(|e| StartError::Runtime(e.to_string()))?
+                .map_err(|source| StartError::DataDir {
+                    path: data.storage.clone(),
+                    source,
+                })?;
+            Storage::from_url(&url, None)?
         }
     };
     let tiles = match backends::tile_store(env)? {
@@ -162,16 +157,16 @@ async fn open_backends(env: &Env, data: &DataDir) -> Result<Backends, StartError
 }
 
 /// A background worker of the pipeline, by name.
-type Worker = (&'static str, JoinHandle<Result<(), String>>);
+type Worker = (&'static str, JoinHandle<Result<(), BoxError>>);
 
 /// Runs `work` on the runtime as the worker `name`.
-fn spawn<E: std::fmt::Display>(
+fn spawn<E: Into<BoxError>>(
     name: &'static str,
     work: impl Future<Output = Result<(), E>> + Send + 'static,
 ) -> Worker {
     (
         name,
-        tokio::spawn(async move { work.await.map_err(|e| e.to_string()) }),
+        tokio::spawn(async move { work.await.map_err(Into::into) }),
     )
 }
 
@@ -232,7 +227,10 @@ pub async fn run(env: &Env, args: UpArgs, listen: ListenAddr) -> Result<(), Star
             ..Default::default()
         },
     )
-    .map_err(|e| StartError::Runtime(format!("cannot start the conversion pool: {e}")))?
+    .map_err(|e| StartError::Start {
+        what: "the conversion pool",
+        source: e.into(),
+    })?
     .with_report_dir(report_dir.clone());
     let registrar = Registrar::new(
         queue.clone(),
@@ -280,13 +278,16 @@ pub async fn run(env: &Env, args: UpArgs, listen: ListenAddr) -> Result<(), Star
         async move { families }
     });
     let router = http::service_router("up", router, readiness, metrics);
-    let listener = http::bind(listen)
-        .await
-        .map_err(|e| StartError::Runtime(e.to_string()))?;
+    let listener = http::bind(listen).await.map_err(StartError::bind(listen))?;
 
     let (stop_tx, stop_rx) = watch::channel(false);
-    let folder = WatchFolder::new(&data.drop, Duration::from_millis(500))
-        .map_err(|e| StartError::Runtime(format!("{}: {e}", data.drop.display())))?;
+    let folder = WatchFolder::new(&data.drop, Duration::from_millis(500)).map_err(|source| {
+        StartError::Io {
+            what: "the drop folder",
+            path: data.drop.clone(),
+            source,
+        }
+    })?;
     let stopped = |mut stop: watch::Receiver<bool>| async move {
         let _ = stop.wait_for(|s| *s).await;
     };
@@ -318,9 +319,7 @@ pub async fn run(env: &Env, args: UpArgs, listen: ListenAddr) -> Result<(), Star
         }),
     ];
 
-    let address = listener
-        .local_addr()
-        .map_err(|e| StartError::Runtime(e.to_string()))?;
+    let address = listener.local_addr().map_err(StartError::bind(listen))?;
     eprintln!(
         "pvs up: every service on http://{address}/ (data in {})",
         data.root.display()
@@ -333,8 +332,11 @@ pub async fn run(env: &Env, args: UpArgs, listen: ListenAddr) -> Result<(), Star
         data.drop.display()
     );
     if args.demo {
-        let dropped = crate::demo::drop_reports(&data.drop)
-            .map_err(|e| StartError::Runtime(format!("--demo: {e}")))?;
+        let dropped = crate::demo::drop_reports(&data.drop).map_err(|source| StartError::Io {
+            what: "--demo: cannot drop the demo reports into",
+            path: data.drop.clone(),
+            source,
+        })?;
         eprintln!("  --demo: dropped {dropped} bundled browse reports into the drop folder");
     }
 
@@ -348,15 +350,15 @@ pub async fn run(env: &Env, args: UpArgs, listen: ListenAddr) -> Result<(), Star
     for (name, worker) in workers {
         match worker.await {
             Ok(Ok(())) => {}
-            Ok(Err(e)) => failures.push(format!("{name}: {e}")),
-            Err(e) => failures.push(format!("{name}: {e}")),
+            Ok(Err(e)) => failures.push(StartError::worker(name)(e)),
+            Err(e) => failures.push(StartError::worker(name)(e)),
         }
     }
-    served.map_err(|e| StartError::Runtime(e.to_string()))?;
+    served.map_err(StartError::Serve)?;
     if failures.is_empty() {
         eprintln!("pvs up: stopped");
         Ok(())
     } else {
-        Err(StartError::Runtime(failures.join("; ")))
+        Err(StartError::Workers(failures))
     }
 }

@@ -137,3 +137,39 @@ fn renderer_limits_out_of_range_exit_2_naming_the_variable() {
         );
     }
 }
+
+#[test]
+fn a_runtime_failure_exits_1_with_its_cause() {
+    // The catalog at a closed port: the database driver's own error ends the line.
+    let mut env = VALID.to_vec();
+    env[1] = ("DATABASE_URL", "postgres://postgres@127.0.0.1:1/pvs");
+    let out = run(
+        Path::new(PVS),
+        &["registrar", "--listen", "127.0.0.1:0"],
+        &env,
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with(
+            "pvs registrar: cannot connect to the catalog database postgres://postgres@127.0.0.1:1/pvs: "
+        ) && err.contains("refused"),
+        "{err}"
+    );
+
+    // A taken port: the I/O error is the cause, said once.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap().to_string();
+    let out = run(
+        Path::new(PVS),
+        &["ingestor", "--listen", &address],
+        &VALID[..1],
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(
+        err.trim_end(),
+        format!("pvs ingestor: cannot listen on {address}: Address already in use (os error 98)")
+    );
+}
