@@ -12,14 +12,14 @@ impl Registrar {
     /// the registration sets. `None` when there was no such product. When the tiles cannot be
     /// deleted the product is gone from the catalog all the same, and the error says so.
     pub async fn deregister(&self, id: &str) -> Result<Option<Product>, RegisterError> {
-        let removed = self
-            .catalog
-            .deregister(id)
-            .await
-            .map_err(|e| RegisterError::Catalog {
-                id: id.to_owned(),
-                reason: e.to_string(),
-            })?;
+        let removed =
+            self.catalog
+                .deregister(id)
+                .await
+                .map_err(|source| RegisterError::Catalog {
+                    id: id.to_owned(),
+                    source,
+                })?;
         if let Some(product) = &removed {
             self.invalidate(id, &[product]).await?;
             self.publish_invalidation(product, "deregistered").await?;

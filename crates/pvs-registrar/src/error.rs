@@ -31,12 +31,12 @@ pub enum RegisterError {
         reason: String,
     },
     /// The catalog refused the product or could not be reached.
-    #[error("product {id}: {reason}")]
+    #[error("product {id}: {source}")]
     Catalog {
         /// The product id.
         id: String,
-        /// The catalog's message.
-        reason: String,
+        /// The catalog's error.
+        source: pvs_catalog::CatalogError,
     },
     /// The cached tiles the product makes stale could not be deleted.
     #[error("product {id}: cannot delete its stale cached tiles: {reason}")]

@@ -88,9 +88,9 @@ impl Registrar {
         forced: Option<&str>,
     ) -> Result<Registered, RegisterError> {
         let (collection_name, config) = self.collection_of(metadata, forced)?;
-        let catalog_error = |e: pvs_catalog::CatalogError| RegisterError::Catalog {
+        let catalog_error = |source| RegisterError::Catalog {
             id: metadata.id.clone(),
-            reason: e.to_string(),
+            source,
         };
         let collection = Collection {
             name: collection_name.clone(),

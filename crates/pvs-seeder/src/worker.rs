@@ -14,7 +14,7 @@ use pvs_tiles::{TileFormat, TileMatrixSet};
 use tokio::sync::watch;
 
 use crate::job::{SeedJob, parse_interval};
-use crate::plan::plan;
+use crate::plan::{PlanError, plan};
 use crate::run::{Counts, RunOptions, Summary, run};
 
 /// The longest status-set id: longer messages are recorded cut.
@@ -58,12 +58,12 @@ pub enum SeedError {
         reason: String,
     },
     /// A collection could not be planned.
-    #[error("collection {collection}: {reason}")]
+    #[error("collection {collection}: {source}")]
     Plan {
         /// The collection.
         collection: String,
         /// Why.
-        reason: String,
+        source: PlanError,
     },
     /// Tiles could not be made.
     #[error("collection {collection}: {failed} of {total} tiles failed, e.g. {first}")]
@@ -146,9 +146,9 @@ impl Seeder {
             };
             let plan = plan(self.cache.catalog().as_ref(), &job)
                 .await
-                .map_err(|e| SeedError::Plan {
+                .map_err(|source| SeedError::Plan {
                     collection: collection.clone(),
-                    reason: e.to_string(),
+                    source,
                 })?;
             let options = RunOptions {
                 force: false,
