@@ -1,9 +1,7 @@
 #!/usr/bin/env bash
-# Cache hits side by side: `pvs cache` (local-directory tile store) on each of its HTTP servers
-# (CACHE_HTTP_SERVER=h1, its own with sendfile(2); =axum, hyper on the same per-core threads;
-# =axum-shared, hyper on one multi-threaded runtime) against nginx serving the
+# Cache hits side by side: `pvs cache` (local-directory tile store) against nginx serving the
 # same tile files from the same disk, with wrk on loopback; then seeding (see benches/README.md,
-# "Cache and seeder"). Not run by CI; takes about 6 minutes. Any wrk error (non-2xx answer,
+# "Cache and seeder"). Not run by CI; takes about 5 minutes. Any wrk error (non-2xx answer,
 # socket error) fails the run.
 #
 # Environment: PVS_BENCH_DIR (work folder, default /tmp/pvs-cache-bench), PVS_BENCH_DURATION
@@ -23,8 +21,6 @@ seed_zoom="${PVS_BENCH_SEED_ZOOM:-0-10}"
 renderer_port=18482
 nginx_port=18480
 pvs_port=18483
-axum_port=18484
-shared_port=18485
 
 log() { echo "[cache bench] $*" >&2; }
 
@@ -85,35 +81,28 @@ nginx -c "$work/nginx/nginx.conf" -p "$work/nginx"
 
 psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE IF EXISTS $database" >/dev/null
 psql -q -h 127.0.0.1 -U postgres -c "CREATE DATABASE $database" >/dev/null
-# The same binary twice, one on each HTTP server.
-declare -A port_of=([nginx]=$nginx_port [h1]=$pvs_port [axum]=$axum_port [axum-shared]=$shared_port)
-declare -A pid_of=([nginx]=0)
-for server in h1 axum axum-shared; do
-  DATABASE_URL="postgres://postgres@127.0.0.1:5432/$database" STORAGE_URL="file://$work/store" \
-    CACHE_HTTP_SERVER="$server" LISTEN_ADDR="127.0.0.1:${port_of[$server]}" RUST_LOG=warn \
-    "$pvs" cache > "$work/pvs-$server.log" 2>&1 &
-  pids+=($!)
-  pid_of[$server]=$!
-  for _ in $(seq 1 50); do
-    curl -sf "http://127.0.0.1:${port_of[$server]}/health" >/dev/null && break
-    sleep 0.2
-  done
+declare -A port_of=([nginx]=$nginx_port [pvs]=$pvs_port)
+DATABASE_URL="postgres://postgres@127.0.0.1:5432/$database" STORAGE_URL="file://$work/store" \
+  LISTEN_ADDR="127.0.0.1:$pvs_port" RUST_LOG=warn "$pvs" cache > "$work/pvs.log" 2>&1 &
+pids+=($!)
+pvs_pid=$!
+for _ in $(seq 1 50); do
+  curl -sf "http://127.0.0.1:$pvs_port/health" >/dev/null && break
+  sleep 0.2
 done
 
-# All must serve the very same bytes.
+# Both must serve the very same bytes.
 read -r z x y < "$work/tiles.txt"
 curl -sf "http://127.0.0.1:$nginx_port/tiles/BENCH/default/WebMercatorQuad/$z/$x/$y.png" -o "$work/a.png"
-for server in h1 axum axum-shared; do
-  curl -sf "http://127.0.0.1:${port_of[$server]}/tiles/BENCH/$z/$x/$y.png" -o "$work/b.png"
-  cmp "$work/a.png" "$work/b.png"
-done
+curl -sf "http://127.0.0.1:$pvs_port/tiles/BENCH/$z/$x/$y.png" -o "$work/b.png"
+cmp "$work/a.png" "$work/b.png"
 
 results="$work/results.tsv"
 : > "$results"
 # CPU seconds (user + system) a process has used: all nginx workers, or one pvs.
 cpu_of() { # server
   local pids_
-  if [ "$1" = nginx ]; then pids_=$(pgrep -P "$(cat "$work/nginx/nginx.pid")"); else pids_=${pid_of[$1]}; fi
+  if [ "$1" = nginx ]; then pids_=$(pgrep -P "$(cat "$work/nginx/nginx.pid")"); else pids_=$pvs_pid; fi
   local ticks=0
   for p in $pids_; do ticks=$((ticks + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done
   echo "$ticks / $(getconf CLK_TCK)" | bc -l
@@ -137,25 +126,23 @@ run() { # server clients
   log "$1, $2 clients: $rps req/s, p99 $p99, non-2xx ${non2xx:-0}, socket errors ${sockets:-0}, $(printf %.1f "$cpu_us") µs CPU a request"
 }
 log "warm-up (page cache, open file caches)"
-for server in nginx h1 axum axum-shared; do
+for server in nginx pvs; do
   form=xyz; [ "$server" = nginx ] && form=file
   (cd "$work" && PVS_BENCH_FORM=$form PVS_BENCH_TILES="$work/tiles.txt" \
     wrk -t2 -c16 -d5s -s "$repo/benches/cache/wrk-paths.lua" "http://127.0.0.1:${port_of[$server]}" >/dev/null)
 done
 # Interleaved rounds: the machine's noise (other tenants, CPU frequency) is shared by the
 # servers within a round, and the medians over rounds are reported. The order of the servers
-# turns from one round to the next, so that none always runs first.
-orders=("nginx h1 axum axum-shared" "axum-shared nginx h1 axum" "axum axum-shared nginx h1" "h1 axum axum-shared nginx")
+# turns from one round to the next, so that neither always runs first.
+orders=("nginx pvs" "pvs nginx")
 for round in $(seq 1 "$rounds"); do
   for clients in 8 64; do
-    for server in ${orders[$(( (round - 1) % 4 ))]}; do
+    for server in ${orders[$(( (round - 1) % 2 ))]}; do
       run "$server" "$clients"
     done
   done
 done
-rss_h1=$(awk '/VmHWM/ {print $2}' "/proc/${pid_of[h1]}/status")
-rss_axum=$(awk '/VmHWM/ {print $2}' "/proc/${pid_of[axum]}/status")
-rss_shared=$(awk '/VmHWM/ {print $2}' "/proc/${pid_of[axum-shared]}/status")
+rss=$(awk '/VmHWM/ {print $2}' "/proc/$pvs_pid/status")
 
 echo
 python3 - "$results" <<'PY'
@@ -168,7 +155,7 @@ def millis(value):  # wrk writes 850.00us, 2.06ms, 1.02s
             return float(value[: -len(unit)]) * scale
     return float("inf")
 
-servers = ("nginx", "h1", "axum", "axum-shared")
+servers = ("nginx", "pvs")
 print("| Clients | server | req/s (median) | rounds' req/s | p99 (median) | CPU µs a request (median) | errors |")
 print("|---|---|---|---|---|---|---|")
 of = lambda name, clients: [r for r in rows if r[0] == name and r[1] == clients]
@@ -183,13 +170,13 @@ print()
 print("| Clients | ratio | median of rounds | rounds |")
 print("|---|---|---|---|")
 for clients in ("8", "64"):
-    for a, b in (("h1", "axum"), ("axum-shared", "axum"), ("h1", "nginx"), ("axum", "nginx"), ("axum-shared", "nginx")):
+    for a, b in (("pvs", "nginx"),):
         ratios = [float(x[2]) / float(y[2]) for x, y in zip(of(a, clients), of(b, clients))]
         print(f"| {clients} | {a} ÷ {b} | {statistics.median(ratios):.2f}× | {' · '.join(f'{r:.2f}' for r in ratios)} |")
 PY
 echo
 errors=$(awk -F'\t' '{s += $5} END {print s}' "$results")
-echo "pvs cache peak RSS: h1 $((rss_h1 / 1024)) MiB, axum $((rss_axum / 1024)) MiB, axum-shared $((rss_shared / 1024)) MiB; errors (non-2xx answers and socket errors): $errors; load: $(uptime)"
+echo "pvs cache peak RSS: $((rss / 1024)) MiB; errors (non-2xx answers and socket errors): $errors; load: $(uptime)"
 if [ "$errors" -ne 0 ]; then
   log "FAILED: $errors errors in the cache hits"
   exit 1
@@ -200,7 +187,7 @@ fi
 # Seeding: the render bench's mosaic of 10 products (4096² RGB COGs), WebMercatorQuad PNG
 # tiles at zooms $seed_zoom, by `pvs seeder` (in-process renderer, 2 × cores tiles at once),
 # then the very same tiles by sequential GetMap calls to `pvs renderer`.
-kill "${pid_of[h1]}" "${pid_of[axum]}" "${pid_of[axum-shared]}" 2>/dev/null || true
+kill "$pvs_pid" 2>/dev/null || true
 kill "$(cat "$work/nginx/nginx.pid")" 2>/dev/null || true
 seed_url="postgres://postgres@127.0.0.1:5432/$seed_database"
 psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE IF EXISTS $seed_database" >/dev/null

@@ -14,9 +14,8 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use pvs_ogc::limits::{self, MAX_TILE_REQUEST_BYTES};
 use pvs_ogc::{Exception, Report};
-use pvs_service::h1::SendFile;
 use pvs_service::public_url::PublicUrl;
-use pvs_tiles::{FoundTile, TileFormat, TileKey};
+use pvs_tiles::{FoundTile, OpenedTile, TileFormat, TileKey};
 
 use crate::cache::{CacheError, TileCache, blank};
 
@@ -220,8 +219,7 @@ pub(crate) async fn serve_tile(
 }
 
 /// The answer for a stored tile: 304 when the client's copy is current, else the image (the
-/// blank image for a tile with no data). An opened tile's file is the body, sent as it is
-/// by [`pvs_service::h1::serve`].
+/// blank image for a tile with no data).
 pub(crate) fn tile_response(
     app: &App,
     tile: FoundTile,
@@ -249,16 +247,29 @@ pub(crate) fn tile_response(
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, format.mime());
     let body = match tile {
-        FoundTile::Opened(tile) if !tile.is_empty() => {
-            let head = builder.body(()).expect("tile headers are valid");
-            return SendFile::new(tile.file, tile.len).respond(head);
-        }
+        FoundTile::Opened(tile) if !tile.is_empty() => match read_opened(&tile) {
+            Ok(bytes) => bytes,
+            Err(error) => {
+                tracing::error!(%error, "a stored tile could not be read");
+                return OwsError::server(format!("reading a stored tile: {error}")).into_response();
+            }
+        },
         FoundTile::Read(tile) if !tile.is_empty() => tile.bytes,
         _ => blank(format),
     };
     builder
         .body(Body::from(body))
         .expect("tile headers are valid")
+}
+
+/// The bytes of a tile opened in a local-directory store. Tiles are small and in the page
+/// cache: read on the request's thread, as the file was opened.
+fn read_opened(tile: &OpenedTile) -> std::io::Result<Bytes> {
+    use std::os::unix::fs::FileExt;
+    let len = usize::try_from(tile.len).map_err(std::io::Error::other)?;
+    let mut bytes = vec![0; len];
+    tile.file.read_exact_at(&mut bytes, 0)?;
+    Ok(Bytes::from(bytes))
 }
 
 /// An entity tag in double quotes (S3's come quoted, others do not).

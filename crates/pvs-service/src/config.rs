@@ -342,13 +342,6 @@ pub mod vars {
         example: "14",
         meaning: "Deepest tile matrix (zoom level, 0 to 24) the cache advertises and serves in both tile matrix sets; deeper requests are refused.",
     };
-    /// The HTTP server of `pvs cache`.
-    pub const CACHE_HTTP_SERVER: Var = Var {
-        name: "CACHE_HTTP_SERVER",
-        default: Some("h1"),
-        example: "axum",
-        meaning: "The HTTP server of `pvs cache`, for comparing them (`benches/cache/run.sh`): `h1`, its own, one per core (sends tiles from a local-directory store with `sendfile(2)`); `axum` (hyper) on the same threads; or `axum-shared` (hyper on the process's multi-threaded runtime, as every other service).",
-    };
 
     /// The variables holding secrets: their values are never shown, not even in errors.
     pub const SECRETS: &[Var] = &[AWS_SECRET_ACCESS_KEY, INGEST_TOKEN, INGEST_BASIC_AUTH];
@@ -382,7 +375,6 @@ pub mod vars {
         INVALIDATION_RECORDS,
         CACHE_MAX_AGE,
         CACHE_MAX_ZOOM,
-        CACHE_HTTP_SERVER,
     ];
 }
 

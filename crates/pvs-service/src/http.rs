@@ -18,6 +18,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use futures::future::join_all;
 use serde_json::{Map, Value, json};
 use tokio::net::TcpListener;
@@ -245,40 +246,17 @@ impl SharedPort {
     }
 }
 
-/// The HTTP server [`serve_on_threads`] runs on each thread.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Server {
-    /// [`crate::h1::serve`]: the bodies of [`crate::h1::SendFile`] answers go out with
-    /// `sendfile(2)`.
-    #[default]
-    H1,
-    /// `axum::serve` (hyper), as every other service: file bodies are read and copied.
-    Axum,
-}
-
-impl std::str::FromStr for Server {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Self, String> {
-        match text {
-            "h1" => Ok(Self::H1),
-            "axum" => Ok(Self::Axum),
-            _ => Err("must be h1 or axum".to_owned()),
-        }
-    }
-}
-
 /// Serves `router` on `port` from one thread per socket, each thread running its own
 /// single-threaded runtime and accepting on its own socket, as nginx runs one event loop
 /// per worker process. For services whose requests are short and many (the tile cache): no
 /// hand-offs between threads, no work stealing. Other async work (database pools) stays on
-/// the calling runtime. Each thread serves with `server`.
+/// the calling runtime. Each thread serves with `axum::serve`; `benches/cache/run.sh` found
+/// this half as fast again as one `axum::serve` on a multi-threaded runtime for tile hits.
 ///
 /// Until `shutdown` resolves; then each thread finishes its in-flight requests. A thread
 /// that stops serving on its own stops them all, and the error is returned.
 pub async fn serve_on_threads(
     port: SharedPort,
-    server: Server,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
@@ -296,23 +274,16 @@ pub async fn serve_on_threads(
                         .enable_all()
                         .build()?
                         .block_on(async move {
-                            let listener = TcpListener::from_std(socket)?;
-                            let stopping = async move {
-                                // A dropped sender stops the thread too.
-                                let _ = stopped.changed().await;
-                            };
-                            match server {
-                                Server::H1 => crate::h1::serve(listener, router, stopping).await,
-                                Server::Axum => {
-                                    use axum::serve::ListenerExt;
-                                    let listener = listener.tap_io(|stream| {
-                                        let _ = stream.set_nodelay(true);
-                                    });
-                                    axum::serve(listener, router)
-                                        .with_graceful_shutdown(stopping)
-                                        .await
-                                }
-                            }
+                            // Answers go out at once, not held back for a fuller segment.
+                            let listener = TcpListener::from_std(socket)?.tap_io(|stream| {
+                                let _ = stream.set_nodelay(true);
+                            });
+                            axum::serve(listener, router)
+                                .with_graceful_shutdown(async move {
+                                    // A dropped sender stops the thread too.
+                                    let _ = stopped.changed().await;
+                                })
+                                .await
                         })
                 };
                 let _ = end.send(serve());
@@ -441,7 +412,7 @@ mod tests {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let port = SharedPort::bind(listen, std::num::NonZeroUsize::new(2).unwrap()).unwrap();
         assert_eq!(port.address(), listen);
-        let server = tokio::spawn(serve_on_threads(port, Server::H1, router, async move {
+        let server = tokio::spawn(serve_on_threads(port, router, async move {
             let _ = stopped.await;
         }));
         // 32 connections of their own: the kernel spreads them over both sockets.

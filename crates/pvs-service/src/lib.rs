@@ -12,7 +12,6 @@
 //! settings that select them.
 
 pub mod config;
-pub mod h1;
 pub mod http;
 pub mod logging;
 pub mod metrics;

@@ -211,7 +211,7 @@ impl Storage {
     }
 
     /// Opens the object at `key` of a local-directory storage without reading it, on the
-    /// calling thread, for a server to send the file as it is (`sendfile(2)`); `None` for
+    /// calling thread (small files in the page cache: no hop to a blocking thread); `None` for
     /// other storages (read those with [`Storage::get_object`]). A missing object is
     /// [`StorageError::NotFound`].
     pub fn open_local(

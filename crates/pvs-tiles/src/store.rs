@@ -143,8 +143,8 @@ fn e_tag(info: &ObjectInfo) -> String {
     })
 }
 
-/// A tile of a local-directory store, opened but not read: a server sends the file as it
-/// is.
+/// A tile of a local-directory store, opened on the request's thread (without
+/// `object_store`'s hops to blocking threads) and read by the server that answers with it.
 #[derive(Debug)]
 pub struct OpenedTile {
     /// The tile's file.

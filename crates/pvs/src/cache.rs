@@ -40,17 +40,6 @@ pub fn settings(env: &Env) -> Result<Settings, ConfigError> {
 pub async fn run(env: &Env, listen: ListenAddr) -> Result<(), StartError> {
     // Every configuration check comes before any backend is touched.
     let settings = settings(env)?;
-    // `axum-shared`: `axum::serve` on the process's multi-threaded runtime, as every other
-    // service; `h1` and `axum`: one single-threaded runtime per core.
-    let server: String = env.get(&vars::CACHE_HTTP_SERVER)?;
-    let shared = server == "axum-shared";
-    let server: http::Server = if shared {
-        http::Server::Axum
-    } else {
-        server
-            .parse()
-            .map_err(|e: String| ConfigError::new(&vars::CACHE_HTTP_SERVER, e))?
-    };
     let database: DatabaseUrl = env.get(&vars::DATABASE_URL)?;
     let drawing = backends::TileDrawing::from_env(env)?;
     let store = backends::tile_store(env)?.ok_or_else(|| {
@@ -81,18 +70,11 @@ pub async fn run(env: &Env, listen: ListenAddr) -> Result<(), StartError> {
         readiness,
         metrics,
     );
-    if shared {
-        let listener = http::bind(listen).await.map_err(StartError::bind(listen))?;
-        tracing::info!(address = %listen, "cache serving on the shared runtime");
-        return http::serve(listener, router, http::shutdown_signal())
-            .await
-            .map_err(StartError::Serve);
-    }
     // Tile hits are many short requests: one event loop per core, as nginx runs them.
     let threads = std::thread::available_parallelism().unwrap_or(std::num::NonZeroUsize::MIN);
     let port = http::SharedPort::bind(listen, threads).map_err(StartError::bind(listen))?;
-    tracing::info!(address = %listen, threads, ?server, "cache serving WMTS on /wmts, XYZ on /tiles, tiled WMS on /ows");
-    http::serve_on_threads(port, server, router, http::shutdown_signal())
+    tracing::info!(address = %listen, threads, "cache serving WMTS on /wmts, XYZ on /tiles, tiled WMS on /ows");
+    http::serve_on_threads(port, router, http::shutdown_signal())
         .await
         .map_err(StartError::Serve)
 }

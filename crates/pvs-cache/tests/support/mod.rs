@@ -119,10 +119,7 @@ impl Stack {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let routes = pvs_cache::routes(cache.clone(), settings);
-        // The cache's own server, as `pvs cache` runs it (tiles sent with sendfile(2)).
-        tokio::spawn(async move {
-            pvs_service::h1::serve(listener, routes, std::future::pending()).await
-        });
+        tokio::spawn(async move { axum::serve(listener, routes).await });
         Self {
             _database: database,
             _data_dir: data_dir,
