@@ -2,6 +2,8 @@
 //! served from the tile store (`pvs-tiles`) and drawn on a miss by the renderer, in this
 //! process or over HTTP. See `docs/cache.md`.
 
+#![forbid(unsafe_code)]
+
 pub mod cache;
 pub mod capabilities;
 pub mod http;

@@ -89,7 +89,7 @@
 //! # }
 //! ```
 
-#![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod catalog;
 mod collection;

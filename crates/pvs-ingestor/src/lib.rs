@@ -6,6 +6,8 @@
 //! `preprocess-md_queue`; the provider gets the ngEO ingestion response. See [`ingest`] for
 //! the policy on partly bad reports and [`http`] for the status codes.
 
+#![forbid(unsafe_code)]
+
 pub mod auth;
 pub mod http;
 pub mod ingest;

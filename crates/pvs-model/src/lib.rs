@@ -20,7 +20,7 @@
 //! The formats are described by the XML Schemas and JSON Schema in the repository's
 //! `schemas/` folder.
 
-#![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod browse;
 mod collections;

@@ -16,6 +16,8 @@
 //! Not here: MapCache's `TIME` of the tile endpoints (`pvs_tiles::time`, other rules on
 //! purpose) and each protocol's own parameters.
 
+#![forbid(unsafe_code)]
+
 pub mod crs;
 pub mod exception;
 pub mod kvp;

@@ -12,6 +12,8 @@
 //! Parameters are parsed in `request` (the `geom` WKT with geozero in `geometry`), answers
 //! written by `atom` and `geojson`; see `docs/opensearch.md`.
 
+#![forbid(unsafe_code)]
+
 mod atom;
 mod description;
 mod geojson;

@@ -44,6 +44,8 @@
 //! `report:<name>` hashes: outcomes per product, the report written once complete), for the
 //! registrar and the preprocessor alike.
 
+#![forbid(unsafe_code)]
+
 use std::fmt;
 use std::time::Duration;
 

@@ -45,6 +45,8 @@
 //!   ([`Registrar::derive_metadata`]);
 //! - `error`: [`RegisterError`].
 
+#![forbid(unsafe_code)]
+
 mod deregister;
 mod derive;
 mod error;

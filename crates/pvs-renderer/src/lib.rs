@@ -3,6 +3,8 @@
 //! WCS 2.0.1 / EO-WCS on `/ows`. See `docs/renderer.md` and `docs/wcs.md`; OpenSearch, served
 //! beside it, is `pvs-opensearch`.
 
+#![forbid(unsafe_code)]
+
 pub mod draw;
 mod info;
 mod layers;

@@ -11,6 +11,8 @@
 //! registrar pushes) or from the command line (`pvs seeder --collection C --time START/END
 //! --zoom 0-8`, [`seed_job`]). See `docs/seeder.md`.
 
+#![forbid(unsafe_code)]
+
 pub mod job;
 pub mod plan;
 pub mod run;

@@ -19,8 +19,8 @@
 use std::collections::{BTreeMap, HashSet};
 
 use geo::BoundingRect;
-use pvs_ogc::layer::outlines_layer;
 use pvs_catalog::{Bbox, Catalog, MAX_LIMIT, Product, ProductQuery, TimeFilter, TimeRelation};
+use pvs_ogc::layer::outlines_layer;
 use pvs_tiles::time::interval_value;
 use pvs_tiles::{Tile, TileFormat, TileKey, TileMatrixSet, TileTime};
 

@@ -11,6 +11,8 @@
 //! Backends (queue, catalog, storage) live in their own crates; this crate only parses the
 //! settings that select them.
 
+#![forbid(unsafe_code)]
+
 pub mod config;
 pub mod http;
 pub mod logging;

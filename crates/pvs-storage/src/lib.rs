@@ -26,7 +26,7 @@
 //!
 //! With the `contract` feature, the `contract` module holds the test suite every backend passes.
 
-#![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 #[cfg(feature = "contract")]
 pub mod contract;

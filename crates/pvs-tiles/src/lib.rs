@@ -3,6 +3,8 @@
 //! and the registrar (which drops the tiles a changed product makes stale). See
 //! `docs/cache.md`.
 
+#![forbid(unsafe_code)]
+
 pub mod store;
 pub mod time;
 pub mod tms;

@@ -13,7 +13,7 @@
 //! per file and `Cache-Control: no-cache`, so browsers revalidate and get a 304 until pvs is
 //! upgraded.
 
-#![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 use std::sync::OnceLock;
 
