@@ -1,0 +1,29 @@
+//! Loopback ports for servers under test.
+
+/// A port of 127.0.0.1 that was free at the time of the call (the OS picked it; another
+/// process may still take it before the test binds it, which the tests accept).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("binding an ephemeral port of 127.0.0.1")
+        .port()
+}
+
+/// `127.0.0.1:PORT` with a [`free_port`], for a `--listen` flag.
+pub fn free_address() -> String {
+    format!("127.0.0.1:{}", free_port())
+}
+
+/// Serves `router` on an ephemeral port of 127.0.0.1 until the test's runtime ends; returns
+/// its base URL, `http://127.0.0.1:PORT`.
+pub async fn serve(router: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binding an ephemeral port of 127.0.0.1");
+    let base = format!(
+        "http://{}",
+        listener.local_addr().expect("the bound address")
+    );
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    base
+}
