@@ -22,17 +22,20 @@
 //! advertised the renderer's own address, and nothing knew the proxy's prefix.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use geo::{MultiPolygon, polygon};
 use pvs_catalog::testing::TestDatabase;
 use pvs_catalog::{Catalog, Collection, Product};
+use pvs_test_support::{
+    Process, Signal, answers_ok, free_address, free_port, s3, wait_for, wait_ok,
+};
 use serde_json::{Value, json};
 
 mod support;
 
-use support::{PVS, Service, free_address, free_port};
+use support::Service;
 
 /// The product: collection `M`, id `p1`, over lon 10–12, lat 44–46 in EPSG:4326.
 const COLLECTION: &str = "M";
@@ -54,10 +57,6 @@ const LOCATIONS_CONF: &str = concat!(
     "/../../deploy/nginx/locations.conf"
 );
 const HTTP_CONF: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/nginx/http.conf");
-
-fn s3_endpoint() -> String {
-    std::env::var("PVS_TEST_S3_ENDPOINT").unwrap_or_else(|_| "http://127.0.0.1:9000".to_owned())
-}
 
 fn run(command: &mut Command) {
     let output = command.output().expect("the command runs");
@@ -270,31 +269,23 @@ async fn long_queries(ows: &str, reference: impl AsyncFn(&str) -> (u16, String, 
 
 // ------------------------------------------------------------------------------- pvs up
 
-/// A running `pvs up`, killed when the test ends however it ends.
-struct Up(Child);
-
-impl Drop for Up {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pvs_up_clients_follow_what_it_advertises() {
     let data = tempfile::tempdir().unwrap();
     let address = free_address();
     let base = format!("http://{address}");
-    let _up = Up(Command::new(PVS)
-        .args(["up", "--listen", &address, "--data-dir"])
-        .arg(data.path())
-        .env_clear()
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap());
+    let _up = support::spawn(
+        &[
+            "up",
+            "--listen",
+            &address,
+            "--data-dir",
+            data.path().to_str().unwrap(),
+        ],
+        &[],
+    );
     let client = reqwest::Client::new();
-    wait_for(&client, &format!("{base}/ready"), "pvs up is ready").await;
+    wait_ok(&format!("{base}/ready"), Duration::from_secs(30)).await;
 
     // The provider puts the image where the report's fileName says, then POSTs the report.
     product_image(&data.path().join("storage"), "p1.tif", false);
@@ -323,35 +314,35 @@ async fn pvs_up_clients_follow_what_it_advertises() {
         .await
         .unwrap();
     assert_eq!(response.status(), 202, "{}", response.text().await.unwrap());
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        let found = client
-            .get(format!(
-                "{base}/opensearch/collections/{COLLECTION}/json?uid={PRODUCT}"
-            ))
-            .send()
-            .await
-            .unwrap();
-        if found.status() == 200 {
-            let found: Value = serde_json::from_slice(&found.bytes().await.unwrap()).unwrap();
-            if found["totalResults"] == 1 {
-                break;
+    wait_for(
+        Duration::from_secs(90),
+        format_args!("{PRODUCT} registered"),
+        async || {
+            let found = client
+                .get(format!(
+                    "{base}/opensearch/collections/{COLLECTION}/json?uid={PRODUCT}"
+                ))
+                .send()
+                .await
+                .unwrap();
+            if found.status() == 200 {
+                let found: Value = serde_json::from_slice(&found.bytes().await.unwrap()).unwrap();
+                if found["totalResults"] == 1 {
+                    return Ok(());
+                }
             }
-        }
-        let status = client
-            .get(format!("{base}/api/status"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        assert!(
-            Instant::now() < deadline,
-            "{PRODUCT} was never registered; status {status}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+            let status = client
+                .get(format!("{base}/api/status"))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            Err(format!("status {status}"))
+        },
+    )
+    .await;
 
     clients(&Entry::under(&base), "pvs up").await;
 
@@ -368,19 +359,6 @@ async fn pvs_up_clients_follow_what_it_advertises() {
     .await;
 }
 
-async fn wait_for(client: &reqwest::Client, url: &str, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(r) = client.get(url).send().await
-            && r.status().is_success()
-        {
-            return;
-        }
-        assert!(Instant::now() < deadline, "{what}: {url} never answered");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 // ---------------------------------------------------------------- the separate services
 
 /// The catalog (a PostGIS test database) and the storage (a bucket of its own on the S3
@@ -391,29 +369,12 @@ struct World {
 }
 
 impl World {
-    async fn create(name: &str) -> Self {
+    async fn create() -> Self {
         let database = TestDatabase::create().await;
-        let bucket = format!(
-            "pvs-advertised-{name}-{}-{}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_millis()
-        );
-        let created = reqwest::Client::new()
-            .put(format!("{}/{bucket}", s3_endpoint()))
-            .send()
-            .await
-            .unwrap();
-        assert!(created.status().is_success(), "bucket {bucket}");
-        let storage_url = format!("s3://{bucket}/data");
+        let bucket = s3::new_bucket().await;
         let storage = pvs_storage::Storage::from_url(
-            &storage_url.parse().unwrap(),
-            Some(
-                &pvs_storage::S3Settings::with_endpoint(s3_endpoint().parse().unwrap())
-                    .with_credentials("pvs-test", "pvs-test-secret"),
-            ),
+            &format!("s3://{bucket}/data").parse().unwrap(),
+            Some(&s3::s3_settings()),
         )
         .unwrap();
         let dir = tempfile::tempdir().unwrap();
@@ -448,14 +409,11 @@ impl World {
             })
             .await
             .unwrap();
-        let env = vec![
+        let mut env = vec![
             ("RUST_LOG", "warn".to_owned()),
             ("DATABASE_URL", database.url.clone()),
-            ("STORAGE_URL", storage_url),
-            ("S3_ENDPOINT", s3_endpoint()),
-            ("AWS_ACCESS_KEY_ID", "pvs-test".to_owned()),
-            ("AWS_SECRET_ACCESS_KEY", "pvs-test-secret".to_owned()),
         ];
+        env.extend(s3::env(&bucket, "data"));
         Self { database, env }
     }
 
@@ -473,7 +431,7 @@ impl World {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn separate_services_clients_follow_what_they_advertise() {
-    let world = World::create("direct").await;
+    let world = World::create().await;
     let (renderer, cache) = world.services(&[]).await;
 
     // WMS, WCS, WMTS, TileJSON and the web client from the cache; OpenSearch from the
@@ -498,7 +456,7 @@ async fn separate_services_clients_follow_what_they_advertise() {
 /// `X-Forwarded-Host`, `X-Forwarded-Proto` and `X-Forwarded-Prefix: /pvs`. Stopped (SIGTERM,
 /// then killed) when dropped.
 struct Nginx {
-    child: Child,
+    _process: Process,
     dir: tempfile::TempDir,
     /// `http://127.0.0.1:PORT/pvs`.
     base: String,
@@ -571,39 +529,32 @@ http {{
         );
         let conf_path = path.join("nginx.conf");
         std::fs::write(&conf_path, conf).unwrap();
-        let child = Command::new("nginx")
-            .arg("-p")
-            .arg(path)
-            .arg("-c")
-            .arg(&conf_path)
-            .args(["-g", "daemon off;"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("nginx starts");
+        let process = Process::spawn(
+            Command::new("nginx")
+                .arg("-p")
+                .arg(path)
+                .arg("-c")
+                .arg(&conf_path)
+                .args(["-g", "daemon off;"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+        )
+        .stop_on_drop(Signal::Term, Duration::from_secs(5));
         let nginx = Self {
-            child,
+            _process: process,
             dir,
             base: format!("http://127.0.0.1:{outer}/pvs"),
         };
-        let client = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Ok(r) = client
-                .get(format!("{}/proxy-health", nginx.base))
-                .send()
-                .await
-                && r.status() == 200
-            {
-                return nginx;
+        let health = format!("{}/proxy-health", nginx.base);
+        wait_for(Duration::from_secs(10), "nginx to start", async || {
+            if answers_ok(&health).await {
+                Ok(())
+            } else {
+                Err(nginx.error_log())
             }
-            assert!(
-                Instant::now() < deadline,
-                "nginx did not start: {}",
-                nginx.error_log()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        })
+        .await;
+        nginx
     }
 
     fn error_log(&self) -> String {
@@ -611,26 +562,9 @@ http {{
     }
 }
 
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn behind_nginx_under_a_prefix_and_with_public_url() {
-    let world = World::create("nginx").await;
+    let world = World::create().await;
     let (renderer, cache) = world.services(&[]).await;
     // Nothing of this test posts reports: the ingestor's upstream is a closed port.
     let nginx = Nginx::start(

@@ -5,57 +5,48 @@
 //! status, and saves a screenshot: `$CARGO_TARGET_TMPDIR/browser/pvs-up.png`.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
+
+use pvs_test_support::{free_address, wait_until};
 
 mod support;
-
-const PVS: &str = env!("CARGO_BIN_EXE_pvs");
-
-/// Kills `pvs up` when the test ends, however it ends.
-struct Running(std::process::Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_client_shows_the_demo_and_drives_time_and_search() {
     let data = tempfile::tempdir().unwrap();
-    let address = support::free_address();
+    let address = free_address();
     let base = format!("http://{address}");
-    let _up = Running(
-        Command::new(PVS)
-            .args(["up", "--demo", "--listen", &address])
-            .arg("--data-dir")
-            .arg(data.path())
-            .env_clear()
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap(),
+    let _up = support::spawn(
+        &[
+            "up",
+            "--demo",
+            "--listen",
+            &address,
+            "--data-dir",
+            data.path().to_str().unwrap(),
+        ],
+        &[],
     );
     // Every demo product registered before the browser looks.
-    let deadline = Instant::now() + Duration::from_secs(180);
-    loop {
-        if let Ok(response) = reqwest::get(format!("{base}/api/status")).await
-            && let Ok(body) = response.bytes().await
-            && let Ok(status) = serde_json::from_slice::<serde_json::Value>(&body)
-        {
-            let registered = status["stages"]
-                .as_array()
-                .and_then(|s| s.iter().find(|s| s["name"] == "register"))
-                .and_then(|s| s["succeeded"].as_u64());
-            if registered == Some(7) {
-                break;
+    wait_until(
+        Duration::from_secs(180),
+        "the demo registered",
+        async || {
+            if let Ok(response) = reqwest::get(format!("{base}/api/status")).await
+                && let Ok(body) = response.bytes().await
+                && let Ok(status) = serde_json::from_slice::<serde_json::Value>(&body)
+            {
+                let registered = status["stages"]
+                    .as_array()
+                    .and_then(|s| s.iter().find(|s| s["name"] == "register"))
+                    .and_then(|s| s["succeeded"].as_u64());
+                return registered == Some(7);
             }
-        }
-        assert!(Instant::now() < deadline, "the demo was not registered");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+            false
+        },
+    )
+    .await;
 
     let web = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../web");
     let artifacts = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser");

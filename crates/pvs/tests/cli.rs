@@ -1,7 +1,9 @@
 //! The `pvs` binary as users run it: help, service links, and start-up configuration errors.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
+
+use pvs_test_support::clean_command;
 
 const PVS: &str = env!("CARGO_BIN_EXE_pvs");
 
@@ -26,10 +28,7 @@ const NEEDS: [(&str, &[&str]); 6] = [
 ];
 
 fn run(program: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    Command::new(program)
-        .args(args)
-        .env_clear()
-        .envs(env.iter().copied())
+    clean_command(program, args, env.iter().copied())
         .output()
         .expect("pvs runs")
 }

@@ -1,53 +1,42 @@
 //! `pvs ingestor` as a process: it serves reports over HTTP against the real Redis, answers
 //! `/health` and `/ready`, stops cleanly on SIGTERM, and refuses bad configuration.
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Stdio;
+use std::time::Duration;
 
-const PVS: &str = env!("CARGO_BIN_EXE_pvs");
+use pvs_queue::testing::{delete_keys, redis_url, unique_prefix};
+use pvs_test_support::{Process, Signal, clean_command, fixtures, free_address, wait_ok};
 
-fn redis_url() -> String {
-    std::env::var("PVS_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
-}
+mod support;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use support::{PVS, pvs};
 
 /// The ingestor process; killed on drop if still running, its Redis keys deleted.
 struct Ingestor {
-    child: Child,
+    process: Process,
     base: String,
     prefix: String,
 }
 
 impl Ingestor {
     async fn start(extra_env: &[(&str, &str)]) -> Self {
-        let port = free_port();
-        let prefix = format!("pvs-test:{}:", uuid_like());
-        let child = Command::new(PVS)
-            .args(["ingestor", "--listen", &format!("127.0.0.1:{port}")])
-            .env_clear()
-            .env("REDIS_URL", redis_url())
-            .env("REDIS_KEY_PREFIX", &prefix)
-            .env("LOG_FORMAT", "json")
-            .envs(extra_env.iter().copied())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let base = format!("http://127.0.0.1:{port}");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while reqwest::get(format!("{base}/health")).await.is_err() {
-            assert!(Instant::now() < deadline, "the ingestor did not start");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let address = free_address();
+        let prefix = unique_prefix();
+        let mut env = vec![
+            ("REDIS_URL", redis_url()),
+            ("REDIS_KEY_PREFIX", prefix.clone()),
+            ("LOG_FORMAT", "json".to_owned()),
+        ];
+        env.extend(extra_env.iter().map(|(k, v)| (*k, (*v).to_owned())));
+        let process = Process::spawn(
+            pvs(&["ingestor", "--listen", &address], &env)
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped()),
+        );
+        let base = format!("http://{address}");
+        wait_ok(&format!("{base}/health"), Duration::from_secs(20)).await;
         Self {
-            child,
+            process,
             base,
             prefix,
         }
@@ -63,29 +52,17 @@ impl Ingestor {
 
 impl Drop for Ingestor {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        pvs_queue::testing::delete_keys(&self.prefix);
+        self.process.kill();
+        delete_keys(&self.prefix);
     }
-}
-
-fn uuid_like() -> String {
-    format!(
-        "{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    )
 }
 
 #[tokio::test]
 async fn serves_reports_and_stops_on_sigterm() {
     let mut ingestor = Ingestor::start(&[("INGEST_TOKEN", "t0ken")]).await;
-    let report = std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(
-        "../../fixtures/ngeo/reference_test_data/browseReport_ASA_IM__0P_20100722_213840.xml",
-    ))
+    let report = std::fs::read(
+        fixtures::ngeo().join("reference_test_data/browseReport_ASA_IM__0P_20100722_213840.xml"),
+    )
     .unwrap();
     let client = reqwest::Client::new();
     let refused = client
@@ -124,20 +101,14 @@ async fn serves_reports_and_stops_on_sigterm() {
     assert!(ready.text().await.unwrap().contains("\"redis\":\"ok\""));
 
     // SIGTERM: a clean stop with exit code 0, and JSON log lines without the token.
-    let pid = ingestor.child.id().to_string();
-    let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-    assert!(killed.success());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(status) = ingestor.child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "no clean stop after SIGTERM");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let status = ingestor
+        .process
+        .stop(Signal::Term, Duration::from_secs(10))
+        .await;
     assert!(status.success(), "{status}");
     let mut logs = String::new();
-    std::io::Read::read_to_string(ingestor.child.stderr.as_mut().unwrap(), &mut logs).unwrap();
+    std::io::Read::read_to_string(ingestor.process.child().stderr.as_mut().unwrap(), &mut logs)
+        .unwrap();
     assert!(logs.contains("\"report ingested\""), "{logs}");
     assert!(
         !logs.contains("t0ken"),
@@ -190,11 +161,7 @@ fn bad_configuration_stops_start_up_with_exit_code_2() {
         ),
     ];
     for (env, args, var) in cases {
-        let out = Command::new(PVS)
-            .arg("ingestor")
-            .args(args)
-            .env_clear()
-            .envs(env.iter().copied())
+        let out = clean_command(PVS, ["ingestor"].iter().chain(args), env.iter().copied())
             .output()
             .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -209,12 +176,13 @@ fn bad_configuration_stops_start_up_with_exit_code_2() {
 
 #[test]
 fn an_unreachable_redis_is_a_runtime_error() {
-    let out = Command::new(PVS)
-        .args(["ingestor", "--listen", "127.0.0.1:0"])
-        .env_clear()
-        .env("REDIS_URL", "redis://127.0.0.1:1")
-        .output()
-        .unwrap();
+    let out = clean_command(
+        PVS,
+        ["ingestor", "--listen", "127.0.0.1:0"],
+        [("REDIS_URL", "redis://127.0.0.1:1")],
+    )
+    .output()
+    .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(

@@ -7,8 +7,10 @@ mod support;
 use std::process::Stdio;
 use std::time::Duration;
 
+use pvs_queue::testing::{redis_url, unique_prefix};
+use pvs_test_support::free_port;
 use serde_json::Value;
-use support::{Service, free_port, pvs, redis_url, unique_prefix};
+use support::{Service, pvs};
 
 /// The JSON lines of `text`; every line must be one.
 fn json_lines(text: &str) -> Vec<Value> {

@@ -9,8 +9,10 @@ use std::process::Command;
 use geo::{MultiPolygon, polygon};
 use pvs_catalog::testing::TestDatabase;
 use pvs_catalog::{Catalog, Collection, Product};
+use pvs_queue::testing::{redis_url, unique_prefix};
 use pvs_queue::{QueueName, RedisQueue, WorkQueue};
-use support::{Service, redis_url, unique_prefix, value};
+use pvs_test_support::file_url;
+use support::{Service, value};
 
 const S2_REPORT: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -205,7 +207,7 @@ async fn renderer_metrics_name_the_ogc_operations() {
         &[],
         &[
             ("DATABASE_URL", database.url.clone()),
-            ("STORAGE_URL", format!("file://{}", data.path().display())),
+            ("STORAGE_URL", file_url(data.path())),
         ],
     )
     .await;
@@ -274,11 +276,8 @@ async fn cache_metrics_count_hits_misses_and_renders() {
         &[],
         &[
             ("DATABASE_URL", database.url.clone()),
-            ("STORAGE_URL", format!("file://{}", data.path().display())),
-            (
-                "TILES_STORAGE_URL",
-                format!("file://{}", tiles.path().display()),
-            ),
+            ("STORAGE_URL", file_url(data.path())),
+            ("TILES_STORAGE_URL", file_url(tiles.path())),
         ],
     )
     .await;

@@ -6,63 +6,22 @@
 //! preprocessor, and its registration report says why.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use pvs_catalog::testing::TestDatabase;
 use pvs_catalog::{Bbox, Catalog, ProductQuery, TimeFilter};
 use pvs_model::{BrowseItem, BrowseReport};
+use pvs_queue::testing::redis_url;
+use pvs_test_support::{file_url, fixtures, free_address, images, s3, wait_for};
 
 mod support;
 
-const PVS: &str = env!("CARGO_BIN_EXE_pvs");
-
-fn redis_url() -> String {
-    std::env::var("PVS_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
-}
-
-fn s3_endpoint() -> String {
-    std::env::var("PVS_TEST_S3_ENDPOINT").unwrap_or_else(|_| "http://127.0.0.1:9000".to_owned())
-}
-
-fn fixtures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/ngeo")
-}
-
-/// Kills the child when the test ends, however it ends.
-struct Service(Child);
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn service(name: &str, args: &[&str], env: &[(&str, String)]) -> Service {
-    let mut command = Command::new(PVS);
-    command
-        .arg(name)
-        .args(args)
-        .env_clear()
-        .env("RUST_LOG", "warn")
-        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit());
-    Service(command.spawn().unwrap())
-}
+use support::spawn;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_fixture_report_goes_from_the_watch_folder_to_the_catalog() {
     let database = TestDatabase::create().await;
-    let bucket = format!("pvs-pipeline-{}", std::process::id());
-    let created = reqwest::Client::new()
-        .put(format!("{}/{bucket}", s3_endpoint()))
-        .send()
-        .await
-        .unwrap();
-    assert!(created.status().is_success());
+    let bucket = s3::new_bucket().await;
     let prefix = format!("pvs-test:pipeline-{}:", std::process::id());
     let watch = tempfile::tempdir().unwrap();
     let reports = tempfile::tempdir().unwrap();
@@ -72,7 +31,7 @@ async fn every_fixture_report_goes_from_the_watch_folder_to_the_catalog() {
     let mut expected_ids = BTreeSet::new();
     let mut expected_reports = BTreeSet::new();
     for folder in ["reference_test_data", "regular_grid_clipping", "test_data"] {
-        for entry in std::fs::read_dir(fixtures_dir().join(folder)).unwrap() {
+        for entry in std::fs::read_dir(fixtures::ngeo().join(folder)).unwrap() {
             let path = entry.unwrap().path();
             let name = path.file_name().unwrap().to_str().unwrap().to_owned();
             std::fs::copy(&path, watch.path().join(&name)).unwrap();
@@ -89,22 +48,20 @@ async fn every_fixture_report_goes_from_the_watch_folder_to_the_catalog() {
     assert!(expected_ids.len() >= 15, "{expected_ids:?}");
     // A valid report whose image is not a raster (the ingestor refuses zero-byte images).
     let mer = "MER_FRS_1PNPDE20060822_092058_000001972050_00308_23408_0077_RGB_reduced";
-    let empty_report = std::fs::read_to_string(fixtures_dir().join(format!("test_data/{mer}.xml")))
-        .unwrap()
-        .replace(&format!("{mer}.tif"), "corrupt.tif")
-        .replace(mer, "EMPTY_IMAGE");
+    let empty_report =
+        std::fs::read_to_string(fixtures::ngeo().join(format!("test_data/{mer}.xml")))
+            .unwrap()
+            .replace(&format!("{mer}.tif"), "corrupt.tif")
+            .replace(mer, "EMPTY_IMAGE");
     std::fs::write(watch.path().join("corrupt.tif"), b"II*\0 truncated TIFF").unwrap();
     std::fs::write(watch.path().join("BrowseReport_EMPTY.xml"), empty_report).unwrap();
     expected_reports.insert("BrowseReport_EMPTY".to_owned());
 
     let tiles = tempfile::tempdir().unwrap();
-    let env = vec![
+    let mut env = s3::env(&bucket, "data");
+    env.extend([
         ("REDIS_URL", redis_url()),
         ("REDIS_KEY_PREFIX", prefix.clone()),
-        ("STORAGE_URL", format!("s3://{bucket}/data")),
-        ("S3_ENDPOINT", s3_endpoint()),
-        ("AWS_ACCESS_KEY_ID", "pvs-test".to_owned()),
-        ("AWS_SECRET_ACCESS_KEY", "pvs-test-secret".to_owned()),
         ("DATABASE_URL", database.url.clone()),
         ("REPORT_DIR", reports.path().display().to_string()),
         ("INGEST_PREFIX", "incoming".to_owned()),
@@ -112,15 +69,12 @@ async fn every_fixture_report_goes_from_the_watch_folder_to_the_catalog() {
         // bug: browses of one id from several reports in flight at once share one metadata
         // document, so a registration may be recorded for the wrong report; slow tile
         // invalidations (on moto) widen that window.
-        (
-            "TILES_STORAGE_URL",
-            format!("file://{}", tiles.path().display()),
-        ),
-    ];
+        ("TILES_STORAGE_URL", file_url(tiles.path())),
+    ]);
     let watch_dir = watch.path().display().to_string();
-    let _ingestor = service(
-        "ingestor",
+    let _ingestor = spawn(
         &[
+            "ingestor",
             "--watch",
             &watch_dir,
             "--quiet",
@@ -128,47 +82,54 @@ async fn every_fixture_report_goes_from_the_watch_folder_to_the_catalog() {
             "--poll",
             "0.2",
             "--listen",
-            &support::free_address(),
+            &free_address(),
         ],
         &env,
     );
-    let _preprocessor = service(
-        "preprocessor",
-        &["--concurrency", "2", "--listen", &support::free_address()],
+    let _preprocessor = spawn(
+        &[
+            "preprocessor",
+            "--concurrency",
+            "2",
+            "--listen",
+            &free_address(),
+        ],
         &env,
     );
-    let _registrar = service("registrar", &["--listen", &support::free_address()], &env);
-    let renderer_address = support::free_address();
-    let _renderer = service("renderer", &["--listen", &renderer_address], &env);
+    let _registrar = spawn(&["registrar", "--listen", &free_address()], &env);
+    let renderer_address = free_address();
+    let _renderer = spawn(&["renderer", "--listen", &renderer_address], &env);
 
     // Every report answered in REPORT_DIR.
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let answered = loop {
-        let answered: BTreeMap<String, String> = std::fs::read_dir(reports.path())
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|e| e == "xml"))
-            .map(|p| {
-                let name = p.file_name().unwrap().to_str().unwrap().to_owned();
-                let report = name.split("_registration_").next().unwrap().to_owned();
-                (report, std::fs::read_to_string(&p).unwrap())
-            })
-            .collect();
-        if answered.len() >= expected_reports.len() {
-            break answered;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{} of {} reports answered: missing {:?}",
-            answered.len(),
-            expected_reports.len(),
-            expected_reports
-                .iter()
-                .filter(|r| !answered.contains_key(*r))
-                .collect::<Vec<_>>()
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    };
+    let answered = wait_for(
+        Duration::from_secs(120),
+        "every report answered",
+        async || {
+            let answered: BTreeMap<String, String> = std::fs::read_dir(reports.path())
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .filter(|p| p.extension().is_some_and(|e| e == "xml"))
+                .map(|p| {
+                    let name = p.file_name().unwrap().to_str().unwrap().to_owned();
+                    let report = name.split("_registration_").next().unwrap().to_owned();
+                    (report, std::fs::read_to_string(&p).unwrap())
+                })
+                .collect();
+            if answered.len() >= expected_reports.len() {
+                return Ok(answered);
+            }
+            Err(format!(
+                "{} of {} reports answered: missing {:?}",
+                answered.len(),
+                expected_reports.len(),
+                expected_reports
+                    .iter()
+                    .filter(|r| !answered.contains_key(*r))
+                    .collect::<Vec<_>>()
+            ))
+        },
+    )
+    .await;
     assert_eq!(
         answered.keys().cloned().collect::<BTreeSet<_>>(),
         expected_reports
@@ -247,16 +208,12 @@ async fn every_fixture_report_goes_from_the_watch_folder_to_the_catalog() {
     .await
     .unwrap();
     assert_eq!(response.status(), 200);
-    let png = response.bytes().await.unwrap();
-    let path = watch.path().join("map.png");
-    std::fs::write(&path, &png).unwrap();
-    let image = gdal::Dataset::open(&path).unwrap();
-    let alpha: gdal::raster::Buffer<u8> = image
-        .rasterband(4)
-        .unwrap()
-        .read_as((4, 4), (1, 1), (1, 1), None)
-        .unwrap();
-    assert_eq!(alpha.data()[0], 255, "the product is drawn at its centre");
+    let image = images::open(&response.bytes().await.unwrap());
+    assert_eq!(
+        images::pixel(&image, 4, 4)[3],
+        255,
+        "the product is drawn at its centre"
+    );
 
     // OpenSearch finds the product by id, and the WCS GetCoverage its entry links to is a
     // GeoTIFF read from S3 with the COG's pixels.
@@ -275,26 +232,18 @@ async fn every_fixture_report_goes_from_the_watch_folder_to_the_catalog() {
         .unwrap_or_else(|| panic!("no WCS link in {found}"));
     let response = reqwest::get(coverage_url).await.unwrap();
     assert_eq!(response.status(), 200, "{coverage_url}");
-    let tiff = response.bytes().await.unwrap();
-    let path = watch.path().join("coverage.tif");
-    std::fs::write(&path, &tiff).unwrap();
-    let coverage = gdal::Dataset::open(&path).unwrap();
+    let coverage = images::open(&response.bytes().await.unwrap());
     // The whole coverage is the COG itself: same size, same pixels.
     let storage = pvs_storage::Storage::from_url(
         &format!("s3://{bucket}/data").parse().unwrap(),
-        Some(
-            &pvs_storage::S3Settings::with_endpoint(s3_endpoint().parse().unwrap())
-                .with_credentials("pvs-test", "pvs-test-secret"),
-        ),
+        Some(&s3::s3_settings()),
     )
     .unwrap();
     let cog_bytes = storage
         .get(&product.location.parse().unwrap())
         .await
         .unwrap();
-    let cog_path = watch.path().join("cog.tif");
-    std::fs::write(&cog_path, &cog_bytes).unwrap();
-    let cog = gdal::Dataset::open(&cog_path).unwrap();
+    let cog = images::open(&cog_bytes);
     assert_eq!(coverage.raster_size(), cog.raster_size(), "{coverage_url}");
     let checksum = |dataset: &gdal::Dataset| {
         let (w, h) = dataset.raster_size();

@@ -7,12 +7,14 @@ mod support;
 
 use std::io::Write;
 use std::process::{Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use pvs_catalog::Catalog;
 use pvs_catalog::testing::TestDatabase;
+use pvs_queue::testing::{redis_url, unique_prefix};
 use pvs_queue::{QueueName, RedisQueue, Stage, Status, StatusSet, WorkQueue};
-use support::{Service, pvs, redis_url, unique_prefix};
+use pvs_test_support::{file_url, wait_until};
+use support::{Service, pvs};
 
 const METADATA: &str = r#"{
   "id": "q-1",
@@ -56,14 +58,6 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-async fn wait_for(what: &str, mut done: impl AsyncFnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !done().await {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_item_is_retried_and_processed() {
     let prefix = unique_prefix();
@@ -78,7 +72,7 @@ async fn a_failed_item_is_retried_and_processed() {
             ("REDIS_URL", redis_url()),
             ("REDIS_KEY_PREFIX", prefix.clone()),
             ("DATABASE_URL", database.url.clone()),
-            ("STORAGE_URL", format!("file://{}", data.path().display())),
+            ("STORAGE_URL", file_url(data.path())),
         ],
     )
     .await;
@@ -88,7 +82,7 @@ async fn a_failed_item_is_retried_and_processed() {
         .push(QueueName::Register, "SAR/q-1/q-1.json")
         .await
         .unwrap();
-    wait_for("the failure", async || {
+    wait_until(Duration::from_secs(30), "the failure", async || {
         matches!(
             queue.status(Stage::Register, "q-1").await.unwrap(),
             Status::Failed { .. }
@@ -139,11 +133,11 @@ async fn a_failed_item_is_retried_and_processed() {
         text(&retry.stdout)
     );
     let catalog = database.catalog().await;
-    wait_for("the registration", async || {
+    wait_until(Duration::from_secs(30), "the registration", async || {
         catalog.get("q-1").await.unwrap().is_some()
     })
     .await;
-    wait_for("the success", async || {
+    wait_until(Duration::from_secs(30), "the success", async || {
         queue.status(Stage::Register, "q-1").await.unwrap() == Status::Succeeded
     })
     .await;

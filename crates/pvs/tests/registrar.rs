@@ -2,20 +2,14 @@
 //! PostGIS, with the metadata document on the S3 test server, and stops cleanly on SIGTERM.
 
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use pvs_catalog::Catalog;
 use pvs_catalog::testing::TestDatabase;
+use pvs_queue::testing::redis_url;
+use pvs_test_support::{Process, Signal, free_address, s3, wait_for, wait_ok, wait_until};
 
-const PVS: &str = env!("CARGO_BIN_EXE_pvs");
-
-fn redis_url() -> String {
-    std::env::var("PVS_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
-}
-
-fn s3_endpoint() -> String {
-    std::env::var("PVS_TEST_S3_ENDPOINT").unwrap_or_else(|_| "http://127.0.0.1:9000".to_owned())
-}
+mod support;
 
 const METADATA: &str = r#"{
   "id": "p-1",
@@ -33,36 +27,23 @@ const METADATA: &str = r#"{
 /// `pvs registrar ARGS` with the environment of one test: its Redis prefix, database and
 /// bucket on the S3 test server.
 fn registrar(args: &[&str], prefix: &str, database: &str, bucket: &str) -> Command {
-    let mut command = Command::new(PVS);
-    command
-        .arg("registrar")
-        .args(args)
-        .env_clear()
-        .env("REDIS_URL", redis_url())
-        .env("REDIS_KEY_PREFIX", prefix)
-        .env("DATABASE_URL", database)
-        .env("STORAGE_URL", format!("s3://{bucket}/data"))
-        .env("S3_ENDPOINT", s3_endpoint())
-        .env("AWS_ACCESS_KEY_ID", "pvs-test")
-        .env("AWS_SECRET_ACCESS_KEY", "pvs-test-secret");
-    command
+    let mut env = s3::env(bucket, "data");
+    env.extend([
+        ("REDIS_URL", redis_url()),
+        ("REDIS_KEY_PREFIX", prefix.to_owned()),
+        ("DATABASE_URL", database.to_owned()),
+    ]);
+    let mut all = vec!["registrar"];
+    all.extend_from_slice(args);
+    support::pvs(&all, &env)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn registers_from_the_queue_and_stops_on_sigterm() {
     let database = TestDatabase::create().await;
-    let bucket = format!("pvs-bin-registrar-{}", std::process::id());
-    let endpoint = s3_endpoint();
+    let bucket = s3::new_bucket().await;
+    let endpoint = s3::s3_endpoint();
     let client = reqwest::Client::new();
-    assert!(
-        client
-            .put(format!("{endpoint}/{bucket}"))
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .is_success()
-    );
     // moto accepts unsigned uploads.
     let put = client
         .put(format!("{endpoint}/{bucket}/data/SAR/p-1/p-1.json"))
@@ -73,38 +54,20 @@ async fn registers_from_the_queue_and_stops_on_sigterm() {
     assert!(put.status().is_success(), "{}", put.status());
 
     let prefix = format!("pvs-test:registrar-bin-{}:", std::process::id());
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let listen = free_address();
     let collections = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(
         collections.path(),
         "[collections.SAR]\nseed_zoom = [0, 4]\n",
     )
     .unwrap();
-    let listen = format!("127.0.0.1:{port}");
-    let mut child = registrar(&["--listen", &listen], &prefix, &database.url, &bucket)
-        .env("COLLECTIONS_FILE", collections.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(r) = reqwest::get(format!("{base}/ready")).await
-            && r.status() == 200
-        {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the registrar did not become ready"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let mut child = Process::spawn(
+        registrar(&["--listen", &listen], &prefix, &database.url, &bucket)
+            .env("COLLECTIONS_FILE", collections.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit()),
+    );
+    wait_ok(&format!("http://{listen}/ready"), Duration::from_secs(30)).await;
     let redis_client = redis::Client::open(redis_url()).unwrap();
     let mut conn = redis_client.get_connection().unwrap();
     let _: () = redis::cmd("LPUSH")
@@ -113,46 +76,30 @@ async fn registers_from_the_queue_and_stops_on_sigterm() {
         .query(&mut conn)
         .unwrap();
     let catalog = database.catalog().await;
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let product = loop {
-        if let Some(product) = catalog.get("p-1").await.unwrap() {
-            break product;
-        }
-        assert!(Instant::now() < deadline, "not registered");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let product = wait_for(Duration::from_secs(20), "p-1 registered", async || {
+        catalog.get("p-1").await.unwrap().ok_or("not registered")
+    })
+    .await;
     assert_eq!(product.collection, "SAR");
     // The seed interval is pushed after the catalog write (and after the product's stale
     // tiles are deleted): wait for it.
-    let seeds = loop {
+    let seeds = wait_for(Duration::from_secs(20), "a seed interval", async || {
         let seeds: Vec<String> = redis::cmd("LRANGE")
             .arg(format!("{prefix}seed_queue"))
             .arg(0)
             .arg(-1)
             .query(&mut conn)
             .unwrap();
-        if !seeds.is_empty() || Instant::now() >= deadline {
-            break seeds;
+        if seeds.is_empty() {
+            Err("none")
+        } else {
+            Ok(seeds)
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    })
+    .await;
     assert_eq!(seeds, ["2010-07-22T21:38:40Z/2010-07-22T21:39:38Z"]);
 
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "no clean stop");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let status = child.stop(Signal::Term, Duration::from_secs(10)).await;
     assert!(status.success(), "{status}");
 
     // One-shot deregistration, as operators use it.
@@ -266,17 +213,9 @@ fn metadata_version(minutes: u32) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_registrar_killed_mid_transaction_leaves_no_half_product_and_the_item_is_done_again() {
     let database = TestDatabase::create().await;
-    let bucket = format!("pvs-bin-kill-{}", std::process::id());
-    let endpoint = s3_endpoint();
+    let bucket = s3::new_bucket().await;
+    let endpoint = s3::s3_endpoint();
     let http = reqwest::Client::new();
-    assert!(
-        http.put(format!("{endpoint}/{bucket}"))
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .is_success()
-    );
     let put = |key: &'static str, body: String| {
         let http = http.clone();
         let url = format!("{endpoint}/{bucket}/data/{key}");
@@ -313,37 +252,31 @@ async fn a_registrar_killed_mid_transaction_leaves_no_half_product_and_the_item_
             .map(|p| p.begin.to_rfc3339())
     };
     let start = || {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        registrar(
-            &[
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--consumer-name",
-                "reg-a",
-                "--concurrency",
-                "1",
-            ],
-            &prefix,
-            &database.url,
-            &bucket,
+        Process::spawn(
+            registrar(
+                &[
+                    "--listen",
+                    &free_address(),
+                    "--consumer-name",
+                    "reg-a",
+                    "--concurrency",
+                    "1",
+                ],
+                &prefix,
+                &database.url,
+                &bucket,
+            )
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
         )
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
     };
     // Version 1, registered normally.
     let mut first = start();
     push(&mut conn, "SAR/p-1/v1.json");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while begin_of_p1().await.is_none() {
-        assert!(Instant::now() < deadline, "v1 not registered");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_until(Duration::from_secs(20), "v1 registered", async || {
+        begin_of_p1().await.is_some()
+    })
+    .await;
     let v1 = begin_of_p1().await.unwrap();
 
     // Hold p-1's row so that registering version 2 stops inside its transaction.
@@ -354,8 +287,10 @@ async fn a_registrar_killed_mid_transaction_leaves_no_half_product_and_the_item_
         .unwrap();
     push(&mut conn, "SAR/p-1/v2.json");
     let observer = database.client().await;
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
+    wait_until(
+        Duration::from_secs(20),
+        "the registrar to reach the locked row",
+        async || {
         let waiting: i64 = observer
             .query_one(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
@@ -364,18 +299,11 @@ async fn a_registrar_killed_mid_transaction_leaves_no_half_product_and_the_item_
             .await
             .unwrap()
             .get(0);
-        if waiting > 0 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the registrar never reached the locked row"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        waiting > 0
+    })
+    .await;
     // Killed while its transaction waits on the row.
-    first.kill().unwrap();
-    first.wait().unwrap();
+    first.kill();
     lock.rollback().await.unwrap();
     assert_eq!(
         begin_of_p1().await.as_deref(),
@@ -392,15 +320,13 @@ async fn a_registrar_killed_mid_transaction_leaves_no_half_product_and_the_item_
 
     // Restarted under the same name, it takes the item back and finishes it.
     let mut second = start();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while begin_of_p1().await.as_deref() == Some(v1.as_str()) {
-        assert!(Instant::now() < deadline, "v2 was never registered");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_until(Duration::from_secs(20), "v2 registered", async || {
+        begin_of_p1().await.as_deref() != Some(v1.as_str())
+    })
+    .await;
     assert_eq!(begin_of_p1().await.unwrap(), "2010-07-22T21:08:40+00:00");
     assert_eq!(catalog.count(&Default::default()).await.unwrap(), 1);
-    second.kill().unwrap();
-    second.wait().unwrap();
+    second.kill();
     drop(blocker);
     pvs_queue::testing::delete_keys(&prefix);
 }

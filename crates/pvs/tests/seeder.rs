@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::f64::consts::PI;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use chrono::{DateTime, Utc};
 use gdal::DriverManager;
@@ -14,6 +14,7 @@ use gdal::spatial_ref::SpatialRef;
 use geo::{MultiPolygon, polygon};
 use pvs_catalog::testing::TestDatabase;
 use pvs_catalog::{Catalog, Collection, Product};
+use pvs_test_support::{clean_command, file_url};
 
 const PVS: &str = env!("CARGO_BIN_EXE_pvs");
 
@@ -171,24 +172,14 @@ impl World {
     fn env(&self) -> Vec<(&'static str, String)> {
         vec![
             ("DATABASE_URL", self.database.url.clone()),
-            (
-                "STORAGE_URL",
-                format!("file://{}", self.data.path().display()),
-            ),
-            (
-                "TILES_STORAGE_URL",
-                format!("file://{}", self.tiles.path().display()),
-            ),
+            ("STORAGE_URL", file_url(self.data.path())),
+            ("TILES_STORAGE_URL", file_url(self.tiles.path())),
             ("RUST_LOG", "warn".to_owned()),
         ]
     }
 
     fn seeder(&self, args: &[&str]) -> Output {
-        Command::new(PVS)
-            .arg("seeder")
-            .args(args)
-            .env_clear()
-            .envs(self.env())
+        clean_command(PVS, ["seeder"].iter().chain(args), self.env())
             .output()
             .expect("pvs runs")
     }

@@ -5,34 +5,25 @@
 //! served on the same port.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, ExitStatus};
+use std::time::Duration;
 
+use pvs_test_support::images::Pixels;
+use pvs_test_support::{Process, Signal, clean_command, fixtures, free_address, wait_for, wait_ok};
 use serde_json::Value;
 
 mod support;
 
-use support::free_address;
-
-const PVS: &str = env!("CARGO_BIN_EXE_pvs");
+use support::PVS;
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fixtures/ngeo/reference_test_data")
-        .join(name)
+    fixtures::ngeo().join("reference_test_data").join(name)
 }
 
 /// A running `pvs up`, killed when the test ends however it ends.
 struct Up {
-    child: Child,
+    process: Process,
     base: String,
-}
-
-impl Drop for Up {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 impl Up {
@@ -40,55 +31,24 @@ impl Up {
     /// it is ready.
     async fn start(data: &Path, demo: bool) -> Self {
         let address = free_address();
-        let mut command = Command::new(PVS);
-        command
-            .args(["up", "--listen", &address, "--data-dir"])
-            .arg(data)
-            .env_clear()
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit());
+        let mut args = vec!["up", "--listen", &address, "--data-dir"];
+        args.push(data.to_str().unwrap());
         if demo {
-            command.arg("--demo");
+            args.push("--demo");
         }
         let up = Self {
-            child: command.spawn().unwrap(),
+            process: support::spawn(&args, &[]),
             base: format!("http://{address}"),
         };
-        let client = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(r) = client.get(format!("{}/ready", up.base)).send().await
-                && r.status().is_success()
-            {
-                return up;
-            }
-            assert!(Instant::now() < deadline, "pvs up did not become ready");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        wait_ok(&format!("{}/ready", up.base), Duration::from_secs(30)).await;
+        up
     }
 
     /// Sends SIGINT (Ctrl-C) and waits for the exit.
-    fn interrupt(mut self) -> ExitStatus {
-        let pid = self.child.id().to_string();
-        assert!(
-            Command::new("kill")
-                .args(["-INT", &pid])
-                .status()
-                .unwrap()
-                .success()
-        );
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "pvs up did not stop within 60 s of SIGINT"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+    async fn interrupt(mut self) -> ExitStatus {
+        self.process
+            .stop(Signal::Int, Duration::from_secs(60))
+            .await
     }
 
     async fn json(&self, path: &str) -> Value {
@@ -119,18 +79,15 @@ impl Up {
 
     /// Waits until `done` holds for the status, failing with the last status after `limit`.
     async fn wait_status(&self, limit: Duration, done: impl Fn(&Value) -> bool) -> Value {
-        let deadline = Instant::now() + limit;
-        loop {
+        wait_for(limit, "the status", async || {
             let status = self.status().await;
             if done(&status) {
-                return status;
+                Ok(status)
+            } else {
+                Err(format!("{status:#}"))
             }
-            assert!(
-                Instant::now() < deadline,
-                "gave up waiting; status: {status:#}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        })
+        .await
     }
 }
 
@@ -174,26 +131,6 @@ fn tile_bounds(z: u32, x: u32, y: u32) -> [f64; 4] {
     let west = -HALF + f64::from(x) * size;
     let north = HALF - f64::from(y) * size;
     [west, north - size, west + size, north]
-}
-
-fn rgba(path: &Path) -> Vec<[u8; 4]> {
-    let dataset = gdal::Dataset::open(path).unwrap();
-    let (w, h) = dataset.raster_size();
-    assert_eq!((w, h), (256, 256), "{}", path.display());
-    let bands: Vec<Vec<u8>> = (1..=4)
-        .map(|b| {
-            dataset
-                .rasterband(b)
-                .unwrap()
-                .read_as::<u8>((0, 0), (w, h), (w, h), None)
-                .unwrap()
-                .data()
-                .to_vec()
-        })
-        .collect();
-    (0..w * h)
-        .map(|i| [bands[0][i], bands[1][i], bands[2][i], bands[3][i]])
-        .collect()
 }
 
 fn find_cog(dir: &Path) -> Option<PathBuf> {
@@ -241,8 +178,7 @@ async fn a_posted_report_is_searchable_and_its_tile_shows_its_pixels() {
     );
 
     // Searchable by its id through OpenSearch.
-    let deadline = Instant::now() + Duration::from_secs(90);
-    let found = loop {
+    let found = wait_for(Duration::from_secs(90), "b_id_1 searchable", async || {
         // 404 until the collection exists (its first product is registered).
         let response = client
             .get(format!(
@@ -255,18 +191,14 @@ async fn a_posted_report_is_searchable_and_its_tile_shows_its_pixels() {
         if response.status() == 200 {
             let answer: Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
             if answer["features"].as_array().is_some_and(|f| f.len() == 1) {
-                break answer;
+                return Ok(answer);
             }
         } else {
             assert_eq!(response.status(), 404);
         }
-        assert!(
-            Instant::now() < deadline,
-            "b_id_1 never became searchable; status {:#}",
-            up.status().await
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+        Err(format!("status {:#}", up.status().await))
+    })
+    .await;
     assert_eq!(
         found["features"][0]["properties"]["begin"],
         "2010-07-22T21:38:40Z"
@@ -295,8 +227,8 @@ async fn a_posted_report_is_searchable_and_its_tile_shows_its_pixels() {
     let tile = client.get(&url).send().await.unwrap();
     assert_eq!(tile.status(), 200, "{url}");
     assert_eq!(tile.headers()["content-type"], "image/png");
-    let tile_path = data.path().join("tile.png");
-    std::fs::write(&tile_path, tile.bytes().await.unwrap()).unwrap();
+    let tile = Pixels::decode(&tile.bytes().await.unwrap());
+    assert_eq!((tile.width, tile.height), (256, 256), "{url}");
 
     // GDAL's own warp of the COG onto the same tile grid, as the independent reference.
     let cog = find_cog(&data.path().join("storage")).expect("a COG in the local storage");
@@ -322,24 +254,12 @@ async fn a_posted_report_is_searchable_and_its_tile_shows_its_pixels() {
         .status()
         .unwrap();
     assert!(warped.success());
-    let ours = rgba(&tile_path);
+    let ours = tile.rgba();
     let theirs: Vec<[u8; 4]> = {
-        let dataset = gdal::Dataset::open(&reference).unwrap();
-        let count = dataset.raster_count();
-        let bands: Vec<Vec<u8>> = (1..=count)
-            .map(|b| {
-                dataset
-                    .rasterband(b)
-                    .unwrap()
-                    .read_as::<u8>((0, 0), (256, 256), (256, 256), None)
-                    .unwrap()
-                    .data()
-                    .to_vec()
-            })
-            .collect();
+        let bands = Pixels::open(&reference).bands;
         // A grey COG has one band plus alpha; an RGB one three.
         (0..256 * 256)
-            .map(|i| match count {
+            .map(|i| match bands.len() {
                 2 => [bands[0][i], bands[0][i], bands[0][i], bands[1][i]],
                 4 => [bands[0][i], bands[1][i], bands[2][i], bands[3][i]],
                 n => panic!("unexpected band count {n} in GDAL's warp"),
@@ -413,18 +333,18 @@ async fn a_posted_report_is_searchable_and_its_tile_shows_its_pixels() {
             .and_then(|l| l.rsplit(' ').next())
             .and_then(|v| v.parse::<f64>().ok())
     };
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        if registered(&up.metrics().await) == Some(2.0) {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the replacement was never registered; status {:#}",
-            up.status().await
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_for(
+        Duration::from_secs(90),
+        "the replacement registered",
+        async || {
+            if registered(&up.metrics().await) == Some(2.0) {
+                Ok(())
+            } else {
+                Err(format!("status {:#}", up.status().await))
+            }
+        },
+    )
+    .await;
     let status = up.wait_status(Duration::from_secs(30), queues_empty).await;
     let invalidate = status["queues"]
         .as_array()
@@ -451,7 +371,7 @@ async fn the_demo_survives_a_stop_in_the_middle_and_a_restart() {
         registered_at_stop < 7,
         "the stop came after all the work: nothing left to resume ({at_stop:#})"
     );
-    let exit = up.interrupt();
+    let exit = up.interrupt().await;
     assert!(exit.success(), "pvs up exited with {exit} on SIGINT");
 
     let up = Up::start(data.path(), false).await;
@@ -491,7 +411,7 @@ async fn the_demo_survives_a_stop_in_the_middle_and_a_restart() {
         })
         .count();
     assert_eq!(reports, 5, "one registration report per demo report");
-    let exit = up.interrupt();
+    let exit = up.interrupt().await;
     assert!(exit.success());
 }
 
@@ -564,11 +484,7 @@ fn bad_start_up_input_is_named() {
         ),
     ];
     for (args, env, code, named) in cases {
-        let out = Command::new(PVS)
-            .arg("up")
-            .args(&args)
-            .env_clear()
-            .envs(env.iter().copied())
+        let out = clean_command(PVS, ["up"].iter().chain(&args), env.iter().copied())
             .output()
             .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);

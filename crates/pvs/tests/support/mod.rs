@@ -1,56 +1,37 @@
-//! What the binary's integration tests share: a pvs service as a process on a free port, its
-//! Redis key prefix, and reading its `/metrics`.
+//! What the binary's integration tests share: `pvs` with a clean environment, a pvs service
+//! as a process on a free port, and reading its `/metrics`. Ports, process guards, waiting
+//! and the test servers are `pvs_test_support`'s.
 
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use pvs_queue::testing::redis_url;
+use pvs_test_support::{Process, answers_ok, clean_command, free_address, wait_for};
 
 pub const PVS: &str = env!("CARGO_BIN_EXE_pvs");
 
-pub fn redis_url() -> String {
-    std::env::var("PVS_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
-}
-
-/// A key prefix no other test uses.
-pub fn unique_prefix() -> String {
-    format!(
-        "pvs-test:ops-{}-{}:",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    )
-}
-
-/// A loopback address with a port free at the time of the call (`127.0.0.1:PORT`).
-pub fn free_address() -> String {
-    format!("127.0.0.1:{}", free_port())
-}
-
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// `pvs` with only the given environment (nothing inherited).
 pub fn pvs(args: &[&str], env: &[(&str, String)]) -> Command {
-    let mut command = Command::new(PVS);
-    command
-        .args(args)
-        .env_clear()
-        .envs(env.iter().map(|(k, v)| (k, v)));
-    command
+    clean_command(PVS, args, env.iter().map(|(k, v)| (k, v)))
+}
+
+/// `pvs args` with `env` and `RUST_LOG=warn`, its stdout dropped and its stderr the test's;
+/// killed when the test ends however it ends.
+pub fn spawn(args: &[&str], env: &[(&str, String)]) -> Process {
+    Process::spawn(
+        pvs(args, env)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit()),
+    )
 }
 
 /// A running service, killed on drop; its stderr is kept in a file to read.
 pub struct Service {
-    child: Child,
+    _process: Process,
     pub base: String,
     pub log: tempfile::NamedTempFile,
 }
@@ -58,35 +39,29 @@ pub struct Service {
 impl Service {
     /// Starts `pvs <service> --listen ... args` and waits until `/ready` answers 200.
     pub async fn start(service: &str, args: &[&str], env: &[(&str, String)]) -> Self {
-        let port = free_port();
-        let listen = format!("127.0.0.1:{port}");
+        let listen = free_address();
         let log = tempfile::NamedTempFile::new().unwrap();
         let mut all = vec![service, "--listen", &listen];
         all.extend_from_slice(args);
-        let child = pvs(&all, env)
-            .stdout(Stdio::null())
-            .stderr(log.reopen().unwrap())
-            .spawn()
-            .unwrap();
+        let process = Process::spawn(
+            pvs(&all, env)
+                .stdout(Stdio::null())
+                .stderr(log.reopen().unwrap()),
+        );
         let service = Self {
-            child,
+            _process: process,
             base: format!("http://{listen}"),
             log,
         };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(r) = reqwest::get(format!("{}/ready", service.base)).await
-                && r.status() == 200
-            {
-                break;
+        let ready = format!("{}/ready", service.base);
+        wait_for(Duration::from_secs(30), "pvs to become ready", async || {
+            if answers_ok(&ready).await {
+                Ok(())
+            } else {
+                Err(format!("its stderr:\n{}", service.stderr()))
             }
-            assert!(
-                Instant::now() < deadline,
-                "pvs did not become ready:\n{}",
-                service.stderr()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        })
+        .await;
         service
     }
 
@@ -117,21 +92,6 @@ impl Service {
             "text/plain; version=0.0.4; charset=utf-8"
         );
         parse_metrics(&response.text().await.unwrap())
-    }
-
-    /// Stops it with SIGTERM and waits.
-    pub fn stop(mut self) -> std::process::ExitStatus {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        self.child.wait().unwrap()
-    }
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
