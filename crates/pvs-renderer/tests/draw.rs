@@ -14,7 +14,6 @@ use pvs_catalog::testing::{Counted, TestDatabase};
 use pvs_catalog::{Catalog, Collection, Product};
 use pvs_raster::render::View;
 use pvs_renderer::{MapLayer, MapRequest, RenderError, Renderer, Settings};
-use pvs_storage::Storage;
 
 /// An opaque grey GeoTIFF over lon 10..12, lat 40..42.
 fn flat_raster(path: &std::path::Path) {
@@ -93,13 +92,7 @@ async fn a_map_costs_one_catalog_query_and_unknown_layers_are_not_empty_maps() {
         })
         .await
         .unwrap();
-    let storage = Storage::from_url(
-        &format!("file://{}", storage_dir.path().display())
-            .parse()
-            .unwrap(),
-        None,
-    )
-    .unwrap();
+    let storage = pvs_test_support::local_storage(storage_dir.path());
     let renderer = Renderer::new(catalog.clone(), storage, Settings::default());
     catalog.take();
 

@@ -13,16 +13,11 @@ use pvs_catalog::{Catalog, Collection, Product};
 use pvs_model::{BrowseReport, Footprint};
 use pvs_raster::convert::{CogOptions, Placement, to_cog};
 use pvs_renderer::{Renderer, Settings, routes};
-use pvs_storage::Storage;
-
-fn fixtures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/ngeo")
-}
 
 /// Every report under `fixtures/ngeo`, recursively.
 fn reports() -> Vec<PathBuf> {
     let mut found = Vec::new();
-    let mut dirs = vec![fixtures_dir()];
+    let mut dirs = vec![pvs_test_support::fixtures::ngeo()];
     while let Some(dir) = dirs.pop() {
         for entry in std::fs::read_dir(&dir).unwrap() {
             let path = entry.unwrap().path();
@@ -175,17 +170,9 @@ async fn every_fixture_is_drawn_where_it_belongs_in_4326_and_3857() {
     let storage_dir = tempfile::tempdir().unwrap();
     let products = convert_and_register(catalog.as_ref(), storage_dir.path()).await;
     assert!(products.len() >= 20, "only {} fixtures", products.len());
-    let storage = Storage::from_url(
-        &format!("file://{}", storage_dir.path().display())
-            .parse()
-            .unwrap(),
-        None,
-    )
-    .unwrap();
+    let storage = pvs_test_support::local_storage(storage_dir.path());
     let renderer = Arc::new(Renderer::new(catalog, storage, Settings::default()));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, routes(renderer)).await });
+    let base = pvs_test_support::serve(routes(renderer)).await;
     let client = reqwest::Client::new();
     let images = tempfile::tempdir().unwrap();
 

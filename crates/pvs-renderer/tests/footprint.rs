@@ -73,7 +73,7 @@ async fn a_product_shows_only_inside_its_catalog_footprint() {
     let response = reqwest::get(format!("{base}/ows?{query}")).await.unwrap();
     assert_eq!(response.status().as_u16(), 200);
     let png = response.bytes().await.unwrap();
-    let image = support::open_image(&png, storage_dir.path(), "map.png");
+    let image = pvs_test_support::images::open(&png);
     let alpha = image.rasterband(4).unwrap();
     let alpha: Vec<u8> = alpha
         .read_as::<u8>((0, 0), (100, 100), (100, 100), None)

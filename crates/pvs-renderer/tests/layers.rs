@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Command;
 
-use gdal::Dataset;
 use gdal::raster::Buffer;
 use geo::BoundingRect;
 use pvs_raster::style::{Colormap, Style};
@@ -14,21 +13,8 @@ use pvs_renderer::Settings;
 
 mod support;
 
-use support::{Server, open_image};
-
-/// All bands of pixel (x, y).
-fn rgba(dataset: &Dataset, x: isize, y: isize) -> Vec<u8> {
-    (1..=dataset.raster_count())
-        .map(|band| {
-            let buffer: Buffer<u8> = dataset
-                .rasterband(band)
-                .unwrap()
-                .read_as((x, y), (1, 1), (1, 1), None)
-                .unwrap();
-            buffer.data()[0]
-        })
-        .collect()
-}
+use pvs_test_support::images;
+use support::Server;
 
 /// The OGC schemas `scripts/setup.sh` fetches.
 fn schemas() -> PathBuf {
@@ -135,7 +121,6 @@ async fn capabilities_are_valid_against_the_ogc_schemas() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_product_layer_shows_that_product_alone() {
     let server = Server::start().await;
-    let dir = tempfile::tempdir().unwrap();
     let (collection, _) = footprint_map(&server, "SAR", "");
     let (product_query, _) = footprint_map(&server, &server.product_id, "");
     let (status, _, collection_png) = server.get(&collection).await;
@@ -147,13 +132,13 @@ async fn a_product_layer_shows_that_product_alone() {
         "{}",
         String::from_utf8_lossy(&product_png)
     );
-    let collection = open_image(&collection_png, dir.path(), "c.png");
-    let product = open_image(&product_png, dir.path(), "p.png");
-    let centre = rgba(&product, 100, 100);
+    let collection = images::open(&collection_png);
+    let product = images::open(&product_png);
+    let centre = images::pixel(&product, 100, 100);
     assert_eq!(centre[3], 255, "the product covers the centre");
-    assert_eq!(centre, rgba(&collection, 100, 100));
+    assert_eq!(centre, images::pixel(&collection, 100, 100));
     assert_eq!(
-        rgba(&product, 1, 1)[3],
+        images::pixel(&product, 1, 1)[3],
         0,
         "transparent outside the footprint"
     );
@@ -164,10 +149,7 @@ async fn a_product_layer_shows_that_product_alone() {
             footprint_map(&server, &server.product_id, "").0
         ))
         .await;
-    assert_eq!(
-        rgba(&open_image(&other_day, dir.path(), "t.png"), 100, 100)[3],
-        0
-    );
+    assert_eq!(images::pixel(&images::open(&other_day), 100, 100)[3], 0);
     // GetFeatureInfo on the product layer names it.
     let (status, _, body) = server
         .get(&format!(
@@ -184,7 +166,6 @@ async fn a_product_layer_shows_that_product_alone() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_outlines_layer_draws_footprints_not_pixels() {
     let server = Server::start().await;
-    let dir = tempfile::tempdir().unwrap();
     let (query, [x0, y0, x1, y1]) = footprint_map(&server, "SAR__outlines", "");
     let (status, content_type, body) = server.get(&query).await;
     assert_eq!(
@@ -193,9 +174,13 @@ async fn the_outlines_layer_draws_footprints_not_pixels() {
         "{}",
         String::from_utf8_lossy(&body)
     );
-    let image = open_image(&body, dir.path(), "o.png");
-    assert_eq!(rgba(&image, 100, 100)[3], 0, "the inside is not filled");
-    assert_eq!(rgba(&image, 1, 1)[3], 0, "outside is empty");
+    let image = images::open(&body);
+    assert_eq!(
+        images::pixel(&image, 100, 100)[3],
+        0,
+        "the inside is not filled"
+    );
+    assert_eq!(images::pixel(&image, 1, 1)[3], 0, "outside is empty");
     // Every corner of the footprint has an outline pixel within two pixels of it.
     for corner in server.footprint.0[0].exterior().points() {
         let column = ((corner.x() - x0) / (x1 - x0) * 200.0) as isize;
@@ -203,7 +188,9 @@ async fn the_outlines_layer_draws_footprints_not_pixels() {
         let near = (-2..=2).any(|dy| {
             (-2..=2).any(|dx| {
                 let (x, y) = (column + dx, row + dy);
-                (0..200).contains(&x) && (0..200).contains(&y) && rgba(&image, x, y)[3] == 255
+                (0..200).contains(&x)
+                    && (0..200).contains(&y)
+                    && images::pixel(&image, x, y)[3] == 255
             })
         });
         assert!(
@@ -213,7 +200,7 @@ async fn the_outlines_layer_draws_footprints_not_pixels() {
     }
     // Another day: no footprint drawn at all.
     let (_, _, body) = server.get(&format!("{query}&TIME=2011-01-01")).await;
-    let empty = open_image(&body, dir.path(), "e.png");
+    let empty = images::open(&body);
     let alpha: Buffer<u8> = empty
         .rasterband(4)
         .unwrap()
@@ -242,7 +229,6 @@ async fn the_outlines_layer_draws_footprints_not_pixels() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn inimage_exceptions_write_the_error_into_the_image() {
     let server = Server::start().await;
-    let dir = tempfile::tempdir().unwrap();
     let (query, _) = footprint_map(&server, "NOPE", "");
     for exceptions in ["INIMAGE", "application/vnd.ogc.se_inimage"] {
         let opaque = query.replace("TRANSPARENT=TRUE", "TRANSPARENT=FALSE");
@@ -250,7 +236,7 @@ async fn inimage_exceptions_write_the_error_into_the_image() {
             .get(&format!("{opaque}&EXCEPTIONS={exceptions}"))
             .await;
         assert_eq!((status, content_type.as_str()), (200, "image/png"));
-        let image = open_image(&body, dir.path(), "x.png");
+        let image = images::open(&body);
         let red: Buffer<u8> = image
             .rasterband(1)
             .unwrap()
@@ -277,9 +263,8 @@ async fn inimage_exceptions_write_the_error_into_the_image() {
 async fn collections_are_drawn_with_their_configured_style() {
     let plain = Server::start().await;
     let (query, _) = footprint_map(&plain, "SAR", "");
-    let dir = tempfile::tempdir().unwrap();
     let (_, _, body) = plain.get(&query).await;
-    let grey = rgba(&open_image(&body, dir.path(), "plain.png"), 100, 100);
+    let grey = images::pixel(&images::open(&body), 100, 100);
     assert_eq!(grey[3], 255);
     assert_eq!((grey[0], grey[1]), (grey[1], grey[2]), "a grey product");
 
@@ -300,13 +285,13 @@ async fn collections_are_drawn_with_their_configured_style() {
         let (query, _) = footprint_map(&server, "SAR", "");
         let (status, _, body) = server.get(&query).await;
         assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
-        let got = rgba(&open_image(&body, dir.path(), "styled.png"), 100, 100);
+        let got = images::pixel(&images::open(&body), 100, 100);
         assert_eq!(got[..3], expected, "{style:?}");
         assert_eq!(got[3], 255);
         // The product layer is drawn with its collection's style.
         let (product, _) = footprint_map(&server, &server.product_id, "");
         let (_, _, body) = server.get(&product).await;
-        let got = rgba(&open_image(&body, dir.path(), "styled-p.png"), 100, 100);
+        let got = images::pixel(&images::open(&body), 100, 100);
         assert_eq!(got[..3], expected, "{style:?} (product layer)");
     }
 }

@@ -15,7 +15,6 @@ use gdal::{Dataset, DriverManager};
 use pvs_catalog::testing::TestDatabase;
 use pvs_catalog::{Catalog, Collection, Product};
 use pvs_renderer::{Renderer, Settings, routes};
-use pvs_storage::Storage;
 use support::Server;
 
 // ---------------------------------------------------------------------------------------
@@ -302,21 +301,13 @@ impl UtmServer {
             })
             .await
             .unwrap();
-        let storage = Storage::from_url(
-            &format!("file://{}", storage_dir.path().display())
-                .parse()
-                .unwrap(),
-            None,
-        )
-        .unwrap();
+        let storage = pvs_test_support::local_storage(storage_dir.path());
         let settings = Settings {
             max_size: 100,
             ..Settings::default()
         };
         let renderer = Arc::new(Renderer::new(catalog, storage, settings));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, routes(renderer)).await });
+        let base = pvs_test_support::serve(routes(renderer)).await;
         Self {
             _database: database,
             _storage_dir: storage_dir,

@@ -9,15 +9,11 @@ use gdal::raster::Buffer;
 
 mod support;
 
-use support::{Server, open_image};
+use pvs_test_support::images;
+use support::Server;
 
 fn pixel(dataset: &Dataset, band: usize, x: isize, y: isize) -> u8 {
-    let buffer: Buffer<u8> = dataset
-        .rasterband(band)
-        .unwrap()
-        .read_as((x, y), (1, 1), (1, 1), None)
-        .unwrap();
-    buffer.data()[0]
+    images::pixel(dataset, x, y)[band - 1]
 }
 
 /// The COG's value (band 1) at lon/lat.
@@ -89,7 +85,6 @@ async fn capabilities_list_each_collection_with_its_extent_and_time() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn maps_show_the_cog_pixels_in_every_crs_and_version() {
     let server = Server::start().await;
-    let dir = tempfile::tempdir().unwrap();
     let (lon, lat) = server.centre;
     let expected = cog_value(&server.cog, lon, lat);
     let (w, h) = (0.2, 0.2);
@@ -127,7 +122,7 @@ async fn maps_show_the_cog_pixels_in_every_crs_and_version() {
             )
         },
     ];
-    for (i, case) in cases.iter().enumerate() {
+    for case in &cases {
         let (status, content_type, body) = server
             .get(&format!(
                 "SERVICE=WMS&REQUEST=GetMap&LAYERS=SAR&STYLES=&{case}&WIDTH=101&HEIGHT=101&FORMAT=image/png&TRANSPARENT=TRUE"
@@ -139,7 +134,7 @@ async fn maps_show_the_cog_pixels_in_every_crs_and_version() {
             "{case}: {}",
             String::from_utf8_lossy(&body)
         );
-        let image = open_image(&body, dir.path(), &format!("{i}.png"));
+        let image = images::open(&body);
         assert_eq!(image.raster_count(), 4);
         assert_eq!(
             pixel(&image, 4, 50, 50),
@@ -158,15 +153,12 @@ async fn maps_show_the_cog_pixels_in_every_crs_and_version() {
         .get("SERVICE=WMS&REQUEST=GetMap&VERSION=1.1.1&LAYERS=SAR&SRS=EPSG:4326&BBOX=100,0,101,1&WIDTH=8&HEIGHT=8&FORMAT=image/png&TRANSPARENT=TRUE")
         .await;
     assert_eq!(status, 200);
-    assert_eq!(
-        pixel(&open_image(&body, dir.path(), "empty.png"), 4, 4, 4),
-        0
-    );
+    assert_eq!(pixel(&images::open(&body), 4, 4, 4), 0);
     let (_, content_type, body) = server
         .get("SERVICE=WMS&REQUEST=GetMap&VERSION=1.1.1&LAYERS=SAR&SRS=EPSG:4326&BBOX=100,0,101,1&WIDTH=8&HEIGHT=8&FORMAT=image/jpeg&BGCOLOR=0xFF0000")
         .await;
     assert_eq!(content_type, "image/jpeg");
-    let jpeg = open_image(&body, dir.path(), "empty.jpg");
+    let jpeg = images::open(&body);
     assert!(pixel(&jpeg, 1, 4, 4) > 200 && pixel(&jpeg, 2, 4, 4) < 50);
 
     // TIME: the product's instant shows it, another day does not.
@@ -176,7 +168,7 @@ async fn maps_show_the_cog_pixels_in_every_crs_and_version() {
             .get(&format!("SERVICE=WMS&REQUEST=GetMap&VERSION=1.1.1&LAYERS=SAR&SRS=EPSG:4326&BBOX={bbox}&WIDTH=11&HEIGHT=11&FORMAT=image/png&TRANSPARENT=TRUE&TIME={time}"))
             .await;
         assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
-        let image = open_image(&body, dir.path(), "time.png");
+        let image = images::open(&body);
         assert_eq!(pixel(&image, 4, 5, 5), alpha, "TIME={time}");
     }
 }
@@ -333,7 +325,7 @@ async fn gdal_wms_driver_reads_a_layer() {
             lat + 1.0
         ))
         .await;
-    let direct = open_image(&body, dir.path(), "direct.png");
+    let direct = images::open(&body);
     let mean = |dataset: &Dataset| {
         let buffer: Buffer<u8> = dataset
             .rasterband(1)

@@ -12,18 +12,7 @@ use pvs_catalog::{Catalog, Collection, Product};
 use pvs_model::{BrowseReport, Footprint};
 use pvs_raster::convert::{CogOptions, Placement, to_cog};
 use pvs_renderer::{Renderer, Settings, routes};
-use pvs_storage::Storage;
-
-pub fn fixtures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/ngeo")
-}
-
-/// Writes `bytes` (an image the server sent) to a file and opens it with GDAL.
-pub fn open_image(bytes: &[u8], dir: &Path, name: &str) -> gdal::Dataset {
-    let path = dir.join(name);
-    std::fs::write(&path, bytes).unwrap();
-    gdal::Dataset::open(&path).unwrap()
-}
+use pvs_test_support::{fixtures, local_storage};
 
 pub struct Server {
     _database: TestDatabase,
@@ -44,7 +33,8 @@ async fn add_product(
     report: &str,
     image: &str,
 ) -> (PathBuf, (f64, f64), geo::MultiPolygon<f64>, String) {
-    let report = BrowseReport::parse(&std::fs::read(fixtures_dir().join(report)).unwrap()).unwrap();
+    let report =
+        BrowseReport::parse(&std::fs::read(fixtures::ngeo().join(report)).unwrap()).unwrap();
     let browse = report.valid_browses().next().unwrap();
     let Footprint::Wgs84(footprint) = &browse.footprint else {
         panic!("an EPSG:4326 footprint");
@@ -54,7 +44,7 @@ async fn add_product(
     let output = storage_dir.join(&key);
     std::fs::create_dir_all(output.parent().unwrap()).unwrap();
     to_cog(
-        fixtures_dir().join(image).to_str().unwrap(),
+        fixtures::ngeo().join(image).to_str().unwrap(),
         &Placement {
             geolocation: &browse.geolocation,
             reference_system: browse.reference_system,
@@ -89,16 +79,8 @@ async fn add_product(
 /// Serves a renderer over `catalog` and the COGs under `storage_dir` on an ephemeral port;
 /// returns its base URL.
 pub async fn serve(catalog: Arc<dyn Catalog>, storage_dir: &Path, settings: Settings) -> String {
-    let storage = Storage::from_url(
-        &format!("file://{}", storage_dir.display()).parse().unwrap(),
-        None,
-    )
-    .unwrap();
-    let renderer = Arc::new(Renderer::new(catalog, storage, settings));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, routes(renderer)).await });
-    base
+    let renderer = Arc::new(Renderer::new(catalog, local_storage(storage_dir), settings));
+    pvs_test_support::serve(routes(renderer)).await
 }
 
 impl Server {
