@@ -7,9 +7,10 @@ mod support;
 use std::process::Command;
 
 use pvs_cache::source::tile_query;
+use pvs_test_support::images::Pixels;
 use pvs_tiles::time::interval_value;
 use pvs_tiles::{TileFormat, TileKey, TileMatrixSet, TileTime};
-use support::{Pixels, Stack, tile_at};
+use support::{Stack, tile_at};
 
 /// Runs a command on a blocking thread; panics with its stderr if it fails.
 async fn run(program: &'static str, args: Vec<String>) -> String {

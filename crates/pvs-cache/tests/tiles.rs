@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use pvs_cache::Settings;
 use pvs_cache::source::tile_query;
+use pvs_test_support::images::Pixels;
 use pvs_tiles::{Tile, TileFormat, TileKey, TileMatrixSet, TileTime};
-use support::{Answer, Draw, Pixels, Stack, Tiles, tile_at};
+use support::{Answer, Draw, Stack, Tiles, tile_at};
 
 /// The SAR tile at zoom 6 holding the product's centre.
 fn centre_tile(stack: &Stack, tms: TileMatrixSet, z: u8) -> Tile {
@@ -527,9 +528,7 @@ async fn tiles_drawn_across_an_invalidation_are_not_stored() {
             },
         )
         .with_state(proxy_state);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let proxy_base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, proxy).await });
+    let proxy_base = pvs_test_support::serve(proxy).await;
     let racing = TileCache::new(
         store.clone(),
         TileRenderer::http(&proxy_base.parse().unwrap()).unwrap(),

@@ -3,8 +3,9 @@
 
 mod support;
 
+use pvs_test_support::images::Pixels;
 use pvs_tiles::TileMatrixSet;
-use support::{Pixels, Stack, tile_at};
+use support::{Stack, tile_at};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn aligned_get_maps_come_from_the_cache_others_from_the_renderer() {

@@ -6,7 +6,7 @@
 // Each test binary uses part of this module.
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -16,13 +16,10 @@ use pvs_catalog::{Catalog, Collection, Product};
 use pvs_model::{BrowseReport, Footprint};
 use pvs_raster::convert::{CogOptions, Placement, to_cog};
 use pvs_renderer::Renderer;
-use pvs_storage::{Storage, StorageKey};
+use pvs_storage::StorageKey;
+use pvs_test_support::{fixtures, local_storage, serve};
 use pvs_tiles::TileStore;
 use reqwest::header::HeaderMap;
-
-pub fn fixtures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/ngeo")
-}
 
 /// Where tiles are stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,31 +80,16 @@ impl Stack {
             "reference_test_data/ASA_IM__0P_20100722_213840.jpg",
         )
         .await;
-        let storage = Storage::from_url(
-            &format!("file://{}", data_dir.path().display())
-                .parse()
-                .unwrap(),
-            None,
-        )
-        .unwrap();
+        let storage = local_storage(data_dir.path());
         let renderer = Arc::new(Renderer::new(
             catalog.clone(),
             storage,
             pvs_renderer::Settings::default(),
         ));
-        let renderer_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let renderer_base = format!("http://{}", renderer_listener.local_addr().unwrap());
-        let renderer_routes = pvs_renderer::routes(renderer.clone());
-        tokio::spawn(async move { axum::serve(renderer_listener, renderer_routes).await });
+        let renderer_base = serve(pvs_renderer::routes(renderer.clone())).await;
         let tiles_dir = tempfile::tempdir().unwrap();
         let tile_storage = match tiles {
-            Tiles::Local => Storage::from_url(
-                &format!("file://{}", tiles_dir.path().display())
-                    .parse()
-                    .unwrap(),
-                None,
-            )
-            .unwrap(),
+            Tiles::Local => local_storage(tiles_dir.path()),
             Tiles::S3 => pvs_storage::testing::s3_storage("cache").await,
         };
         let store = TileStore::new(tile_storage, "tiles".parse::<StorageKey>().unwrap());
@@ -116,10 +98,7 @@ impl Stack {
             Draw::Http => TileRenderer::http(&renderer_base.parse().unwrap()).unwrap(),
         };
         let cache = Arc::new(TileCache::new(store, tile_renderer, catalog));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let routes = pvs_cache::routes(cache.clone(), settings);
-        tokio::spawn(async move { axum::serve(listener, routes).await });
+        let base = serve(pvs_cache::routes(cache.clone(), settings)).await;
         Self {
             _database: database,
             _data_dir: data_dir,
@@ -251,7 +230,8 @@ async fn add_product(
     report: &str,
     image: &str,
 ) -> Added {
-    let report = BrowseReport::parse(&std::fs::read(fixtures_dir().join(report)).unwrap()).unwrap();
+    let report =
+        BrowseReport::parse(&std::fs::read(fixtures::ngeo().join(report)).unwrap()).unwrap();
     let browse = report.valid_browses().next().unwrap();
     let Footprint::Wgs84(footprint) = &browse.footprint else {
         panic!("an EPSG:4326 footprint");
@@ -261,7 +241,7 @@ async fn add_product(
     let output = storage_dir.join(&key);
     std::fs::create_dir_all(output.parent().unwrap()).unwrap();
     to_cog(
-        fixtures_dir().join(image).to_str().unwrap(),
+        fixtures::ngeo().join(image).to_str().unwrap(),
         &Placement {
             geolocation: &browse.geolocation,
             reference_system: browse.reference_system,
@@ -291,59 +271,6 @@ async fn add_product(
         id,
         begin: browse.start,
         end: browse.end,
-    }
-}
-
-/// The pixels of an image: width, height and the bands' values row by row.
-pub struct Pixels {
-    pub width: usize,
-    pub height: usize,
-    pub bands: Vec<Vec<u8>>,
-}
-
-impl Pixels {
-    /// Decodes an image with GDAL.
-    pub fn decode(bytes: &[u8]) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("image");
-        std::fs::write(&path, bytes).unwrap();
-        Self::open(&path)
-    }
-
-    /// Reads an image file with GDAL.
-    pub fn open(path: &Path) -> Self {
-        let dataset = gdal::Dataset::open(path).unwrap();
-        let (width, height) = dataset.raster_size();
-        let bands = (1..=dataset.raster_count())
-            .map(|band| {
-                dataset
-                    .rasterband(band)
-                    .unwrap()
-                    .read_as::<u8>((0, 0), (width, height), (width, height), None)
-                    .unwrap()
-                    .data()
-                    .to_vec()
-            })
-            .collect();
-        Self {
-            width,
-            height,
-            bands,
-        }
-    }
-
-    /// How many pixels are opaque (alpha 255; all of them without an alpha band).
-    pub fn opaque(&self) -> usize {
-        match self.bands.len() {
-            4 | 2 => self
-                .bands
-                .last()
-                .unwrap()
-                .iter()
-                .filter(|a| **a == 255)
-                .count(),
-            _ => self.width * self.height,
-        }
     }
 }
 
