@@ -16,11 +16,9 @@ use pvs_model::{
 use pvs_queue::testing::TestRedis;
 use pvs_registrar::Registrar;
 use pvs_seeder::{Counts, RunOptions, SeedJob, seed_job};
+use pvs_test_support::images;
 use pvs_tiles::{Tile, TileFormat, TileKey, TileMatrixSet, TileTime};
-use support::{
-    World, at, boxes_of, interval_key, matrix, open_image, overlaps, pixel, rect, stored,
-    tile_bounds,
-};
+use support::{World, at, boxes_of, interval_key, matrix, overlaps, rect, stored, tile_bounds};
 
 const RED: [u8; 3] = [220, 20, 20];
 const BLUE: [u8; 3] = [20, 20, 220];
@@ -161,7 +159,7 @@ async fn colour_at(
     let [west, _, _, north] = tile_bounds("WorldCRS84Quad", z, x, y);
     let px = ((lon - west) / side * 256.0) as isize;
     let py = ((north - lat) / side * 256.0) as isize;
-    Some(pixel(&open_image(&tile.bytes), px, py))
+    Some(images::pixel(&images::open(&tile.bytes), px, py))
 }
 
 fn time_of(product: &Product) -> TileTime {

@@ -11,9 +11,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
+use gdal::DriverManager;
 use gdal::raster::{Buffer, RasterCreationOptions};
 use gdal::spatial_ref::SpatialRef;
-use gdal::{Dataset, DriverManager};
 use geo_types::{MultiPolygon, Polygon, polygon};
 use pvs_cache::{TileCache, TileRenderer};
 use pvs_catalog::testing::TestDatabase;
@@ -59,13 +59,7 @@ impl World {
                 .unwrap();
         }
         let data_dir = tempfile::tempdir().unwrap();
-        let storage = Storage::from_url(
-            &format!("file://{}", data_dir.path().display())
-                .parse()
-                .unwrap(),
-            None,
-        )
-        .unwrap();
+        let storage = pvs_test_support::local_storage(data_dir.path());
         let tiles = TileStore::new(
             pvs_storage::testing::s3_storage("tiles").await,
             "tiles".parse().unwrap(),
@@ -161,37 +155,6 @@ pub fn write_cog(path: &Path, [west, south, east, north]: [f64; 4], rgb: [u8; 3]
     dataset
         .create_copy(&cog, path, &RasterCreationOptions::new())
         .unwrap();
-}
-
-/// Opens an image (a tile's bytes) with GDAL from memory.
-pub fn open_image(bytes: &[u8]) -> Dataset {
-    let name = format!("/vsimem/pvs-seeder-test-{}.png", uuid_like());
-    gdal::vsi::create_mem_file(&name, bytes.to_vec()).unwrap();
-    Dataset::open(&name).unwrap()
-}
-
-fn uuid_like() -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(0);
-    format!(
-        "{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-/// All bands of pixel (x, y).
-pub fn pixel(dataset: &Dataset, x: isize, y: isize) -> Vec<u8> {
-    (1..=dataset.raster_count())
-        .map(|band| {
-            let buffer: Buffer<u8> = dataset
-                .rasterband(band)
-                .unwrap()
-                .read_as((x, y), (1, 1), (1, 1), None)
-                .unwrap();
-            buffer.data()[0]
-        })
-        .collect()
 }
 
 /// The tile-key time of a product's interval, computed independently of pvs-tiles: the
