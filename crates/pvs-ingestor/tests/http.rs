@@ -9,6 +9,7 @@ use std::sync::Arc;
 use pvs_ingestor::{Auth, Ingestor};
 use pvs_model::BrowseReport;
 use pvs_queue::{Stage, WorkQueue};
+use pvs_test_support::s3::s3_storage;
 use support::{Server, TestQueue, expected_items, fixture_reports};
 
 const MIB: u64 = 1024 * 1024;
@@ -199,7 +200,7 @@ async fn an_already_registered_id_is_reported_as_replaced() {
 #[tokio::test]
 async fn the_storage_prefix_makes_the_image_key() {
     let queue = TestQueue::new().await;
-    let storage = support::s3_storage().await;
+    let storage = s3_storage("data").await;
     storage
         .put(
             &"incoming/img-1.jpg".parse().unwrap(),
@@ -516,10 +517,7 @@ async fn credentials_are_required_when_configured() {
 #[tokio::test]
 async fn an_unreachable_queue_gives_503_and_the_report_can_be_sent_again() {
     // A Redis server of this test's own, stopped after the ingestor connected.
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = pvs_test_support::free_port();
     let mut redis = std::process::Command::new("redis-server")
         .args([
             "--port",

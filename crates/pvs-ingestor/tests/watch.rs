@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use pvs_ingestor::{Ingestor, WatchFolder};
 use pvs_model::BrowseReport;
 use pvs_storage::{Storage, StorageKey};
+use pvs_test_support::s3::s3_storage;
 use support::{TestQueue, expected_items, fixture_reports};
 
 const QUIET: Duration = Duration::from_millis(300);
@@ -81,7 +82,7 @@ async fn wait_for_filed(dir: &Path, n: usize) -> (Vec<String>, Vec<String>) {
 #[tokio::test]
 async fn every_fixture_report_dropped_in_the_folder_is_ingested() {
     let queue = TestQueue::new().await;
-    let storage = support::s3_storage().await;
+    let storage = s3_storage("data").await;
     let dir = tempfile::tempdir().unwrap();
     // Reports with their images beside them; the FAILURE report's image is missing, as in
     // the original test data.
@@ -185,7 +186,7 @@ fn one_report(id: &str) -> String {
 #[tokio::test]
 async fn a_slowly_written_report_is_read_only_once_complete() {
     let queue = TestQueue::new().await;
-    let storage = support::s3_storage().await;
+    let storage = s3_storage("data").await;
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("slow.tif"), b"tiff").unwrap();
     let _stop = start_watcher(&queue, storage, dir.path());
@@ -212,7 +213,7 @@ async fn a_slowly_written_report_is_read_only_once_complete() {
 #[tokio::test]
 async fn write_then_rename_and_temporary_names() {
     let queue = TestQueue::new().await;
-    let storage = support::s3_storage().await;
+    let storage = s3_storage("data").await;
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("renamed.tif"), b"tiff").unwrap();
     let _stop = start_watcher(&queue, storage, dir.path());
@@ -232,7 +233,7 @@ async fn write_then_rename_and_temporary_names() {
 #[tokio::test]
 async fn images_outside_the_folder_and_bad_reports_are_refused() {
     let queue = TestQueue::new().await;
-    let storage = support::s3_storage().await;
+    let storage = s3_storage("data").await;
     let outside = tempfile::tempdir().unwrap();
     std::fs::write(outside.path().join("secret.tif"), b"secret").unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -277,7 +278,7 @@ async fn images_outside_the_folder_and_bad_reports_are_refused() {
 #[tokio::test]
 async fn a_name_already_filed_is_not_overwritten() {
     let queue = TestQueue::new().await;
-    let storage = support::s3_storage().await;
+    let storage = s3_storage("data").await;
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("again.tif"), b"tiff").unwrap();
     let _stop = start_watcher(&queue, storage, dir.path());

@@ -4,19 +4,14 @@
 
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 
 use pvs_ingestor::{Auth, HttpSettings, Ingestor};
 use pvs_model::{BrowseItem, BrowseReport};
 use pvs_queue::testing::TestRedis;
 use pvs_queue::{QueueName, RedisQueue, WorkQueue};
-use pvs_storage::{S3Settings, Storage, StorageKey};
-
-pub fn s3_endpoint() -> String {
-    std::env::var("PVS_TEST_S3_ENDPOINT").unwrap_or_else(|_| "http://127.0.0.1:9000".to_owned())
-}
+use pvs_storage::StorageKey;
 
 /// A Redis queue under a prefix of its own (deleted afterwards), with helpers for
 /// `preprocess-md_queue`.
@@ -52,37 +47,6 @@ impl TestQueue {
     pub async fn len(&self) -> u64 {
         self.queue.len(QueueName::PreprocessMd).await.unwrap()
     }
-}
-
-/// A storage in a new bucket of the S3 test server.
-pub async fn s3_storage() -> Storage {
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let bucket = format!(
-        "pvs-ingest-{}-{}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed),
-        &uuid::Uuid::new_v4().simple().to_string()[..8]
-    );
-    let endpoint = s3_endpoint();
-    let created = reqwest::Client::new()
-        .put(format!("{}/{bucket}", endpoint.trim_end_matches('/')))
-        .send()
-        .await
-        .unwrap_or_else(|e| {
-            panic!("the S3 test server at {endpoint} does not answer ({e}); run scripts/s3-server.sh start")
-        });
-    assert!(
-        created.status().is_success(),
-        "create bucket: {}",
-        created.status()
-    );
-    let settings = S3Settings::with_endpoint(endpoint.parse().unwrap())
-        .with_credentials("pvs-test", "pvs-test-secret");
-    Storage::from_url(
-        &format!("s3://{bucket}/data").parse().unwrap(),
-        Some(&settings),
-    )
-    .unwrap()
 }
 
 /// The ingestor served over HTTP on a free port of 127.0.0.1.
@@ -170,9 +134,7 @@ impl Answer {
     }
 }
 
-pub fn fixtures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/ngeo")
-}
+pub use pvs_test_support::fixtures::ngeo as fixtures_dir;
 
 /// Every fixture report, by path, sorted.
 pub fn fixture_reports() -> Vec<PathBuf> {
