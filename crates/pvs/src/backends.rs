@@ -185,6 +185,16 @@ pub fn storage(env: &Env) -> Result<Option<Storage>, StartError> {
     Ok(Some(Storage::from_url(&url, Some(&s3))?))
 }
 
+/// The object storage from `STORAGE_URL`, for a service that cannot run without it.
+pub fn required_storage(env: &Env) -> Result<Storage, StartError> {
+    storage(env)?.ok_or_else(|| {
+        StartError::Config(ConfigError::new(
+            &vars::STORAGE_URL,
+            "is required but not set",
+        ))
+    })
+}
+
 /// The tile store: `TILES_STORAGE_URL` (else `STORAGE_URL`) under `TILES_PREFIX`; `None` when
 /// neither storage variable is set.
 pub fn tile_store(env: &Env) -> Result<Option<TileStore>, StartError> {

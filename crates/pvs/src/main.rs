@@ -30,6 +30,7 @@ mod renderer;
 mod seeder;
 mod status;
 mod up;
+mod worker;
 
 use backends::StartError;
 use ingestor::IngestorArgs;

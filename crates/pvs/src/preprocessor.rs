@@ -5,11 +5,11 @@ use std::sync::Arc;
 
 use pvs_preprocessor::{Preprocessor, Settings};
 use pvs_service::config::{ConfigError, Env, ListenAddr, vars};
-use pvs_service::http;
 
 use crate::HttpArgs;
 use crate::backends::{self, StartError};
 use crate::registrar::{collections, report_dir};
+use crate::worker::QueueWorker;
 
 /// Options of `pvs preprocessor`.
 #[derive(Debug, clap::Args)]
@@ -46,12 +46,7 @@ pub async fn run(env: &Env, args: PreprocessorArgs, listen: ListenAddr) -> Resul
     let collections = collections(env)?;
     let report_dir = report_dir(env)?;
     let work_dir = work_dir(env)?;
-    let storage = backends::storage(env)?.ok_or_else(|| {
-        StartError::Config(ConfigError::new(
-            &vars::STORAGE_URL,
-            "is required but not set",
-        ))
-    })?;
+    let storage = backends::required_storage(env)?;
     let cores = std::thread::available_parallelism().map_or(2, usize::from);
     let settings = Settings {
         threads: args.threads.map_or(cores, usize::from),
@@ -70,37 +65,27 @@ pub async fn run(env: &Env, args: PreprocessorArgs, listen: ListenAddr) -> Resul
         preprocessor = preprocessor.with_report_dir(dir);
     }
     let preprocessor = Arc::new(preprocessor);
-    let metrics = crate::metrics::service_metrics("preprocessor", Some(queue.clone()));
-    let readiness = backends::Probes {
-        queue: Some(queue),
-        storage: Some(storage),
-        ..Default::default()
-    }
-    .readiness();
-    let router = http::service_router("preprocessor", axum::Router::new(), readiness, metrics);
-    let listener = http::bind(listen).await.map_err(StartError::bind(listen))?;
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let name = args
-        .consumer_name
-        .clone()
-        .unwrap_or_else(|| pvs_queue::unique_consumer_name("preprocessor"));
-    tracing::info!(
-        address = %listen,
-        consumer = %name,
-        concurrency,
-        threads = preprocessor.threads(),
-        "preprocessor consuming preprocess-md_queue and preprocess_queue"
-    );
-    let worker = tokio::spawn(async move { preprocessor.run(&name, concurrency, stop_rx).await });
-    let served = http::serve(listener, router, async move {
-        http::shutdown_signal().await;
-        let _ = stop_tx.send(true);
-    })
-    .await;
-    match worker.await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => return Err(StartError::worker("preprocessing queues")(e)),
-        Err(e) => return Err(StartError::worker("preprocessor worker")(e)),
-    }
-    served.map_err(StartError::Serve)
+    let worker = QueueWorker {
+        service: "preprocessor",
+        queues: "preprocessing queues",
+        task: "preprocessor worker",
+        consumer_name: args.consumer_name,
+        queue,
+        probes: backends::Probes {
+            storage: Some(storage),
+            ..Default::default()
+        },
+    };
+    worker
+        .serve(listen, |name, stop| {
+            tracing::info!(
+                address = %listen,
+                consumer = %name,
+                concurrency,
+                threads = preprocessor.threads(),
+                "preprocessor consuming preprocess-md_queue and preprocess_queue"
+            );
+            async move { preprocessor.run(&name, concurrency, stop).await }
+        })
+        .await
 }

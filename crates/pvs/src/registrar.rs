@@ -8,10 +8,10 @@ use pvs_catalog::{Catalog, PostgisCatalog};
 use pvs_model::Collections;
 use pvs_registrar::{PrefixOptions, PrefixOutcome, Registrar};
 use pvs_service::config::{ConfigError, DatabaseUrl, Env, ListenAddr, vars};
-use pvs_service::http;
 
 use crate::HttpArgs;
 use crate::backends::{self, StartError};
+use crate::worker::QueueWorker;
 
 /// Options of `pvs registrar`.
 #[derive(Debug, clap::Args)]
@@ -85,12 +85,7 @@ pub async fn run(env: &Env, args: RegistrarArgs, listen: ListenAddr) -> Result<(
         .get_opt::<bool>(&vars::INVALIDATION_RECORDS)?
         .unwrap_or(true);
     let database: DatabaseUrl = env.get(&vars::DATABASE_URL)?;
-    let storage = backends::storage(env)?.ok_or_else(|| {
-        StartError::Config(ConfigError::new(
-            &vars::STORAGE_URL,
-            "is required but not set",
-        ))
-    })?;
+    let storage = backends::required_storage(env)?;
     let tiles = backends::tile_store(env)?;
     let queue = backends::queue(env).await?;
     let catalog: Arc<dyn Catalog> = Arc::new(PostgisCatalog::connect(database.as_str()).await?);
@@ -129,37 +124,25 @@ pub async fn run(env: &Env, args: RegistrarArgs, listen: ListenAddr) -> Result<(
         };
         return register_prefixes(&registrar, &args.objects_prefix, &options).await;
     }
-    let metrics = crate::metrics::service_metrics("registrar", Some(queue.clone()));
-    let readiness = backends::Probes {
-        queue: Some(queue),
-        catalog: Some(catalog),
-        storage: Some(storage),
-    }
-    .readiness();
-    let router = http::service_router("registrar", axum::Router::new(), readiness, metrics);
-    let listener = http::bind(listen).await.map_err(StartError::bind(listen))?;
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let name = args
-        .consumer_name
-        .clone()
-        .unwrap_or_else(|| pvs_queue::unique_consumer_name("registrar"));
-    tracing::info!(address = %listen, consumer = %name, "registrar consuming register_queue");
-    let worker = tokio::spawn(async move {
-        registrar
-            .run(&name, usize::from(args.concurrency), stop_rx)
-            .await
-    });
-    let served = http::serve(listener, router, async move {
-        http::shutdown_signal().await;
-        let _ = stop_tx.send(true);
-    })
-    .await;
-    match worker.await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => return Err(StartError::worker("register_queue")(e)),
-        Err(e) => return Err(StartError::worker("registrar worker")(e)),
-    }
-    served.map_err(StartError::Serve)
+    let concurrency = usize::from(args.concurrency);
+    let worker = QueueWorker {
+        service: "registrar",
+        queues: "register_queue",
+        task: "registrar worker",
+        consumer_name: args.consumer_name,
+        queue,
+        probes: backends::Probes {
+            catalog: Some(catalog),
+            storage: Some(storage),
+            ..Default::default()
+        },
+    };
+    worker
+        .serve(listen, |name, stop| {
+            tracing::info!(address = %listen, consumer = %name, "registrar consuming register_queue");
+            async move { registrar.run(&name, concurrency, stop).await }
+        })
+        .await
 }
 
 /// `--objects-prefix`: registers prefix after prefix, one line per product, a progress line

@@ -67,12 +67,7 @@ pub async fn run(env: &Env, listen: ListenAddr) -> Result<(), StartError> {
     // Every configuration check comes before any backend is touched.
     let settings = settings(env)?;
     let database: DatabaseUrl = env.get(&vars::DATABASE_URL)?;
-    let storage = backends::storage(env)?.ok_or_else(|| {
-        StartError::Config(ConfigError::new(
-            &vars::STORAGE_URL,
-            "is required but not set",
-        ))
-    })?;
+    let storage = backends::required_storage(env)?;
     pvs_raster::init();
     let catalog: Arc<dyn Catalog> = Arc::new(PostgisCatalog::connect(database.as_str()).await?);
     let opensearch = Arc::new(opensearch(&settings, catalog.clone()));

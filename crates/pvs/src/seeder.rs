@@ -15,11 +15,11 @@ use pvs_seeder::{
     Counts, Plan, PlanError, Progress, ProgressBar, RunOptions, SeedJob, Seeder, WorkerSettings,
 };
 use pvs_service::config::{ConfigError, DatabaseUrl, Env, ListenAddr, vars};
-use pvs_service::http;
 use pvs_tiles::{TileFormat, TileMatrixSet};
 
 use crate::HttpArgs;
 use crate::backends::{self, StartError};
+use crate::worker::QueueWorker;
 
 /// Options of `pvs seeder`.
 #[derive(Debug, clap::Args)]
@@ -146,33 +146,24 @@ pub async fn run(env: &Env, args: SeederArgs, listen: ListenAddr) -> Result<(), 
             "no collection has seed_zoom in COLLECTIONS_FILE: seed_queue messages seed nothing"
         );
     }
-    let metrics = crate::metrics::service_metrics("seeder", Some(queue.clone()));
-    let readiness = backends::Probes {
-        queue: Some(queue),
-        catalog: Some(catalog),
-        storage: Some(tile_storage),
-    }
-    .readiness();
-    let router = http::service_router("seeder", axum::Router::new(), readiness, metrics);
-    let listener = http::bind(listen).await.map_err(StartError::bind(listen))?;
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let name = args
-        .consumer_name
-        .clone()
-        .unwrap_or_else(|| pvs_queue::unique_consumer_name("seeder"));
-    tracing::info!(address = %listen, consumer = %name, collections = ?seeder.seeded_collections(), "seeder consuming seed_queue");
-    let worker = tokio::spawn(async move { seeder.run(&name, stop_rx).await });
-    let served = http::serve(listener, router, async move {
-        http::shutdown_signal().await;
-        let _ = stop_tx.send(true);
-    })
-    .await;
-    match worker.await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => return Err(StartError::worker("seed_queue")(e)),
-        Err(e) => return Err(StartError::worker("seeder worker")(e)),
-    }
-    served.map_err(StartError::Serve)
+    let worker = QueueWorker {
+        service: "seeder",
+        queues: "seed_queue",
+        task: "seeder worker",
+        consumer_name: args.consumer_name,
+        queue,
+        probes: backends::Probes {
+            catalog: Some(catalog),
+            storage: Some(tile_storage),
+            ..Default::default()
+        },
+    };
+    worker
+        .serve(listen, |name, stop| {
+            tracing::info!(address = %listen, consumer = %name, collections = ?seeder.seeded_collections(), "seeder consuming seed_queue");
+            async move { seeder.run(&name, stop).await }
+        })
+        .await
 }
 
 /// The command line's progress: what the plan holds, then a bar on stderr.
