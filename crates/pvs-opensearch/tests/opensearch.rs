@@ -12,7 +12,6 @@ use pvs_catalog::testing::TestDatabase;
 use pvs_catalog::{Catalog, Collection, Product};
 use pvs_opensearch::OpenSearch;
 use pvs_renderer::{Renderer, Settings};
-use pvs_storage::Storage;
 use quick_xml::events::Event;
 use serde_json::Value;
 
@@ -215,13 +214,7 @@ impl Server {
             [10.0, 40.0, 12.0, 42.0],
             200,
         );
-        let storage = Storage::from_url(
-            &format!("file://{}", storage_dir.path().display())
-                .parse()
-                .unwrap(),
-            None,
-        )
-        .unwrap();
+        let storage = pvs_test_support::local_storage(storage_dir.path());
         // OpenSearch beside the renderer its GetMap links lead to, as `pvs renderer` serves
         // them.
         let settings = Settings::default();
@@ -233,9 +226,7 @@ impl Server {
         });
         let renderer = Arc::new(Renderer::new(catalog, storage, settings));
         let app = pvs_renderer::routes(renderer).merge(pvs_opensearch::routes(opensearch));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        let base = pvs_test_support::serve(app).await;
         Self {
             _database: database,
             _storage_dir: storage_dir,

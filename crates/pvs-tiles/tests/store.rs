@@ -6,7 +6,6 @@ use std::collections::BTreeSet;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use pvs_storage::{Storage, StorageUrl};
 use pvs_tiles::{Change, Tile, TileFormat, TileKey, TileMatrixSet, TileStore, TileTime};
 
 fn at(s: &str) -> DateTime<Utc> {
@@ -14,9 +13,8 @@ fn at(s: &str) -> DateTime<Utc> {
 }
 
 fn local(dir: &tempfile::TempDir) -> TileStore {
-    let url: StorageUrl = format!("file://{}", dir.path().display()).parse().unwrap();
     TileStore::new(
-        Storage::from_url(&url, None).unwrap(),
+        pvs_test_support::local_storage(dir.path()),
         "tiles".parse().unwrap(),
     )
 }
