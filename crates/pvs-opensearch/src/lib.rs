@@ -23,15 +23,15 @@ mod request;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::get;
 use chrono::{DateTime, SecondsFormat, Utc};
 use geo::{BoundingRect, Intersects, Rect};
 use pvs_catalog::{Bbox, Catalog, CatalogError, CollectionInfo, MAX_LIMIT, Product, ProductQuery};
 use pvs_ogc::{Exception, Report};
+use pvs_service::http::respond;
 use pvs_service::public_url::PublicUrl;
 
 use request::{Region, SearchRequest, Target};
@@ -299,14 +299,6 @@ pub(crate) fn iso(time: DateTime<Utc>) -> String {
     time.to_rfc3339_opts(SecondsFormat::AutoSi, true)
 }
 
-fn respond(status: StatusCode, content_type: &str, body: Vec<u8>) -> Response {
-    Response::builder()
-        .status(status)
-        .header(header::CONTENT_TYPE, content_type)
-        .body(Body::from(body))
-        .unwrap_or_else(|_| Response::new(Body::empty()))
-}
-
 /// The error as an OWS 2.0 `ExceptionReport` (XML answers) or a JSON object (JSON answers),
 /// with the parameter as locator.
 fn error_response(error: &Exception, json: bool) -> Response {
@@ -360,12 +352,7 @@ async fn collections_description(
     headers: HeaderMap,
 ) -> Response {
     let context = Context::new(&state, &headers, None, Format::Atom);
-    let xml = description::document(&context, Target::Collections);
-    respond(
-        StatusCode::OK,
-        "application/opensearchdescription+xml",
-        xml.into_bytes(),
-    )
+    description_response(&context, Target::Collections)
 }
 
 async fn products_description(
@@ -377,7 +364,12 @@ async fn products_description(
         return error_response(&error, false);
     }
     let context = Context::new(&state, &headers, Some(collection), Format::Atom);
-    let xml = description::document(&context, Target::Products);
+    description_response(&context, Target::Products)
+}
+
+/// The OpenSearch description document of the `target` search.
+fn description_response(context: &Context, target: Target) -> Response {
+    let xml = description::document(context, target);
     respond(
         StatusCode::OK,
         "application/opensearchdescription+xml",

@@ -54,24 +54,18 @@ pub(crate) const PRODUCT_PARAMS: &[Param] = &[
     param("relation", "time:relation"),
 ];
 
-/// The parameters of a collection search, in template order: those of product searches
-/// plus free text and the product type.
-pub(crate) const COLLECTION_PARAMS: &[Param] = &[
-    param("q", "searchTerms"),
-    param("count", "count"),
-    param("startIndex", "startIndex"),
-    param("startPage", "startPage"),
-    param("bbox", "geo:box"),
-    param("geom", "geo:geometry"),
-    param("lat", "geo:lat"),
-    param("lon", "geo:lon"),
-    param("radius", "geo:radius"),
-    param("uid", "geo:uid"),
-    param("start", "time:start"),
-    param("end", "time:end"),
-    param("relation", "time:relation"),
-    param("productType", "eo:productType"),
-];
+/// The parameters of a collection search, in template order: free text, those of product
+/// searches, then the product type.
+pub(crate) const COLLECTION_PARAMS: &[Param] = &{
+    let mut params = [param("q", "searchTerms"); PRODUCT_PARAMS.len() + 2];
+    let mut index = 0;
+    while index < PRODUCT_PARAMS.len() {
+        params[index + 1] = PRODUCT_PARAMS[index];
+        index += 1;
+    }
+    params[index + 1] = param("productType", "eo:productType");
+    params
+};
 
 impl Target {
     /// The parameters this search takes.

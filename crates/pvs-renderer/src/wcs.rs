@@ -9,7 +9,6 @@ mod xml;
 
 use std::collections::HashSet;
 
-use axum::body::Body;
 use axum::http::{StatusCode, header};
 use axum::response::Response;
 use geo::{Contains, Intersects};
@@ -20,6 +19,7 @@ use crate::Renderer;
 use pvs_ogc::exception::clip as shown;
 use pvs_ogc::limits::{MAX_QUERY_BYTES, check};
 use pvs_ogc::{Exception, Params, Report};
+use pvs_service::http::respond;
 use pvs_service::public_url::BaseUrl;
 use request::{Axis, Subset, axis_of, encode_id};
 use xml::{Axes, Sections};
@@ -113,14 +113,6 @@ fn check_accept_versions(request: &Params) -> Result<(), Exception> {
             ),
         ))
     }
-}
-
-fn respond(status: StatusCode, content_type: &str, body: Vec<u8>) -> Response {
-    Response::builder()
-        .status(status)
-        .header(header::CONTENT_TYPE, content_type)
-        .body(Body::from(body))
-        .expect("a valid response")
 }
 
 fn xml_response(xml: String) -> Response {

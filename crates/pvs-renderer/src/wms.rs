@@ -1,7 +1,6 @@
 //! WMS 1.1.1 and 1.3.0: dispatch, capabilities, GetMap and service exceptions.
 
-use axum::body::Body;
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::{DateTime, SecondsFormat, Utc};
 use pvs_catalog::{CollectionInfo, Product};
@@ -11,6 +10,7 @@ use pvs_ogc::xml::escape;
 use pvs_ogc::{Exception, Params, Report};
 use pvs_raster::draw::message;
 use pvs_raster::render::{Format, Rgba, View, encode};
+use pvs_service::http::respond;
 use pvs_service::public_url::BaseUrl;
 
 use crate::Renderer;
@@ -247,14 +247,6 @@ async fn image_response(status: StatusCode, mut image: Rgba, request: &GetMap) -
         "text/plain",
         error.into_bytes(),
     )
-}
-
-fn respond(status: StatusCode, content_type: &str, body: Vec<u8>) -> Response {
-    Response::builder()
-        .status(status)
-        .header(header::CONTENT_TYPE, content_type)
-        .body(Body::from(body))
-        .expect("a valid response")
 }
 
 fn server_error(version: Version, message: &str) -> Response {

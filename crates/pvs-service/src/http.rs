@@ -30,6 +30,12 @@ use crate::metrics::{self, Metrics};
 /// The header carrying a request's id, in requests and answers.
 pub const REQUEST_ID: &str = "x-request-id";
 
+/// An answer of `status` with `body` of `content_type`: the one way the OGC and OpenSearch
+/// handlers answer. A `content_type` that is no valid header value answers 500.
+pub fn respond(status: StatusCode, content_type: &str, body: Vec<u8>) -> Response {
+    (status, [(header::CONTENT_TYPE, content_type)], body).into_response()
+}
+
 /// A readiness probe: resolves to `Ok` when its backend answers, or to a message saying why not.
 pub type Probe =
     Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync>;
