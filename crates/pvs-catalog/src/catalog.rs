@@ -1,5 +1,7 @@
 //! The catalog interface every backend implements.
 
+use std::future::Future;
+
 use async_trait::async_trait;
 
 use crate::{Collection, CollectionInfo, Product, ProductQuery, Registration, Result};
@@ -49,4 +51,40 @@ pub trait Catalog: Send + Sync {
 
     /// How many products match `query`, ignoring its limit and offset.
     async fn count(&self, query: &ProductQuery) -> Result<u64>;
+}
+
+/// What every backend's [`Catalog::register_batch`] does around its own writing: each product
+/// is validated first and a refused one gets its error; `write` is given the indexes of the
+/// others and answers a result for each (as `(index, result)`); when `write` fails as a whole,
+/// nothing of it was kept and each of those products gets that error.
+pub(crate) async fn register_valid<W>(
+    products: &[Product],
+    write: impl FnOnce(Vec<usize>) -> W,
+) -> Vec<Result<Registration>>
+where
+    W: Future<Output = Result<Vec<(usize, Result<Registration>)>>>,
+{
+    let mut results: Vec<Option<Result<Registration>>> = products
+        .iter()
+        .map(|product| product.validate().err().map(Err))
+        .collect();
+    let valid: Vec<usize> = (0..products.len())
+        .filter(|&index| results[index].is_none())
+        .collect();
+    match write(valid.clone()).await {
+        Ok(written) => {
+            for (index, result) in written {
+                results[index] = Some(result);
+            }
+        }
+        Err(error) => {
+            for index in valid {
+                results[index] = Some(Err(error.clone()));
+            }
+        }
+    }
+    results
+        .into_iter()
+        .map(|result| result.expect("every product has a result"))
+        .collect()
 }

@@ -96,6 +96,7 @@ mod collection;
 #[cfg(feature = "contract")]
 pub mod contract;
 mod error;
+mod migration;
 mod postgis;
 mod product;
 mod query;

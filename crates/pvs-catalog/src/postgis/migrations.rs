@@ -3,14 +3,8 @@
 use deadpool_postgres::Client;
 
 use super::describe;
+use crate::migration::Migration;
 use crate::{CatalogError, Result};
-
-/// One schema change: `migrations/NNNN_name.sql`.
-pub(crate) struct Migration {
-    pub(crate) version: i32,
-    pub(crate) name: &'static str,
-    pub(crate) sql: &'static str,
-}
 
 /// Every migration, in order. Append only: an applied migration must never change.
 pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
@@ -59,7 +53,7 @@ pub(crate) async fn migrate(client: &mut Client) -> Result<()> {
 }
 
 async fn apply(client: &mut Client, migration: &Migration) -> Result<()> {
-    let file = format!("{:04}_{}.sql", migration.version, migration.name);
+    let file = migration.file();
     let fail = |doing: &str, error: tokio_postgres::Error| CatalogError::Migration {
         version: migration.version,
         reason: format!("{doing} ({file}): {}", describe(&error)),
@@ -132,26 +126,11 @@ async fn apply(client: &mut Client, migration: &Migration) -> Result<()> {
 mod tests {
     use super::MIGRATIONS;
 
-    /// The embedded list matches the `migrations/` directory: versions 1, 2, 3... in order,
-    /// one file each, named `NNNN_name.sql`.
     #[test]
     fn embedded_migrations_match_the_directory() {
-        let directory = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations");
-        let mut files: Vec<String> = std::fs::read_dir(directory)
-            .unwrap()
-            .map(|entry| entry.unwrap().file_name().into_string().unwrap())
-            .collect();
-        files.sort();
-        let embedded: Vec<String> = MIGRATIONS
-            .iter()
-            .map(|migration| format!("{:04}_{}.sql", migration.version, migration.name))
-            .collect();
-        assert_eq!(files, embedded);
-        for (index, migration) in MIGRATIONS.iter().enumerate() {
-            assert_eq!(migration.version, index as i32 + 1);
-            let on_disk =
-                std::fs::read_to_string(format!("{directory}/{}", embedded[index])).unwrap();
-            assert_eq!(migration.sql, on_disk);
-        }
+        crate::migration::assert_match_directory(
+            MIGRATIONS,
+            concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"),
+        );
     }
 }

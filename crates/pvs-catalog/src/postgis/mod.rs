@@ -17,6 +17,7 @@ use geozero::{CoordDimensions, ToGeo, ToWkb};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{NoTls, Row};
 
+use crate::catalog::register_valid;
 use crate::{
     Bbox, Catalog, CatalogError, Collection, CollectionInfo, Product, ProductQuery, Registration,
     Result,
@@ -237,8 +238,8 @@ impl PostgisCatalog {
         &self,
         products: &[Product],
         order: &[usize],
-        results: &mut [Option<Result<Registration>>],
-    ) -> Result<()> {
+    ) -> Result<Vec<(usize, Result<Registration>)>> {
+        let mut results = Vec::with_capacity(order.len());
         let mut client = self.client().await?;
         let mut transaction = client
             .transaction()
@@ -249,7 +250,7 @@ impl PostgisCatalog {
             let footprint = match footprint_wkb("footprint", &product.footprint) {
                 Ok(footprint) => footprint,
                 Err(error) => {
-                    results[index] = Some(Err(error));
+                    results.push((index, Err(error)));
                     continue;
                 }
             };
@@ -263,7 +264,7 @@ impl PostgisCatalog {
                         .commit()
                         .await
                         .map_err(backend("releasing a savepoint"))?;
-                    results[index] = Some(Ok(registration));
+                    results.push((index, Ok(registration)));
                 }
                 Err(error) => {
                     savepoint
@@ -272,14 +273,15 @@ impl PostgisCatalog {
                         .map_err(backend("rolling back a savepoint"))?;
                     let error =
                         Self::explain(transaction.client(), product, &footprint, error).await;
-                    results[index] = Some(Err(error));
+                    results.push((index, Err(error)));
                 }
             }
         }
         transaction
             .commit()
             .await
-            .map_err(backend("committing a registration batch"))
+            .map_err(backend("committing a registration batch"))?;
+        Ok(results)
     }
 
     fn search_sql(filter: &Filter, limit: &str, offset: &str) -> String {
@@ -402,29 +404,13 @@ impl Catalog for PostgisCatalog {
     }
 
     async fn register_batch(&self, products: &[Product]) -> Vec<Result<Registration>> {
-        let mut results: Vec<Option<Result<Registration>>> = products
-            .iter()
-            .map(|product| product.validate().err().map(Err))
-            .collect();
-        // Rows are locked in id order, so that concurrent batches cannot deadlock; the sort
-        // is stable, so a repeated id is registered in batch order.
-        let mut order: Vec<usize> = (0..products.len())
-            .filter(|&index| results[index].is_none())
-            .collect();
-        order.sort_by(|&a, &b| products[a].id.cmp(&products[b].id));
-        if let Err(error) = self
-            .register_in_transaction(products, &order, &mut results)
-            .await
-        {
-            // Nothing of the transaction was kept.
-            for &index in &order {
-                results[index] = Some(Err(error.clone()));
-            }
-        }
-        results
-            .into_iter()
-            .map(|result| result.expect("every product has a result"))
-            .collect()
+        register_valid(products, |mut order| async move {
+            // Rows are locked in id order, so that concurrent batches cannot deadlock; the
+            // sort is stable, so a repeated id is registered in batch order.
+            order.sort_by(|&a, &b| products[a].id.cmp(&products[b].id));
+            self.register_in_transaction(products, &order).await
+        })
+        .await
     }
 
     async fn deregister(&self, id: &str) -> Result<Option<Product>> {

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use crate::catalog::register_valid;
 use crate::{
     Catalog, CatalogError, Collection, CollectionInfo, Product, ProductQuery, Registration, Result,
 };
@@ -183,40 +184,21 @@ impl Catalog for SqliteCatalog {
     }
 
     async fn register_batch(&self, products: &[Product]) -> Vec<Result<Registration>> {
-        let mut results: Vec<Option<Result<Registration>>> = products
-            .iter()
-            .map(|product| product.validate().err().map(Err))
-            .collect();
-        let valid: Vec<(usize, Product)> = products
-            .iter()
-            .enumerate()
-            .filter(|(index, _)| results[*index].is_none())
-            .map(|(index, product)| (index, product.clone()))
-            .collect();
-        let indexes: Vec<usize> = valid.iter().map(|(index, _)| *index).collect();
-        let written = self
-            .connections
-            .write(move |connection| {
-                let products: Vec<&Product> = valid.iter().map(|(_, product)| product).collect();
-                Ok(store::register_all(connection, &products))
-            })
-            .await;
-        match written {
-            Ok(written) => {
-                for (index, result) in indexes.into_iter().zip(written) {
-                    results[index] = Some(result);
-                }
-            }
-            Err(error) => {
-                for index in indexes {
-                    results[index] = Some(Err(error.clone()));
-                }
-            }
-        }
-        results
-            .into_iter()
-            .map(|result| result.expect("every product has a result"))
-            .collect()
+        register_valid(products, |indexes| async move {
+            let valid: Vec<Product> = indexes
+                .iter()
+                .map(|&index| products[index].clone())
+                .collect();
+            let written = self
+                .connections
+                .write(move |connection| {
+                    let products: Vec<&Product> = valid.iter().collect();
+                    Ok(store::register_all(connection, &products))
+                })
+                .await?;
+            Ok(indexes.into_iter().zip(written).collect())
+        })
+        .await
     }
 
     async fn deregister(&self, id: &str) -> Result<Option<Product>> {

@@ -11,14 +11,8 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
+use crate::migration::Migration;
 use crate::{CatalogError, Result};
-
-/// One schema change: `migrations/NNNN_name.sql`.
-pub(super) struct Migration {
-    pub(super) version: i32,
-    pub(super) name: &'static str,
-    pub(super) sql: &'static str,
-}
 
 /// Every migration, in order. Append only: an applied migration must never change.
 pub(super) const MIGRATIONS: &[Migration] = &[Migration {
@@ -151,7 +145,7 @@ pub(super) fn migrate(connection: &mut Connection, name: &str) -> Result<()> {
         .iter()
         .filter(|migration| migration.version > version)
     {
-        let file = format!("{:04}_{}.sql", migration.version, migration.name);
+        let file = migration.file();
         transaction
             .execute_batch(migration.sql)
             .map_err(|error| failed(migration.version, &format!("cannot apply {file}"), error))?;
@@ -177,26 +171,11 @@ pub(super) fn migrate(connection: &mut Connection, name: &str) -> Result<()> {
 mod tests {
     use super::MIGRATIONS;
 
-    /// The embedded list matches the `migrations/` directory: versions 1, 2, 3... in order,
-    /// one file each, named `NNNN_name.sql`.
     #[test]
     fn embedded_migrations_match_the_directory() {
-        let directory = concat!(env!("CARGO_MANIFEST_DIR"), "/src/sqlite/migrations");
-        let mut files: Vec<String> = std::fs::read_dir(directory)
-            .unwrap()
-            .map(|entry| entry.unwrap().file_name().into_string().unwrap())
-            .collect();
-        files.sort();
-        let embedded: Vec<String> = MIGRATIONS
-            .iter()
-            .map(|migration| format!("{:04}_{}.sql", migration.version, migration.name))
-            .collect();
-        assert_eq!(files, embedded);
-        for (index, migration) in MIGRATIONS.iter().enumerate() {
-            assert_eq!(migration.version, index as i32 + 1);
-            let on_disk =
-                std::fs::read_to_string(format!("{directory}/{}", embedded[index])).unwrap();
-            assert_eq!(migration.sql, on_disk);
-        }
+        crate::migration::assert_match_directory(
+            MIGRATIONS,
+            concat!(env!("CARGO_MANIFEST_DIR"), "/src/sqlite/migrations"),
+        );
     }
 }
