@@ -19,7 +19,7 @@ use bytes::Bytes;
 use chrono::Utc;
 use geo::MultiPolygon;
 use pvs_model::{
-    BrowseItem, BrowseReport, CogInfo, CollectionConfig, Collections, GeoJsonGeometry, Geolocation,
+    BrowseItem, BrowseReport, CollectionConfig, Collections, GeoJsonGeometry, Geolocation,
     ProductMetadata, ReferenceSystem, RegistrationOutcome, ReportInfo, SourceInfo,
 };
 use pvs_queue::{QueueError, QueueName, Stage, WorkQueue};
@@ -364,24 +364,15 @@ impl Preprocessor {
             })?
             .len();
         self.storage.put_file(&cog_key, &output).await?;
-        let d = &converted.description;
         let metadata = ProductMetadata {
             id: job.id,
             collection: job.collection,
             footprint: GeoJsonGeometry::from(&converted.footprint),
             start: job.start,
             end: job.end,
-            cog: CogInfo {
-                key: cog_key.to_string(),
-                size_bytes,
-                width: d.width,
-                height: d.height,
-                bands: d.bands,
-                alpha: d.alpha,
-                crs: d.crs.clone(),
-                bbox: d.bbox,
-                resolution: d.resolution,
-            },
+            cog: converted
+                .description
+                .cog_info(cog_key.to_string(), size_bytes),
             source: job.source,
             processed_at: Utc::now(),
         };

@@ -165,6 +165,23 @@ pub struct Description {
     pub resolution: [f64; 2],
 }
 
+impl Description {
+    /// The metadata document's record of this COG, stored under `key` with `size_bytes`.
+    pub fn cog_info(self, key: String, size_bytes: u64) -> pvs_model::CogInfo {
+        pvs_model::CogInfo {
+            key,
+            size_bytes,
+            width: self.width,
+            height: self.height,
+            bands: self.bands,
+            alpha: self.alpha,
+            crs: self.crs,
+            bbox: self.bbox,
+            resolution: self.resolution,
+        }
+    }
+}
+
 /// Reads a COG's size, bands, CRS, bounding box and resolution.
 pub fn describe(dataset: &Dataset) -> Result<Description, RasterError> {
     let (width, height) = dataset.raster_size();

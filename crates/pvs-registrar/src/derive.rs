@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use geo::MultiPolygon;
-use pvs_model::{CogInfo, GeoJsonGeometry, ProductMetadata, ReportInfo, SourceInfo};
+use pvs_model::{GeoJsonGeometry, ProductMetadata, ReportInfo, SourceInfo};
 use pvs_storage::StorageKey;
 
 use crate::{RegisterError, Registrar};
@@ -55,17 +55,9 @@ impl Registrar {
             footprint: GeoJsonGeometry::from(&read.footprint),
             start: read.start,
             end: read.end,
-            cog: CogInfo {
-                key: key.as_str().to_owned(),
-                size_bytes: object.size,
-                width: read.description.width,
-                height: read.description.height,
-                bands: read.description.bands,
-                alpha: read.description.alpha,
-                crs: read.description.crs,
-                bbox: read.description.bbox,
-                resolution: read.description.resolution,
-            },
+            cog: read
+                .description
+                .cog_info(key.as_str().to_owned(), object.size),
             source: SourceInfo {
                 file: key.as_str().to_owned(),
                 browse_identifier: None,
