@@ -121,16 +121,3 @@ async fn apply(client: &mut Client, migration: &Migration) -> Result<()> {
     );
     Ok(())
 }
-
-#[cfg(test)]
-mod tests {
-    use super::MIGRATIONS;
-
-    #[test]
-    fn embedded_migrations_match_the_directory() {
-        crate::migration::assert_match_directory(
-            MIGRATIONS,
-            concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"),
-        );
-    }
-}

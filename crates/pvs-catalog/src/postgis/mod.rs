@@ -1,6 +1,6 @@
 //! The PostGIS backend.
 
-mod migrations;
+pub(crate) mod migrations;
 mod redact;
 mod search;
 

@@ -1,7 +1,7 @@
 //! The embedded backend: one SQLite file, for `pvs up` on a single machine.
 
 mod connections;
-mod schema;
+pub(crate) mod schema;
 mod search;
 mod store;
 

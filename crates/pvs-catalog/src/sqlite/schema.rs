@@ -15,7 +15,7 @@ use crate::migration::Migration;
 use crate::{CatalogError, Result};
 
 /// Every migration, in order. Append only: an applied migration must never change.
-pub(super) const MIGRATIONS: &[Migration] = &[Migration {
+pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
     version: 1,
     name: "initial",
     sql: include_str!("migrations/0001_initial.sql"),
@@ -165,17 +165,4 @@ pub(super) fn migrate(connection: &mut Connection, name: &str) -> Result<()> {
     transaction
         .commit()
         .map_err(|error| failed(newest, "cannot commit the migrations", error))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::MIGRATIONS;
-
-    #[test]
-    fn embedded_migrations_match_the_directory() {
-        crate::migration::assert_match_directory(
-            MIGRATIONS,
-            concat!(env!("CARGO_MANIFEST_DIR"), "/src/sqlite/migrations"),
-        );
-    }
 }
