@@ -9,7 +9,6 @@ use pvs_catalog::{Bbox, CatalogError, Product, ProductQuery, TimeFilter, TimeRel
 use pvs_ogc::layer::{outlined_collection, outlines_layer};
 use pvs_raster::RasterError;
 use pvs_raster::crs::srs;
-use pvs_raster::draw::outlines;
 use pvs_raster::render::{MosaicSource, Rgba, View, mosaic};
 
 use crate::Renderer;
@@ -186,7 +185,8 @@ impl Renderer {
         let drawn = if let Layer::Outlines(_) = layer {
             let footprints: Vec<_> = products.into_iter().map(|p| p.footprint).collect();
             tokio::task::spawn_blocking(move || {
-                outlines_image(&footprints, &view).map_err(RenderError::Raster)
+                pvs_raster::draw::outlines(&footprints, &view, OUTLINE_COLOUR, 2)
+                    .map_err(RenderError::Raster)
             })
             .await
         } else {
@@ -240,10 +240,6 @@ impl Renderer {
             })
             .collect()
     }
-}
-
-fn outlines_image(footprints: &[geo::MultiPolygon<f64>], view: &View) -> Result<Rgba, RasterError> {
-    outlines(footprints, view, OUTLINE_COLOUR, 2)
 }
 
 /// The view's box in EPSG:4326 (clamped to the world) for the catalog query; `None` when

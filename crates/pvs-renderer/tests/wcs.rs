@@ -322,18 +322,7 @@ impl UtmServer {
 }
 
 async fn get(base: &str, query: &str) -> (u16, String, Vec<u8>) {
-    let response = reqwest::get(format!("{base}/ows?{query}")).await.unwrap();
-    let status = response.status().as_u16();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default();
-    (
-        status,
-        content_type,
-        response.bytes().await.unwrap().to_vec(),
-    )
+    pvs_test_support::net::get(&format!("{base}/ows?{query}")).await
 }
 
 fn xml(body: &[u8]) -> Node {

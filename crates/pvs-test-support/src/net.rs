@@ -27,3 +27,22 @@ pub async fn serve(router: axum::Router) -> String {
     tokio::spawn(async move { axum::serve(listener, router).await });
     base
 }
+
+/// `GET url`: the status, the `Content-Type` (empty when there is none) and the body.
+pub async fn get(url: &str) -> (u16, String, Vec<u8>) {
+    let response = reqwest::get(url)
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let body = response
+        .bytes()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: reading the body: {e}"));
+    (status, content_type, body.to_vec())
+}

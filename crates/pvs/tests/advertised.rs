@@ -29,7 +29,7 @@ use geo::{MultiPolygon, polygon};
 use pvs_catalog::testing::TestDatabase;
 use pvs_catalog::{Catalog, Collection, Product};
 use pvs_test_support::{
-    Process, Signal, answers_ok, free_address, free_port, s3, wait_for, wait_ok,
+    Process, Signal, answers_ok, free_address, free_port, net::get, s3, wait_for, wait_ok,
 };
 use serde_json::{Value, json};
 
@@ -192,22 +192,6 @@ async fn clients(entry: &Entry, name: &str) -> String {
     stdout
 }
 
-/// Status, content type and body of a GET.
-async fn answer(url: &str) -> (u16, String, Vec<u8>) {
-    let response = reqwest::get(url).await.unwrap();
-    let status = response.status().as_u16();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default();
-    (
-        status,
-        content_type,
-        response.bytes().await.unwrap().to_vec(),
-    )
-}
-
 /// A WCS GetCoverage of the north-east quadrant, padded with an extra parameter to `length`
 /// bytes (without padding when `length` is 0).
 fn wcs_query(length: usize) -> String {
@@ -228,7 +212,7 @@ fn wcs_query(length: usize) -> String {
 /// cache's `/ows`), and its answer comes back unchanged: a coverage up to 16 KiB, the
 /// renderer's WCS 2.0 error report above. `reference` answers as the renderer itself does.
 async fn long_queries(ows: &str, reference: impl AsyncFn(&str) -> (u16, String, Vec<u8>)) {
-    let short = answer(&format!("{ows}?{}", wcs_query(0))).await;
+    let short = get(&format!("{ows}?{}", wcs_query(0))).await;
     assert_eq!(
         (short.0, short.1.as_str()),
         (200, "image/tiff"),
@@ -236,7 +220,7 @@ async fn long_queries(ows: &str, reference: impl AsyncFn(&str) -> (u16, String, 
         String::from_utf8_lossy(&short.2)
     );
     let query = wcs_query(12 * 1024);
-    let got = answer(&format!("{ows}?{query}")).await;
+    let got = get(&format!("{ows}?{query}")).await;
     assert_eq!(
         (got.0, got.1.as_str()),
         (200, "image/tiff"),
@@ -249,7 +233,7 @@ async fn long_queries(ows: &str, reference: impl AsyncFn(&str) -> (u16, String, 
     );
 
     let query = wcs_query(16 * 1024 + 600);
-    let got = answer(&format!("{ows}?{query}")).await;
+    let got = get(&format!("{ows}?{query}")).await;
     let body = String::from_utf8_lossy(&got.2).into_owned();
     assert_eq!((got.0, got.1.as_str()), (400, "application/xml"), "{body}");
     for part in [
@@ -351,9 +335,9 @@ async fn pvs_up_clients_follow_what_it_advertises() {
     let ows = format!("{base}/ows");
     long_queries(&ows, async |query: &str| {
         if query.len() > 16 * 1024 {
-            answer(&format!("{ows}?{query}")).await
+            get(&format!("{ows}?{query}")).await
         } else {
-            answer(&format!("{ows}?{}", wcs_query(0))).await
+            get(&format!("{ows}?{}", wcs_query(0))).await
         }
     })
     .await;
@@ -443,7 +427,7 @@ async fn separate_services_clients_follow_what_they_advertise() {
 
     let renderer_ows = format!("{}/ows", renderer.base);
     long_queries(&format!("{}/ows", cache.base), async |query: &str| {
-        answer(&format!("{renderer_ows}?{query}")).await
+        get(&format!("{renderer_ows}?{query}")).await
     })
     .await;
     drop(world.database);
@@ -601,7 +585,7 @@ async fn behind_nginx_under_a_prefix_and_with_public_url() {
     // Long WCS queries pass both proxies and the cache to the renderer.
     let renderer_ows = format!("{}/ows", renderer.base);
     long_queries(&format!("{}/ows", nginx.base), async |query: &str| {
-        answer(&format!("{renderer_ows}?{query}")).await
+        get(&format!("{renderer_ows}?{query}")).await
     })
     .await;
 

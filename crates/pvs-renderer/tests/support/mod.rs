@@ -121,19 +121,6 @@ impl Server {
     }
 
     pub async fn get(&self, query: &str) -> (u16, String, Vec<u8>) {
-        let response = reqwest::get(format!("{}/ows?{query}", self.base))
-            .await
-            .unwrap();
-        let status = response.status().as_u16();
-        let content_type = response
-            .headers()
-            .get("content-type")
-            .map(|v| v.to_str().unwrap().to_owned())
-            .unwrap_or_default();
-        (
-            status,
-            content_type,
-            response.bytes().await.unwrap().to_vec(),
-        )
+        pvs_test_support::net::get(&format!("{}/ows?{query}", self.base)).await
     }
 }
