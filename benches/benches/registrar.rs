@@ -61,6 +61,7 @@ fn metadata(i: usize, round: usize) -> ProductMetadata {
             },
         },
         processed_at: start,
+        properties: Default::default(),
     }
 }
 

@@ -10,6 +10,9 @@
 //! - [`IngestionResponse`] and [`ingest_exception_xml`] write the `bsi:` answers.
 //! - [`BrowseItem`] is the JSON queue message handed to the preprocessor;
 //!   [`ProductMetadata`] the document the preprocessor writes beside each COG for the registrar.
+//! - [`parse_item`] reads a STAC Item (1.0, 1.1) into an [`ItemRegistration`]: id,
+//!   collection, footprint, times, properties and data asset, or an [`ItemError`] naming the
+//!   field at fault.
 //! - [`Collections`] is the collections configuration (TOML); [`RegistrationReport`] the XML
 //!   the registrar writes back to the provider once a report's products are all done.
 //!
@@ -31,6 +34,7 @@ mod product;
 mod registration;
 mod report;
 mod response;
+mod stac_item;
 mod time;
 mod xml;
 
@@ -47,6 +51,10 @@ pub use report::{BrowseReport, ReportError};
 pub use response::{
     BrowseResult, ExceptionCode, IngestionResponse, IngestionStatus, IngestionSummary, Outcome,
     ingest_exception_xml,
+};
+pub use stac_item::{
+    AssetHref, DataAsset, ItemError, ItemRegistration, MAX_ITEM_BYTES, MAX_ITEM_ID_CHARS,
+    MAX_ITEM_POSITIONS, parse_item,
 };
 pub use time::{TimeError, parse_date_time};
 pub use xml::{INGESTION_NS, REPORT_NS_V1, REPORT_NS_V13, XmlError};

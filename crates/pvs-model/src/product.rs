@@ -5,6 +5,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
 use crate::item::{GeoJsonGeometry, ReportInfo};
 
@@ -28,6 +29,10 @@ pub struct ProductMetadata {
     pub source: SourceInfo,
     /// When the preprocessor wrote the COG.
     pub processed_at: DateTime<Utc>,
+    /// The product's properties with their STAC names (`eo:cloud_cover`, `platform`, ...),
+    /// from the STAC Item it was registered from; empty (and absent from the JSON) otherwise.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub properties: Map<String, Value>,
 }
 
 /// A Cloud-Optimized GeoTIFF on storage.

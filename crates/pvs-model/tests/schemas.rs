@@ -293,6 +293,7 @@ fn product_metadata_validates_against_its_json_schema_and_reads_back() {
             report: item.report.clone(),
         },
         processed_at: "2026-11-23T04:00:00Z".parse().unwrap(),
+        properties: serde_json::Map::new(),
     };
     let json = metadata.to_json();
     let validator = json_validator("schemas/product-metadata.schema.json");
@@ -303,6 +304,21 @@ fn product_metadata_validates_against_its_json_schema_and_reads_back() {
     assert_eq!(
         pvs_model::ProductMetadata::from_json(&json).unwrap(),
         metadata
+    );
+    // No properties (every product but those of STAC Items): no member, as documents were
+    // before it existed. With some: kept as they are.
+    assert!(value.get("properties").is_none(), "{json}");
+    let mut with_properties = metadata.clone();
+    with_properties.properties = serde_json::json!({"eo:cloud_cover": 12.5, "platform": "s2b"})
+        .as_object()
+        .unwrap()
+        .clone();
+    let json = with_properties.to_json();
+    let with_value: Value = serde_json::from_str(&json).unwrap();
+    assert!(validator.is_valid(&with_value), "{json}");
+    assert_eq!(
+        pvs_model::ProductMetadata::from_json(&json).unwrap(),
+        with_properties
     );
     let mut broken = value.clone();
     broken["cog"]["crs"] = "WGS84".into();

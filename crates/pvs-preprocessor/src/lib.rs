@@ -375,6 +375,7 @@ impl Preprocessor {
                 .cog_info(cog_key.to_string(), size_bytes),
             source: job.source,
             processed_at: Utc::now(),
+            properties: Default::default(),
         };
         let json = Bytes::from(metadata.to_json());
         self.storage.put(&metadata_key, json).await?;

@@ -89,6 +89,7 @@ fn metadata_of(fixture: &str) -> ProductMetadata {
             report: item.report,
         },
         processed_at: "2026-11-23T04:00:00Z".parse().unwrap(),
+        properties: Default::default(),
     }
 }
 

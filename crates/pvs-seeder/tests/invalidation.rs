@@ -60,6 +60,7 @@ fn metadata(
             },
         },
         processed_at: Utc::now(),
+        properties: Default::default(),
     }
 }
 
