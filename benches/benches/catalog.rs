@@ -49,6 +49,7 @@ fn random_product(rng: &mut StdRng, id: String) -> Product {
     let size = rng.random_range(0.5..2.0);
     let begin = epoch() + chrono::Duration::seconds(rng.random_range(0..YEARS * 365 * 86_400));
     Product {
+        properties: Default::default(),
         id,
         collection: COLLECTION.to_owned(),
         product_type: None,

@@ -216,6 +216,7 @@ async fn run(rounds: u32, zoom: u8) -> Result<(), Error> {
         write_cog(i, &data.path().join(&location))?;
         catalog
             .register(&Product {
+                properties: Default::default(),
                 id: format!("p{i}"),
                 collection: COLLECTION.into(),
                 product_type: None,

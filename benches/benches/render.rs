@@ -208,6 +208,7 @@ fn data(options: &Options) -> Result<(), Error> {
         let begin =
             Utc.with_ymd_and_hms(2024, 1, 1, 10, 0, 0).unwrap() + chrono::Duration::days(i as i64);
         products.push(Product {
+            properties: Default::default(),
             id: format!("p{i}"),
             collection: COLLECTION.to_owned(),
             product_type: None,

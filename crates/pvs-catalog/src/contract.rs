@@ -74,6 +74,7 @@ fn product(
         end,
         location: format!("products/{id}/image.tif"),
         metadata: json!({}),
+        properties: serde_json::Map::new(),
     }
 }
 
@@ -274,6 +275,17 @@ pub async fn products_round_trip(catalog: &dyn Catalog) {
             "nested": {"list": [1, "two", null, true, {"deep": []}]},
             "unicode": "é ✓ 𝄞",
         }),
+        properties: json!({
+            "eo:cloud_cover": 12.5,
+            "platform": "Sentinel-2A",
+            "sat:absolute_orbit": 12345,
+            "eo:snow_cover": null,
+            "instruments": ["msi"],
+            "unicode": "é ✓ 𝄞",
+        })
+        .as_object()
+        .cloned()
+        .unwrap(),
     };
     let instant = Product {
         product_type: None,
@@ -1203,4 +1215,226 @@ pub async fn concurrent_batches_do_not_conflict(catalog: &dyn Catalog) {
     }
     assert_eq!(inserts.len(), 20, "each id is inserted once");
     assert_eq!(catalog.count(&ProductQuery::new()).await.unwrap(), 20);
+}
+
+/// Products with varied properties for the filter and sort contracts: cloud cover (some
+/// missing, some `null`), platform (some missing), product type (some absent), and times.
+fn varied_products() -> Vec<Product> {
+    let platforms = [
+        "sentinel-2a",
+        "sentinel-2b",
+        "Sentinel-2A",
+        "landsat-8",
+        "s2_x%",
+    ];
+    (0..40i64)
+        .map(|i| {
+            let mut product = product(
+                &format!("P{:02}", (i * 7) % 40),
+                if i % 3 == 0 { "S1" } else { "S2" },
+                boxes(&[(0.0, 0.0, 1.0, 1.0)]),
+                hours(i % 9),
+                hours(i % 9 + i % 2),
+            );
+            if i % 4 != 0 {
+                product.product_type = Some(format!("TYPE_{}", i % 3));
+            }
+            let mut properties = serde_json::Map::new();
+            match i % 5 {
+                0 => {}
+                1 => {
+                    properties.insert("eo:cloud_cover".into(), json!(null));
+                }
+                _ => {
+                    properties.insert("eo:cloud_cover".into(), json!((i * 13 % 101) as f64 / 2.0));
+                }
+            }
+            if i % 6 != 0 {
+                properties.insert(
+                    "platform".into(),
+                    json!(platforms[i as usize % platforms.len()]),
+                );
+            }
+            properties.insert("sat:absolute_orbit".into(), json!(1000 + i % 4));
+            properties.insert("free:list".into(), json!([i, "x"]));
+            product.properties = properties;
+            product
+        })
+        .collect()
+}
+
+/// Filters on columns and properties find exactly the products [`Filter::matches`] accepts
+/// (SQL's three-valued logic included), `count` agrees, and properties round-trip.
+pub async fn filters_agree_with_the_reference(catalog: &dyn Catalog) {
+    use crate::{Comparison, Field, Filter, Literal};
+    create_collection(catalog, "S1").await;
+    create_collection(catalog, "S2").await;
+    let products = varied_products();
+    register_all(catalog, &products).await;
+    let stored = catalog
+        .get("P07")
+        .await
+        .unwrap()
+        .expect("P07 is registered");
+    let original = products.iter().find(|p| p.id == "P07").unwrap();
+    assert_eq!(
+        stored.properties, original.properties,
+        "properties round-trip"
+    );
+
+    let field = |name: &str| Field::parse(name).unwrap();
+    let number = Literal::Number;
+    let text = |value: &str| Literal::Text(value.to_owned());
+    let compare = |name: &str, op, value| Filter::Compare {
+        field: field(name),
+        op,
+        value,
+    };
+    let cloud_below_20 = compare("eo:cloud_cover", Comparison::Lt, number(20.0));
+    let filters = vec![
+        cloud_below_20.clone(),
+        compare("eo:cloud_cover", Comparison::Ge, number(25.5)),
+        compare("eo:cloud_cover", Comparison::Eq, number(6.5)),
+        compare("eo:cloud_cover", Comparison::Ne, number(6.5)),
+        Filter::Not(Box::new(cloud_below_20.clone())),
+        Filter::IsNull(field("eo:cloud_cover")),
+        Filter::Not(Box::new(Filter::IsNull(field("platform")))),
+        compare("platform", Comparison::Eq, text("sentinel-2a")),
+        compare("platform", Comparison::Gt, text("sentinel")),
+        compare("platform", Comparison::Lt, text("Sentinel-3")),
+        Filter::Like {
+            field: field("platform"),
+            pattern: "sentinel-2%".into(),
+        },
+        Filter::Like {
+            field: field("platform"),
+            pattern: "s2\\_x\\%".into(),
+        },
+        Filter::Like {
+            field: field("id"),
+            pattern: "P_5".into(),
+        },
+        Filter::In {
+            field: field("platform"),
+            values: vec![text("landsat-8"), text("Sentinel-2A")],
+        },
+        Filter::In {
+            field: field("sat:absolute_orbit"),
+            values: vec![number(1001.0), number(1003.0)],
+        },
+        Filter::Between {
+            field: field("eo:cloud_cover"),
+            low: number(10.0),
+            high: number(30.0),
+        },
+        Filter::Between {
+            field: field("datetime"),
+            low: Literal::Timestamp(hours(2)),
+            high: Literal::Timestamp(hours(4)),
+        },
+        compare("end_datetime", Comparison::Gt, Literal::Timestamp(hours(7))),
+        compare("collection", Comparison::Eq, text("S1")),
+        compare("product:type", Comparison::Le, text("TYPE_1")),
+        Filter::IsNull(field("product:type")),
+        Filter::Or(vec![
+            cloud_below_20.clone(),
+            compare("platform", Comparison::Eq, text("landsat-8")),
+        ]),
+        Filter::And(vec![
+            Filter::Not(Box::new(cloud_below_20.clone())),
+            Filter::Or(vec![
+                Filter::IsNull(field("platform")),
+                compare("collection", Comparison::Ne, text("S2")),
+            ]),
+        ]),
+        Filter::And(vec![]),
+        Filter::Or(vec![]),
+    ];
+    for filter in filters {
+        let expected: Vec<&str> = products
+            .iter()
+            .filter(|product| filter.matches(product))
+            .map(|product| product.id.as_str())
+            .collect();
+        assert_finds(catalog, ProductQuery::new().with_filter(filter), &expected).await;
+    }
+    // With the other filters of a query.
+    let filter = compare("eo:cloud_cover", Comparison::Le, number(40.0));
+    let expected: Vec<&str> = products
+        .iter()
+        .filter(|p| p.collection == "S2" && filter.matches(p))
+        .map(|p| p.id.as_str())
+        .collect();
+    let query = ProductQuery::new()
+        .with_collection("S2")
+        .with_bbox(bbox(0.5, 0.5, 2.0, 2.0))
+        .with_filter(filter);
+    assert_finds(catalog, query, &expected).await;
+
+    let invalid = compare("platform", Comparison::Eq, number(1.0));
+    assert_invalid(
+        catalog
+            .search(&ProductQuery::new().with_filter(invalid.clone()))
+            .await,
+        "a filter comparing text with a number",
+    );
+    assert_invalid(
+        catalog
+            .count(&ProductQuery::new().with_filter(invalid))
+            .await,
+        "a filter comparing text with a number",
+    );
+}
+
+/// Sorting by columns and properties orders as [`Sort::compare`](crate::Sort::compare) does
+/// (missing values last, ties by id), and pages with a sort are stable and complete.
+pub async fn sorts_agree_with_the_reference(catalog: &dyn Catalog) {
+    use crate::{Field, Sort};
+    create_collection(catalog, "S1").await;
+    create_collection(catalog, "S2").await;
+    let products = varied_products();
+    register_all(catalog, &products).await;
+    let sort = |name: &str, descending| Sort {
+        field: Field::parse(name).unwrap(),
+        descending,
+    };
+    let sorts = vec![
+        vec![sort("eo:cloud_cover", false)],
+        vec![sort("eo:cloud_cover", true)],
+        vec![sort("platform", false), sort("datetime", true)],
+        vec![sort("datetime", false)],
+        vec![
+            sort("end_datetime", true),
+            sort("sat:absolute_orbit", false),
+        ],
+        vec![sort("id", true)],
+        vec![sort("product:type", false)],
+    ];
+    for order in sorts {
+        let mut expected = products.clone();
+        expected.sort_by(|a, b| Sort::compare(&order, a, b));
+        let expected = ids(&expected);
+        let query = ProductQuery::new()
+            .with_sort(order.clone())
+            .with_limit(MAX_LIMIT);
+        let found = catalog.search(&query).await.unwrap();
+        assert_eq!(ids(&found), expected, "order of {order:?}");
+        let mut paged = Vec::new();
+        loop {
+            let page = catalog
+                .search(
+                    &ProductQuery::new()
+                        .with_sort(order.clone())
+                        .with_limit(7)
+                        .with_offset(paged.len() as u64),
+                )
+                .await
+                .unwrap();
+            if page.is_empty() {
+                break;
+            }
+            paged.extend(ids(&page));
+        }
+        assert_eq!(paged, expected, "pages of 7 sorted by {order:?}");
+    }
 }

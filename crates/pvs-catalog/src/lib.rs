@@ -9,10 +9,13 @@
 //!   it), its collection, a footprint (a `geo_types` [`MultiPolygon`](geo_types::MultiPolygon)
 //!   in EPSG:4326 longitude/latitude, split at the antimeridian into several polygons), a
 //!   closed acquisition interval `[begin, end]` in UTC (kept to the microsecond), the storage
-//!   key of its COG and free JSON metadata.
+//!   key of its COG, free JSON metadata and its properties by STAC name
+//!   (`eo:cloud_cover`, `platform`, ...).
 //! - A [`ProductQuery`] finds products by collection, [`Bbox`] (which may cross the
 //!   antimeridian), geometry, [`TimeFilter`] (the OpenSearch [`TimeRelation`]s) and ids,
-//!   newest first then by id, a page at a time.
+//!   newest first then by id, a page at a time; and by a typed [`Filter`] on columns and
+//!   queryable [`Property`]s (what the STAC API, WMS `cql` and OpenSearch EO parameters parse
+//!   into), in the order of [`Sort`]s.
 //!
 //! Everything goes through the [`Catalog`] trait, which has no database types in it, so that
 //! backends are interchangeable: [`PostgisCatalog`] for a cluster, [`SqliteCatalog`] (one
@@ -96,6 +99,7 @@ mod collection;
 #[cfg(feature = "contract")]
 pub mod contract;
 mod error;
+pub mod filter;
 mod migration;
 mod postgis;
 mod product;
@@ -111,6 +115,7 @@ pub use collection::{
     validate_collection_name,
 };
 pub use error::{CatalogError, Result};
+pub use filter::{Comparison, Field, Filter, Kind, Literal, Property, Sort};
 pub use postgis::{DEFAULT_POOL_SIZE, PostgisCatalog};
 pub use product::{MAX_LOCATION_CHARS, MAX_PRODUCT_ID_CHARS, Product, Registration};
 pub use query::{Bbox, DEFAULT_LIMIT, MAX_LIMIT, ProductQuery, TimeFilter, TimeRelation};

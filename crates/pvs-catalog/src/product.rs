@@ -2,9 +2,10 @@
 
 use chrono::{DateTime, Utc};
 use geo_types::MultiPolygon;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::collection::{MAX_PRODUCT_TYPE_CHARS, validate_collection_name};
+use crate::filter::check_properties;
 use crate::validation::{check_footprint, check_metadata, check_text};
 use crate::{CatalogError, Result};
 
@@ -40,6 +41,10 @@ pub struct Product {
     pub location: String,
     /// Free metadata: a JSON object.
     pub metadata: Value,
+    /// Properties by STAC name (`eo:cloud_cover`, `platform`, ...): the queryable ones
+    /// ([`Property::all`](crate::Property::all)) can be filtered and sorted on and must be of
+    /// their kind; others are kept as given.
+    pub properties: Map<String, Value>,
 }
 
 impl Product {
@@ -63,6 +68,7 @@ impl Product {
         }
         check_text("location", &self.location, MAX_LOCATION_CHARS).map_err(invalid)?;
         check_metadata(&self.metadata).map_err(invalid)?;
+        check_properties(&self.properties).map_err(invalid)?;
         check_footprint("footprint", &self.footprint).map_err(invalid)
     }
 }
@@ -111,6 +117,7 @@ mod tests {
             end: Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap(),
             location: "products/S2A_1.tif".to_owned(),
             metadata: json!({}),
+            properties: Map::new(),
         }
     }
 
@@ -173,6 +180,16 @@ mod tests {
                     ..product()
                 },
                 "footprint is empty",
+            ),
+            (
+                Product {
+                    properties: json!({"eo:cloud_cover": "low"})
+                        .as_object()
+                        .cloned()
+                        .unwrap(),
+                    ..product()
+                },
+                "property \"eo:cloud_cover\" must be a number",
             ),
         ];
         for (product, expected) in cases {

@@ -6,6 +6,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use geo_types::{MultiPolygon, Rect, coord};
 
+use crate::filter::{Filter, Sort};
 use crate::validation::check_footprint;
 use crate::{CatalogError, Result};
 
@@ -273,6 +274,10 @@ pub struct ProductQuery {
     pub time: Option<TimeFilter>,
     /// Only products with one of these ids.
     pub ids: Option<Vec<String>>,
+    /// Only products passing this filter on their fields and properties.
+    pub filter: Option<Filter>,
+    /// The order of the results; empty is begin time newest first. Ties are broken by id.
+    pub sort: Vec<Sort>,
     /// At most this many products (cut to [`MAX_LIMIT`]); ignored by `count`.
     pub limit: u32,
     /// Skip this many products first; ignored by `count`.
@@ -287,6 +292,8 @@ impl Default for ProductQuery {
             geometry: None,
             time: None,
             ids: None,
+            filter: None,
+            sort: Vec::new(),
             limit: DEFAULT_LIMIT,
             offset: 0,
         }
@@ -302,6 +309,18 @@ impl ProductQuery {
     /// Only products of `collection`.
     pub fn with_collection(mut self, collection: impl Into<String>) -> Self {
         self.collection = Some(collection.into());
+        self
+    }
+
+    /// Only products passing `filter`.
+    pub fn with_filter(mut self, filter: Filter) -> Self {
+        self.filter = Some(filter);
+        self
+    }
+
+    /// Results ordered by `sort` (then by id).
+    pub fn with_sort(mut self, sort: Vec<Sort>) -> Self {
+        self.sort = sort;
         self
     }
 
@@ -351,6 +370,9 @@ impl ProductQuery {
         if let Some(geometry) = &self.geometry {
             check_footprint("geometry", geometry)
                 .map_err(|reason| CatalogError::invalid("product query", reason))?;
+        }
+        if let Some(filter) = &self.filter {
+            filter.validate()?;
         }
         Ok(())
     }

@@ -27,30 +27,6 @@ pub(crate) fn check_text(field: &str, value: &str, max_chars: usize) -> Result<(
 /// Metadata is a JSON object; no string in it holds a NUL character (PostgreSQL's `jsonb`
 /// cannot store one, so no backend accepts it).
 pub(crate) fn check_metadata(metadata: &Value) -> Result<(), String> {
-    fn find_nul(value: &Value, path: &mut String) -> Option<String> {
-        match value {
-            Value::String(text) if text.contains('\0') => Some(path.clone()),
-            Value::Array(items) => items.iter().enumerate().find_map(|(index, item)| {
-                let length = path.len();
-                path.push_str(&format!("[{index}]"));
-                let found = find_nul(item, path);
-                path.truncate(length);
-                found
-            }),
-            Value::Object(members) => members.iter().find_map(|(key, item)| {
-                let length = path.len();
-                path.push_str(&format!(".{key}"));
-                let found = if key.contains('\0') {
-                    Some(path.clone())
-                } else {
-                    find_nul(item, path)
-                };
-                path.truncate(length);
-                found
-            }),
-            _ => None,
-        }
-    }
     if !metadata.is_object() {
         return Err(format!(
             "metadata must be a JSON object (use {{}} for none), not {}",
@@ -60,6 +36,33 @@ pub(crate) fn check_metadata(metadata: &Value) -> Result<(), String> {
     match find_nul(metadata, &mut "metadata".to_owned()) {
         Some(path) => Err(format!("{path} contains a NUL character")),
         None => Ok(()),
+    }
+}
+
+/// The path (`<path>.key[index]`) of the first string or key in `value` holding a NUL
+/// character.
+pub(crate) fn find_nul(value: &Value, path: &mut String) -> Option<String> {
+    match value {
+        Value::String(text) if text.contains('\0') => Some(path.clone()),
+        Value::Array(items) => items.iter().enumerate().find_map(|(index, item)| {
+            let length = path.len();
+            path.push_str(&format!("[{index}]"));
+            let found = find_nul(item, path);
+            path.truncate(length);
+            found
+        }),
+        Value::Object(members) => members.iter().find_map(|(key, item)| {
+            let length = path.len();
+            path.push_str(&format!(".{key}"));
+            let found = if key.contains('\0') {
+                Some(path.clone())
+            } else {
+                find_nul(item, path)
+            };
+            path.truncate(length);
+            found
+        }),
+        _ => None,
     }
 }
 

@@ -33,6 +33,8 @@ contract_tests!(
     antimeridian,
     search_by_collection_and_ids,
     paging_is_stable_and_complete,
+    filters_agree_with_the_reference,
+    sorts_agree_with_the_reference,
     register_batch_keeps_good_products,
     concurrent_registrations_of_one_id,
     concurrent_batches_do_not_conflict,
@@ -219,6 +221,7 @@ async fn postgis_validity_reasons_are_reported() {
     let exterior = LineString::from(vec![(0.0, 0.0), (10.0, 0.0), (10.0, 10.0), (0.0, 10.0)]);
     let diamond = LineString::from(vec![(5.0, 0.0), (10.0, 5.0), (5.0, 10.0), (0.0, 5.0)]);
     let split = Product {
+        properties: Default::default(),
         id: "split".to_owned(),
         collection: "S2".to_owned(),
         product_type: None,

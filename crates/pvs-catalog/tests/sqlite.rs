@@ -83,6 +83,8 @@ contract_tests!(
     antimeridian,
     search_by_collection_and_ids,
     paging_is_stable_and_complete,
+    filters_agree_with_the_reference,
+    sorts_agree_with_the_reference,
     register_batch_keeps_good_products,
     concurrent_registrations_of_one_id,
     concurrent_batches_do_not_conflict,
@@ -103,6 +105,7 @@ fn rect(west: f64, south: f64, east: f64, north: f64) -> Polygon<f64> {
 
 fn product(id: &str, collection: &str, footprint: MultiPolygon<f64>, hour: i64) -> Product {
     Product {
+        properties: Default::default(),
         id: id.to_owned(),
         collection: collection.to_owned(),
         product_type: None,
@@ -762,6 +765,7 @@ fn products_strategy() -> impl Strategy<Value = Vec<Product>> {
             .into_iter()
             .enumerate()
             .map(|(index, (footprint, begin, length, first))| Product {
+                properties: Default::default(),
                 id: format!("p{index:02}"),
                 collection: if first { "A" } else { "B" }.to_owned(),
                 product_type: None,
@@ -793,6 +797,7 @@ fn query_strategy() -> impl Strategy<Value = ProductQuery> {
                 ids: None,
                 limit,
                 offset,
+                ..ProductQuery::default()
             },
         )
 }

@@ -42,6 +42,7 @@ fn product(
     end: &str,
 ) -> Product {
     Product {
+        properties: Default::default(),
         id: id.to_owned(),
         collection: collection.to_owned(),
         product_type: None,

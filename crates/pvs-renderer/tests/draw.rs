@@ -81,6 +81,7 @@ async fn a_map_costs_one_catalog_query_and_unknown_layers_are_not_empty_maps() {
     let time = "2020-01-01T00:00:00Z".parse().unwrap();
     catalog
         .register(&Product {
+            properties: Default::default(),
             id: "flat".into(),
             collection: "FLAT".into(),
             product_type: None,

@@ -138,6 +138,7 @@ async fn convert_and_register(catalog: &dyn Catalog, storage_dir: &Path) -> Vec<
             .unwrap_or_else(|e| panic!("{name}: {e}"));
             catalog
                 .register(&Product {
+                    properties: Default::default(),
                     id: id.clone(),
                     collection: "FIX".into(),
                     product_type: None,

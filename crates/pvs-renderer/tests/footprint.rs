@@ -55,6 +55,7 @@ async fn a_product_shows_only_inside_its_catalog_footprint() {
     let time = "2020-01-01T00:00:00Z".parse().unwrap();
     catalog
         .register(&Product {
+            properties: Default::default(),
             id: "half".into(),
             collection: "HALF".into(),
             product_type: None,

@@ -290,6 +290,7 @@ impl UtmServer {
         let t = |s| chrono::DateTime::parse_from_rfc3339(s).unwrap().to_utc();
         catalog
             .register(&Product {
+                properties: Default::default(),
                 id: UTM_ID.into(),
                 collection: "UTM".into(),
                 product_type: None,

@@ -272,6 +272,7 @@ mod tests {
 
     fn product(polygons: Vec<geo::Polygon<f64>>) -> Product {
         Product {
+            properties: Default::default(),
             id: "p".to_owned(),
             collection: "C".to_owned(),
             product_type: None,

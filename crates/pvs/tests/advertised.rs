@@ -382,6 +382,7 @@ impl World {
         let at = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap().to_utc();
         catalog
             .register(&Product {
+                properties: Default::default(),
                 id: PRODUCT.into(),
                 collection: COLLECTION.into(),
                 product_type: None,

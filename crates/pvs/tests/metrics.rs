@@ -185,6 +185,7 @@ async fn world() -> (TestDatabase, tempfile::TempDir) {
     let at = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap().to_utc();
     catalog
         .register(&Product {
+            properties: Default::default(),
             id: "m1".into(),
             collection: "M".into(),
             product_type: None,

@@ -145,6 +145,7 @@ impl World {
         write_cog(&data.path().join("CLI/a.tif"), [10.3, 44.2, 12.7, 46.6]);
         catalog
             .register(&Product {
+                properties: Default::default(),
                 id: "a".into(),
                 collection: "CLI".into(),
                 product_type: None,

@@ -7,11 +7,18 @@ use crate::migration::Migration;
 use crate::{CatalogError, Result};
 
 /// Every migration, in order. Append only: an applied migration must never change.
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "initial",
-    sql: include_str!("../../migrations/0001_initial.sql"),
-}];
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial",
+        sql: include_str!("../../migrations/0001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "properties",
+        sql: include_str!("../../migrations/0002_properties.sql"),
+    },
+];
 
 /// The advisory lock that serialises migrations across processes ("pvs_cat1").
 const MIGRATION_LOCK: i64 = 0x7076_735f_6361_7431;

@@ -20,7 +20,7 @@ use tokio_postgres::{NoTls, Row};
 use crate::catalog::register_valid;
 use crate::{
     Bbox, Catalog, CatalogError, Collection, CollectionInfo, Product, ProductQuery, Registration,
-    Result,
+    Result, Sort,
 };
 use migrations::{MIGRATIONS, migrate};
 use redact::redact_password;
@@ -34,7 +34,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The columns of a product, in the order [`product_from_row`] reads them.
 const PRODUCT_COLUMNS: &str = "id, collection, product_type, ST_AsBinary(footprint), begin_time, \
-                               end_time, location, metadata";
+                               end_time, location, metadata, properties";
 
 /// A [`Catalog`] in a PostgreSQL database with PostGIS, through a connection pool.
 ///
@@ -144,8 +144,8 @@ impl PostgisCatalog {
         let insert = transaction
             .prepare_cached(
                 "INSERT INTO products (id, collection, product_type, footprint, begin_time, \
-                 end_time, location, metadata) \
-                 VALUES ($1, $2, $3, ST_GeomFromWKB($4, 4326), $5, $6, $7, $8) \
+                 end_time, location, metadata, properties) \
+                 VALUES ($1, $2, $3, ST_GeomFromWKB($4, 4326), $5, $6, $7, $8, $9) \
                  ON CONFLICT (id) DO NOTHING RETURNING id",
             )
             .await?;
@@ -158,11 +158,12 @@ impl PostgisCatalog {
             .prepare_cached(
                 "UPDATE products SET collection = $2, product_type = $3, \
                  footprint = ST_GeomFromWKB($4, 4326), begin_time = $5, end_time = $6, \
-                 location = $7, metadata = $8, updated_at = now() WHERE id = $1",
+                 location = $7, metadata = $8, properties = $9, updated_at = now() WHERE id = $1",
             )
             .await?;
         let (begin, end) = (to_micros(product.begin), to_micros(product.end));
-        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 8] = [
+        let properties = serde_json::Value::Object(product.properties.clone());
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 9] = [
             &product.id,
             &product.collection,
             &product.product_type,
@@ -171,6 +172,7 @@ impl PostgisCatalog {
             &end,
             &product.location,
             &product.metadata,
+            &properties,
         ];
         // Insert, or else lock and replace the existing row. ON CONFLICT DO NOTHING waits for
         // a concurrent registration of the same id to commit, after which the row is visible
@@ -284,10 +286,10 @@ impl PostgisCatalog {
         Ok(results)
     }
 
-    fn search_sql(filter: &Filter, limit: &str, offset: &str) -> String {
+    fn search_sql(filter: &Filter, order: &str, limit: &str, offset: &str) -> String {
         format!(
             "SELECT {PRODUCT_COLUMNS} FROM products WHERE {} \
-             ORDER BY begin_time DESC, id LIMIT {limit} OFFSET {offset}",
+             ORDER BY {order} LIMIT {limit} OFFSET {offset}",
             filter.clause
         )
     }
@@ -444,7 +446,8 @@ impl Catalog for PostgisCatalog {
         let mut filter = Filter::new(query)?;
         let limit = filter.param(i64::from(query.effective_limit()));
         let offset = filter.param(i64::try_from(query.offset).unwrap_or(i64::MAX));
-        let sql = Self::search_sql(&filter, &limit, &offset);
+        let order = Sort::sql(&query.sort, &search::Postgis);
+        let sql = Self::search_sql(&filter, &order, &limit, &offset);
         let client = self.client().await?;
         let statement = client
             .prepare_cached(&sql)
@@ -531,6 +534,14 @@ fn product_from_row(row: &Row) -> Result<Product> {
         end: row.get(5),
         location: row.get(6),
         metadata: row.get(7),
+        properties: match row.get(8) {
+            serde_json::Value::Object(properties) => properties,
+            other => {
+                return Err(corrupt(format!(
+                    "its properties are not an object: {other}"
+                )));
+            }
+        },
         id,
     })
 }

@@ -3,7 +3,37 @@
 use tokio_postgres::types::ToSql;
 
 use super::{footprint_wkb, to_micros};
+use crate::filter::{Dialect, Kind, Literal, Property};
 use crate::{ProductQuery, Result};
+
+/// How PostGIS writes fields: columns, and properties read from `jsonb` and cast to their
+/// kind (text in byte order, like the columns).
+pub(crate) struct Postgis;
+
+impl Dialect for Postgis {
+    fn property(&self, property: &Property) -> String {
+        // Names are from a fixed list of identifiers, never from the request.
+        let value = format!("(properties ->> '{}')", property.name());
+        match property.kind() {
+            Kind::Number => format!("({value}::float8)"),
+            Kind::Text => format!("({value} COLLATE \"C\")"),
+            Kind::Timestamp => format!("({value}::timestamptz)"),
+        }
+    }
+
+    fn like(
+        &self,
+        field_sql: &str,
+        pattern: &str,
+        param: &mut dyn FnMut(&Literal) -> String,
+    ) -> String {
+        // PostgreSQL's LIKE is case-sensitive and escapes with a backslash by default.
+        format!(
+            "({field_sql} LIKE {})",
+            param(&Literal::Text(pattern.to_owned()))
+        )
+    }
+}
 
 /// A `WHERE` clause with its parameters (`$1`, `$2`... in order).
 pub(crate) struct Filter {
@@ -58,6 +88,16 @@ impl Filter {
             let start = filter.param(to_micros(time.start()));
             let end = filter.param(to_micros(time.end()));
             conditions.push(time.relation().sql_condition(&start, &end));
+        }
+        if let Some(condition) = &query.filter {
+            let sql = condition.sql(&Postgis, &mut |literal| match literal {
+                Literal::Number(number) => format!("{}::float8", filter.param(*number)),
+                Literal::Text(text) => format!("{}::text", filter.param(text.clone())),
+                Literal::Timestamp(time) => {
+                    format!("{}::timestamptz", filter.param(to_micros(*time)))
+                }
+            });
+            conditions.push(sql);
         }
         filter.clause = if conditions.is_empty() {
             "TRUE".to_owned()

@@ -15,11 +15,18 @@ use crate::migration::Migration;
 use crate::{CatalogError, Result};
 
 /// Every migration, in order. Append only: an applied migration must never change.
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "initial",
-    sql: include_str!("migrations/0001_initial.sql"),
-}];
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial",
+        sql: include_str!("migrations/0001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "properties",
+        sql: include_str!("migrations/0002_properties.sql"),
+    },
+];
 
 /// `PRAGMA application_id` of a pvs catalog file ("pvsc").
 pub(super) const APPLICATION_ID: i32 = 0x7076_7363;

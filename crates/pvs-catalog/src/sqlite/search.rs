@@ -9,7 +9,33 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, Row, params_from_iter};
 
 use super::store::{PRODUCT_COLUMNS, backend, product_from_row, read_footprint, to_micros};
-use crate::{Product, ProductQuery, Result};
+use crate::filter::{Dialect, Literal, Property, like_to_glob};
+use crate::{Product, ProductQuery, Result, Sort};
+
+/// How SQLite writes fields: columns (times in microseconds), and properties read with
+/// `json_extract` (text compares in byte order, SQLite's `BINARY` collation).
+struct Sqlite;
+
+impl Dialect for Sqlite {
+    fn property(&self, property: &Property) -> String {
+        // Names are from a fixed list of identifiers, never from the request; the
+        // expression is the one the migration indexes.
+        format!("json_extract(properties, '$.\"{}\"')", property.name())
+    }
+
+    fn like(
+        &self,
+        field_sql: &str,
+        pattern: &str,
+        param: &mut dyn FnMut(&Literal) -> String,
+    ) -> String {
+        // SQLite's LIKE ignores ASCII case; GLOB does not.
+        format!(
+            "({field_sql} GLOB {})",
+            param(&Literal::Text(like_to_glob(pattern)))
+        )
+    }
+}
 
 /// The most boxes of a query geometry looked up one by one in the R*Tree.
 const MAX_CANDIDATE_BOXES: usize = 32;
@@ -91,6 +117,14 @@ impl Plan {
             let end = plan.param(to_micros(time.end()));
             conditions.push(time.relation().sql_condition(&start, &end));
         }
+        if let Some(filter) = &query.filter {
+            let sql = filter.sql(&Sqlite, &mut |literal| match literal {
+                Literal::Number(number) => plan.param(*number),
+                Literal::Text(text) => plan.param(text.clone()),
+                Literal::Timestamp(time) => plan.param(to_micros(*time)),
+            });
+            conditions.push(sql);
+        }
         plan.clause = if conditions.is_empty() {
             "1".to_owned()
         } else {
@@ -169,8 +203,9 @@ pub(super) fn search(connection: &Connection, query: &ProductQuery) -> Result<Ve
         return Ok(products);
     }
     let mut sql = format!(
-        "SELECT {PRODUCT_COLUMNS} FROM products WHERE {} ORDER BY begin_time DESC, id",
-        plan.clause
+        "SELECT {PRODUCT_COLUMNS} FROM products WHERE {} ORDER BY {}",
+        plan.clause,
+        Sort::sql(&query.sort, &Sqlite)
     );
     // Without footprint tests, SQLite pages; with them, the page is counted here.
     let offset = if plan.exact.is_empty() {

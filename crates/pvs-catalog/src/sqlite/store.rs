@@ -13,7 +13,7 @@ use crate::{Bbox, CatalogError, Collection, CollectionInfo, Product, Registratio
 
 /// The columns of a product, in the order [`read_product`] reads them.
 pub(super) const PRODUCT_COLUMNS: &str =
-    "id, collection, product_type, footprint, begin_time, end_time, location, metadata";
+    "id, collection, product_type, footprint, begin_time, end_time, location, metadata, properties";
 
 /// A closure turning an SQLite error into [`CatalogError::Backend`] while doing `context`.
 pub(super) fn backend(context: impl Into<String>) -> impl FnOnce(rusqlite::Error) -> CatalogError {
@@ -218,6 +218,7 @@ fn write_product(connection: &Connection, product: &Product) -> Result<Registrat
     let (west, south) = (extent.min().x, extent.min().y);
     let (east, north) = (extent.max().x, extent.max().y);
     let metadata = product.metadata.to_string();
+    let properties = Value::Object(product.properties.clone()).to_string();
     let now = now();
     let values = params![
         product.id,
@@ -233,6 +234,7 @@ fn write_product(connection: &Connection, product: &Product) -> Result<Registrat
         product.location,
         metadata,
         now,
+        properties,
     ];
     let pk = match &previous {
         Some((pk, _)) => {
@@ -240,8 +242,8 @@ fn write_product(connection: &Connection, product: &Product) -> Result<Registrat
                 .prepare_cached(
                     "UPDATE products SET collection = ?2, product_type = ?3, footprint = ?4, \
                      west = ?5, south = ?6, east = ?7, north = ?8, begin_time = ?9, \
-                     end_time = ?10, location = ?11, metadata = ?12, updated_at = ?13 \
-                     WHERE id = ?1",
+                     end_time = ?10, location = ?11, metadata = ?12, updated_at = ?13, \
+                     properties = ?14 WHERE id = ?1",
                 )
                 .and_then(|mut statement| statement.execute(values))
                 .map_err(backend(context()))?;
@@ -252,7 +254,8 @@ fn write_product(connection: &Connection, product: &Product) -> Result<Registrat
             .prepare_cached(
                 "INSERT INTO products (id, collection, product_type, footprint, west, south, \
                  east, north, begin_time, end_time, location, metadata, registered_at, \
-                 updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13) \
+                 updated_at, properties) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, ?14) \
                  RETURNING pk",
             )
             .and_then(|mut statement| statement.query_row(values, |row| row.get(0)))
@@ -311,7 +314,7 @@ fn find(connection: &Connection, id: &str) -> Result<Option<(i64, Product)>> {
     let mut rows = statement.query([id]).map_err(backend(context()))?;
     match rows.next().map_err(backend(context()))? {
         Some(row) => {
-            let pk = row.get(8).map_err(backend(context()))?;
+            let pk = row.get(9).map_err(backend(context()))?;
             Ok(Some((pk, read_product(row)?)))
         }
         None => Ok(None),
@@ -372,6 +375,7 @@ pub(super) fn product_from_row(row: &Row, footprint: MultiPolygon<f64>) -> Resul
         from_micros(row.get(index).map_err(backend(&context))?).map_err(corrupt)
     };
     let metadata: String = row.get(7).map_err(backend(&context))?;
+    let properties: String = row.get(8).map_err(backend(&context))?;
     Ok(Product {
         collection: row.get(1).map_err(backend(&context))?,
         product_type: row.get(2).map_err(backend(&context))?,
@@ -380,6 +384,14 @@ pub(super) fn product_from_row(row: &Row, footprint: MultiPolygon<f64>) -> Resul
         end: time(5)?,
         location: row.get(6).map_err(backend(&context))?,
         metadata: parse_metadata(&metadata).map_err(corrupt)?,
+        properties: match parse_metadata(&properties).map_err(corrupt)? {
+            Value::Object(properties) => properties,
+            other => {
+                return Err(corrupt(format!(
+                    "its properties are not an object: {other}"
+                )));
+            }
+        },
         id,
     })
 }

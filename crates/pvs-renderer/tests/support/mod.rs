@@ -56,6 +56,7 @@ async fn add_product(
     .unwrap();
     catalog
         .register(&Product {
+            properties: Default::default(),
             id: id.clone(),
             collection: "SAR".into(),
             product_type: None,

@@ -108,6 +108,7 @@ impl World {
             rgb,
         );
         let product = Product {
+            properties: Default::default(),
             id: id.to_owned(),
             collection: collection.to_owned(),
             product_type: None,
