@@ -1,7 +1,7 @@
 // The pvs web client: the collection layers of the tile cache (WMTS, WebMercatorQuad) over a
 // land basemap bundled with the client, a time control driving the WMTS Time dimension,
-// footprint outlines, a product search on OpenSearch, and the ingest status. Everything it
-// needs is served by pvs itself: no CDN, no external tiles.
+// footprint outlines, a product search on OpenSearch or on the STAC API (stac-panel.js), and
+// the ingest status. Everything it needs is served by pvs itself: no CDN, no external tiles.
 
 import Map from 'ol/Map.js';
 import View from 'ol/View.js';
@@ -15,6 +15,9 @@ import { Fill, Stroke, Style } from 'ol/style.js';
 import { transformExtent } from 'ol/proj.js';
 import { feature as topoFeature } from 'topojson-client';
 import land from 'world-atlas/land-50m.json';
+import { $, element, inputToIso, messageOf, say } from './dom.js';
+import { footprintLayer, resultEntry, selectResult } from './results.js';
+import { openStac, setupStac } from './stac-panel.js';
 import 'ol/ol.css';
 import './style.css';
 
@@ -22,21 +25,26 @@ const MATRIX_SET = 'WebMercatorQuad';
 const OUTLINES = '__outlines';
 const STATUS_EVERY_MS = 5000;
 
-/** What the tests and operators can read: tile loads, the current TIME, the last search. */
-const stats = { tilesLoaded: 0, tilesFailed: 0, time: 'default', searches: 0, results: 0 };
-
-const $ = (id) => document.getElementById(id);
-
-function say(text) {
-  $('message').textContent = text;
-}
-
-function element(tag, text, className) {
-  const node = document.createElement(tag);
-  if (text !== undefined) node.textContent = text;
-  if (className) node.className = className;
-  return node;
-}
+/**
+ * What the tests and operators can read: tile loads, the current TIME, the last OpenSearch
+ * search, the last STAC page (matched, shown, footprints drawn, page number) and the product
+ * shown by WMS.
+ */
+const stats = {
+  tilesLoaded: 0,
+  tilesFailed: 0,
+  time: 'default',
+  searches: 0,
+  results: 0,
+  stacSearches: 0,
+  stacMatched: null,
+  stacShown: 0,
+  stacFootprints: 0,
+  stacPage: 0,
+  wmsShown: null,
+  wmsLoaded: 0,
+  wmsFailed: 0,
+};
 
 // ---- map -------------------------------------------------------------------------------
 
@@ -50,23 +58,17 @@ const basemap = new VectorLayer({
   zIndex: 0,
 });
 
-const highlightStyle = new Style({
-  stroke: new Stroke({ color: '#e8590c', width: 3 }),
-  fill: new Fill({ color: 'rgba(232, 89, 12, 0.12)' }),
-});
-const resultStyle = new Style({ stroke: new Stroke({ color: '#1971c2', width: 1.5 }) });
-const results = new VectorSource();
-const resultLayer = new VectorLayer({
-  source: results,
-  style: (feature) => (feature.get('selected') ? highlightStyle : resultStyle),
-  zIndex: 100,
-});
+const resultLayer = footprintLayer(true);
+const results = resultLayer.getSource();
 
 const map = new Map({
   target: 'map',
   layers: [basemap, resultLayer],
   view: new View({ center: [0, 0], zoom: 2, maxZoom: 18 }),
 });
+
+/** The STAC search tab's footprints; its panel reads nothing before the tab is opened. */
+const stacLayer = setupStac({ map, geojson, viewBbox, stats });
 
 // ---- layers from the WMTS capabilities -------------------------------------------------
 
@@ -184,11 +186,6 @@ function setTime(value, label) {
   $('time-value').textContent = label || value;
 }
 
-/** `datetime-local` gives local wall-clock time without a zone; pvs times are UTC. */
-function inputToIso(input) {
-  return input.value ? `${input.value.length === 16 ? `${input.value}:00` : input.value}Z` : '';
-}
-
 function isoToInput(iso) {
   return iso.replace(/Z$/, '').slice(0, 19);
 }
@@ -238,13 +235,6 @@ function viewBbox() {
   return [clamp(w, -180, 180), clamp(s, -90, 90), clamp(e, -180, 180), clamp(n, -90, 90)].map(round);
 }
 
-function selectResult(id, item) {
-  for (const f of results.getFeatures()) f.set('selected', f.getId() === id);
-  for (const li of $('search-results').children) li.classList.toggle('selected', li === item);
-  const feature = results.getFeatureById(id);
-  if (feature) map.getView().fit(feature.getGeometry().getExtent(), { padding: [60, 60, 60, 60], maxZoom: 10, duration: 300 });
-}
-
 async function onSearch() {
   const collections = Object.keys(tileLayers).filter((n) => !n.endsWith(OUTLINES) && tileLayers[n].getVisible());
   const params = new URLSearchParams({ bbox: viewBbox().join(','), count: '50' });
@@ -266,13 +256,7 @@ async function onSearch() {
         const feature = geojson.readFeature(item);
         feature.setId(item.id);
         results.addFeature(feature);
-        const li = element('li', item.id);
-        li.dataset.id = item.id;
-        li.append(element('span', `${collection} · ${item.properties.date}`, 'when'));
-        li.addEventListener('click', () => selectResult(item.id, li));
-        li.addEventListener('mouseenter', () => results.getFeatureById(item.id)?.set('selected', true));
-        li.addEventListener('mouseleave', () => results.getFeatureById(item.id)?.set('selected', li.classList.contains('selected')));
-        list.append(li);
+        list.append(resultEntry(results, item.id, `${collection} · ${item.properties.date}`, (li) => selectResult(map, results, list, li)));
       }
     }
     $('search-total').textContent = `${total} product${total === 1 ? '' : 's'} found, ${list.children.length} shown`;
@@ -280,8 +264,20 @@ async function onSearch() {
     stats.results = list.children.length;
     say('');
   } catch (error) {
-    say(String(error.message || error));
+    say(messageOf(error));
   }
+}
+
+/** Shows the search tab `name` (`opensearch` or `stac`) and its footprints on the map. */
+function showTab(name) {
+  for (const tab of document.querySelectorAll('#search [role=tab]')) {
+    const selected = tab.getAttribute('aria-controls') === name;
+    tab.setAttribute('aria-selected', String(selected));
+    $(tab.getAttribute('aria-controls')).hidden = !selected;
+  }
+  resultLayer.setVisible(name === 'opensearch');
+  stacLayer.setVisible(name === 'stac');
+  if (name === 'stac') openStac();
 }
 
 // ---- ingest status ---------------------------------------------------------------------
@@ -309,7 +305,7 @@ async function refreshStatus() {
       ...status.stages.flatMap((s) => s.failures.map((f) => element('li', `${s.name} ${f.id}: ${f.reason}`))),
     );
   } catch (error) {
-    say(String(error.message || error));
+    say(messageOf(error));
   }
   setTimeout(refreshStatus, STATUS_EVERY_MS);
 }
@@ -321,6 +317,8 @@ $('time-apply').addEventListener('click', onApplyRange);
 $('time-all').addEventListener('click', onAllTimes);
 $('search-run').addEventListener('click', onSearch);
 $('zoom-all').addEventListener('click', zoomToLayers);
+$('tab-opensearch').addEventListener('click', () => showTab('opensearch'));
+$('tab-stac').addEventListener('click', () => showTab('stac'));
 
 window.pvs = { map, stats, setTime, search: onSearch };
 
@@ -330,7 +328,7 @@ loadLayers()
     stats.ready = true;
   })
   .catch((error) => {
-    say(String(error.message || error));
-    stats.error = String(error.message || error);
+    say(messageOf(error));
+    stats.error = messageOf(error);
   });
 refreshStatus();

@@ -1,51 +1,21 @@
 // Browser test of the web client (run by crates/pvs/tests/browser.rs against `pvs up --demo`):
 // headless Debian Chromium loads the page, the demo layer's tiles load with no console error
 // and the map canvas shows imagery, the time control drives the WMTS TIME of the tile
-// requests, a search lists the demo products, and a screenshot is saved.
+// requests, a search lists the demo products, and a screenshot is saved. The STAC search
+// view has its own test, stac-browser.mjs.
 //
 //   node tests/browser.mjs http://127.0.0.1:8080/ screenshot.png
 //
 // Exits 0 when every check passes; otherwise prints what failed and exits 1.
-import { chromium } from 'playwright-core';
+import { args, session } from './harness.mjs';
 
-const [url, screenshot] = process.argv.slice(2);
-if (!url || !screenshot) {
-  console.error('usage: node tests/browser.mjs URL SCREENSHOT.png');
-  process.exit(2);
-}
+const { url, screenshot } = args('tests/browser.mjs');
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: [
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-quic',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-  ],
-});
-const failures = [];
-const check = (ok, what) => {
-  if (!ok) failures.push(what);
-  console.log(`${ok ? 'ok  ' : 'FAIL'} ${what}`);
-};
-
-try {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-  const consoleErrors = [];
-  page.on('console', (message) => {
-    if (message.type() === 'error') consoleErrors.push(message.text());
-  });
-  page.on('pageerror', (error) => consoleErrors.push(String(error)));
+await session(url, async ({ page, check }) => {
   // Tile requests as {layer, time}, whether OpenLayers asks by KVP or RESTful URLs.
   const tileRequests = [];
-  const offsite = [];
   page.on('request', (request) => {
     const target = new URL(request.url());
-    if (target.protocol === 'data:') return;
-    if (target.origin !== new URL(url).origin) offsite.push(request.url());
     const params = new Map([...target.searchParams].map(([k, v]) => [k.toLowerCase(), v]));
     if (target.pathname.endsWith('/wmts') && params.get('request') === 'GetTile') {
       tileRequests.push({ layer: params.get('layer'), time: params.get('time') });
@@ -137,14 +107,4 @@ try {
   await page.waitForFunction((n) => window.pvs.stats.tilesLoaded > n, loaded, { timeout: 30000 });
   await page.waitForTimeout(1500);
   await page.screenshot({ path: screenshot });
-  check(consoleErrors.length === 0, `no console errors${consoleErrors.length ? `: ${consoleErrors.join(' | ')}` : ''}`);
-  check(offsite.length === 0, `nothing is fetched from another origin${offsite.length ? `: ${offsite.join(', ')}` : ''}`);
-} finally {
-  await browser.close();
-}
-
-if (failures.length) {
-  console.error(`${failures.length} check(s) failed`);
-  process.exit(1);
-}
-console.log('every check passed');
+});

@@ -7,6 +7,9 @@
 //! - `wmts/1.0.0/WMTSCapabilities.xml` and the RESTful tiles of the cache (the collection
 //!   layers, their `__outlines` layers and the Time dimension);
 //! - `opensearch/collections/{collection}/json` (product search in the map view and time range);
+//! - `stac`, the landing page of the STAC API, when its search tab is opened, and from there
+//!   only the URLs of links: collections (`data`), queryables, `search`, `next` pages, and an
+//!   Item's `wms` web-map-link, shown on the map as a WMS GetMap (`web/src/stac.js`);
 //! - `api/status` (queue lengths and status sets; the panel hides itself on 404).
 //!
 //! [`routes`] answers `GET /` (and `/index.html`), `/app.js` and `/app.css`, with an entity tag

@@ -1,7 +1,10 @@
 //! The embedded client over real HTTP: the page, its script and style with their types,
-//! entity tags and 304s, and nothing else served.
+//! entity tags and 304s, and nothing else served; and the unit tests of its STAC client
+//! (`web/tests/stac.test.mjs`, by Node's test runner).
 
 use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Command;
 
 use reqwest::StatusCode;
 
@@ -25,6 +28,10 @@ async fn the_page_its_script_and_style_are_served() {
         "href=\"app.css\"",
         "id=\"time-slider\"",
         "id=\"search-run\"",
+        "id=\"tab-stac\"",
+        "id=\"stac-form\"",
+        "id=\"stac-next\"",
+        "id=\"stac-wms\"",
         "id=\"status-queues\"",
     ] {
         assert!(html.contains(needle), "the page lacks {needle}");
@@ -41,6 +48,8 @@ async fn the_page_its_script_and_style_are_served() {
     for needle in [
         "WMTSCapabilities.xml",
         "opensearch/collections/",
+        "item-search#sort",
+        "filter-lang",
         "api/status",
     ] {
         assert!(js.contains(needle), "the bundle lacks {needle}");
@@ -114,4 +123,24 @@ async fn nothing_else_is_served() {
     let long = format!("{base}/{}", "a".repeat(10_000));
     let response = client.get(long).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
+}
+
+/// The STAC client's functions and its paging over GET and POST `next` links, against a small
+/// STAC API served by the test itself, in Node (which `build.rs` needs anyway).
+#[test]
+fn the_stac_client_passes_its_unit_tests() {
+    let web = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../web");
+    let run = Command::new("node")
+        .args(["--test", "tests/stac.test.mjs"])
+        .current_dir(&web)
+        .output()
+        .expect("node runs (building this crate needed it)");
+    let out = String::from_utf8_lossy(&run.stdout);
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "node --test failed:\n{out}\n{err}");
+    let passed = out
+        .lines()
+        .find_map(|line| line.strip_prefix("# pass "))
+        .and_then(|n| n.trim().parse::<u32>().ok());
+    assert!(passed.is_some_and(|n| n >= 15), "{out}");
 }
