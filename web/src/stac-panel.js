@@ -26,9 +26,8 @@ const collections = new Map();
 let footprints = null;
 const pageItems = new Map();
 let nextPage = null;
-/** How many Items the pages before the one shown held, and its number. */
-let before = 0;
-let pageNumber = 0;
+/** The position of the page shown: how many Items the pages before it held, and its number. */
+let shown = { before: 0, number: 0 };
 /** The answer awaited: a newer search makes an older answer stale. */
 let ticket = 0;
 /** The Item in the details view, and the WMS layer of the product shown on the map. */
@@ -46,7 +45,10 @@ export function setupStac(given) {
     onSearch();
   });
   $('stac-collection').addEventListener('change', () => loadFilter().catch(fail));
-  $('stac-next').addEventListener('click', () => showPage(nextPage).catch(fail));
+  $('stac-next').addEventListener('click', () => {
+    const after = { before: shown.before + pageItems.size, number: shown.number + 1 };
+    showPage(nextPage, after).catch(fail);
+  });
   $('stac-back').addEventListener('click', closeDetails);
   $('stac-wms').addEventListener('click', showProduct);
   $('stac-wms-remove').addEventListener('click', removeProduct);
@@ -143,19 +145,23 @@ function onSearch() {
     filter,
     sortby: api.sorts ? [{ field: SORT_FIELD, direction: $('stac-sort').value }] : [],
   });
-  before = 0;
-  pageNumber = 0;
-  showPage(request).catch(fail);
+  showPage(request, { before: 0, number: 1 }).catch(fail);
 }
 
-async function showPage(request) {
+/** Shows the page `request` answers, at `position` ({before, number}) in the search. */
+async function showPage(request, position) {
   const mine = ++ticket;
   $('stac-next').disabled = true;
-  const { document: page, url } = await stac.fetchJson(request);
+  let answer;
+  try {
+    answer = await stac.fetchJson(request);
+  } finally {
+    $('stac-next').disabled = false; // also to try again after a failure
+  }
   if (mine !== ticket) return;
+  const { document: page, url } = answer;
   closeDetails();
-  before += pageNumber ? pageItems.size : 0;
-  pageNumber += 1;
+  shown = position;
   footprints.clear();
   pageItems.clear();
   const list = $('stac-results');
@@ -172,18 +178,17 @@ async function showPage(request) {
   }
   nextPage = stac.nextRequest(page, url, request);
   $('stac-next').hidden = !nextPage;
-  $('stac-next').disabled = false;
   const matched = stac.matchedCount(page);
-  const shown = pageItems.size ? `${before + 1}–${before + pageItems.size}` : 'none';
+  const range = pageItems.size ? `${shown.before + 1}–${shown.before + pageItems.size}` : 'none';
   $('stac-total').textContent = matched === null
-    ? `page ${pageNumber}: ${shown} shown`
-    : `${matched} matched, ${shown} shown (page ${pageNumber})`;
+    ? `page ${shown.number}: ${range} shown`
+    : `${matched} matched, ${range} shown (page ${shown.number})`;
   const stats = context.stats;
   stats.stacSearches += 1;
   stats.stacMatched = matched;
   stats.stacShown = pageItems.size;
   stats.stacFootprints = footprints.getFeatures().length;
-  stats.stacPage = pageNumber;
+  stats.stacPage = shown.number;
   say('');
   $('stac-list').scrollIntoView({ block: 'nearest' });
 }
