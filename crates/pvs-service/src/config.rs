@@ -328,6 +328,13 @@ pub mod vars {
         example: "https://vs.example.org/pvs",
         meaning: "Base URL (scheme, host, port and path prefix) under which clients reach pvs, written into every document that carries a URL (WMS/WCS/WMTS capabilities, OpenSearch descriptions and feeds, TileJSON). Unset: taken per request from the proxy's `Forwarded` or `X-Forwarded-Proto`/`-Host`/`-Port`/`-Prefix` headers, else from `Host` (`docs/operations.md`).",
     };
+    /// Where clients reach the tile cache, for the STAC API's WMTS and XYZ links.
+    pub const CACHE_PUBLIC_URL: Var = Var {
+        name: "CACHE_PUBLIC_URL",
+        default: None,
+        example: "/",
+        meaning: "Where clients reach the tile cache (`/wmts`, `/tiles`), for the WMTS and XYZ links of the renderer's STAC API (`docs/stac.md`): an absolute `http(s)` URL, or a path starting with `/` under the renderer's own public URL (`/`: the same origin, as behind the compose proxy). Unset: Items and Collections carry WMS links only. `pvs up` always links its own tiles.",
+    };
     /// How long clients may keep tiles.
     pub const CACHE_MAX_AGE: Var = Var {
         name: "CACHE_MAX_AGE",
@@ -373,6 +380,7 @@ pub mod vars {
         RENDERER_URL,
         PUBLIC_URL,
         INVALIDATION_RECORDS,
+        CACHE_PUBLIC_URL,
         CACHE_MAX_AGE,
         CACHE_MAX_ZOOM,
     ];

@@ -1,14 +1,16 @@
-//! `pvs renderer`: WMS and WCS on `/ows`, OpenSearch on `/opensearch`, with `/health` and
-//! `/ready`. Collections are drawn as `COLLECTIONS_FILE` says.
+//! `pvs renderer`: WMS and WCS on `/ows`, OpenSearch on `/opensearch`, the STAC API on
+//! `/stac`, with `/health` and `/ready`. Collections are drawn as `COLLECTIONS_FILE` says.
 
 use std::sync::Arc;
 
 use pvs_catalog::{Catalog, PostgisCatalog};
 use pvs_opensearch::OpenSearch;
 use pvs_renderer::{Renderer, Settings};
-use pvs_service::config::{ConfigError, DatabaseUrl, Env, ListenAddr, vars};
+use pvs_service::config::{ConfigError, DatabaseUrl, Env, ListenAddr, RedisUrl, vars};
 use pvs_service::http;
 use pvs_service::public_url::PublicUrl;
+use pvs_stac::{Stac, TilesUrl, Transactions};
+use pvs_storage::Storage;
 
 use crate::backends::{self, StartError};
 
@@ -62,31 +64,74 @@ pub fn opensearch(settings: &Settings, catalog: Arc<dyn Catalog>) -> OpenSearch 
     }
 }
 
+/// The STAC API beside a renderer of `settings`: its title, public URL rule and largest map;
+/// WMTS and XYZ links where the cache is reached at `tiles`, writes where `transactions` go.
+pub fn stac(
+    settings: &Settings,
+    catalog: Arc<dyn Catalog>,
+    storage: Storage,
+    tiles: Option<TilesUrl>,
+    transactions: Option<Transactions>,
+) -> Stac {
+    Stac {
+        catalog,
+        storage,
+        title: settings.title.clone(),
+        public_url: settings.public_url.clone(),
+        wms_max_size: settings.max_size,
+        tiles,
+        transactions,
+    }
+}
+
 /// Runs the renderer until SIGINT/SIGTERM.
 pub async fn run(env: &Env, listen: ListenAddr) -> Result<(), StartError> {
     // Every configuration check comes before any backend is touched.
     let settings = settings(env)?;
     let database: DatabaseUrl = env.get(&vars::DATABASE_URL)?;
     let storage = backends::required_storage(env)?;
+    let tiles = env.get_opt::<TilesUrl>(&vars::CACHE_PUBLIC_URL)?;
+    // STAC transactions: only with a queue to put Items on and the write credentials; a
+    // renderer given REDIS_URL alone stays read-only.
+    let (ingest, _) = crate::ingestor::settings(env)?;
+    let writes = env.get_opt::<RedisUrl>(&vars::REDIS_URL)?.is_some() && ingest.auth.is_required();
     pvs_raster::init();
     let catalog: Arc<dyn Catalog> = Arc::new(PostgisCatalog::connect(database.as_str()).await?);
+    let queue = if writes {
+        Some(backends::queue(env).await?)
+    } else {
+        None
+    };
+    let transactions = queue.clone().map(|queue| Transactions {
+        queue,
+        auth: ingest.auth,
+    });
+    let stac = Arc::new(stac(
+        &settings,
+        catalog.clone(),
+        storage.clone(),
+        tiles,
+        transactions,
+    ));
     let opensearch = Arc::new(opensearch(&settings, catalog.clone()));
     let renderer = Arc::new(Renderer::new(catalog.clone(), storage.clone(), settings));
     let readiness = backends::Probes {
+        queue,
         catalog: Some(catalog),
         storage: Some(storage),
-        ..Default::default()
     }
     .readiness();
     let metrics = crate::metrics::service_metrics("renderer", None);
     let router = http::service_router(
         "renderer",
-        pvs_renderer::routes(renderer).merge(pvs_opensearch::routes(opensearch)),
+        pvs_renderer::routes(renderer)
+            .merge(pvs_opensearch::routes(opensearch))
+            .merge(pvs_stac::routes(stac)),
         readiness,
         metrics,
     );
     let listener = http::bind(listen).await.map_err(StartError::bind(listen))?;
-    tracing::info!(address = %listen, "renderer serving WMS and WCS on /ows, OpenSearch on /opensearch");
+    tracing::info!(address = %listen, transactions = writes, "renderer serving WMS and WCS on /ows, OpenSearch on /opensearch, STAC on /stac");
     http::serve(listener, router, http::shutdown_signal())
         .await
         .map_err(StartError::Serve)

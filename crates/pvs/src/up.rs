@@ -36,7 +36,8 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub struct UpArgs {
     /// Address of the one HTTP port of every service: the web client on `/`, `POST /ingest`,
     /// WMS and WCS on `/ows`, WMTS on `/wmts`, XYZ on `/tiles`, OpenSearch on `/opensearch`,
-    /// the ingest status on `/api/status` [env: LISTEN_ADDR] [default: 127.0.0.1:8080].
+    /// the STAC API on `/stac`, the ingest status on `/api/status` [env: LISTEN_ADDR]
+    /// [default: 127.0.0.1:8080].
     #[arg(long, value_name = "ADDR:PORT")]
     pub listen: Option<ListenAddr>,
     /// Folder of the embedded queue and catalog, the local object storage, the drop folder
@@ -206,6 +207,18 @@ pub async fn run(env: &Env, args: UpArgs, listen: ListenAddr) -> Result<(), Star
         &renderer_settings,
         catalog.clone(),
     ));
+    // The STAC API: the tiles are on this same origin, Items are written onto the embedded
+    // queue behind the ingest credentials.
+    let stac = Arc::new(crate::renderer::stac(
+        &renderer_settings,
+        catalog.clone(),
+        storage.clone(),
+        Some(pvs_stac::TilesUrl::same_origin()),
+        Some(pvs_stac::Transactions {
+            queue: queue.clone(),
+            auth: ingest_settings.auth.clone(),
+        }),
+    ));
     let renderer = Arc::new(Renderer::new(
         catalog.clone(),
         storage.clone(),
@@ -264,6 +277,7 @@ pub async fn run(env: &Env, args: UpArgs, listen: ListenAddr) -> Result<(), Star
         ))
         .merge(pvs_cache::routes(cache.clone(), cache_settings))
         .merge(pvs_opensearch::routes(opensearch))
+        .merge(pvs_stac::routes(stac))
         .merge(crate::status::routes(queue.clone()));
     let readiness = backends::Probes {
         queue: Some(queue.clone()),
