@@ -11,8 +11,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use pvs_model::{
-    BrowseItem, BrowseReport, BrowseResult, ExceptionCode, FileName, IngestionResponse, Outcome,
-    ReportError, ReportInfo,
+    AssetHref, BrowseItem, BrowseReport, BrowseResult, ExceptionCode, FileName, IngestionResponse,
+    Outcome, ReportError, ReportInfo, parse_item,
 };
 use pvs_queue::{QueueError, QueueName, Stage, StatusSet, WorkQueue};
 use pvs_storage::{Storage, StorageKey};
@@ -44,6 +44,23 @@ pub struct Ingested {
     pub response: IngestionResponse,
     /// How many browses were queued.
     pub queued: usize,
+}
+
+/// What became of a STAC Item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ItemIngested {
+    /// Queued on `register_queue` (the registrar registers it, or hands it to the
+    /// preprocessor when its data asset is not a COG).
+    Queued {
+        /// The product id.
+        id: String,
+        /// Its collection.
+        collection: String,
+        /// Where its data asset is now: the storage key it was uploaded to, or the URL.
+        data: String,
+    },
+    /// Not queued, and why (a bad Item, or a data asset that cannot be uploaded).
+    Refused(String),
 }
 
 /// The ingestor's core, shared by the HTTP endpoint and the watch folder.
@@ -168,6 +185,44 @@ impl Ingestor {
         Ok(Ingested {
             response: IngestionResponse { results },
             queued: items.len(),
+        })
+    }
+
+    /// Ingests one STAC Item (JSON; [`pvs_model::parse_item`]; it must name its collection):
+    /// its data asset, when given by a relative href, is resolved like the image of a browse
+    /// (in watch mode the file beside the Item is uploaded to `prefix/href`) and the Item,
+    /// its href now that storage key, is pushed to `register_queue`. The registrar decides
+    /// what becomes of it: a COG is registered as it is, anything else goes to the
+    /// preprocessor. `s3://` and `http(s)://` hrefs are passed on as they are. Only queue
+    /// errors are errors (nothing was queued: try again).
+    pub async fn ingest_item(
+        &self,
+        bytes: &[u8],
+        images: Images<'_>,
+    ) -> Result<ItemIngested, QueueError> {
+        let mut item = match parse_item(bytes, None) {
+            Ok(item) => item,
+            Err(error) => return Ok(ItemIngested::Refused(error.to_string())),
+        };
+        if let AssetHref::Relative(path) = &item.data.href {
+            match self.resolve_image(path, images).await {
+                Ok(key) => item.set_data_href(AssetHref::Relative(key)),
+                Err(problem) => {
+                    return Ok(ItemIngested::Refused(format!(
+                        "STAC Item {}: data asset {:?}: {problem}",
+                        item.id, item.data.name
+                    )));
+                }
+            }
+        }
+        self.queue
+            .push(QueueName::Register, &item.to_json())
+            .await?;
+        tracing::info!(product = %item.id, collection = %item.collection, data = %item.data.href, "STAC Item queued");
+        Ok(ItemIngested::Queued {
+            id: item.id.clone(),
+            collection: item.collection.clone(),
+            data: item.data.href.to_string(),
         })
     }
 

@@ -5,6 +5,9 @@
 //! `pvs-model`; each valid browse becomes a JSON [`pvs_model::BrowseItem`] pushed to
 //! `preprocess-md_queue`; the provider gets the ngEO ingestion response. See [`ingest`] for
 //! the policy on partly bad reports and [`http`] for the status codes.
+//!
+//! The watch folder also takes STAC Items (`*.json`, [`Ingestor::ingest_item`]): the data
+//! asset beside the Item is uploaded and the Item goes to `register_queue`.
 
 #![forbid(unsafe_code)]
 
@@ -15,5 +18,5 @@ pub mod watch;
 
 pub use auth::Auth;
 pub use http::HttpSettings;
-pub use ingest::{Images, IngestError, Ingested, Ingestor};
+pub use ingest::{Images, IngestError, Ingested, Ingestor, ItemIngested};
 pub use watch::WatchFolder;

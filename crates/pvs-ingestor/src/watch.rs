@@ -1,5 +1,6 @@
-//! The watch folder (the SFTP `from/fepd` drop): finding reports that are completely written,
-//! and filing each one away with its response once it has been ingested.
+//! The watch folder (the SFTP `from/fepd` drop): finding reports (`*.xml`) and STAC Items
+//! (`*.json`) that are completely written, and filing each one away with its response once it
+//! has been ingested.
 //!
 //! A report counts as complete when its size and modification time have not changed for a
 //! quiet period. That handles both ways providers deliver files: write-then-rename (the `.xml`
@@ -16,7 +17,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use pvs_model::{ExceptionCode, IngestionStatus, ingest_exception_xml};
 
-use crate::ingest::{Images, IngestError, Ingestor};
+use crate::ingest::{Images, IngestError, Ingestor, ItemIngested};
 
 /// Sub-folder receiving ingested reports.
 pub const DONE_DIR: &str = "done";
@@ -122,8 +123,9 @@ impl WatchFolder {
     }
 
     /// Moves `report` into `done/` (or `failed/` when `ok` is false) and writes `response` beside
-    /// it as `<name>.response.xml`. A name already taken there gets a numeric suffix, so no
-    /// earlier report is overwritten. Returns the report's new path.
+    /// it as `<name>.response.xml` (`<name>.response.json` for a STAC Item). A name already
+    /// taken there gets a numeric suffix, so no earlier file is overwritten. Returns the
+    /// report's new path.
     pub fn file_away(&self, report: &Path, ok: bool, response: &str) -> io::Result<PathBuf> {
         Self::file_away_in(&self.dir, report, ok, response)
     }
@@ -141,7 +143,8 @@ impl WatchFolder {
             .and_then(|s| s.to_str())
             .unwrap_or("report")
             .to_owned();
-        let (target, response_path) = free_names(&target_dir, &stem);
+        let extension = if is_item_file(report) { "json" } else { "xml" };
+        let (target, response_path) = free_names(&target_dir, &stem, extension);
         write_atomically(&response_path, response.as_bytes())?;
         fs::rename(report, &target).map_err(|e| {
             io::Error::new(
@@ -157,18 +160,28 @@ impl WatchFolder {
     }
 }
 
-/// `*.xml`, not hidden, not a response we wrote.
+/// `*.xml` (a report) or `*.json` (a STAC Item), not hidden, not a response we wrote.
 fn is_report_name(path: &Path) -> bool {
     let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
         return false;
     };
+    let lower = name.to_ascii_lowercase();
     !name.starts_with('.')
-        && name.to_ascii_lowercase().ends_with(".xml")
-        && !name.ends_with(".response.xml")
+        && (lower.ends_with(".xml") || lower.ends_with(".json"))
+        && !lower.ends_with(".response.xml")
+        && !lower.ends_with(".response.json")
 }
 
-/// The first `<stem>[-N].xml` / `<stem>[-N].response.xml` pair not taken in `dir`.
-fn free_names(dir: &Path, stem: &str) -> (PathBuf, PathBuf) {
+/// Whether a file of the folder is a STAC Item (`*.json`) rather than a report.
+fn is_item_file(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+}
+
+/// The first `<stem>[-N].<extension>` / `<stem>[-N].response.<extension>` pair not taken in
+/// `dir`.
+fn free_names(dir: &Path, stem: &str, extension: &str) -> (PathBuf, PathBuf) {
     (0u32..)
         .map(|n| {
             let base = if n == 0 {
@@ -177,8 +190,8 @@ fn free_names(dir: &Path, stem: &str) -> (PathBuf, PathBuf) {
                 format!("{stem}-{n}")
             };
             (
-                dir.join(format!("{base}.xml")),
-                dir.join(format!("{base}.response.xml")),
+                dir.join(format!("{base}.{extension}")),
+                dir.join(format!("{base}.response.{extension}")),
             )
         })
         .find(|(report, response)| !report.exists() && !response.exists())
@@ -199,8 +212,10 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
 
 /// Watches `folder` until `shutdown` resolves: every `poll`, each complete report is ingested
 /// (its images, beside it, are uploaded to storage) and filed away with its response in
-/// `done/` (accepted, fully or partly) or `failed/` (refused). A report that cannot be queued
-/// because the queue is unreachable stays where it is and is tried again later.
+/// `done/` (accepted, fully or partly) or `failed/` (refused); each complete STAC Item
+/// likewise ([`Ingestor::ingest_item`]: its data asset, beside it, is uploaded and the Item
+/// queued on `register_queue`). A file that cannot be queued because the queue is
+/// unreachable stays where it is and is tried again later.
 pub async fn run(
     ingestor: Arc<Ingestor>,
     mut folder: WatchFolder,
@@ -251,6 +266,80 @@ async fn ingest_file(
         .unwrap_or("report.xml")
         .to_owned();
     let size = tokio::fs::metadata(report).await?.len();
+    let outcome = if is_item_file(report) {
+        ingest_item_file(ingestor, folder, report, &name, size).await?
+    } else {
+        ingest_report_file(ingestor, folder, report, &name, size, max_bytes).await?
+    };
+    let Some((ok, response)) = outcome else {
+        return Ok(());
+    };
+    if !ok {
+        tracing::warn!(file = name, "refused");
+    }
+    let dir = folder.dir().to_owned();
+    let report = report.to_owned();
+    tokio::task::spawn_blocking(move || {
+        WatchFolder::file_away_in(&dir, &report, ok, &response).map(drop)
+    })
+    .await
+    .map_err(io::Error::other)?
+}
+
+/// Ingests a complete STAC Item file: whether it was accepted and its response (JSON:
+/// `status` `queued` with `id`, `collection` and `data`, the data asset's storage key or
+/// URL; or `status` `failed` with the `reason`); `None` when the queue is unreachable.
+async fn ingest_item_file(
+    ingestor: &Ingestor,
+    folder: &WatchFolder,
+    item: &Path,
+    name: &str,
+    size: u64,
+) -> io::Result<Option<(bool, String)>> {
+    let ingested = if size > pvs_model::MAX_ITEM_BYTES as u64 {
+        ItemIngested::Refused(format!(
+            "the STAC Item is larger than the limit of {} bytes",
+            pvs_model::MAX_ITEM_BYTES
+        ))
+    } else {
+        let bytes = tokio::fs::read(item).await?;
+        match ingestor
+            .ingest_item(&bytes, Images::BesideReport(folder.dir()))
+            .await
+        {
+            Ok(ingested) => ingested,
+            Err(e) => {
+                tracing::error!(item = name, error = %e, "STAC Item left in place, to be tried again");
+                return Ok(None);
+            }
+        }
+    };
+    let response = match &ingested {
+        ItemIngested::Queued {
+            id,
+            collection,
+            data,
+        } => serde_json::json!({
+            "status": "queued", "id": id, "collection": collection, "data": data,
+        }),
+        ItemIngested::Refused(reason) => serde_json::json!({
+            "status": "failed", "reason": format!("{name}: {reason}"),
+        }),
+    };
+    let ok = matches!(ingested, ItemIngested::Queued { .. });
+    Ok(Some((ok, format!("{response:#}\n"))))
+}
+
+/// Ingests a complete report file: whether it was accepted and the ingestion response;
+/// `None` when the queue is unreachable.
+async fn ingest_report_file(
+    ingestor: &Ingestor,
+    folder: &WatchFolder,
+    report: &Path,
+    name: &str,
+    size: u64,
+    max_bytes: u64,
+) -> io::Result<Option<(bool, String)>> {
     let (ok, response) = if size > max_bytes {
         (
             false,
@@ -264,7 +353,7 @@ async fn ingest_file(
     } else {
         let bytes = tokio::fs::read(report).await?;
         match ingestor
-            .ingest(&bytes, &name, Images::BesideReport(folder.dir()))
+            .ingest(&bytes, name, Images::BesideReport(folder.dir()))
             .await
         {
             Ok(ingested) => (
@@ -277,20 +366,11 @@ async fn ingest_file(
             ),
             Err(e @ IngestError::Queue(_)) => {
                 tracing::error!(report = name, error = %e, "report left in place, to be tried again");
-                return Ok(());
+                return Ok(None);
             }
         }
     };
-    if !ok {
-        tracing::warn!(report = name, "report refused");
-    }
-    let dir = folder.dir().to_owned();
-    let report = report.to_owned();
-    tokio::task::spawn_blocking(move || {
-        WatchFolder::file_away_in(&dir, &report, ok, &response).map(drop)
-    })
-    .await
-    .map_err(io::Error::other)?
+    Ok(Some((ok, response)))
 }
 
 #[cfg(test)]
@@ -354,6 +434,8 @@ mod tests {
             "upload.xml.part",
             "image.jpg",
             "x.response.xml",
+            "item.response.json",
+            ".item.json",
         ] {
             fs::write(dir.path().join(name), b"data").unwrap();
         }
@@ -401,5 +483,29 @@ mod tests {
         fs::write(&report, "junk").unwrap();
         let moved = watch.file_away(&report, false, "<failure/>").unwrap();
         assert_eq!(moved, dir.path().join(FAILED_DIR).join("bad.xml"));
+        // A STAC Item: its response is JSON, named after it.
+        let item = dir.path().join("item.json");
+        fs::write(&item, "{}").unwrap();
+        let moved = watch
+            .file_away(&item, false, "{\"status\": \"failed\"}")
+            .unwrap();
+        assert_eq!(moved, dir.path().join(FAILED_DIR).join("item.json"));
+        assert_eq!(
+            fs::read_to_string(dir.path().join(FAILED_DIR).join("item.response.json")).unwrap(),
+            "{\"status\": \"failed\"}"
+        );
+    }
+
+    #[test]
+    fn stac_items_are_picked_up_like_reports() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut watch = WatchFolder::new(dir.path(), Duration::ZERO).unwrap();
+        fs::write(dir.path().join("S2.JSON"), b"{}").unwrap();
+        let t0 = Instant::now();
+        watch.scan(t0).unwrap();
+        assert_eq!(
+            watch.scan(t0 + Duration::from_millis(1)).unwrap(),
+            vec![dir.path().join("S2.JSON")]
+        );
     }
 }

@@ -14,7 +14,10 @@ use serde_json::{Map, Value};
 use thiserror::Error;
 
 use crate::browse::FileName;
+use crate::collections::{CollectionConfig, Collections};
 use crate::footprint::{FootprintError, footprint_from_lon_lat};
+use crate::item::{GeoJsonGeometry, ReportInfo};
+use crate::product::{CogInfo, ProductMetadata, SourceInfo};
 
 /// The largest Item accepted, in bytes (1 MiB): real Items are a few kilobytes.
 pub const MAX_ITEM_BYTES: usize = 1 << 20;
@@ -215,6 +218,69 @@ impl ItemRegistration {
     /// The Item JSON (as given, naming its collection): the `register_queue` message.
     pub fn to_json(&self) -> String {
         serde_json::to_string(&self.item).expect("a JSON object always serialises")
+    }
+
+    /// The `preprocess_queue` message for this Item (its data is not a COG on storage):
+    /// `{"item": {...}}`.
+    pub fn preprocess_message(&self) -> String {
+        serde_json::json!({ "item": self.item }).to_string()
+    }
+
+    /// The configuration of the Item's collection, and the browse type that selects it (so
+    /// that a metadata document of the product, [`Self::metadata`], maps back to the same
+    /// collection): the configured collection of that name or, when no collection is
+    /// configured at all, one of that name with the defaults. `None`: not configured.
+    pub fn collection_config(
+        &self,
+        collections: &Collections,
+    ) -> Option<(String, CollectionConfig)> {
+        if collections.collections.is_empty() {
+            return collections.for_browse_type(&self.collection);
+        }
+        let config = collections.collections.get(&self.collection)?;
+        let browse_type = config
+            .browse_types
+            .first()
+            .cloned()
+            .unwrap_or_else(|| self.collection.clone());
+        Some((browse_type, config.clone()))
+    }
+
+    /// Where the product comes from, for its metadata document: the data asset's href, and a
+    /// report of no name whose browse type is `browse_type` (see [`Self::collection_config`]).
+    pub fn source_info(&self, browse_type: &str, at: DateTime<Utc>) -> SourceInfo {
+        SourceInfo {
+            file: self.data.href.to_string(),
+            browse_identifier: None,
+            report: ReportInfo {
+                name: String::new(),
+                responsible_org_name: String::new(),
+                date_time: at,
+                browse_type: browse_type.to_owned(),
+            },
+        }
+    }
+
+    /// The metadata document of the product whose COG is `cog`: the Item's id, collection,
+    /// footprint, times and properties, its source ([`Self::source_info`]), written at
+    /// `processed_at`.
+    pub fn metadata(
+        &self,
+        cog: CogInfo,
+        browse_type: &str,
+        processed_at: DateTime<Utc>,
+    ) -> ProductMetadata {
+        ProductMetadata {
+            id: self.id.clone(),
+            collection: self.collection.clone(),
+            footprint: GeoJsonGeometry::from(&self.footprint),
+            start: self.start,
+            end: self.end,
+            cog,
+            source: self.source_info(browse_type, processed_at),
+            processed_at,
+            properties: self.properties.clone(),
+        }
     }
 
     /// Points the data asset at `href` (e.g. the storage key an asset beside an Item file was
@@ -682,6 +748,59 @@ mod tests {
         );
         let again = parse_item(registration.to_json().as_bytes(), None).unwrap();
         assert_eq!(again.data.href, key);
+    }
+
+    #[test]
+    fn collection_metadata_and_messages() {
+        let registration = parse(&good(), None).unwrap();
+        // Without a configuration: a collection of its own name.
+        let (browse_type, _) = registration
+            .collection_config(&Collections::default())
+            .unwrap();
+        assert_eq!(browse_type, "S2L2A");
+        let collections = Collections::from_toml(
+            "[collections.S2L2A]\nbrowse_types = [\"S2_MSI\"]\n[collections.other]\n",
+        )
+        .unwrap();
+        let (browse_type, config) = registration.collection_config(&collections).unwrap();
+        assert_eq!(browse_type, "S2_MSI");
+        assert_eq!(
+            collections.for_browse_type(&browse_type).unwrap(),
+            ("S2L2A".to_owned(), config)
+        );
+        let elsewhere = parse(&changed("/collection", Some(json!("S1"))), None).unwrap();
+        assert_eq!(elsewhere.collection_config(&collections), None);
+
+        let at: DateTime<Utc> = "2024-05-02T00:00:00Z".parse().unwrap();
+        let cog = CogInfo {
+            key: "s2/visual.tif".into(),
+            size_bytes: 10,
+            width: 1,
+            height: 1,
+            bands: 1,
+            alpha: false,
+            crs: "EPSG:4326".into(),
+            bbox: [6.0, 45.0, 7.0, 46.0],
+            resolution: [1.0, 1.0],
+        };
+        let metadata = registration.metadata(cog.clone(), "S2_MSI", at);
+        assert_eq!(metadata.id, registration.id);
+        assert_eq!(metadata.collection, "S2L2A");
+        assert_eq!(
+            MultiPolygon::from(&metadata.footprint),
+            registration.footprint
+        );
+        assert_eq!(
+            (metadata.start, metadata.end),
+            (registration.start, registration.end)
+        );
+        assert_eq!(metadata.properties, registration.properties);
+        assert_eq!(metadata.cog, cog);
+        assert_eq!(metadata.source.file, "s2/visual.tif");
+        assert_eq!(metadata.source.report.browse_type, "S2_MSI");
+
+        let message: Value = serde_json::from_str(&registration.preprocess_message()).unwrap();
+        assert_eq!(message, json!({ "item": good() }));
     }
 
     #[test]

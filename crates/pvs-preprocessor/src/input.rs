@@ -238,3 +238,13 @@ fn read_vsi(path: &str) -> Option<Vec<u8>> {
         Some(bytes)
     }
 }
+
+/// Whether the raster at GDAL path `path` carries its own georeferencing (a geotransform and
+/// a CRS, or at least 3 tie points), as `modelInGeotiff` needs. `false` when GDAL cannot
+/// open it either (the conversion then says why). Blocking.
+pub(crate) fn is_georeferenced(path: &str) -> bool {
+    gdal::Dataset::open(path).is_ok_and(|dataset| {
+        (dataset.geo_transform().is_ok() && dataset.spatial_ref().is_ok())
+            || dataset.gcps().len() >= 3
+    })
+}

@@ -8,7 +8,10 @@
 //! `<collection>/<id>/<id>.json` (deterministic keys: a retry overwrites), `LPUSH
 //! register_queue`, then `preprocess-success_set` or `preprocess-failure_set` with the reason
 //! in `preprocess-failure_reasons`. A browse that fails is also counted in its report's
-//! registration report. See `docs/preprocessor.md`.
+//! registration report. STAC Items whose data asset is not a COG on storage come on
+//! `preprocess_queue` from the registrar (`{"item": {...}}`, [`PreprocessMessage`]); their
+//! metadata document carries the Item's footprint, times and properties. See
+//! `docs/preprocessor.md`.
 
 mod input;
 
@@ -19,8 +22,9 @@ use bytes::Bytes;
 use chrono::Utc;
 use geo::MultiPolygon;
 use pvs_model::{
-    BrowseItem, BrowseReport, CollectionConfig, Collections, GeoJsonGeometry, Geolocation,
-    ProductMetadata, ReferenceSystem, RegistrationOutcome, ReportInfo, SourceInfo,
+    AssetHref, BrowseItem, BrowseReport, CollectionConfig, Collections, FileName, GeoJsonGeometry,
+    Geolocation, ItemRegistration, ProductMetadata, ReferenceSystem, RegistrationOutcome,
+    ReportInfo, SourceInfo, parse_item,
 };
 use pvs_queue::{QueueError, QueueName, Stage, WorkQueue};
 use pvs_raster::RasterError;
@@ -102,6 +106,34 @@ pub struct PackageMessage {
     /// Collection, when the package has no browse report to tell it.
     #[serde(default)]
     pub collection: Option<String>,
+}
+
+/// What a `preprocess_queue` message asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PreprocessMessage {
+    /// A product package or image ([`PackageMessage`]).
+    Package(PackageMessage),
+    /// A STAC Item whose data asset is not a COG on storage, as the registrar hands it
+    /// over: `{"item": {...}}` ([`ItemRegistration::preprocess_message`]).
+    Item(Box<ItemRegistration>),
+}
+
+impl PreprocessMessage {
+    /// Reads a bare key, the JSON form of a package, or a STAC Item message.
+    pub fn parse(message: &str) -> Result<Self, PreprocessError> {
+        let trimmed = message.trim();
+        if trimmed.starts_with('{') {
+            let value: serde_json::Value = serde_json::from_str(trimmed)
+                .map_err(|e| PreprocessError::BadMessage(format!("package message: {e}")))?;
+            if let Some(item) = value.get("item") {
+                let bytes = serde_json::to_vec(item).expect("a JSON value serialises");
+                let item = parse_item(&bytes, None)
+                    .map_err(|e| PreprocessError::BadMessage(e.to_string()))?;
+                return Ok(Self::Item(Box::new(item)));
+            }
+        }
+        PackageMessage::parse(trimmed).map(Self::Package)
+    }
 }
 
 impl PackageMessage {
@@ -197,6 +229,7 @@ impl Preprocessor {
                 browse_identifier: item.browse_identifier.as_ref().map(|b| b.to_string()),
                 report: item.report.clone(),
             },
+            properties: Default::default(),
         };
         let result = self.convert_and_upload(job, gdal_path).await;
         drop(source);
@@ -244,6 +277,7 @@ impl Preprocessor {
                         browse_identifier: item.browse_identifier.as_ref().map(|b| b.to_string()),
                         report: item.report.clone(),
                     },
+                    properties: Default::default(),
                 }
             }
             None => self.package_job(&key, message, &package)?,
@@ -309,7 +343,72 @@ impl Preprocessor {
                     browse_type: collection,
                 },
             },
+            properties: Default::default(),
         })
+    }
+
+    /// Converts and uploads the data asset of a STAC Item (from `preprocess_queue`, handed
+    /// over by the registrar): the product gets the Item's id, collection, footprint, times
+    /// and properties. The raster's own georeferencing is used; a raster without one (a
+    /// plain PNG, JPEG...) is placed north-up on the bounding box of the Item's geometry in
+    /// EPSG:4326.
+    pub async fn preprocess_item(
+        &self,
+        item: &ItemRegistration,
+    ) -> Result<Preprocessed, PreprocessError> {
+        let (browse_type, config) = item
+            .collection_config(&self.collections)
+            .ok_or_else(|| PreprocessError::UnknownCollection(item.collection.clone()))?;
+        let input = item.data.href.to_string();
+        let file = match &item.data.href {
+            AssetHref::Relative(path) => path.clone(),
+            AssetHref::Http(url) => {
+                FileName::new(url).map_err(|reason| PreprocessError::Input {
+                    input: input.clone(),
+                    reason,
+                })?
+            }
+            AssetHref::S3 { .. } => {
+                return Err(PreprocessError::Input {
+                    input,
+                    reason: "an s3:// data asset must come as its storage key (the registrar \
+                             gives it so)"
+                        .into(),
+                });
+            }
+        };
+        let source = input::fetch(&self.storage, &file, &self.settings).await?;
+        let gdal_path = source.gdal_path();
+        let path = gdal_path.clone();
+        let georeferenced = tokio::task::spawn_blocking(move || input::is_georeferenced(&path))
+            .await
+            .map_err(|e| PreprocessError::Input {
+                input: input.clone(),
+                reason: format!("reading the raster stopped: {e}"),
+            })?;
+        let (geolocation, reference_system) = if georeferenced {
+            (Geolocation::ModelInGeotiff, ReferenceSystem::Raw)
+        } else {
+            (
+                bounding_box(&item.footprint),
+                ReferenceSystem::Epsg(pvs_model::WGS84),
+            )
+        };
+        let job = Job {
+            id: item.id.clone(),
+            collection: item.collection.clone(),
+            config,
+            geolocation,
+            reference_system,
+            footprint: Some(item.footprint.clone()),
+            start: item.start,
+            end: item.end,
+            source: item.source_info(&browse_type, Utc::now()),
+            properties: item.properties.clone(),
+        };
+        let result = self.convert_and_upload(job, gdal_path).await;
+        drop(source);
+        result
     }
 
     async fn convert_and_upload(
@@ -375,7 +474,7 @@ impl Preprocessor {
                 .cog_info(cog_key.to_string(), size_bytes),
             source: job.source,
             processed_at: Utc::now(),
-            properties: Default::default(),
+            properties: job.properties,
         };
         let json = Bytes::from(metadata.to_json());
         self.storage.put(&metadata_key, json).await?;
@@ -433,8 +532,13 @@ impl Preprocessor {
                     Err(PreprocessError::BadMessage(format!("browse item: {e}"))),
                 ),
             },
-            _ => match PackageMessage::parse(message) {
-                Ok(package) => {
+            _ => match PreprocessMessage::parse(message) {
+                Ok(PreprocessMessage::Item(item)) => {
+                    self.queue.mark_started(Stage::Preprocess, &item.id).await?;
+                    let result = self.preprocess_item(&item).await;
+                    (item.id, None, result)
+                }
+                Ok(PreprocessMessage::Package(package)) => {
                     let id = product_id(package.key.rsplit('/').next().unwrap_or(&package.key));
                     self.queue.mark_started(Stage::Preprocess, &id).await?;
                     let result = self.preprocess_package(&package).await;
@@ -539,6 +643,44 @@ struct Job {
     start: chrono::DateTime<Utc>,
     end: chrono::DateTime<Utc>,
     source: SourceInfo,
+    /// The product's properties (from a STAC Item), for its metadata document.
+    properties: serde_json::Map<String, serde_json::Value>,
+}
+
+/// `rectifiedBrowse` on the bounding box of `footprint` (EPSG:4326, `lat lon` pairs as
+/// reports write them). A footprint split at the antimeridian is taken whole: its western
+/// parts move east by 360° so that the box spans the antimeridian rather than the world.
+fn bounding_box(footprint: &MultiPolygon<f64>) -> Geolocation {
+    use geo::{BoundingRect, Translate};
+    let parts = |x: f64| {
+        footprint
+            .0
+            .iter()
+            .any(|p| p.exterior().0.iter().any(|c| c.x == x))
+    };
+    let whole = if parts(180.0) && parts(-180.0) {
+        MultiPolygon::new(
+            footprint
+                .0
+                .iter()
+                .map(|polygon| {
+                    let west = polygon.bounding_rect().is_some_and(|r| r.max().x <= 0.0);
+                    if west {
+                        polygon.translate(360.0, 0.0)
+                    } else {
+                        polygon.clone()
+                    }
+                })
+                .collect(),
+        )
+    } else {
+        footprint.clone()
+    };
+    let rect = whole.bounding_rect().expect("a footprint is never empty");
+    Geolocation::Rectified {
+        ll: (rect.min().y, rect.min().x),
+        ur: (rect.max().y, rect.max().x),
+    }
 }
 
 /// A product id from a file name: the name without its extensions, characters other than

@@ -41,7 +41,9 @@ impl Validation {
 /// Largest untiled dimension accepted (as in GDAL's validator).
 const UNTILED_LIMIT: usize = 512;
 
-/// Checks the COG layout of the GeoTIFF at `path`.
+/// Checks the COG layout of the GeoTIFF at `path`: a local path or any GDAL virtual file
+/// system path (`/vsis3/...`, `/vsicurl/...`; GDAL's configuration, e.g. the storage's
+/// credentials, must be set for it).
 pub fn validate(path: &Path) -> Result<Validation, RasterError> {
     let dataset = open(path)?;
     let driver = dataset.driver().short_name();
@@ -285,14 +287,7 @@ fn dataset_files(dataset: &Dataset) -> Vec<String> {
 /// Where the first IFD of a COG must be: right after the TIFF header (byte 8, or 16 for
 /// BigTIFF), or after GDAL's structural metadata block when the file has one.
 fn first_ifd_position(path: &Path) -> Result<u64, RasterError> {
-    use std::io::Read;
-    let mut head = Vec::with_capacity(16 + 64 + 1024);
-    std::fs::File::open(path)
-        .and_then(|f| f.take(16 + 64 + 100_000).read_to_end(&mut head))
-        .map_err(|e| RasterError::Open {
-            path: path.display().to_string(),
-            reason: e.to_string(),
-        })?;
+    let head = read_head(path, 16 + 64 + 100_000)?;
     let bigtiff = matches!(
         head.get(..4),
         Some([0x49, 0x49, 0x2b, 0x00] | [0x4d, 0x4d, 0x00, 0x2b])
@@ -311,4 +306,28 @@ fn first_ifd_position(path: &Path) -> Result<u64, RasterError> {
         .ok_or_else(|| RasterError::Unsuitable("malformed GDAL structural metadata".into()))?;
     let end = header as u64 + line as u64 + size;
     Ok(end + end % 2)
+}
+
+/// The first `len` bytes (fewer if the file is shorter) of the file at `path`, read through
+/// GDAL's virtual file system, so that `/vsis3/`, `/vsicurl/`... paths are read like local
+/// ones (only the bytes asked for are fetched).
+fn read_head(path: &Path, len: usize) -> Result<Vec<u8>, RasterError> {
+    let error = |reason: String| RasterError::Open {
+        path: path.display().to_string(),
+        reason,
+    };
+    let c_path = std::ffi::CString::new(path.display().to_string())
+        .map_err(|_| error("the path contains a NUL character".into()))?;
+    // SAFETY: both arguments are valid NUL-terminated C strings that outlive the call.
+    let file = unsafe { gdal_sys::VSIFOpenL(c_path.as_ptr(), c"rb".as_ptr()) };
+    if file.is_null() {
+        return Err(error("cannot be opened for reading".into()));
+    }
+    let mut head = vec![0u8; len];
+    // SAFETY: `head` has room for `len` items of 1 byte, and `file` is an open handle.
+    let read = unsafe { gdal_sys::VSIFReadL(head.as_mut_ptr().cast(), 1, len, file) };
+    // SAFETY: `file` is an open handle, closed once and not used afterwards.
+    unsafe { gdal_sys::VSIFCloseL(file) };
+    head.truncate(read);
+    Ok(head)
 }

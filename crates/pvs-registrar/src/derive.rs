@@ -92,13 +92,7 @@ struct CogRead {
 /// Opens the COG at GDAL path `path` under the GDAL configuration `config` and reads its
 /// layout, time and footprint. Blocking.
 fn read_cog(path: &str, config: &[(String, String)], file_name: &str) -> Result<CogRead, String> {
-    for (option, value) in config {
-        // The values hold the secret key: the message names the option only.
-        gdal::config::set_config_option(option, value)
-            .map_err(|e| format!("cannot set the GDAL option {option}: {e}"))?;
-    }
-    let dataset =
-        gdal::Dataset::open(path).map_err(|e| format!("cannot open it as a raster: {e}"))?;
+    let dataset = open_raster(path, config)?;
     let description = pvs_raster::cog::describe(&dataset).map_err(|e| e.to_string())?;
     let ((start, end), time_source) = match pvs_raster::derive::time_from_name(file_name) {
         Some(time) => (time, "file name"),
@@ -117,6 +111,20 @@ fn read_cog(path: &str, config: &[(String, String)], file_name: &str) -> Result<
         end,
         time_source,
     })
+}
+
+/// Opens the raster at GDAL path `path` under the GDAL configuration `config` (the
+/// storage's, [`pvs_storage::Storage::gdal_config`]). Blocking.
+pub(crate) fn open_raster(
+    path: &str,
+    config: &[(String, String)],
+) -> Result<gdal::Dataset, String> {
+    for (option, value) in config {
+        // The values hold the secret key: the message names the option only.
+        gdal::config::set_config_option(option, value)
+            .map_err(|e| format!("cannot set the GDAL option {option}: {e}"))?;
+    }
+    gdal::Dataset::open(path).map_err(|e| format!("cannot open it as a raster: {e}"))
 }
 
 /// The last segment of `key`.

@@ -22,6 +22,29 @@ pub enum RegisterError {
         /// Its browse type.
         browse_type: String,
     },
+    /// A `register_queue` message that is not a STAC Item pvs can register.
+    #[error("{0}")]
+    Item(pvs_model::ItemError),
+    /// A STAC Item of a collection that is not configured.
+    #[error(
+        "product {id}: the STAC Item's collection {collection:?} is not configured (COLLECTIONS_FILE)"
+    )]
+    UnknownItemCollection {
+        /// The product id.
+        id: String,
+        /// The Item's collection.
+        collection: String,
+    },
+    /// The data asset of a STAC Item cannot be used.
+    #[error("product {id}: data asset {href}: {reason}")]
+    DataAsset {
+        /// The product id.
+        id: String,
+        /// The asset's href.
+        href: String,
+        /// Why.
+        reason: String,
+    },
     /// A COG without a metadata document whose metadata cannot be derived.
     #[error("COG `{key}` without a metadata document: {reason}")]
     Derive {

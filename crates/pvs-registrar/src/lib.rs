@@ -20,8 +20,15 @@
 //! - the product id moves through `registering_set` to `register-success_set`, or to
 //!   `register-failure_set` with the reason in `register-failure_reasons`.
 //!
-//! A message that cannot be registered (missing or unreadable document, unknown collection,
-//! invalid footprint) fails that product only, with its reason, and changes nothing else.
+//! A message may also be a STAC Item (a JSON object; `pvs_model::parse_item`): when its data
+//! asset is a COG on storage, the product is registered where it is, with the Item's
+//! footprint, times and properties; otherwise the Item goes to `preprocess_queue`, and the
+//! preprocessor's metadata document comes back here like any other (see
+//! [`Registrar::route_item`]).
+//!
+//! A message that cannot be registered (missing or unreadable document, a bad STAC Item,
+//! unknown collection, invalid footprint) fails that product only, with its reason, and
+//! changes nothing else.
 //!
 //! [`Registrar::register_prefix`] (the operator's `--objects-prefix`) registers what is
 //! already on storage: products with a metadata document, and COGs without one, whose
@@ -34,6 +41,8 @@
 //!   and `deregister_queue`, the status sets and each message's outcome for its report;
 //! - `register`: one product, from its metadata document to the catalog ([`Registered`],
 //!   [`seed_message`]);
+//! - `item`: STAC Items, registered as they are or handed to the preprocessor
+//!   ([`ItemRoute`], [`Registrar::route_item`]);
 //! - `invalidation`: stale cached tiles and [`Invalidation`] records ([`change_of`]);
 //! - `reports`: each product's outcome recorded for its browse report, the registration
 //!   report written when complete (the bookkeeping is [`pvs_queue::reports`], shared with the
@@ -51,6 +60,7 @@ mod deregister;
 mod derive;
 mod error;
 mod invalidation;
+mod item;
 mod prefix;
 mod register;
 mod reports;
@@ -67,6 +77,7 @@ use pvs_tiles::TileStore;
 
 pub use error::RegisterError;
 pub use invalidation::{Invalidation, change_of};
+pub use item::ItemRoute;
 pub use prefix::{PrefixOptions, PrefixOutcome};
 pub use pvs_queue::reports::{record_outcome, write_report};
 pub use register::{Registered, seed_message};

@@ -126,6 +126,7 @@ impl Registrar {
             end: metadata.end,
             location: metadata.cog.key.clone(),
             metadata: serde_json::to_value(metadata).expect("metadata serialises"),
+            properties: metadata.properties.clone(),
         };
         let registration = self
             .catalog

@@ -6,16 +6,26 @@ use std::sync::Arc;
 use pvs_model::RegistrationOutcome;
 use pvs_queue::{QueueName, Stage};
 
+use crate::item::{is_item_message, item_id_hint};
 use crate::{RegisterError, Registered, Registrar};
 
 impl Registrar {
-    /// Handles one `register_queue` message, recording the outcome in the status sets.
+    /// Handles one `register_queue` message (the storage key of a metadata document, or a
+    /// STAC Item: see [`Registrar::route_item`]), recording the outcome in the status sets.
     /// Only queue errors are returned (the message must then be retried); a product that
-    /// cannot be registered is recorded as failed.
+    /// cannot be registered is recorded as failed. `Ok(None)` when nothing was registered:
+    /// it failed, or a STAC Item was handed to the preprocessor.
     pub async fn handle(&self, message: &str) -> Result<Option<Registered>, pvs_queue::QueueError> {
-        // A document that cannot be read is recorded under the name it would have had.
-        let (metadata, result) = match self.read_message(message).await {
-            Ok(metadata) => {
+        // A document that cannot be read is recorded under the name it would have had; a
+        // STAC Item that cannot be registered under its id.
+        let read = if is_item_message(message) {
+            self.take_item(message).await
+        } else {
+            self.read_message(message).await.map(Some)
+        };
+        let (metadata, result) = match read {
+            Ok(None) => return Ok(None),
+            Ok(Some(metadata)) => {
                 self.queue
                     .mark_started(Stage::Register, &metadata.id)
                     .await?;
@@ -24,9 +34,11 @@ impl Registrar {
             }
             Err(e) => (None, Err(e)),
         };
-        let id = metadata
-            .as_ref()
-            .map_or_else(|| id_hint(message), |m| m.id.clone());
+        let id = match &metadata {
+            Some(metadata) => metadata.id.clone(),
+            None if is_item_message(message) => item_id_hint(message),
+            None => id_hint(message),
+        };
         let outcome = match result {
             Ok(registered) => {
                 self.queue.mark_succeeded(Stage::Register, &id).await?;
