@@ -2,7 +2,10 @@
 //! Debian Chromium driven by Playwright (`web/tests/browser.mjs`) loads the client, sees the
 //! demo layer's tiles load with no console error and imagery on the map canvas, drives the
 //! time slider and range picker (the tiles' TIME follows), searches the view, reads the ingest
-//! status, and saves a screenshot: `$CARGO_TARGET_TMPDIR/browser/pvs-up.png`.
+//! status, and saves a screenshot: `$CARGO_TARGET_TMPDIR/browser/pvs-up.png`. Then
+//! `web/tests/stac-browser.mjs` searches the STAC API from its tab (count, footprints, the
+//! `next` page, an Item's details, its WMS link on the map, the filter) and saves `stac.png`
+//! and `stac-details.png` beside it.
 
 use std::path::Path;
 use std::process::Command;
@@ -13,7 +16,7 @@ use pvs_test_support::{free_address, wait_until};
 mod support;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_client_shows_the_demo_and_drives_time_and_search() {
+async fn the_client_shows_the_demo_and_drives_time_and_search_and_stac() {
     let data = tempfile::tempdir().unwrap();
     let address = free_address();
     let base = format!("http://{address}");
@@ -48,16 +51,41 @@ async fn the_client_shows_the_demo_and_drives_time_and_search() {
     )
     .await;
 
-    let web = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../web");
     let artifacts = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser");
     std::fs::create_dir_all(&artifacts).unwrap();
-    let screenshot = artifacts.join("pvs-up.png");
-    let _ = std::fs::remove_file(&screenshot);
+    for (script, screenshots) in [
+        ("tests/browser.mjs", &["pvs-up.png"][..]),
+        (
+            "tests/stac-browser.mjs",
+            &["stac.png", "stac-details.png"][..],
+        ),
+    ] {
+        for name in screenshots {
+            let _ = std::fs::remove_file(artifacts.join(name));
+        }
+        browse(script, &base, &artifacts.join(screenshots[0])).await;
+        for name in screenshots {
+            let png = std::fs::read(artifacts.join(name)).unwrap();
+            assert!(
+                png.starts_with(b"\x89PNG") && png.len() > 20_000,
+                "screenshot {name} of {} bytes",
+                png.len()
+            );
+            eprintln!("screenshot: {}", artifacts.join(name).display());
+        }
+    }
+}
+
+/// Runs the browser checks of `script` (in `web/`) on the client at `base`, saving its
+/// screenshot as `screenshot`; fails with their output unless every check passed.
+async fn browse(script: &'static str, base: &str, screenshot: &Path) {
+    let web = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../web");
+    let (url, screenshot) = (format!("{base}/"), screenshot.to_owned());
     let run = tokio::task::spawn_blocking(move || {
         Command::new("node")
-            .arg("tests/browser.mjs")
-            .arg(format!("{base}/"))
-            .arg(&screenshot)
+            .arg(script)
+            .arg(url)
+            .arg(screenshot)
             .current_dir(web)
             .output()
             .unwrap()
@@ -68,14 +96,7 @@ async fn the_client_shows_the_demo_and_drives_time_and_search() {
     let err = String::from_utf8_lossy(&run.stderr);
     assert!(
         run.status.success(),
-        "the browser checks failed:\n{out}\n{err}"
+        "the browser checks of {script} failed:\n{out}\n{err}"
     );
-    assert!(out.contains("every check passed"), "{out}");
-    let png = std::fs::read(artifacts.join("pvs-up.png")).unwrap();
-    assert!(
-        png.starts_with(b"\x89PNG") && png.len() > 20_000,
-        "screenshot of {} bytes",
-        png.len()
-    );
-    eprintln!("screenshot: {}", artifacts.join("pvs-up.png").display());
+    assert!(out.contains("every check passed"), "{script}: {out}");
 }
