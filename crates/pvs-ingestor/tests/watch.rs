@@ -1,6 +1,7 @@
 //! The watch folder (the SFTP `from/fepd` drop) with a real Redis and a real S3 server: every
 //! fixture report dropped with its images ends in `done/` or `failed/` with its response,
 //! its images on storage and its items on the queue; half-written files are never read.
+//! STAC Items (`*.json`) likewise: their data asset uploaded, the Item on `register_queue`.
 
 mod support;
 
@@ -11,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use pvs_ingestor::{Ingestor, WatchFolder};
 use pvs_model::BrowseReport;
+use pvs_queue::WorkQueue;
 use pvs_storage::{Storage, StorageKey};
 use pvs_test_support::s3::s3_storage;
 use support::{TestQueue, expected_items, fixture_reports};
@@ -289,4 +291,124 @@ async fn a_name_already_filed_is_not_overwritten() {
     assert_eq!(done, ["again-1.xml", "again.xml"]);
     assert!(dir.path().join("done/again-1.response.xml").exists());
     assert_eq!(queue.len().await, 2);
+}
+
+/// A STAC 1.1 Item of collection `S2` whose data asset is at `href`.
+fn stac_item(id: &str, href: &str) -> serde_json::Value {
+    serde_json::json!({
+        "type": "Feature",
+        "stac_version": "1.1.0",
+        "id": id,
+        "collection": "S2",
+        "geometry": {"type": "Polygon", "coordinates": [[
+            [10.0, 49.0], [12.0, 49.0], [12.0, 50.0], [10.0, 50.0], [10.0, 49.0]
+        ]]},
+        "properties": {"datetime": "2024-05-01T10:30:00Z", "eo:cloud_cover": 3},
+        "links": [],
+        "assets": {"data": {"href": href, "type": "image/tiff", "roles": ["data"]}}
+    })
+}
+
+/// The response filed beside `name` in `sub` (`done` or `failed`).
+fn item_response(dir: &Path, sub: &str, name: &str) -> serde_json::Value {
+    let stem = name.strip_suffix(".json").unwrap();
+    let path = dir.join(sub).join(format!("{stem}.response.json"));
+    serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn stac_items_are_uploaded_queued_and_filed_with_their_reason() {
+    let queue = TestQueue::new().await;
+    let storage = s3_storage("data").await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("S2")).unwrap();
+    std::fs::write(dir.path().join("S2/scene.tif"), b"the scene's bytes").unwrap();
+    let url = "https://example.invalid/scene.tif";
+    let mut no_geometry = stac_item("no_geometry", "S2/scene.tif");
+    no_geometry.as_object_mut().unwrap().remove("geometry");
+    let files = [
+        ("good.json", stac_item("good", "./S2/scene.tif").to_string()),
+        ("by_url.json", stac_item("by_url", url).to_string()),
+        ("no_geometry.json", no_geometry.to_string()),
+        (
+            "missing.json",
+            stac_item("missing", "S2/none.tif").to_string(),
+        ),
+        (
+            "outside.json",
+            stac_item("outside", "../outside.tif").to_string(),
+        ),
+        ("malformed.json", "{\"type\": \"Feature\", ".to_owned()),
+    ];
+    for (name, json) in &files {
+        std::fs::write(dir.path().join(name), json).unwrap();
+    }
+    let _stop = start_watcher(&queue, storage.clone(), dir.path());
+    let filed = |sub: &str| -> Vec<String> {
+        files_in(&dir.path().join(sub))
+            .into_iter()
+            .filter(|f| !f.ends_with(".response.json"))
+            .collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while filed("done").len() + filed("failed").len() < files.len() {
+        assert!(Instant::now() < deadline, "{:?}", files_in(dir.path()));
+        tokio::time::sleep(POLL).await;
+    }
+    assert_eq!(filed("done"), ["by_url.json", "good.json"]);
+    assert_eq!(
+        filed("failed"),
+        [
+            "malformed.json",
+            "missing.json",
+            "no_geometry.json",
+            "outside.json"
+        ]
+    );
+    // The data asset beside the Item is on storage; a URL is passed on as it is.
+    let good = item_response(dir.path(), "done", "good.json");
+    assert_eq!(good["status"], "queued");
+    assert_eq!(good["data"], "uploads/S2/scene.tif");
+    let stored = storage
+        .get(&"uploads/S2/scene.tif".parse().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(&stored[..], b"the scene's bytes");
+    assert_eq!(
+        item_response(dir.path(), "done", "by_url.json")["data"],
+        url
+    );
+    for (name, reason) in [
+        ("no_geometry.json", "field geometry: missing"),
+        ("missing.json", "not found beside the report"),
+        ("outside.json", "'..'"),
+        ("malformed.json", "not JSON"),
+    ] {
+        let response = item_response(dir.path(), "failed", name);
+        assert_eq!(response["status"], "failed", "{name}");
+        let found = response["reason"].as_str().unwrap();
+        assert!(found.contains(reason), "{name}: {found}");
+    }
+    // The two good Items, and nothing else, are on register_queue, hrefs as the registrar
+    // reads them.
+    let mut queued: Vec<(String, String)> = queue
+        .queue
+        .peek(pvs_queue::QueueName::Register, 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|json| {
+            let item = pvs_model::parse_item(json.as_bytes(), None).unwrap();
+            (item.id, item.data.href.to_string())
+        })
+        .collect();
+    queued.sort();
+    assert_eq!(
+        queued,
+        [
+            ("by_url".to_owned(), url.to_owned()),
+            ("good".to_owned(), "uploads/S2/scene.tif".to_owned())
+        ]
+    );
+    assert_eq!(queue.len().await, 0, "no browse item");
 }
