@@ -717,3 +717,44 @@ fn id_hint(message: &str) -> String {
 
 /// A report found inside a package and the index of its browse for the package's raster.
 pub(crate) type PackageReport = (BrowseReport, usize);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_item_without_georeferencing_is_placed_on_its_box() {
+        let square = pvs_model::footprint_from_lon_lat(&[
+            (10.0, 49.0),
+            (12.0, 49.0),
+            (12.0, 50.0),
+            (10.0, 50.0),
+            (10.0, 49.0),
+        ])
+        .unwrap();
+        assert_eq!(
+            bounding_box(&square),
+            Geolocation::Rectified {
+                ll: (49.0, 10.0),
+                ur: (50.0, 12.0)
+            }
+        );
+        // Split at the antimeridian: one box across it, not one around the world.
+        let across = pvs_model::footprint_from_lon_lat(&[
+            (170.0, 10.0),
+            (-170.0, 10.0),
+            (-170.0, 20.0),
+            (170.0, 20.0),
+            (170.0, 10.0),
+        ])
+        .unwrap();
+        assert_eq!(across.0.len(), 2);
+        assert_eq!(
+            bounding_box(&across),
+            Geolocation::Rectified {
+                ll: (10.0, 170.0),
+                ur: (20.0, 190.0)
+            }
+        );
+    }
+}
