@@ -372,7 +372,7 @@ pub async fn register_inserts_then_replaces(catalog: &dyn Catalog) {
     assert_eq!(
         registration,
         Registration::Replaced {
-            previous: first.clone()
+            previous: Box::new(first.clone())
         }
     );
     assert_eq!(registration.previous(), Some(&first));
@@ -395,7 +395,9 @@ pub async fn register_inserts_then_replaces(catalog: &dyn Catalog) {
 
     assert_eq!(
         register(catalog, &second).await,
-        Registration::Replaced { previous: second },
+        Registration::Replaced {
+            previous: Box::new(second),
+        },
         "registering the same product again replaces it with itself"
     );
 }
@@ -1103,7 +1105,12 @@ pub async fn register_batch_keeps_good_products(catalog: &dyn Catalog) {
         results[3],
         Err(CatalogError::UnknownCollection("nope".to_owned()))
     );
-    assert_eq!(results[4], Ok(Registration::Replaced { previous: good1 }));
+    assert_eq!(
+        results[4],
+        Ok(Registration::Replaced {
+            previous: Box::new(good1)
+        })
+    );
     assert!(
         matches!(results[5], Err(CatalogError::Invalid { .. })),
         "{:?}",
@@ -1118,7 +1125,9 @@ pub async fn register_batch_keeps_good_products(catalog: &dyn Catalog) {
     assert_eq!(
         results,
         [
-            Ok(Registration::Replaced { previous: good2 }),
+            Ok(Registration::Replaced {
+                previous: Box::new(good2)
+            }),
             Ok(Registration::Inserted)
         ]
     );

@@ -80,8 +80,9 @@ pub enum Registration {
     Inserted,
     /// The id existed; this was the product it replaced (whose tiles are now stale).
     Replaced {
-        /// The product as it was stored before.
-        previous: Product,
+        /// The product as it was stored before (boxed: a product is large, `Inserted` is
+        /// the common answer).
+        previous: Box<Product>,
     },
 }
 

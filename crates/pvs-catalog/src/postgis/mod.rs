@@ -185,7 +185,9 @@ impl PostgisCatalog {
             if let Some(row) = transaction.query_opt(&select, &[&product.id]).await? {
                 let previous = product_from_row(&row)?;
                 transaction.execute(&update, &params).await?;
-                return Ok(Registration::Replaced { previous });
+                return Ok(Registration::Replaced {
+                    previous: Box::new(previous),
+                });
             }
         }
         Err(WriteError::Refused(CatalogError::Backend {

@@ -263,7 +263,9 @@ fn write_product(connection: &Connection, product: &Product) -> Result<Registrat
     };
     insert_parts(connection, pk, &product.footprint).map_err(backend(context()))?;
     Ok(match previous {
-        Some((_, previous)) => Registration::Replaced { previous },
+        Some((_, previous)) => Registration::Replaced {
+            previous: Box::new(previous),
+        },
         None => Registration::Inserted,
     })
 }
