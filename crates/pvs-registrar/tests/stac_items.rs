@@ -482,3 +482,43 @@ async fn a_watch_folder_item_beside_its_cog_is_uploaded_and_registered() {
         std::fs::read(folder.path().join("S2/scene.tif")).unwrap()
     );
 }
+
+#[tokio::test]
+async fn an_image_whose_item_crosses_the_antimeridian_is_placed_across_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let png = dir.path().join("browse.png");
+    write_raster(&png, Form::Png);
+    let setup = Setup::embedded().await;
+    setup.upload(&png, "incoming/browse.png").await;
+    let mut across = item("S2B_across", "incoming/browse.png");
+    across["geometry"] = json!({"type": "Polygon", "coordinates": [[
+        [170.0, 10.0], [-170.0, 10.0], [-170.0, 20.0], [170.0, 20.0], [170.0, 10.0]
+    ]]});
+    let registrar = setup.registrar(Collections::default());
+    assert!(
+        registrar
+            .handle(&across.to_string())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let handed = setup.take(QueueName::Preprocess).await;
+    let done = setup
+        .preprocessor(Collections::default())
+        .handle(QueueName::Preprocess, &handed)
+        .await
+        .unwrap()
+        .expect("preprocessed");
+    // The COG lies east of 170°, past 180°; the footprint is split there.
+    let bbox = done.metadata.cog.bbox;
+    for (found, expected) in bbox.iter().zip([170.0, 10.0, 190.0, 20.0]) {
+        assert!((found - expected).abs() < 1e-9, "{bbox:?}");
+    }
+    registrar
+        .handle(&setup.take(QueueName::Register).await)
+        .await
+        .unwrap()
+        .expect("registered");
+    let product = setup.catalog.get("S2B_across").await.unwrap().unwrap();
+    assert_eq!(product.footprint.0.len(), 2);
+}
