@@ -23,8 +23,8 @@ pub struct PrefixOptions {
 /// What became of one product under a prefix (a metadata document, or a COG without one).
 #[derive(Debug)]
 pub enum PrefixOutcome {
-    /// Registered (inserted or replaced).
-    Registered(Registered),
+    /// Registered (inserted or replaced); boxed, as a product is large.
+    Registered(Box<Registered>),
     /// `--dry-run`: would be registered.
     WouldRegister {
         /// The product id.
@@ -129,7 +129,7 @@ impl Registrar {
             };
         }
         match self.register_into(&metadata, forced).await {
-            Ok(registered) => PrefixOutcome::Registered(registered),
+            Ok(registered) => PrefixOutcome::Registered(Box::new(registered)),
             Err(e) => failed(e.to_string()),
         }
     }
@@ -168,7 +168,7 @@ impl Registrar {
         match self.register_into(&metadata, Some(collection)).await {
             Ok(mut registered) => {
                 registered.derived = Some(derived);
-                PrefixOutcome::Registered(registered)
+                PrefixOutcome::Registered(Box::new(registered))
             }
             Err(e) => failed(e.to_string()),
         }
