@@ -12,6 +12,7 @@
 //! - [`crs`]: CRS names (`EPSG:n`, `CRS:84`, URNs, URIs). Whether GDAL knows a code and its
 //!   axis order are `pvs_raster::crs`: this crate does not depend on GDAL.
 //! - [`layer`]: layer names (the outlines suffix, the names that can name tiles).
+//! - [`getmap`]: the WMS GetMap URL search results link to for a picture of a layer.
 //!
 //! Not here: MapCache's `TIME` of the tile endpoints (`pvs_tiles::time`, other rules on
 //! purpose) and each protocol's own parameters.
@@ -20,6 +21,7 @@
 
 pub mod crs;
 pub mod exception;
+pub mod getmap;
 pub mod kvp;
 pub mod layer;
 pub mod limits;

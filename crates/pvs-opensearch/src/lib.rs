@@ -205,39 +205,14 @@ impl Context {
         rect: Rect<f64>,
         time: Option<(DateTime<Utc>, DateTime<Utc>)>,
     ) -> String {
-        let (dx, dy) = (rect.width().max(1e-9), rect.height().max(1e-9));
-        let long_side = 512.0_f64.min(self.max_size as f64);
-        let (width, height) = if dx >= dy {
-            (long_side, (long_side * dy / dx).round().max(1.0))
-        } else {
-            ((long_side * dx / dy).round().max(1.0), long_side)
-        };
-        let mut query = url::form_urlencoded::Serializer::new(String::new());
-        query
-            .append_pair("service", "WMS")
-            .append_pair("version", "1.3.0")
-            .append_pair("request", "GetMap")
-            .append_pair("layers", collection)
-            .append_pair("styles", "")
-            .append_pair("crs", "CRS:84")
-            .append_pair(
-                "bbox",
-                &format!(
-                    "{},{},{},{}",
-                    rect.min().x,
-                    rect.min().y,
-                    rect.max().x,
-                    rect.max().y
-                ),
-            )
-            .append_pair("width", &format!("{width}"))
-            .append_pair("height", &format!("{height}"))
-            .append_pair("format", "image/png")
-            .append_pair("transparent", "true");
-        if let Some((begin, end)) = time {
-            query.append_pair("time", &format!("{}/{}", iso(begin), iso(end)));
-        }
-        format!("{}/ows?{}", self.base, query.finish())
+        let time = time.map(|(begin, end)| format!("{}/{}", iso(begin), iso(end)));
+        pvs_ogc::getmap::url(
+            &format!("{}/ows", self.base),
+            collection,
+            [rect.min().x, rect.min().y, rect.max().x, rect.max().y],
+            512.min(self.max_size),
+            time.as_deref(),
+        )
     }
 
     /// A WCS 2.0.1 GetCoverage of the product `id`.

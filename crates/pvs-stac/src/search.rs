@@ -36,40 +36,30 @@ pub enum Scope {
     Items,
 }
 
+/// The parameters of Item Search; a collection's items read all but the last two.
+/// (`collections` is read there too: pystac-client sends it to a collection's items, and it
+/// must then name that collection.)
+const PARAMETERS: &[&str] = &[
+    "limit",
+    "bbox",
+    "datetime",
+    "sortby",
+    "fields",
+    "filter",
+    "filter-lang",
+    "filter-crs",
+    "token",
+    "collections",
+    "intersects",
+    "ids",
+];
+
 impl Scope {
     /// The parameters the endpoint reads.
     fn parameters(self) -> &'static [&'static str] {
-        // `collections` too: pystac-client sends it to a collection's items (it must then
-        // name that collection).
-        const ITEMS: &[&str] = &[
-            "collections",
-            "limit",
-            "bbox",
-            "datetime",
-            "sortby",
-            "fields",
-            "filter",
-            "filter-lang",
-            "filter-crs",
-            "token",
-        ];
-        const SEARCH: &[&str] = &[
-            "limit",
-            "bbox",
-            "datetime",
-            "sortby",
-            "fields",
-            "filter",
-            "filter-lang",
-            "filter-crs",
-            "token",
-            "intersects",
-            "ids",
-            "collections",
-        ];
         match self {
-            Self::Search => SEARCH,
-            Self::Items => ITEMS,
+            Self::Search => PARAMETERS,
+            Self::Items => &PARAMETERS[..PARAMETERS.len() - 2],
         }
     }
 }

@@ -125,36 +125,13 @@ impl Urls {
     /// A WMS 1.3.0 GetMap of `layer` over `rect` (CRS:84), PNG with transparency, at most
     /// `side` pixels on its long side (and no more than the renderer draws).
     pub fn get_map(&self, layer: &str, rect: Rect<f64>, side: usize) -> String {
-        let (dx, dy) = (rect.width().max(1e-9), rect.height().max(1e-9));
-        let long_side = side.min(self.wms_max_size) as f64;
-        let (width, height) = if dx >= dy {
-            (long_side, (long_side * dy / dx).round().max(1.0))
-        } else {
-            ((long_side * dx / dy).round().max(1.0), long_side)
-        };
-        let query = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("service", "WMS")
-            .append_pair("version", "1.3.0")
-            .append_pair("request", "GetMap")
-            .append_pair("layers", layer)
-            .append_pair("styles", "")
-            .append_pair("crs", "CRS:84")
-            .append_pair(
-                "bbox",
-                &format!(
-                    "{},{},{},{}",
-                    rect.min().x,
-                    rect.min().y,
-                    rect.max().x,
-                    rect.max().y
-                ),
-            )
-            .append_pair("width", &format!("{width}"))
-            .append_pair("height", &format!("{height}"))
-            .append_pair("format", "image/png")
-            .append_pair("transparent", "true")
-            .finish();
-        format!("{}?{query}", self.ows())
+        pvs_ogc::getmap::url(
+            &self.ows(),
+            layer,
+            [rect.min().x, rect.min().y, rect.max().x, rect.max().y],
+            side.min(self.wms_max_size),
+            None,
+        )
     }
 }
 
