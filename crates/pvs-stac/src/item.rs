@@ -16,6 +16,32 @@ use crate::urls::{Urls, tile_time};
 pub const WEB_MAP_LINKS: &str =
     "https://stac-extensions.github.io/web-map-links/v1.2.0/schema.json";
 
+/// The extensions whose properties an Item may carry, by prefix, with their schemas: an Item
+/// names those whose properties it has. (Others, such as `sar:`, whose schema requires
+/// properties a product may lack, are not named.)
+const PROPERTY_EXTENSIONS: [(&str, &str); 5] = [
+    (
+        "eo:",
+        "https://stac-extensions.github.io/eo/v2.0.0/schema.json",
+    ),
+    (
+        "view:",
+        "https://stac-extensions.github.io/view/v1.1.0/schema.json",
+    ),
+    (
+        "sat:",
+        "https://stac-extensions.github.io/sat/v1.1.0/schema.json",
+    ),
+    (
+        "processing:",
+        "https://stac-extensions.github.io/processing/v1.2.0/schema.json",
+    ),
+    (
+        "product:",
+        "https://stac-extensions.github.io/product/v1.0.0/schema.json",
+    ),
+];
+
 /// The media type of the COGs.
 pub const COG_TYPE: &str = "image/tiff; application=geotiff; profile=cloud-optimized";
 
@@ -113,6 +139,14 @@ pub fn item(urls: &Urls, product: &Product) -> Map<String, Value> {
             properties
                 .entry("product:type")
                 .or_insert_with(|| Value::String(product_type.clone()));
+        }
+        let named: Vec<Value> = PROPERTY_EXTENSIONS
+            .iter()
+            .filter(|(prefix, _)| properties.keys().any(|key| key.starts_with(prefix)))
+            .map(|(_, schema)| Value::String((*schema).to_owned()))
+            .collect();
+        if let Some(Value::Array(extensions)) = json.get_mut("stac_extensions") {
+            extensions.extend(named);
         }
     }
     json

@@ -10,9 +10,9 @@
 //!   assets `.../data` (the COG) and `.../metadata` (the product's metadata document);
 //! - `GET`/`POST /stac/search`;
 //! - `GET /stac/queryables`, `/stac/collections/{id}/queryables`;
-//! - with [`Transactions`]: `POST /stac/collections/{id}/items`, `PUT` and `DELETE
-//!   /stac/collections/{id}/items/{itemId}`, which check the Item and queue it for the
-//!   registrar (`register_queue`, `deregister_queue`).
+//! - with [`Transactions`]: `POST /stac/collections/{id}/items`, `PUT`, `PATCH` and
+//!   `DELETE /stac/collections/{id}/items/{itemId}`, which check the Item and queue it for
+//!   the registrar (`register_queue`, `deregister_queue`).
 //!
 //! Requests are read in `search` (CQL2 into the catalog's filter in `cql`, `datetime`,
 //! `geometry`), answers written by `item`, `collection`, `fields`; see `docs/stac.md`.
@@ -118,7 +118,9 @@ pub fn routes(state: Arc<Stac>) -> Router {
     let (items, item) = match state.transactions {
         Some(_) => (
             items.post(transaction::create),
-            item.put(transaction::replace).delete(transaction::delete),
+            item.put(transaction::replace)
+                .patch(transaction::patch)
+                .delete(transaction::delete),
         ),
         None => (items, item),
     };
@@ -554,7 +556,7 @@ fn item_collection(urls: &Urls, search: &Search, page: Page, links: Vec<Link>) -
     let items: Vec<Map<String, Value>> = page
         .products
         .iter()
-        .map(|product| fields::apply(&search.fields, item::item(urls, product)))
+        .map(|product| search.fields.apply(item::item(urls, product)))
         .collect();
     let mut collection = stac::api::ItemCollection::from(items);
     collection.number_returned = Some(collection.items.len() as u64);

@@ -160,6 +160,14 @@ pub fn document(urls: &Urls, title: &str, transactions: bool) -> Value {
             vec![collection_id.clone(), item_id.clone()],
             true,
         );
+        item["patch"] = write(
+            "Patch an item (JSON merge patch, RFC 7386)",
+            "patchFeature",
+            vec![collection_id.clone(), item_id.clone()],
+            true,
+        );
+        item["patch"]["requestBody"]["content"]["application/json"]["schema"] =
+            json!({"type": "object", "description": "A JSON merge patch of the Item."});
         item["delete"] = write(
             "Remove an item",
             "deleteFeature",

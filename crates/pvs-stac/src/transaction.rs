@@ -3,14 +3,17 @@
 //! [`Auth`]).
 //!
 //! Each write is checked at once (credentials, the collection, the Item with
-//! `pvs_model::parse_item`, whether the id is taken) and then queued, answered `202
+//! `pvs_model::parse_item`, the kinds of its queryable properties, whether the id is taken) and then queued, answered `202
 //! Accepted`: the registrar registers (or removes) the product, as it does every product,
 //! and the Item appears in searches once it has.
 //!
 //! - `POST /stac/collections/{c}/items`: a new Item (409 if its id is registered) onto
 //!   `register_queue`, as its JSON with `collection` set;
 //! - `PUT /stac/collections/{c}/items/{id}`: a replacement of a registered Item (404 if it is
-//!   not; 400 if the Item's id or collection differ from the path), the same way;
+//!   not; 400 if the Item's id or collection differ from the path; an Item without `id` takes
+//!   the path's), the same way;
+//! - `PATCH /stac/collections/{c}/items/{id}`: the registered Item with a JSON merge patch
+//!   applied, the same way;
 //! - `DELETE /stac/collections/{c}/items/{id}`: the id onto `deregister_queue`.
 
 use std::sync::Arc;
@@ -19,12 +22,13 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use pvs_catalog::{Kind, Property};
 use pvs_ingestor::Auth;
 use pvs_model::{ItemError, parse_item};
 use pvs_queue::{QueueName, WorkQueue};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
-use crate::{Answer, ApiError, Stac};
+use crate::{Answer, ApiError, Stac, read_body};
 
 /// Where writes go, and who may write.
 pub struct Transactions {
@@ -73,18 +77,17 @@ fn accepted(location: Option<String>, body: Value) -> Response {
     response
 }
 
-/// Reads, checks and queues one Item of `collection`; `id` is the id of the path (`PUT`).
+/// Checks and queues one Item (its JSON, `body`) of `collection`; `id` is the id of the path
+/// (`PUT`, `PATCH`), which must then be registered.
 async fn queue_item(
     state: &Stac,
     transactions: &Transactions,
     collection: &str,
-    body: Body,
+    body: &[u8],
     id: Option<&str>,
     headers: &HeaderMap,
 ) -> Answer {
-    state.check_collection(collection).await?;
-    let body = crate::read_body(body).await?;
-    let mut registration = parse_item(&body, Some(collection)).map_err(refused)?;
+    let mut registration = parse_item(body, Some(collection)).map_err(refused)?;
     if let Some(id) = id
         && registration.id != id
     {
@@ -96,6 +99,7 @@ async fn queue_item(
             ),
         ));
     }
+    check_property_kinds(&registration.properties)?;
     let existing = state
         .catalog
         .get(&registration.id)
@@ -150,6 +154,68 @@ async fn queue_item(
     ))
 }
 
+/// The queryable properties must be of their kind, as the catalog will require: refused now,
+/// naming the property, rather than by the registrar later.
+fn check_property_kinds(properties: &Map<String, Value>) -> Result<(), ApiError> {
+    for (name, value) in properties {
+        let Some(property) = Property::find(name) else {
+            continue;
+        };
+        let ok = value.is_null()
+            || match property.kind() {
+                Kind::Number => value.as_f64().is_some_and(f64::is_finite),
+                Kind::Text => value.is_string(),
+                Kind::Timestamp => value
+                    .as_str()
+                    .is_some_and(|text| chrono::DateTime::parse_from_rfc3339(text).is_ok()),
+            };
+        if !ok {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "InvalidItem",
+                format!(
+                    "properties.{name}: must be a {}, not {value}",
+                    property.kind().as_str()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The Item JSON of a `PUT`: the body, with the path's `id` when it has none (the
+/// Transaction extension populates `id` and `collection` from the URI).
+fn with_path_id(body: &[u8], id: &str) -> Vec<u8> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(mut item)) if !item.contains_key("id") => {
+            item.insert("id".to_owned(), Value::String(id.to_owned()));
+            serde_json::to_vec(&item).expect("JSON serialises")
+        }
+        _ => body.to_vec(),
+    }
+}
+
+/// Applies a JSON merge patch (RFC 7386) to `target`.
+fn merge(target: &mut Value, patch: &Value) {
+    let Value::Object(patch) = patch else {
+        *target = patch.clone();
+        return;
+    };
+    if !target.is_object() {
+        *target = Value::Object(Map::new());
+    }
+    let Value::Object(target) = target else {
+        unreachable!("made an object above")
+    };
+    for (key, value) in patch {
+        if value.is_null() {
+            target.remove(key);
+        } else {
+            merge(target.entry(key.clone()).or_insert(Value::Null), value);
+        }
+    }
+}
+
 /// `POST /stac/collections/{c}/items`.
 pub async fn create(
     State(state): State<Arc<Stac>>,
@@ -158,7 +224,9 @@ pub async fn create(
     body: Body,
 ) -> Answer {
     let transactions = writer(&state, &headers)?;
-    queue_item(&state, transactions, &collection, body, None, &headers).await
+    state.check_collection(&collection).await?;
+    let body = read_body(body).await?;
+    queue_item(&state, transactions, &collection, &body, None, &headers).await
 }
 
 /// `PUT /stac/collections/{c}/items/{id}`.
@@ -169,7 +237,67 @@ pub async fn replace(
     body: Body,
 ) -> Answer {
     let transactions = writer(&state, &headers)?;
-    queue_item(&state, transactions, &collection, body, Some(&id), &headers).await
+    state.check_collection(&collection).await?;
+    let body = with_path_id(&read_body(body).await?, &id);
+    queue_item(
+        &state,
+        transactions,
+        &collection,
+        &body,
+        Some(&id),
+        &headers,
+    )
+    .await
+}
+
+/// `PATCH /stac/collections/{c}/items/{id}`: the registered Item with a JSON merge patch
+/// (RFC 7386) applied, queued as `PUT` queues it. The Item patched is the one pvs answers,
+/// but with its COG as the `data` asset's storage key (and without pvs's own links and
+/// pictures), so that the registrar registers the same COG again.
+pub async fn patch(
+    State(state): State<Arc<Stac>>,
+    headers: HeaderMap,
+    Path((collection, id)): Path<(String, String)>,
+    body: Body,
+) -> Answer {
+    let transactions = writer(&state, &headers)?;
+    let patch: Value = serde_json::from_slice(&read_body(body).await?)
+        .map_err(|error| ApiError::invalid("body", format!("not JSON: {error}")))?;
+    if !patch.is_object() {
+        return Err(ApiError::invalid(
+            "body",
+            "a merge patch of an Item is a JSON object",
+        ));
+    }
+    for (member, expected) in [("id", id.as_str()), ("collection", collection.as_str())] {
+        if let Some(given) = patch.get(member)
+            && given != expected
+        {
+            return Err(ApiError::invalid(
+                member,
+                format!("the patch sets {given}, not the {expected:?} of the path"),
+            ));
+        }
+    }
+    let product = state.product(&collection, &id).await?;
+    let mut item = Value::Object(crate::item::item(&state.urls(&headers), &product));
+    item["links"] = json!([]);
+    item["assets"] = json!({"data": {
+        "href": product.location,
+        "type": crate::item::COG_TYPE,
+        "roles": ["data"],
+    }});
+    merge(&mut item, &patch);
+    let body = serde_json::to_vec(&item).expect("JSON serialises");
+    queue_item(
+        &state,
+        transactions,
+        &collection,
+        &body,
+        Some(&id),
+        &headers,
+    )
+    .await
 }
 
 /// `DELETE /stac/collections/{c}/items/{id}`.
