@@ -49,7 +49,6 @@ use serde_json::{Map, Value, json};
 use stac::Link;
 
 pub use error::ApiError;
-pub use search::{DEFAULT_LIMIT, MAX_LIMIT as MAX_PAGE};
 pub use transaction::Transactions;
 pub use urls::TilesUrl;
 
