@@ -1,5 +1,6 @@
 //! The STAC API of pvs as the STAC world uses it (issue "STAC in and out"), on `pvs up` and on
-//! the cluster's renderer service (PostGIS, S3, Redis, with `pvs registrar` behind it): real
+//! the cluster's renderer service (PostGIS, S3, Redis, with `pvs registrar` behind it), asked
+//! directly and through the project's nginx routes published under `/pvs/`: real
 //! products are registered through the real ways in — browse reports through the ingestor
 //! (`pvs up`) or the catalog (the cluster), STAC Items with properties (`eo:cloud_cover`,
 //! `platform`, `view:*`, `sat:*`...) through `POST /stac/collections/{c}/items` and the
@@ -35,6 +36,7 @@ use serde_json::{Map, Value, json};
 mod support;
 
 use support::Service;
+use support::nginx::Nginx;
 
 const CLIENTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/stac_clients.py");
 const SCHEMAS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/stac-schemas");
@@ -534,6 +536,26 @@ async fn renderer_on_postgis_passes_the_stac_clients() {
         json!({"Authorization": bearer}),
     )
     .await;
+
+    // The same renderer behind the project's nginx routes, published under /pvs/ by a site
+    // proxy sending X-Forwarded-*: every link the clients follow must lead back through it.
+    // No cache runs here: the renderer answers the WMS GetMaps (thumbnails) the proxy sends
+    // to the cache's upstream; no ingestor either (a closed port).
+    let nginx = Nginx::start(
+        &renderer.base,
+        &renderer.base,
+        &format!("http://{}", free_address()),
+    )
+    .await;
+    clients(
+        "renderer behind nginx under /pvs/",
+        &nginx.base,
+        json!({"Authorization": bearer}),
+    )
+    .await;
+    let errors = nginx.error_log();
+    assert!(!errors.contains("[error]"), "nginx: {errors}");
+    drop(nginx);
 
     // The catalog itself: the products registered at first, no more (the clients' refused
     // Items and their transactions' Item are not there).

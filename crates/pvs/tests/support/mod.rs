@@ -11,7 +11,19 @@ use std::time::Duration;
 use pvs_queue::testing::redis_url;
 use pvs_test_support::{Process, answers_ok, clean_command, free_address, wait_for};
 
+pub mod nginx;
+
 pub const PVS: &str = env!("CARGO_BIN_EXE_pvs");
+
+/// Runs `command` to completion; fails the test with its stderr unless it succeeded.
+pub fn run(command: &mut Command) {
+    let output = command.output().expect("the command runs");
+    assert!(
+        output.status.success(),
+        "{command:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
 
 /// `pvs` with only the given environment (nothing inherited).
 pub fn pvs(args: &[&str], env: &[(&str, String)]) -> Command {
