@@ -22,15 +22,13 @@
 //! advertised the renderer's own address, and nothing knew the proxy's prefix.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use geo::{MultiPolygon, polygon};
 use pvs_catalog::testing::TestDatabase;
 use pvs_catalog::{Catalog, Collection, Product};
-use pvs_test_support::{
-    Process, Signal, answers_ok, free_address, free_port, net::get, s3, wait_for, wait_ok,
-};
+use pvs_test_support::{free_address, net::get, s3, wait_for, wait_ok};
 use serde_json::{Value, json};
 
 mod support;
