@@ -249,6 +249,19 @@ def _logged_send(self, request, **kwargs):
 
 requests.Session.send = _logged_send
 HTTP = requests.Session()
+# A server may close an idle keep-alive connection just as the client reuses it (hyper
+# closes connections idle for 30 s); a client then retries an idempotent request once on a
+# new connection, as browsers do. Errors that repeat, and every answer, still count.
+HTTP.mount(
+    "http://",
+    requests.adapters.HTTPAdapter(
+        max_retries=urllib3.util.Retry(
+            total=2, connect=2, read=2, status=0, other=0, redirect=0,
+            allowed_methods=frozenset(["GET", "HEAD", "PUT", "DELETE", "OPTIONS"]),
+            raise_on_status=False,
+        )
+    ),
+)
 
 
 def advertised(url, what):
