@@ -967,12 +967,13 @@ def bad_input_checks(client, landing):
     # Huge and broken intersects.
     ring = [[30 + 0.0001 * k, 10] for k in range(10_500)] + [[31, 11], [30, 11], [30, 10]]
     refused(HTTP.post(search, json={"intersects": {"type": "Polygon", "coordinates": [ring]}}), 400, "intersects", "POST search with 10,503 positions")
-    refused(
-        requests.post(search, json={"intersects": {"type": "MultiPoint", "coordinates": [[0, 0]] * 200_000}}),
-        413,
-        "body",
-        "POST search with a body over 1 MiB",
-    )
+    too_large = requests.post(search, json={"intersects": {"type": "MultiPoint", "coordinates": [[0, 0]] * 200_000}})
+    if "/pvs" in BASE:
+        # Behind the project's nginx, the proxy refuses bodies over pvs's limit itself
+        # (deploy/nginx/locations.conf), with its own page.
+        check(too_large.status_code == 413, f"POST search with a body over 1 MiB: {too_large.status_code}")
+    else:
+        refused(too_large, 413, "body", "POST search with a body over 1 MiB")
     refused(HTTP.post(search, json={"intersects": {"type": "Polygon", "coordinates": [[[0, 0], [1, 1]]]}}), 400, "intersects", "POST search with a broken polygon")
     refused(HTTP.post(search, json={"intersects": {"type": "Point", "coordinates": [0, 0]}, "bbox": [0, 0, 1, 1]}), 400, "intersects", "POST search with intersects and bbox")
     refused(HTTP.get(get_search, params={"bbox": "1,2,3"}), 400, "bbox", "GET search with 3 bbox numbers")
