@@ -17,16 +17,11 @@
 # exit; the databases are dropped unless PVS_BENCH_STAC_KEEP=1 (then a later run with the
 # same products and seed reuses them).
 #
-# With PVS_BENCH_STAC_VARIANTS=1, two more servers measure the catalog changes proposed in
-# benches/README.md on copies of pvs's catalogs, in the same rounds: `pvs-postgis+gist-time`
-# (a copy of the PostGIS database with a GiST index on footprint and times, btree_gist) and
-# `pvs-sqlite+analyze` (a copy of the SQLite catalog after `ANALYZE`).
-#
 # Environment (defaults): PVS_BENCH_PRODUCTS (1000000), PVS_BENCH_STAC_SEED (42),
 # PVS_BENCH_STAC_DIR (/tmp/pvs-bench-stac), PVS_BENCH_STAC_WORKERS (nproc),
 # PVS_BENCH_STAC_ROUNDS (3), PVS_BENCH_STAC_QUERIES (1000), PVS_BENCH_STAC_CLIENTS ("1 8"),
 # PVS_BENCH_STAC_WARMUP (300), PVS_BENCH_STAC_CHECK (50), PVS_BENCH_STAC_SERVERS
-# ("pvs-postgis pvs-sqlite pgstac"), PVS_BENCH_STAC_KEEP (0), PVS_BENCH_STAC_VARIANTS (0),
+# ("pvs-postgis pvs-sqlite pgstac"), PVS_BENCH_STAC_KEEP (0),
 # PVS_TEST_DATABASE_URL
 # (postgres://postgres@127.0.0.1:5432/postgres), CARGO_TARGET_DIR ($HOME/.cache/pvs-target).
 set -euo pipefail
@@ -44,7 +39,6 @@ WARMUP=${PVS_BENCH_STAC_WARMUP:-300}
 CHECK=${PVS_BENCH_STAC_CHECK:-50}
 SERVERS=${PVS_BENCH_STAC_SERVERS:-"pvs-postgis pvs-sqlite pgstac"}
 KEEP=${PVS_BENCH_STAC_KEEP:-0}
-VARIANTS=${PVS_BENCH_STAC_VARIANTS:-0}
 ADMIN_URL=${PVS_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/pvs-target}
 PYPGSTAC_VERSION=0.10.0
@@ -53,17 +47,12 @@ UVICORN_VERSION=0.55.0
 PVS_POSTGIS_PORT=18110
 PVS_SQLITE_PORT=18111
 PGSTAC_PORT=18112
-GIST_TIME_PORT=18113
-ANALYZED_PORT=18114
 PVS_DATABASE=pvs_bench_stac_pvs
 PGSTAC_DATABASE=pvs_bench_stac_pgstac
-GIST_TIME_DATABASE=pvs_bench_stac_gist_time
 PVS_URL=${ADMIN_URL%/*}/$PVS_DATABASE
 PGSTAC_URL=${ADMIN_URL%/*}/$PGSTAC_DATABASE
-GIST_TIME_URL=${ADMIN_URL%/*}/$GIST_TIME_DATABASE
 VENV=$WORK/venv
 UP_DIR=$WORK/up
-ANALYZED_DIR=$WORK/up-analyzed
 SQLITE=$UP_DIR/catalog.sqlite
 ITEMS=$WORK/items
 LOGS=$WORK/logs
@@ -89,9 +78,6 @@ cleanup() {
         for _ in $(seq 50); do kill -0 -- "-$pid" 2>/dev/null || break; sleep 0.1; done
         kill -KILL -- "-$pid" 2>/dev/null
     done
-    # The variants are copies: never kept.
-    psql_admin -c "DROP DATABASE IF EXISTS $GIST_TIME_DATABASE WITH (FORCE)" 2>/dev/null
-    rm -rf "$ANALYZED_DIR"
     if [ "$KEEP" != 1 ]; then
         psql_admin -c "DROP DATABASE IF EXISTS $PVS_DATABASE WITH (FORCE)" 2>/dev/null
         psql_admin -c "DROP DATABASE IF EXISTS $PGSTAC_DATABASE WITH (FORCE)" 2>/dev/null
@@ -141,7 +127,7 @@ start_pgstac() {
 # Main
 
 mkdir -p "$WORK" "$LOGS" "$WORK/storage"
-for port in $PVS_POSTGIS_PORT $PVS_SQLITE_PORT $PGSTAC_PORT $GIST_TIME_PORT $ANALYZED_PORT; do
+for port in $PVS_POSTGIS_PORT $PVS_SQLITE_PORT $PGSTAC_PORT; do
     if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
         echo "port $port on 127.0.0.1 is in use: stop what listens there first" >&2
         exit 1
@@ -153,11 +139,6 @@ if ! "$VENV/bin/python" -c "import pypgstac, stac_fastapi.pgstac, uvicorn, uvloo
     python3 -m venv "$VENV"
     "$VENV/bin/pip" install -q "pypgstac[psycopg]==$PYPGSTAC_VERSION" \
         "stac-fastapi-pgstac==$STAC_FASTAPI_PGSTAC_VERSION" "uvicorn[standard]==$UVICORN_VERSION"
-fi
-if [ "$VARIANTS" = 1 ] && ! command -v sqlite3 >/dev/null; then
-    log "installing sqlite3 (apt)"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq sqlite3 >/dev/null
 fi
 
 log "building pvs and the bench (release)"
@@ -214,21 +195,6 @@ else
     psql -X -q -v ON_ERROR_STOP=1 "$PGSTAC_URL" -c "VACUUM ANALYZE"
     echo "$PRODUCTS $SEED" >"$LOADED"
 fi
-if [ "$VARIANTS" = 1 ]; then
-    log "variants: $GIST_TIME_DATABASE (GiST on footprint and times), $ANALYZED_DIR (ANALYZE)"
-    psql_admin -c "DROP DATABASE IF EXISTS $GIST_TIME_DATABASE WITH (FORCE)"
-    psql_admin -c "CREATE DATABASE $GIST_TIME_DATABASE TEMPLATE $PVS_DATABASE"
-    psql -X -q -v ON_ERROR_STOP=1 "$GIST_TIME_URL" <<'EOF'
-CREATE EXTENSION IF NOT EXISTS btree_gist;
-CREATE INDEX products_footprint_time_idx ON products USING gist (footprint, begin_time, end_time);
-ANALYZE products;
-EOF
-    rm -rf "$ANALYZED_DIR"
-    mkdir -p "$ANALYZED_DIR"
-    cp "$SQLITE" "$ANALYZED_DIR/catalog.sqlite"
-    sqlite3 "$ANALYZED_DIR/catalog.sqlite" "ANALYZE"
-    SERVERS="$SERVERS pvs-postgis+gist-time pvs-sqlite+analyze"
-fi
 
 # The plan of pvs's count query (its search adds ORDER BY and LIMIT) for a 5° x 5°, 30-day,
 # cloud < 20 query: the generic plan, which a pooled connection uses from its sixth
@@ -250,10 +216,6 @@ EOF
 }
 log "pvs's count query on $PVS_DATABASE (generic plan, then custom plan):"
 explain_pvs "$PVS_URL" >&2
-if [ "$VARIANTS" = 1 ]; then
-    log "the same on $GIST_TIME_DATABASE:"
-    explain_pvs "$GIST_TIME_URL" >&2
-fi
 
 log "sizes: $PVS_DATABASE $(psql -X -At "$ADMIN_URL" -c "SELECT pg_size_pretty(pg_database_size('$PVS_DATABASE'))"), $PGSTAC_DATABASE $(psql -X -At "$ADMIN_URL" -c "SELECT pg_size_pretty(pg_database_size('$PGSTAC_DATABASE'))"), $SQLITE $(du -h "$SQLITE" | cut -f1)"
 
@@ -268,14 +230,6 @@ for server in $SERVERS; do
     pvs-sqlite)
         start_pvs_sqlite pvs-sqlite "$UP_DIR" "$PVS_SQLITE_PORT"
         ARGS+=(--server "pvs-sqlite=http://127.0.0.1:$PVS_SQLITE_PORT/stac/search")
-        ;;
-    pvs-postgis+gist-time)
-        start_pvs_postgis gist-time "$GIST_TIME_URL" "$GIST_TIME_PORT"
-        ARGS+=(--server "pvs-postgis+gist-time=http://127.0.0.1:$GIST_TIME_PORT/stac/search")
-        ;;
-    pvs-sqlite+analyze)
-        start_pvs_sqlite analyzed "$ANALYZED_DIR" "$ANALYZED_PORT"
-        ARGS+=(--server "pvs-sqlite+analyze=http://127.0.0.1:$ANALYZED_PORT/stac/search")
         ;;
     pgstac)
         start_pgstac

@@ -143,6 +143,13 @@ impl TimeRelation {
 }
 
 impl TimeRelation {
+    /// Whether every product in the relation overlaps the filter's interval (shares an
+    /// instant with it): true of all relations but `disjoint`. An index of time spans then
+    /// narrows the candidates to those overlapping the interval.
+    pub(crate) fn implies_overlap(&self) -> bool {
+        !matches!(self, Self::Disjoint)
+    }
+
     /// The SQL condition of the relation on the columns `begin_time` and `end_time`, given
     /// the placeholders of the filter's `start` and `end`: the same text for every SQL
     /// backend, and the same as [`TimeFilter::matches`].

@@ -94,8 +94,9 @@ async fn migrations_are_applied_once_and_idempotent() {
         .map(|row| row.get(0))
         .collect();
     for index in [
+        "products_cloud_cover_idx",
         "products_collection_begin_idx",
-        "products_footprint_idx",
+        "products_footprint_time_idx",
         "products_pkey",
         "products_time_idx",
     ] {

@@ -236,7 +236,7 @@ async fn products_persist_across_reopening() {
         format!("Integer({})", SqliteCatalog::embedded_schema_version())
     );
     let count: i64 = connection
-        .query_row("SELECT count(*) FROM footprint_index", [], |row| row.get(0))
+        .query_row("SELECT count(*) FROM footprint_boxes", [], |row| row.get(0))
         .unwrap();
     assert_eq!(
         count, 2,
@@ -431,6 +431,125 @@ async fn index_rounding_loses_nothing_and_adds_nothing() {
         let count = catalog.count(&query).await.unwrap();
         assert_eq!(count, u64::from(found), "{query:?}");
     }
+}
+
+/// The box index holds times as 32-bit floats too (rounded outwards): with a bbox, a product
+/// whose times are not 32-bit floats is found by every time relation at its exact times, and
+/// not a microsecond away.
+#[tokio::test]
+async fn time_index_rounding_loses_nothing_and_adds_nothing() {
+    let catalog = SqliteCatalog::in_memory().unwrap();
+    create_collection(&catalog, "S2").await;
+    let micro = TimeDelta::microseconds(1);
+    let begin = Utc.with_ymd_and_hms(2026, 12, 6, 10, 17, 3).unwrap() + micro * 123_457;
+    let end = begin + TimeDelta::seconds(61) + micro;
+    let micros = begin.timestamp_micros();
+    assert_ne!(f64::from(micros as f32), micros as f64, "not a 32-bit float");
+    catalog
+        .register(&Product {
+            begin,
+            end,
+            ..product("P", "S2", MultiPolygon(vec![rect(0.0, 0.0, 1.0, 1.0)]), 0)
+        })
+        .await
+        .unwrap();
+    let far = TimeDelta::days(3);
+    let cases = [
+        (TimeRelation::Intersects, end, end + far, true),
+        (TimeRelation::Intersects, end + micro, end + far, false),
+        (TimeRelation::Intersects, begin - far, begin, true),
+        (TimeRelation::Intersects, begin - far, begin - micro, false),
+        (TimeRelation::During, begin, end, true),
+        (TimeRelation::During, begin + micro, end, false),
+        (TimeRelation::During, begin, end - micro, false),
+        (TimeRelation::Contains, begin, end, true),
+        (TimeRelation::Contains, begin - micro, end, false),
+        (TimeRelation::Contains, begin, end + micro, false),
+        (TimeRelation::Equals, begin, end, true),
+        (TimeRelation::Equals, begin, end + micro, false),
+        (TimeRelation::Disjoint, end + micro, end + far, true),
+        (TimeRelation::Disjoint, end, end + far, false),
+    ];
+    for (relation, start, stop, found) in cases {
+        let query = ProductQuery::new()
+            .with_bbox(Bbox::new(0.5, 0.5, 2.0, 2.0).unwrap())
+            .with_time(TimeFilter::new(start, stop, relation).unwrap());
+        let count = catalog.count(&query).await.unwrap();
+        assert_eq!(count, u64::from(found), "{query:?}");
+        let page = catalog.search(&query).await.unwrap();
+        assert_eq!(page.len(), usize::from(found), "{query:?}");
+    }
+}
+
+/// A catalog file of schema 2 (footprint boxes without times, in `footprint_index`) is
+/// upgraded when opened: its boxes move to the index of boxes and times, and searches by place
+/// and time find its products.
+#[tokio::test]
+async fn a_schema_2_file_is_upgraded_with_its_index() {
+    let file = TempCatalog::new().await;
+    create_collection(&file.catalog, "S1").await;
+    let products = [
+        product("old", "S1", MultiPolygon(vec![rect(10.0, 10.0, 11.0, 11.0)]), 0),
+        product(
+            "across",
+            "S1",
+            MultiPolygon(vec![
+                rect(170.0, -10.0, 180.0, 10.0),
+                rect(-180.0, -10.0, -170.0, 10.0),
+            ]),
+            5,
+        ),
+    ];
+    for product in &products {
+        file.catalog.register(product).await.unwrap();
+    }
+    let path = file.path.clone();
+    drop(file.catalog);
+    // Back to what schema 2 had: the boxes alone.
+    raw(&path)
+        .execute_batch(
+            "CREATE VIRTUAL TABLE footprint_index USING rtree (part, min_x, max_x, min_y, max_y);
+             INSERT INTO footprint_index SELECT part, min_x, max_x, min_y, max_y
+                 FROM footprint_boxes;
+             DROP TABLE footprint_boxes;
+             PRAGMA user_version = 2;",
+        )
+        .unwrap();
+
+    let reopened = SqliteCatalog::open(&path).await.unwrap();
+    assert_eq!(
+        reopened.schema_version().await.unwrap(),
+        SqliteCatalog::embedded_schema_version()
+    );
+    let search = |bbox: Bbox, from: i64, to: i64| {
+        ProductQuery::new()
+            .with_bbox(bbox)
+            .with_time(TimeFilter::new(hours(from), hours(to), TimeRelation::Intersects).unwrap())
+    };
+    let world = Bbox::new(-180.0, -90.0, 180.0, 90.0).unwrap();
+    let cases = [
+        (search(world, 0, 1), vec!["old"]),
+        (search(world, 0, 9), vec!["across", "old"]),
+        (search(world, 2, 4), vec![]),
+        (search(Bbox::new(179.0, -1.0, -179.0, 1.0).unwrap(), 5, 6), vec!["across"]),
+        (search(Bbox::new(-175.0, -1.0, -174.0, 1.0).unwrap(), 0, 4), vec![]),
+    ];
+    for (query, expected) in cases {
+        assert_eq!(ids(&reopened.search(&query).await.unwrap()), expected, "{query:?}");
+    }
+    let connection = raw(&path);
+    let boxes: i64 = connection
+        .query_row("SELECT count(*) FROM footprint_boxes", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(boxes, 3, "one box per footprint polygon");
+    let old_index: i64 = connection
+        .query_row(
+            "SELECT count(*) FROM sqlite_schema WHERE name = 'footprint_index'",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(old_index, 0, "the index of schema 2 is gone");
 }
 
 /// Hostile and oversized values are stored and found as they are: ids and collections that

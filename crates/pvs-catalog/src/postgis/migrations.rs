@@ -18,6 +18,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "properties",
         sql: include_str!("../../migrations/0002_properties.sql"),
     },
+    Migration {
+        version: 3,
+        name: "footprint_time_index",
+        sql: include_str!("../../migrations/0003_footprint_time_index.sql"),
+    },
 ];
 
 /// The advisory lock that serialises migrations across processes ("pvs_cat1").

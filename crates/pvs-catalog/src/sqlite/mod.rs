@@ -80,6 +80,10 @@ impl SqliteCatalog {
         })?;
         let mut writer = schema::open(path, true)?;
         schema::migrate(&mut writer, &name)?;
+        schema::optimize(&writer, true).map_err(|error| CatalogError::Connection {
+            url: name.clone(),
+            reason: format!("cannot update its query statistics: {error}"),
+        })?;
         let readers = (0..SQLITE_READERS)
             .map(|_| {
                 let reader = schema::open(path, false)?;

@@ -26,6 +26,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "properties",
         sql: include_str!("migrations/0002_properties.sql"),
     },
+    Migration {
+        version: 3,
+        name: "footprint_time_index",
+        sql: include_str!("migrations/0003_footprint_time_index.sql"),
+    },
 ];
 
 /// `PRAGMA application_id` of a pvs catalog file ("pvsc").
@@ -88,7 +93,29 @@ fn configure(connection: &Connection) -> Result<(), String> {
             .pragma_update(None, pragma, value)
             .map_err(|error| format!("cannot set {pragma} to {value}: {error}"))?;
     }
+    // Statistics are gathered from samples of this many rows per index, so that keeping them
+    // (`optimize`) costs milliseconds whatever the size of the catalog.
+    let _: i64 = connection
+        .pragma_update_and_check(None, "analysis_limit", ANALYSIS_LIMIT, |row| row.get(0))
+        .map_err(|error| format!("cannot set analysis_limit to {ANALYSIS_LIMIT}: {error}"))?;
     Ok(())
+}
+
+/// The rows sampled per index when statistics are gathered (`PRAGMA analysis_limit`).
+const ANALYSIS_LIMIT: i64 = 1000;
+
+/// Brings the query planner's statistics (`sqlite_stat1`) up to date where the tables have
+/// changed much since they were gathered, or were never gathered. Without them SQLite guesses
+/// how selective each index is, and a search by place, time and property can pick the index
+/// of the least selective one (measured: 200 ms instead of a few over a million products).
+/// `opening` checks every table, as SQLite recommends when a long-lived connection opens;
+/// otherwise only the tables this connection used since the last time.
+pub(super) fn optimize(connection: &Connection, opening: bool) -> rusqlite::Result<()> {
+    connection.execute_batch(if opening {
+        "PRAGMA optimize = 0x10002"
+    } else {
+        "PRAGMA optimize"
+    })
 }
 
 /// Brings the schema of `connection` (the file `name`) up to date. A file written by a newer

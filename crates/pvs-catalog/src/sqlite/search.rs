@@ -99,9 +99,14 @@ impl Plan {
                 plan.param(ids)
             ));
         }
+        // The time span every matching product overlaps, if any, for the box index.
+        let span = query
+            .time
+            .filter(|time| time.relation().implies_overlap())
+            .map(|time| (to_micros(time.start()), to_micros(time.end())));
         if let Some(bbox) = &query.bbox {
             let parts = bbox.parts();
-            conditions.push(plan.candidates(&parts));
+            conditions.push(plan.candidates(&parts, span));
             plan.exact.push(Exact::Bbox(parts));
         }
         if let Some(geometry) = &query.geometry {
@@ -109,7 +114,7 @@ impl Plan {
                 .iter()
                 .filter_map(BoundingRect::bounding_rect)
                 .collect();
-            conditions.push(plan.candidates(&boxes));
+            conditions.push(plan.candidates(&boxes, span));
             plan.exact.push(Exact::Geometry(geometry.clone()));
         }
         if let Some(time) = &query.time {
@@ -140,9 +145,11 @@ impl Plan {
     }
 
     /// The condition selecting the products with a footprint part whose box meets one of
-    /// `rects` (a superset of those whose footprint does). Beyond [`MAX_CANDIDATE_BOXES`],
-    /// their common box is used instead: more candidates, but a statement of bounded size.
-    fn candidates(&mut self, rects: &[Rect<f64>]) -> String {
+    /// `rects` (a superset of those whose footprint does) and, given `span` (start and end in
+    /// microseconds), whose time span overlaps it (a superset again: the exact time
+    /// condition is the plan's too). Beyond [`MAX_CANDIDATE_BOXES`], their common box is used
+    /// instead: more candidates, but a statement of bounded size.
+    fn candidates(&mut self, rects: &[Rect<f64>], span: Option<(i64, i64)>) -> String {
         let merged;
         let rects = if rects.len() > MAX_CANDIDATE_BOXES {
             merged = [common_box(rects)];
@@ -154,15 +161,20 @@ impl Plan {
             .iter()
             .map(|rect| {
                 let (min, max) = (rect.min(), rect.max());
-                format!(
-                    "SELECT p.product FROM footprint_index i JOIN footprint_parts p \
+                let mut select = format!(
+                    "SELECT p.product FROM footprint_boxes i JOIN footprint_parts p \
                      ON p.part = i.part WHERE i.min_x <= {} AND i.max_x >= {} \
                      AND i.min_y <= {} AND i.max_y >= {}",
                     self.param(max.x),
                     self.param(min.x),
                     self.param(max.y),
                     self.param(min.y),
-                )
+                );
+                if let Some((start, end)) = span {
+                    let (end, start) = (self.param(end), self.param(start));
+                    select.push_str(&format!(" AND i.min_t <= {end} AND i.max_t >= {start}"));
+                }
+                select
             })
             .collect();
         format!("pk IN ({})", selects.join(" UNION "))

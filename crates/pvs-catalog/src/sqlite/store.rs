@@ -8,6 +8,7 @@ use geozero::wkb::Wkb;
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use serde_json::Value;
 
+use super::schema;
 use crate::postgis::footprint_wkb;
 use crate::{Bbox, CatalogError, Collection, CollectionInfo, Product, Registration, Result};
 
@@ -196,6 +197,10 @@ fn register_in_transaction(
     transaction
         .commit()
         .map_err(backend("committing a registration"))?;
+    // The registrations are committed whatever happens to the statistics.
+    if let Err(error) = schema::optimize(connection, false) {
+        tracing::warn!(%error, "cannot update the catalog's query statistics");
+    }
     Ok(results)
 }
 
@@ -261,7 +266,7 @@ fn write_product(connection: &Connection, product: &Product) -> Result<Registrat
             .and_then(|mut statement| statement.query_row(values, |row| row.get(0)))
             .map_err(backend(context()))?,
     };
-    insert_parts(connection, pk, &product.footprint).map_err(backend(context()))?;
+    insert_parts(connection, pk, &product.footprint, (begin, end)).map_err(backend(context()))?;
     Ok(match previous {
         Some((_, previous)) => Registration::Replaced {
             previous: Box::new(previous),
@@ -270,23 +275,25 @@ fn write_product(connection: &Connection, product: &Product) -> Result<Registrat
     })
 }
 
-/// Indexes the box of each polygon of `footprint`, the footprint of the product `pk`.
+/// Indexes the box of each polygon of `footprint`, the footprint of the product `pk`, with
+/// the product's time span `(begin, end)` in microseconds.
 fn insert_parts(
     connection: &Connection,
     pk: i64,
     footprint: &MultiPolygon<f64>,
+    (begin, end): (i64, i64),
 ) -> rusqlite::Result<()> {
     let mut part =
         connection.prepare_cached("INSERT INTO footprint_parts (product) VALUES (?1)")?;
     let mut index = connection.prepare_cached(
-        "INSERT INTO footprint_index (part, min_x, max_x, min_y, max_y) \
-         VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO footprint_boxes (part, min_x, max_x, min_y, max_y, min_t, max_t) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?;
     for rect in footprint.iter().filter_map(BoundingRect::bounding_rect) {
         part.execute([pk])?;
         let id = connection.last_insert_rowid();
         let (min, max) = (rect.min(), rect.max());
-        index.execute(params![id, min.x, max.x, min.y, max.y])?;
+        index.execute(params![id, min.x, max.x, min.y, max.y, begin, end])?;
     }
     Ok(())
 }
@@ -295,7 +302,7 @@ fn insert_parts(
 fn remove_parts(connection: &Connection, pk: i64) -> rusqlite::Result<()> {
     connection
         .prepare_cached(
-            "DELETE FROM footprint_index WHERE part IN \
+            "DELETE FROM footprint_boxes WHERE part IN \
              (SELECT part FROM footprint_parts WHERE product = ?1)",
         )?
         .execute([pk])?;
