@@ -3,6 +3,7 @@
 
 use pvs_ogc::xml::escape;
 
+use super::eo::{self, EoParam, Values};
 use super::geometry::MAX_RADIUS_M;
 #[cfg(test)]
 use super::geometry::MAX_WKT_POINTS;
@@ -29,8 +30,42 @@ pub(crate) fn template(context: &Context, format: Format, target: Target) -> Str
     format!("{}?{}", context.results_url(format), query.join("&"))
 }
 
-/// The `param:Parameter` element of `param`: its bounds, options and title.
-fn parameter(param: &Param) -> String {
+/// The pattern of a number in the EO range syntax (`v`, `{a,b}`, `[a,b]`, `]a`, `b[`...).
+const RANGE_PATTERN: &str = r"^(N|\{N(,N)*\}|[\[\]]N(,N[\[\]])?|N[\[\]])$";
+
+/// The number in [`RANGE_PATTERN`].
+const NUMBER_PATTERN: &str = r"-?[0-9]+(\.[0-9]*)?";
+
+/// The `param:Parameter` element of an EO parameter: the pattern of a range, or its options.
+fn eo_parameter(eo: &EoParam) -> String {
+    let (attributes, children) = match eo.values {
+        Values::Number { .. } | Values::Integer { .. } => (
+            format!(
+                " pattern=\"{}\"",
+                escape(&RANGE_PATTERN.replace('N', NUMBER_PATTERN))
+            ),
+            String::new(),
+        ),
+        Values::Text => (String::new(), String::new()),
+        Values::Choice(choices) => (
+            String::new(),
+            choices
+                .iter()
+                .map(|(name, _)| format!("\n      <param:Option value=\"{name}\" label=\"{name}\"/>"))
+                .collect(),
+        ),
+    };
+    element(&eo.param, &attributes, &children, eo.title)
+}
+
+/// The `param:Parameter` element of `param` in a search of `target`: its bounds, options and
+/// title.
+fn parameter(param: &Param, target: Target) -> String {
+    if target == Target::Products
+        && let Some(eo) = eo::find(param.name)
+    {
+        return eo_parameter(eo);
+    }
     let (attributes, children, title): (String, String, &str) = match param.name {
         "q" => (
             String::new(),
@@ -106,6 +141,11 @@ fn parameter(param: &Param) -> String {
         "productType" => (String::new(), String::new(), "Product type of the collection"),
         _ => (String::new(), String::new(), ""),
     };
+    element(param, &attributes, &children, title)
+}
+
+/// A `param:Parameter` element.
+fn element(param: &Param, attributes: &str, children: &str, title: &str) -> String {
     let close = if children.is_empty() {
         "/>".to_owned()
     } else {
@@ -126,7 +166,11 @@ pub(crate) fn document(context: &Context, target: Target) -> String {
         Target::Collections => "collection",
         Target::Products => "results",
     };
-    let parameters: String = target.params().iter().map(parameter).collect();
+    let parameters: String = target
+        .params()
+        .iter()
+        .map(|param| parameter(param, target))
+        .collect();
     let urls: String = Format::ALL
         .iter()
         .map(|format| {
@@ -141,7 +185,7 @@ pub(crate) fn document(context: &Context, target: Target) -> String {
         (Some(collection), Target::Products) => (
             collection.clone(),
             format!(
-                "Products of the collection {collection} of {}, by place (box, WKT geometry, circle), time and identifier.",
+                "Products of the collection {collection} of {}, by place (box, WKT geometry, circle), time, identifier and EO properties (cloud cover, orbit, platform...).",
                 context.title
             ),
             format!(" count=\"{DEFAULT_COUNT}\""),
@@ -173,10 +217,13 @@ mod tests {
     #[test]
     fn geom_limit_is_documented() {
         assert!(
-            parameter(&Param {
-                name: "geom",
-                variable: "geo:geometry"
-            })
+            parameter(
+                &Param {
+                    name: "geom",
+                    variable: "geo:geometry"
+                },
+                Target::Products
+            )
             .contains(&format!("at most {MAX_WKT_POINTS} points"))
         );
     }

@@ -16,6 +16,7 @@
 
 mod atom;
 mod description;
+mod eo;
 mod geojson;
 mod geometry;
 mod request;
@@ -425,6 +426,9 @@ async fn search_products(
     }
     if let Some(uid) = &request.uid {
         query = query.with_ids([uid.clone()]);
+    }
+    if let Some(filter) = &request.filter {
+        query = query.with_filter(filter.clone());
     }
     let point_box = |x: f64, y: f64, x2: f64, y2: f64| {
         Bbox::new(x, y, x2, y2).map_err(|e| Exception::invalid("geom", e.to_string()))

@@ -2,10 +2,11 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 use geo::{LineString, MultiPolygon, Point};
-use pvs_catalog::{Bbox, TimeFilter, TimeRelation};
+use pvs_catalog::{Bbox, Filter, TimeFilter, TimeRelation};
 use pvs_ogc::limits::{self, MAX_QUERY_BYTES};
 use pvs_ogc::{Exception, Params};
 
+use super::eo::{self, EO_PARAMS};
 use super::geometry::{self, MAX_RADIUS_M, Wkt};
 
 /// How many results a page has when `count` is not given.
@@ -17,7 +18,7 @@ pub(crate) const MAX_COUNT: u32 = 100;
 /// The largest `startIndex` (and `startPage`).
 pub(crate) const MAX_START_INDEX: u64 = 1_000_000_000;
 
-/// The longest `uid`, `q` or `productType`, in characters.
+/// The longest `uid`, `q`, `productType` or other EO parameter, in characters.
 pub(crate) const MAX_TEXT_CHARS: usize = 255;
 
 /// What is being searched: the collections, or the products of one collection.
@@ -38,8 +39,8 @@ const fn param(name: &'static str, variable: &'static str) -> Param {
     Param { name, variable }
 }
 
-/// The parameters of a product search, in template order.
-pub(crate) const PRODUCT_PARAMS: &[Param] = &[
+/// The parameters of both searches: paging, place, time and identifier.
+const COMMON_PARAMS: &[Param] = &[
     param("count", "count"),
     param("startIndex", "startIndex"),
     param("startPage", "startPage"),
@@ -54,13 +55,30 @@ pub(crate) const PRODUCT_PARAMS: &[Param] = &[
     param("relation", "time:relation"),
 ];
 
-/// The parameters of a collection search, in template order: free text, those of product
-/// searches, then the product type.
-pub(crate) const COLLECTION_PARAMS: &[Param] = &{
-    let mut params = [param("q", "searchTerms"); PRODUCT_PARAMS.len() + 2];
+/// The parameters of a product search, in template order: the common ones, then the EO
+/// parameters ([`EO_PARAMS`]).
+pub(crate) const PRODUCT_PARAMS: &[Param] = &{
+    let mut params = [param("count", "count"); COMMON_PARAMS.len() + EO_PARAMS.len()];
     let mut index = 0;
-    while index < PRODUCT_PARAMS.len() {
-        params[index + 1] = PRODUCT_PARAMS[index];
+    while index < COMMON_PARAMS.len() {
+        params[index] = COMMON_PARAMS[index];
+        index += 1;
+    }
+    let mut eo = 0;
+    while eo < EO_PARAMS.len() {
+        params[index + eo] = EO_PARAMS[eo].param;
+        eo += 1;
+    }
+    params
+};
+
+/// The parameters of a collection search, in template order: free text, the common ones,
+/// then the collection's product type.
+pub(crate) const COLLECTION_PARAMS: &[Param] = &{
+    let mut params = [param("q", "searchTerms"); COMMON_PARAMS.len() + 2];
+    let mut index = 0;
+    while index < COMMON_PARAMS.len() {
+        params[index + 1] = COMMON_PARAMS[index];
         index += 1;
     }
     params[index + 1] = param("productType", "eo:productType");
@@ -97,7 +115,10 @@ pub(crate) struct SearchRequest {
     pub time: Option<TimeFilter>,
     pub uid: Option<String>,
     pub terms: Option<String>,
+    /// The collection's product type (collection searches).
     pub product_type: Option<String>,
+    /// The conditions of the EO parameters (product searches), all of which must hold.
+    pub filter: Option<Filter>,
     /// Results per page.
     pub count: u32,
     /// Results skipped (0-based).
@@ -191,7 +212,10 @@ impl SearchRequest {
 
         let uid = text_param(get.get("uid"), "uid")?;
         let terms = text_param(get.get("q"), "q")?;
-        let product_type = text_param(get.get("productType"), "productType")?;
+        let (product_type, filter) = match target {
+            Target::Collections => (text_param(get.get("productType"), "productType")?, None),
+            Target::Products => (None, eo_filter(&given)?),
+        };
 
         let region = region(&values)?;
         let time = time(&values)?;
@@ -201,6 +225,7 @@ impl SearchRequest {
             uid,
             terms,
             product_type,
+            filter,
             count,
             offset,
             given,
@@ -243,6 +268,22 @@ fn text_param(value: Option<&str>, name: &str) -> Result<Option<String>, Excepti
         ));
     }
     Ok(Some(value.to_owned()))
+}
+
+/// The conditions of the EO parameters among `given`, in request order; `None` without any.
+fn eo_filter(given: &[(Param, String)]) -> Result<Option<Filter>, Exception> {
+    let mut conditions = Vec::new();
+    for (param, value) in given {
+        if let Some(eo) = eo::find(param.name) {
+            text_param(Some(value), param.name)?;
+            conditions.push(eo.filter(value)?);
+        }
+    }
+    Ok(match conditions.len() {
+        0 => None,
+        1 => conditions.pop(),
+        _ => Some(Filter::And(conditions)),
+    })
 }
 
 fn number(given: &Given<'_>, name: &str, limit: f64) -> Result<Option<f64>, Exception> {

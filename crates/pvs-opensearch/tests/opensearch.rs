@@ -13,7 +13,7 @@ use pvs_catalog::{Catalog, Collection, Product};
 use pvs_opensearch::OpenSearch;
 use pvs_renderer::{Renderer, Settings};
 use quick_xml::events::Event;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 // ---------------------------------------------------------------------------------------
 // The server and its products
@@ -54,7 +54,8 @@ fn product(
     }
 }
 
-/// The products of collection `S2`, newest begin first (the order of every answer):
+/// The products of collection `S2`, newest begin first (the order of every answer), with EO
+/// properties (cloud cover, orbit...) on all but E_arctic:
 ///
 /// | id | footprint (lon, lat) | time (2024-01) |
 /// |---|---|---|
@@ -67,6 +68,33 @@ fn product(
 ///
 /// `SAR` holds S_1 over A's place in March 2024; `EMPTY` holds nothing.
 fn products() -> Vec<Product> {
+    let mut products = unfiltered_products();
+    for product in &mut products {
+        let properties = match product.id.as_str() {
+            "A_inside" => json!({"eo:cloud_cover": 5.5, "sat:absolute_orbit": 101,
+                "sat:relative_orbit": 10, "sat:orbit_state": "ascending",
+                "platform": "sentinel-2a", "processing:level": "L2A",
+                "view:sun_elevation": 30.5, "view:sun_azimuth": 150.0}),
+            "B_east" => json!({"eo:cloud_cover": 20, "sat:absolute_orbit": 102,
+                "sat:relative_orbit": 10, "sat:orbit_state": "descending",
+                "platform": "sentinel-2b", "processing:level": "L1C"}),
+            "C_dateline" => json!({"eo:cloud_cover": 80, "platform": "sentinel-2a"}),
+            "D_south" => json!({"eo:cloud_cover": 0, "eo:snow_cover": 12.0,
+                "sat:absolute_orbit": 150, "sat:relative_orbit": 37,
+                "sat:orbit_state": "ascending", "platform": "sentinel-2b",
+                "processing:level": "L2A"}),
+            "F_west" => json!({"eo:cloud_cover": 100, "sat:absolute_orbit": 200,
+                "sat:orbit_state": "descending", "platform": "sentinel-2a",
+                "processing:level": "L1C", "sar:instrument_mode": "IW"}),
+            _ => json!({}),
+        };
+        product.properties = properties.as_object().cloned().unwrap();
+    }
+    products
+}
+
+/// [`products`] before their EO properties are set.
+fn unfiltered_products() -> Vec<Product> {
     vec![
         product(
             "A_inside",
@@ -1145,7 +1173,7 @@ async fn description_documents_and_their_templates() {
         "{}/opensearch/collections/S2/geojson?",
         server.base
     )));
-    assert!(!template.contains("searchTerms") && !template.contains("eo:productType"));
+    assert!(!template.contains("searchTerms"));
     for parameter in [
         "bbox={geo:box?}",
         "geom={geo:geometry?}",
@@ -1153,6 +1181,9 @@ async fn description_documents_and_their_templates() {
         "relation={time:relation?}",
         "uid={geo:uid?}",
         "startIndex={startIndex?}",
+        "productType={eo:productType?}",
+        "cloudCover={eo:cloudCover?}",
+        "orbitDirection={eo:orbitDirection?}",
     ] {
         assert!(template.contains(parameter), "{parameter} in {template}");
     }
@@ -1191,6 +1222,97 @@ async fn description_documents_and_their_templates() {
         "format"
     );
     assert_eq!(server.get("/opensearch/rss").await.status, 404);
+}
+
+/// The EO parameters, filled into the template of the collection's description document as a
+/// client does, select on the properties registration stored: every range form, sets,
+/// choices, text, zero, several at once and with a place.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eo_parameters_select_on_stored_properties() {
+    let server = Server::start().await;
+    let description = parse_xml(&server.get("/opensearch/collections/S2").await.body);
+    let urls = templates(&description);
+    let (json_template, atom_template) = (
+        &urls["application/geo+json"],
+        &urls["application/atom+xml"],
+    );
+    let cases: Vec<(Vec<(&str, &str)>, Vec<&str>)> = vec![
+        (vec![("eo:cloudCover", "0")], vec!["D_south"]),
+        (vec![("eo:cloudCover", "5.5")], vec!["A_inside"]),
+        (vec![("eo:cloudCover", "[0,20]")], vec!["D_south", "B_east", "A_inside"]),
+        (vec![("eo:cloudCover", "[0,20[")], vec!["D_south", "A_inside"]),
+        (vec![("eo:cloudCover", "]0,20]")], vec!["B_east", "A_inside"]),
+        (vec![("eo:cloudCover", "]0,20[")], vec!["A_inside"]),
+        (vec![("eo:cloudCover", "80]")], vec!["D_south", "C_dateline", "B_east", "A_inside"]),
+        (vec![("eo:cloudCover", "80[")], vec!["D_south", "B_east", "A_inside"]),
+        (vec![("eo:cloudCover", "]80")], vec!["F_west"]),
+        (vec![("eo:cloudCover", "[80")], vec!["C_dateline", "F_west"]),
+        (vec![("eo:cloudCover", "{0,100}")], vec!["D_south", "F_west"]),
+        (vec![("eo:snowCover", "[0")], vec!["D_south"]),
+        (vec![("eo:orbitNumber", "[101,150]")], vec!["D_south", "B_east", "A_inside"]),
+        (vec![("eo:track", "10")], vec!["B_east", "A_inside"]),
+        (vec![("eo:orbitDirection", "ASCENDING")], vec!["D_south", "A_inside"]),
+        (vec![("eo:orbitDirection", "descending")], vec!["B_east", "F_west"]),
+        (vec![("eo:platform", "sentinel-2a")], vec!["C_dateline", "F_west", "A_inside"]),
+        (vec![("eo:processingLevel", "{L1C,L0}")], vec!["B_east", "F_west"]),
+        (vec![("eo:sensorMode", "IW")], vec!["F_west"]),
+        (vec![("eo:illuminationElevationAngle", "[30,31]")], vec!["A_inside"]),
+        (vec![("eo:illuminationAzimuthAngle", "]150")], vec![]),
+        (vec![("eo:productType", "S2MSI1C")], vec![]),
+        (
+            vec![("eo:cloudCover", "[0,50]"), ("eo:orbitDirection", "ASCENDING")],
+            vec!["D_south", "A_inside"],
+        ),
+        (
+            vec![
+                ("eo:cloudCover", "[0,50]"),
+                ("eo:orbitDirection", "ASCENDING"),
+                ("geo:box", "0,30,30,50"),
+            ],
+            vec!["A_inside"],
+        ),
+        (
+            vec![("eo:platform", "sentinel-2a"), ("time:end", "2024-01-12")],
+            vec!["F_west", "A_inside"],
+        ),
+    ];
+    for (values, expected) in cases {
+        let json = server.json(&fill(json_template, &values)).await;
+        assert_eq!(feature_ids(&json), expected, "{values:?}");
+        assert_eq!(json["totalResults"], expected.len(), "{values:?}");
+        let feed = server.atom(&fill(atom_template, &values)).await;
+        assert_eq!(entry_ids(&feed), expected, "{values:?}");
+        // The feed echoes the request by template variable.
+        let echo = feed.child("os:Query");
+        for (variable, value) in &values {
+            if variable.starts_with("eo:") {
+                assert_eq!(echo.attr(variable), *value, "{values:?}");
+            }
+        }
+    }
+
+    // The description documents what each takes.
+    let url = description
+        .children_named("Url")
+        .find(|u| u.attr("type") == "application/geo+json")
+        .unwrap();
+    let parameter = |name: &str| {
+        url.children_named("param:Parameter")
+            .find(|p| p.attr("name") == name)
+            .unwrap_or_else(|| panic!("no param:Parameter {name}"))
+    };
+    let directions: Vec<&str> = parameter("orbitDirection")
+        .children_named("param:Option")
+        .map(|o| o.attr("value"))
+        .collect();
+    assert_eq!(directions, ["ASCENDING", "DESCENDING"]);
+    let pattern = parameter("cloudCover").attr("pattern");
+    assert!(pattern.starts_with('^') && pattern.ends_with('$'), "{pattern}");
+    assert_eq!(parameter("cloudCover").attr("value"), "{eo:cloudCover}");
+
+    // A collection search does not take product properties.
+    let answer = server.get("/opensearch/json?cloudCover=10").await;
+    assert_eq!(answer.status, 400, "{}", answer.body);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1258,6 +1380,15 @@ async fn bad_parameters_are_refused_naming_them() {
         ("count=2&count=3", "count", "more than once"),
         ("foo=1", "foo", "unknown parameter"),
         ("uid=a%00b", "uid", "control character"),
+        ("cloudCover=101", "cloudCover", "from 0 to 100"),
+        ("cloudCover=[20,10]", "cloudCover", "after its end"),
+        ("cloudCover=[10,20", "cloudCover", "a range is"),
+        ("cloudCover={1,2", "cloudCover", "a set is written"),
+        ("orbitNumber=1.5", "orbitNumber", "whole number"),
+        ("orbitDirection=NORTH", "orbitDirection", "ASCENDING, DESCENDING"),
+        ("platform=[a,b]", "platform", "numbers only"),
+        ("platform=a%01b", "platform", "control character"),
+        ("cloudCover=1&cloudCover=2", "cloudCover", "more than once"),
         (&huge_query, "query", "at most 16384"),
     ] {
         let message = server.refused("S2", query, 400, parameter).await;
