@@ -23,7 +23,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use geo::{MultiPolygon, polygon};
 use pvs_catalog::testing::TestDatabase;
@@ -128,7 +128,7 @@ impl Entry {
 }
 
 /// Runs `advertised_clients.py` on `entry`; fails with its output unless every check passed.
-async fn clients(entry: &Entry, name: &str) -> String {
+async fn clients(entry: &Entry, name: &str) {
     let work = tempfile::tempdir().unwrap();
     let [west, south, east, north] = FOOTPRINT;
     let config = json!({
@@ -146,35 +146,7 @@ async fn clients(entry: &Entry, name: &str) -> String {
         "end": END,
         "workdir": work.path(),
     });
-    let file = work.path().join("config.json");
-    std::fs::write(&file, config.to_string()).unwrap();
-    let started = Instant::now();
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new("python3")
-            .arg(CLIENTS)
-            .arg(&file)
-            .output()
-            .expect("python3 runs")
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    if !(output.status.success() && stdout.starts_with("every check passed")) {
-        // The fetched documents and images stay for a look.
-        let kept = work.keep();
-        panic!(
-            "{name}: the clients failed (their files are in {}):\n{stderr}\n{stdout}",
-            kept.display()
-        );
-    }
-    eprintln!(
-        "{name}: the clients passed in {:.1} s: {}",
-        started.elapsed().as_secs_f64(),
-        stdout.trim_start_matches("every check passed")
-    );
-    drop(work);
-    stdout
+    support::python_checks(CLIENTS, name, &config, work).await;
 }
 
 /// A WCS GetCoverage of the north-east quadrant, padded with an extra parameter to `length`

@@ -24,7 +24,7 @@
 
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use geo::{MultiPolygon, Polygon, polygon};
 use pvs_catalog::testing::TestDatabase;
@@ -373,29 +373,7 @@ async fn clients(name: &str, base: &str, write_headers: Value) {
         "write": {"collection": "S2", "headers": write_headers, "data_href": SPARE_COG},
         "schemas": SCHEMAS,
     });
-    let file = work.path().join("config.json");
-    std::fs::write(&file, config.to_string()).unwrap();
-    let started = Instant::now();
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new("python3")
-            .arg(CLIENTS)
-            .arg(&file)
-            .output()
-            .expect("python3 runs")
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success() && stdout.starts_with("every check passed"),
-        "{name}: the STAC clients failed:\n{stderr}\n{stdout}"
-    );
-    eprintln!(
-        "{name}: the STAC clients passed in {:.1} s: {}",
-        started.elapsed().as_secs_f64(),
-        stdout.trim_start_matches("every check passed")
-    );
+    support::python_checks(CLIENTS, name, &config, work).await;
 }
 
 // ------------------------------------------------------------------------------- pvs up

@@ -25,6 +25,48 @@ pub fn run(command: &mut Command) {
     );
 }
 
+/// Runs the Python client checks `script` (next to the tests) with `config` written as JSON to
+/// `work/config.json`, off the async runtime, and logs what it printed after "every check
+/// passed". Fails the test with the script's output otherwise, keeping `work` (the fetched
+/// documents and images) for a look.
+pub async fn python_checks(
+    script: &str,
+    name: &str,
+    config: &serde_json::Value,
+    work: tempfile::TempDir,
+) {
+    let file = work.path().join("config.json");
+    std::fs::write(&file, config.to_string()).unwrap();
+    let started = std::time::Instant::now();
+    let script = script.to_owned();
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new("python3")
+            .arg(script)
+            .arg(&file)
+            .output()
+            .expect("python3 runs")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let Some(summary) = stdout
+        .strip_prefix("every check passed")
+        .filter(|_| output.status.success())
+    else {
+        let kept = work.keep();
+        panic!(
+            "{name}: the clients failed (their files are in {}):\n{stderr}\n{stdout}",
+            kept.display()
+        );
+    };
+    eprintln!(
+        "{name}: the clients passed in {:.1} s: {}",
+        started.elapsed().as_secs_f64(),
+        summary.trim()
+    );
+}
+
 /// `pvs` with only the given environment (nothing inherited).
 pub fn pvs(args: &[&str], env: &[(&str, String)]) -> Command {
     clean_command(PVS, args, env.iter().map(|(k, v)| (k, v)))

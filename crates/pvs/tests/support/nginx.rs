@@ -77,13 +77,18 @@ http {{
         include {dir_text}/locations.conf;
     }}
 
-    # A site proxy publishing it under /pvs/ (letting bodies larger than pvs accepts through,
-    # so that pvs answers them).
+    # A site proxy publishing it under /pvs/ as docs/operations.md says (the path passed on
+    # as the client sent it, letting bodies larger than pvs accepts through, so that pvs
+    # answers them).
+    map $request_uri $pvs_request {{
+        ~^/pvs(?<rest>/.*)$ $rest;
+        default /;
+    }}
     server {{
         listen 127.0.0.1:{outer};
         location /pvs/ {{
             client_max_body_size 2m;
-            proxy_pass http://127.0.0.1:{inner}/;
+            proxy_pass http://127.0.0.1:{inner}$pvs_request;
             proxy_set_header X-Forwarded-Host $http_host;
             proxy_set_header X-Forwarded-Proto $scheme;
             proxy_set_header X-Forwarded-Prefix /pvs;
