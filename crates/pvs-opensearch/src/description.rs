@@ -51,7 +51,9 @@ fn eo_parameter(eo: &EoParam) -> String {
             String::new(),
             choices
                 .iter()
-                .map(|(name, _)| format!("\n      <param:Option value=\"{name}\" label=\"{name}\"/>"))
+                .map(|(name, _)| {
+                    format!("\n      <param:Option value=\"{name}\" label=\"{name}\"/>")
+                })
                 .collect(),
         ),
     };

@@ -62,10 +62,7 @@ const PERCENT: Values = Values::Number {
     min: 0.0,
     max: 100.0,
 };
-const ORBIT: Values = Values::Integer {
-    min: 0.0,
-    max: 1e9,
-};
+const ORBIT: Values = Values::Integer { min: 0.0, max: 1e9 };
 
 /// The EO parameters of product searches, in template order.
 pub(crate) const EO_PARAMS: [EoParam; 11] = [
@@ -236,7 +233,9 @@ impl EoParam {
                 ) = (&low, &high)
                     && a > b
                 {
-                    return Err(invalid(format!("the range starts at {a}, after its end {b}")));
+                    return Err(invalid(format!(
+                        "the range starts at {a}, after its end {b}"
+                    )));
                 }
                 Ok(Filter::And(vec![low, high]))
             }
@@ -337,11 +336,26 @@ mod tests {
         let cases = [
             ("0", cloud(Eq, 0.0)),
             ("12.5", cloud(Eq, 12.5)),
-            ("[10,20]", Filter::And(vec![cloud(Ge, 10.0), cloud(Le, 20.0)])),
-            ("]10,20[", Filter::And(vec![cloud(Gt, 10.0), cloud(Lt, 20.0)])),
-            ("[10,20[", Filter::And(vec![cloud(Ge, 10.0), cloud(Lt, 20.0)])),
-            ("]10,20]", Filter::And(vec![cloud(Gt, 10.0), cloud(Le, 20.0)])),
-            ("[ 10 , 20 ]", Filter::And(vec![cloud(Ge, 10.0), cloud(Le, 20.0)])),
+            (
+                "[10,20]",
+                Filter::And(vec![cloud(Ge, 10.0), cloud(Le, 20.0)]),
+            ),
+            (
+                "]10,20[",
+                Filter::And(vec![cloud(Gt, 10.0), cloud(Lt, 20.0)]),
+            ),
+            (
+                "[10,20[",
+                Filter::And(vec![cloud(Ge, 10.0), cloud(Lt, 20.0)]),
+            ),
+            (
+                "]10,20]",
+                Filter::And(vec![cloud(Gt, 10.0), cloud(Le, 20.0)]),
+            ),
+            (
+                "[ 10 , 20 ]",
+                Filter::And(vec![cloud(Ge, 10.0), cloud(Le, 20.0)]),
+            ),
             ("[10", cloud(Ge, 10.0)),
             ("]10", cloud(Gt, 10.0)),
             ("20]", cloud(Le, 20.0)),
@@ -351,12 +365,19 @@ mod tests {
                 "{0, 50,100}",
                 Filter::In {
                     field: param("cloudCover").field(),
-                    values: vec![0.0, 50.0, 100.0].into_iter().map(Literal::Number).collect(),
+                    values: vec![0.0, 50.0, 100.0]
+                        .into_iter()
+                        .map(Literal::Number)
+                        .collect(),
                 },
             ),
         ];
         for (text, expected) in cases {
-            assert_eq!(param("cloudCover").filter(text).unwrap(), expected, "{text}");
+            assert_eq!(
+                param("cloudCover").filter(text).unwrap(),
+                expected,
+                "{text}"
+            );
         }
         assert_eq!(
             param("orbitDirection").filter("descending").unwrap(),
@@ -367,7 +388,9 @@ mod tests {
             }
         );
         assert_eq!(
-            param("platform").filter("{sentinel-2a,sentinel-2b}").unwrap(),
+            param("platform")
+                .filter("{sentinel-2a,sentinel-2b}")
+                .unwrap(),
             Filter::In {
                 field: param("platform").field(),
                 values: vec![
@@ -401,7 +424,11 @@ mod tests {
             ("cloudCover", &set, "at most 100"),
             ("orbitNumber", "12.5", "not a whole number"),
             ("orbitNumber", "[1.5", "not a whole number"),
-            ("orbitDirection", "SIDEWAYS", "not one of ASCENDING, DESCENDING"),
+            (
+                "orbitDirection",
+                "SIDEWAYS",
+                "not one of ASCENDING, DESCENDING",
+            ),
             ("orbitDirection", "[ASCENDING", "numbers only"),
             ("platform", "[a,b]", "numbers only"),
             ("platform", "{a,}", "a value is empty"),

@@ -56,17 +56,28 @@ pub struct OpenSearch {
     pub public_url: PublicUrl,
 }
 
-/// The OpenSearch routes under `/opensearch` (see the crate documentation).
+/// The OpenSearch routes under `/opensearch` (see the crate documentation), each also with a
+/// trailing slash as EOxServer serves them (`/opensearch/collections/S2/atom/`).
 pub fn routes(state: Arc<OpenSearch>) -> Router {
     Router::new()
         .route("/opensearch", get(collections_description))
+        .route("/opensearch/", get(collections_description))
         .route("/opensearch/{format}", get(collections_search))
+        .route("/opensearch/{format}/", get(collections_search))
         .route(
             "/opensearch/collections/{collection}",
             get(products_description),
         )
         .route(
+            "/opensearch/collections/{collection}/",
+            get(products_description),
+        )
+        .route(
             "/opensearch/collections/{collection}/{format}",
+            get(products_search),
+        )
+        .route(
+            "/opensearch/collections/{collection}/{format}/",
             get(products_search),
         )
         .with_state(state)

@@ -21,6 +21,9 @@ pub(crate) const MAX_START_INDEX: u64 = 1_000_000_000;
 /// The longest `uid`, `q`, `productType` or other EO parameter, in characters.
 pub(crate) const MAX_TEXT_CHARS: usize = 255;
 
+/// Another name of `relation`, EOxServer's.
+const TIMEREL: &str = "timerel";
+
 /// What is being searched: the collections, or the products of one collection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Target {
@@ -152,7 +155,13 @@ impl SearchRequest {
         let known = target.params();
         let mut given: Vec<(Param, String)> = Vec::new();
         for (key, value) in Params::parse(query).pairs() {
-            let Some(param) = known.iter().find(|p| p.name.eq_ignore_ascii_case(key)) else {
+            // EOxServer's name of the time relation, which its clients send.
+            let name = if key.eq_ignore_ascii_case(TIMEREL) {
+                "relation"
+            } else {
+                key
+            };
+            let Some(param) = known.iter().find(|p| p.name.eq_ignore_ascii_case(name)) else {
                 let names: Vec<&str> = known.iter().map(|p| p.name).collect();
                 return Err(Exception::invalid(
                     key,
@@ -168,7 +177,11 @@ impl SearchRequest {
             if given.iter().any(|(p, _)| p == param) {
                 return Err(Exception::invalid(
                     param.name,
-                    format!("parameter {} is given more than once", param.name),
+                    format!(
+                        "parameter {} is given more than once ({TIMEREL} is another name of \
+                         relation)",
+                        param.name
+                    ),
                 ));
             }
             given.push((*param, value.to_owned()));
@@ -472,6 +485,20 @@ mod tests {
         assert_eq!(request.offset, 0);
         assert_eq!(request.region, None);
         assert!(request.given.is_empty());
+    }
+
+    #[test]
+    fn timerel_is_another_name_of_relation() {
+        let request = parse("start=2024-01-01&timerel=during").unwrap();
+        assert_eq!(request.time.unwrap().relation(), TimeRelation::During);
+        let error = parse("start=2024-01-01&timerel=during&relation=during").unwrap_err();
+        assert_eq!(error.locator.as_deref(), Some("relation"));
+        assert!(
+            error.message.contains("timerel is another name"),
+            "{}",
+            error.message
+        );
+        assert_eq!(fails_on("timerel=sideways&start=2024-01-01"), "relation");
     }
 
     #[test]

@@ -1232,35 +1232,72 @@ async fn eo_parameters_select_on_stored_properties() {
     let server = Server::start().await;
     let description = parse_xml(&server.get("/opensearch/collections/S2").await.body);
     let urls = templates(&description);
-    let (json_template, atom_template) = (
-        &urls["application/geo+json"],
-        &urls["application/atom+xml"],
-    );
+    let (json_template, atom_template) =
+        (&urls["application/geo+json"], &urls["application/atom+xml"]);
     let cases: Vec<(Vec<(&str, &str)>, Vec<&str>)> = vec![
         (vec![("eo:cloudCover", "0")], vec!["D_south"]),
         (vec![("eo:cloudCover", "5.5")], vec!["A_inside"]),
-        (vec![("eo:cloudCover", "[0,20]")], vec!["D_south", "B_east", "A_inside"]),
-        (vec![("eo:cloudCover", "[0,20[")], vec!["D_south", "A_inside"]),
-        (vec![("eo:cloudCover", "]0,20]")], vec!["B_east", "A_inside"]),
+        (
+            vec![("eo:cloudCover", "[0,20]")],
+            vec!["D_south", "B_east", "A_inside"],
+        ),
+        (
+            vec![("eo:cloudCover", "[0,20[")],
+            vec!["D_south", "A_inside"],
+        ),
+        (
+            vec![("eo:cloudCover", "]0,20]")],
+            vec!["B_east", "A_inside"],
+        ),
         (vec![("eo:cloudCover", "]0,20[")], vec!["A_inside"]),
-        (vec![("eo:cloudCover", "80]")], vec!["D_south", "C_dateline", "B_east", "A_inside"]),
-        (vec![("eo:cloudCover", "80[")], vec!["D_south", "B_east", "A_inside"]),
+        (
+            vec![("eo:cloudCover", "80]")],
+            vec!["D_south", "C_dateline", "B_east", "A_inside"],
+        ),
+        (
+            vec![("eo:cloudCover", "80[")],
+            vec!["D_south", "B_east", "A_inside"],
+        ),
         (vec![("eo:cloudCover", "]80")], vec!["F_west"]),
         (vec![("eo:cloudCover", "[80")], vec!["C_dateline", "F_west"]),
-        (vec![("eo:cloudCover", "{0,100}")], vec!["D_south", "F_west"]),
+        (
+            vec![("eo:cloudCover", "{0,100}")],
+            vec!["D_south", "F_west"],
+        ),
         (vec![("eo:snowCover", "[0")], vec!["D_south"]),
-        (vec![("eo:orbitNumber", "[101,150]")], vec!["D_south", "B_east", "A_inside"]),
+        (
+            vec![("eo:orbitNumber", "[101,150]")],
+            vec!["D_south", "B_east", "A_inside"],
+        ),
         (vec![("eo:track", "10")], vec!["B_east", "A_inside"]),
-        (vec![("eo:orbitDirection", "ASCENDING")], vec!["D_south", "A_inside"]),
-        (vec![("eo:orbitDirection", "descending")], vec!["B_east", "F_west"]),
-        (vec![("eo:platform", "sentinel-2a")], vec!["C_dateline", "F_west", "A_inside"]),
-        (vec![("eo:processingLevel", "{L1C,L0}")], vec!["B_east", "F_west"]),
+        (
+            vec![("eo:orbitDirection", "ASCENDING")],
+            vec!["D_south", "A_inside"],
+        ),
+        (
+            vec![("eo:orbitDirection", "descending")],
+            vec!["B_east", "F_west"],
+        ),
+        (
+            vec![("eo:platform", "sentinel-2a")],
+            vec!["C_dateline", "F_west", "A_inside"],
+        ),
+        (
+            vec![("eo:processingLevel", "{L1C,L0}")],
+            vec!["B_east", "F_west"],
+        ),
         (vec![("eo:sensorMode", "IW")], vec!["F_west"]),
-        (vec![("eo:illuminationElevationAngle", "[30,31]")], vec!["A_inside"]),
+        (
+            vec![("eo:illuminationElevationAngle", "[30,31]")],
+            vec!["A_inside"],
+        ),
         (vec![("eo:illuminationAzimuthAngle", "]150")], vec![]),
         (vec![("eo:productType", "S2MSI1C")], vec![]),
         (
-            vec![("eo:cloudCover", "[0,50]"), ("eo:orbitDirection", "ASCENDING")],
+            vec![
+                ("eo:cloudCover", "[0,50]"),
+                ("eo:orbitDirection", "ASCENDING"),
+            ],
             vec!["D_south", "A_inside"],
         ),
         (
@@ -1307,12 +1344,54 @@ async fn eo_parameters_select_on_stored_properties() {
         .collect();
     assert_eq!(directions, ["ASCENDING", "DESCENDING"]);
     let pattern = parameter("cloudCover").attr("pattern");
-    assert!(pattern.starts_with('^') && pattern.ends_with('$'), "{pattern}");
+    assert!(
+        pattern.starts_with('^') && pattern.ends_with('$'),
+        "{pattern}"
+    );
     assert_eq!(parameter("cloudCover").attr("value"), "{eo:cloudCover}");
 
     // A collection search does not take product properties.
     let answer = server.get("/opensearch/json?cloudCover=10").await;
     assert_eq!(answer.status, 400, "{}", answer.body);
+}
+
+/// The URL forms and the parameter name EOxServer's clients use: a trailing slash on every
+/// endpoint, `timerel` for `relation`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eoxserver_url_forms_and_timerel() {
+    let server = Server::start().await;
+    for path in ["/opensearch/", "/opensearch/collections/S2/"] {
+        let answer = server.get(path).await;
+        assert_eq!(answer.status, 200, "{path}: {}", answer.body);
+        assert_eq!(answer.content_type, "application/opensearchdescription+xml");
+        assert_eq!(parse_xml(&answer.body).name, "OpenSearchDescription");
+    }
+    let collections = server.json("/opensearch/json/?uid=S2").await;
+    assert_eq!(feature_ids(&collections), ["S2"]);
+    let inside = "start=2024-01-10T00:10:00Z&end=2024-01-10T00:20:00Z";
+    for query in [
+        format!("{inside}&timerel=contains"),
+        format!("{inside}&TIMEREL=contains"),
+        format!("{inside}&relation=contains"),
+    ] {
+        let json = server
+            .json(&format!("/opensearch/collections/S2/json/?{query}"))
+            .await;
+        assert_eq!(feature_ids(&json), ["A_inside"], "{query}");
+        let feed = server
+            .atom(&format!("/opensearch/collections/S2/atom/?{query}"))
+            .await;
+        assert_eq!(entry_ids(&feed), ["A_inside"], "{query}");
+    }
+    let message = server
+        .refused(
+            "S2",
+            &format!("{inside}&timerel=contains&relation=during"),
+            400,
+            "relation",
+        )
+        .await;
+    assert!(message.contains("timerel is another name"), "{message}");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1385,7 +1464,11 @@ async fn bad_parameters_are_refused_naming_them() {
         ("cloudCover=[10,20", "cloudCover", "a range is"),
         ("cloudCover={1,2", "cloudCover", "a set is written"),
         ("orbitNumber=1.5", "orbitNumber", "whole number"),
-        ("orbitDirection=NORTH", "orbitDirection", "ASCENDING, DESCENDING"),
+        (
+            "orbitDirection=NORTH",
+            "orbitDirection",
+            "ASCENDING, DESCENDING",
+        ),
         ("platform=[a,b]", "platform", "numbers only"),
         ("platform=a%01b", "platform", "control character"),
         ("cloudCover=1&cloudCover=2", "cloudCover", "more than once"),
