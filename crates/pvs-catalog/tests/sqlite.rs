@@ -444,7 +444,11 @@ async fn time_index_rounding_loses_nothing_and_adds_nothing() {
     let begin = Utc.with_ymd_and_hms(2026, 12, 6, 10, 17, 3).unwrap() + micro * 123_457;
     let end = begin + TimeDelta::seconds(61) + micro;
     let micros = begin.timestamp_micros();
-    assert_ne!(f64::from(micros as f32), micros as f64, "not a 32-bit float");
+    assert_ne!(
+        f64::from(micros as f32),
+        micros as f64,
+        "not a 32-bit float"
+    );
     catalog
         .register(&Product {
             begin,
@@ -489,7 +493,12 @@ async fn a_schema_2_file_is_upgraded_with_its_index() {
     let file = TempCatalog::new().await;
     create_collection(&file.catalog, "S1").await;
     let products = [
-        product("old", "S1", MultiPolygon(vec![rect(10.0, 10.0, 11.0, 11.0)]), 0),
+        product(
+            "old",
+            "S1",
+            MultiPolygon(vec![rect(10.0, 10.0, 11.0, 11.0)]),
+            0,
+        ),
         product(
             "across",
             "S1",
@@ -531,11 +540,21 @@ async fn a_schema_2_file_is_upgraded_with_its_index() {
         (search(world, 0, 1), vec!["old"]),
         (search(world, 0, 9), vec!["across", "old"]),
         (search(world, 2, 4), vec![]),
-        (search(Bbox::new(179.0, -1.0, -179.0, 1.0).unwrap(), 5, 6), vec!["across"]),
-        (search(Bbox::new(-175.0, -1.0, -174.0, 1.0).unwrap(), 0, 4), vec![]),
+        (
+            search(Bbox::new(179.0, -1.0, -179.0, 1.0).unwrap(), 5, 6),
+            vec!["across"],
+        ),
+        (
+            search(Bbox::new(-175.0, -1.0, -174.0, 1.0).unwrap(), 0, 4),
+            vec![],
+        ),
     ];
     for (query, expected) in cases {
-        assert_eq!(ids(&reopened.search(&query).await.unwrap()), expected, "{query:?}");
+        assert_eq!(
+            ids(&reopened.search(&query).await.unwrap()),
+            expected,
+            "{query:?}"
+        );
     }
     let connection = raw(&path);
     let boxes: i64 = connection
