@@ -42,7 +42,7 @@ fn eo_parameter(eo: &EoParam) -> String {
         Values::Number { .. } | Values::Integer { .. } => (
             format!(
                 " pattern=\"{}\"",
-                escape(&RANGE_PATTERN.replace('N', NUMBER_PATTERN))
+                escape(RANGE_PATTERN.replace('N', NUMBER_PATTERN))
             ),
             String::new(),
         ),

@@ -447,7 +447,8 @@ mod tests {
     #[test]
     fn ranges_hold_for_exactly_their_values() {
         let with_cloud = |cloud: f64| product(serde_json::json!({ "eo:cloud_cover": cloud }));
-        let cases: [(&str, fn(f64) -> bool); 6] = [
+        type Inside = fn(f64) -> bool;
+        let cases: [(&str, Inside); 6] = [
             ("[10,20]", |c| (10.0..=20.0).contains(&c)),
             ("]10,20[", |c| c > 10.0 && c < 20.0),
             ("[10,20[", |c| (10.0..20.0).contains(&c)),
