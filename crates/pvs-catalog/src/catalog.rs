@@ -51,6 +51,18 @@ pub trait Catalog: Send + Sync {
 
     /// How many products match `query`, ignoring its limit and offset.
     async fn count(&self, query: &ProductQuery) -> Result<u64>;
+
+    /// The page [`Catalog::search`] answers and the number [`Catalog::count`] answers, for
+    /// a search that shows both (a page and its total). A backend may find both at once.
+    async fn search_counted(&self, query: &ProductQuery) -> Result<(Vec<Product>, u64)> {
+        let total = self.count(query).await?;
+        let page = if query.offset < total {
+            self.search(query).await?
+        } else {
+            Vec::new()
+        };
+        Ok((page, total))
+    }
 }
 
 /// What every backend's [`Catalog::register_batch`] does around its own writing: each product

@@ -116,6 +116,19 @@ async fn search(catalog: &dyn Catalog, query: &ProductQuery) -> Vec<Product> {
             b.begin
         );
     }
+    let total = catalog
+        .count(query)
+        .await
+        .unwrap_or_else(|error| panic!("count {query:?}: {error}"));
+    let (page, counted) = catalog
+        .search_counted(query)
+        .await
+        .unwrap_or_else(|error| panic!("search_counted {query:?}: {error}"));
+    assert_eq!(
+        (ids(&page), counted),
+        (ids(&products), total),
+        "search_counted answers what search and count answer, for {query:?}"
+    );
     products
 }
 

@@ -988,7 +988,10 @@ async fn fill(catalog: &dyn Catalog, products: &[Product]) {
 
 async fn answer(catalog: &dyn Catalog, query: &ProductQuery) -> (Vec<String>, u64) {
     let page = catalog.search(query).await.unwrap();
-    (ids(&page), catalog.count(query).await.unwrap())
+    let answer = (ids(&page), catalog.count(query).await.unwrap());
+    let (page, total) = catalog.search_counted(query).await.unwrap();
+    assert_eq!((ids(&page), total), answer, "search_counted {query:?}");
+    answer
 }
 
 proptest! {

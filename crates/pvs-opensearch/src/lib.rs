@@ -474,12 +474,12 @@ async fn search_products(
     let count = request.count;
     let offset = request.offset;
     let Some(line) = line else {
-        let total = state.catalog.count(&query).await.map_err(catalog_error)?;
-        if offset >= total {
-            return Ok((total, Vec::new()));
-        }
         let page = query.with_limit(count).with_offset(offset);
-        let items = state.catalog.search(&page).await.map_err(catalog_error)?;
+        let (items, total) = state
+            .catalog
+            .search_counted(&page)
+            .await
+            .map_err(catalog_error)?;
         return Ok((total, items));
     };
     // The catalog finds footprints by box or polygon; a line is tested here against the

@@ -474,12 +474,11 @@ async fn run(state: &Stac, search: &Search) -> Result<Page, ApiError> {
         }
     }
     let query = query.with_limit(search.limit).with_offset(search.offset);
-    let matched = state.catalog.count(&query).await.map_err(catalog)?;
-    let products = if search.offset < matched {
-        state.catalog.search(&query).await.map_err(catalog)?
-    } else {
-        Vec::new()
-    };
+    let (products, matched) = state
+        .catalog
+        .search_counted(&query)
+        .await
+        .map_err(catalog)?;
     Ok(Page { products, matched })
 }
 

@@ -249,4 +249,12 @@ impl Catalog for SqliteCatalog {
             .read(move |connection| search::count(connection, &query))
             .await
     }
+
+    async fn search_counted(&self, query: &ProductQuery) -> Result<(Vec<Product>, u64)> {
+        query.validate()?;
+        let query = query.clone();
+        self.connections
+            .read(move |connection| search::search_counted(connection, &query))
+            .await
+    }
 }

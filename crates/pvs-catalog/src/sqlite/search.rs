@@ -244,6 +244,44 @@ pub(super) fn search(connection: &Connection, query: &ProductQuery) -> Result<Ve
     Ok(products)
 }
 
+/// The page of [`search`] and the number of [`count`], in one read transaction. When the
+/// footprints are tested here, both come from one pass over the matching rows (which the
+/// search sorts anyway); otherwise SQLite pages and counts with two statements.
+pub(super) fn search_counted(
+    connection: &Connection,
+    query: &ProductQuery,
+) -> Result<(Vec<Product>, u64)> {
+    let plan = Plan::new(query);
+    let transaction = connection
+        .unchecked_transaction()
+        .map_err(backend("starting a search"))?;
+    if plan.exact.is_empty() {
+        return Ok((search(&transaction, query)?, count(&transaction, query)?));
+    }
+    let limit = usize::try_from(query.effective_limit()).unwrap_or(usize::MAX);
+    let offset = query.offset;
+    let sql = format!(
+        "SELECT {PRODUCT_COLUMNS} FROM products WHERE {} ORDER BY {}",
+        plan.clause,
+        Sort::sql(&query.sort, &Sqlite)
+    );
+    let mut products = Vec::new();
+    let mut total = 0;
+    plan.each_match(
+        &transaction,
+        &sql,
+        "searching products",
+        |row, footprint| {
+            if total >= offset && products.len() < limit {
+                products.push(product_from_row(row, footprint)?);
+            }
+            total += 1;
+            Ok(ControlFlow::Continue(()))
+        },
+    )?;
+    Ok((products, total))
+}
+
 /// How many products match `query`, ignoring its limit and offset.
 pub(super) fn count(connection: &Connection, query: &ProductQuery) -> Result<u64> {
     let plan = Plan::new(query);
