@@ -1234,7 +1234,9 @@ async fn eo_parameters_select_on_stored_properties() {
     let urls = templates(&description);
     let (json_template, atom_template) =
         (&urls["application/geo+json"], &urls["application/atom+xml"]);
-    let cases: Vec<(Vec<(&str, &str)>, Vec<&str>)> = vec![
+    /// Template variables and their values, and the ids they find.
+    type Case<'a> = (Vec<(&'a str, &'a str)>, Vec<&'a str>);
+    let cases: Vec<Case> = vec![
         (vec![("eo:cloudCover", "0")], vec!["D_south"]),
         (vec![("eo:cloudCover", "5.5")], vec!["A_inside"]),
         (
