@@ -357,14 +357,24 @@ async fn wait_registered(stac: &str, count: u64, status: impl AsyncFn() -> Strin
     .await;
 }
 
+/// How the clients reach the STAC API.
+#[derive(Clone, Copy, PartialEq)]
+enum Route {
+    /// pvs itself.
+    Direct,
+    /// Through the project's nginx (`deploy/nginx`).
+    Nginx,
+}
+
 /// Runs `stac_clients.py` on a deployment whose STAC API is at `{base}/stac`; fails with its
 /// output unless every check passed.
-async fn clients(name: &str, base: &str, write_headers: Value) {
+async fn clients(name: &str, base: &str, route: Route, write_headers: Value) {
     let work = tempfile::tempdir().unwrap();
     let config = json!({
         "name": name,
         "root": format!("{base}/stac"),
         "base": base,
+        "behind_nginx": route == Route::Nginx,
         "products": products().iter().map(TestProduct::registered).collect::<Vec<_>>(),
         "validator": {
             "collection": VALIDATOR_COLLECTION,
@@ -428,7 +438,7 @@ async fn pvs_up_passes_the_stac_clients() {
     wait_registered(&stac, all.len() as u64, status).await;
 
     // Writes are open on `pvs up` without INGEST_TOKEN / INGEST_BASIC_AUTH.
-    clients("pvs up", &base, json!({})).await;
+    clients("pvs up", &base, Route::Direct, json!({})).await;
 }
 
 // ------------------------------------------------------- the renderer service on PostGIS
@@ -511,6 +521,7 @@ async fn renderer_on_postgis_passes_the_stac_clients() {
     clients(
         "renderer on PostGIS",
         &renderer.base,
+        Route::Direct,
         json!({"Authorization": bearer}),
     )
     .await;
@@ -528,6 +539,7 @@ async fn renderer_on_postgis_passes_the_stac_clients() {
     clients(
         "renderer behind nginx under /pvs/",
         &nginx.base,
+        Route::Nginx,
         json!({"Authorization": bearer}),
     )
     .await;
