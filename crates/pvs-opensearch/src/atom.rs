@@ -10,8 +10,8 @@ use pvs_ogc::xml::escape;
 use super::request::SearchRequest;
 use super::{Context, Format, Items, Paging, collection_rect, iso, product_rect};
 
-const FEED_NAMESPACES: &str = concat!(
-    " xmlns=\"http://www.w3.org/2005/Atom\"",
+/// The namespaces of the Atom and RSS answers, besides Atom's and RSS's own.
+pub(crate) const RESPONSE_NAMESPACES: &str = concat!(
     " xmlns:os=\"http://a9.com/-/spec/opensearch/1.1/\"",
     " xmlns:geo=\"http://a9.com/-/opensearch/extensions/geo/1.0/\"",
     " xmlns:time=\"http://a9.com/-/opensearch/extensions/time/1.0/\"",
@@ -20,6 +20,45 @@ const FEED_NAMESPACES: &str = concat!(
     " xmlns:gml=\"http://www.opengis.net/gml\"",
     " xmlns:dc=\"http://purl.org/dc/elements/1.1/\"",
 );
+
+/// The `os:Query role="request"` element echoing the request's parameters by template
+/// variable, indented for a feed or channel.
+pub(crate) fn query_element(request: &SearchRequest) -> String {
+    let mut query = String::from("  <os:Query role=\"request\"");
+    for (param, value) in &request.given {
+        let _ = write!(query, " {}=\"{}\"", param.variable, escape(value));
+    }
+    query.push_str("/>\n");
+    query
+}
+
+/// The paging links of a page in `format`, by relation: `self`, `first`, `previous` and
+/// `next` where there are such pages, `last`.
+pub(crate) fn paging_links(
+    context: &Context,
+    request: &SearchRequest,
+    paging: &Paging,
+    format: Format,
+) -> Vec<(&'static str, String)> {
+    let mut links = vec![
+        ("self", context.page_url(format, request, None)),
+        (
+            "first",
+            context.page_url(format, request, Some(paging.first)),
+        ),
+    ];
+    if let Some(previous) = paging.previous {
+        links.push((
+            "previous",
+            context.page_url(format, request, Some(previous)),
+        ));
+    }
+    if let Some(next) = paging.next {
+        links.push(("next", context.page_url(format, request, Some(next))));
+    }
+    links.push(("last", context.page_url(format, request, Some(paging.last))));
+    links
+}
 
 fn link(rel: &str, media_type: &str, href: &str, title: Option<&str>) -> String {
     let title = title
@@ -76,7 +115,7 @@ pub(crate) fn georss(footprint: &MultiPolygon<f64>) -> String {
 }
 
 /// `georss:box` "south west north east".
-fn georss_box(rect: Rect<f64>) -> String {
+pub(crate) fn georss_box(rect: Rect<f64>) -> String {
     format!(
         "    <georss:box>{} {} {} {}</georss:box>\n",
         rect.min().y,
@@ -86,6 +125,28 @@ fn georss_box(rect: Rect<f64>) -> String {
     )
 }
 
+/// What Atom entries and RSS items of a product both hold, indented for an entry: its id,
+/// time, collection and product type (`dc:` and `eo:`) and its footprint and box (GeoRSS).
+pub(crate) fn product_elements(product: &Product) -> String {
+    let mut elements = format!(
+        "    <dc:identifier>{}</dc:identifier>\n    <dc:date>{}/{}</dc:date>\n    <eo:parentIdentifier>{}</eo:parentIdentifier>\n",
+        escape(&product.id),
+        iso(product.begin),
+        iso(product.end),
+        escape(&product.collection),
+    );
+    if let Some(product_type) = &product.product_type {
+        let _ = writeln!(
+            elements,
+            "    <eo:productType>{}</eo:productType>",
+            escape(product_type)
+        );
+    }
+    elements.push_str(&georss(&product.footprint));
+    elements.push_str(&georss_box(product_rect(product)));
+    elements
+}
+
 fn product_entry(context: &Context, product: &Product) -> String {
     let rect = product_rect(product);
     let (begin, end) = (iso(product.begin), iso(product.end));
@@ -93,21 +154,11 @@ fn product_entry(context: &Context, product: &Product) -> String {
     let atom_url = context.product_url(&product.collection, &product.id, Format::Atom);
     let _ = write!(
         entry,
-        "    <id>{}</id>\n    <title>{}</title>\n    <updated>{end}</updated>\n    <dc:identifier>{}</dc:identifier>\n    <dc:date>{begin}/{end}</dc:date>\n    <eo:parentIdentifier>{}</eo:parentIdentifier>\n",
+        "    <id>{}</id>\n    <title>{}</title>\n    <updated>{end}</updated>\n{}",
         escape(&atom_url),
         escape(&product.id),
-        escape(&product.id),
-        escape(&product.collection),
+        product_elements(product),
     );
-    if let Some(product_type) = &product.product_type {
-        let _ = writeln!(
-            entry,
-            "    <eo:productType>{}</eo:productType>",
-            escape(product_type)
-        );
-    }
-    entry.push_str(&georss(&product.footprint));
-    entry.push_str(&georss_box(rect));
     entry.push_str(&link(
         "alternate",
         Format::Atom.media_type(),
@@ -214,13 +265,9 @@ pub(crate) fn feed(
         Some(collection) => format!("{}: products of {collection}", context.title),
         None => format!("{}: collections", context.title),
     };
-    let mut query = String::from("  <os:Query role=\"request\"");
-    for (param, value) in &request.given {
-        let _ = write!(query, " {}=\"{}\"", param.variable, escape(value));
-    }
-    query.push_str("/>\n");
+    let query = query_element(request);
     let mut xml = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<feed{FEED_NAMESPACES}>\n  <id>{}</id>\n  <title>{}</title>\n  <updated>{}</updated>\n  <author><name>{}</name></author>\n  <generator>pvs</generator>\n  <os:totalResults>{}</os:totalResults>\n  <os:startIndex>{}</os:startIndex>\n  <os:itemsPerPage>{}</os:itemsPerPage>\n{query}",
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\"{RESPONSE_NAMESPACES}>\n  <id>{}</id>\n  <title>{}</title>\n  <updated>{}</updated>\n  <author><name>{}</name></author>\n  <generator>pvs</generator>\n  <os:totalResults>{}</os:totalResults>\n  <os:startIndex>{}</os:startIndex>\n  <os:itemsPerPage>{}</os:itemsPerPage>\n{query}",
         escape(&self_url),
         escape(&title),
         iso(chrono::Utc::now()),
@@ -229,57 +276,26 @@ pub(crate) fn feed(
         request.start_index(),
         items.len(),
     );
-    let mut links = link("self", media_type, &self_url, None);
-    links.push_str(&link(
-        "search",
-        "application/opensearchdescription+xml",
-        &context.description_url(),
-        None,
-    ));
-    links.push_str(&link(
-        "first",
-        media_type,
-        &context.page_url(Format::Atom, request, Some(paging.first)),
-        None,
-    ));
-    if let Some(previous) = paging.previous {
-        links.push_str(&link(
-            "previous",
-            media_type,
-            &context.page_url(Format::Atom, request, Some(previous)),
-            None,
-        ));
+    let mut links = String::new();
+    for (rel, href) in paging_links(context, request, paging, Format::Atom) {
+        links.push_str(&link(rel, media_type, &href, None));
+        if rel == "self" {
+            links.push_str(&link(
+                "search",
+                "application/opensearchdescription+xml",
+                &context.description_url(),
+                None,
+            ));
+        }
     }
-    if let Some(next) = paging.next {
-        links.push_str(&link(
-            "next",
-            media_type,
-            &context.page_url(Format::Atom, request, Some(next)),
-            None,
-        ));
-    }
-    links.push_str(&link(
-        "last",
-        media_type,
-        &context.page_url(Format::Atom, request, Some(paging.last)),
-        None,
-    ));
     // Feed-level links are indented by two spaces.
     for line in links.lines() {
         let _ = writeln!(xml, "{}", &line[2..]);
     }
-    match items {
-        Items::Products(products) => {
-            for product in products {
-                xml.push_str(&product_entry(context, product));
-            }
-        }
-        Items::Collections(collections) => {
-            for info in collections {
-                xml.push_str(&collection_entry(context, info));
-            }
-        }
-    }
+    xml.push_str(&items.render(
+        |product| product_entry(context, product),
+        |info| collection_entry(context, info),
+    ));
     xml.push_str("</feed>\n");
     xml
 }

@@ -4,13 +4,14 @@
 //! GetMap and WCS GetCoverage on `/ows` of the same public address.
 //!
 //! - `GET /opensearch`: the description document of the collection search;
-//!   `GET /opensearch/{format}` searches the collections (`atom`, `geojson`, `json`).
+//!   `GET /opensearch/{format}` searches the collections (`atom`, `geojson`, `json`, `rss`).
 //! - `GET /opensearch/collections/{collection}`: the description document of the search of
 //!   that collection's products; `GET /opensearch/collections/{collection}/{format}`
 //!   searches them.
 //!
-//! Parameters are parsed in `request` (the `geom` WKT with geozero in `geometry`), answers
-//! written by `atom` and `geojson`; see `docs/opensearch.md`.
+//! Parameters are parsed in `request` (the `geom` WKT with geozero in `geometry`, the EO
+//! parameters in `eo`), answers written by `atom`, `rss` and `geojson`; see
+//! `docs/opensearch.md`.
 
 #![forbid(unsafe_code)]
 
@@ -20,6 +21,7 @@ mod eo;
 mod geojson;
 mod geometry;
 mod request;
+mod rss;
 
 use std::sync::Arc;
 
@@ -92,10 +94,12 @@ pub(crate) enum Format {
     GeoJson,
     /// `json`: the same GeoJSON as `application/json`.
     Json,
+    /// `rss`: `application/rss+xml` (RSS 2.0).
+    Rss,
 }
 
 impl Format {
-    pub(crate) const ALL: [Format; 3] = [Format::Atom, Format::GeoJson, Format::Json];
+    pub(crate) const ALL: [Format; 4] = [Format::Atom, Format::GeoJson, Format::Json, Format::Rss];
 
     /// The path segment.
     pub(crate) fn segment(self) -> &'static str {
@@ -103,6 +107,7 @@ impl Format {
             Format::Atom => "atom",
             Format::GeoJson => "geojson",
             Format::Json => "json",
+            Format::Rss => "rss",
         }
     }
 
@@ -112,6 +117,7 @@ impl Format {
             Format::Atom => "application/atom+xml",
             Format::GeoJson => "application/geo+json",
             Format::Json => "application/json",
+            Format::Rss => "application/rss+xml",
         }
     }
 
@@ -123,7 +129,7 @@ impl Format {
                 Exception::new(
                     "NotFound",
                     "format",
-                    format!("no search format {segment:?}; use atom, geojson or json"),
+                    format!("no search format {segment:?}; use atom, geojson, json or rss"),
                 )
             })
     }
@@ -279,6 +285,19 @@ impl Items {
             Items::Collections(items) => items.len(),
         }
     }
+
+    /// The items written one after the other, each by `product` or `collection` (an XML
+    /// entry or item).
+    pub(crate) fn render(
+        &self,
+        product: impl Fn(&Product) -> String,
+        collection: impl Fn(&CollectionInfo) -> String,
+    ) -> String {
+        match self {
+            Items::Products(items) => items.iter().map(product).collect(),
+            Items::Collections(items) => items.iter().map(collection).collect(),
+        }
+    }
 }
 
 /// An instant as RFC 3339 in UTC with `Z` (fraction digits only when needed).
@@ -407,12 +426,13 @@ async fn products_search(
 
 /// Writes the page of results in the context's format, or the error.
 fn answer(context: &Context, outcome: Result<(SearchRequest, u64, Items), Exception>) -> Response {
-    let json = context.format != Format::Atom;
+    let json = matches!(context.format, Format::GeoJson | Format::Json);
     match outcome {
         Ok((request, total, items)) => {
             let paging = Paging::new(&request, total);
             let body = match context.format {
                 Format::Atom => atom::feed(context, &request, &paging, &items).into_bytes(),
+                Format::Rss => rss::channel(context, &request, &paging, &items).into_bytes(),
                 Format::GeoJson | Format::Json => {
                     geojson::feature_collection(context, &request, &paging, &items)
                         .to_string()

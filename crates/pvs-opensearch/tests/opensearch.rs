@@ -307,8 +307,18 @@ impl Server {
         parse_xml(&answer.body)
     }
 
-    /// The ids of the products of S2 matching `query`, checked to be the same in GeoJSON
-    /// and in Atom.
+    /// A successful RSS answer.
+    async fn rss(&self, path: &str) -> Element {
+        let answer = self.get(path).await;
+        assert_eq!(answer.status, 200, "{path}: {}", answer.body);
+        assert_eq!(answer.content_type, "application/rss+xml");
+        let rss = parse_xml(&answer.body);
+        assert_eq!((rss.name.as_str(), rss.attr("version")), ("rss", "2.0"));
+        rss
+    }
+
+    /// The ids of the products of S2 matching `query`, checked to be the same in GeoJSON,
+    /// Atom and RSS.
     async fn ids(&self, query: &str) -> Vec<String> {
         let json = self
             .json(&format!("/opensearch/collections/S2/geojson?{query}"))
@@ -321,6 +331,15 @@ impl Server {
             entry_ids(&feed),
             from_json,
             "{query}: Atom and GeoJSON differ"
+        );
+        let rss = self
+            .rss(&format!("/opensearch/collections/S2/rss?{query}"))
+            .await;
+        assert_eq!(item_ids(&rss), from_json, "{query}: RSS and GeoJSON differ");
+        assert_eq!(
+            rss.child("channel").child("os:totalResults").text,
+            feed.child("os:totalResults").text,
+            "{query}"
         );
         assert_eq!(
             json["totalResults"].as_u64().unwrap().to_string(),
@@ -372,6 +391,13 @@ fn feature_ids(json: &Value) -> Vec<String> {
 fn entry_ids(feed: &Element) -> Vec<String> {
     feed.children_named("entry")
         .map(|e| e.child("dc:identifier").text.clone())
+        .collect()
+}
+
+fn item_ids(rss: &Element) -> Vec<String> {
+    rss.child("channel")
+        .children_named("item")
+        .map(|item| item.child("dc:identifier").text.clone())
         .collect()
 }
 
@@ -1221,7 +1247,7 @@ async fn description_documents_and_their_templates() {
             .attr("locator"),
         "format"
     );
-    assert_eq!(server.get("/opensearch/rss").await.status, 404);
+    assert_eq!(server.get("/opensearch/html").await.status, 404);
 }
 
 /// The EO parameters, filled into the template of the collection's description document as a
@@ -1394,6 +1420,55 @@ async fn eoxserver_url_forms_and_timerel() {
         )
         .await;
     assert!(message.contains("timerel is another name"), "{message}");
+}
+
+/// RSS 2.0, as EOxServer serves it: the channel's paging links lead through every page, items
+/// carry footprints and their coverage, the description document advertises it, and errors
+/// are OGC exception reports.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rss_channels_page_and_carry_footprints() {
+    let server = Server::start().await;
+    let description = parse_xml(&server.get("/opensearch/collections/S2").await.body);
+    let template = &templates(&description)["application/rss+xml"];
+    let first = server.rss(&fill(template, &[("count", "4")])).await;
+    let mut seen = item_ids(&first);
+    let mut page = first;
+    loop {
+        let channel = page.child("channel");
+        let Some(next) = channel
+            .children_named("atom:link")
+            .find(|link| link.attr("rel") == "next")
+        else {
+            break;
+        };
+        assert_eq!(next.attr("type"), "application/rss+xml");
+        page = server.rss(next.attr("href")).await;
+        seen.extend(item_ids(&page));
+    }
+    assert_eq!(seen, ALL_S2, "the pages hold every product once, in order");
+
+    let rss = server
+        .rss("/opensearch/collections/S2/rss/?uid=C_dateline")
+        .await;
+    let item = rss.child("channel").child("item");
+    assert_eq!(item.child("title").text, "C_dateline");
+    assert_eq!(
+        item.child("dc:date").text,
+        "2024-01-14T00:00:00Z/2024-01-14T00:00:00Z"
+    );
+    // Split at the antimeridian: two GML polygons, lat lon order.
+    let surfaces = item.child("georss:where").child("gml:MultiSurface");
+    assert_eq!(surfaces.children_named("gml:surfaceMember").count(), 2);
+    let enclosure = item.child("enclosure");
+    assert_eq!(enclosure.attr("type"), "image/tiff");
+    assert!(enclosure.attr("url").contains("coverageId=C_dateline"));
+    let collections = server.rss("/opensearch/rss?uid=S2").await;
+    assert_eq!(item_ids(&collections), ["S2"]);
+
+    let error = server.get("/opensearch/collections/S2/rss?count=0").await;
+    assert_eq!(error.status, 400);
+    assert_eq!(error.content_type, "application/xml");
+    assert_eq!(parse_xml(&error.body).name, "ows:ExceptionReport");
 }
 
 // ---------------------------------------------------------------------------------------
