@@ -211,35 +211,24 @@ impl EoParam {
         let start = usize::from(lower.is_some());
         let end = (text.len() - usize::from(upper.is_some())).max(start);
         let inner = &text[start..end];
-        let bound = |op: Comparison, value: &str| -> Result<Filter, Exception> {
-            Ok(Filter::Compare {
-                field,
-                op,
-                value: self.value(value.trim()).map_err(&invalid)?,
-            })
-        };
+        let value = |text: &str| self.value(text.trim()).map_err(&invalid);
+        let compare = |op: Comparison, value: Literal| Filter::Compare { field, op, value };
         match (lower, upper, inner.split_once(',')) {
             (Some(low_op), Some(high_op), Some((low, high))) => {
-                let (low, high) = (bound(low_op, low)?, bound(high_op, high)?);
-                if let (
-                    Filter::Compare {
-                        value: Literal::Number(a),
-                        ..
-                    },
-                    Filter::Compare {
-                        value: Literal::Number(b),
-                        ..
-                    },
-                ) = (&low, &high)
+                let (low, high) = (value(low)?, value(high)?);
+                if let (Literal::Number(a), Literal::Number(b)) = (&low, &high)
                     && a > b
                 {
                     return Err(invalid(format!(
                         "the range starts at {a}, after its end {b}"
                     )));
                 }
-                Ok(Filter::And(vec![low, high]))
+                Ok(Filter::And(vec![
+                    compare(low_op, low),
+                    compare(high_op, high),
+                ]))
             }
-            (Some(op), None, None) | (None, Some(op), None) => bound(op, inner),
+            (Some(op), None, None) | (None, Some(op), None) => Ok(compare(op, value(inner)?)),
             _ => Err(invalid(
                 "a range is [a,b], ]a,b[, [a,b[, ]a,b], [a, ]a, b] or b[".to_owned(),
             )),

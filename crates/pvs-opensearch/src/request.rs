@@ -175,13 +175,14 @@ impl SearchRequest {
                 continue;
             }
             if given.iter().any(|(p, _)| p == param) {
+                let alias = if param.name == "relation" {
+                    format!(" ({TIMEREL} is another name of relation)")
+                } else {
+                    String::new()
+                };
                 return Err(Exception::invalid(
                     param.name,
-                    format!(
-                        "parameter {} is given more than once ({TIMEREL} is another name of \
-                         relation)",
-                        param.name
-                    ),
+                    format!("parameter {} is given more than once{alias}", param.name),
                 ));
             }
             given.push((*param, value.to_owned()));
@@ -499,6 +500,8 @@ mod tests {
             error.message
         );
         assert_eq!(fails_on("timerel=sideways&start=2024-01-01"), "relation");
+        let error = parse("count=2&count=3").unwrap_err();
+        assert!(!error.message.contains("timerel"), "{}", error.message);
     }
 
     #[test]
