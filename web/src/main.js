@@ -23,6 +23,8 @@ import './style.css';
 
 const MATRIX_SET = 'WebMercatorQuad';
 const OUTLINES = '__outlines';
+/** A collection's images with outlines: the same as the image layer and its outlines box. */
+const OUTLINED = '__outlined';
 const STATUS_EVERY_MS = 5000;
 
 /**
@@ -91,12 +93,12 @@ function wmtsLayer(capabilities, identifier, visible) {
   return new TileLayer({ source, visible, zIndex: identifier.endsWith(OUTLINES) ? 50 : 10 });
 }
 
-function layerControl(name, title, outlines) {
+function layerControl(name, title, outlines, visible) {
   const item = element('li');
   const label = element('label');
   const box = element('input');
   box.type = 'checkbox';
-  box.checked = true;
+  box.checked = visible;
   box.dataset.layer = name;
   box.addEventListener('change', () => tileLayers[name].setVisible(box.checked));
   label.append(box, ' ', title);
@@ -133,9 +135,11 @@ async function loadLayers() {
   list.replaceChildren();
   for (const layer of capabilities.Contents.Layer) {
     const name = layer.Identifier;
-    if (name.endsWith(OUTLINES)) continue;
+    if (name.endsWith(OUTLINES) || name.endsWith(OUTLINED)) continue;
     const outlines = names.includes(name + OUTLINES) ? name + OUTLINES : null;
-    for (const [id, visible] of [[name, true], [outlines, false]]) {
+    // A collection's browse type (`<collection>__<browse>`): listed, shown when ticked.
+    const shown = !name.includes('__');
+    for (const [id, visible] of [[name, shown], [outlines, false]]) {
       if (!id) continue;
       const tiles = wmtsLayer(capabilities, id, visible);
       if (tiles) {
@@ -143,7 +147,7 @@ async function loadLayers() {
         map.addLayer(tiles);
       }
     }
-    list.append(layerControl(name, layer.Title || name, outlines));
+    list.append(layerControl(name, layer.Title || name, outlines, shown));
   }
   if (!list.children.length) list.append(element('li', 'no collection yet', 'muted'));
   const time = timeValues(capabilities);

@@ -1,5 +1,6 @@
 //! The WMTS 1.0.0 capabilities document (valid against `wmtsGetCapabilities_response.xsd`):
-//! one layer per collection and per collection's outlines, each with both tile matrix sets
+//! per collection, its layer, its outlines, its outlined layer and one per browse type, each
+//! with both tile matrix sets
 //! (also under MapCache's grid names, [`advertised_matrix_sets`]), PNG and JPEG, a `Time`
 //! dimension (default: the collection's whole time; values: its products' intervals, newest
 //! first) and RESTful `ResourceURL` templates.
@@ -8,7 +9,7 @@ use std::collections::HashSet;
 use std::fmt::Write;
 
 use pvs_catalog::{CollectionInfo, ProductQuery};
-use pvs_ogc::layer::outlines_layer;
+use pvs_ogc::layer::{Look, layers_of, split};
 use pvs_ogc::xml::escape;
 use pvs_tiles::time::interval_value;
 use pvs_tiles::tms::{MERCATOR_MAX_LAT, TILE_SIZE};
@@ -59,15 +60,16 @@ pub async fn document(
             values,
         };
         let name = &info.collection.name;
-        write_layer(&mut layers, base, name, name, info, &dimension);
-        write_layer(
-            &mut layers,
-            base,
-            &outlines_layer(name),
-            &format!("{name} outlines"),
-            info,
-            &dimension,
-        );
+        let browses = settings.browses.get(name).into_iter().flatten();
+        for layer in layers_of(name, browses.map(String::as_str)) {
+            let title = match split(&layer).1 {
+                Look::Default => name.clone(),
+                Look::Outlines => format!("{name} outlines"),
+                Look::Outlined => format!("{name} with outlines"),
+                Look::Browse(browse) => format!("{name} {browse}"),
+            };
+            write_layer(&mut layers, base, &layer, &title, info, &dimension);
+        }
     }
     let mut matrix_sets = String::new();
     for (identifier, tms) in advertised_matrix_sets() {

@@ -2,6 +2,7 @@
 //! responses with their HTTP caching headers (`ETag`, `Last-Modified`, `Cache-Control`,
 //! conditional `GET` answered with 304).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -35,6 +36,9 @@ pub struct Settings {
     /// How documents name the service (`PUBLIC_URL`, else the request's proxy headers and
     /// `Host`); passed on to the renderer with the requests the cache does not answer.
     pub public_url: PublicUrl,
+    /// The browse types of each collection (`COLLECTIONS_FILE`): their layers
+    /// `<collection>__<browse>` are advertised beside the collection's own.
+    pub browses: BTreeMap<String, Vec<String>>,
 }
 
 impl Default for Settings {
@@ -46,6 +50,7 @@ impl Default for Settings {
             title: "pvs View Server tile cache".to_owned(),
             capabilities_ttl: Duration::from_secs(5),
             public_url: PublicUrl::default(),
+            browses: BTreeMap::new(),
         }
     }
 }

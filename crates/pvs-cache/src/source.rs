@@ -194,16 +194,16 @@ async fn draw_in_process(
     key: &TileKey,
 ) -> Result<Option<Bytes>, CacheError> {
     let size = pvs_tiles::tms::TILE_SIZE as usize;
-    let request = MapRequest {
-        layer: MapLayer::of_cache_layer(key.layer()),
-        view: View {
+    let request = MapRequest::new(
+        MapLayer::of_cache_layer(key.layer()),
+        View {
             epsg: key.tms.epsg(),
             bbox: key.tms.bounds(key.tile),
             width: size,
             height: size,
         },
-        time: key.time.closed(),
-    };
+        key.time.closed(),
+    );
     let image = match renderer.draw(&request).await {
         Ok(Some(image)) => image,
         Ok(None) => return Ok(None),

@@ -72,7 +72,17 @@ async fn capabilities_are_schema_valid_with_layers_times_and_matrix_sets() {
         .iter()
         .map(|l| l.identifier.as_str())
         .collect();
-    assert_eq!(layers, ["EMPTY", "EMPTY__outlines", "SAR", "SAR__outlines"]);
+    assert_eq!(
+        layers,
+        [
+            "EMPTY",
+            "EMPTY__outlines",
+            "EMPTY__outlined",
+            "SAR",
+            "SAR__outlines",
+            "SAR__outlined"
+        ]
+    );
     let interval = interval_value(stack.begin, stack.end);
     for layer in &document.layers {
         // The identifiers first (a client not finding its set falls back to the first), then

@@ -63,7 +63,14 @@ async fn owslib_reads_the_capabilities_and_fetches_tiles_with_time() {
     assert_eq!(result["version"], "1.0.0");
     assert_eq!(
         result["layers"],
-        serde_json::json!(["EMPTY", "EMPTY__outlines", "SAR", "SAR__outlines"])
+        serde_json::json!([
+            "EMPTY",
+            "EMPTY__outlines",
+            "EMPTY__outlined",
+            "SAR",
+            "SAR__outlines",
+            "SAR__outlined"
+        ])
     );
     assert_eq!(
         result["formats"],

@@ -98,6 +98,7 @@ mod catalog;
 mod collection;
 #[cfg(feature = "contract")]
 pub mod contract;
+pub mod cql;
 mod error;
 pub mod filter;
 mod migration;

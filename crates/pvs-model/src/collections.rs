@@ -13,6 +13,22 @@
 //! bands = [1]                        # 1 band (grey or colormap) or 3 (RGB); default: as stored
 //! rescale = [0.0, 255.0]             # value range mapped to 0..255
 //! colormap = "viridis"               # for single-band data
+//!
+//! [collections.S2L2A]
+//! band_names = ["B02", "B03", "B04", "B08"]  # the stored bands, for expressions
+//! default_browse = "TRUE_COLOR"              # draws the layer S2L2A itself
+//!
+//! [collections.S2L2A.browses.TRUE_COLOR]     # the layer S2L2A__TRUE_COLOR
+//! red = "B04"
+//! green = "B03"
+//! blue = "B02"
+//! ranges = [[0, 3000]]                       # one for every channel, or one per channel
+//! nodata = 0
+//!
+//! [collections.S2L2A.browses.NDVI]           # the layer S2L2A__NDVI
+//! grey = "(B08 - B04) / (B08 + B04)"
+//! ranges = [[-1, 1]]
+//! colormap = "rdylgn"
 //! ```
 //!
 //! Without a file, every browse type is a collection of its own name with the defaults.
@@ -69,6 +85,64 @@ pub struct Render {
     pub colormap: Option<String>,
 }
 
+/// A browse type (EOxServer's name): one way of drawing a collection's products, served as
+/// the layer `<collection>__<name>`. Each channel is a band expression over the collection's
+/// band names (or `b1`, `b2`... by number): one `grey` channel, or `red`, `green` and `blue`,
+/// with an optional `alpha`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BrowseStyle {
+    /// The single channel (grey, or through `colormap`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grey: Option<String>,
+    /// The red channel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub red: Option<String>,
+    /// The green channel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub green: Option<String>,
+    /// The blue channel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blue: Option<String>,
+    /// The opacity channel (stretched like the others: its range's top is opaque).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alpha: Option<String>,
+    /// The value ranges stretched to 0..255: one for every channel, or one per channel;
+    /// empty: values are clamped to 0..255.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ranges: Vec<[f64; 2]>,
+    /// Pixels where a channel has this value are not drawn.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nodata: Option<f64>,
+    /// Colormap of a `grey` browse.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub colormap: Option<String>,
+}
+
+impl BrowseStyle {
+    /// The channels' expressions: one (`grey`), three or four (`red`, `green`, `blue`,
+    /// `alpha`), or why not.
+    pub fn channels(&self) -> Result<Vec<&str>, String> {
+        match (
+            &self.grey,
+            [&self.red, &self.green, &self.blue],
+            &self.alpha,
+        ) {
+            (Some(grey), [None, None, None], None) => Ok(vec![grey.as_str()]),
+            (None, [Some(r), Some(g), Some(b)], alpha) => {
+                let mut channels = vec![r.as_str(), g.as_str(), b.as_str()];
+                channels.extend(alpha.as_deref());
+                Ok(channels)
+            }
+            _ => Err("needs either grey, or red, green and blue (and optionally alpha)".to_owned()),
+        }
+    }
+}
+
+/// The layer-name suffixes pvs gives a collection itself (`<collection>__outlines`...): no
+/// browse type may be called so.
+pub const RESERVED_BROWSE_NAMES: [&str; 2] = ["outlines", "outlined"];
+
 /// One collection, as configured.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -88,6 +162,16 @@ pub struct CollectionConfig {
     /// Rendering defaults.
     #[serde(default)]
     pub render: Render,
+    /// The names of the stored bands, in order, for browse expressions (`B04`); bands are
+    /// also named `b1`, `b2`... by number.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub band_names: Vec<String>,
+    /// Browse types by name, each the layer `<collection>__<name>`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub browses: BTreeMap<String, BrowseStyle>,
+    /// The browse type that draws the collection's own layer; `None`: `render`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_browse: Option<String>,
 }
 
 impl CollectionConfig {
@@ -99,8 +183,106 @@ impl CollectionConfig {
             compression: Compression::default(),
             seed_zoom: None,
             render: Render::default(),
+            band_names: Vec::new(),
+            browses: BTreeMap::new(),
+            default_browse: None,
         }
     }
+}
+
+impl CollectionConfig {
+    /// Checks band names, browse types and the default browse type (the expressions are
+    /// parsed where they are drawn, by the renderer at start-up).
+    fn validate_browses(&self) -> Result<(), String> {
+        let word = |text: &str| {
+            !text.is_empty()
+                && text.len() <= 64
+                && text.starts_with(|c: char| c.is_ascii_alphabetic())
+                && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        };
+        let mut seen = std::collections::BTreeSet::new();
+        for band in &self.band_names {
+            if !word(band) {
+                return Err(format!(
+                    "band_names: {band:?} must be a letter then letters, digits or '_' (at most 64)"
+                ));
+            }
+            if !seen.insert(band.as_str()) {
+                return Err(format!("band_names: {band:?} is listed twice"));
+            }
+        }
+        for (browse, config) in &self.browses {
+            let at = |problem: String| format!("browses.{browse}: {problem}");
+            if !word(browse) || browse.contains("__") {
+                return Err(at(
+                    "a name is a letter then letters, digits or '_' (no \"__\", at most 64)".into(),
+                ));
+            }
+            if RESERVED_BROWSE_NAMES.contains(&browse.as_str()) {
+                return Err(at(format!(
+                    "the name is reserved for the layer {}__{browse}",
+                    "<collection>"
+                )));
+            }
+            let channels = config.channels().map_err(at)?;
+            if config.ranges.len() > 1 && config.ranges.len() != channels.len() {
+                return Err(at(format!(
+                    "{} ranges for {} channels: give one for every channel, or one per channel",
+                    config.ranges.len(),
+                    channels.len()
+                )));
+            }
+            for [min, max] in &config.ranges {
+                if !(min.is_finite() && max.is_finite() && min < max) {
+                    return Err(at(format!(
+                        "range [{min}, {max}] must be finite with min < max"
+                    )));
+                }
+            }
+            if let Some(nodata) = config.nodata
+                && !nodata.is_finite()
+            {
+                return Err(at(format!("nodata {nodata} must be a finite number")));
+            }
+            if let Some(colormap) = &config.colormap {
+                if channels.len() != 1 {
+                    return Err(at("a colormap needs a single (grey) channel".into()));
+                }
+                if !COLORMAPS.contains(&colormap.as_str()) {
+                    return Err(at(format!(
+                        "colormap {colormap:?} is unknown; use one of {}",
+                        COLORMAPS.join(", ")
+                    )));
+                }
+            }
+        }
+        if let Some(default) = &self.default_browse
+            && !self.browses.contains_key(default)
+        {
+            return Err(format!(
+                "default_browse {default:?} is not one of the collection's browses"
+            ));
+        }
+        Ok(())
+    }
+
+    /// The band number (1-based) of a band name in expressions: one of `band_names`, else
+    /// `b<n>` (`b1` is the first band).
+    pub fn band_number(&self, name: &str) -> Option<usize> {
+        band_number(&self.band_names, name)
+    }
+}
+
+/// The band number (1-based) of a band name in expressions: one of `band_names` (in order),
+/// else `b<n>` (`b1` is the first band).
+pub fn band_number(band_names: &[String], name: &str) -> Option<usize> {
+    if let Some(index) = band_names.iter().position(|band| band == name) {
+        return Some(index + 1);
+    }
+    name.strip_prefix('b')
+        .filter(|digits| !digits.starts_with('0'))
+        .and_then(|digits| digits.parse::<usize>().ok())
+        .filter(|n| (1..=65_535).contains(n))
 }
 
 /// The whole configuration: collections by name.
@@ -194,6 +376,9 @@ impl Collections {
                     ),
                 );
             }
+            if let Err(problem) = c.validate_browses() {
+                return fail(name, problem);
+            }
         }
         Ok(())
     }
@@ -256,6 +441,32 @@ colormap = "viridis"
     }
 
     #[test]
+    fn browse_types_and_band_names() {
+        let config = Collections::from_toml(
+            "[collections.S2]\nband_names = [\"B02\", \"B03\", \"B04\", \"B08\"]\ndefault_browse = \"TRUE_COLOR\"\n\
+             [collections.S2.browses.TRUE_COLOR]\nred = \"B04\"\ngreen = \"B03\"\nblue = \"B02\"\nranges = [[0, 3000]]\nnodata = 0\n\
+             [collections.S2.browses.NDVI]\ngrey = \"(B08 - B04) / (B08 + B04)\"\nranges = [[-1, 1]]\ncolormap = \"rdylgn\"\n",
+        )
+        .unwrap();
+        let s2 = &config.collections["S2"];
+        assert_eq!(s2.default_browse.as_deref(), Some("TRUE_COLOR"));
+        assert_eq!(
+            s2.browses["TRUE_COLOR"].channels().unwrap(),
+            ["B04", "B03", "B02"]
+        );
+        assert_eq!(
+            s2.browses["NDVI"].channels().unwrap(),
+            ["(B08 - B04) / (B08 + B04)"]
+        );
+        assert_eq!(s2.browses["TRUE_COLOR"].nodata, Some(0.0));
+        assert_eq!(s2.band_number("B08"), Some(4));
+        assert_eq!(s2.band_number("b2"), Some(2));
+        assert_eq!(s2.band_number("b0"), None);
+        assert_eq!(s2.band_number("b02"), None);
+        assert_eq!(s2.band_number("B05"), None);
+    }
+
+    #[test]
     fn bad_configurations_say_where_and_why() {
         let cases = [
             (
@@ -278,6 +489,48 @@ colormap = "viridis"
             ("[collections.A]\ncompression = \"BZIP\"", "compression"),
             ("[collections.A]\nunknown = 1", "unknown"),
             ("not toml at all [", "collections configuration"),
+            (
+                "[collections.A.browses.X]\nred = \"b1\"",
+                "browses.X: needs either grey, or red, green and blue",
+            ),
+            (
+                "[collections.A.browses.X]\ngrey = \"b1\"\nred = \"b1\"\ngreen = \"b1\"\nblue = \"b1\"",
+                "needs either grey",
+            ),
+            (
+                "[collections.A.browses.outlines]\ngrey = \"b1\"",
+                "reserved",
+            ),
+            ("[collections.A.browses.X__Y]\ngrey = \"b1\"", "no \"__\""),
+            (
+                "[collections.A.browses.X]\ngrey = \"b1\"\nranges = [[0, 1], [0, 2]]",
+                "2 ranges for 1 channels",
+            ),
+            (
+                "[collections.A.browses.X]\ngrey = \"b1\"\nranges = [[2, 1]]",
+                "range [2, 1]",
+            ),
+            (
+                "[collections.A.browses.X]\nred = \"b1\"\ngreen = \"b2\"\nblue = \"b3\"\ncolormap = \"viridis\"",
+                "a colormap needs a single",
+            ),
+            (
+                "[collections.A.browses.X]\ngrey = \"b1\"\ncolormap = \"jet\"",
+                "colormap \"jet\" is unknown",
+            ),
+            (
+                "[collections.A.browses.X]\ngrey = \"b1\"\nwhat = 1",
+                "unknown field",
+            ),
+            (
+                "[collections.A]\ndefault_browse = \"X\"",
+                "default_browse \"X\"",
+            ),
+            (
+                "[collections.A]\nband_names = [\"B1\", \"B1\"]",
+                "listed twice",
+            ),
+            ("[collections.A]\nband_names = [\"1B\"]", "band_names"),
         ];
         for (text, needle) in cases {
             let err = Collections::from_toml(text).unwrap_err().to_string();

@@ -341,6 +341,18 @@ bands = [1]
 rescale = [0.0, 255.0]
 colormap = "viridis"
 [collections.OPTICAL]
+band_names = ["B02", "B03", "B04", "B08"]
+default_browse = "TRUE_COLOR"
+[collections.OPTICAL.browses.TRUE_COLOR]
+red = "B04"
+green = "B03"
+blue = "B02"
+ranges = [[0, 3000], [0, 3000], [0, 3000]]
+nodata = 0
+[collections.OPTICAL.browses.NDVI]
+grey = "(B08 - B04) / (B08 + B04)"
+ranges = [[-1, 1]]
+colormap = "rdylgn"
 "#;
     let config = pvs_model::Collections::from_toml(good).unwrap();
     let as_json = serde_json::to_value(&config).unwrap();
@@ -352,6 +364,10 @@ colormap = "viridis"
         "[collections.A]\ncompression = \"BZIP\"",
         "[collections.A.render]\ncolormap = \"rainbow\"",
         "[collections.A]\nseed_zoom = [0, 30]",
+        "[collections.A.browses.X]\nred = \"b1\"",
+        "[collections.A.browses.outlined]\ngrey = \"b1\"",
+        "[collections.A.browses.X]\nred = \"b1\"\ngreen = \"b1\"\nblue = \"b1\"\ncolormap = \"grey\"",
+        "[collections.A]\nband_names = [\"1B\"]",
     ] {
         assert!(pvs_model::Collections::from_toml(bad).is_err(), "{bad}");
         let value: toml::Value = toml::from_str(bad).unwrap();

@@ -1,23 +1,90 @@
-//! Layer names: the outlines layer of a collection, and the names that can name tiles.
+//! Layer names: a collection's layers are `<collection>` and `<collection>__<suffix>`, split
+//! at the first `__` as EOxServer does: `__outlines` (footprints), `__outlined` (the
+//! products with their footprints drawn over them) and `__<browse type>` (the products drawn
+//! as that browse type says).
+
+/// The separator of a layer name's suffix.
+pub const SEPARATOR: &str = "__";
 
 /// The suffix of a collection's outlines layer: `<collection>__outlines` draws the
 /// footprints of the collection's products.
 pub const OUTLINES_SUFFIX: &str = "__outlines";
 
+/// What a layer shows of a collection's (or a product's) products.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Look {
+    /// Drawn as the collection's default browse (the layer `<collection>`).
+    Default,
+    /// Drawn as this browse type (`<collection>__<browse>`).
+    Browse(String),
+    /// Their footprints (`<collection>__outlines`).
+    Outlines,
+    /// Drawn with their footprints over them (`<collection>__outlined`).
+    Outlined,
+}
+
+impl Look {
+    /// The look a layer-name suffix (what follows the first `__`) asks for.
+    pub fn of_suffix(suffix: &str) -> Self {
+        match suffix {
+            "outlines" => Self::Outlines,
+            "outlined" => Self::Outlined,
+            browse => Self::Browse(browse.to_owned()),
+        }
+    }
+
+    /// The name of the layer showing `base` (a collection or product) with this look.
+    pub fn layer_name(&self, base: &str) -> String {
+        match self {
+            Self::Default => base.to_owned(),
+            Self::Browse(browse) => format!("{base}{SEPARATOR}{browse}"),
+            Self::Outlines => format!("{base}{SEPARATOR}outlines"),
+            Self::Outlined => format!("{base}{SEPARATOR}outlined"),
+        }
+    }
+
+    /// Whether products are drawn (every look but the outlines alone).
+    pub fn draws_products(&self) -> bool {
+        !matches!(self, Self::Outlines)
+    }
+}
+
+/// A layer name split at its first `__`: the collection (or product) and the look; a name
+/// without `__` is the default look.
+pub fn split(layer: &str) -> (&str, Look) {
+    match layer.split_once(SEPARATOR) {
+        Some((base, suffix)) if !base.is_empty() && !suffix.is_empty() => {
+            (base, Look::of_suffix(suffix))
+        }
+        _ => (layer, Look::Default),
+    }
+}
+
 /// The name of `collection`'s outlines layer.
 pub fn outlines_layer(collection: &str) -> String {
-    format!("{collection}{OUTLINES_SUFFIX}")
+    Look::Outlines.layer_name(collection)
 }
 
-/// The collection whose outlines `layer` names, if it names outlines.
-pub fn outlined_collection(layer: &str) -> Option<&str> {
-    layer.strip_suffix(OUTLINES_SUFFIX)
-}
-
-/// The collection a layer is drawn from: the layer itself, or the collection whose
-/// outlines it names.
+/// The collection a tile layer is drawn from: the name before its first `__`.
 pub fn collection_of(layer: &str) -> &str {
-    outlined_collection(layer).unwrap_or(layer)
+    split(layer).0
+}
+
+/// Every layer of a collection with these browse types: the collection, its outlines, its
+/// outlined layer and one per browse type (the layers whose cached tiles a change of one of
+/// its products makes stale).
+pub fn layers_of<'a>(collection: &str, browses: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    let mut layers = vec![
+        Look::Default.layer_name(collection),
+        Look::Outlines.layer_name(collection),
+        Look::Outlined.layer_name(collection),
+    ];
+    layers.extend(
+        browses
+            .into_iter()
+            .map(|browse| Look::Browse(browse.to_owned()).layer_name(collection)),
+    );
+    layers
 }
 
 /// Why a layer name cannot be used in a tile key.
@@ -51,10 +118,33 @@ mod tests {
     #[test]
     fn names() {
         assert_eq!(outlines_layer("SAR"), "SAR__outlines");
-        assert_eq!(outlined_collection("SAR__outlines"), Some("SAR"));
-        assert_eq!(outlined_collection("SAR"), None);
+        assert_eq!(split("SAR__outlines"), ("SAR", Look::Outlines));
+        assert_eq!(split("SAR__outlined"), ("SAR", Look::Outlined));
+        assert_eq!(
+            split("S2L2A__TRUE_COLOR"),
+            ("S2L2A", Look::Browse("TRUE_COLOR".into()))
+        );
+        assert_eq!(
+            split("A__B__outlines"),
+            ("A", Look::Browse("B__outlines".into()))
+        );
+        assert_eq!(split("SAR"), ("SAR", Look::Default));
+        assert_eq!(split("__x"), ("__x", Look::Default));
+        assert_eq!(split("x__"), ("x__", Look::Default));
         assert_eq!(collection_of("SAR__outlines"), "SAR");
         assert_eq!(collection_of("SAR"), "SAR");
+        for look in [
+            Look::Default,
+            Look::Outlines,
+            Look::Outlined,
+            Look::Browse("NDVI".into()),
+        ] {
+            assert_eq!(split(&look.layer_name("S2")), ("S2", look.clone()));
+        }
+        assert_eq!(
+            layers_of("S2", ["NDVI"]),
+            ["S2", "S2__outlines", "S2__outlined", "S2__NDVI"]
+        );
         assert!(check_layer_name("S2_L1C-v1.0").is_ok());
         for bad in ["", ".x", "a/b", "..", "a b", "é", &"x".repeat(256)] {
             assert!(check_layer_name(bad).is_err(), "{bad:?}");

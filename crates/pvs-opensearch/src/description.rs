@@ -17,6 +17,7 @@ pub(crate) const NAMESPACES: &str = concat!(
     " xmlns:time=\"http://a9.com/-/opensearch/extensions/time/1.0/\"",
     " xmlns:eo=\"http://a9.com/-/opensearch/extensions/eo/1.0/\"",
     " xmlns:param=\"http://a9.com/-/spec/opensearch/extensions/parameters/1.0/\"",
+    " xmlns:cql=\"http://a9.com/-/opensearch/extensions/cql/1.0/\"",
     " xmlns:atom=\"http://www.w3.org/2005/Atom\"",
 );
 
@@ -141,6 +142,11 @@ fn parameter(param: &Param, target: Target) -> String {
             "How the results' time interval relates to start/end (default intersects)",
         ),
         "productType" => (String::new(), String::new(), "Product type of the collection"),
+        "cql" => (
+            String::new(),
+            String::new(),
+            "Filter on the products' metadata in ECQL with EOxServer's names (cloudCover < 20 AND orbitDirection = 'ASCENDING')",
+        ),
         _ => (String::new(), String::new(), ""),
     };
     element(param, &attributes, &children, title)

@@ -319,6 +319,18 @@ mod tests {
     }
 
     #[test]
+    fn parameters_and_cql_names_agree() {
+        // An EO parameter and the `cql` name of the same spelling filter the same field.
+        for eo in EO_PARAMS {
+            let cql = pvs_catalog::cql::EO_NAMES
+                .iter()
+                .find(|(name, _)| *name == eo.param.name)
+                .unwrap_or_else(|| panic!("{} has no cql name", eo.param.name));
+            assert_eq!(cql.1, eo.field, "{}", eo.param.name);
+        }
+    }
+
+    #[test]
     fn the_range_syntax() {
         use Comparison::*;
         let cloud = |op, value| number("cloudCover", op, value);

@@ -58,10 +58,10 @@ const COMMON_PARAMS: &[Param] = &[
     param("relation", "time:relation"),
 ];
 
-/// The parameters of a product search, in template order: the common ones, then the EO
-/// parameters ([`EO_PARAMS`]).
+/// The parameters of a product search, in template order: the common ones, the EO
+/// parameters ([`EO_PARAMS`]), then `cql`.
 pub(crate) const PRODUCT_PARAMS: &[Param] = &{
-    let mut params = [param("count", "count"); COMMON_PARAMS.len() + EO_PARAMS.len()];
+    let mut params = [param("cql", "cql:cql"); COMMON_PARAMS.len() + EO_PARAMS.len() + 1];
     let mut index = 0;
     while index < COMMON_PARAMS.len() {
         params[index] = COMMON_PARAMS[index];
@@ -228,7 +228,20 @@ impl SearchRequest {
         let terms = text_param(get.get("q"), "q")?;
         let (product_type, filter) = match target {
             Target::Collections => (text_param(get.get("productType"), "productType")?, None),
-            Target::Products => (None, eo_filter(&given)?),
+            Target::Products => {
+                let cql = get
+                    .get("cql")
+                    .map(|text| {
+                        pvs_catalog::cql::eo_filter(text)
+                            .map_err(|why| Exception::invalid("cql", format!("cql: {why}")))
+                    })
+                    .transpose()?;
+                let filter = match (eo_filter(&given)?, cql) {
+                    (Some(eo), Some(cql)) => Some(Filter::And(vec![eo, cql])),
+                    (eo, cql) => eo.or(cql),
+                };
+                (None, filter)
+            }
         };
 
         let region = region(&values)?;

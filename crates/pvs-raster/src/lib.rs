@@ -23,6 +23,7 @@ pub mod crs;
 pub mod derive;
 pub mod draw;
 mod error;
+pub mod expression;
 mod gdal_app;
 pub mod georef;
 mod pool;

@@ -67,6 +67,29 @@ impl Rgba {
         ]
     }
 
+    /// Draws `top` (of the same size) over this image ("source over"): where it is opaque it
+    /// hides what is here, where it is transparent this image shows.
+    pub fn overlay(&mut self, top: &Rgba) {
+        debug_assert_eq!((self.width, self.height), (top.width, top.height));
+        for (under, over) in self
+            .pixels
+            .chunks_exact_mut(4)
+            .zip(top.pixels.chunks_exact(4))
+        {
+            let top_alpha = u32::from(over[3]);
+            if top_alpha == 0 {
+                continue;
+            }
+            let under_alpha = u32::from(under[3]) * (255 - top_alpha) / 255;
+            let alpha = top_alpha + under_alpha;
+            for (value, top) in under[..3].iter_mut().zip(&over[..3]) {
+                *value =
+                    ((u32::from(*top) * top_alpha + u32::from(*value) * under_alpha) / alpha) as u8;
+            }
+            under[3] = alpha as u8;
+        }
+    }
+
     /// Lays the image on an opaque `background` colour (RGB): every pixel becomes opaque.
     pub fn flatten(&mut self, background: [u8; 3]) {
         for pixel in self.pixels.chunks_exact_mut(4) {
@@ -269,4 +292,27 @@ pub fn encode(image: &Rgba, format: Format, background: [u8; 3]) -> Result<Vec<u
         .map_err(|e| RasterError::gdal("reading the encoded image", e))?;
     let _ = gdal::vsi::unlink_mem_file(&path);
     Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overlay_is_source_over() {
+        let mut under = Rgba {
+            width: 3,
+            height: 1,
+            pixels: vec![10, 20, 30, 255, 10, 20, 30, 255, 0, 0, 0, 0],
+        };
+        let top = Rgba {
+            width: 3,
+            height: 1,
+            pixels: vec![200, 100, 0, 255, 200, 100, 0, 0, 200, 100, 0, 51],
+        };
+        under.overlay(&top);
+        assert_eq!(under.pixel(0, 0), [200, 100, 0, 255], "opaque hides");
+        assert_eq!(under.pixel(1, 0), [10, 20, 30, 255], "transparent shows");
+        assert_eq!(under.pixel(2, 0), [200, 100, 0, 51], "over nothing");
+    }
 }

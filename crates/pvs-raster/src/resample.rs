@@ -36,6 +36,7 @@ use gdal::raster::{ColorInterpretation, GdalDataType, GdalType, RasterBand};
 use gdal::spatial_ref::{AxisMappingStrategy, CoordTransform, SpatialRef};
 
 use crate::RasterError;
+use crate::expression::Expression;
 use crate::render::{Rgba, View};
 use crate::style::Style;
 
@@ -70,7 +71,7 @@ pub(crate) fn draw_under(
     let mask = mask.as_deref();
     if bands.plain {
         let data: Vec<Vec<u8>> = bands
-            .selected
+            .read
             .iter()
             .map(|b| read.band(dataset, *b))
             .collect::<Result<_, _>>()?;
@@ -83,29 +84,46 @@ pub(crate) fn draw_under(
                     .sum();
                 round(value)
             };
-            match data.as_slice() {
-                [grey] => [value(grey); 3],
-                _ => [value(&data[0]), value(&data[1]), value(&data[2])],
-            }
+            Some(match data.as_slice() {
+                [grey] => [value(grey), value(grey), value(grey), 255],
+                _ => [value(&data[0]), value(&data[1]), value(&data[2]), 255],
+            })
         });
     } else {
         let data: Vec<Vec<f32>> = bands
-            .selected
+            .read
             .iter()
             .map(|b| read.band(dataset, *b))
             .collect::<Result<_, _>>()?;
-        let mut values = vec![0.0; data.len()];
+        // Band values by band number (index 0 unused), the channels' values, and the
+        // expressions' stack.
+        let mut values = vec![f64::NAN; bands.read.last().map_or(1, |last| last + 1)];
+        let mut channels = vec![0.0; bands.channels.len()];
+        let mut stack = Vec::with_capacity(
+            bands
+                .channels
+                .iter()
+                .map(Expression::stack_size)
+                .max()
+                .unwrap_or(1),
+        );
         sample(&mut target, &map, &read, mask, |weights, indices| {
-            for (value, band) in values.iter_mut().zip(&data) {
+            for (band, data) in bands.read.iter().zip(&data) {
                 // Invalid neighbours (weight 0) may hold NaN: left out, not multiplied.
-                *value = weights
+                values[*band] = weights
                     .iter()
                     .zip(indices)
                     .filter(|(w, _)| **w > 0.0)
-                    .map(|(w, i)| f64::from(w * band[*i]))
+                    .map(|(w, i)| f64::from(w * data[*i]))
                     .sum();
             }
-            style.colour(&values)
+            for (value, channel) in channels.iter_mut().zip(&bands.channels) {
+                *value = match channel.as_band() {
+                    Some(band) => values[band],
+                    None => channel.evaluate(&values, &mut stack),
+                };
+            }
+            style.colour(&channels)
         });
     }
     Ok(())
@@ -540,10 +558,13 @@ fn bounds_of<'a>(positions: impl IntoIterator<Item = &'a (f64, f64)>) -> Option<
     Some(bounds)
 }
 
-/// Which bands are drawn, and how.
+/// Which bands are read, and how they are drawn.
 struct Bands {
-    /// 1-based band numbers: one (grey or colormap) or three (RGB).
-    selected: Vec<usize>,
+    /// The channels: the style's, or the data's first band or first three.
+    channels: Vec<Expression>,
+    /// The bands (1-based) the channels read, each once, in increasing order (for the plain
+    /// path: the channels' bands in channel order).
+    read: Vec<usize>,
     /// 8-bit data drawn as stored: sampled as bytes.
     plain: bool,
 }
@@ -562,23 +583,32 @@ impl Bands {
         let has_alpha =
             count > 1 && band(count)?.color_interpretation() == ColorInterpretation::AlphaBand;
         let data_bands = if has_alpha { count - 1 } else { count };
-        let selected: Vec<usize> = match &style.bands {
-            Some(bands) => bands.iter().map(|b| *b as usize).collect(),
-            None if data_bands < 3 => vec![1],
-            None => vec![1, 2, 3],
+        let channels: Vec<Expression> = match style.channels() {
+            Some(channels) => channels.to_vec(),
+            None if data_bands < 3 => vec![Expression::band(1)],
+            None => (1..=3).map(Expression::band).collect(),
         };
-        if let Some(missing) = selected.iter().find(|b| **b > data_bands) {
+        let mut read: Vec<usize> = channels.iter().flat_map(Expression::bands).collect();
+        read.sort_unstable();
+        read.dedup();
+        if let Some(missing) = read.iter().find(|b| **b > data_bands) {
             return Err(RasterError::Unsuitable(format!(
                 "band {missing} is asked for, but the raster has {data_bands} data band(s)"
             )));
         }
-        let bytes = selected
+        let bytes = read
             .iter()
             .map(|b| Ok(band(*b)?.band_type() == GdalDataType::UInt8))
             .collect::<Result<Vec<bool>, RasterError>>()?;
+        let plain = style.is_plain() && bytes.iter().all(|b| *b);
+        if plain {
+            // As stored: one band or the first three, sampled in channel order.
+            read = channels.iter().filter_map(Expression::as_band).collect();
+        }
         Ok(Self {
-            plain: style.is_plain() && bytes.iter().all(|b| *b),
-            selected,
+            channels,
+            read,
+            plain,
         })
     }
 }
@@ -734,13 +764,14 @@ fn window(
 
 /// Samples every pixel still to draw that falls inside the source, bilinearly, and draws
 /// it under what is there. `colour` gets the four neighbours' weights (validity included,
-/// summing to 1) and their indices in the window.
+/// summing to 1) and their indices in the window, and gives the colour and opacity, or `None`
+/// (not drawn).
 fn sample(
     to_draw: &mut ToDraw<'_>,
     map: &PixelMap,
     read: &Read,
     mask: Option<&[u8]>,
-    mut colour: impl FnMut(&[f32; 4], &[usize; 4]) -> [u8; 3],
+    mut colour: impl FnMut(&[f32; 4], &[usize; 4]) -> Option<[u8; 4]>,
 ) {
     let (ratio_x, ratio_y) = read.ratio;
     let (level_width, level_height) = (read.size.0 as f64, read.size.1 as f64);
@@ -796,8 +827,13 @@ fn sample(
                     *weight /= alpha;
                 }
             }
-            let [red, green, blue] = colour(&weights, &indices);
-            let alpha = round(alpha);
+            let Some([red, green, blue, opacity]) = colour(&weights, &indices) else {
+                continue;
+            };
+            let alpha = round(alpha * f32::from(opacity) / 255.0);
+            if alpha == 0 {
+                continue;
+            }
             if target[3] == 0 {
                 target.copy_from_slice(&[red, green, blue, alpha]);
             } else {

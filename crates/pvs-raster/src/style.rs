@@ -1,8 +1,10 @@
-//! How a collection's data become colours: band selection, a value range stretched to
-//! 0..255, and a colormap for single-band data.
+//! How a collection's data become colours: band selection or band expressions, value ranges
+//! stretched to 0..255, a no-data value, and a colormap for single-channel data.
 
 use std::fmt;
 use std::str::FromStr;
+
+use crate::expression::Expression;
 
 /// Colormaps for single-band data, each a ramp through a few anchor colours, linearly
 /// interpolated into 256 entries (close to the matplotlib maps of the same names).
@@ -124,21 +126,25 @@ impl fmt::Display for Colormap {
     }
 }
 
-/// How a layer's data are drawn. The default draws 8-bit data as stored: grey, grey and
-/// alpha, RGB or RGBA.
+/// How a layer's data are drawn: its channels (bands or band expressions), the value ranges
+/// stretched to 0..255, a no-data value and, for one channel, a colormap. The default draws
+/// 8-bit data as stored: grey, grey and alpha, RGB or RGBA.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Style {
-    /// Bands to show (1-based): one (grey or colormap) or three (RGB); `None`: as stored.
-    pub bands: Option<Vec<u32>>,
-    /// The value range stretched to 0..255; `None`: values are clamped to 0..255.
-    pub rescale: Option<[f64; 2]>,
-    /// Colormap for a single band.
-    pub colormap: Option<Colormap>,
+    /// One channel (grey or colormap), three (RGB) or four (RGBA); `None`: as stored.
+    channels: Option<Vec<Expression>>,
+    /// The value ranges stretched to 0..255: none (values clamped to 0..255), one for every
+    /// channel, or one per channel.
+    ranges: Vec<[f64; 2]>,
+    /// Colormap for a single channel.
+    colormap: Option<Colormap>,
+    /// Pixels where a channel has this value are not drawn.
+    nodata: Option<f64>,
 }
 
 impl Style {
-    /// A style, refused unless it selects one or three bands (1-based) and its range is
-    /// finite and increasing; a colormap needs a single band.
+    /// A style of bands (1-based): refused unless it selects one or three bands and its range
+    /// is finite and increasing; a colormap needs a single band.
     pub fn new(
         bands: Option<Vec<u32>>,
         rescale: Option<[f64; 2]>,
@@ -151,22 +157,103 @@ impl Style {
             if bands.contains(&0) {
                 return Err(format!("bands {bands:?}: bands count from 1"));
             }
-            if colormap.is_some() && bands.len() != 1 {
-                return Err(format!("bands {bands:?}: a colormap needs a single band"));
+        }
+        let channels = bands.map(|bands| {
+            bands
+                .iter()
+                .map(|band| Expression::band(*band as usize))
+                .collect()
+        });
+        Self::of_channels(channels, rescale.into_iter().collect(), None, colormap)
+    }
+
+    /// A style of channels (one, three or four expressions; `None`: the data as stored),
+    /// refused with the reason unless: the ranges are none, one, or one per channel, each
+    /// finite and increasing; the no-data value is finite; a colormap has a single channel.
+    pub fn of_channels(
+        channels: Option<Vec<Expression>>,
+        ranges: Vec<[f64; 2]>,
+        nodata: Option<f64>,
+        colormap: Option<Colormap>,
+    ) -> Result<Self, String> {
+        let count = channels.as_ref().map(Vec::len);
+        if let Some(count) = count {
+            if !matches!(count, 1 | 3 | 4) {
+                return Err(format!(
+                    "{count} channels: one (grey), three (RGB) or four (RGBA)"
+                ));
+            }
+            if colormap.is_some() && count != 1 {
+                return Err(format!("a colormap needs a single channel, not {count}"));
             }
         }
-        if let Some([low, high]) = rescale
-            && !(low.is_finite() && high.is_finite() && low < high)
-        {
+        if ranges.len() > 1 && Some(ranges.len()) != count {
             return Err(format!(
-                "rescale [{low}, {high}]: two finite numbers, the first smaller"
+                "{} ranges: one for every channel, or one per channel ({})",
+                ranges.len(),
+                count.map_or("as stored".to_owned(), |c| c.to_string())
             ));
         }
+        for [low, high] in &ranges {
+            if !(low.is_finite() && high.is_finite() && low < high) {
+                return Err(format!(
+                    "range [{low}, {high}]: two finite numbers, the first smaller"
+                ));
+            }
+        }
+        if let Some(nodata) = nodata
+            && !nodata.is_finite()
+        {
+            return Err(format!("nodata {nodata}: a finite number"));
+        }
         Ok(Self {
-            bands,
-            rescale,
+            channels,
+            ranges,
             colormap,
+            nodata,
         })
+    }
+
+    /// This style with other channels (WMS `dim_bands`); a colormap stays only for one.
+    pub fn with_channels(mut self, channels: Vec<Expression>) -> Result<Self, String> {
+        if channels.len() != 1 {
+            self.colormap = None;
+        }
+        if self.ranges.len() > 1 && self.ranges.len() != channels.len() {
+            self.ranges.clear();
+        }
+        Self::of_channels(Some(channels), self.ranges, self.nodata, self.colormap)
+    }
+
+    /// This style with other value ranges (WMS `dim_range`).
+    pub fn with_ranges(self, ranges: Vec<[f64; 2]>) -> Result<Self, String> {
+        Self::of_channels(self.channels, ranges, self.nodata, self.colormap)
+    }
+
+    /// This style drawn through `colormap` (WMS `STYLES`): it must have a single channel;
+    /// data drawn as stored show their first band.
+    pub fn with_colormap(self, colormap: Colormap) -> Result<Self, String> {
+        let channels = self.channels.unwrap_or_else(|| vec![Expression::band(1)]);
+        Self::of_channels(Some(channels), self.ranges, self.nodata, Some(colormap))
+    }
+
+    /// The channels, or `None` for the data as stored.
+    pub fn channels(&self) -> Option<&[Expression]> {
+        self.channels.as_deref()
+    }
+
+    /// The colormap, if any.
+    pub fn colormap(&self) -> Option<Colormap> {
+        self.colormap
+    }
+
+    /// The value range of `channel` (0-based), if values are stretched.
+    pub fn range(&self, channel: usize) -> Option<[f64; 2]> {
+        match self.ranges.as_slice() {
+            [] => None,
+            [every] => Some(*every),
+            per_channel => per_channel.get(channel).copied(),
+        }
     }
 
     /// Whether the data are drawn as stored (the fast 8-bit path).
@@ -174,9 +261,9 @@ impl Style {
         self == &Style::default()
     }
 
-    /// A value of the data as 0..255.
-    pub(crate) fn scale(&self, value: f64) -> u8 {
-        let scaled = match self.rescale {
+    /// A value of `channel` as 0..255.
+    pub(crate) fn scale(&self, channel: usize, value: f64) -> u8 {
+        let scaled = match self.range(channel) {
             Some([low, high]) => (value - low) / (high - low) * 255.0,
             None => value,
         };
@@ -187,20 +274,34 @@ impl Style {
         }
     }
 
-    /// The colour of one pixel from the values of the selected bands (one or three).
-    pub(crate) fn colour(&self, values: &[f64]) -> [u8; 3] {
-        match values {
+    /// The colour and alpha of one pixel, from its channels' values (one, three or four);
+    /// `None` (not drawn) where a value is not finite or is the no-data value.
+    pub(crate) fn colour(&self, values: &[f64]) -> Option<[u8; 4]> {
+        if values
+            .iter()
+            .any(|v| !v.is_finite() || Some(*v) == self.nodata)
+        {
+            return None;
+        }
+        Some(match values {
             [grey] => {
-                let grey = self.scale(*grey);
-                match self.colormap {
+                let grey = self.scale(0, *grey);
+                let [r, g, b] = match self.colormap {
                     Some(colormap) => colormap.colour(grey),
                     None => [grey; 3],
-                }
+                };
+                [r, g, b, 255]
             }
-            [r, g, b, ..] => [self.scale(*r), self.scale(*g), self.scale(*b)],
-            // Not selected by a valid style (one band or three).
-            [] | [_, _] => [0; 3],
-        }
+            [r, g, b] => [self.scale(0, *r), self.scale(1, *g), self.scale(2, *b), 255],
+            [r, g, b, a] => [
+                self.scale(0, *r),
+                self.scale(1, *g),
+                self.scale(2, *b),
+                self.scale(3, *a),
+            ],
+            // Not allowed by `of_channels`.
+            _ => [0, 0, 0, 0],
+        })
     }
 }
 
@@ -227,14 +328,16 @@ mod tests {
     #[test]
     fn rescale_stretches_and_clamps() {
         let style = Style::new(Some(vec![1]), Some([1000.0, 3000.0]), None).unwrap();
-        assert_eq!(style.scale(1000.0), 0);
-        assert_eq!(style.scale(2000.0), 128);
-        assert_eq!(style.scale(3000.0), 255);
-        assert_eq!(style.scale(-5.0), 0);
-        assert_eq!(style.scale(9e9), 255);
-        assert_eq!(style.scale(f64::NAN), 0);
-        assert_eq!(Style::default().scale(300.0), 255);
-        assert_eq!(style.colour(&[2000.0]), [128, 128, 128]);
+        assert_eq!(style.scale(0, 1000.0), 0);
+        assert_eq!(style.scale(0, 2000.0), 128);
+        assert_eq!(style.scale(0, 3000.0), 255);
+        assert_eq!(style.scale(0, -5.0), 0);
+        assert_eq!(style.scale(0, 9e9), 255);
+        assert_eq!(style.scale(0, f64::NAN), 0);
+        assert_eq!(Style::default().scale(0, 300.0), 255);
+        assert_eq!(style.colour(&[2000.0]), Some([128, 128, 128, 255]));
+        assert_eq!(style.colour(&[f64::NAN]), None);
+        assert_eq!(style.colour(&[f64::INFINITY]), None);
     }
 
     #[test]
@@ -245,5 +348,36 @@ mod tests {
         assert!(Style::new(None, Some([5.0, 5.0]), None).is_err());
         assert!(Style::new(None, Some([f64::NAN, 5.0]), None).is_err());
         assert!(Style::new(Some(vec![2]), Some([0.0, 1.0]), Some(Colormap::Terrain)).is_ok());
+        let band = |b| vec![Expression::band(b)];
+        assert!(Style::of_channels(Some(vec![]), vec![], None, None).is_err());
+        assert!(
+            Style::of_channels(Some(band(1)), vec![[0.0, 1.0], [0.0, 2.0]], None, None).is_err()
+        );
+        assert!(Style::of_channels(Some(band(1)), vec![], Some(f64::NAN), None).is_err());
+        assert!(Style::default().with_colormap(Colormap::Magma).is_ok());
+        let rgb = Style::new(Some(vec![1, 2, 3]), None, None).unwrap();
+        assert!(rgb.with_colormap(Colormap::Magma).is_err());
+    }
+
+    #[test]
+    fn per_channel_ranges_nodata_and_alpha() {
+        let channels = (1..=4).map(Expression::band).collect();
+        let ranges = vec![[0.0, 10.0], [0.0, 20.0], [0.0, 40.0], [0.0, 1.0]];
+        let style = Style::of_channels(Some(channels), ranges, Some(-1.0), None).unwrap();
+        assert_eq!(
+            style.colour(&[10.0, 10.0, 10.0, 0.5]),
+            Some([255, 128, 64, 128])
+        );
+        assert_eq!(style.colour(&[10.0, -1.0, 10.0, 1.0]), None);
+        assert_eq!(style.range(2), Some([0.0, 40.0]));
+        let one = Style::new(Some(vec![1, 2, 3]), Some([0.0, 2.0]), None).unwrap();
+        assert_eq!(one.range(2), Some([0.0, 2.0]));
+        // dim_bands with another count drops per-channel ranges and the colormap.
+        let grey = Style::new(Some(vec![1]), None, Some(Colormap::Viridis)).unwrap();
+        let rgb = grey
+            .with_channels((1..=3).map(Expression::band).collect())
+            .unwrap();
+        assert_eq!(rgb.colormap(), None);
+        assert_eq!(rgb.channels().map(<[Expression]>::len), Some(3));
     }
 }

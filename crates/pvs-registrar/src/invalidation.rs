@@ -11,15 +11,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::{RegisterError, Registrar};
 
-/// What the cache may hold for `product`: its collection's layer and outlines layer, the
-/// bounding box of each polygon of its footprint (two for a footprint split at the
-/// antimeridian), and its time.
-pub fn change_of(product: &Product) -> Change {
+/// What the cache may hold for `product`: every layer of its collection (its own,
+/// outlines, outlined, and one per browse type in `browses`), the bounding box of each
+/// polygon of its footprint (two for a footprint split at the antimeridian), and its time.
+pub fn change_of<'a>(product: &Product, browses: impl IntoIterator<Item = &'a str>) -> Change {
     Change {
-        layers: vec![
-            product.collection.clone(),
-            pvs_ogc::layer::outlines_layer(&product.collection),
-        ],
+        layers: pvs_ogc::layer::layers_of(&product.collection, browses),
         boxes: product
             .footprint
             .0
@@ -114,12 +111,19 @@ impl Registrar {
             return Ok(());
         };
         for product in products {
-            let removed = tiles.invalidate(&change_of(product)).await.map_err(|e| {
-                RegisterError::Invalidate {
+            let browses = self
+                .collections
+                .collections
+                .get(&product.collection)
+                .into_iter()
+                .flat_map(|config| config.browses.keys().map(String::as_str));
+            let removed = tiles
+                .invalidate(&change_of(product, browses))
+                .await
+                .map_err(|e| RegisterError::Invalidate {
                     id: id.to_owned(),
                     reason: e.to_string(),
-                }
-            })?;
+                })?;
             tracing::debug!(product = id, removed, "stale cached tiles deleted");
         }
         Ok(())

@@ -5,11 +5,14 @@
 
 use chrono::{DateTime, Utc};
 use gdal::spatial_ref::CoordTransform;
-use pvs_catalog::{Bbox, CatalogError, Product, ProductQuery, TimeFilter, TimeRelation};
-use pvs_ogc::layer::{outlined_collection, outlines_layer};
+use pvs_catalog::{
+    Bbox, CatalogError, Filter, Product, ProductQuery, Sort, TimeFilter, TimeRelation,
+};
+use pvs_ogc::layer::{Look, split};
 use pvs_raster::RasterError;
 use pvs_raster::crs::srs;
 use pvs_raster::render::{MosaicSource, Rgba, View, mosaic};
+use pvs_raster::style::{Colormap, Style};
 
 use crate::Renderer;
 use crate::layers::Layer;
@@ -17,35 +20,46 @@ use crate::layers::Layer;
 /// The colour of footprint outlines (RGBA).
 const OUTLINE_COLOUR: [u8; 4] = [255, 64, 0, 255];
 
+/// The colours outlines may be drawn in (WMS `STYLES` of an outlines layer), as EOxServer
+/// names them.
+pub const OUTLINE_COLOURS: [(&str, [u8; 3]); 11] = [
+    ("red", [255, 0, 0]),
+    ("green", [0, 128, 0]),
+    ("blue", [0, 0, 255]),
+    ("white", [255, 255, 255]),
+    ("black", [0, 0, 0]),
+    ("yellow", [255, 255, 0]),
+    ("orange", [255, 165, 0]),
+    ("magenta", [255, 0, 255]),
+    ("cyan", [0, 255, 255]),
+    ("brown", [165, 42, 42]),
+    ("grey", [128, 128, 128]),
+];
+
 /// Which layer a map shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MapLayer {
-    /// A name as WMS clients give it: a collection, `<collection>__outlines`, or a product
-    /// id, looked up in that order.
+    /// A name as WMS clients give it: a collection, a collection or product with a look
+    /// (`<name>__outlines`, `__outlined`, `__<browse type>`), or a product id, looked up in
+    /// that order.
     Named(String),
-    /// A collection's products, or their outlines: the layers of the tile cache (a product
-    /// alone is not one, since its cached tiles would not be invalidated with the
-    /// collection's).
+    /// A collection's products with a look: the layers of the tile cache (a product alone is
+    /// not one, since its cached tiles would not be invalidated with the collection's).
     Collection {
         /// The collection.
         name: String,
-        /// Its products' footprints instead of their images.
-        outlines: bool,
+        /// How its products are shown.
+        look: Look,
     },
 }
 
 impl MapLayer {
-    /// The layer of a tile-cache layer name: `C` or `C__outlines`.
+    /// The layer of a tile-cache layer name: `C` or `C__<suffix>` (split at the first `__`).
     pub fn of_cache_layer(layer: &str) -> Self {
-        match outlined_collection(layer) {
-            Some(name) => Self::Collection {
-                name: name.to_owned(),
-                outlines: true,
-            },
-            None => Self::Collection {
-                name: layer.to_owned(),
-                outlines: false,
-            },
+        let (name, look) = split(layer);
+        Self::Collection {
+            name: name.to_owned(),
+            look,
         }
     }
 
@@ -53,19 +67,32 @@ impl MapLayer {
     pub fn name(&self) -> String {
         match self {
             Self::Named(name) => name.clone(),
-            Self::Collection {
-                name,
-                outlines: false,
-            } => name.clone(),
-            Self::Collection {
-                name,
-                outlines: true,
-            } => outlines_layer(name),
+            Self::Collection { name, look } => look.layer_name(name),
         }
     }
 }
 
-/// A map to draw: a layer in a view (CRS, box, size), optionally at a time.
+/// Changes a request makes to how a layer is drawn (WMS `STYLES`, `dim_bands`, `dim_range`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Restyle {
+    /// A style name: a colormap for products, a colour for outlines; `None`: the layer's own.
+    pub style: Option<String>,
+    /// The channels: bands or band expressions over the collection's band names (`B04`, or
+    /// `b4` by number), one, three or four.
+    pub bands: Option<Vec<String>>,
+    /// The value ranges stretched to 0..255: one for every channel, or one per channel.
+    pub ranges: Option<Vec<[f64; 2]>>,
+}
+
+impl Restyle {
+    /// Whether the layer is drawn as it is.
+    pub fn is_none(&self) -> bool {
+        self == &Restyle::default()
+    }
+}
+
+/// A map to draw: a layer in a view (CRS, box, size), optionally at a time, of the products
+/// passing a filter, in an order, restyled.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MapRequest {
     /// What the map shows.
@@ -74,6 +101,28 @@ pub struct MapRequest {
     pub view: View,
     /// The products whose time intersects `[start, end]`; `None`: every product.
     pub time: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    /// Only the products passing this filter (WMS `cql`).
+    pub filter: Option<Filter>,
+    /// The order of the products, the first drawn on top; empty: the newest on top (WMS
+    /// `sortBy`).
+    pub sort: Vec<Sort>,
+    /// How the drawing differs from the layer's own.
+    pub restyle: Restyle,
+}
+
+impl MapRequest {
+    /// A map of `layer` in `view` at `time`, of every product, newest on top, as the layer
+    /// draws them.
+    pub fn new(layer: MapLayer, view: View, time: Option<(DateTime<Utc>, DateTime<Utc>)>) -> Self {
+        Self {
+            layer,
+            view,
+            time,
+            filter: None,
+            sort: Vec::new(),
+            restyle: Restyle::default(),
+        }
+    }
 }
 
 /// Why a map could not be drawn. The first three are the request's fault.
@@ -85,6 +134,15 @@ pub enum RenderError {
     /// A time the catalog cannot search (start after end...).
     #[error("TIME: {0}")]
     Time(#[source] CatalogError),
+    /// A style, band or range the layer cannot be drawn with (`parameter` names the WMS
+    /// parameter).
+    #[error("{parameter}: {message}")]
+    Style {
+        /// `styles`, `dim_bands` or `dim_range`.
+        parameter: &'static str,
+        /// What is wrong.
+        message: String,
+    },
     /// A CRS GDAL cannot transform from.
     #[error("EPSG:{epsg}: {source}")]
     Crs {
@@ -119,15 +177,15 @@ impl RenderError {
     pub fn is_client_error(&self) -> bool {
         matches!(
             self,
-            Self::UnknownLayer(_) | Self::Time(_) | Self::Crs { .. }
+            Self::UnknownLayer(_) | Self::Time(_) | Self::Crs { .. } | Self::Style { .. }
         )
     }
 }
 
 impl Renderer {
-    /// Draws `request`: the layer's products in the view, newest on top (each only inside
-    /// its footprint), or their outlines. `None` when no product of the layer is in the view
-    /// at that time (an empty, transparent map).
+    /// Draws `request`: the layer's products in the view, the first of its order on top
+    /// (each only inside its footprint), or their outlines, or both. `None` when no product of
+    /// the layer is in the view at that time (an empty, transparent map).
     ///
     /// A map that shows something costs one catalog query (the products), an empty one two
     /// (the layer's existence is then checked). At most
@@ -136,8 +194,9 @@ impl Renderer {
         let view = &request.view;
         let Some(bbox) = wgs84_box(view)? else {
             // The view does not reach the Earth (e.g. far outside a projection's area); the
-            // layer must still exist.
-            self.layer(&request.layer).await?;
+            // layer must still exist, and the request must suit it.
+            let layer = self.layer(&request.layer).await?;
+            self.drawing(&layer, &request.restyle)?;
             return Ok(None);
         };
         let time = request
@@ -148,6 +207,8 @@ impl Renderer {
         let query = |base: ProductQuery| {
             let mut query = base.with_bbox(bbox);
             query.limit = self.settings.max_products;
+            query.filter = request.filter.clone();
+            query.sort = request.sort.clone();
             match time {
                 Some(time) => query.with_time(time),
                 None => query,
@@ -155,9 +216,9 @@ impl Renderer {
         };
         // Most maps are of a collection: its products are asked for at once, and only when
         // there are none is it found out what the name stands for.
-        let (collection, outlines) = match &request.layer {
-            MapLayer::Named(name) => (name.as_str(), false),
-            MapLayer::Collection { name, outlines } => (name.as_str(), *outlines),
+        let (collection, look) = match &request.layer {
+            MapLayer::Named(name) => split(name),
+            MapLayer::Collection { name, look } => (name.as_str(), look.clone()),
         };
         let mut products = self
             .search(query(ProductQuery::new().with_collection(collection)))
@@ -166,37 +227,45 @@ impl Renderer {
             let layer = self.layer(&request.layer).await?;
             let searched = matches!(
                 &layer,
-                Layer::Collection(name) | Layer::Outlines(name) if name == collection
+                Layer::Collection { name, .. } if name == collection
             );
             if !searched {
                 products = self.search(query(layer.query())).await?;
             }
             layer
-        } else if outlines {
-            Layer::Outlines(collection.to_owned())
         } else {
-            Layer::Collection(collection.to_owned())
+            Layer::Collection {
+                name: collection.to_owned(),
+                look,
+            }
         };
+        let drawing = self.drawing(&layer, &request.restyle)?;
         if products.is_empty() {
             return Ok(None);
         }
         let _permit = self.render_permit().await;
         let view = view.clone();
-        let drawn = if let Layer::Outlines(_) = layer {
-            let footprints: Vec<_> = products.into_iter().map(|p| p.footprint).collect();
-            tokio::task::spawn_blocking(move || {
-                pvs_raster::draw::outlines(&footprints, &view, OUTLINE_COLOUR, 2)
-                    .map_err(RenderError::Raster)
-            })
-            .await
-        } else {
-            let sources = self.sources(&products)?;
-            let style = layer.style(self).clone();
-            tokio::task::spawn_blocking(move || {
-                mosaic(&sources, &view, &style).map_err(RenderError::Raster)
-            })
-            .await
+        let sources = match drawing.style {
+            Some(_) => self.sources(&products)?,
+            None => Vec::new(),
         };
+        let footprints: Vec<_> = match drawing.outlines {
+            Some(_) => products.into_iter().map(|p| p.footprint).collect(),
+            None => Vec::new(),
+        };
+        let drawn = tokio::task::spawn_blocking(move || {
+            let mut image = match &drawing.style {
+                Some(style) => mosaic(&sources, &view, style).map_err(RenderError::Raster)?,
+                None => Rgba::transparent(view.width, view.height),
+            };
+            if let Some(colour) = drawing.outlines {
+                let outlines = pvs_raster::draw::outlines(&footprints, &view, colour, 2)
+                    .map_err(RenderError::Raster)?;
+                image.overlay(&outlines);
+            }
+            Ok(image)
+        })
+        .await;
         drawn.map_err(RenderError::Stopped)?.map(Some)
     }
 
@@ -204,15 +273,103 @@ impl Renderer {
     async fn layer(&self, layer: &MapLayer) -> Result<Layer, RenderError> {
         match layer {
             MapLayer::Named(name) => Layer::resolve(self, name).await,
-            MapLayer::Collection { name, outlines } => match self.catalog.collection(name).await {
-                Ok(Some(_)) if *outlines => Ok(Layer::Outlines(name.clone())),
-                Ok(Some(_)) => Ok(Layer::Collection(name.clone())),
+            MapLayer::Collection { name, look } => match self.catalog.collection(name).await {
+                Ok(Some(_)) => {
+                    let layer = Layer::Collection {
+                        name: name.clone(),
+                        look: look.clone(),
+                    };
+                    layer.style(self).map(|_| layer)
+                }
                 Ok(None) | Err(CatalogError::Invalid { .. }) => {
                     Err(RenderError::UnknownLayer(layer.name()))
                 }
                 Err(e) => Err(RenderError::Catalog(e)),
             },
         }
+    }
+
+    /// How `layer` is drawn with the request's changes: the products' style (none for
+    /// outlines alone) and the outlines' colour (for outlines and outlined layers).
+    pub(crate) fn drawing(&self, layer: &Layer, restyle: &Restyle) -> Result<Drawing, RenderError> {
+        let style_error =
+            |parameter: &'static str, message: String| RenderError::Style { parameter, message };
+        let look = layer.look();
+        let colour_named = |name: &str| {
+            OUTLINE_COLOURS
+                .iter()
+                .find(|(known, _)| known.eq_ignore_ascii_case(name))
+                .map(|(_, [r, g, b])| [*r, *g, *b, 255])
+        };
+        let requested = restyle
+            .style
+            .as_deref()
+            .filter(|name| !name.is_empty() && !name.eq_ignore_ascii_case("default"));
+        if *look == Look::Outlines {
+            if restyle.bands.is_some() || restyle.ranges.is_some() {
+                let parameter = if restyle.bands.is_some() {
+                    "dim_bands"
+                } else {
+                    "dim_range"
+                };
+                return Err(style_error(
+                    parameter,
+                    format!("the layer {} draws outlines, not bands", layer_name(layer)),
+                ));
+            }
+            let colour = match requested {
+                None => OUTLINE_COLOUR,
+                Some(name) => colour_named(name).ok_or_else(|| {
+                    style_error(
+                        "styles",
+                        format!(
+                            "{name:?} is not a style of the outlines layer {}: one of {}",
+                            layer_name(layer),
+                            OUTLINE_COLOURS.map(|(n, _)| n).join(", ")
+                        ),
+                    )
+                })?,
+            };
+            return Ok(Drawing {
+                style: None,
+                outlines: Some(colour),
+            });
+        }
+        let mut style = layer.style(self)?.clone();
+        if let Some(bands) = &restyle.bands {
+            let looks = self.looks(layer.collection());
+            let channels = bands
+                .iter()
+                .map(|band| match looks {
+                    Some(looks) => looks.expression(band),
+                    None => crate::Looks::default().expression(band),
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| style_error("dim_bands", e))?;
+            style = style
+                .with_channels(channels)
+                .map_err(|e| style_error("dim_bands", e))?;
+        }
+        if let Some(ranges) = &restyle.ranges {
+            style = style
+                .with_ranges(ranges.clone())
+                .map_err(|e| style_error("dim_range", e))?;
+        }
+        if let Some(name) = requested {
+            let colormap: Colormap = name.parse().map_err(|e| {
+                style_error(
+                    "styles",
+                    format!("{e} (the styles of the layer {})", layer_name(layer)),
+                )
+            })?;
+            style = style
+                .with_colormap(colormap)
+                .map_err(|e| style_error("styles", format!("{name:?}: {e}")))?;
+        }
+        Ok(Drawing {
+            style: Some(style),
+            outlines: (*look == Look::Outlined).then_some(OUTLINE_COLOUR),
+        })
     }
 
     async fn search(&self, query: ProductQuery) -> Result<Vec<Product>, RenderError> {
@@ -239,6 +396,21 @@ impl Renderer {
                     })
             })
             .collect()
+    }
+}
+
+/// How a layer's products are drawn: their style (none: not drawn) and their outlines'
+/// colour (none: not drawn).
+pub(crate) struct Drawing {
+    pub(crate) style: Option<Style>,
+    pub(crate) outlines: Option<[u8; 4]>,
+}
+
+/// The name of a layer for messages.
+fn layer_name(layer: &Layer) -> String {
+    match layer {
+        Layer::Collection { name, look } => look.layer_name(name),
+        Layer::Product { product, look } => look.layer_name(&product.id),
     }
 }
 

@@ -1,71 +1,124 @@
-//! The WMS layers: a collection (its products mosaicked), `<collection>__outlines` (their
-//! footprints drawn) and one layer per product (that product alone).
+//! The WMS layers: a collection (its products mosaicked), one product (that product alone),
+//! each with a look (`pvs_ogc::layer`): `<name>` drawn as the collection's default,
+//! `<name>__<browse type>`, `<name>__outlines` (the footprints) and `<name>__outlined`
+//! (the products with their footprints over them).
 
 use pvs_catalog::{Product, ProductQuery};
+use pvs_ogc::layer::{Look, split};
 use pvs_raster::style::Style;
 
-use crate::Renderer;
 use crate::draw::RenderError;
+use crate::{Looks, Renderer};
 
 /// What a layer name stands for.
 #[derive(Debug, Clone)]
 pub(crate) enum Layer {
     /// The products of a collection, newest on top.
-    Collection(String),
-    /// The footprints of a collection's products.
-    Outlines(String),
+    Collection {
+        /// The collection.
+        name: String,
+        /// How they are shown.
+        look: Look,
+    },
     /// One product.
-    Product(Box<Product>),
+    Product {
+        /// The product.
+        product: Box<Product>,
+        /// How it is shown.
+        look: Look,
+    },
 }
 
 impl Layer {
-    /// Finds the layer called `name`: a collection first, then a collection's outlines,
-    /// then a product id; else [`RenderError::UnknownLayer`].
+    /// Finds the layer called `name`: a collection first, then a collection or a product with
+    /// a look (`<name>__<suffix>`, split at the first `__`), then a product id; else
+    /// [`RenderError::UnknownLayer`]. A browse type the collection does not have is unknown.
     pub(crate) async fn resolve(renderer: &Renderer, name: &str) -> Result<Layer, RenderError> {
         if exists(renderer, name).await? {
-            return Ok(Layer::Collection(name.to_owned()));
+            return Ok(Layer::Collection {
+                name: name.to_owned(),
+                look: Look::Default,
+            });
         }
-        if let Some(outlined) = pvs_ogc::layer::outlined_collection(name)
-            && exists(renderer, outlined).await?
-        {
-            return Ok(Layer::Outlines(outlined.to_owned()));
-        }
-        match renderer.catalog.get(name).await {
-            Ok(Some(product)) => Ok(Layer::Product(Box::new(product))),
-            // A name the catalog refuses as an id (too long, ...) is no layer either.
-            Ok(None) | Err(pvs_catalog::CatalogError::Invalid { .. }) => {
-                Err(RenderError::UnknownLayer(name.to_owned()))
-            }
-            Err(e) => Err(RenderError::Catalog(e)),
-        }
+        let (base, look) = split(name);
+        let layer = if look == Look::Default {
+            None
+        } else if exists(renderer, base).await? {
+            Some(Layer::Collection {
+                name: base.to_owned(),
+                look,
+            })
+        } else {
+            product(renderer, base)
+                .await?
+                .map(|product| Layer::Product {
+                    product: Box::new(product),
+                    look,
+                })
+        };
+        let layer = match layer {
+            Some(layer) => layer,
+            None => match product(renderer, name).await? {
+                Some(product) => Layer::Product {
+                    product: Box::new(product),
+                    look: Look::Default,
+                },
+                None => return Err(RenderError::UnknownLayer(name.to_owned())),
+            },
+        };
+        layer.style(renderer).map(|_| layer)
     }
 
     /// The products this layer is drawn from, before the box and time are added.
     pub(crate) fn query(&self) -> ProductQuery {
         match self {
-            Layer::Collection(collection) | Layer::Outlines(collection) => {
-                ProductQuery::new().with_collection(collection.clone())
-            }
-            Layer::Product(product) => ProductQuery::new().with_ids([product.id.clone()]),
+            Layer::Collection { name, .. } => ProductQuery::new().with_collection(name.clone()),
+            Layer::Product { product, .. } => ProductQuery::new().with_ids([product.id.clone()]),
         }
     }
 
-    /// The collection whose style draws this layer.
+    /// The collection whose looks draw this layer.
     pub(crate) fn collection(&self) -> &str {
         match self {
-            Layer::Collection(collection) | Layer::Outlines(collection) => collection,
-            Layer::Product(product) => &product.collection,
+            Layer::Collection { name, .. } => name,
+            Layer::Product { product, .. } => &product.collection,
         }
     }
 
-    /// The style of the layer's collection (the configured one, or data as stored).
-    pub(crate) fn style<'a>(&self, renderer: &'a Renderer) -> &'a Style {
+    /// How the layer is shown.
+    pub(crate) fn look(&self) -> &Look {
+        match self {
+            Layer::Collection { look, .. } | Layer::Product { look, .. } => look,
+        }
+    }
+
+    /// The style the layer's products are drawn with: its browse type's, else its
+    /// collection's default (the configured one, or data as stored); a browse type the
+    /// collection does not have is [`RenderError::UnknownLayer`].
+    pub(crate) fn style<'a>(&self, renderer: &'a Renderer) -> Result<&'a Style, RenderError> {
         static PLAIN: std::sync::OnceLock<Style> = std::sync::OnceLock::new();
-        renderer
-            .settings
-            .styles
-            .get(self.collection())
-            .unwrap_or_else(|| PLAIN.get_or_init(Style::default))
+        let looks = renderer.looks(self.collection());
+        match self.look() {
+            Look::Browse(browse) => looks
+                .and_then(|looks| looks.browses.get(browse))
+                .ok_or_else(|| {
+                    let base = match self {
+                        Layer::Collection { name, .. } => name.as_str(),
+                        Layer::Product { product, .. } => product.id.as_str(),
+                    };
+                    RenderError::UnknownLayer(self.look().layer_name(base))
+                }),
+            _ => Ok(looks
+                .map(|looks| &looks.default)
+                .unwrap_or_else(|| PLAIN.get_or_init(Style::default))),
+        }
+    }
+}
+
+impl Renderer {
+    /// How `collection` is drawn, when configured.
+    pub(crate) fn looks(&self, collection: &str) -> Option<&Looks> {
+        self.settings.styles.get(collection)
     }
 }
 
@@ -77,4 +130,14 @@ async fn exists(renderer: &Renderer, name: &str) -> Result<bool, RenderError> {
         .await
         .map(|c| c.is_some())
         .map_err(RenderError::Catalog)
+}
+
+/// The product `id`, if there is one.
+async fn product(renderer: &Renderer, id: &str) -> Result<Option<Product>, RenderError> {
+    match renderer.catalog.get(id).await {
+        Ok(product) => Ok(product),
+        // A name the catalog refuses as an id (too long, ...) is no layer either.
+        Err(pvs_catalog::CatalogError::Invalid { .. }) => Ok(None),
+        Err(e) => Err(RenderError::Catalog(e)),
+    }
 }

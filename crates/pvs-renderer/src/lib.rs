@@ -8,6 +8,7 @@
 pub mod draw;
 mod info;
 mod layers;
+mod legend;
 pub mod params;
 mod wcs;
 mod wms;
@@ -21,6 +22,7 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::get;
 use pvs_catalog::Catalog;
+use pvs_raster::expression::Expression;
 use pvs_raster::style::Style;
 use pvs_service::public_url::{BaseUrl, PublicUrl};
 use pvs_storage::Storage;
@@ -37,8 +39,9 @@ pub struct Settings {
     pub max_products: u32,
     /// Title of the service in the capabilities.
     pub title: String,
-    /// How each collection is drawn (by collection name); others are drawn as stored.
-    pub styles: BTreeMap<String, Style>,
+    /// How each collection is drawn (by collection name): its default style and browse
+    /// types; others are drawn as stored, without browse types.
+    pub styles: BTreeMap<String, Looks>,
     /// Products listed as layers of their own in the capabilities, per collection (the
     /// newest); any product can be asked for by its id.
     pub listed_products: u32,
@@ -68,22 +71,75 @@ impl Default for Settings {
     }
 }
 
-/// The styles of the configured collections (`[collections.NAME.render]`), for
-/// [`Settings::styles`]; collections drawn as stored are left out.
-pub fn styles(collections: &pvs_model::Collections) -> Result<BTreeMap<String, Style>, String> {
+/// How one collection is drawn: its default style, its browse types (each the layer
+/// `<collection>__<name>`) and the names of its bands (for `dim_bands`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Looks {
+    /// The collection's own layer.
+    pub default: Style,
+    /// Browse types by name.
+    pub browses: BTreeMap<String, Style>,
+    /// The stored bands' names, in order (bands are also `b1`, `b2`...).
+    pub band_names: Vec<String>,
+}
+
+impl Looks {
+    /// The band number (1-based) of a band name.
+    pub fn band_number(&self, name: &str) -> Option<usize> {
+        pvs_model::band_number(&self.band_names, name)
+    }
+
+    /// A band expression over this collection's bands.
+    pub fn expression(&self, text: &str) -> Result<Expression, String> {
+        Expression::parse(text, &|name| self.band_number(name)).map_err(|e| e.to_string())
+    }
+}
+
+/// The looks of the configured collections (`[collections.NAME.render]`,
+/// `[collections.NAME.browses.*]`), for [`Settings::styles`]; collections drawn as stored
+/// without browse types are left out. Every band expression is parsed here: a bad one is an
+/// error naming the collection and browse type.
+pub fn styles(collections: &pvs_model::Collections) -> Result<BTreeMap<String, Looks>, String> {
     let mut styles = BTreeMap::new();
     for (name, config) in &collections.collections {
         let render = &config.render;
-        let colormap = render
-            .colormap
-            .as_deref()
-            .map(str::parse::<pvs_raster::style::Colormap>)
-            .transpose()
+        let colormap = |name: Option<&str>| {
+            name.map(str::parse::<pvs_raster::style::Colormap>)
+                .transpose()
+        };
+        let rendered = colormap(render.colormap.as_deref())
+            .and_then(|colormap| Style::new(render.bands.clone(), render.rescale, colormap))
             .map_err(|e| format!("[collections.{name}.render] {e}"))?;
-        let style = Style::new(render.bands.clone(), render.rescale, colormap)
-            .map_err(|e| format!("[collections.{name}.render] {e}"))?;
-        if !style.is_plain() {
-            styles.insert(name.clone(), style);
+        let mut looks = Looks {
+            default: rendered,
+            browses: BTreeMap::new(),
+            band_names: config.band_names.clone(),
+        };
+        for (browse_name, browse) in &config.browses {
+            let at = |e: String| format!("[collections.{name}.browses.{browse_name}] {e}");
+            let channels = browse
+                .channels()?
+                .into_iter()
+                .map(|text| looks.expression(text))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(at)?;
+            let style = colormap(browse.colormap.as_deref())
+                .and_then(|colormap| {
+                    Style::of_channels(
+                        Some(channels),
+                        browse.ranges.clone(),
+                        browse.nodata,
+                        colormap,
+                    )
+                })
+                .map_err(at)?;
+            looks.browses.insert(browse_name.clone(), style);
+        }
+        if let Some(default) = &config.default_browse {
+            looks.default = looks.browses[default].clone();
+        }
+        if looks != Looks::default() {
+            styles.insert(name.clone(), looks);
         }
     }
     Ok(styles)

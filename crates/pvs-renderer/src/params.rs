@@ -3,6 +3,7 @@
 //! [`pvs_ogc::Params`].
 
 use chrono::{DateTime, Utc};
+use pvs_catalog::{Filter, Sort};
 use pvs_ogc::crs::Crs;
 use pvs_ogc::{Exception, Params};
 
@@ -194,6 +195,132 @@ pub fn transparent(params: &Params) -> Result<bool, Exception> {
     }
 }
 
+/// The most values in `dim_bands`, `dim_range` and `sortBy`.
+const MAX_LIST: usize = 16;
+
+/// `STYLES`: one per layer (empty: the layer's own), or absent or empty for every layer.
+pub fn styles(params: &Params, layers: usize) -> Result<Vec<Option<String>>, Exception> {
+    let text = params.get("styles").unwrap_or("");
+    if text.is_empty() {
+        return Ok(vec![None; layers]);
+    }
+    let styles: Vec<Option<String>> = text
+        .split(',')
+        .map(|style| (!style.is_empty()).then(|| style.to_owned()))
+        .collect();
+    if styles.len() != layers {
+        return Err(Exception::new(
+            "StyleNotDefined",
+            "styles",
+            format!(
+                "STYLES {text:?}: {} styles for {layers} layers (one per layer, or none)",
+                styles.len()
+            ),
+        ));
+    }
+    Ok(styles)
+}
+
+/// `dim_bands` (EOxServer): the channels, as band names or band expressions, one, three or
+/// four, comma-separated.
+pub fn dim_bands(params: &Params) -> Result<Option<Vec<String>>, Exception> {
+    let Some(text) = params.get("dim_bands") else {
+        return Ok(None);
+    };
+    let bands: Vec<String> = text.split(',').map(|b| b.trim().to_owned()).collect();
+    if !matches!(bands.len(), 1 | 3 | 4) || bands.iter().any(String::is_empty) {
+        return Err(Exception::new(
+            "InvalidParameterValue",
+            "dim_bands",
+            format!("DIM_BANDS {text:?}: one, three or four band names, comma-separated"),
+        ));
+    }
+    Ok(Some(bands))
+}
+
+/// `dim_range` (EOxServer): `min max` for every channel, or one per channel,
+/// comma-separated (`0 4000` or `0 3000,0 3000,0 2000`).
+pub fn dim_range(params: &Params) -> Result<Option<Vec<[f64; 2]>>, Exception> {
+    let Some(text) = params.get("dim_range") else {
+        return Ok(None);
+    };
+    let invalid = |why: &str| {
+        Exception::new(
+            "InvalidParameterValue",
+            "dim_range",
+            format!("DIM_RANGE {text:?}: {why}"),
+        )
+    };
+    let ranges = text
+        .split(',')
+        .take(MAX_LIST + 1)
+        .map(|range| {
+            let values: Vec<f64> = range
+                .split_whitespace()
+                .map(|v| v.parse::<f64>().ok().filter(|v| v.is_finite()))
+                .collect::<Option<_>>()
+                .ok_or_else(|| invalid("numbers expected"))?;
+            match values[..] {
+                [low, high] if low < high => Ok([low, high]),
+                [_, _] => Err(invalid("each minimum must be below its maximum")),
+                _ => Err(invalid(
+                    "\"min max\" for every channel, or one per channel, comma-separated",
+                )),
+            }
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if ranges.len() > 4 {
+        return Err(invalid("at most four ranges (one per channel)"));
+    }
+    Ok(Some(ranges))
+}
+
+/// `cql` (EOxServer): a filter on the products' metadata in ECQL, with EOxServer's names
+/// (`cloudCover < 20 AND orbitDirection = 'ASCENDING'`), see [`pvs_catalog::cql::eo_filter`].
+pub fn cql(params: &Params) -> Result<Option<Filter>, Exception> {
+    let Some(text) = params.get("cql") else {
+        return Ok(None);
+    };
+    pvs_catalog::cql::eo_filter(text)
+        .map(Some)
+        .map_err(|why| Exception::new("InvalidParameterValue", "cql", format!("CQL: {why}")))
+}
+
+/// `sortBy` (EOxServer): `name [A|D]`, comma-separated; the products first in this order are
+/// drawn on top.
+pub fn sort_by(params: &Params) -> Result<Vec<Sort>, Exception> {
+    let Some(text) = params.get("sortby") else {
+        return Ok(Vec::new());
+    };
+    let invalid = |why: String| {
+        Exception::new(
+            "InvalidParameterValue",
+            "sortBy",
+            format!("SORTBY {text:?}: {why}"),
+        )
+    };
+    let keys: Vec<&str> = text.split(',').collect();
+    if keys.len() > MAX_LIST {
+        return Err(invalid(format!("at most {MAX_LIST} keys")));
+    }
+    keys.into_iter()
+        .map(|key| {
+            let words: Vec<&str> = key.split_whitespace().collect();
+            let (name, descending) = match words[..] {
+                [name] => (name, false),
+                [name, direction] => match direction.to_ascii_uppercase().as_str() {
+                    "A" | "ASC" => (name, false),
+                    "D" | "DESC" => (name, true),
+                    _ => return Err(invalid(format!("{direction:?}: A or D"))),
+                },
+                _ => return Err(invalid("a name, then A or D, per key".to_owned())),
+            };
+            let field = pvs_catalog::cql::eo_field(name).map_err(invalid)?;
+            Ok(Sort { field, descending })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -295,5 +422,62 @@ mod tests {
             Version::parse(Some("2.0")).unwrap_err().locator.as_deref(),
             Some("version")
         );
+    }
+
+    #[test]
+    fn eoxserver_vendor_parameters() {
+        let p = params(&[
+            ("styles", ",viridis"),
+            ("dim_bands", "B08,B04, B03"),
+            ("dim_range", "0 4000,0 3000,10 20"),
+            ("cql", "cloudCover < 20"),
+            ("sortby", "cloudCover D,identifier"),
+        ]);
+        assert_eq!(styles(&p, 2).unwrap(), [None, Some("viridis".to_owned())]);
+        assert_eq!(styles(&params(&[]), 3).unwrap(), [None, None, None]);
+        assert_eq!(
+            styles(&p, 3).unwrap_err().code,
+            "StyleNotDefined",
+            "2 styles for 3 layers"
+        );
+        assert_eq!(dim_bands(&p).unwrap().unwrap(), ["B08", "B04", "B03"]);
+        assert_eq!(
+            dim_range(&p).unwrap().unwrap(),
+            [[0.0, 4000.0], [0.0, 3000.0], [10.0, 20.0]]
+        );
+        assert!(cql(&p).unwrap().is_some());
+        let sort = sort_by(&p).unwrap();
+        assert_eq!(sort.len(), 2);
+        assert!(sort[0].descending && !sort[1].descending);
+        assert_eq!(sort[1].field, pvs_catalog::Field::Id);
+        for (key, value) in [
+            ("dim_bands", "B1,B2"),
+            ("dim_bands", "B1,,B3"),
+            ("dim_range", "0"),
+            ("dim_range", "4 1"),
+            ("dim_range", "0 x"),
+            ("dim_range", "0 1,0 1,0 1,0 1,0 1"),
+            ("cql", "cloudCover <"),
+            ("cql", "nothing = 1"),
+            ("sortby", "cloudCover sideways"),
+            ("sortby", "nothing A"),
+            ("sortby", "a b c"),
+        ] {
+            let p = params(&[(key, value)]);
+            let error = match key {
+                "dim_bands" => dim_bands(&p).unwrap_err(),
+                "dim_range" => dim_range(&p).unwrap_err(),
+                "cql" => cql(&p).unwrap_err(),
+                _ => sort_by(&p).unwrap_err(),
+            };
+            assert_eq!(error.code, "InvalidParameterValue", "{key}={value}");
+            assert!(
+                error
+                    .locator
+                    .as_deref()
+                    .is_some_and(|l| l.eq_ignore_ascii_case(key)),
+                "{key}={value}: {error:?}"
+            );
+        }
     }
 }

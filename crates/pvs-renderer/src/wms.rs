@@ -4,18 +4,22 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::{DateTime, SecondsFormat, Utc};
 use pvs_catalog::{CollectionInfo, Product};
-use pvs_ogc::layer::outlines_layer;
+use std::collections::BTreeMap;
+
+use pvs_ogc::layer::Look;
 use pvs_ogc::limits::{MAX_QUERY_BYTES, check};
 use pvs_ogc::xml::escape;
 use pvs_ogc::{Exception, Params, Report};
 use pvs_raster::draw::message;
 use pvs_raster::render::{Format, Rgba, View, encode};
+use pvs_raster::style::{Colormap, Style};
 use pvs_service::http::respond;
 use pvs_service::public_url::BaseUrl;
 
-use crate::Renderer;
-use crate::draw::{MapLayer, MapRequest, RenderError};
+use crate::draw::OUTLINE_COLOURS;
+use crate::draw::{MapLayer, MapRequest, RenderError, Restyle};
 use crate::params::{self, Version};
+use crate::{Looks, Renderer};
 
 /// CRSs listed in the capabilities (GetMap takes any EPSG code GDAL knows).
 const LISTED_CRS: [&str; 4] = ["EPSG:4326", "EPSG:3857", "CRS:84", "EPSG:3035"];
@@ -58,7 +62,13 @@ pub(crate) async fn dispatch(renderer: &Renderer, base: &BaseUrl, query: &str) -
         "getcapabilities" => match listed_layers(renderer).await {
             Ok(collections) => {
                 let url = base.join("/ows");
-                let xml = capabilities(version, &renderer.settings.title, &url, &collections);
+                let xml = capabilities(
+                    version,
+                    &renderer.settings.title,
+                    &url,
+                    &collections,
+                    &renderer.settings.styles,
+                );
                 let content_type = match version {
                     Version::V111 => "application/vnd.ogc.wms_xml",
                     Version::V130 => "text/xml",
@@ -68,6 +78,11 @@ pub(crate) async fn dispatch(renderer: &Renderer, base: &BaseUrl, query: &str) -
             Err(e) => server_error(version, &format!("the catalog: {e}")),
         },
         "getmap" => get_map(renderer, version, &params).await,
+        "getlegendgraphic" => match crate::legend::get_legend_graphic(renderer, &params).await {
+            Ok(body) => respond(StatusCode::OK, "image/png", body),
+            Err(Failure::Client(error)) => exception(version, &error),
+            Err(Failure::Server(message)) => server_error(version, &message),
+        },
         "getfeatureinfo" => match crate::info::get_feature_info(renderer, version, &params).await {
             Ok((content_type, body)) => respond(StatusCode::OK, content_type, body),
             Err(Failure::Client(error)) => exception(version, &error),
@@ -77,34 +92,67 @@ pub(crate) async fn dispatch(renderer: &Renderer, base: &BaseUrl, query: &str) -
             let error = Exception::new(
                 "OperationNotSupported",
                 "request",
-                format!("REQUEST {other:?}: GetCapabilities, GetMap and GetFeatureInfo are served"),
+                format!(
+                    "REQUEST {other:?}: GetCapabilities, GetMap, GetFeatureInfo and GetLegendGraphic are served"
+                ),
             );
             exception(version, &error)
         }
     }
 }
 
-/// A validated GetMap request: the map, and how it is answered.
+/// A validated GetMap request: the maps of its layers (the first at the bottom), and how
+/// it is answered.
 struct GetMap {
-    map: MapRequest,
+    maps: Vec<MapRequest>,
     format: Format,
     transparent: bool,
     background: [u8; 3],
     exceptions: Exceptions,
 }
 
-/// `LAYERS` (one collection) and the view: CRS, `BBOX`, `WIDTH`, `HEIGHT`.
-pub(crate) fn parse_layer_and_view(
+/// The most layers one GetMap composites.
+pub(crate) const MAX_LAYERS: usize = 16;
+
+/// Vendor parameters of EOxServer that pvs does not serve: refused, naming them, rather
+/// than ignored.
+const REFUSED: [(&str, &str); 5] = [
+    ("dim_wavelengths", "bands are chosen by name with dim_bands"),
+    ("elevation", "products have no elevation dimension"),
+    (
+        "sld",
+        "styles are the colormaps and colours named in the capabilities",
+    ),
+    (
+        "sld_body",
+        "styles are the colormaps and colours named in the capabilities",
+    ),
+    ("variables", "browse expressions take no variables"),
+];
+
+/// `LAYERS` (one or more, comma-separated) and the view: CRS, `BBOX`, `WIDTH`, `HEIGHT`.
+pub(crate) fn parse_layers_and_view(
     renderer: &Renderer,
     version: Version,
     params: &Params,
-) -> Result<(String, View), Exception> {
-    let layers = params.require("layers")?;
-    if layers.contains(',') {
+) -> Result<(Vec<String>, View), Exception> {
+    let text = params.require("layers")?;
+    let layers: Vec<String> = text.split(',').map(str::to_owned).collect();
+    if layers.iter().any(String::is_empty) {
         return Err(Exception::new(
             "LayerNotDefined",
             "layers",
-            format!("LAYERS {layers:?}: one layer per request"),
+            format!("LAYERS {text:?}: an empty layer name"),
+        ));
+    }
+    if layers.len() > MAX_LAYERS {
+        return Err(Exception::new(
+            "InvalidParameterValue",
+            "layers",
+            format!(
+                "LAYERS: {} layers, at most {MAX_LAYERS} in one map",
+                layers.len()
+            ),
         ));
     }
     let crs = params::crs(params.require(version.crs_key())?, version.crs_key())?;
@@ -114,7 +162,24 @@ pub(crate) fn parse_layer_and_view(
         width: params::size(params, "width", renderer.settings.max_size)?,
         height: params::size(params, "height", renderer.settings.max_size)?,
     };
-    Ok((layers.to_owned(), view))
+    Ok((layers, view))
+}
+
+/// `LAYERS` naming one layer, and the view (GetFeatureInfo).
+pub(crate) fn parse_layer_and_view(
+    renderer: &Renderer,
+    version: Version,
+    params: &Params,
+) -> Result<(String, View), Exception> {
+    let (mut layers, view) = parse_layers_and_view(renderer, version, params)?;
+    if layers.len() != 1 {
+        return Err(Exception::new(
+            "LayerNotDefined",
+            "layers",
+            format!("LAYERS: one layer, not {}", layers.len()),
+        ));
+    }
+    Ok((layers.remove(0), view))
 }
 
 fn parse_get_map(
@@ -138,7 +203,17 @@ fn parse_get_map(
             ));
         }
     };
-    let (layer, view) = parse_layer_and_view(renderer, version, params)?;
+    if let Some((name, why)) = REFUSED.iter().find(|(name, _)| params.get(name).is_some()) {
+        return Err(Exception::new(
+            "InvalidParameterValue",
+            name,
+            format!(
+                "{} is not supported by pvs: {why}",
+                name.to_ascii_uppercase()
+            ),
+        ));
+    }
+    let (layers, view) = parse_layers_and_view(renderer, version, params)?;
     let format = match params.require("format")?.to_ascii_lowercase().as_str() {
         "image/png" | "png" => Format::Png,
         "image/jpeg" | "jpeg" | "image/jpg" => Format::Jpeg,
@@ -151,12 +226,30 @@ fn parse_get_map(
             ));
         }
     };
-    Ok(GetMap {
-        map: MapRequest {
+    let styles = params::styles(params, layers.len())?;
+    let bands = params::dim_bands(params)?;
+    let ranges = params::dim_range(params)?;
+    let filter = params::cql(params)?;
+    let sort = params::sort_by(params)?;
+    let time = params::time(params)?;
+    let maps = layers
+        .into_iter()
+        .zip(styles)
+        .map(|(layer, style)| MapRequest {
             layer: MapLayer::Named(layer),
-            view,
-            time: params::time(params)?,
-        },
+            view: view.clone(),
+            time,
+            filter: filter.clone(),
+            sort: sort.clone(),
+            restyle: Restyle {
+                style,
+                bands: bands.clone(),
+                ranges: ranges.clone(),
+            },
+        })
+        .collect();
+    Ok(GetMap {
+        maps,
         format,
         transparent: params::transparent(params)?,
         background: params::bgcolor(params)?,
@@ -164,13 +257,28 @@ fn parse_get_map(
     })
 }
 
+/// Draws the maps of every layer, the first at the bottom; `None` when none shows anything.
+async fn draw_all(renderer: &Renderer, maps: &[MapRequest]) -> Result<Option<Rgba>, RenderError> {
+    let mut image: Option<Rgba> = None;
+    for map in maps {
+        if let Some(drawn) = renderer.draw(map).await? {
+            match &mut image {
+                Some(under) => under.overlay(&drawn),
+                None => image = Some(drawn),
+            }
+        }
+    }
+    Ok(image)
+}
+
 async fn get_map(renderer: &Renderer, version: Version, params: &Params) -> Response {
     let request = match parse_get_map(renderer, version, params) {
         Ok(request) => request,
         Err(error) => return exception(version, &error),
     };
-    let (width, height) = (request.map.view.width, request.map.view.height);
-    match renderer.draw(&request.map).await {
+    let view = &request.maps[0].view;
+    let (width, height) = (view.width, view.height);
+    match draw_all(renderer, &request.maps).await {
         Ok(image) => {
             let image = image.unwrap_or_else(|| Rgba::transparent(width, height));
             image_response(StatusCode::OK, image, &request).await
@@ -201,6 +309,13 @@ fn exception_of(error: &RenderError) -> Exception {
         RenderError::UnknownLayer(_) => Exception::new("LayerNotDefined", "layers", message),
         RenderError::Time(_) => Exception::new("InvalidDimensionValue", "time", message),
         RenderError::Crs { .. } => Exception::new("InvalidCRS", "crs", message),
+        RenderError::Style {
+            parameter: "styles",
+            ..
+        } => Exception::new("StyleNotDefined", "styles", message),
+        RenderError::Style { parameter, .. } => {
+            Exception::new("InvalidParameterValue", parameter, message)
+        }
         _ => Exception::server(message),
     }
 }
@@ -374,28 +489,102 @@ fn layer_xml(version: Version, name: &str, title: &str, extent: &Extent, indent:
     xml
 }
 
+/// The `<Style>` elements of a layer: for outlines, the colours they can be drawn in; for a
+/// layer of one channel, `default` and the colormaps, each with its legend; none otherwise.
+fn styles_xml(url: &str, layer: &str, look: &Look, style: Option<&Style>, indent: &str) -> String {
+    let entry = |name: &str, legend: bool| {
+        let legend = if legend {
+            let href = format!(
+                "{url}?service=WMS&request=GetLegendGraphic&version=1.3.0&format=image/png&layer={}&style={}",
+                percent(layer),
+                percent(name)
+            );
+            let href = escape(&href);
+            format!(
+                "<LegendURL width=\"{}\" height=\"{}\"><Format>image/png</Format><OnlineResource xlink:type=\"simple\" xlink:href=\"{href}\"/></LegendURL>",
+                crate::legend::WIDTH,
+                crate::legend::HEIGHT
+            )
+        } else {
+            String::new()
+        };
+        let name = escape(name);
+        format!("{indent}  <Style><Name>{name}</Name><Title>{name}</Title>{legend}</Style>\n")
+    };
+    if *look == Look::Outlines {
+        return OUTLINE_COLOURS
+            .iter()
+            .map(|(name, _)| entry(name, false))
+            .collect();
+    }
+    let single = style.is_some_and(|s| s.channels().is_some_and(|c| c.len() == 1));
+    if !single {
+        return String::new();
+    }
+    std::iter::once(entry("default", true))
+        .chain(Colormap::ALL.iter().map(|(name, _)| entry(name, true)))
+        .collect()
+}
+
+/// `text` percent-encoded for a query value.
+fn percent(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
 /// The capabilities document of `version`: a root layer holding, per collection, the
-/// collection's layer (its newest products as child layers) and its outlines layer.
+/// collection's layer, and inside it its looks (outlines, outlined, one per browse type in
+/// `styles`) and its newest products as child layers; each layer with the styles it can be
+/// drawn in.
 pub fn capabilities(
     version: Version,
     title: &str,
     url: &str,
     collections: &[(CollectionInfo, Vec<Product>)],
+    styles: &BTreeMap<String, Looks>,
 ) -> String {
     let title = escape(title);
-    let url = escape(url);
+    let url_attribute = escape(url);
     let formats =
         "<Format>image/png</Format><Format>image/jpeg</Format><Format>image/webp</Format>";
     let operation = |name: &str, formats: &str| {
         format!(
-            "      <{name}>{formats}<DCPType><HTTP><Get><OnlineResource xlink:type=\"simple\" xlink:href=\"{url}?\"/></Get></HTTP></DCPType></{name}>\n"
+            "      <{name}>{formats}<DCPType><HTTP><Get><OnlineResource xlink:type=\"simple\" xlink:href=\"{url_attribute}?\"/></Get></HTTP></DCPType></{name}>\n"
         )
     };
     let mut layers = String::new();
     for (info, products) in collections {
         let name = &info.collection.name;
         let extent = Extent::of_collection(info);
+        let looks = styles.get(name);
         layers.push_str(&layer_xml(version, name, name, &extent, "      "));
+        layers.push_str(&styles_xml(
+            url,
+            name,
+            &Look::Default,
+            looks.map(|l| &l.default),
+            "      ",
+        ));
+        let mut sub_layers = vec![
+            (Look::Outlines, format!("{name} footprints"), None),
+            (
+                Look::Outlined,
+                format!("{name} with footprints"),
+                looks.map(|l| &l.default),
+            ),
+        ];
+        for (browse, style) in looks.map(|l| &l.browses).into_iter().flatten() {
+            sub_layers.push((
+                Look::Browse(browse.clone()),
+                format!("{name} {browse}"),
+                Some(style),
+            ));
+        }
+        for (look, title, style) in sub_layers {
+            let layer = look.layer_name(name);
+            layers.push_str(&layer_xml(version, &layer, &title, &extent, "        "));
+            layers.push_str(&styles_xml(url, &layer, &look, style, "        "));
+            layers.push_str("        </Layer>\n");
+        }
         for product in products {
             layers.push_str(&layer_xml(
                 version,
@@ -407,17 +596,8 @@ pub fn capabilities(
             layers.push_str("        </Layer>\n");
         }
         layers.push_str("      </Layer>\n");
-        let outlines = outlines_layer(name);
-        let outlines_title = format!("{name} footprints");
-        layers.push_str(&layer_xml(
-            version,
-            &outlines,
-            &outlines_title,
-            &extent,
-            "      ",
-        ));
-        layers.push_str("      </Layer>\n");
     }
+    let url = &url_attribute;
     match version {
         Version::V130 => {
             let crs: String = LISTED_CRS
@@ -438,13 +618,14 @@ pub fn capabilities(
                 .map(|c| format!("<SRS>{c}</SRS>"))
                 .collect();
             format!(
-                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!DOCTYPE WMT_MS_Capabilities SYSTEM \"http://schemas.opengis.net/wms/1.1.1/WMS_MS_Capabilities.dtd\">\n<WMT_MS_Capabilities version=\"1.1.1\">\n  <Service>\n    <Name>OGC:WMS</Name>\n    <Title>{title}</Title>\n    <OnlineResource xlink:type=\"simple\" xlink:href=\"{url}\"/>\n  </Service>\n  <Capability>\n    <Request>\n{}{}{}    </Request>\n    <Exception><Format>application/vnd.ogc.se_xml</Format><Format>application/vnd.ogc.se_inimage</Format><Format>application/vnd.ogc.se_blank</Format></Exception>\n    <Layer>\n      <Title>{title}</Title>\n      {srs}\n      <LatLonBoundingBox minx=\"-180\" miny=\"-90\" maxx=\"180\" maxy=\"90\"/>\n{layers}    </Layer>\n  </Capability>\n</WMT_MS_Capabilities>\n",
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!DOCTYPE WMT_MS_Capabilities SYSTEM \"http://schemas.opengis.net/wms/1.1.1/WMS_MS_Capabilities.dtd\">\n<WMT_MS_Capabilities version=\"1.1.1\">\n  <Service>\n    <Name>OGC:WMS</Name>\n    <Title>{title}</Title>\n    <OnlineResource xlink:type=\"simple\" xlink:href=\"{url}\"/>\n  </Service>\n  <Capability>\n    <Request>\n{}{}{}{}    </Request>\n    <Exception><Format>application/vnd.ogc.se_xml</Format><Format>application/vnd.ogc.se_inimage</Format><Format>application/vnd.ogc.se_blank</Format></Exception>\n    <Layer>\n      <Title>{title}</Title>\n      {srs}\n      <LatLonBoundingBox minx=\"-180\" miny=\"-90\" maxx=\"180\" maxy=\"90\"/>\n{layers}    </Layer>\n  </Capability>\n</WMT_MS_Capabilities>\n",
                 operation(
                     "GetCapabilities",
                     "<Format>application/vnd.ogc.wms_xml</Format>"
                 ),
                 operation("GetMap", formats),
                 operation("GetFeatureInfo", INFO_FORMATS),
+                operation("GetLegendGraphic", "<Format>image/png</Format>"),
             )
             // The 1.1.1 DTD declares the xlink namespace on each OnlineResource.
             .replace(

@@ -37,22 +37,26 @@ fn flat_raster(path: &std::path::Path) {
 }
 
 fn map(layer: MapLayer, bbox: [f64; 4]) -> MapRequest {
-    MapRequest {
+    MapRequest::new(
         layer,
-        view: View {
+        View {
             epsg: 4326,
             bbox,
             width: 64,
             height: 64,
         },
-        time: None,
-    }
+        None,
+    )
 }
 
 fn collection(name: &str, outlines: bool) -> MapLayer {
     MapLayer::Collection {
         name: name.to_owned(),
-        outlines,
+        look: if outlines {
+            pvs_ogc::layer::Look::Outlines
+        } else {
+            pvs_ogc::layer::Look::Default
+        },
     }
 }
 

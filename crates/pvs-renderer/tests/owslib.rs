@@ -35,8 +35,16 @@ async fn owslib_reads_the_capabilities_and_fetches_a_map() {
         assert_eq!(result["version"], version, "{result}");
         assert_eq!(
             result["layers"],
-            // Per collection: its layer, its product layers, its outlines.
-            serde_json::json!(["EMPTY", "EMPTY__outlines", "SAR", "SAR__outlines", "b_id_1"]),
+            // Per collection: its layer, its outlines and outlined layers, its products.
+            serde_json::json!([
+                "EMPTY",
+                "EMPTY__outlined",
+                "EMPTY__outlines",
+                "SAR",
+                "SAR__outlined",
+                "SAR__outlines",
+                "b_id_1"
+            ]),
             "{result}"
         );
         assert_eq!(result["map_is_png"], true, "{result}");

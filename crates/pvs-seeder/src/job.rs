@@ -13,7 +13,7 @@ const MAX_VALUE_CHARS: usize = 256;
 /// format, optionally only within `bbox`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SeedJob {
-    /// The collections (cache layers) to seed.
+    /// The layers to seed: collections, or a collection's layers (`<collection>__<browse>`).
     pub collections: Vec<String>,
     /// First instant of the interval (inclusive).
     pub start: DateTime<Utc>,

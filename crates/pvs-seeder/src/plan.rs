@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use geo::BoundingRect;
 use pvs_catalog::{Bbox, Catalog, MAX_LIMIT, Product, ProductQuery, TimeFilter, TimeRelation};
-use pvs_ogc::layer::outlines_layer;
+use pvs_ogc::layer::{collection_of, outlines_layer};
 use pvs_tiles::time::interval_value;
 use pvs_tiles::{Tile, TileFormat, TileKey, TileMatrixSet, TileTime};
 
@@ -212,8 +212,11 @@ pub async fn plan(catalog: &dyn Catalog, job: &SeedJob) -> Result<Plan, PlanErro
         formats: job.formats.clone(),
         ..Plan::default()
     };
-    for collection in &job.collections {
-        let mut layers = vec![collection.clone()];
+    for layer in &job.collections {
+        // A collection, or one of its layers (`<collection>__<browse>`, as mapcache_seed's
+        // tilesets): its products are the collection's.
+        let collection = &collection_of(layer).to_owned();
+        let mut layers = vec![layer.clone()];
         if job.outlines {
             layers.push(outlines_layer(collection));
         }

@@ -134,8 +134,20 @@ impl Seeder {
         })?;
         let mut seeded = Vec::new();
         for (collection, zoom) in self.seeded_collections() {
+            // The collection's own layer and one per browse type.
+            let browses = self
+                .collections
+                .collections
+                .get(&collection)
+                .into_iter()
+                .flat_map(|c| c.browses.keys());
+            let layers = std::iter::once(collection.clone())
+                .chain(browses.map(|browse| {
+                    pvs_ogc::layer::Look::Browse(browse.clone()).layer_name(&collection)
+                }))
+                .collect();
             let job = SeedJob {
-                collections: vec![collection.clone()],
+                collections: layers,
                 start,
                 end,
                 zoom,

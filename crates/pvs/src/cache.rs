@@ -15,8 +15,9 @@ use pvs_service::public_url::PublicUrl;
 
 use crate::backends::{self, StartError};
 
-/// The cache's settings from `CACHE_MAX_AGE` and `CACHE_MAX_ZOOM`.
-pub fn settings(env: &Env) -> Result<Settings, ConfigError> {
+/// The cache's settings from `CACHE_MAX_AGE`, `CACHE_MAX_ZOOM`, `PUBLIC_URL` and the browse
+/// types of `COLLECTIONS_FILE`.
+pub fn settings(env: &Env) -> Result<Settings, StartError> {
     let max_age: u32 = env.get(&vars::CACHE_MAX_AGE)?;
     let max_zoom: u8 = env.get(&vars::CACHE_MAX_ZOOM)?;
     if max_zoom > pvs_tiles::tms::MAX_ZOOM {
@@ -26,12 +27,20 @@ pub fn settings(env: &Env) -> Result<Settings, ConfigError> {
                 "must be a zoom level from 0 to {}",
                 pvs_tiles::tms::MAX_ZOOM
             ),
-        ));
+        )
+        .into());
     }
+    let browses = crate::registrar::collections(env)?
+        .collections
+        .into_iter()
+        .filter(|(_, config)| !config.browses.is_empty())
+        .map(|(name, config)| (name, config.browses.into_keys().collect()))
+        .collect();
     Ok(Settings {
         max_age,
         max_zoom,
         public_url: PublicUrl::from_env(env)?,
+        browses,
         ..Settings::default()
     })
 }

@@ -125,3 +125,46 @@ impl Server {
         pvs_test_support::net::get(&format!("{}/ows?{query}", self.base)).await
     }
 }
+
+/// The OGC schemas `scripts/setup.sh` fetches.
+pub fn schemas() -> PathBuf {
+    let dir = std::env::var_os("PVS_OGC_SCHEMAS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/pvs/ogc-schemas")
+        });
+    assert!(
+        dir.join("wms/1.3.0/capabilities_1_3_0.xsd").is_file(),
+        "the OGC schemas are not in {} (run scripts/setup.sh)",
+        dir.display()
+    );
+    dir
+}
+
+/// The xmllint check of WMS capabilities of `version`: 1.3.0 against
+/// `capabilities_1_3_0.xsd`, 1.1.1 against `WMS_MS_Capabilities.dtd`.
+pub fn capabilities_check(version: &str) -> [&'static str; 2] {
+    match version {
+        "1.3.0" => ["--schema", "wms/1.3.0/capabilities_1_3_0.xsd"],
+        _ => ["--dtdvalid", "wms/1.1.1/WMS_MS_Capabilities.dtd"],
+    }
+}
+
+/// Checks `xml`, a WMS capabilities document of `version`, with xmllint against the OGC
+/// schema (in `dir`, a scratch folder); panics with xmllint's complaint.
+pub fn assert_valid_capabilities(version: &str, xml: &str, dir: &Path) {
+    let [option, schema] = capabilities_check(version);
+    let file = dir.join(format!("capabilities-{version}.xml"));
+    std::fs::write(&file, xml).unwrap();
+    let output = std::process::Command::new("xmllint")
+        .args(["--noout", "--nonet", option])
+        .arg(schemas().join(schema))
+        .arg(&file)
+        .output()
+        .expect("xmllint (libxml2-utils, scripts/setup.sh)");
+    assert!(
+        output.status.success(),
+        "{version} capabilities are not valid:\n{}\n{xml}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

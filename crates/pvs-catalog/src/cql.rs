@@ -1,0 +1,539 @@
+//! CQL2 and ECQL filters (text or JSON, parsed by the `cql2` crate into one [`Expr`]) into
+//! the catalog's typed [`Filter`]: what pvs can evaluate in its database. Everything else
+//! (spatial and temporal functions, arithmetic, `CASEI`, property-to-property
+//! comparisons...) is refused with a message naming it.
+//!
+//! Property names are resolved by the front end: STAC names for the STAC API
+//! ([`stac_field`]), EOxServer's camelCase names for WMS and OpenSearch `cql`
+//! ([`eo_field`], which also takes the STAC names).
+
+use chrono::{DateTime, NaiveDate, Utc};
+use cql2::Expr;
+
+use crate::filter::{Comparison, Field, Filter, Kind, Literal};
+
+/// How a front end names fields: the field of a property name, or why there is none.
+pub type Names<'a> = &'a dyn Fn(&str) -> Result<Field, String>;
+
+/// EOxServer's names of product metadata in `cql` (WMS, OpenSearch), as the OpenSearch EO
+/// parameters name them, each with the STAC name of the field it is.
+pub const EO_NAMES: [(&str, &str); 16] = [
+    ("identifier", "id"),
+    ("parentIdentifier", "collection"),
+    ("beginTime", "start_datetime"),
+    ("endTime", "end_datetime"),
+    ("productType", "product:type"),
+    ("platform", "platform"),
+    ("processingLevel", "processing:level"),
+    ("sensorMode", "sar:instrument_mode"),
+    ("orbitDirection", "sat:orbit_state"),
+    ("orbitNumber", "sat:absolute_orbit"),
+    ("track", "sat:relative_orbit"),
+    ("cloudCover", "eo:cloud_cover"),
+    ("snowCover", "eo:snow_cover"),
+    ("illuminationAzimuthAngle", "view:sun_azimuth"),
+    ("illuminationElevationAngle", "view:sun_elevation"),
+    ("incidenceAngle", "view:incidence_angle"),
+];
+
+/// The catalog field of a STAC queryable's name (`properties.` in front is allowed).
+pub fn stac_field(name: &str) -> Result<Field, String> {
+    let name = name.strip_prefix("properties.").unwrap_or(name);
+    Field::parse(name)
+        .map_err(|_| format!("the property {name:?} is not queryable (see /stac/queryables)"))
+}
+
+/// The catalog field of an EOxServer name ([`EO_NAMES`]) or a STAC name.
+pub fn eo_field(name: &str) -> Result<Field, String> {
+    let stac = EO_NAMES
+        .iter()
+        .find(|(eo, _)| *eo == name)
+        .map_or(name, |(_, stac)| stac);
+    Field::parse(stac).map_err(|_| {
+        let known: Vec<&str> = EO_NAMES.iter().map(|(eo, _)| *eo).collect();
+        format!(
+            "{name:?} is not a queryable name: one of {} (or a STAC name)",
+            known.join(", ")
+        )
+    })
+}
+
+/// Parses ECQL as EOxServer's users write it (the part CQL2 text shares with it), resolving
+/// names with [`eo_field`]. Text compared with the orbit direction is matched in the case it
+/// is stored in (`orbitDirection = 'ASCENDING'` finds `ascending`).
+pub fn eo_filter(text: &str) -> Result<Filter, String> {
+    let filter = to_filter(&parse_text(text)?, &eo_field)?;
+    Ok(lowercase_orbit_states(filter))
+}
+
+/// The filter with its text values for `sat:orbit_state` in lower case, as stored.
+fn lowercase_orbit_states(filter: Filter) -> Filter {
+    let orbit_state = Field::parse("sat:orbit_state").ok();
+    let lower = |field: &Field, value: Literal| match value {
+        Literal::Text(text) if Some(*field) == orbit_state => {
+            Literal::Text(text.to_ascii_lowercase())
+        }
+        other => other,
+    };
+    match filter {
+        Filter::And(filters) => {
+            Filter::And(filters.into_iter().map(lowercase_orbit_states).collect())
+        }
+        Filter::Or(filters) => {
+            Filter::Or(filters.into_iter().map(lowercase_orbit_states).collect())
+        }
+        Filter::Not(filter) => Filter::Not(Box::new(lowercase_orbit_states(*filter))),
+        Filter::Compare { field, op, value } => Filter::Compare {
+            field,
+            op,
+            value: lower(&field, value),
+        },
+        Filter::In { field, values } => Filter::In {
+            field,
+            values: values.into_iter().map(|v| lower(&field, v)).collect(),
+        },
+        Filter::Like { field, pattern } if Some(field) == orbit_state => Filter::Like {
+            field,
+            pattern: pattern.to_ascii_lowercase(),
+        },
+        other => other,
+    }
+}
+
+/// Parses CQL2 text.
+pub fn parse_text(text: &str) -> Result<Expr, String> {
+    cql2::parse_text(text).map_err(|error| format!("not valid CQL2 text: {error}"))
+}
+
+/// Parses CQL2 JSON.
+pub fn parse_json(value: serde_json::Value) -> Result<Expr, String> {
+    serde_json::from_value(value).map_err(|error| format!("not valid CQL2 JSON: {error}"))
+}
+
+/// The catalog filter of a CQL2 expression, its property names resolved by `names`, or why
+/// pvs cannot evaluate it.
+pub fn to_filter(expr: &Expr, names: Names<'_>) -> Result<Filter, String> {
+    let filter = convert(expr, names)?;
+    filter.validate().map_err(|error| error.to_string())?;
+    Ok(filter)
+}
+
+fn convert(expr: &Expr, names: Names<'_>) -> Result<Filter, String> {
+    match expr {
+        Expr::Bool(true) => Ok(Filter::And(Vec::new())),
+        Expr::Bool(false) => Ok(Filter::Or(Vec::new())),
+        Expr::Operation { op, args } => operation(op, args, names),
+        other => Err(format!("{} is not a condition", describe(other))),
+    }
+}
+
+fn operation(op: &str, args: &[Box<Expr>], names: Names<'_>) -> Result<Filter, String> {
+    let arity = |n: usize| {
+        if args.len() == n {
+            Ok(())
+        } else {
+            Err(format!("{op} takes {n} arguments, not {}", args.len()))
+        }
+    };
+    match op {
+        "and" | "or" => {
+            let filters = args
+                .iter()
+                .map(|arg| convert(arg, names))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(if op == "and" {
+                Filter::And(filters)
+            } else {
+                Filter::Or(filters)
+            })
+        }
+        "not" => {
+            arity(1)?;
+            Ok(Filter::Not(Box::new(convert(&args[0], names)?)))
+        }
+        "=" | "<>" | "<" | "<=" | ">" | ">=" => {
+            arity(2)?;
+            // A function or arithmetic on either side: name it.
+            if let Some(inner) = args.iter().find_map(|arg| match arg.as_ref() {
+                Expr::Operation { op, .. } => Some(op),
+                _ => None,
+            }) {
+                return Err(unsupported(inner));
+            }
+            let op = comparison(op);
+            match (property(&args[0]), property(&args[1])) {
+                (Some(_), Some(_)) => Err(format!(
+                    "comparing two properties ({} {} {}) is not supported",
+                    describe(&args[0]),
+                    op.as_sql(),
+                    describe(&args[1])
+                )),
+                (Some(name), None) => {
+                    let field = names(name)?;
+                    Ok(Filter::Compare {
+                        field,
+                        op,
+                        value: literal(&field, &args[1])?,
+                    })
+                }
+                (None, Some(name)) => {
+                    // `5 < eo:cloud_cover` is `eo:cloud_cover > 5`.
+                    let field = names(name)?;
+                    Ok(Filter::Compare {
+                        field,
+                        op: flipped(op),
+                        value: literal(&field, &args[0])?,
+                    })
+                }
+                (None, None) => Err(format!(
+                    "a comparison needs a property: {} {} {}",
+                    describe(&args[0]),
+                    op.as_sql(),
+                    describe(&args[1])
+                )),
+            }
+        }
+        "between" => {
+            arity(3)?;
+            let field = subject(op, &args[0], names)?;
+            Ok(Filter::Between {
+                field,
+                low: literal(&field, &args[1])?,
+                high: literal(&field, &args[2])?,
+            })
+        }
+        "in" => {
+            arity(2)?;
+            let field = subject(op, &args[0], names)?;
+            let Expr::Array(items) = args[1].as_ref() else {
+                return Err(format!("IN takes a list, not {}", describe(&args[1])));
+            };
+            let values = items
+                .iter()
+                .map(|item| literal(&field, item))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(Filter::In { field, values })
+        }
+        "like" => {
+            arity(2)?;
+            let field = subject(op, &args[0], names)?;
+            match args[1].as_ref() {
+                Expr::Literal(pattern) => Ok(Filter::Like {
+                    field,
+                    pattern: pattern.clone(),
+                }),
+                other => Err(format!(
+                    "LIKE takes a string pattern, not {}",
+                    describe(other)
+                )),
+            }
+        }
+        "isNull" => {
+            arity(1)?;
+            Ok(Filter::IsNull(subject(op, &args[0], names)?))
+        }
+        other => Err(unsupported(other)),
+    }
+}
+
+fn unsupported(op: &str) -> String {
+    let lower = op.to_ascii_lowercase();
+    if lower.starts_with("s_") {
+        format!(
+            "the spatial function {op} is not supported in a filter; use the bbox or intersects parameters"
+        )
+    } else if lower.starts_with("t_") {
+        format!(
+            "the temporal function {op} is not supported in a filter; use the datetime parameter or compare start_datetime and end_datetime"
+        )
+    } else if lower.starts_with("a_") {
+        format!("the array function {op} is not supported")
+    } else if matches!(lower.as_str(), "casei" | "accenti") {
+        format!("{op} is not supported: comparisons are case- and accent-sensitive")
+    } else if matches!(lower.as_str(), "+" | "-" | "*" | "/" | "%" | "^" | "div") {
+        format!("arithmetic ({op}) is not supported")
+    } else {
+        format!("the operator or function {op:?} is not supported")
+    }
+}
+
+fn comparison(op: &str) -> Comparison {
+    match op {
+        "=" => Comparison::Eq,
+        "<>" => Comparison::Ne,
+        "<" => Comparison::Lt,
+        "<=" => Comparison::Le,
+        ">" => Comparison::Gt,
+        _ => Comparison::Ge,
+    }
+}
+
+/// The comparison with its sides swapped.
+fn flipped(op: Comparison) -> Comparison {
+    match op {
+        Comparison::Lt => Comparison::Gt,
+        Comparison::Le => Comparison::Ge,
+        Comparison::Gt => Comparison::Lt,
+        Comparison::Ge => Comparison::Le,
+        other => other,
+    }
+}
+
+/// The property an expression names, if it is one.
+fn property(expr: &Expr) -> Option<&str> {
+    match expr {
+        Expr::Property { property } => Some(property),
+        _ => None,
+    }
+}
+
+/// The field of an operator's first argument, which must be a property.
+fn subject(op: &str, expr: &Expr, names: Names<'_>) -> Result<Field, String> {
+    if let Expr::Operation { op, .. } = expr {
+        return Err(unsupported(op));
+    }
+    match property(expr) {
+        Some(name) => names(name),
+        None => Err(format!(
+            "{} applies to a property, not {}",
+            op.to_uppercase(),
+            describe(expr)
+        )),
+    }
+}
+
+/// A literal for `field`, of its kind.
+fn literal(field: &Field, expr: &Expr) -> Result<Literal, String> {
+    let wrong = |expr: &Expr| {
+        format!(
+            "{field} is a {}, compared with {}",
+            field.kind().as_str(),
+            describe(expr)
+        )
+    };
+    match (field.kind(), expr) {
+        (Kind::Number, Expr::Float(number)) => Ok(Literal::Number(*number)),
+        (Kind::Text, Expr::Literal(text)) => Ok(Literal::Text(text.clone())),
+        (Kind::Timestamp, Expr::Timestamp { timestamp }) => match timestamp.as_ref() {
+            Expr::Literal(text) => instant(text).map(Literal::Timestamp),
+            other => Err(wrong(other)),
+        },
+        (Kind::Timestamp, Expr::Date { date }) => match date.as_ref() {
+            Expr::Literal(text) => NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                .map(|day| {
+                    Literal::Timestamp(day.and_hms_opt(0, 0, 0).expect("midnight").and_utc())
+                })
+                .map_err(|error| format!("DATE({text:?}): {error}")),
+            other => Err(wrong(other)),
+        },
+        // A plain string compared with a time: read as an RFC 3339 instant.
+        (Kind::Timestamp, Expr::Literal(text)) => instant(text).map(Literal::Timestamp),
+        (_, other) => Err(wrong(other)),
+    }
+}
+
+fn instant(text: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|time| time.with_timezone(&Utc))
+        .map_err(|error| format!("TIMESTAMP({text:?}) is not an RFC 3339 date-time: {error}"))
+}
+
+/// A short description of an expression for messages.
+fn describe(expr: &Expr) -> String {
+    match expr {
+        Expr::Property { property } => format!("the property {property:?}"),
+        Expr::Float(number) => format!("the number {number}"),
+        Expr::Literal(text) => format!("the string {text:?}"),
+        Expr::Bool(value) => format!("the boolean {value}"),
+        Expr::Null => "NULL".to_owned(),
+        Expr::Timestamp { .. } => "a TIMESTAMP".to_owned(),
+        Expr::Date { .. } => "a DATE".to_owned(),
+        Expr::Interval { .. } => "an INTERVAL".to_owned(),
+        Expr::Array(_) => "a list".to_owned(),
+        Expr::Geometry(_) | Expr::BBox { .. } => "a geometry".to_owned(),
+        Expr::Operation { op, .. } => format!("the expression {op}(...)"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn text(filter: &str) -> Result<Filter, String> {
+        to_filter(&parse_text(filter)?, &stac_field)
+    }
+
+    fn field(name: &str) -> Field {
+        Field::parse(name).unwrap()
+    }
+
+    #[test]
+    fn every_supported_construct() {
+        let cloud = field("eo:cloud_cover");
+        let lt10 = Filter::Compare {
+            field: cloud,
+            op: Comparison::Lt,
+            value: Literal::Number(10.0),
+        };
+        for (cql, expected) in [
+            ("eo:cloud_cover < 10", lt10.clone()),
+            ("10 > eo:cloud_cover", lt10.clone()),
+            ("properties.eo:cloud_cover < 10", lt10.clone()),
+            (
+                "eo:cloud_cover < 10 AND NOT (platform = 'x') OR id LIKE 'P%'",
+                Filter::Or(vec![
+                    Filter::And(vec![
+                        lt10.clone(),
+                        Filter::Not(Box::new(Filter::Compare {
+                            field: field("platform"),
+                            op: Comparison::Eq,
+                            value: Literal::Text("x".into()),
+                        })),
+                    ]),
+                    Filter::Like {
+                        field: Field::Id,
+                        pattern: "P%".into(),
+                    },
+                ]),
+            ),
+            (
+                "gsd BETWEEN 1 AND 2.5",
+                Filter::Between {
+                    field: field("gsd"),
+                    low: Literal::Number(1.0),
+                    high: Literal::Number(2.5),
+                },
+            ),
+            (
+                "platform IN ('a', 'b')",
+                Filter::In {
+                    field: field("platform"),
+                    values: vec![Literal::Text("a".into()), Literal::Text("b".into())],
+                },
+            ),
+            ("eo:cloud_cover IS NULL", Filter::IsNull(cloud)),
+            (
+                "eo:cloud_cover IS NOT NULL",
+                Filter::Not(Box::new(Filter::IsNull(cloud))),
+            ),
+            (
+                "datetime > TIMESTAMP('2024-01-01T00:00:00Z')",
+                Filter::Compare {
+                    field: Field::Start,
+                    op: Comparison::Gt,
+                    value: Literal::Timestamp("2024-01-01T00:00:00Z".parse().unwrap()),
+                },
+            ),
+            (
+                "end_datetime <= DATE('2024-01-02')",
+                Filter::Compare {
+                    field: Field::End,
+                    op: Comparison::Le,
+                    value: Literal::Timestamp("2024-01-02T00:00:00Z".parse().unwrap()),
+                },
+            ),
+            ("true", Filter::And(vec![])),
+        ] {
+            assert_eq!(text(cql), Ok(expected), "{cql}");
+        }
+        let json = json!({"op": "and", "args": [
+            {"op": "<", "args": [{"property": "eo:cloud_cover"}, 10]},
+            {"op": "isNull", "args": [{"property": "platform"}]}
+        ]});
+        assert_eq!(
+            to_filter(&parse_json(json).unwrap(), &stac_field),
+            Ok(Filter::And(vec![lt10, Filter::IsNull(field("platform"))]))
+        );
+    }
+
+    #[test]
+    fn what_is_not_supported_is_named() {
+        for (cql, expected) in [
+            ("S_INTERSECTS(geometry, POINT(0 0))", "spatial function"),
+            (
+                "T_INTERSECTS(datetime, INTERVAL('2020-01-01', '2021-01-01'))",
+                "temporal function",
+            ),
+            ("CASEI(platform) = CASEI('x')", "case- and accent-sensitive"),
+            ("'a' = 'b'", "a comparison needs a property"),
+            ("eo:cloud_cover + 1 > 2", "arithmetic"),
+            ("eo:cloud_cover = gsd", "comparing two properties"),
+            ("nope = 1", "\"nope\" is not queryable"),
+            (
+                "platform = 1",
+                "platform is a string, compared with the number 1",
+            ),
+            ("eo:cloud_cover = 'a'", "compared with the string \"a\""),
+            ("datetime > TIMESTAMP('yesterday')", "RFC 3339"),
+            ("eo:cloud_cover LIKE 'a%'", "LIKE applies to strings"),
+            ("'a'", "is not a condition"),
+        ] {
+            let error = text(cql).unwrap_err();
+            assert!(error.contains(expected), "{cql}: {error}");
+        }
+        assert!(parse_text("eo:cloud_cover <<").is_err());
+        assert!(parse_json(json!({"op": 3})).is_err());
+    }
+
+    #[test]
+    fn eoxserver_names_and_ecql() {
+        let cloud = field("eo:cloud_cover");
+        assert_eq!(
+            eo_filter("cloudCover<20 AND orbitDirection='ASCENDING'"),
+            Ok(Filter::And(vec![
+                Filter::Compare {
+                    field: cloud,
+                    op: Comparison::Lt,
+                    value: Literal::Number(20.0),
+                },
+                Filter::Compare {
+                    field: field("sat:orbit_state"),
+                    op: Comparison::Eq,
+                    value: Literal::Text("ascending".into()),
+                },
+            ]))
+        );
+        assert_eq!(
+            eo_filter("orbitDirection IN ('DESCENDING') OR identifier LIKE 'S2%'"),
+            Ok(Filter::Or(vec![
+                Filter::In {
+                    field: field("sat:orbit_state"),
+                    values: vec![Literal::Text("descending".into())],
+                },
+                Filter::Like {
+                    field: Field::Id,
+                    pattern: "S2%".into(),
+                },
+            ]))
+        );
+        assert_eq!(
+            eo_filter("eo:cloud_cover BETWEEN 0 AND 10"),
+            Ok(Filter::Between {
+                field: cloud,
+                low: Literal::Number(0.0),
+                high: Literal::Number(10.0),
+            })
+        );
+        assert_eq!(
+            eo_filter("NOT (beginTime < '2020-01-01T00:00:00Z')"),
+            Ok(Filter::Not(Box::new(Filter::Compare {
+                field: Field::Start,
+                op: Comparison::Lt,
+                value: Literal::Timestamp("2020-01-01T00:00:00Z".parse().unwrap()),
+            })))
+        );
+        for (bad, expected) in [
+            ("cloudiness < 3", "\"cloudiness\" is not a queryable name"),
+            ("cloudCover < 'x'", "compared with the string"),
+            ("cloudCover <", "not valid CQL2 text"),
+        ] {
+            let error = eo_filter(bad).unwrap_err();
+            assert!(error.contains(expected), "{bad}: {error}");
+        }
+        for (eo, stac) in EO_NAMES {
+            assert_eq!(eo_field(eo).ok(), Field::parse(stac).ok(), "{eo}");
+        }
+    }
+}
