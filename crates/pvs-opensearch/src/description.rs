@@ -4,11 +4,11 @@
 use pvs_ogc::xml::escape;
 
 use super::eo::{self, EoParam, Values};
-use super::geometry::MAX_RADIUS_M;
 #[cfg(test)]
 use super::geometry::MAX_WKT_POINTS;
+use super::geometry::{MAX_RADIUS_M, METRES_PER_DEGREE};
 use super::request::{DEFAULT_COUNT, MAX_COUNT, MAX_START_INDEX, Param, Target};
-use super::{Context, Format};
+use super::{Context, Conventions, Format, IndexOffset, RadiusUnit};
 
 /// The namespaces declared on the root element.
 pub(crate) const NAMESPACES: &str = concat!(
@@ -63,7 +63,7 @@ fn eo_parameter(eo: &EoParam) -> String {
 
 /// The `param:Parameter` element of `param` in a search of `target`: its bounds, options and
 /// title.
-fn parameter(param: &Param, target: Target) -> String {
+fn parameter(param: &Param, target: Target, conventions: Conventions) -> String {
     if target == Target::Products
         && let Some(eo) = eo::find(param.name)
     {
@@ -81,9 +81,15 @@ fn parameter(param: &Param, target: Target) -> String {
             "Results per page (default 10)",
         ),
         "startIndex" => (
-            format!(" minInclusive=\"1\" maxInclusive=\"{MAX_START_INDEX}\""),
+            format!(
+                " minInclusive=\"{}\" maxInclusive=\"{MAX_START_INDEX}\"",
+                conventions.index_offset.value()
+            ),
             String::new(),
-            "Index of the first result (the first is 1)",
+            match conventions.index_offset {
+                IndexOffset::One => "Index of the first result (the first is 1)",
+                IndexOffset::Zero => "Index of the first result (the first is 0)",
+            },
         ),
         "startPage" => (
             format!(" minInclusive=\"1\" maxInclusive=\"{MAX_START_INDEX}\""),
@@ -117,11 +123,21 @@ fn parameter(param: &Param, target: Target) -> String {
             String::new(),
             "Longitude of the point or circle centre, EPSG:4326 degrees",
         ),
-        "radius" => (
-            format!(" minExclusive=\"0\" maxInclusive=\"{MAX_RADIUS_M}\""),
-            String::new(),
-            "Radius of the circle around lat/lon, in metres",
-        ),
+        "radius" => match conventions.radius {
+            RadiusUnit::Metres => (
+                format!(" minExclusive=\"0\" maxInclusive=\"{MAX_RADIUS_M}\""),
+                String::new(),
+                "Radius of the circle around lat/lon, in metres (also r)",
+            ),
+            RadiusUnit::Degrees => (
+                format!(
+                    " minExclusive=\"0\" maxInclusive=\"{}\"",
+                    MAX_RADIUS_M / METRES_PER_DEGREE
+                ),
+                String::new(),
+                "Radius of the circle around lat/lon, in degrees of arc (also r)",
+            ),
+        },
         "uid" => (String::new(), String::new(), "Identifier"),
         "start" => (
             String::new(),
@@ -177,14 +193,15 @@ pub(crate) fn document(context: &Context, target: Target) -> String {
     let parameters: String = target
         .params()
         .iter()
-        .map(|param| parameter(param, target))
+        .map(|param| parameter(param, target, context.conventions))
         .collect();
     let urls: String = Format::ALL
         .iter()
         .map(|format| {
             format!(
-                "  <Url type=\"{}\" rel=\"{rel}\" indexOffset=\"1\" pageOffset=\"1\" template=\"{}\">{parameters}\n  </Url>\n",
+                "  <Url type=\"{}\" rel=\"{rel}\" indexOffset=\"{}\" pageOffset=\"1\" template=\"{}\">{parameters}\n  </Url>\n",
                 format.media_type(),
+                context.conventions.index_offset.value(),
                 escape(template(context, *format, target))
             )
         })
@@ -230,7 +247,8 @@ mod tests {
                     name: "geom",
                     variable: "geo:geometry"
                 },
-                Target::Products
+                Target::Products,
+                Conventions::default()
             )
             .contains(&format!("at most {MAX_WKT_POINTS} points"))
         );

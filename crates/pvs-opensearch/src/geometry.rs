@@ -20,6 +20,9 @@ pub(crate) const CIRCLE_VERTICES: usize = 64;
 /// Mean Earth radius (IUGG), in metres: circles are drawn on a sphere of this radius.
 pub(crate) const EARTH_RADIUS_M: f64 = 6_371_008.8;
 
+/// The length of one degree of arc of a great circle on that sphere (about 111,195 m).
+pub(crate) const METRES_PER_DEGREE: f64 = EARTH_RADIUS_M * std::f64::consts::PI / 180.0;
+
 /// The WKT geometry types a `geom` may be.
 const SUPPORTED: &str = "use POINT, LINESTRING, POLYGON or MULTIPOLYGON";
 

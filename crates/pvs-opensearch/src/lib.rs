@@ -56,6 +56,57 @@ pub struct OpenSearch {
     /// How the answers name the service (`PUBLIC_URL`, else the request's proxy headers and
     /// `Host`).
     pub public_url: PublicUrl,
+    /// How requests are read where OpenSearch and EOxServer differ.
+    pub conventions: Conventions,
+}
+
+/// How requests are read where OpenSearch and EOxServer differ: EOxServer's clients page
+/// from 0 and give `r` in degrees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Conventions {
+    /// The `startIndex` of the first result: 1 (OpenSearch's default) or 0 (EOxServer's);
+    /// advertised as the templates' `indexOffset`.
+    pub index_offset: IndexOffset,
+    /// The unit of `radius` (also `r`).
+    pub radius: RadiusUnit,
+}
+
+impl Default for Conventions {
+    /// OpenSearch's: `startIndex` from 1, `radius` in metres.
+    fn default() -> Self {
+        Self {
+            index_offset: IndexOffset::One,
+            radius: RadiusUnit::Metres,
+        }
+    }
+}
+
+/// The `startIndex` of the first result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IndexOffset {
+    /// 0, as EOxServer counts.
+    Zero,
+    /// 1, OpenSearch 1.1's default.
+    One,
+}
+
+impl IndexOffset {
+    /// 0 or 1.
+    pub fn value(self) -> u64 {
+        match self {
+            IndexOffset::Zero => 0,
+            IndexOffset::One => 1,
+        }
+    }
+}
+
+/// The unit of a search radius.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RadiusUnit {
+    /// Metres on the ground, as the Geo extension says.
+    Metres,
+    /// Degrees of arc of a great circle (111,195 m each), as EOxServer's clients give `r`.
+    Degrees,
 }
 
 /// The OpenSearch routes under `/opensearch` (see the crate documentation), each also with a
@@ -146,6 +197,8 @@ pub(crate) struct Context {
     pub format: Format,
     /// Largest WMS `WIDTH`/`HEIGHT` (for the GetMap links).
     pub max_size: usize,
+    /// How requests are read (advertised in the description documents).
+    pub conventions: Conventions,
 }
 
 impl Context {
@@ -161,6 +214,7 @@ impl Context {
             collection,
             format,
             max_size: state.wms_max_size,
+            conventions: state.conventions,
         }
     }
 
@@ -177,23 +231,24 @@ impl Context {
         format!("{}/{}", self.description_url(), format.segment())
     }
 
-    /// The results URL in `format` with the request's parameters, `startIndex` replaced by
-    /// `start_index` when given (and `startPage` dropped then).
+    /// The results URL in `format` with the request's parameters, the page starting after
+    /// `offset` results when given (`startIndex` in the request's convention, `startPage`
+    /// dropped).
     pub(crate) fn page_url(
         &self,
         format: Format,
         request: &SearchRequest,
-        start_index: Option<u64>,
+        offset: Option<u64>,
     ) -> String {
         let mut query = url::form_urlencoded::Serializer::new(String::new());
         for (param, value) in &request.given {
-            if start_index.is_some() && matches!(param.name, "startIndex" | "startPage") {
+            if offset.is_some() && matches!(param.name, "startIndex" | "startPage") {
                 continue;
             }
             query.append_pair(param.name, value);
         }
-        if let Some(index) = start_index {
-            query.append_pair("startIndex", &index.to_string());
+        if let Some(offset) = offset {
+            query.append_pair("startIndex", &request.start_index_of(offset).to_string());
         }
         let query = query.finish();
         if query.is_empty() {
@@ -245,7 +300,7 @@ impl Context {
     }
 }
 
-/// The paging of a page of results.
+/// The paging of a page of results: the offsets (results skipped) of the pages around it.
 pub(crate) struct Paging {
     pub total: u64,
     pub first: u64,
@@ -260,13 +315,13 @@ impl Paging {
         let offset = request.offset;
         Paging {
             total,
-            first: 1,
-            previous: (offset > 0).then(|| (offset + 1).saturating_sub(count).max(1)),
-            next: (offset + count < total).then(|| offset + count + 1),
+            first: 0,
+            previous: (offset > 0).then(|| offset.saturating_sub(count)),
+            next: (offset + count < total).then(|| offset + count),
             last: if total == 0 {
-                1
+                0
             } else {
-                (total - 1) / count * count + 1
+                (total - 1) / count * count
             },
         }
     }
@@ -395,7 +450,11 @@ async fn collections_search(
     };
     let context = Context::new(&state, &headers, None, format);
     let outcome = async {
-        let request = SearchRequest::parse(query.as_deref().unwrap_or(""), Target::Collections)?;
+        let request = SearchRequest::parse(
+            query.as_deref().unwrap_or(""),
+            Target::Collections,
+            state.conventions,
+        )?;
         let (total, items) = search_collections(&state, &request).await?;
         Ok::<_, Exception>((request, total, items))
     }
@@ -415,7 +474,11 @@ async fn products_search(
     };
     let context = Context::new(&state, &headers, Some(collection.clone()), format);
     let outcome = async {
-        let request = SearchRequest::parse(query.as_deref().unwrap_or(""), Target::Products)?;
+        let request = SearchRequest::parse(
+            query.as_deref().unwrap_or(""),
+            Target::Products,
+            state.conventions,
+        )?;
         check_collection(&state, &collection).await?;
         let (total, items) = search_products(&state, &collection, &request).await?;
         Ok::<_, Exception>((request, total, Items::Products(items)))

@@ -7,7 +7,8 @@ use pvs_ogc::limits::{self, MAX_QUERY_BYTES};
 use pvs_ogc::{Exception, Params};
 
 use super::eo::{self, EO_PARAMS};
-use super::geometry::{self, MAX_RADIUS_M, Wkt};
+use super::geometry::{self, MAX_RADIUS_M, METRES_PER_DEGREE, Wkt};
+use super::{Conventions, RadiusUnit};
 
 /// How many results a page has when `count` is not given.
 pub(crate) const DEFAULT_COUNT: u32 = 10;
@@ -21,8 +22,8 @@ pub(crate) const MAX_START_INDEX: u64 = 1_000_000_000;
 /// The longest `uid`, `q`, `productType` or other EO parameter, in characters.
 pub(crate) const MAX_TEXT_CHARS: usize = 255;
 
-/// Another name of `relation`, EOxServer's.
-const TIMEREL: &str = "timerel";
+/// EOxServer's names of parameters, each with the name pvs gives it.
+const ALIASES: [(&str, &str); 2] = [("timerel", "relation"), ("r", "radius")];
 
 /// What is being searched: the collections, or the products of one collection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,6 +127,10 @@ pub(crate) struct SearchRequest {
     pub count: u32,
     /// Results skipped (0-based).
     pub offset: u64,
+    /// The `startIndex` of the first result (0 or 1).
+    pub index_offset: u64,
+    /// The unit of `radius`.
+    pub radius_unit: RadiusUnit,
     /// The parameters given (not empty), in request order, with their canonical names.
     pub given: Vec<(Param, String)>,
 }
@@ -145,41 +150,39 @@ fn open_end() -> DateTime<Utc> {
 }
 
 impl SearchRequest {
-    /// Parses a query string for a search of `target`. Parameters are read as every KVP
-    /// request is ([`pvs_ogc::Params`]: names ignoring case, values trimmed, an empty value
-    /// absent, as an OpenSearch client fills optional template parameters it has no value
-    /// for); unknown and repeated parameters are refused.
-    pub(crate) fn parse(query: &str, target: Target) -> Result<Self, Exception> {
+    /// Parses a query string for a search of `target`, read with `conventions`. Parameters
+    /// are read as every KVP request is ([`pvs_ogc::Params`]: names ignoring case, values
+    /// trimmed, an empty value absent, as an OpenSearch client fills optional template
+    /// parameters it has no value for); EOxServer's names `timerel` and `r` are read as
+    /// `relation` and `radius`; parameters this search does not take are ignored, as
+    /// EOxServer ignores them (they are not echoed); repeated parameters are refused.
+    pub(crate) fn parse(
+        query: &str,
+        target: Target,
+        conventions: Conventions,
+    ) -> Result<Self, Exception> {
         limits::check("query string", query.len(), MAX_QUERY_BYTES)
             .map_err(|error| error.located("query"))?;
         let known = target.params();
         let mut given: Vec<(Param, String)> = Vec::new();
         for (key, value) in Params::parse(query).pairs() {
-            // EOxServer's name of the time relation, which its clients send.
-            let name = if key.eq_ignore_ascii_case(TIMEREL) {
-                "relation"
-            } else {
-                key
-            };
+            // EOxServer's names, which its clients send.
+            let alias = ALIASES
+                .iter()
+                .find(|(alias, _)| key.eq_ignore_ascii_case(alias));
+            let name = alias.map_or(key, |(_, name)| name);
             let Some(param) = known.iter().find(|p| p.name.eq_ignore_ascii_case(name)) else {
-                let names: Vec<&str> = known.iter().map(|p| p.name).collect();
-                return Err(Exception::invalid(
-                    key,
-                    format!(
-                        "unknown parameter {key:?}; this search takes {}",
-                        names.join(", ")
-                    ),
-                ));
+                continue;
             };
             if value.is_empty() {
                 continue;
             }
             if given.iter().any(|(p, _)| p == param) {
-                let alias = if param.name == "relation" {
-                    format!(" ({TIMEREL} is another name of relation)")
-                } else {
-                    String::new()
-                };
+                let alias = ALIASES
+                    .iter()
+                    .find(|(_, name)| *name == param.name)
+                    .map(|(alias, name)| format!(" ({alias} is another name of {name})"))
+                    .unwrap_or_default();
                 return Err(Exception::invalid(
                     param.name,
                     format!("parameter {} is given more than once{alias}", param.name),
@@ -203,26 +206,28 @@ impl SearchRequest {
                     )
                 })?,
         };
-        let index = |name: &str| -> Result<u64, Exception> {
+        let index = |name: &str, first: u64| -> Result<u64, Exception> {
             match get.get(name) {
-                None => Ok(1),
+                None => Ok(first),
                 Some(text) => text
                     .parse::<u64>()
                     .ok()
-                    .filter(|i| (1..=MAX_START_INDEX).contains(i))
+                    .filter(|i| (first..=MAX_START_INDEX).contains(i))
                     .ok_or_else(|| {
                         Exception::invalid(
                             name,
                             format!(
-                                "{name} {text:?}: a whole number from 1 to {MAX_START_INDEX} (the first is 1)"
+                                "{name} {text:?}: a whole number from {first} to {MAX_START_INDEX} (the first is {first})"
                             ),
                         )
                     }),
             }
         };
-        let start_index = index("startIndex")?;
-        let start_page = index("startPage")?;
-        let offset = (start_index - 1) + (start_page - 1) * u64::from(count);
+        let index_offset = conventions.index_offset.value();
+        let start_index = index("startIndex", index_offset)?;
+        // Pages count from 1 in both conventions (`pageOffset`).
+        let start_page = index("startPage", 1)?;
+        let offset = (start_index - index_offset) + (start_page - 1) * u64::from(count);
 
         let uid = text_param(get.get("uid"), "uid")?;
         let terms = text_param(get.get("q"), "q")?;
@@ -244,7 +249,7 @@ impl SearchRequest {
             }
         };
 
-        let region = region(&values)?;
+        let region = region(&values, conventions.radius)?;
         let time = time(&values)?;
         Ok(Self {
             region,
@@ -255,13 +260,20 @@ impl SearchRequest {
             filter,
             count,
             offset,
+            index_offset,
+            radius_unit: conventions.radius,
             given,
         })
     }
 
-    /// The 1-based index of the first result of this page.
+    /// The `startIndex` of the first result of this page, in the request's convention.
     pub(crate) fn start_index(&self) -> u64 {
-        self.offset + 1
+        self.start_index_of(self.offset)
+    }
+
+    /// The `startIndex` of the page after `offset` results, in the request's convention.
+    pub(crate) fn start_index_of(&self, offset: u64) -> u64 {
+        offset + self.index_offset
     }
 }
 
@@ -329,8 +341,8 @@ fn number(given: &Given<'_>, name: &str, limit: f64) -> Result<Option<f64>, Exce
         })
 }
 
-/// `bbox`, `geom` or `lat`/`lon`(/`radius`): at most one of them.
-fn region(get: &Given<'_>) -> Result<Option<Region>, Exception> {
+/// `bbox`, `geom` or `lat`/`lon`(/`radius`, in `unit`): at most one of them.
+fn region(get: &Given<'_>, unit: RadiusUnit) -> Result<Option<Region>, Exception> {
     let circle_given = ["lat", "lon", "radius"]
         .iter()
         .any(|n| get.get(n).is_some());
@@ -387,16 +399,22 @@ fn region(get: &Given<'_>) -> Result<Option<Region>, Exception> {
     let Some(text) = get.get("radius") else {
         return Ok(Some(Region::Point(Point::new(lon, lat))));
     };
+    let (metres_per_unit, unit_name) = match unit {
+        RadiusUnit::Metres => (1.0, "metres"),
+        RadiusUnit::Degrees => (METRES_PER_DEGREE, "degrees"),
+    };
+    let most = MAX_RADIUS_M / metres_per_unit;
     let radius = text
         .parse::<f64>()
         .ok()
-        .filter(|r| r.is_finite() && *r > 0.0 && *r <= MAX_RADIUS_M)
+        .filter(|r| r.is_finite() && *r > 0.0 && *r <= most)
         .ok_or_else(|| {
             Exception::invalid(
                 "radius",
-                format!("radius {text:?}: metres, more than 0 and at most {MAX_RADIUS_M}"),
+                format!("radius {text:?}: {unit_name}, more than 0 and at most {most}"),
             )
-        })?;
+        })?
+        * metres_per_unit;
     geometry::circle(lon, lat, radius)
         .map(|area| Some(Region::Area(area)))
         .map_err(|why| Exception::invalid("radius", format!("lat/lon/radius: {why}")))
@@ -481,9 +499,10 @@ fn time(get: &Given<'_>) -> Result<Option<TimeFilter>, Exception> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::IndexOffset;
 
     fn parse(query: &str) -> Result<SearchRequest, Exception> {
-        SearchRequest::parse(query, Target::Products)
+        SearchRequest::parse(query, Target::Products, Conventions::default())
     }
 
     fn fails_on(query: &str) -> String {
@@ -526,6 +545,43 @@ mod tests {
     }
 
     #[test]
+    fn eoxserver_conventions() {
+        let eoxserver = Conventions {
+            index_offset: IndexOffset::Zero,
+            radius: RadiusUnit::Degrees,
+        };
+        let zero = |query: &str| SearchRequest::parse(query, Target::Products, eoxserver);
+        let request = zero("count=5&startIndex=0").unwrap();
+        assert_eq!((request.offset, request.start_index()), (0, 0));
+        let request = zero("count=5&startIndex=3&startPage=2").unwrap();
+        assert_eq!((request.offset, request.start_index()), (8, 8));
+        assert_eq!(request.start_index_of(10), 10);
+        assert_eq!(parse("startIndex=3").unwrap().start_index_of(10), 11);
+        // r is radius: in metres by default, in degrees of arc in EOxServer's convention.
+        let metres = parse("lat=0&lon=0&r=111195").unwrap();
+        let degrees = zero("lat=0&lon=0&r=1").unwrap();
+        let width = |request: SearchRequest| match request.region {
+            Some(Region::Area(area)) => {
+                let rect = geo::BoundingRect::bounding_rect(&area).unwrap();
+                rect.width()
+            }
+            other => panic!("{other:?}"),
+        };
+        let (metres, degrees) = (width(metres), width(degrees));
+        assert!((metres - 2.0).abs() < 0.01, "{metres}");
+        assert!((metres - degrees).abs() < 1e-6, "{metres} {degrees}");
+        assert_eq!(
+            zero("lat=0&lon=0&r=30").unwrap_err().locator.as_deref(),
+            Some("radius")
+        );
+        assert!(zero("startIndex=0").is_ok());
+        // Parameters a search does not take are ignored, not echoed.
+        let request = parse("q=x&format=json&_=123&count=3").unwrap();
+        assert_eq!(request.count, 3);
+        assert_eq!(request.given.len(), 1);
+    }
+
+    #[test]
     fn bad_values_name_their_parameter() {
         for (query, parameter) in [
             ("count=0", "count"),
@@ -556,9 +612,8 @@ mod tests {
             ("start=2024-01-01&relation=overlaps", "relation"),
             ("relation=during", "relation"),
             ("uid=a%0Ab", "uid"),
-            ("q=x", "q"),
-            ("format=json", "format"),
             ("count=1&count=2", "count"),
+            ("lat=0&lon=0&r=5&radius=5", "radius"),
         ] {
             assert_eq!(fails_on(query), parameter, "{query}");
         }

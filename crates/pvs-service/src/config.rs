@@ -349,6 +349,20 @@ pub mod vars {
         example: "14",
         meaning: "Deepest tile matrix (zoom level, 0 to 24) the cache advertises and serves in both tile matrix sets; deeper requests are refused.",
     };
+    /// The `startIndex` of OpenSearch's first result.
+    pub const OPENSEARCH_INDEX_OFFSET: Var = Var {
+        name: "OPENSEARCH_INDEX_OFFSET",
+        default: Some("1"),
+        example: "0",
+        meaning: "The `startIndex` of the first OpenSearch result: `1` (OpenSearch 1.1's default) or `0` (EOxServer's, which its clients send), advertised as the description documents' `indexOffset`.",
+    };
+    /// The unit of OpenSearch's `radius` (`r`).
+    pub const OPENSEARCH_RADIUS_UNIT: Var = Var {
+        name: "OPENSEARCH_RADIUS_UNIT",
+        default: Some("m"),
+        example: "deg",
+        meaning: "The unit of OpenSearch's `radius` (also `r`): `m` (metres, as the Geo extension says) or `deg` (degrees of arc, as EOxServer's clients give `r`).",
+    };
 
     /// The variables holding secrets: their values are never shown, not even in errors.
     pub const SECRETS: &[Var] = &[AWS_SECRET_ACCESS_KEY, INGEST_TOKEN, INGEST_BASIC_AUTH];
@@ -383,6 +397,8 @@ pub mod vars {
         CACHE_PUBLIC_URL,
         CACHE_MAX_AGE,
         CACHE_MAX_ZOOM,
+        OPENSEARCH_INDEX_OFFSET,
+        OPENSEARCH_RADIUS_UNIT,
     ];
 }
 

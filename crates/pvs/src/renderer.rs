@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use pvs_catalog::{Catalog, PostgisCatalog};
-use pvs_opensearch::OpenSearch;
+use pvs_opensearch::{Conventions, IndexOffset, OpenSearch, RadiusUnit};
 use pvs_renderer::{Renderer, Settings};
 use pvs_service::config::{ConfigError, DatabaseUrl, Env, ListenAddr, RedisUrl, vars};
 use pvs_service::http;
@@ -53,14 +53,47 @@ pub fn settings(env: &Env) -> Result<Settings, StartError> {
     })
 }
 
+/// OpenSearch's conventions from `OPENSEARCH_INDEX_OFFSET` and `OPENSEARCH_RADIUS_UNIT`.
+pub fn opensearch_conventions(env: &Env) -> Result<Conventions, ConfigError> {
+    let index_offset = match env.get::<String>(&vars::OPENSEARCH_INDEX_OFFSET)?.as_str() {
+        "1" => IndexOffset::One,
+        "0" => IndexOffset::Zero,
+        _ => {
+            return Err(ConfigError::new(
+                &vars::OPENSEARCH_INDEX_OFFSET,
+                "must be 1 (OpenSearch) or 0 (EOxServer)",
+            ));
+        }
+    };
+    let radius = match env.get::<String>(&vars::OPENSEARCH_RADIUS_UNIT)?.as_str() {
+        "m" => RadiusUnit::Metres,
+        "deg" => RadiusUnit::Degrees,
+        _ => {
+            return Err(ConfigError::new(
+                &vars::OPENSEARCH_RADIUS_UNIT,
+                "must be m (metres) or deg (degrees of arc, as EOxServer's clients give r)",
+            ));
+        }
+    };
+    Ok(Conventions {
+        index_offset,
+        radius,
+    })
+}
+
 /// The OpenSearch service beside a renderer of `settings`: the same title, public URL rule
-/// and largest map (for its GetMap links).
-pub fn opensearch(settings: &Settings, catalog: Arc<dyn Catalog>) -> OpenSearch {
+/// and largest map (for its GetMap links), reading requests with `conventions`.
+pub fn opensearch(
+    settings: &Settings,
+    catalog: Arc<dyn Catalog>,
+    conventions: Conventions,
+) -> OpenSearch {
     OpenSearch {
         catalog,
         title: settings.title.clone(),
         wms_max_size: settings.max_size,
         public_url: settings.public_url.clone(),
+        conventions,
     }
 }
 
@@ -88,6 +121,7 @@ pub fn stac(
 pub async fn run(env: &Env, listen: ListenAddr) -> Result<(), StartError> {
     // Every configuration check comes before any backend is touched.
     let settings = settings(env)?;
+    let conventions = opensearch_conventions(env)?;
     let database: DatabaseUrl = env.get(&vars::DATABASE_URL)?;
     let storage = backends::required_storage(env)?;
     let tiles = env.get_opt::<TilesUrl>(&vars::CACHE_PUBLIC_URL)?;
@@ -113,7 +147,7 @@ pub async fn run(env: &Env, listen: ListenAddr) -> Result<(), StartError> {
         tiles,
         transactions,
     ));
-    let opensearch = Arc::new(opensearch(&settings, catalog.clone()));
+    let opensearch = Arc::new(opensearch(&settings, catalog.clone(), conventions));
     let renderer = Arc::new(Renderer::new(catalog.clone(), storage.clone(), settings));
     let readiness = backends::Probes {
         queue,

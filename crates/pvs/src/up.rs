@@ -176,6 +176,7 @@ pub async fn run(env: &Env, args: UpArgs, listen: ListenAddr) -> Result<(), Star
     // Every configuration check comes before any backend is touched.
     let collections = crate::registrar::collections(env)?;
     let renderer_settings = crate::renderer::settings(env)?;
+    let conventions = crate::renderer::opensearch_conventions(env)?;
     let cache_settings = crate::cache::settings(env)?;
     let (ingest_settings, ingest_prefix) = crate::ingestor::settings(env)?;
     let max_bytes = ingest_settings.max_bytes;
@@ -206,6 +207,7 @@ pub async fn run(env: &Env, args: UpArgs, listen: ListenAddr) -> Result<(), Star
     let opensearch = Arc::new(crate::renderer::opensearch(
         &renderer_settings,
         catalog.clone(),
+        conventions,
     ));
     // The STAC API: the tiles are on this same origin, Items are written onto the embedded
     // queue behind the ingest credentials.
