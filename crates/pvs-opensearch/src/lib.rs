@@ -20,6 +20,7 @@ mod description;
 mod eo;
 mod geojson;
 mod geometry;
+mod kml;
 mod request;
 mod rss;
 
@@ -147,10 +148,18 @@ pub(crate) enum Format {
     Json,
     /// `rss`: `application/rss+xml` (RSS 2.0).
     Rss,
+    /// `kml`: `application/vnd.google-earth.kml+xml` (KML 2.2).
+    Kml,
 }
 
 impl Format {
-    pub(crate) const ALL: [Format; 4] = [Format::Atom, Format::GeoJson, Format::Json, Format::Rss];
+    pub(crate) const ALL: [Format; 5] = [
+        Format::Atom,
+        Format::GeoJson,
+        Format::Json,
+        Format::Rss,
+        Format::Kml,
+    ];
 
     /// The path segment.
     pub(crate) fn segment(self) -> &'static str {
@@ -159,6 +168,7 @@ impl Format {
             Format::GeoJson => "geojson",
             Format::Json => "json",
             Format::Rss => "rss",
+            Format::Kml => "kml",
         }
     }
 
@@ -169,6 +179,7 @@ impl Format {
             Format::GeoJson => "application/geo+json",
             Format::Json => "application/json",
             Format::Rss => "application/rss+xml",
+            Format::Kml => "application/vnd.google-earth.kml+xml",
         }
     }
 
@@ -496,6 +507,7 @@ fn answer(context: &Context, outcome: Result<(SearchRequest, u64, Items), Except
             let body = match context.format {
                 Format::Atom => atom::feed(context, &request, &paging, &items).into_bytes(),
                 Format::Rss => rss::channel(context, &request, &paging, &items).into_bytes(),
+                Format::Kml => kml::document(context, &request, &paging, &items).into_bytes(),
                 Format::GeoJson | Format::Json => {
                     geojson::feature_collection(context, &request, &paging, &items)
                         .to_string()

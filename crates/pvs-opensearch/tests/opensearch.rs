@@ -342,6 +342,19 @@ impl Server {
             .rss(&format!("/opensearch/collections/S2/rss?{query}"))
             .await;
         assert_eq!(item_ids(&rss), from_json, "{query}: RSS and GeoJSON differ");
+        let kml = self
+            .get(&format!("/opensearch/collections/S2/kml?{query}"))
+            .await;
+        assert_eq!(
+            (kml.status, kml.content_type.as_str()),
+            (200, "application/vnd.google-earth.kml+xml"),
+            "{query}"
+        );
+        assert_eq!(
+            placemark_names(&parse_xml(&kml.body)),
+            from_json,
+            "{query}: KML and GeoJSON differ"
+        );
         assert_eq!(
             rss.child("channel").child("os:totalResults").text,
             feed.child("os:totalResults").text,
@@ -397,6 +410,13 @@ fn feature_ids(json: &Value) -> Vec<String> {
 fn entry_ids(feed: &Element) -> Vec<String> {
     feed.children_named("entry")
         .map(|e| e.child("dc:identifier").text.clone())
+        .collect()
+}
+
+fn placemark_names(kml: &Element) -> Vec<String> {
+    kml.child("Document")
+        .children_named("Placemark")
+        .map(|placemark| placemark.child("name").text.clone())
         .collect()
 }
 
@@ -1121,6 +1141,7 @@ async fn description_documents_and_their_templates() {
         ("application/atom+xml", "atom"),
         ("application/geo+json", "geojson"),
         ("application/json", "json"),
+        ("application/vnd.google-earth.kml+xml", "kml"),
     ] {
         let template = &urls[media_type];
         assert!(
@@ -1512,6 +1533,61 @@ async fn eoxserver_conventions_index_from_zero_and_radius_in_degrees() {
         .refused("S2", "startIndex=-1", 400, "startIndex")
         .await;
     assert!(message.contains("the first is 0"), "{message}");
+}
+
+/// KML, as EOxServer serves it: GDAL's KML driver reads the placemarks with their footprints
+/// (the antimeridian product as two polygons) and times; the paging links lead on; the
+/// collection search has one placemark per collection with its box.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kml_documents_are_read_by_gdal() {
+    let server = Server::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let answer = server.get("/opensearch/collections/S2/kml/?count=4").await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let kml = parse_xml(&answer.body);
+    assert_eq!(placemark_names(&kml), &ALL_S2[0..4]);
+    let next = kml
+        .child("Document")
+        .children_named("atom:link")
+        .find(|l| l.attr("rel") == "next")
+        .map(|l| l.attr("href").to_owned())
+        .expect("a next link");
+    let following = server.get(next.strip_prefix(&server.base).unwrap()).await;
+    assert_eq!(placemark_names(&parse_xml(&following.body)), &ALL_S2[4..6]);
+
+    let file = dir.path().join("all.kml");
+    let all = server.get("/opensearch/collections/S2/kml").await;
+    std::fs::write(&file, &all.body).unwrap();
+    let output = std::process::Command::new("ogrinfo")
+        .args(["-ro", "-al", "-q"])
+        .arg(&file)
+        .output()
+        .expect("ogrinfo (GDAL)");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{text}");
+    for id in ALL_S2 {
+        assert!(
+            text.contains(&format!("Name (String) = {id}")),
+            "{id}: {text}"
+        );
+    }
+    // The product across the antimeridian is two polygons, both read.
+    let dateline = text
+        .split("OGRFeature")
+        .find(|f| f.contains("= C_dateline"))
+        .unwrap();
+    assert!(dateline.contains("MULTIPOLYGON"), "{dateline}");
+    assert_eq!(dateline.matches("((").count(), 2, "{dateline}");
+    assert!(text.contains("begin (DateTime) = 2024/01/"), "{text}");
+
+    let collections = server.get("/opensearch/kml?uid=S2").await;
+    let kml = parse_xml(&collections.body);
+    assert_eq!(placemark_names(&kml), ["S2"]);
+    assert!(
+        collections.body.contains("<Polygon>"),
+        "{}",
+        collections.body
+    );
 }
 
 /// The index of the page after one starting at `start` with `len` results.
