@@ -62,6 +62,7 @@ fn metadata(i: usize, round: usize) -> ProductMetadata {
         },
         processed_at: start,
         properties: Default::default(),
+        masks: Default::default(),
     }
 }
 

@@ -60,13 +60,17 @@ pub async fn document(
             values,
         };
         let name = &info.collection.name;
-        let browses = settings.browses.get(name).into_iter().flatten();
-        for layer in layers_of(name, browses.map(String::as_str)) {
+        let looks = settings.looks.get(name);
+        let browses = looks.into_iter().flat_map(|l| &l.browses);
+        let masks = looks.into_iter().flat_map(|l| &l.masks);
+        let names = layers_of(name, browses.map(String::as_str), masks.map(String::as_str));
+        for layer in names {
             let title = match split(&layer).1 {
                 Look::Default => name.clone(),
                 Look::Outlines => format!("{name} outlines"),
                 Look::Outlined => format!("{name} with outlines"),
-                Look::Browse(browse) => format!("{name} {browse}"),
+                Look::Named(look) => format!("{name} {look}"),
+                Look::Masked(mask) => format!("{name} masked by {mask}"),
             };
             write_layer(&mut layers, base, &layer, &title, info, &dimension);
         }

@@ -36,9 +36,19 @@ pub struct Settings {
     /// How documents name the service (`PUBLIC_URL`, else the request's proxy headers and
     /// `Host`); passed on to the renderer with the requests the cache does not answer.
     pub public_url: PublicUrl,
-    /// The browse types of each collection (`COLLECTIONS_FILE`): their layers
-    /// `<collection>__<browse>` are advertised beside the collection's own.
-    pub browses: BTreeMap<String, Vec<String>>,
+    /// The browse and mask types of each collection (`COLLECTIONS_FILE`): their layers
+    /// (`<collection>__<browse>`, `<collection>__<mask>`, `<collection>__masked_<mask>`) are
+    /// advertised beside the collection's own.
+    pub looks: BTreeMap<String, CollectionLooks>,
+}
+
+/// The names of a collection's browse and mask types.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CollectionLooks {
+    /// Browse types.
+    pub browses: Vec<String>,
+    /// Mask types.
+    pub masks: Vec<String>,
 }
 
 impl Default for Settings {
@@ -50,7 +60,7 @@ impl Default for Settings {
             title: "pvs View Server tile cache".to_owned(),
             capabilities_ttl: Duration::from_secs(5),
             public_url: PublicUrl::default(),
-            browses: BTreeMap::new(),
+            looks: BTreeMap::new(),
         }
     }
 }

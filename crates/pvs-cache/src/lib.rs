@@ -13,5 +13,5 @@ pub mod wmts;
 mod xyz;
 
 pub use cache::{CacheError, Seeded, TileCache, blank};
-pub use http::{Settings, routes};
+pub use http::{CollectionLooks, Settings, routes};
 pub use source::TileRenderer;

@@ -85,8 +85,9 @@ pub const MAX_FOOTPRINT_POINTS: usize = 10_000;
 
 /// A footprint (or query geometry) is a non-empty, valid multipolygon of at most
 /// [`MAX_FOOTPRINT_POINTS`] points whose coordinates are finite EPSG:4326 longitudes and
-/// latitudes.
-pub(crate) fn check_footprint(field: &str, footprint: &MultiPolygon<f64>) -> Result<(), String> {
+/// latitudes (also the rule for other areas of a product, such as its masks; `field` names
+/// it in the message).
+pub fn check_footprint(field: &str, footprint: &MultiPolygon<f64>) -> Result<(), String> {
     if footprint.0.is_empty() {
         return Err(format!("{field} is empty: it needs at least one polygon"));
     }

@@ -139,9 +139,24 @@ impl BrowseStyle {
     }
 }
 
+/// A mask type (EOxServer's): vector geometries registered with a product, served as the
+/// layers `<collection>__<name>` (the masks drawn) and `<collection>__masked_<name>` (the
+/// products cut by them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MaskType {
+    /// The mask marks the valid area (kept when masking); otherwise it marks what is cut out
+    /// (clouds, snow...).
+    #[serde(default)]
+    pub validity: bool,
+}
+
 /// The layer-name suffixes pvs gives a collection itself (`<collection>__outlines`...): no
-/// browse type may be called so.
+/// browse or mask type may be called so.
 pub const RESERVED_BROWSE_NAMES: [&str; 2] = ["outlines", "outlined"];
+
+/// The prefix of a masked layer's suffix (`<collection>__masked_<mask type>`).
+pub const MASKED_PREFIX: &str = "masked_";
 
 /// One collection, as configured.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -172,6 +187,10 @@ pub struct CollectionConfig {
     /// The browse type that draws the collection's own layer; `None`: `render`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_browse: Option<String>,
+    /// Mask types by name, each the layers `<collection>__<name>` and
+    /// `<collection>__masked_<name>`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub masks: BTreeMap<String, MaskType>,
 }
 
 impl CollectionConfig {
@@ -186,6 +205,7 @@ impl CollectionConfig {
             band_names: Vec::new(),
             browses: BTreeMap::new(),
             default_browse: None,
+            masks: BTreeMap::new(),
         }
     }
 }
@@ -254,6 +274,22 @@ impl CollectionConfig {
                         COLORMAPS.join(", ")
                     )));
                 }
+            }
+        }
+        for mask in self.masks.keys() {
+            let at = |problem: &str| format!("masks.{mask}: {problem}");
+            if !word(mask) || mask.contains("__") {
+                return Err(at(
+                    "a name is a letter then letters, digits or '_' (no \"__\", at most 64)",
+                ));
+            }
+            if RESERVED_BROWSE_NAMES.contains(&mask.as_str()) || mask.starts_with(MASKED_PREFIX) {
+                return Err(at("the name is reserved (outlines, outlined, masked_...)"));
+            }
+            if self.browses.contains_key(mask) {
+                return Err(at(
+                    "a browse type has the same name (both would be one layer)",
+                ));
             }
         }
         if let Some(default) = &self.default_browse
@@ -531,6 +567,13 @@ colormap = "viridis"
                 "listed twice",
             ),
             ("[collections.A]\nband_names = [\"1B\"]", "band_names"),
+            ("[collections.A.masks.masked_x]", "reserved"),
+            ("[collections.A.masks.outlines]", "reserved"),
+            (
+                "[collections.A.masks.X]\n[collections.A.browses.X]\ngrey = \"b1\"",
+                "masks.X: a browse type has the same name",
+            ),
+            ("[collections.A.masks.X]\nvalid = true", "unknown field"),
         ];
         for (text, needle) in cases {
             let err = Collections::from_toml(text).unwrap_err().to_string();

@@ -41,7 +41,7 @@ mod xml;
 pub use browse::{Browse, BrowseError, BrowseId, FileName, ImageType, MAX_POSITIONS, Problem};
 pub use collections::{
     BrowseStyle, COLORMAPS, CollectionConfig, Collections, CollectionsError, Compression,
-    RESERVED_BROWSE_NAMES, Render, band_number,
+    MASKED_PREFIX, MaskType, RESERVED_BROWSE_NAMES, Render, band_number,
 };
 pub use footprint::{Footprint, FootprintError, footprint_from_lon_lat};
 pub use geolocation::{Geolocation, ImageSize, Pixel, ReferenceSystem, TiePoint, WGS84};

@@ -5,6 +5,8 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
 use serde_json::{Map, Value};
 
 use crate::item::{GeoJsonGeometry, ReportInfo};
@@ -33,6 +35,10 @@ pub struct ProductMetadata {
     /// from the STAC Item it was registered from; empty (and absent from the JSON) otherwise.
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub properties: Map<String, Value>,
+    /// The product's masks by mask type (`[collections.NAME.masks]`), each a multi-polygon in
+    /// EPSG:4326 lon/lat; empty (and absent from the JSON) without masks.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub masks: BTreeMap<String, GeoJsonGeometry>,
 }
 
 /// A Cloud-Optimized GeoTIFF on storage.

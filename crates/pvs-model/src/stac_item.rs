@@ -280,6 +280,7 @@ impl ItemRegistration {
             source: self.source_info(browse_type, processed_at),
             processed_at,
             properties: self.properties.clone(),
+            masks: Default::default(),
         }
     }
 

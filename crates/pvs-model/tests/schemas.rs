@@ -294,6 +294,7 @@ fn product_metadata_validates_against_its_json_schema_and_reads_back() {
         },
         processed_at: "2026-11-23T04:00:00Z".parse().unwrap(),
         properties: serde_json::Map::new(),
+        masks: Default::default(),
     };
     let json = metadata.to_json();
     let validator = json_validator("schemas/product-metadata.schema.json");
@@ -320,6 +321,23 @@ fn product_metadata_validates_against_its_json_schema_and_reads_back() {
         pvs_model::ProductMetadata::from_json(&json).unwrap(),
         with_properties
     );
+    // Masks: absent without, kept with, and a mask that is no multi-polygon is refused.
+    assert!(value.get("masks").is_none(), "{json}");
+    let mut with_masks = metadata.clone();
+    with_masks
+        .masks
+        .insert("clouds".to_owned(), metadata.footprint.clone());
+    let json = with_masks.to_json();
+    let masks_value: Value = serde_json::from_str(&json).unwrap();
+    assert!(validator.is_valid(&masks_value), "{json}");
+    assert_eq!(
+        pvs_model::ProductMetadata::from_json(&json).unwrap(),
+        with_masks
+    );
+    let mut bad_mask = masks_value.clone();
+    bad_mask["masks"]["clouds"] = serde_json::json!({"type": "Point", "coordinates": [0, 0]});
+    assert!(!validator.is_valid(&bad_mask));
+    assert!(pvs_model::ProductMetadata::from_json(&bad_mask.to_string()).is_err());
     let mut broken = value.clone();
     broken["cog"]["crs"] = "WGS84".into();
     assert!(!validator.is_valid(&broken));

@@ -1,10 +1,14 @@
 //! Layer names: a collection's layers are `<collection>` and `<collection>__<suffix>`, split
 //! at the first `__` as EOxServer does: `__outlines` (footprints), `__outlined` (the
-//! products with their footprints drawn over them) and `__<browse type>` (the products drawn
-//! as that browse type says).
+//! products with their footprints drawn over them), `__<browse type>` (the products drawn as
+//! that browse type says), `__<mask type>` (the products' masks) and `__masked_<mask type>`
+//! (the products cut by their masks).
 
 /// The separator of a layer name's suffix.
 pub const SEPARATOR: &str = "__";
+
+/// The prefix of a masked layer's suffix.
+pub use pvs_model::MASKED_PREFIX;
 
 /// The suffix of a collection's outlines layer: `<collection>__outlines` draws the
 /// footprints of the collection's products.
@@ -15,8 +19,11 @@ pub const OUTLINES_SUFFIX: &str = "__outlines";
 pub enum Look {
     /// Drawn as the collection's default browse (the layer `<collection>`).
     Default,
-    /// Drawn as this browse type (`<collection>__<browse>`).
-    Browse(String),
+    /// A browse type (the products drawn as it says) or a mask type (the products' masks
+    /// drawn) of the collection: `<collection>__<name>`.
+    Named(String),
+    /// Cut by their masks of this type (`<collection>__masked_<mask>`).
+    Masked(String),
     /// Their footprints (`<collection>__outlines`).
     Outlines,
     /// Drawn with their footprints over them (`<collection>__outlined`).
@@ -29,7 +36,10 @@ impl Look {
         match suffix {
             "outlines" => Self::Outlines,
             "outlined" => Self::Outlined,
-            browse => Self::Browse(browse.to_owned()),
+            other => match other.strip_prefix(MASKED_PREFIX) {
+                Some(mask) if !mask.is_empty() => Self::Masked(mask.to_owned()),
+                _ => Self::Named(other.to_owned()),
+            },
         }
     }
 
@@ -37,7 +47,8 @@ impl Look {
     pub fn layer_name(&self, base: &str) -> String {
         match self {
             Self::Default => base.to_owned(),
-            Self::Browse(browse) => format!("{base}{SEPARATOR}{browse}"),
+            Self::Named(name) => format!("{base}{SEPARATOR}{name}"),
+            Self::Masked(mask) => format!("{base}{SEPARATOR}{MASKED_PREFIX}{mask}"),
             Self::Outlines => format!("{base}{SEPARATOR}outlines"),
             Self::Outlined => format!("{base}{SEPARATOR}outlined"),
         }
@@ -70,10 +81,14 @@ pub fn collection_of(layer: &str) -> &str {
     split(layer).0
 }
 
-/// Every layer of a collection with these browse types: the collection, its outlines, its
-/// outlined layer and one per browse type (the layers whose cached tiles a change of one of
-/// its products makes stale).
-pub fn layers_of<'a>(collection: &str, browses: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+/// Every layer of a collection with these browse and mask types: the collection, its
+/// outlines, its outlined layer, one per browse type and two per mask type (the layers whose
+/// cached tiles a change of one of its products makes stale).
+pub fn layers_of<'a>(
+    collection: &str,
+    browses: impl IntoIterator<Item = &'a str>,
+    masks: impl IntoIterator<Item = &'a str>,
+) -> Vec<String> {
     let mut layers = vec![
         Look::Default.layer_name(collection),
         Look::Outlines.layer_name(collection),
@@ -82,8 +97,12 @@ pub fn layers_of<'a>(collection: &str, browses: impl IntoIterator<Item = &'a str
     layers.extend(
         browses
             .into_iter()
-            .map(|browse| Look::Browse(browse.to_owned()).layer_name(collection)),
+            .map(|browse| Look::Named(browse.to_owned()).layer_name(collection)),
     );
+    for mask in masks {
+        layers.push(Look::Named(mask.to_owned()).layer_name(collection));
+        layers.push(Look::Masked(mask.to_owned()).layer_name(collection));
+    }
     layers
 }
 
@@ -122,12 +141,17 @@ mod tests {
         assert_eq!(split("SAR__outlined"), ("SAR", Look::Outlined));
         assert_eq!(
             split("S2L2A__TRUE_COLOR"),
-            ("S2L2A", Look::Browse("TRUE_COLOR".into()))
+            ("S2L2A", Look::Named("TRUE_COLOR".into()))
         );
         assert_eq!(
             split("A__B__outlines"),
-            ("A", Look::Browse("B__outlines".into()))
+            ("A", Look::Named("B__outlines".into()))
         );
+        assert_eq!(
+            split("S2__masked_clouds"),
+            ("S2", Look::Masked("clouds".into()))
+        );
+        assert_eq!(split("S2__masked_"), ("S2", Look::Named("masked_".into())));
         assert_eq!(split("SAR"), ("SAR", Look::Default));
         assert_eq!(split("__x"), ("__x", Look::Default));
         assert_eq!(split("x__"), ("x__", Look::Default));
@@ -137,13 +161,21 @@ mod tests {
             Look::Default,
             Look::Outlines,
             Look::Outlined,
-            Look::Browse("NDVI".into()),
+            Look::Named("NDVI".into()),
+            Look::Masked("clouds".into()),
         ] {
             assert_eq!(split(&look.layer_name("S2")), ("S2", look.clone()));
         }
         assert_eq!(
-            layers_of("S2", ["NDVI"]),
-            ["S2", "S2__outlines", "S2__outlined", "S2__NDVI"]
+            layers_of("S2", ["NDVI"], ["clouds"]),
+            [
+                "S2",
+                "S2__outlines",
+                "S2__outlined",
+                "S2__NDVI",
+                "S2__clouds",
+                "S2__masked_clouds"
+            ]
         );
         assert!(check_layer_name("S2_L1C-v1.0").is_ok());
         for bad in ["", ".x", "a/b", "..", "a b", "é", &"x".repeat(256)] {

@@ -475,6 +475,7 @@ impl Preprocessor {
             source: job.source,
             processed_at: Utc::now(),
             properties: job.properties,
+            masks: Default::default(),
         };
         let json = Bytes::from(metadata.to_json());
         self.storage.put(&metadata_key, json).await?;

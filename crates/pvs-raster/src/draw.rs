@@ -4,8 +4,8 @@
 use gdal::spatial_ref::CoordTransform;
 use geo::MultiPolygon;
 
-use crate::RasterError;
 use crate::render::{Rgba, View};
+use crate::{RasterError, clip};
 
 /// Edges are cut into steps of at most this many degrees before projecting, so that a
 /// footprint's edges bend as they should in the view's CRS.
@@ -67,6 +67,39 @@ pub fn outlines(
                     }
                     previous = next;
                 }
+            }
+        }
+    }
+    Ok(image)
+}
+
+/// An image of `view` with `areas` (EPSG:4326 multi-polygons, split at the antimeridian)
+/// filled in `colour` (RGBA): every pixel whose centre lies in one of them (tested as the
+/// mosaic tests footprints, [`crate::clip`]).
+pub fn areas(
+    areas: &[MultiPolygon<f64>],
+    view: &View,
+    colour: [u8; 4],
+) -> Result<Rgba, RasterError> {
+    crate::render::check_view(view)?;
+    let mut image = Rgba::transparent(view.width, view.height);
+    if areas.is_empty() {
+        return Ok(image);
+    }
+    // Pixels are tested against an empty image: every one is still to draw.
+    let blank = Rgba::transparent(view.width, view.height);
+    let lon_lat = clip::LonLat::new(view)?;
+    let mut inside = Vec::new();
+    for area in areas {
+        let footprint = clip::Footprint::new(area);
+        let all = match clip::inside(&lon_lat, &footprint, &blank, &mut inside) {
+            clip::Coverage::All => true,
+            clip::Coverage::Nothing => continue,
+            clip::Coverage::Some => false,
+        };
+        for (index, pixel) in image.pixels.chunks_exact_mut(4).enumerate() {
+            if all || inside[index] {
+                pixel.copy_from_slice(&colour);
             }
         }
     }
@@ -270,6 +303,33 @@ mod tests {
 
     fn count(image: &Rgba) -> usize {
         image.pixels.chunks_exact(4).filter(|p| p[3] != 0).count()
+    }
+
+    #[test]
+    fn areas_fill_the_pixels_whose_centre_they_hold() {
+        // A 2° square with a 1° hole in a 4° view of 40 × 40 pixels.
+        let ring = |a: f64, b: f64| LineString::from(vec![(a, a), (b, a), (b, b), (a, b), (a, a)]);
+        let holed = Polygon::new(ring(1.0, 3.0), vec![ring(1.5, 2.5)]);
+        let view = View {
+            epsg: 4326,
+            bbox: [0.0, 0.0, 4.0, 4.0],
+            width: 40,
+            height: 40,
+        };
+        let colour = [0, 128, 255, 100];
+        let image = areas(&[MultiPolygon(vec![holed])], &view, colour).unwrap();
+        assert_eq!(image.pixel(12, 12), colour, "inside the ring");
+        assert_eq!(image.pixel(20, 20)[3], 0, "in the hole");
+        assert_eq!(image.pixel(5, 5)[3], 0, "outside");
+        // 20 × 20 pixels minus the 10 × 10 hole.
+        assert_eq!(count(&image), 300);
+        let all = View {
+            bbox: [1.2, 1.2, 1.4, 1.4],
+            ..view.clone()
+        };
+        let square = MultiPolygon(vec![Polygon::new(ring(1.0, 3.0), vec![])]);
+        assert_eq!(count(&areas(&[square], &all, colour).unwrap()), 1600);
+        assert_eq!(count(&areas(&[], &view, colour).unwrap()), 0);
     }
 
     #[test]

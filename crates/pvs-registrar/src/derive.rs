@@ -70,6 +70,7 @@ impl Registrar {
             },
             processed_at: object.last_modified,
             properties: Default::default(),
+            masks: Default::default(),
         };
         let derived = format!(
             "footprint from the COG's valid pixels, time from its {}",

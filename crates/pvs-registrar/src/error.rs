@@ -53,6 +53,16 @@ pub enum RegisterError {
         /// Why.
         reason: String,
     },
+    /// A mask of the product cannot be registered.
+    #[error("product {id}: mask {mask:?}: {reason}")]
+    Mask {
+        /// The product id.
+        id: String,
+        /// The mask type.
+        mask: String,
+        /// Why.
+        reason: String,
+    },
     /// The catalog refused the product or could not be reached.
     #[error("product {id}: {source}")]
     Catalog {

@@ -12,11 +12,16 @@ use serde::{Deserialize, Serialize};
 use crate::{RegisterError, Registrar};
 
 /// What the cache may hold for `product`: every layer of its collection (its own,
-/// outlines, outlined, and one per browse type in `browses`), the bounding box of each
-/// polygon of its footprint (two for a footprint split at the antimeridian), and its time.
-pub fn change_of<'a>(product: &Product, browses: impl IntoIterator<Item = &'a str>) -> Change {
+/// outlines, outlined, one per browse type in `browses`, two per mask type in `masks`), the
+/// bounding box of each polygon of its footprint (two for a footprint split at the
+/// antimeridian), and its time.
+pub fn change_of<'a>(
+    product: &Product,
+    browses: impl IntoIterator<Item = &'a str>,
+    masks: impl IntoIterator<Item = &'a str>,
+) -> Change {
     Change {
-        layers: pvs_ogc::layer::layers_of(&product.collection, browses),
+        layers: pvs_ogc::layer::layers_of(&product.collection, browses, masks),
         boxes: product
             .footprint
             .0
@@ -111,19 +116,22 @@ impl Registrar {
             return Ok(());
         };
         for product in products {
-            let browses = self
-                .collections
-                .collections
-                .get(&product.collection)
-                .into_iter()
-                .flat_map(|config| config.browses.keys().map(String::as_str));
-            let removed = tiles
-                .invalidate(&change_of(product, browses))
-                .await
-                .map_err(|e| RegisterError::Invalidate {
-                    id: id.to_owned(),
-                    reason: e.to_string(),
-                })?;
+            let config = self.collections.collections.get(&product.collection);
+            let browses = config.into_iter().flat_map(|c| c.browses.keys());
+            let masks = config.into_iter().flat_map(|c| c.masks.keys());
+            let change = change_of(
+                product,
+                browses.map(String::as_str),
+                masks.map(String::as_str),
+            );
+            let removed =
+                tiles
+                    .invalidate(&change)
+                    .await
+                    .map_err(|e| RegisterError::Invalidate {
+                        id: id.to_owned(),
+                        reason: e.to_string(),
+                    })?;
             tracing::debug!(product = id, removed, "stale cached tiles deleted");
         }
         Ok(())

@@ -88,6 +88,7 @@ impl Registrar {
         forced: Option<&str>,
     ) -> Result<Registered, RegisterError> {
         let (collection_name, config) = self.collection_of(metadata, forced)?;
+        check_masks(metadata, &collection_name, &config)?;
         let catalog_error = |source| RegisterError::Catalog {
             id: metadata.id.clone(),
             source,
@@ -181,6 +182,35 @@ impl Registrar {
             reason: format!("not a product metadata document: {e}"),
         })
     }
+}
+
+/// Checks the product's masks: each of a mask type of its collection, each a valid
+/// multi-polygon (the catalog's rule for footprints).
+fn check_masks(
+    metadata: &ProductMetadata,
+    collection: &str,
+    config: &pvs_model::CollectionConfig,
+) -> Result<(), RegisterError> {
+    for (mask, geometry) in &metadata.masks {
+        let error = |reason: String| RegisterError::Mask {
+            id: metadata.id.clone(),
+            mask: mask.clone(),
+            reason,
+        };
+        if !config.masks.contains_key(mask) {
+            let known: Vec<&str> = config.masks.keys().map(String::as_str).collect();
+            return Err(error(format!(
+                "not a mask type of collection {collection:?} (its mask types: {}; COLLECTIONS_FILE)",
+                if known.is_empty() {
+                    "none".to_owned()
+                } else {
+                    known.join(", ")
+                }
+            )));
+        }
+        pvs_catalog::check_footprint("the mask", &MultiPolygon::from(geometry)).map_err(error)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

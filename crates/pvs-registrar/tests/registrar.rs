@@ -90,6 +90,7 @@ fn metadata_of(fixture: &str) -> ProductMetadata {
         },
         processed_at: "2026-11-23T04:00:00Z".parse().unwrap(),
         properties: Default::default(),
+        masks: Default::default(),
     }
 }
 
@@ -295,6 +296,75 @@ async fn bad_messages_fail_that_product_only_with_a_reason() {
     );
     assert_eq!(setup.catalog.count(&Default::default()).await.unwrap(), 0);
     assert_eq!(setup.queue.len(QueueName::Seed).await.unwrap(), 0);
+}
+
+/// Masks registered with a product: those of the collection's mask types, valid, are kept in
+/// the product's metadata (where the renderer reads them); any other fails the product alone.
+#[tokio::test]
+async fn masks_of_the_collections_types_are_registered_others_fail() {
+    let setup = Setup::new().await;
+    let collections = Collections::from_toml(
+        "[collections.OPTICAL]\nbrowse_types = [\"OPTICAL\"]\n[collections.OPTICAL.masks.clouds]\n",
+    )
+    .unwrap();
+    let registrar = setup.registrar(collections);
+    let square = |a: f64, b: f64| pvs_model::GeoJsonGeometry::MultiPolygon {
+        coordinates: vec![vec![vec![[a, a], [b, a], [b, b], [a, b], [a, a]]]],
+    };
+    let product = |id: &str, mask: &str, geometry| {
+        let mut metadata = metadata_of(SAR);
+        metadata.id = id.to_owned();
+        metadata.source.report.browse_type = "OPTICAL".to_owned();
+        metadata.masks.insert(mask.to_owned(), geometry);
+        metadata
+    };
+    let good = product("masked", "clouds", square(0.0, 1.0));
+    let unknown = product("unknown-mask", "snow", square(0.0, 1.0));
+    let bowtie = product(
+        "bowtie-mask",
+        "clouds",
+        pvs_model::GeoJsonGeometry::MultiPolygon {
+            coordinates: vec![vec![vec![
+                [0.0, 0.0],
+                [1.0, 1.0],
+                [1.0, 0.0],
+                [0.0, 1.0],
+                [0.0, 0.0],
+            ]]],
+        },
+    );
+    for metadata in [&good, &unknown, &bowtie] {
+        registrar
+            .handle(&setup.store(metadata).await)
+            .await
+            .unwrap();
+    }
+    let stored = setup
+        .catalog
+        .get("masked")
+        .await
+        .unwrap()
+        .expect("registered");
+    assert_eq!(
+        stored.metadata["masks"]["clouds"],
+        serde_json::to_value(square(0.0, 1.0)).unwrap()
+    );
+    for (id, says) in [
+        (
+            "unknown-mask",
+            "mask \"snow\": not a mask type of collection \"OPTICAL\" (its mask types: clouds",
+        ),
+        (
+            "bowtie-mask",
+            "mask \"clouds\": the mask is not a valid geometry",
+        ),
+    ] {
+        match setup.queue.status(Stage::Register, id).await.unwrap() {
+            Status::Failed { reason } => assert!(reason.contains(says), "{id}: {reason}"),
+            other => panic!("{id}: expected a failure, got {other:?}"),
+        }
+        assert!(setup.catalog.get(id).await.unwrap().is_none(), "{id}");
+    }
 }
 
 #[tokio::test]

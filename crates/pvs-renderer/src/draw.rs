@@ -5,9 +5,11 @@
 
 use chrono::{DateTime, Utc};
 use gdal::spatial_ref::CoordTransform;
+use geo::{BooleanOps, MultiPolygon};
 use pvs_catalog::{
     Bbox, CatalogError, Filter, Product, ProductQuery, Sort, TimeFilter, TimeRelation,
 };
+use pvs_model::GeoJsonGeometry;
 use pvs_ogc::layer::{Look, split};
 use pvs_raster::RasterError;
 use pvs_raster::crs::srs;
@@ -15,10 +17,16 @@ use pvs_raster::render::{MosaicSource, Rgba, View, mosaic};
 use pvs_raster::style::{Colormap, Style};
 
 use crate::Renderer;
-use crate::layers::Layer;
+use crate::layers::{Kind, Layer};
 
 /// The colour of footprint outlines (RGBA).
 const OUTLINE_COLOUR: [u8; 4] = [255, 64, 0, 255];
+
+/// The colour masks are filled in (RGBA: half transparent); `STYLES` may name another.
+const MASK_COLOUR: [u8; 4] = [255, 64, 0, 128];
+
+/// The colour validity masks are filled in.
+const VALIDITY_COLOUR: [u8; 4] = [0, 160, 0, 128];
 
 /// The colours outlines may be drawn in (WMS `STYLES` of an outlines layer), as EOxServer
 /// names them.
@@ -246,7 +254,11 @@ impl Renderer {
         let _permit = self.render_permit().await;
         let view = view.clone();
         let sources = match drawing.style {
-            Some(_) => self.sources(&products)?,
+            Some(_) => self.sources(&products, drawing.clip.as_ref())?,
+            None => Vec::new(),
+        };
+        let masks: Vec<_> = match &drawing.masks {
+            Some((mask, _)) => products.iter().filter_map(|p| mask_of(p, mask)).collect(),
             None => Vec::new(),
         };
         let footprints: Vec<_> = match drawing.outlines {
@@ -258,6 +270,11 @@ impl Renderer {
                 Some(style) => mosaic(&sources, &view, style).map_err(RenderError::Raster)?,
                 None => Rgba::transparent(view.width, view.height),
             };
+            if let Some((_, colour)) = drawing.masks {
+                let areas =
+                    pvs_raster::draw::areas(&masks, &view, colour).map_err(RenderError::Raster)?;
+                image.overlay(&areas);
+            }
             if let Some(colour) = drawing.outlines {
                 let outlines = pvs_raster::draw::outlines(&footprints, &view, colour, 2)
                     .map_err(RenderError::Raster)?;
@@ -279,7 +296,7 @@ impl Renderer {
                         name: name.clone(),
                         look: look.clone(),
                     };
-                    layer.style(self).map(|_| layer)
+                    layer.kind(self).map(|_| layer)
                 }
                 Ok(None) | Err(CatalogError::Invalid { .. }) => {
                     Err(RenderError::UnknownLayer(layer.name()))
@@ -290,22 +307,17 @@ impl Renderer {
     }
 
     /// How `layer` is drawn with the request's changes: the products' style (none for
-    /// outlines alone) and the outlines' colour (for outlines and outlined layers).
+    /// outlines or masks alone), the outlines' colour (for outlines and outlined layers), the
+    /// masks drawn and the mask the products are cut by.
     pub(crate) fn drawing(&self, layer: &Layer, restyle: &Restyle) -> Result<Drawing, RenderError> {
         let style_error =
             |parameter: &'static str, message: String| RenderError::Style { parameter, message };
-        let look = layer.look();
-        let colour_named = |name: &str| {
-            OUTLINE_COLOURS
-                .iter()
-                .find(|(known, _)| known.eq_ignore_ascii_case(name))
-                .map(|(_, [r, g, b])| [*r, *g, *b, 255])
-        };
         let requested = restyle
             .style
             .as_deref()
             .filter(|name| !name.is_empty() && !name.eq_ignore_ascii_case("default"));
-        if *look == Look::Outlines {
+        // Outlines and masks are shapes: a colour, no bands.
+        let shape_colour = |what: &str, default: [u8; 4]| {
             if restyle.bands.is_some() || restyle.ranges.is_some() {
                 let parameter = if restyle.bands.is_some() {
                     "dim_bands"
@@ -314,28 +326,52 @@ impl Renderer {
                 };
                 return Err(style_error(
                     parameter,
-                    format!("the layer {} draws outlines, not bands", layer_name(layer)),
+                    format!("the layer {} draws {what}, not bands", layer_name(layer)),
                 ));
             }
-            let colour = match requested {
-                None => OUTLINE_COLOUR,
-                Some(name) => colour_named(name).ok_or_else(|| {
-                    style_error(
-                        "styles",
-                        format!(
-                            "{name:?} is not a style of the outlines layer {}: one of {}",
-                            layer_name(layer),
-                            OUTLINE_COLOURS.map(|(n, _)| n).join(", ")
-                        ),
-                    )
-                })?,
-            };
-            return Ok(Drawing {
-                style: None,
-                outlines: Some(colour),
-            });
-        }
-        let mut style = layer.style(self)?.clone();
+            match requested {
+                None => Ok(default),
+                Some(name) => OUTLINE_COLOURS
+                    .iter()
+                    .find(|(known, _)| known.eq_ignore_ascii_case(name))
+                    .map(|(_, [r, g, b])| [*r, *g, *b, default[3]])
+                    .ok_or_else(|| {
+                        style_error(
+                            "styles",
+                            format!(
+                                "{name:?} is not a style of the layer {} of {what}: one of {}",
+                                layer_name(layer),
+                                OUTLINE_COLOURS.map(|(n, _)| n).join(", ")
+                            ),
+                        )
+                    }),
+            }
+        };
+        let (style, outlines, clip) = match layer.kind(self)? {
+            Kind::Outlines => {
+                let colour = shape_colour("outlines", OUTLINE_COLOUR)?;
+                return Ok(Drawing {
+                    outlines: Some(colour),
+                    ..Drawing::default()
+                });
+            }
+            Kind::Masks(mask, kind) => {
+                let default = if kind.validity {
+                    VALIDITY_COLOUR
+                } else {
+                    MASK_COLOUR
+                };
+                let colour = shape_colour("masks", default)?;
+                return Ok(Drawing {
+                    masks: Some((mask, colour)),
+                    ..Drawing::default()
+                });
+            }
+            Kind::Products(style) => (style, None, None),
+            Kind::Outlined(style) => (style, Some(OUTLINE_COLOUR), None),
+            Kind::Masked(style, mask, kind) => (style, None, Some((mask, kind.validity))),
+        };
+        let mut style = style.clone();
         if let Some(bands) = &restyle.bands {
             let looks = self.looks(layer.collection());
             let channels = bands
@@ -368,7 +404,9 @@ impl Renderer {
         }
         Ok(Drawing {
             style: Some(style),
-            outlines: (*look == Look::Outlined).then_some(OUTLINE_COLOUR),
+            outlines,
+            masks: None,
+            clip,
         })
     }
 
@@ -379,31 +417,55 @@ impl Renderer {
             .map_err(RenderError::Catalog)
     }
 
-    /// The products' COGs (GDAL paths), each to be drawn only inside its footprint.
-    fn sources(&self, products: &[Product]) -> Result<Vec<MosaicSource>, RenderError> {
-        products
-            .iter()
-            .map(|product| {
-                product
-                    .location
-                    .parse()
-                    .ok()
-                    .and_then(|key| self.storage.gdal_path(&key))
-                    .map(|path| MosaicSource::new(path, product.footprint.clone()))
-                    .ok_or_else(|| RenderError::Location {
-                        id: product.id.clone(),
-                        location: product.location.clone(),
-                    })
-            })
-            .collect()
+    /// The products' COGs (GDAL paths), each to be drawn only inside its footprint, cut by
+    /// its mask of the type `clip` names (kept inside a validity mask, cut out of others);
+    /// a product its mask leaves nothing of is left out.
+    fn sources(
+        &self,
+        products: &[Product],
+        clip: Option<&(String, bool)>,
+    ) -> Result<Vec<MosaicSource>, RenderError> {
+        let mut sources = Vec::with_capacity(products.len());
+        for product in products {
+            let path = product
+                .location
+                .parse()
+                .ok()
+                .and_then(|key| self.storage.gdal_path(&key))
+                .ok_or_else(|| RenderError::Location {
+                    id: product.id.clone(),
+                    location: product.location.clone(),
+                })?;
+            let area =
+                match clip.and_then(|(mask, validity)| Some((mask_of(product, mask)?, validity))) {
+                    None => product.footprint.clone(),
+                    Some((mask, true)) => product.footprint.intersection(&mask),
+                    Some((mask, false)) => product.footprint.difference(&mask),
+                };
+            if !area.0.is_empty() {
+                sources.push(MosaicSource::new(path, area));
+            }
+        }
+        Ok(sources)
     }
 }
 
-/// How a layer's products are drawn: their style (none: not drawn) and their outlines'
-/// colour (none: not drawn).
+/// The mask of type `mask` registered with `product` (its metadata's `masks`), if any.
+fn mask_of(product: &Product, mask: &str) -> Option<MultiPolygon<f64>> {
+    let value = product.metadata.get("masks")?.get(mask)?;
+    let geometry: GeoJsonGeometry = serde_json::from_value(value.clone()).ok()?;
+    Some(MultiPolygon::from(&geometry))
+}
+
+/// How a layer's products are drawn: their style (none: not drawn), their outlines' colour
+/// (none: not drawn), their masks of a type and the colour they are filled in, and the mask
+/// type (and whether it marks the valid area) they are cut by.
+#[derive(Default)]
 pub(crate) struct Drawing {
     pub(crate) style: Option<Style>,
     pub(crate) outlines: Option<[u8; 4]>,
+    pub(crate) masks: Option<(String, [u8; 4])>,
+    pub(crate) clip: Option<(String, bool)>,
 }
 
 /// The name of a layer for messages.

@@ -1,14 +1,31 @@
 //! The WMS layers: a collection (its products mosaicked), one product (that product alone),
 //! each with a look (`pvs_ogc::layer`): `<name>` drawn as the collection's default,
-//! `<name>__<browse type>`, `<name>__outlines` (the footprints) and `<name>__outlined`
-//! (the products with their footprints over them).
+//! `<name>__<browse type>`, `<name>__outlines` (the footprints), `<name>__outlined` (the
+//! products with their footprints over them), `<name>__<mask type>` (the products' masks)
+//! and `<name>__masked_<mask type>` (the products cut by their masks).
 
 use pvs_catalog::{Product, ProductQuery};
+use pvs_model::MaskType;
 use pvs_ogc::layer::{Look, split};
 use pvs_raster::style::Style;
 
 use crate::draw::RenderError;
 use crate::{Looks, Renderer};
+
+/// What a layer draws.
+#[derive(Debug, Clone)]
+pub(crate) enum Kind<'a> {
+    /// Its products in this style.
+    Products(&'a Style),
+    /// Its products in this style, their outlines over them.
+    Outlined(&'a Style),
+    /// Its products' outlines.
+    Outlines,
+    /// Its products' masks of this type.
+    Masks(String, MaskType),
+    /// Its products in this style, cut by their masks of this type.
+    Masked(&'a Style, String, MaskType),
+}
 
 /// What a layer name stands for.
 #[derive(Debug, Clone)]
@@ -66,7 +83,7 @@ impl Layer {
                 None => return Err(RenderError::UnknownLayer(name.to_owned())),
             },
         };
-        layer.style(renderer).map(|_| layer)
+        layer.kind(renderer).map(|_| layer)
     }
 
     /// The products this layer is drawn from, before the box and time are added.
@@ -92,26 +109,36 @@ impl Layer {
         }
     }
 
-    /// The style the layer's products are drawn with: its browse type's, else its
-    /// collection's default (the configured one, or data as stored); a browse type the
-    /// collection does not have is [`RenderError::UnknownLayer`].
-    pub(crate) fn style<'a>(&self, renderer: &'a Renderer) -> Result<&'a Style, RenderError> {
+    /// What the layer draws: the products in a style (its browse type's, else its
+    /// collection's default: the configured one, or data as stored), their outlines, or
+    /// their masks; a browse or mask type the collection does not have is
+    /// [`RenderError::UnknownLayer`].
+    pub(crate) fn kind<'a>(&self, renderer: &'a Renderer) -> Result<Kind<'a>, RenderError> {
         static PLAIN: std::sync::OnceLock<Style> = std::sync::OnceLock::new();
         let looks = renderer.looks(self.collection());
-        match self.look() {
-            Look::Browse(browse) => looks
-                .and_then(|looks| looks.browses.get(browse))
-                .ok_or_else(|| {
-                    let base = match self {
-                        Layer::Collection { name, .. } => name.as_str(),
-                        Layer::Product { product, .. } => product.id.as_str(),
-                    };
-                    RenderError::UnknownLayer(self.look().layer_name(base))
-                }),
-            _ => Ok(looks
-                .map(|looks| &looks.default)
-                .unwrap_or_else(|| PLAIN.get_or_init(Style::default))),
-        }
+        let default = looks
+            .map(|looks| &looks.default)
+            .unwrap_or_else(|| PLAIN.get_or_init(Style::default));
+        let unknown = || {
+            let base = match self {
+                Layer::Collection { name, .. } => name.as_str(),
+                Layer::Product { product, .. } => product.id.as_str(),
+            };
+            RenderError::UnknownLayer(self.look().layer_name(base))
+        };
+        let mask = |name: &str| looks.and_then(|looks| looks.masks.get(name));
+        Ok(match self.look() {
+            Look::Default => Kind::Products(default),
+            Look::Outlined => Kind::Outlined(default),
+            Look::Outlines => Kind::Outlines,
+            Look::Named(name) => match looks.and_then(|looks| looks.browses.get(name)) {
+                Some(style) => Kind::Products(style),
+                None => Kind::Masks(name.clone(), *mask(name).ok_or_else(unknown)?),
+            },
+            Look::Masked(name) => {
+                Kind::Masked(default, name.clone(), *mask(name).ok_or_else(unknown)?)
+            }
+        })
     }
 }
 

@@ -72,7 +72,7 @@ impl Default for Settings {
 }
 
 /// How one collection is drawn: its default style, its browse types (each the layer
-/// `<collection>__<name>`) and the names of its bands (for `dim_bands`).
+/// `<collection>__<name>`), the names of its bands (for `dim_bands`) and its mask types.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Looks {
     /// The collection's own layer.
@@ -81,6 +81,8 @@ pub struct Looks {
     pub browses: BTreeMap<String, Style>,
     /// The stored bands' names, in order (bands are also `b1`, `b2`...).
     pub band_names: Vec<String>,
+    /// Mask types by name.
+    pub masks: BTreeMap<String, pvs_model::MaskType>,
 }
 
 impl Looks {
@@ -114,6 +116,7 @@ pub fn styles(collections: &pvs_model::Collections) -> Result<BTreeMap<String, L
             default: rendered,
             browses: BTreeMap::new(),
             band_names: config.band_names.clone(),
+            masks: config.masks.clone(),
         };
         for (browse_name, browse) in &config.browses {
             let at = |e: String| format!("[collections.{name}.browses.{browse_name}] {e}");

@@ -489,8 +489,9 @@ fn layer_xml(version: Version, name: &str, title: &str, extent: &Extent, indent:
     xml
 }
 
-/// The `<Style>` elements of a layer: for outlines, the colours they can be drawn in; for a
-/// layer of one channel, `default` and the colormaps, each with its legend; none otherwise.
+/// The `<Style>` elements of a layer: for outlines and masks (a name without a `style`), the
+/// colours they can be drawn in; for a layer of one channel, `default` and the colormaps,
+/// each with its legend; none otherwise.
 fn styles_xml(url: &str, layer: &str, look: &Look, style: Option<&Style>, indent: &str) -> String {
     let entry = |name: &str, legend: bool| {
         let legend = if legend {
@@ -511,7 +512,8 @@ fn styles_xml(url: &str, layer: &str, look: &Look, style: Option<&Style>, indent
         let name = escape(name);
         format!("{indent}  <Style><Name>{name}</Name><Title>{name}</Title>{legend}</Style>\n")
     };
-    if *look == Look::Outlines {
+    let shapes = matches!(look, Look::Named(_)) && style.is_none();
+    if *look == Look::Outlines || shapes {
         return OUTLINE_COLOURS
             .iter()
             .map(|(name, _)| entry(name, false))
@@ -574,9 +576,21 @@ pub fn capabilities(
         ];
         for (browse, style) in looks.map(|l| &l.browses).into_iter().flatten() {
             sub_layers.push((
-                Look::Browse(browse.clone()),
+                Look::Named(browse.clone()),
                 format!("{name} {browse}"),
                 Some(style),
+            ));
+        }
+        for mask in looks.map(|l| l.masks.keys()).into_iter().flatten() {
+            sub_layers.push((
+                Look::Named(mask.clone()),
+                format!("{name} {mask} masks"),
+                None,
+            ));
+            sub_layers.push((
+                Look::Masked(mask.clone()),
+                format!("{name} masked by {mask}"),
+                looks.map(|l| &l.default),
             ));
         }
         for (look, title, style) in sub_layers {

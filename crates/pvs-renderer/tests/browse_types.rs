@@ -39,6 +39,11 @@ colormap = "rdylgn"
 [collections.S2.browses.BLUE_OR_NOTHING]
 grey = "B02"
 nodata = 52
+
+[collections.S2.masks.clouds]
+
+[collections.S2.masks.validity]
+validity = true
 "#;
 
 /// The band values (B02, B03, B04, B08) of the two products, and their cloud cover.
@@ -94,9 +99,21 @@ impl Fixture {
             ]),
             Vec::new(),
         )]);
-        for (id, (values, cloud), time) in [
-            ("older", OLDER, "2020-01-01T00:00:00Z"),
-            ("newer", NEWER, "2020-02-01T00:00:00Z"),
+        // The newer product's masks: clouds over its western half, valid data in its
+        // southern half.
+        let box_of = |[w, s, e, n]: [f64; 4]| serde_json::json!({"type": "MultiPolygon", "coordinates": [[[[w, s], [e, s], [e, n], [w, n], [w, s]]]]});
+        let newer_masks = serde_json::json!({
+            "clouds": box_of([10.0, 40.0, 11.0, 42.0]),
+            "validity": box_of([10.0, 40.0, 12.0, 41.0]),
+        });
+        for (id, (values, cloud), time, masks) in [
+            (
+                "older",
+                OLDER,
+                "2020-01-01T00:00:00Z",
+                serde_json::json!({}),
+            ),
+            ("newer", NEWER, "2020-02-01T00:00:00Z", newer_masks),
         ] {
             let location = format!("S2/{id}.tif");
             raster(&storage.path().join(&location), values);
@@ -113,7 +130,7 @@ impl Fixture {
                     begin: time,
                     end: time,
                     location,
-                    metadata: serde_json::json!({}),
+                    metadata: serde_json::json!({"masks": masks}),
                 })
                 .await
                 .unwrap();
@@ -138,6 +155,12 @@ impl Fixture {
 
     /// The centre pixel of a 32 × 32 map inside both products, with `extra` parameters.
     async fn centre(&self, layers: &str, extra: &str) -> [u8; 4] {
+        self.pixel(layers, extra, 16, 16).await
+    }
+
+    /// A pixel of a 32 × 32 map of lon 10.5..11.5, lat 40.5..41.5 (inside both products),
+    /// with `extra` parameters.
+    async fn pixel(&self, layers: &str, extra: &str, x: isize, y: isize) -> [u8; 4] {
         let (status, content_type, body) = self
             .get(&format!(
                 "SERVICE=WMS&REQUEST=GetMap&VERSION=1.3.0&LAYERS={layers}&CRS=CRS:84&BBOX=10.5,40.5,11.5,41.5&WIDTH=32&HEIGHT=32&FORMAT=image/png&TRANSPARENT=TRUE{extra}"
@@ -149,7 +172,7 @@ impl Fixture {
             "{layers}{extra}: {}",
             String::from_utf8_lossy(&body)
         );
-        let pixel = images::pixel(&images::open(&body), 16, 16);
+        let pixel = images::pixel(&images::open(&body), x, y);
         [pixel[0], pixel[1], pixel[2], pixel[3]]
     }
 
@@ -330,6 +353,70 @@ async fn outlined_layers_and_several_layers_composite_in_order() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn masks_are_drawn_and_cut_the_products() {
+    let fixture = Fixture::start().await;
+    let range = [0.0, 1020.0];
+    let (older, newer) = (
+        rgb(OLDER.0, [B04, B03, B02], range),
+        rgb(NEWER.0, [B04, B03, B02], range),
+    );
+    // Pixel (8, 24): lon 10.77, lat 40.73, west and south; (24, 8): lon 11.27, lat 41.23,
+    // east and north.
+    let (south_west, north_east) = ((8, 24), (24, 8));
+    // The newer product's clouds are cut out of it: the older one shows there.
+    for (layer, at, expected) in [
+        ("S2__masked_clouds", south_west, older),
+        ("S2__masked_clouds", north_east, newer),
+        // Only its valid area is kept.
+        ("S2__masked_validity", south_west, newer),
+        ("S2__masked_validity", north_east, older),
+        ("S2", south_west, newer),
+    ] {
+        assert_eq!(
+            fixture.pixel(layer, "", at.0, at.1).await,
+            expected,
+            "{layer} at {at:?}"
+        );
+    }
+    // The masks themselves, half transparent: clouds in orange, validity in green, or as
+    // STYLES says.
+    assert_eq!(
+        fixture.pixel("S2__clouds", "", 8, 24).await,
+        [255, 64, 0, 128]
+    );
+    assert_eq!(fixture.pixel("S2__clouds", "", 24, 8).await, [0, 0, 0, 0]);
+    assert_eq!(
+        fixture.pixel("S2__validity", "", 8, 24).await,
+        [0, 160, 0, 128]
+    );
+    assert_eq!(
+        fixture.pixel("S2__clouds", "&STYLES=blue", 8, 24).await,
+        [0, 0, 255, 128]
+    );
+    // Product layers have their masks too.
+    assert_eq!(
+        fixture.pixel("newer__masked_clouds", "", 8, 24).await,
+        [0, 0, 0, 0]
+    );
+    assert_eq!(
+        fixture.pixel("newer__masked_clouds", "", 24, 8).await,
+        newer
+    );
+    assert_eq!(
+        fixture.refused("LAYERS=S2__snow").await,
+        ("LayerNotDefined".to_owned(), "layers".to_owned())
+    );
+    assert_eq!(
+        fixture.refused("LAYERS=S2__masked_snow").await,
+        ("LayerNotDefined".to_owned(), "layers".to_owned())
+    );
+    assert_eq!(
+        fixture.refused("LAYERS=S2__clouds&dim_bands=B02").await,
+        ("InvalidParameterValue".to_owned(), "dim_bands".to_owned())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn what_cannot_be_drawn_is_refused_naming_the_parameter() {
     let fixture = Fixture::start().await;
     for (query, code, locator) in [
@@ -463,6 +550,10 @@ async fn legends_and_capabilities_advertise_the_browse_types() {
             "S2__TRUE_COLOR",
             "S2__NDVI",
             "S2__BLUE_OR_NOTHING",
+            "S2__clouds",
+            "S2__masked_clouds",
+            "S2__validity",
+            "S2__masked_validity",
         ] {
             assert!(
                 xml.contains(&format!("<Name>{name}</Name>")),

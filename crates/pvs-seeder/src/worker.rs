@@ -143,7 +143,7 @@ impl Seeder {
                 .flat_map(|c| c.browses.keys());
             let layers = std::iter::once(collection.clone())
                 .chain(browses.map(|browse| {
-                    pvs_ogc::layer::Look::Browse(browse.clone()).layer_name(&collection)
+                    pvs_ogc::layer::Look::Named(browse.clone()).layer_name(&collection)
                 }))
                 .collect();
             let job = SeedJob {

@@ -61,6 +61,7 @@ fn metadata(
         },
         processed_at: Utc::now(),
         properties: Default::default(),
+        masks: Default::default(),
     }
 }
 

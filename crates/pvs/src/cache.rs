@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use pvs_cache::{Settings, TileCache};
+use pvs_cache::{CollectionLooks, Settings, TileCache};
 use pvs_catalog::{Catalog, PostgisCatalog};
 use pvs_service::config::{ConfigError, DatabaseUrl, Env, ListenAddr, vars};
 use pvs_service::http;
@@ -30,17 +30,23 @@ pub fn settings(env: &Env) -> Result<Settings, StartError> {
         )
         .into());
     }
-    let browses = crate::registrar::collections(env)?
+    let looks = crate::registrar::collections(env)?
         .collections
         .into_iter()
-        .filter(|(_, config)| !config.browses.is_empty())
-        .map(|(name, config)| (name, config.browses.into_keys().collect()))
+        .filter(|(_, config)| !config.browses.is_empty() || !config.masks.is_empty())
+        .map(|(name, config)| {
+            let looks = CollectionLooks {
+                browses: config.browses.into_keys().collect(),
+                masks: config.masks.into_keys().collect(),
+            };
+            (name, looks)
+        })
         .collect();
     Ok(Settings {
         max_age,
         max_zoom,
         public_url: PublicUrl::from_env(env)?,
-        browses,
+        looks,
         ..Settings::default()
     })
 }
