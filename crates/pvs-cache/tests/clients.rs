@@ -65,11 +65,11 @@ async fn owslib_reads_the_capabilities_and_fetches_tiles_with_time() {
         result["layers"],
         serde_json::json!([
             "EMPTY",
-            "EMPTY__outlines",
             "EMPTY__outlined",
+            "EMPTY__outlines",
             "SAR",
-            "SAR__outlines",
-            "SAR__outlined"
+            "SAR__outlined",
+            "SAR__outlines"
         ])
     );
     assert_eq!(

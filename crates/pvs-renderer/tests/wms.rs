@@ -185,7 +185,8 @@ async fn errors_are_service_exceptions_naming_the_parameter() {
             Some("layers"),
         ),
         (
-            map.replace("LAYERS=SAR", "LAYERS=SAR,EMPTY"),
+            // Several layers are composited; an unknown one among them is refused.
+            map.replace("LAYERS=SAR", "LAYERS=SAR,NOPE"),
             "LayerNotDefined",
             Some("layers"),
         ),
