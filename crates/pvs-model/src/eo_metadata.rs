@@ -126,6 +126,43 @@ impl EoMetadata {
     pub fn product_type(&self) -> Option<&str> {
         self.properties.get("product:type").and_then(Value::as_str)
     }
+
+    /// Which of `rasters` (paths or file names, with their sizes in bytes) holds the
+    /// product's data, as an index into `rasters`: the first the document names as the
+    /// product's file ([`Self::data_files`], compared by file name ignoring case); else the
+    /// largest (the first of equals) of those it does not name as a browse
+    /// ([`Self::browse_files`]). A browse the document names is never picked. `Err` says why
+    /// none can be.
+    pub fn pick_raster(&self, rasters: &[(&str, u64)]) -> Result<usize, String> {
+        let base = |path: &str| path.rsplit('/').next().unwrap_or(path).to_ascii_lowercase();
+        let names: Vec<String> = rasters.iter().map(|(path, _)| base(path)).collect();
+        let listed = |files: &[String], name: &str| files.iter().any(|file| base(file) == name);
+        let browse = |index: &usize| listed(&self.browse_files, &names[*index]);
+        if let Some(named) = (0..rasters.len())
+            .filter(|index| !browse(index))
+            .find(|&index| listed(&self.data_files, &names[index]))
+        {
+            return Ok(named);
+        }
+        (0..rasters.len())
+            .filter(|index| !browse(index))
+            .rev()
+            .max_by_key(|&index| rasters[index].1)
+            .ok_or_else(|| {
+                if rasters.is_empty() {
+                    "there is no raster".to_owned()
+                } else {
+                    format!(
+                        "every raster ({}) is a browse the document names, not the product",
+                        rasters
+                            .iter()
+                            .map(|(path, _)| *path)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                }
+            })
+    }
 }
 
 /// Why bytes are not an EO metadata document pvs can use.

@@ -157,6 +157,37 @@ fn gsc_with_a_hole_in_the_footprint() {
 }
 
 #[test]
+fn the_raster_is_the_one_the_document_describes() {
+    // Names the product S2A_MSIL1C_20230101T103021.tif and the quick-look S2A_QL.tif.
+    let metadata = parse(&fixture("opt_om20.xml"));
+    let product = "pkg/S2A_MSIL1C_20230101T103021.TIF";
+    // Named as the product: taken, even when smaller.
+    assert_eq!(
+        metadata.pick_raster(&[("big.tif", 900), (product, 10), ("S2A_QL.tif", 1000)]),
+        Ok(1)
+    );
+    // Not named: the largest that is not a browse it names.
+    assert_eq!(
+        metadata.pick_raster(&[("a.tif", 10), ("b.jp2", 30), ("S2A_QL.tif", 1000)]),
+        Ok(1)
+    );
+    assert_eq!(metadata.pick_raster(&[("a.tif", 10), ("b.tif", 10)]), Ok(0));
+    // A browse it names is never the product.
+    let error = metadata.pick_raster(&[("x/S2A_QL.tif", 1000)]).unwrap_err();
+    assert!(error.contains("x/S2A_QL.tif"), "{error}");
+    assert!(metadata.pick_raster(&[]).is_err());
+    // Named as both: a browse.
+    let both = EoMetadata {
+        browse_files: vec!["S2A_MSIL1C_20230101T103021.tif".to_owned()],
+        ..metadata.clone()
+    };
+    assert_eq!(
+        both.pick_raster(&[(product, 1000), ("other.tif", 1)]),
+        Ok(1)
+    );
+}
+
+#[test]
 fn a_time_instant_is_both_start_and_end() {
     let xml = changed(
         "sar_om21.xml",
