@@ -393,6 +393,17 @@ async fn packages_with_and_without_a_browse_report() {
         &[(&format!("{mer}.tif"), &tif), ("report.xml", &xml)],
         true,
     );
+    // Several rasters: the report names the product's.
+    let report_of_two = tar(
+        dir.path(),
+        "report_of_two.tar",
+        &[
+            ("ATS.jpg", &jpg),
+            (&format!("{mer}.tif"), &tif),
+            ("report.xml", &xml),
+        ],
+        false,
+    );
     let plain = tar(
         dir.path(),
         "MER_20060822_092058_plain.tar",
@@ -410,6 +421,7 @@ async fn packages_with_and_without_a_browse_report() {
     std::fs::write(&garbage, b"this is not a tar archive at all").unwrap();
     for (key, path) in [
         ("packages/with_report.tar.gz", &with_report),
+        ("packages/report_of_two.tar", &report_of_two),
         ("packages/MER_20060822_092058_plain.tar", &plain),
         ("packages/two.tar", &two),
         ("packages/none.tar", &none),
@@ -448,6 +460,13 @@ async fn packages_with_and_without_a_browse_report() {
             .unwrap(),
         Status::Unknown,
         "the package name is not left in flight"
+    );
+
+    let done = handle("packages/report_of_two.tar").await.unwrap();
+    assert_eq!(done.metadata.collection, "MER_FRS");
+    assert_eq!(
+        (done.metadata.cog.width, done.metadata.cog.height),
+        (540, 449)
     );
 
     // No report: collection from the message, time from the package's name.
