@@ -131,6 +131,28 @@ pub fn footprint_from_lon_lat(ring: &[(f64, f64)]) -> Result<MultiPolygon<f64>, 
     Ok(multi.orient(geo::orient::Direction::Default))
 }
 
+/// One polygon given as lon/lat rings (the exterior, then its holes) as a footprint: each
+/// ring through [`footprint_from_lon_lat`], the holes taken out of the exterior. On error,
+/// the index of the ring at fault and why.
+pub(crate) fn footprint_from_rings(
+    rings: &[Vec<(f64, f64)>],
+) -> Result<MultiPolygon<f64>, (usize, String)> {
+    let ring_footprint = |index: usize| {
+        footprint_from_lon_lat(&rings[index]).map_err(|problem| (index, problem.to_string()))
+    };
+    if rings.is_empty() {
+        return Err((0, "a polygon without rings".to_owned()));
+    }
+    let mut footprint = ring_footprint(0)?;
+    for hole in 1..rings.len() {
+        footprint = footprint.difference(&ring_footprint(hole)?);
+    }
+    if footprint.0.is_empty() {
+        return Err((0, "its holes cover it entirely".to_owned()));
+    }
+    Ok(footprint)
+}
+
 /// Builds a polygon from a closed ring and checks it: an area, no self-intersection.
 pub(crate) fn valid_polygon(ring: Vec<Coord<f64>>) -> Result<Polygon<f64>, FootprintError> {
     let polygon = Polygon::new(LineString::new(ring), Vec::new());

@@ -13,6 +13,10 @@
 //! - [`parse_item`] reads a STAC Item (1.0, 1.1) into an [`ItemRegistration`]: id,
 //!   collection, footprint, times, properties and data asset, or an [`ItemError`] naming the
 //!   field at fault.
+//! - [`parse_eo_metadata`] reads the EO metadata of product packages (EO O&M 2.0/2.1,
+//!   GSC) into an [`EoMetadata`]: id, times, footprint (the `gml:posList` lat/lon pairs
+//!   swapped) and the EO properties under their STAC names, or an [`EoMetadataError`]
+//!   naming what is missing or wrong and where.
 //! - [`Collections`] is the collections configuration (TOML); [`RegistrationReport`] the XML
 //!   the registrar writes back to the provider once a report's products are all done.
 //!
@@ -27,6 +31,7 @@
 
 mod browse;
 mod collections;
+mod eo_metadata;
 mod footprint;
 mod geolocation;
 mod item;
@@ -42,6 +47,9 @@ pub use browse::{Browse, BrowseError, BrowseId, FileName, ImageType, MAX_POSITIO
 pub use collections::{
     BrowseStyle, COLORMAPS, CollectionConfig, Collections, CollectionsError, Compression,
     MASKED_PREFIX, MaskType, RESERVED_BROWSE_NAMES, Render, band_number,
+};
+pub use eo_metadata::{
+    EoFormat, EoMetadata, EoMetadataError, GSC_NS, MAX_EO_METADATA_BYTES, parse_eo_metadata,
 };
 pub use footprint::{Footprint, FootprintError, footprint_from_lon_lat};
 pub use geolocation::{Geolocation, ImageSize, Pixel, ReferenceSystem, TiePoint, WGS84};

@@ -32,7 +32,8 @@ pub struct ProductMetadata {
     /// When the preprocessor wrote the COG.
     pub processed_at: DateTime<Utc>,
     /// The product's properties with their STAC names (`eo:cloud_cover`, `platform`, ...),
-    /// from the STAC Item it was registered from; empty (and absent from the JSON) otherwise.
+    /// from the STAC Item it was registered from or the EO O&M / GSC document of its package
+    /// ([`crate::EoMetadata::properties`]); empty (and absent from the JSON) otherwise.
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub properties: Map<String, Value>,
     /// The product's masks by mask type (`[collections.NAME.masks]`), each a multi-polygon in

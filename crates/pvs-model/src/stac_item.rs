@@ -8,14 +8,14 @@
 use std::fmt;
 
 use chrono::{DateTime, Utc};
-use geo::{BooleanOps, MultiPolygon, Validation};
+use geo::{MultiPolygon, Validation};
 use geojson::{GeometryValue, Position};
 use serde_json::{Map, Value};
 use thiserror::Error;
 
 use crate::browse::FileName;
 use crate::collections::{CollectionConfig, Collections};
-use crate::footprint::{FootprintError, footprint_from_lon_lat};
+use crate::footprint::footprint_from_rings;
 use crate::item::{GeoJsonGeometry, ReportInfo};
 use crate::product::{CogInfo, ProductMetadata, SourceInfo};
 
@@ -58,7 +58,7 @@ pub struct ItemRegistration {
     /// The collection: the one asked for, else the Item's `collection`.
     pub collection: String,
     /// The geometry as a valid EPSG:4326 lon/lat footprint, split at the antimeridian
-    /// ([`footprint_from_lon_lat`] for each ring).
+    /// ([`crate::footprint_from_lon_lat`] for each ring).
     pub footprint: MultiPolygon<f64>,
     /// Start of the acquisition: `start_datetime`, else `datetime`.
     pub start: DateTime<Utc>,
@@ -322,19 +322,24 @@ fn check_envelope(object: &Map<String, Value>) -> Result<(), ItemError> {
 }
 
 fn check_id(id: &str) -> Result<(), ItemError> {
-    let error = |reason: String| Err(ItemError::field_error("id", reason));
+    check_product_id(id).map_err(|reason| ItemError::field_error("id", reason))
+}
+
+/// Whether `id` can be a product id: 1 to [`MAX_ITEM_ID_CHARS`] letters, digits, `.`, `-`,
+/// `_`, `:` or `#`, not starting with `.` (it names storage keys); if not, why.
+pub(crate) fn check_product_id(id: &str) -> Result<(), String> {
     if id.is_empty() {
-        return error("missing or empty".to_owned());
+        return Err("missing or empty".to_owned());
     }
     let chars = id.chars().count();
     if chars > MAX_ITEM_ID_CHARS {
-        return error(format!(
+        return Err(format!(
             "{chars} characters, more than the {MAX_ITEM_ID_CHARS} allowed"
         ));
     }
     let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':' | '#');
     if id.starts_with('.') || !id.chars().all(allowed) {
-        return error(format!(
+        return Err(format!(
             "{id:?} may only contain letters, digits, '.', '-', '_', ':' or '#' and must not \
              start with '.' (it names the product's files on storage)"
         ));
@@ -411,35 +416,26 @@ fn footprint_of(geometry: Option<&Value>) -> Result<MultiPolygon<f64>, ItemError
 /// One GeoJSON polygon (exterior ring, then holes) as a footprint; on error, the ring at fault
 /// and why.
 fn polygon_footprint(rings: &[Vec<Position>]) -> Result<MultiPolygon<f64>, (usize, String)> {
-    let ring_footprint = |index: usize| {
-        let ring = rings[index]
-            .iter()
-            .enumerate()
-            .map(|(position, coordinates)| match coordinates.as_slice() {
-                [lon, lat, ..] => Ok((*lon, *lat)),
-                short => Err((
-                    index,
-                    format!(
-                        "position {position} has {} coordinate(s), not longitude and latitude",
-                        short.len()
-                    ),
-                )),
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        footprint_from_lon_lat(&ring)
-            .map_err(|problem: FootprintError| (index, problem.to_string()))
-    };
-    if rings.is_empty() {
-        return Err((0, "a polygon without rings".to_owned()));
-    }
-    let mut footprint = ring_footprint(0)?;
-    for hole in 1..rings.len() {
-        footprint = footprint.difference(&ring_footprint(hole)?);
-    }
-    if footprint.0.is_empty() {
-        return Err((0, "its holes cover it entirely".to_owned()));
-    }
-    Ok(footprint)
+    let rings = rings
+        .iter()
+        .enumerate()
+        .map(|(index, ring)| {
+            ring.iter()
+                .enumerate()
+                .map(|(position, coordinates)| match coordinates.as_slice() {
+                    [lon, lat, ..] => Ok((*lon, *lat)),
+                    short => Err((
+                        index,
+                        format!(
+                            "position {position} has {} coordinate(s), not longitude and latitude",
+                            short.len()
+                        ),
+                    )),
+                })
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    footprint_from_rings(&rings)
 }
 
 /// `start_datetime`/`end_datetime`, else `datetime` for both.

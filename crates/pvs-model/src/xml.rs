@@ -4,7 +4,7 @@
 
 use quick_xml::XmlVersion;
 use quick_xml::events::{BytesStart, Event};
-use quick_xml::name::ResolveResult;
+use quick_xml::name::{NamespaceResolver, ResolveResult};
 use quick_xml::reader::NsReader;
 use thiserror::Error;
 
@@ -14,7 +14,7 @@ use thiserror::Error;
 const MAX_DEPTH: usize = 32;
 
 /// Why a document could not be read as XML at all.
-#[derive(Debug, Error, PartialEq)]
+#[derive(Debug, Clone, Error, PartialEq)]
 pub enum XmlError {
     /// The bytes are not UTF-8 (the only encoding accepted).
     #[error("document is not UTF-8: invalid byte sequence at byte {offset}")]
@@ -97,6 +97,9 @@ pub(crate) struct Element {
     pub name: String,
     /// Attributes without a namespace prefix (`version`, `nodeNumber`), unescaped.
     pub attributes: Vec<(String, String)>,
+    /// Attributes with a namespace prefix (`xlink:href`): namespace URI, local name and
+    /// unescaped value. Namespace declarations are not kept.
+    pub ns_attributes: Vec<(String, String, String)>,
     pub text: String,
     pub children: Vec<Element>,
 }
@@ -108,6 +111,14 @@ impl Element {
             .iter()
             .find(|(key, _)| key == name)
             .map(|(_, value)| value.as_str())
+    }
+
+    /// The value of the attribute `name` in namespace `ns` (a URI).
+    pub fn ns_attribute(&self, ns: &str, name: &str) -> Option<&str> {
+        self.ns_attributes
+            .iter()
+            .find(|(uri, local, _)| uri == ns && local == name)
+            .map(|(_, _, value)| value.as_str())
     }
 }
 
@@ -162,14 +173,14 @@ pub(crate) fn parse_document(bytes: &[u8]) -> Result<Element, XmlError> {
                         line: line_of(text, position),
                     });
                 }
-                let element = new_element(&start, namespace, text, position)?;
+                let element = new_element(&start, namespace, reader.resolver(), text, position)?;
                 if root.is_some() && stack.is_empty() {
                     return Err(syntax(text, position, "more than one root element".into()));
                 }
                 stack.push(element);
             }
             Event::Empty(start) => {
-                let element = new_element(&start, namespace, text, position)?;
+                let element = new_element(&start, namespace, reader.resolver(), text, position)?;
                 close(element, &mut stack, &mut root, text, position)?;
             }
             Event::End(_) => {
@@ -216,14 +227,16 @@ pub(crate) fn parse_document(bytes: &[u8]) -> Result<Element, XmlError> {
 fn new_element(
     start: &BytesStart<'_>,
     ns_uri: Option<String>,
+    resolver: &NamespaceResolver,
     text: &str,
     position: usize,
 ) -> Result<Element, XmlError> {
     let mut attributes = Vec::new();
+    let mut ns_attributes = Vec::new();
     for attribute in start.attributes() {
         let attribute = attribute.map_err(|error| syntax(text, position, error.to_string()))?;
         let key = attribute.key;
-        if key.prefix().is_some() || key.as_ref() == "xmlns" {
+        if key.as_namespace_binding().is_some() {
             continue;
         }
         let value = attribute
@@ -238,13 +251,26 @@ fn new_element(
                 },
                 other => syntax(text, position, other.to_string()),
             })?;
-        attributes.push((key.as_ref().to_owned(), value.into_owned()));
+        match resolver.resolve_attribute(key) {
+            (ResolveResult::Bound(ns), local) => ns_attributes.push((
+                ns.as_ref().to_owned(),
+                local.as_ref().to_owned(),
+                value.into_owned(),
+            )),
+            (ResolveResult::Unbound, _) => {
+                attributes.push((key.as_ref().to_owned(), value.into_owned()));
+            }
+            // As before namespaced attributes were kept: an undeclared prefix on an
+            // attribute is ignored (elements with one are refused).
+            (ResolveResult::Unknown(_), _) => {}
+        }
     }
     Ok(Element {
         ns: ns_uri.as_deref().map_or(Ns::Other, Ns::from_uri),
         ns_uri,
         name: start.local_name().as_ref().to_owned(),
         attributes,
+        ns_attributes,
         text: String::new(),
         children: Vec::new(),
     })

@@ -1,11 +1,11 @@
 //! Inputs: fetching images and packages from storage, and finding the raster (and browse
-//! report) inside a `.tar` / `.tar.gz` package.
+//! report or EO metadata document) inside a `.tar` / `.tar.gz` package.
 
 use std::ffi::CString;
 use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
-use pvs_model::{BrowseReport, FileName};
+use pvs_model::{BrowseReport, EoMetadata, EoMetadataError, FileName, parse_eo_metadata};
 use pvs_storage::{Storage, StorageKey, StorageUrl};
 
 use crate::{PackageReport, PreprocessError, Settings};
@@ -13,8 +13,8 @@ use crate::{PackageReport, PreprocessError, Settings};
 /// File extensions taken for the raster of a package (lower case).
 pub const PACKAGE_RASTER_EXTENSIONS: [&str; 6] = ["tif", "tiff", "jp2", "jpg", "jpeg", "png"];
 
-/// Largest browse report read from inside a package.
-const MAX_REPORT_BYTES: u64 = 16 * 1024 * 1024;
+/// Largest browse report or EO metadata document read from inside a package.
+const MAX_REPORT_BYTES: u64 = pvs_model::MAX_EO_METADATA_BYTES as u64;
 
 /// An input GDAL can open.
 pub(crate) enum Source {
@@ -115,8 +115,21 @@ pub(crate) struct Package {
     pub gdal_path: String,
     /// A browse report for the raster, if the package has one.
     pub report: Option<PackageReport>,
-    /// The acquisition time the raster's tags give, if any (read when there is no report).
+    /// Without a browse report: the EO metadata document (EO O&M, GSC) of the package, if
+    /// it has one.
+    pub document: Option<PackageDocument>,
+    /// The acquisition time the raster's tags give, if any (read when there is neither).
     pub tag_times: Option<(DateTime<Utc>, DateTime<Utc>)>,
+}
+
+/// An EO metadata document found in a package.
+pub(crate) struct PackageDocument {
+    /// Its name in the package.
+    pub name: String,
+    /// What it says.
+    pub metadata: EoMetadata,
+    /// Whether the raster it describes has its own georeferencing.
+    pub georeferenced: bool,
 }
 
 fn is_archive(name: &str) -> bool {
@@ -130,8 +143,16 @@ fn extension(name: &str) -> String {
         .unwrap_or_default()
 }
 
-/// Finds the raster (exactly one) and a browse report describing it inside the package at
-/// `path` (a GDAL path); a plain image is its own raster. Blocking (GDAL I/O).
+/// Finds the raster inside the package at `path` (a GDAL path), and what describes it; a
+/// plain image is its own raster. Blocking (GDAL I/O). In order:
+///
+/// 1. an ngEO browse report (`*.xml`) with a browse for one of the package's rasters: that
+///    raster, described by the report;
+/// 2. else an EO O&M or GSC document (`*.xml`, one at most): the raster it describes
+///    ([`EoMetadata::pick_raster`]: the one it names as the product's file, else the
+///    largest it does not name as a browse); a document that cannot be used fails the
+///    package with its reason;
+/// 3. else the package's only raster (several fail: nothing tells which is the product).
 pub(crate) fn open_package(path: &str, key: &StorageKey) -> Result<Package, PreprocessError> {
     let failure = |reason: String| PreprocessError::Input {
         input: key.to_string(),
@@ -143,6 +164,7 @@ pub(crate) fn open_package(path: &str, key: &StorageKey) -> Result<Package, Prep
             raster_name: name.to_owned(),
             gdal_path: path.to_owned(),
             report: None,
+            document: None,
             tag_times: tag_times(path),
         });
     }
@@ -157,58 +179,132 @@ pub(crate) fn open_package(path: &str, key: &StorageKey) -> Result<Package, Prep
         .iter()
         .filter(|e| PACKAGE_RASTER_EXTENSIONS.contains(&extension(e).as_str()))
         .collect();
-    let raster = match rasters.as_slice() {
-        [one] => (*one).clone(),
-        [] => {
-            return Err(failure(format!(
-                "the package holds no raster ({}) among its {} entries",
-                PACKAGE_RASTER_EXTENSIONS.join(", "),
-                entries.len()
-            )));
-        }
-        several => {
-            return Err(failure(format!(
-                "the package holds {} rasters ({}); one is expected",
-                several.len(),
-                several
-                    .iter()
-                    .map(|s| s.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )));
-        }
-    };
-    let raster_base = raster.rsplit('/').next().unwrap_or(&raster).to_owned();
-    let mut report = None;
+    if rasters.is_empty() {
+        return Err(failure(format!(
+            "the package holds no raster ({}) among its {} entries",
+            PACKAGE_RASTER_EXTENSIONS.join(", "),
+            entries.len()
+        )));
+    }
+    let base = |entry: &str| entry.rsplit('/').next().unwrap_or(entry).to_owned();
+    let mut documents = Vec::new();
     for entry in entries.iter().filter(|e| extension(e) == "xml") {
         let Some(bytes) = read_vsi(&format!("{root}/{entry}")) else {
             continue;
         };
-        let Ok(parsed) = BrowseReport::parse(&bytes) else {
+        if let Ok(parsed) = BrowseReport::parse(&bytes) {
+            let found = rasters.iter().find_map(|raster| {
+                let raster_base = base(raster);
+                parsed
+                    .browses
+                    .iter()
+                    .position(|b| {
+                        b.as_ref()
+                            .is_ok_and(|b| base(b.file_name.as_str()) == raster_base)
+                    })
+                    .map(|index| (*raster, index))
+            });
+            if let Some((raster, index)) = found {
+                return Ok(Package {
+                    raster_name: base(raster),
+                    gdal_path: format!("{root}/{raster}"),
+                    report: Some((parsed, index)),
+                    document: None,
+                    tag_times: None,
+                });
+            }
             continue;
-        };
-        let index = parsed.browses.iter().position(|b| {
-            b.as_ref().is_ok_and(|b| {
-                let file = b.file_name.as_str();
-                file.rsplit('/').next().unwrap_or(file) == raster_base
-            })
-        });
-        if let Some(index) = index {
-            report = Some((parsed, index));
-            break;
+        }
+        match parse_eo_metadata(&bytes) {
+            // XML of another kind: not about the product.
+            Err(EoMetadataError::NotEoMetadata { .. }) => {}
+            other => documents.push((entry, other)),
         }
     }
-    let gdal_path = format!("{root}/{raster}");
-    let tag_times = match report {
-        Some(_) => None,
-        None => tag_times(&gdal_path),
+    if let Some((document_name, metadata)) = eo_document(documents).map_err(failure)? {
+        let sizes: Vec<(&str, u64)> = rasters
+            .iter()
+            .map(|raster| (raster.as_str(), vsi_size(&format!("{root}/{raster}"))))
+            .collect();
+        let index = metadata
+            .pick_raster(&sizes)
+            .map_err(|reason| failure(format!("metadata document {document_name}: {reason}")))?;
+        let gdal_path = format!("{root}/{}", rasters[index]);
+        return Ok(Package {
+            raster_name: base(rasters[index]),
+            document: Some(PackageDocument {
+                name: document_name.to_owned(),
+                georeferenced: is_georeferenced(&gdal_path),
+                metadata,
+            }),
+            gdal_path,
+            report: None,
+            tag_times: None,
+        });
+    }
+    let [raster] = rasters[..] else {
+        return Err(failure(format!(
+            "the package holds {} rasters ({}) and no metadata (an ngEO browse report, an EO \
+             O&M or GSC document) tells which is the product; one is expected",
+            rasters.len(),
+            rasters
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
     };
+    let gdal_path = format!("{root}/{raster}");
     Ok(Package {
-        raster_name: raster_base,
+        raster_name: base(raster),
+        tag_times: tag_times(&gdal_path),
         gdal_path,
-        report,
-        tag_times,
+        report: None,
+        document: None,
     })
+}
+
+/// The one EO metadata document of a package among `documents` (each as read); `None`
+/// without any; an error (the reason) for several, or for one that cannot be used.
+fn eo_document(
+    documents: Vec<(&String, Result<EoMetadata, EoMetadataError>)>,
+) -> Result<Option<(&String, EoMetadata)>, String> {
+    match documents.len() {
+        0 => Ok(None),
+        1 => {
+            let Some((name, document)) = documents.into_iter().next() else {
+                return Ok(None);
+            };
+            document
+                .map(|document| Some((name, document)))
+                .map_err(|e| format!("metadata document {name}: {e}"))
+        }
+        n => Err(format!(
+            "the package holds {n} EO metadata documents ({}); one is expected",
+            documents
+                .iter()
+                .map(|(name, _)| name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}
+
+/// The size in bytes of the file at GDAL path `path`; 0 when GDAL cannot tell.
+fn vsi_size(path: &str) -> u64 {
+    let Ok(c_path) = CString::new(path) else {
+        return 0;
+    };
+    // GDAL's `VSIStatBufL` is the C library's `struct stat64` (opaque in gdal-sys).
+    let mut stat = std::mem::MaybeUninit::<libc::stat64>::zeroed();
+    // SAFETY: `c_path` is a valid C string and `stat` a buffer of the type VSIStatL fills.
+    let found = unsafe { gdal_sys::VSIStatL(c_path.as_ptr(), stat.as_mut_ptr().cast()) } == 0;
+    if !found {
+        return 0;
+    }
+    // SAFETY: VSIStatL succeeded, so it filled the buffer (it was zeroed before anyway).
+    let stat = unsafe { stat.assume_init() };
+    u64::try_from(stat.st_size).unwrap_or(0)
 }
 
 fn tag_times(path: &str) -> Option<(DateTime<Utc>, DateTime<Utc>)> {

@@ -96,14 +96,15 @@ impl Default for Settings {
 }
 
 /// A `preprocess_queue` message: the storage key of a product (an image, or a `.tar` /
-/// `.tar.gz` package holding one), as a bare key or as JSON naming the collection for
+/// `.tar.gz` package holding it), as a bare key or as JSON naming the collection for
 /// packages that carry no browse report: `{"key": "...", "collection": "..."}`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PackageMessage {
     /// Storage key of the package or image.
     pub key: String,
-    /// Collection, when the package has no browse report to tell it.
+    /// Collection, when the package has no browse report to tell it (for a package with an
+    /// EO metadata document: instead of the collection of its product type).
     #[serde(default)]
     pub collection: Option<String>,
 }
@@ -280,7 +281,10 @@ impl Preprocessor {
                     properties: Default::default(),
                 }
             }
-            None => self.package_job(&key, message, &package)?,
+            None => match &package.document {
+                Some(document) => self.described_job(&key, message, document)?,
+                None => self.package_job(&key, message, &package)?,
+            },
         };
         let result = self.convert_and_upload(job, package.gdal_path).await;
         drop(source);
@@ -344,6 +348,78 @@ impl Preprocessor {
                 },
             },
             properties: Default::default(),
+        })
+    }
+
+    /// A package with an EO metadata document (EO O&M, GSC) and no browse report: the
+    /// document's id, times, footprint and properties; the collection from the message,
+    /// else the one whose browse types include the document's product type; the raster's
+    /// own georeferencing, else (a plain PNG, JPEG...) north-up on the bounding box of the
+    /// document's footprint in EPSG:4326.
+    fn described_job(
+        &self,
+        key: &StorageKey,
+        message: &PackageMessage,
+        document: &input::PackageDocument,
+    ) -> Result<Job, PreprocessError> {
+        let metadata = &document.metadata;
+        let (collection, config) = match (&message.collection, metadata.product_type()) {
+            (Some(name), _) => match self.collections.collections.get(name) {
+                Some(config) => (name.clone(), config.clone()),
+                None => self
+                    .collections
+                    .for_browse_type(name)
+                    .ok_or_else(|| PreprocessError::UnknownCollection(name.clone()))?,
+            },
+            (None, Some(product_type)) => self
+                .collections
+                .for_browse_type(product_type)
+                .ok_or_else(|| PreprocessError::UnknownCollection(product_type.to_owned()))?,
+            (None, None) => {
+                return Err(PreprocessError::Input {
+                    input: key.to_string(),
+                    reason: format!(
+                        "the message names no collection and the metadata document {} gives \
+                         no product type to find it by (send {{\"key\": ..., \"collection\": \
+                         ...}})",
+                        document.name
+                    ),
+                });
+            }
+        };
+        let browse_type = config
+            .browse_types
+            .first()
+            .cloned()
+            .unwrap_or_else(|| collection.clone());
+        let (geolocation, reference_system) = if document.georeferenced {
+            (Geolocation::ModelInGeotiff, ReferenceSystem::Raw)
+        } else {
+            (
+                bounding_box(&metadata.footprint),
+                ReferenceSystem::Epsg(pvs_model::WGS84),
+            )
+        };
+        Ok(Job {
+            id: metadata.id.clone(),
+            collection,
+            config,
+            geolocation,
+            reference_system,
+            footprint: Some(metadata.footprint.clone()),
+            start: metadata.start,
+            end: metadata.end,
+            source: SourceInfo {
+                file: key.as_str().to_owned(),
+                browse_identifier: None,
+                report: ReportInfo {
+                    name: format!("{}/{}", key.as_str(), document.name),
+                    responsible_org_name: String::new(),
+                    date_time: Utc::now(),
+                    browse_type,
+                },
+            },
+            properties: metadata.properties.clone(),
         })
     }
 

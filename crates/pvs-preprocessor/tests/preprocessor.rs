@@ -393,6 +393,17 @@ async fn packages_with_and_without_a_browse_report() {
         &[(&format!("{mer}.tif"), &tif), ("report.xml", &xml)],
         true,
     );
+    // Several rasters: the report names the product's.
+    let report_of_two = tar(
+        dir.path(),
+        "report_of_two.tar",
+        &[
+            ("ATS.jpg", &jpg),
+            (&format!("{mer}.tif"), &tif),
+            ("report.xml", &xml),
+        ],
+        false,
+    );
     let plain = tar(
         dir.path(),
         "MER_20060822_092058_plain.tar",
@@ -410,6 +421,7 @@ async fn packages_with_and_without_a_browse_report() {
     std::fs::write(&garbage, b"this is not a tar archive at all").unwrap();
     for (key, path) in [
         ("packages/with_report.tar.gz", &with_report),
+        ("packages/report_of_two.tar", &report_of_two),
         ("packages/MER_20060822_092058_plain.tar", &plain),
         ("packages/two.tar", &two),
         ("packages/none.tar", &none),
@@ -450,6 +462,13 @@ async fn packages_with_and_without_a_browse_report() {
         "the package name is not left in flight"
     );
 
+    let done = handle("packages/report_of_two.tar").await.unwrap();
+    assert_eq!(done.metadata.collection, "MER_FRS");
+    assert_eq!(
+        (done.metadata.cog.width, done.metadata.cog.height),
+        (540, 449)
+    );
+
     // No report: collection from the message, time from the package's name.
     let done = handle(r#"{"key": "packages/MER_20060822_092058_plain.tar", "collection": "MER"}"#)
         .await
@@ -485,6 +504,219 @@ async fn packages_with_and_without_a_browse_report() {
         };
         assert!(reason.contains(needle), "{message}: {reason}");
     }
+}
+
+/// The hand-written EO metadata fixtures of pvs-model.
+fn eo_fixture(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../pvs-model/tests/fixtures/eo")
+        .join(name);
+    std::fs::read_to_string(path).unwrap()
+}
+
+/// `xml` less the first element from `start` to `end` (tags included).
+fn without(xml: &str, start: &str, end: &str) -> String {
+    let from = xml.find(start).unwrap();
+    let to = xml.find(end).unwrap() + end.len();
+    format!("{}{}", &xml[..from], &xml[to..])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn packages_with_an_eo_metadata_document() {
+    use geo::BoundingRect;
+    let setup = Setup::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mer = "MER_FRS_1PNPDE20060822_092058_000001972050_00308_23408_0077_RGB_reduced";
+    // A georeferenced GeoTIFF and a plain JPEG.
+    let tif = std::fs::read(fixtures_dir().join(format!("test_data/{mer}.tif"))).unwrap();
+    let jpg = dir.path().join("plain.jpg");
+    synthetic_jpeg(&jpg, 200, 100);
+    let jpg = std::fs::read(&jpg).unwrap();
+    let gsc = eo_fixture("gsc_opt.xml").replace("ql.jpg", "ql.tif");
+    let om = eo_fixture("opt_om20.xml");
+
+    // A quick-look larger than either: 1200 × 700 pixels, uncompressed (2.5 MB).
+    let quicklook = dir.path().join("quicklook.tif");
+    gdal::DriverManager::get_driver_by_name("GTiff")
+        .unwrap()
+        .create_with_band_type::<u8, _>(&quicklook, 1200, 700, 3)
+        .unwrap();
+    let big_quicklook = std::fs::read(&quicklook).unwrap();
+    assert!(big_quicklook.len() > tif.len());
+
+    // GSC naming its product and its quick-look.
+    let gsc_package = tar(
+        dir.path(),
+        "gsc_pkg.tar.gz",
+        &[
+            ("ql.tif", &big_quicklook),
+            ("PL00_DOV_MS_L3A_3be7.tif", &tif),
+            ("GSC_report.xml", gsc.as_bytes()),
+        ],
+        true,
+    );
+    // EO O&M naming a product file that is not there and the quick-look S2A_QL.tif: the
+    // largest other raster is the product, placed on the document's footprint.
+    let om_package = tar(
+        dir.path(),
+        "om_pkg.tar",
+        &[
+            ("S2A_QL.tif", &big_quicklook),
+            ("scene.jpg", &jpg),
+            ("MTD_MSIL1C.xml", om.as_bytes()),
+        ],
+        false,
+    );
+    let no_footprint = tar(
+        dir.path(),
+        "no_footprint.tar",
+        &[
+            ("image.tif", &tif),
+            (
+                "gsc.xml",
+                without(&gsc, "<gml:target>", "</gml:target>").as_bytes(),
+            ),
+        ],
+        false,
+    );
+    let no_time = tar(
+        dir.path(),
+        "no_time.tar",
+        &[
+            ("image.tif", &tif),
+            (
+                "om.xml",
+                without(&om, "<om:phenomenonTime>", "</om:phenomenonTime>").as_bytes(),
+            ),
+        ],
+        false,
+    );
+    let two_documents = tar(
+        dir.path(),
+        "two_documents.tar",
+        &[
+            ("image.tif", &tif),
+            ("a.xml", gsc.as_bytes()),
+            ("b.xml", om.as_bytes()),
+        ],
+        false,
+    );
+    for (key, path) in [
+        ("packages/gsc_pkg.tar.gz", &gsc_package),
+        ("packages/om_pkg.tar", &om_package),
+        ("packages/no_footprint.tar", &no_footprint),
+        ("packages/no_time.tar", &no_time),
+        ("packages/two_documents.tar", &two_documents),
+    ] {
+        setup.upload(key, path).await;
+    }
+    let preprocessor = setup.preprocessor(Collections::default());
+    let queue = setup.queue();
+
+    let done = preprocessor
+        .handle(QueueName::Preprocess, "packages/gsc_pkg.tar.gz")
+        .await
+        .unwrap()
+        .expect("preprocessed");
+    let metadata = setup.check_product(done.metadata_key.as_str()).await;
+    let id = "PL00_DOV_MS_L3A_20180811T081455_20180811T081456_TOU_1234_3be7";
+    assert_eq!(metadata.id, id);
+    // No collection in the message: the collection of the product type.
+    assert_eq!(metadata.collection, "DOV_MS_L3A");
+    assert_eq!(metadata.start.to_rfc3339(), "2018-08-11T08:14:55+00:00");
+    assert_eq!(metadata.end.to_rfc3339(), "2018-08-11T08:14:56+00:00");
+    // The data raster (the MERIS GeoTIFF, 540 × 449), with its own georeferencing; the
+    // footprint is the document's (lat/lon swapped, with its hole).
+    assert_eq!((metadata.cog.width, metadata.cog.height), (540, 449));
+    assert_eq!(metadata.cog.crs, "EPSG:4326");
+    let footprint = geo::MultiPolygon::from(&metadata.footprint);
+    let r = footprint.bounding_rect().unwrap();
+    assert_eq!(
+        [r.min().x, r.min().y, r.max().x, r.max().y],
+        [20.0, 40.0, 24.0, 44.0]
+    );
+    assert_eq!(footprint.0[0].interiors().len(), 1);
+    assert_eq!(metadata.properties["eo:cloud_cover"], 3.0);
+    assert_eq!(metadata.properties["product:type"], "DOV_MS_L3A");
+    assert_eq!(metadata.source.file, "packages/gsc_pkg.tar.gz");
+    assert_eq!(
+        metadata.source.report.name,
+        "packages/gsc_pkg.tar.gz/GSC_report.xml"
+    );
+    assert_eq!(
+        queue.status(Stage::Preprocess, id).await.unwrap(),
+        Status::Succeeded
+    );
+    assert_eq!(
+        queue.status(Stage::Preprocess, "gsc_pkg").await.unwrap(),
+        Status::Unknown
+    );
+
+    let done = preprocessor
+        .handle(
+            QueueName::Preprocess,
+            r#"{"key": "packages/om_pkg.tar", "collection": "S2"}"#,
+        )
+        .await
+        .unwrap()
+        .expect("preprocessed");
+    let metadata = setup.check_product(done.metadata_key.as_str()).await;
+    assert_eq!(metadata.id, "S2A_MSIL1C_20230101T103021_N0509_R108_T32TQM");
+    assert_eq!(metadata.collection, "S2");
+    // The 200 × 100 JPEG, placed on the box of the document's footprint.
+    assert_eq!((metadata.cog.width, metadata.cog.height), (200, 100));
+    assert_eq!(metadata.cog.crs, "EPSG:4326");
+    for (found, expected) in metadata.cog.bbox.iter().zip([10.0, 49.0, 12.0, 50.0]) {
+        assert!((found - expected).abs() < 1e-9, "{:?}", metadata.cog.bbox);
+    }
+    assert_eq!(metadata.properties["platform"], "sentinel-2a");
+    assert_eq!(metadata.properties["sat:orbit_state"], "descending");
+    assert_eq!(queue.len(QueueName::Register).await.unwrap(), 2);
+
+    // Documents that cannot be used fail the package with their reason, and nothing is
+    // written or queued.
+    for (message, id, needle) in [
+        (
+            "packages/no_footprint.tar",
+            "no_footprint",
+            "metadata document gsc.xml: GSC document without a footprint \
+             (gsc:report/gsc:opt_metadata/gml:target/eop:Footprint)",
+        ),
+        (
+            "packages/no_time.tar",
+            "no_time",
+            "metadata document om.xml: EO O&M 2.0 document without an acquisition time \
+             (opt:EarthObservation/om:phenomenonTime/gml:TimePeriod)",
+        ),
+        (
+            "packages/two_documents.tar",
+            "two_documents",
+            "the package holds 2 EO metadata documents (a.xml, b.xml)",
+        ),
+    ] {
+        assert!(
+            preprocessor
+                .handle(QueueName::Preprocess, message)
+                .await
+                .unwrap()
+                .is_none(),
+            "{message}"
+        );
+        let Status::Failed { reason } = queue.status(Stage::Preprocess, id).await.unwrap() else {
+            panic!("{message}: not failed");
+        };
+        assert!(reason.contains(needle), "{message}: {reason}");
+    }
+    assert_eq!(queue.len(QueueName::Register).await.unwrap(), 2);
+    let written = setup.storage.list(None).await.unwrap();
+    assert_eq!(
+        written
+            .iter()
+            .filter(|k| !k.as_str().starts_with("packages/"))
+            .count(),
+        4,
+        "{written:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

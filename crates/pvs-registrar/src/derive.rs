@@ -1,10 +1,11 @@
 //! The metadata of a COG without a metadata document, derived from the COG itself with
-//! GDAL: footprint from its valid pixels, time from its file name or TIFF tags.
+//! GDAL (footprint from its valid pixels, time from its file name or TIFF tags), or taken
+//! from an EO metadata document (EO O&M, GSC) beside it.
 
 use chrono::{DateTime, Utc};
 use geo::MultiPolygon;
-use pvs_model::{GeoJsonGeometry, ProductMetadata, ReportInfo, SourceInfo};
-use pvs_storage::StorageKey;
+use pvs_model::{EoMetadata, GeoJsonGeometry, ProductMetadata, ReportInfo, SourceInfo};
+use pvs_storage::{ObjectInfo, StorageKey};
 
 use crate::{RegisterError, Registrar};
 
@@ -28,6 +29,73 @@ impl Registrar {
         key: &StorageKey,
         collection: &str,
     ) -> Result<(ProductMetadata, String), RegisterError> {
+        let file_name = file_name_of(key).to_owned();
+        let (object, read) = self
+            .read_cog_with(key, move |path, config| read_cog(path, config, &file_name))
+            .await?;
+        let metadata = ProductMetadata {
+            id: cog_id(key),
+            collection: collection.to_owned(),
+            footprint: GeoJsonGeometry::from(&read.footprint),
+            start: read.start,
+            end: read.end,
+            cog: read
+                .description
+                .cog_info(key.as_str().to_owned(), object.size),
+            source: cog_source(key, collection, object.last_modified),
+            processed_at: object.last_modified,
+            properties: Default::default(),
+            masks: Default::default(),
+        };
+        let derived = format!(
+            "footprint from the COG's valid pixels, time from its {}",
+            read.time_source
+        );
+        Ok((metadata, derived))
+    }
+
+    /// The metadata document of the COG at `key` described by the EO metadata document
+    /// `document` (EO O&M or GSC, at `document_key`), for collection `collection`: the
+    /// document's id, times, footprint and properties; the COG's size, bands, alpha, CRS,
+    /// bounding box and resolution as GDAL reads them; the source is the COG's key, with a
+    /// report named after the document whose browse type is the collection.
+    pub async fn document_metadata(
+        &self,
+        key: &StorageKey,
+        document_key: &StorageKey,
+        document: &EoMetadata,
+        collection: &str,
+    ) -> Result<ProductMetadata, RegisterError> {
+        let (object, description) = self
+            .read_cog_with(key, |path, config| {
+                let dataset = open_raster(path, config)?;
+                pvs_raster::cog::describe(&dataset).map_err(|e| e.to_string())
+            })
+            .await?;
+        let mut source = cog_source(key, collection, object.last_modified);
+        source.report.name = document_key.as_str().to_owned();
+        Ok(ProductMetadata {
+            id: document.id.clone(),
+            collection: collection.to_owned(),
+            footprint: GeoJsonGeometry::from(&document.footprint),
+            start: document.start,
+            end: document.end,
+            cog: description.cog_info(key.as_str().to_owned(), object.size),
+            source,
+            processed_at: object.last_modified,
+            properties: document.properties.clone(),
+            masks: Default::default(),
+        })
+    }
+
+    /// Runs `read` on the COG at `key` on a blocking thread, with its GDAL path and the
+    /// storage's GDAL configuration ([`pvs_storage::Storage::gdal_path`]); also gives the
+    /// object's size and time. A failure of either is a [`RegisterError::Derive`].
+    async fn read_cog_with<T: Send + 'static>(
+        &self,
+        key: &StorageKey,
+        read: impl FnOnce(&str, &[(String, String)]) -> Result<T, String> + Send + 'static,
+    ) -> Result<(ObjectInfo, T), RegisterError> {
         let error = |reason: String| RegisterError::Derive {
             key: key.as_str().to_owned(),
             reason,
@@ -44,39 +112,26 @@ impl Registrar {
             ))
         })?;
         let config = self.storage.gdal_config();
-        let file_name = file_name_of(key).to_owned();
-        let read = tokio::task::spawn_blocking(move || read_cog(&path, &config, &file_name))
+        let value = tokio::task::spawn_blocking(move || read(&path, &config))
             .await
             .map_err(|e| error(format!("reading the COG stopped: {e}")))?
             .map_err(error)?;
-        let metadata = ProductMetadata {
-            id: cog_id(key),
-            collection: collection.to_owned(),
-            footprint: GeoJsonGeometry::from(&read.footprint),
-            start: read.start,
-            end: read.end,
-            cog: read
-                .description
-                .cog_info(key.as_str().to_owned(), object.size),
-            source: SourceInfo {
-                file: key.as_str().to_owned(),
-                browse_identifier: None,
-                report: ReportInfo {
-                    name: String::new(),
-                    responsible_org_name: String::new(),
-                    date_time: object.last_modified,
-                    browse_type: collection.to_owned(),
-                },
-            },
-            processed_at: object.last_modified,
-            properties: Default::default(),
-            masks: Default::default(),
-        };
-        let derived = format!(
-            "footprint from the COG's valid pixels, time from its {}",
-            read.time_source
-        );
-        Ok((metadata, derived))
+        Ok((object, value))
+    }
+}
+
+/// The source of a product registered from its COG at `key`: the key, no browse
+/// identifier, and a report of no name whose browse type is `collection`, dated `at`.
+fn cog_source(key: &StorageKey, collection: &str, at: DateTime<Utc>) -> SourceInfo {
+    SourceInfo {
+        file: key.as_str().to_owned(),
+        browse_identifier: None,
+        report: ReportInfo {
+            name: String::new(),
+            responsible_org_name: String::new(),
+            date_time: at,
+            browse_type: collection.to_owned(),
+        },
     }
 }
 

@@ -31,9 +31,11 @@
 //! changes nothing else.
 //!
 //! [`Registrar::register_prefix`] (the operator's `--objects-prefix`) registers what is
-//! already on storage: products with a metadata document, and COGs without one, whose
-//! metadata is derived from the COG itself (footprint from its valid pixels, time from its
-//! file name or TIFF tags; see [`Registrar::derive_metadata`]).
+//! already on storage: products with a metadata document; COGs beside an EO O&M or GSC
+//! document, registered with its id, times, footprint and properties (see
+//! [`Registrar::document_metadata`]); and COGs without either, whose metadata is derived
+//! from the COG itself (footprint from its valid pixels, time from its file name or TIFF
+//! tags; see [`Registrar::derive_metadata`]).
 //!
 //! The modules, one concept each:
 //!
@@ -51,7 +53,7 @@
 //! - `prefix`: registration of what is under a storage prefix ([`PrefixOptions`],
 //!   [`PrefixOutcome`]);
 //! - `derive`: the metadata of a COG without a metadata document
-//!   ([`Registrar::derive_metadata`]);
+//!   ([`Registrar::derive_metadata`], [`Registrar::document_metadata`]);
 //! - `error`: [`RegisterError`].
 
 #![forbid(unsafe_code)]

@@ -1,8 +1,10 @@
 //! Registering what is already on storage (`pvs registrar --objects-prefix`): metadata
-//! documents, and COGs without one (see [`crate::derive`]).
+//! documents, COGs beside an EO metadata document (EO O&M, GSC), and COGs without either
+//! (see [`crate::derive`]).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
+use pvs_model::{EoMetadata, EoMetadataError, MAX_EO_METADATA_BYTES, parse_eo_metadata};
 use pvs_storage::StorageKey;
 
 use crate::derive::{cog_id, file_name_of};
@@ -53,10 +55,12 @@ pub enum PrefixOutcome {
 impl Registrar {
     /// Registers the products under storage `prefix`, without a queue (the operator's
     /// `registrar --objects-prefix`): each metadata document (`*.json`), and each COG
-    /// (`*.tif`, `*.tiff`) in a folder without a metadata document, whose metadata is then
-    /// derived from the COG ([`Registrar::derive_metadata`]; `options.collection` is required
-    /// for those). Each gives one outcome, in the order of the listing; the status sets are
-    /// not touched. An error when the prefix holds neither.
+    /// (`*.tif`, `*.tiff`) in a folder without a metadata document. In such a folder, an
+    /// EO O&M or GSC document (`*.xml`) gives the id, times, footprint and properties of the
+    /// COG it describes ([`Registrar::document_metadata`]; see [`FolderPlan`] for which COG);
+    /// without one, the metadata is derived from the COG ([`Registrar::derive_metadata`];
+    /// `options.collection` is required for those). Each gives one outcome, in the order of
+    /// the listing; the status sets are not touched. An error when the prefix holds neither.
     pub async fn register_prefix(
         &self,
         prefix: &str,
@@ -82,12 +86,42 @@ impl Registrar {
             .filter(|k| is_document(k))
             .map(folder_of)
             .collect();
+        let plans = self.folder_plans(&keys, &documented).await;
         let mut outcomes = Vec::new();
         for key in &keys {
             if is_document(key) {
                 outcomes.push(self.register_document(key, options).await);
             } else if is_tiff(key) && !documented.contains(folder_of(key)) {
-                outcomes.push(self.register_cog(key, options).await);
+                let outcome = match plans.get(folder_of(key)) {
+                    None => self.register_cog(key, options).await,
+                    Some(FolderPlan::Failed(reason)) => PrefixOutcome::Failed {
+                        key: key.as_str().to_owned(),
+                        reason: reason.clone(),
+                    },
+                    Some(FolderPlan::Described {
+                        document_key,
+                        document,
+                        cog,
+                    }) if cog == key => {
+                        self.register_described(key, document_key, document, options)
+                            .await
+                    }
+                    Some(FolderPlan::Described {
+                        document_key,
+                        document,
+                        cog,
+                    }) => PrefixOutcome::Skipped {
+                        id: cog_id(key),
+                        reason: format!(
+                            "not the raster of product {} (its metadata document {} \
+                             describes {})",
+                            document.id,
+                            document_key.as_str(),
+                            file_name_of(cog)
+                        ),
+                    },
+                };
+                outcomes.push(outcome);
             }
         }
         if outcomes.is_empty() {
@@ -174,6 +208,137 @@ impl Registrar {
         }
     }
 
+    /// What the EO metadata documents (`*.xml`) of the folders holding COGs but no metadata
+    /// document (`*.json`) say, by folder. A folder without an EO document has no plan.
+    async fn folder_plans(
+        &self,
+        keys: &[StorageKey],
+        documented: &HashSet<&str>,
+    ) -> HashMap<String, FolderPlan> {
+        let with_cogs: HashSet<&str> = keys
+            .iter()
+            .filter(|k| is_tiff(k))
+            .map(folder_of)
+            .filter(|folder| !documented.contains(folder))
+            .collect();
+        let mut documents: HashMap<&str, Vec<ReadDocument>> = HashMap::new();
+        for key in keys
+            .iter()
+            .filter(|k| is_xml(k) && with_cogs.contains(folder_of(k)))
+        {
+            let document = match self.read_eo_document(key).await {
+                // Another kind of XML: not about the product.
+                Ok(None) => continue,
+                Ok(Some(document)) => Ok(document),
+                Err(reason) => Err(reason),
+            };
+            documents
+                .entry(folder_of(key))
+                .or_default()
+                .push((key, document));
+        }
+        let mut plans = HashMap::new();
+        'folders: for (folder, documents) in documents {
+            let mut cogs = Vec::new();
+            for key in keys.iter().filter(|k| is_tiff(k) && folder_of(k) == folder) {
+                match self.storage.head(key).await {
+                    Ok(object) => cogs.push((key, object.size)),
+                    Err(e) => {
+                        let reason = format!("cannot read the size of {}: {e}", key.as_str());
+                        plans.insert(folder.to_owned(), FolderPlan::Failed(reason));
+                        continue 'folders;
+                    }
+                }
+            }
+            plans.insert(folder.to_owned(), FolderPlan::new(documents, &cogs));
+        }
+        plans
+    }
+
+    /// The EO metadata document at `key`: `Ok(None)` when it is XML about something else;
+    /// `Err` with the reason when it cannot be read or used.
+    async fn read_eo_document(&self, key: &StorageKey) -> Result<Option<EoMetadata>, String> {
+        let object = self.storage.head(key).await.map_err(|e| e.to_string())?;
+        if object.size > MAX_EO_METADATA_BYTES as u64 {
+            let size = usize::try_from(object.size).unwrap_or(usize::MAX);
+            return Err(EoMetadataError::TooLarge(size).to_string());
+        }
+        let bytes = self.storage.get(key).await.map_err(|e| e.to_string())?;
+        match parse_eo_metadata(&bytes) {
+            Ok(document) => Ok(Some(document)),
+            Err(EoMetadataError::NotEoMetadata { found }) => {
+                tracing::debug!(key = key.as_str(), %found, "not an EO metadata document");
+                Ok(None)
+            }
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// A COG described by an EO metadata document: registered with the document's id,
+    /// times, footprint and properties into `options.collection`, else into the collection
+    /// whose browse types include the document's product type.
+    async fn register_described(
+        &self,
+        key: &StorageKey,
+        document_key: &StorageKey,
+        document: &EoMetadata,
+        options: &PrefixOptions,
+    ) -> PrefixOutcome {
+        let failed = |reason: String| PrefixOutcome::Failed {
+            key: key.as_str().to_owned(),
+            reason,
+        };
+        let collection = match (&options.collection, document.product_type()) {
+            (Some(collection), _) => collection.clone(),
+            (None, Some(product_type)) => match self.collections.for_browse_type(product_type) {
+                Some((collection, _)) => collection,
+                None => {
+                    return failed(format!(
+                        "no collection is configured for its product type {product_type:?} \
+                         (from {}); give --collection",
+                        document_key.as_str()
+                    ));
+                }
+            },
+            (None, None) => {
+                return failed(format!(
+                    "its metadata document {} gives no product type to find the collection \
+                     by; give --collection",
+                    document_key.as_str()
+                ));
+            }
+        };
+        let exists = match self.may_register(&document.id, key, options).await {
+            Ok(exists) => exists,
+            Err(outcome) => return outcome,
+        };
+        let metadata = match self
+            .document_metadata(key, document_key, document, &collection)
+            .await
+        {
+            Ok(metadata) => metadata,
+            Err(e) => return failed(e.to_string()),
+        };
+        tracing::info!(
+            product = %document.id,
+            cog = key.as_str(),
+            document = document_key.as_str(),
+            format = %document.format,
+            "metadata from an EO metadata document"
+        );
+        if options.dry_run {
+            return PrefixOutcome::WouldRegister {
+                id: document.id.clone(),
+                collection,
+                replaces: exists,
+            };
+        }
+        match self.register_into(&metadata, Some(&collection)).await {
+            Ok(registered) => PrefixOutcome::Registered(Box::new(registered)),
+            Err(e) => failed(e.to_string()),
+        }
+    }
+
     /// Whether product `id` (from the object at `key`) is already registered: `Ok(true)`
     /// means it will be replaced. `Err` with the outcome when it is left alone (registered
     /// and no `--replace`) or the catalog cannot tell.
@@ -200,6 +365,63 @@ impl Registrar {
         }
         Ok(exists)
     }
+}
+
+/// An XML document of a folder with COGs: its key, and what it says or why it cannot be used.
+type ReadDocument<'a> = (&'a StorageKey, Result<EoMetadata, String>);
+
+/// What a folder holding COGs and EO metadata documents registers.
+#[derive(Debug)]
+enum FolderPlan {
+    /// The COG `cog` with the metadata of `document`; the folder's other COGs are skipped.
+    /// The COG is the one the document describes ([`EoMetadata::pick_raster`]).
+    Described {
+        document_key: StorageKey,
+        document: Box<EoMetadata>,
+        cog: StorageKey,
+    },
+    /// No COG of the folder is registered: every one fails with this reason (a bad
+    /// document, several documents, or no COG to pick).
+    Failed(String),
+}
+
+impl FolderPlan {
+    /// The plan of a folder with these documents (each read, or why not) and COGs (with
+    /// their sizes).
+    fn new(documents: Vec<ReadDocument>, cogs: &[(&StorageKey, u64)]) -> Self {
+        let [(document_key, document)] = &documents[..] else {
+            let names: Vec<&str> = documents.iter().map(|(k, _)| k.as_str()).collect();
+            return Self::Failed(format!(
+                "the folder holds {} EO metadata documents ({}); one is expected",
+                names.len(),
+                names.join(", ")
+            ));
+        };
+        let failed = |reason: &str| {
+            Self::Failed(format!(
+                "its metadata document {}: {reason}",
+                document_key.as_str()
+            ))
+        };
+        let document = match document {
+            Ok(document) => document,
+            Err(reason) => return failed(reason),
+        };
+        let rasters: Vec<(&str, u64)> = cogs.iter().map(|(k, size)| (k.as_str(), *size)).collect();
+        match document.pick_raster(&rasters) {
+            Ok(index) => Self::Described {
+                document_key: (*document_key).clone(),
+                document: Box::new(document.clone()),
+                cog: cogs[index].0.clone(),
+            },
+            Err(reason) => failed(&reason),
+        }
+    }
+}
+
+/// Whether `key` is an XML document (`.xml`, any case).
+fn is_xml(key: &StorageKey) -> bool {
+    file_name_of(key).to_ascii_lowercase().ends_with(".xml")
 }
 
 /// Whether `key` is a metadata document.

@@ -970,3 +970,211 @@ async fn an_outcome_recorded_before_registration_completes_the_report() {
     .unwrap();
     assert_eq!(files(), 1);
 }
+
+/// The hand-written EO metadata fixtures of pvs-model.
+fn eo_fixture(name: &str) -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../pvs-model/tests/fixtures/eo")
+        .join(name);
+    std::fs::read_to_string(path).unwrap()
+}
+
+/// `xml` less the first element from `start` to `end` (tags included).
+fn without(xml: &str, start: &str, end: &str) -> String {
+    let from = xml.find(start).unwrap();
+    let to = xml.find(end).unwrap() + end.len();
+    format!("{}{}", &xml[..from], &xml[to..])
+}
+
+#[tokio::test]
+async fn cogs_beside_eo_metadata_documents_are_registered_with_their_metadata() {
+    use geo::BoundingRect;
+    use pvs_registrar::{PrefixOptions, PrefixOutcome};
+    let setup = Setup::new().await;
+    let registrar = setup.registrar(Collections::default());
+    let dir = tempfile::tempdir().unwrap();
+    let put = |key: &'static str, text: String| {
+        let storage = setup.storage.clone();
+        async move {
+            storage
+                .put(&key.parse().unwrap(), Bytes::from(text))
+                .await
+                .unwrap();
+        }
+    };
+    // A GSC document naming its product and a quick-look (larger than the product: the
+    // document, not the size, decides).
+    let gsc = eo_fixture("gsc_opt.xml").replace("ql.jpg", "PL00_ql.tif");
+    put("eo/a_gsc/PL00_DOV_MS_L3A.xml", gsc.clone()).await;
+    let data = east_half_cog(dir.path(), "PL00_DOV_MS_L3A_3be7.tif", &[]);
+    setup
+        .upload(&data, "eo/a_gsc/PL00_DOV_MS_L3A_3be7.tif")
+        .await;
+    let quicklook = write_cog(
+        dir.path(),
+        "PL00_ql.tif",
+        (400, 200),
+        [10.0, 0.005, 0.0, 50.0, 0.0, -0.005],
+        |_, _| true,
+        &[],
+    );
+    setup.upload(&quicklook, "eo/a_gsc/PL00_ql.tif").await;
+    // An EO O&M document naming another file: the only COG is the product.
+    put("eo/b_om/MTD.XML", eo_fixture("opt_om20.xml")).await;
+    let s2 = east_half_cog(dir.path(), "s2.tif", &[]);
+    setup.upload(&s2, "eo/b_om/image.tif").await;
+    // Bad documents fail their COG with the reason, and nothing else.
+    let no_footprint = without(&gsc, "<gml:target>", "</gml:target>");
+    put("eo/c_bad_gsc/gsc.xml", no_footprint).await;
+    setup.upload(&s2, "eo/c_bad_gsc/image.tif").await;
+    let no_time = without(
+        &eo_fixture("opt_om20.xml"),
+        "<om:phenomenonTime>",
+        "</om:phenomenonTime>",
+    );
+    put("eo/d_bad_om/om.xml", no_time).await;
+    setup.upload(&s2, "eo/d_bad_om/image.tif").await;
+    // Another kind of XML is not a metadata document: the COG is on its own.
+    put("eo/e_other/notes.xml", "<notes>hello</notes>".to_owned()).await;
+    setup.upload(&s2, "eo/e_other/image.tif").await;
+
+    let dry = PrefixOptions {
+        dry_run: true,
+        ..Default::default()
+    };
+    let outcomes = registrar.register_prefix("eo", &dry).await.unwrap();
+    assert_eq!(outcomes.len(), 6, "{outcomes:?}");
+    assert!(
+        matches!(&outcomes[0], PrefixOutcome::WouldRegister { id, collection, replaces: false }
+            if id == "PL00_DOV_MS_L3A_20180811T081455_20180811T081456_TOU_1234_3be7"
+                && collection == "DOV_MS_L3A"),
+        "{outcomes:?}"
+    );
+    assert_eq!(setup.catalog.count(&Default::default()).await.unwrap(), 0);
+
+    let outcomes = registrar
+        .register_prefix("eo", &Default::default())
+        .await
+        .unwrap();
+    let [
+        PrefixOutcome::Registered(gsc_product),
+        PrefixOutcome::Skipped {
+            id: ql,
+            reason: ql_reason,
+        },
+        PrefixOutcome::Registered(om_product),
+        PrefixOutcome::Failed {
+            key: bad_gsc,
+            reason: bad_gsc_reason,
+        },
+        PrefixOutcome::Failed {
+            key: bad_om,
+            reason: bad_om_reason,
+        },
+        PrefixOutcome::Failed {
+            key: other,
+            reason: other_reason,
+        },
+    ] = &outcomes[..]
+    else {
+        panic!("{outcomes:?}");
+    };
+    assert_eq!(ql, "PL00_ql");
+    assert!(
+        ql_reason.contains("not the raster of product PL00_DOV"),
+        "{ql_reason}"
+    );
+    assert_eq!(bad_gsc, "eo/c_bad_gsc/image.tif");
+    assert_eq!(
+        bad_gsc_reason,
+        "its metadata document eo/c_bad_gsc/gsc.xml: GSC document without a footprint \
+         (gsc:report/gsc:opt_metadata/gml:target/eop:Footprint)"
+    );
+    assert_eq!(bad_om, "eo/d_bad_om/image.tif");
+    assert!(
+        bad_om_reason.contains(
+            "EO O&M 2.0 document without an acquisition time \
+             (opt:EarthObservation/om:phenomenonTime/gml:TimePeriod)"
+        ),
+        "{bad_om_reason}"
+    );
+    assert_eq!(other, "eo/e_other/image.tif");
+    assert!(
+        other_reason.contains("needs --collection"),
+        "{other_reason}"
+    );
+    assert!(gsc_product.derived.is_none() && om_product.derived.is_none());
+
+    // Exactly the two described COGs are in the catalog.
+    assert_eq!(setup.catalog.count(&Default::default()).await.unwrap(), 2);
+    let product = setup
+        .catalog
+        .get("PL00_DOV_MS_L3A_20180811T081455_20180811T081456_TOU_1234_3be7")
+        .await
+        .unwrap()
+        .expect("registered");
+    assert_eq!(product.collection, "DOV_MS_L3A");
+    assert_eq!(product.location, "eo/a_gsc/PL00_DOV_MS_L3A_3be7.tif");
+    assert_eq!(
+        (product.begin.to_rfc3339(), product.end.to_rfc3339()),
+        (
+            "2018-08-11T08:14:55+00:00".to_owned(),
+            "2018-08-11T08:14:56+00:00".to_owned()
+        )
+    );
+    // The document's footprint (lat/lon swapped), not the COG's pixels.
+    let r = product.footprint.bounding_rect().unwrap();
+    assert_eq!(
+        [r.min().x, r.min().y, r.max().x, r.max().y],
+        [20.0, 40.0, 24.0, 44.0]
+    );
+    assert_eq!(product.properties["eo:cloud_cover"], 3.0);
+    assert_eq!(product.properties["platform"], "planetscope-1054");
+    assert_eq!(product.metadata["cog"]["width"], 200);
+    assert_eq!(
+        product.metadata["source"]["report"]["name"],
+        "eo/a_gsc/PL00_DOV_MS_L3A.xml"
+    );
+    // Searchable by place and by property, as the document tells.
+    assert_eq!(setup.count_in((21.5, 40.5, 23.5, 40.9)).await, 1);
+    // The GSC product's pixels lie at 10..12 E, 49..50 N, but its document places it at
+    // 20..24 E: only the O&M product (whose document says 10..12 E) is found there.
+    assert_eq!(setup.count_in((10.1, 49.1, 11.9, 49.9)).await, 1);
+    let cloudy = pvs_catalog::ProductQuery::default().with_filter(pvs_catalog::Filter::Compare {
+        field: pvs_catalog::Field::parse("eo:cloud_cover").unwrap(),
+        op: pvs_catalog::Comparison::Le,
+        value: pvs_catalog::Literal::Number(5.0),
+    });
+    assert_eq!(setup.catalog.count(&cloudy).await.unwrap(), 1);
+
+    let s2 = setup
+        .catalog
+        .get("S2A_MSIL1C_20230101T103021_N0509_R108_T32TQM")
+        .await
+        .unwrap()
+        .expect("registered");
+    assert_eq!(s2.collection, "S2MSI1C");
+    assert_eq!(s2.location, "eo/b_om/image.tif");
+    assert_eq!(s2.properties["sat:orbit_state"], "descending");
+    assert_eq!(s2.properties["sat:absolute_orbit"], 39231);
+
+    // --collection puts them there; without --replace they are skipped.
+    let outcomes = registrar
+        .register_prefix("eo/b_om", &Default::default())
+        .await
+        .unwrap();
+    assert!(
+        matches!(&outcomes[..], [PrefixOutcome::Skipped { reason, .. }] if reason.contains("--replace")),
+        "{outcomes:?}"
+    );
+    let forced = PrefixOptions {
+        collection: Some("S2".to_owned()),
+        replace: true,
+        ..Default::default()
+    };
+    let outcomes = registrar.register_prefix("eo/b_om", &forced).await.unwrap();
+    assert!(
+        matches!(&outcomes[..], [PrefixOutcome::Registered(r)] if r.replaced && r.product.collection == "S2"),
+        "{outcomes:?}"
+    );
+}
