@@ -225,7 +225,7 @@ async fn layer_deletion(store: TileStore) {
     for layer in ["S2", "S2__outlines", "S2_L1C", "S2_L1C__outlines"] {
         for (time, tms, z) in [
             (TileTime::Default, TileMatrixSet::WebMercatorQuad, 0),
-            (time.clone(), TileMatrixSet::WorldCRS84Quad, 5),
+            (time, TileMatrixSet::WorldCRS84Quad, 5),
         ] {
             store
                 .put(&key(layer, time, tms, z, 0, 0), Bytes::from_static(b"png"))
