@@ -42,6 +42,18 @@ pub trait Catalog: Send + Sync {
     /// `None` if there was no such product.
     async fn deregister(&self, id: &str) -> Result<Option<Product>>;
 
+    /// Removes, in one transaction, the products [`Catalog::search`] answers for `query` (at
+    /// most [`ProductQuery::effective_limit`] of them, in its order) and returns them, so that
+    /// their tiles can be invalidated. A large removal goes page by page: call again until
+    /// nothing is returned (with offset 0: the removed products no longer match).
+    async fn deregister_matching(&self, query: &ProductQuery) -> Result<Vec<Product>>;
+
+    /// Deletes the collection `name` and every product it still holds, in one transaction,
+    /// and returns how many products went with it; `None` when there is no such collection.
+    /// A registration into the collection that runs at the same time either comes first
+    /// (its product is deleted too) or is refused as of an unknown collection.
+    async fn delete_collection(&self, name: &str) -> Result<Option<u64>>;
+
     /// The product `id`, if registered.
     async fn get(&self, id: &str) -> Result<Option<Product>>;
 

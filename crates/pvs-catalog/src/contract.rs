@@ -450,6 +450,223 @@ pub async fn deregister_returns_the_product(catalog: &dyn Catalog) {
     assert_finds(catalog, ProductQuery::new(), &["gone", "kept"]).await;
 }
 
+/// The summary of collection `name` in [`Catalog::collections`].
+async fn info_of(catalog: &dyn Catalog, name: &str) -> crate::CollectionInfo {
+    catalog
+        .collections()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|info| info.collection.name == name)
+        .unwrap_or_else(|| panic!("collection `{name}` is listed"))
+}
+
+/// The products of two collections whose names share a prefix (`S2`, `S2_L1C`): in `S2` one
+/// product a day from day 0 to day 5 (each a day long, further east each day), in `S2_L1C`
+/// one product over the same days.
+fn removal_products() -> Vec<Product> {
+    let mut products: Vec<Product> = (0..6)
+        .map(|day| {
+            let west = f64::from(day) * 10.0;
+            product(
+                &format!("s2-{day}"),
+                "S2",
+                boxes(&[(west, f64::from(day), west + 5.0, 20.0 + f64::from(day))]),
+                hours(i64::from(day) * 24),
+                hours(i64::from(day) * 24 + 23),
+            )
+        })
+        .collect();
+    products.push(product(
+        "l1c",
+        "S2_L1C",
+        boxes(&[(-50.0, -50.0, -40.0, -40.0)]),
+        hours(0),
+        hours(6 * 24),
+    ));
+    products
+}
+
+/// Removing the products of a query page by page takes exactly those matching (here: a
+/// collection's products intersecting a time range), returns them in search order, and
+/// leaves the others, of that collection and of another one with a name sharing its prefix.
+/// Each page is at most the query's limit; an empty page ends it.
+pub async fn deregister_matching_removes_pages_of_a_query(catalog: &dyn Catalog) {
+    create_collection(catalog, "S2").await;
+    create_collection(catalog, "S2_L1C").await;
+    register_all(catalog, &removal_products()).await;
+    // Day 1 at 12:00 to day 3 at 23:30: intersects days 1, 2 and 3 (day 1 ends at 23:00).
+    let range = TimeFilter::new(
+        hours(36),
+        hours(3 * 24 + 23) + TimeDelta::minutes(30),
+        TimeRelation::Intersects,
+    )
+    .unwrap();
+    let query = ProductQuery::new()
+        .with_collection("S2")
+        .with_time(range)
+        .with_limit(2);
+    let first = catalog.deregister_matching(&query).await.unwrap();
+    assert_eq!(
+        ids(&first),
+        ["s2-3", "s2-2"],
+        "the first page, newest first"
+    );
+    let second = catalog.deregister_matching(&query).await.unwrap();
+    assert_eq!(ids(&second), ["s2-1"]);
+    assert_eq!(second[0], removal_products()[1], "returned as registered");
+    assert!(
+        catalog
+            .deregister_matching(&query)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    for id in ["s2-1", "s2-2", "s2-3"] {
+        assert_eq!(catalog.get(id).await.unwrap(), None, "{id} removed");
+    }
+    assert_finds(
+        catalog,
+        ProductQuery::new(),
+        &["s2-0", "s2-4", "s2-5", "l1c"],
+    )
+    .await;
+    // The spatial index forgot them too.
+    assert_finds(
+        catalog,
+        ProductQuery::new().with_bbox(bbox(0.0, 0.0, 39.0, 30.0)),
+        &["s2-0"],
+    )
+    .await;
+    // A removed id can be registered again.
+    assert_eq!(
+        register(catalog, &removal_products()[2]).await,
+        Registration::Inserted
+    );
+    // An invalid query removes nothing.
+    let invalid = ProductQuery::new().with_geometry(bowtie());
+    assert_invalid(
+        catalog.deregister_matching(&invalid).await,
+        "a bow tie query",
+    );
+    assert_eq!(catalog.count(&ProductQuery::new()).await.unwrap(), 5);
+}
+
+/// A collection's extent (box, times) and product count follow its products: after removals
+/// they are those of the remaining products, smaller than before; with none left, there is
+/// no extent. Another collection's summary is unchanged.
+pub async fn collection_extent_shrinks_after_removals(catalog: &dyn Catalog) {
+    create_collection(catalog, "S2").await;
+    create_collection(catalog, "S2_L1C").await;
+    register_all(catalog, &removal_products()).await;
+    let before = info_of(catalog, "S2").await;
+    assert_eq!(before.product_count, 6);
+    assert_eq!(before.bbox, Some(bbox(0.0, 0.0, 55.0, 25.0)));
+    assert_eq!(
+        (before.begin, before.end),
+        (Some(hours(0)), Some(hours(5 * 24 + 23)))
+    );
+    let l1c = info_of(catalog, "S2_L1C").await;
+
+    // The first and the last two days go: days 1 to 3 remain.
+    let ends = [
+        TimeFilter::new(hours(0), hours(1), TimeRelation::Intersects).unwrap(),
+        TimeFilter::new(hours(4 * 24), hours(6 * 24), TimeRelation::Intersects).unwrap(),
+    ];
+    for time in ends {
+        let query = ProductQuery::new().with_collection("S2").with_time(time);
+        assert!(
+            !catalog
+                .deregister_matching(&query)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+    let after = info_of(catalog, "S2").await;
+    assert_eq!(after.product_count, 3);
+    assert_eq!(
+        after.bbox,
+        Some(bbox(10.0, 1.0, 35.0, 23.0)),
+        "the box of days 1 to 3"
+    );
+    assert_eq!(
+        (after.begin, after.end),
+        (Some(hours(24)), Some(hours(3 * 24 + 23)))
+    );
+    assert_eq!(
+        info_of(catalog, "S2_L1C").await,
+        l1c,
+        "the other collection"
+    );
+
+    // One product removed by id shrinks it too.
+    catalog.deregister("s2-3").await.unwrap().unwrap();
+    let after = info_of(catalog, "S2").await;
+    assert_eq!(after.bbox, Some(bbox(10.0, 1.0, 25.0, 22.0)));
+    assert_eq!(after.end, Some(hours(2 * 24 + 23)));
+
+    let rest = ProductQuery::new().with_collection("S2");
+    assert_eq!(catalog.deregister_matching(&rest).await.unwrap().len(), 2);
+    let empty = info_of(catalog, "S2").await;
+    assert_eq!(empty.product_count, 0);
+    assert_eq!((empty.bbox, empty.begin, empty.end), (None, None, None));
+}
+
+/// Deleting a collection removes it with all its products (by id, place and time) and
+/// nothing of another collection, even one whose name starts with its name; it can then be
+/// created again and its ids registered anew. An unknown collection is `None`.
+pub async fn delete_collection_removes_it_and_its_products(catalog: &dyn Catalog) {
+    assert_eq!(catalog.delete_collection("S2").await.unwrap(), None);
+    create_collection(catalog, "S2").await;
+    create_collection(catalog, "S2_L1C").await;
+    create_collection(catalog, "empty").await;
+    register_all(catalog, &removal_products()).await;
+
+    assert_eq!(catalog.delete_collection("S2").await.unwrap(), Some(6));
+    assert_eq!(catalog.collection("S2").await.unwrap(), None);
+    let names: Vec<String> = catalog
+        .collections()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|info| info.collection.name)
+        .collect();
+    assert_eq!(names, ["S2_L1C", "empty"]);
+    assert_eq!(catalog.get("s2-0").await.unwrap(), None);
+    assert_finds(catalog, ProductQuery::new(), &["l1c"]).await;
+    assert_finds(
+        catalog,
+        ProductQuery::new().with_bbox(bbox(-180.0, -90.0, 180.0, 90.0)),
+        &["l1c"],
+    )
+    .await;
+    assert_finds(
+        catalog,
+        ProductQuery::new().with_time(TimeFilter::instant(hours(30))),
+        &["l1c"],
+    )
+    .await;
+    assert_eq!(catalog.delete_collection("S2").await.unwrap(), None);
+    assert_eq!(catalog.delete_collection("empty").await.unwrap(), Some(0));
+
+    // Registering into the deleted collection is refused until it exists again.
+    let s2_0 = removal_products()[0].clone();
+    assert_eq!(
+        catalog.register(&s2_0).await,
+        Err(CatalogError::UnknownCollection("S2".to_owned()))
+    );
+    create_collection(catalog, "S2").await;
+    assert_eq!(register(catalog, &s2_0).await, Registration::Inserted);
+    assert_finds(
+        catalog,
+        ProductQuery::new().with_bbox(bbox(0.0, 0.0, 5.0, 20.0)),
+        &["s2-0"],
+    )
+    .await;
+    assert_eq!(info_of(catalog, "S2").await.product_count, 1);
+}
+
 /// A product of a collection that does not exist is refused, also when a replacement would
 /// move an existing product there; nothing changes.
 pub async fn unknown_collection_is_refused(catalog: &dyn Catalog) {

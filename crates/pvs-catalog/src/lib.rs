@@ -16,6 +16,11 @@
 //!   newest first then by id, a page at a time; and by a typed [`Filter`] on columns and
 //!   queryable [`Property`]s (what the STAC API, WMS `cql` and OpenSearch EO parameters parse
 //!   into), in the order of [`Sort`]s.
+//! - Products leave one by one ([`Catalog::deregister`]), a page of a query at a time
+//!   ([`Catalog::deregister_matching`], for bulk removals such as a collection's products of a
+//!   time range) or with their collection ([`Catalog::delete_collection`]). A collection's
+//!   summary ([`CollectionInfo`]: count, extent, time span) is computed from the products it
+//!   holds when it is read, on every backend: it grows and shrinks with them.
 //!
 //! Everything goes through the [`Catalog`] trait, which has no database types in it, so that
 //! backends are interchangeable: [`PostgisCatalog`] for a cluster, [`SqliteCatalog`] (one

@@ -163,6 +163,16 @@ impl<C: crate::Catalog> crate::Catalog for Counted<C> {
     async fn deregister(&self, id: &str) -> crate::Result<Option<crate::Product>> {
         self.inner.deregister(id).await
     }
+    async fn deregister_matching(
+        &self,
+        query: &crate::ProductQuery,
+    ) -> crate::Result<Vec<crate::Product>> {
+        self.searched();
+        self.inner.deregister_matching(query).await
+    }
+    async fn delete_collection(&self, name: &str) -> crate::Result<Option<u64>> {
+        self.inner.delete_collection(name).await
+    }
     async fn get(&self, id: &str) -> crate::Result<Option<crate::Product>> {
         self.looked_up();
         self.inner.get(id).await

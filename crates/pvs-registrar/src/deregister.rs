@@ -21,10 +21,7 @@ impl Registrar {
                     source,
                 })?;
         if let Some(product) = &removed {
-            self.invalidate(id, &[product]).await?;
-            self.publish_invalidation(product, "deregistered").await?;
-            self.queue.forget(Stage::Register, id).await?;
-            tracing::info!(product = id, "product deregistered");
+            self.after_removal(product).await?;
         } else {
             tracing::warn!(
                 product = id,
@@ -32,5 +29,15 @@ impl Registrar {
             );
         }
         Ok(removed)
+    }
+
+    /// What follows the removal of `product` from the catalog: its cached tiles deleted, its
+    /// invalidation record pushed, its id forgotten in the registration sets.
+    pub(crate) async fn after_removal(&self, product: &Product) -> Result<(), RegisterError> {
+        self.invalidate(&product.id, &[product]).await?;
+        self.publish_invalidation(product, "deregistered").await?;
+        self.queue.forget(Stage::Register, &product.id).await?;
+        tracing::info!(product = %product.id, "product deregistered");
+        Ok(())
     }
 }

@@ -79,6 +79,26 @@ pub enum RegisterError {
         /// The tile store's message.
         reason: String,
     },
+    /// A bulk removal names a collection the catalog does not hold.
+    #[error("no collection {0:?} in the catalog")]
+    NoCollection(String),
+    /// The catalog refused or failed a bulk removal's query or deletion (a failed step
+    /// removed nothing; the steps before it stay done).
+    #[error("{what}: {source}")]
+    Removal {
+        /// What was being done, e.g. ``removing the products of collection `S2` ``.
+        what: String,
+        /// The catalog's error.
+        source: pvs_catalog::CatalogError,
+    },
+    /// The cached tiles of a deleted collection's layer could not be deleted.
+    #[error("cannot delete the cached tiles of layer {layer}: {source}")]
+    DeleteLayer {
+        /// The layer.
+        layer: String,
+        /// The tile store's error (boxed: it is large).
+        source: Box<pvs_storage::StorageError>,
+    },
     /// The queue could not be reached.
     #[error(transparent)]
     Queue(#[from] pvs_queue::QueueError),

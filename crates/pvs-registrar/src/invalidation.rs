@@ -47,9 +47,10 @@ pub struct Invalidation {
     pub start: DateTime<Utc>,
     /// End of the time it covered.
     pub end: DateTime<Utc>,
-    /// The product.
-    pub product: String,
-    /// `replaced` or `deregistered`.
+    /// The product; absent from the record of a deleted collection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product: Option<String>,
+    /// `replaced`, `deregistered` or `collection deleted`.
     pub reason: String,
 }
 
@@ -66,7 +67,7 @@ impl Invalidation {
             bbox,
             start: product.begin,
             end: product.end,
-            product: product.id.clone(),
+            product: Some(product.id.clone()),
             reason: reason.to_owned(),
         }
     }
@@ -87,14 +88,21 @@ impl Registrar {
         product: &Product,
         reason: &'static str,
     ) -> Result<(), pvs_queue::QueueError> {
+        self.push_record(&Invalidation::of(product, reason)).await
+    }
+
+    /// Pushes `record` on `invalidate_queue`, when records are on.
+    pub(crate) async fn push_record(
+        &self,
+        record: &Invalidation,
+    ) -> Result<(), pvs_queue::QueueError> {
         if !self.invalidation_records {
             return Ok(());
         }
-        let record = Invalidation::of(product, reason);
         self.queue
             .push(
                 QueueName::Invalidate,
-                &serde_json::to_string(&record).expect("serialises"),
+                &serde_json::to_string(record).expect("serialises"),
             )
             .await
     }

@@ -17,6 +17,10 @@
 //!   [`Registrar::deregister`]) removes the product, deletes its cached tiles (and pushes its
 //!   invalidation record) and forgets it in the registration sets; when its tiles cannot be
 //!   deleted, the id goes to `register-failure_set` with the reason;
+//! - bulk removals go through the catalog a page at a time: a collection's products whose
+//!   time intersects a range ([`Registrar::deregister_range`], each removed as by
+//!   `deregister`), and a whole collection ([`Registrar::delete_collection`]: its products,
+//!   its row, every tile of its layers, one invalidation record);
 //! - the product id moves through `registering_set` to `register-success_set`, or to
 //!   `register-failure_set` with the reason in `register-failure_reasons`.
 //!
@@ -50,6 +54,7 @@
 //!   report written when complete (the bookkeeping is [`pvs_queue::reports`], shared with the
 //!   preprocessor; [`record_outcome`] and [`write_report`] are re-exported from there);
 //! - `deregister`: a product removed ([`Registrar::deregister`]);
+//! - `bulk`: bulk removals ([`TimeRange`], [`Removal`], [`CollectionDeletion`]);
 //! - `prefix`: registration of what is under a storage prefix ([`PrefixOptions`],
 //!   [`PrefixOutcome`]);
 //! - `derive`: the metadata of a COG without a metadata document
@@ -58,6 +63,7 @@
 
 #![forbid(unsafe_code)]
 
+mod bulk;
 mod deregister;
 mod derive;
 mod error;
@@ -77,6 +83,9 @@ use pvs_queue::WorkQueue;
 use pvs_storage::Storage;
 use pvs_tiles::TileStore;
 
+pub use bulk::{
+    CollectionDeleted, CollectionDeletion, REMOVAL_PAGE, Removal, TimeRange, layers_of,
+};
 pub use error::RegisterError;
 pub use invalidation::{Invalidation, change_of};
 pub use item::ItemRoute;

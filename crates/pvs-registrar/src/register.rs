@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use geo::MultiPolygon;
-use pvs_catalog::{Collection, Product, Registration};
+use pvs_catalog::{CatalogError, Collection, Product, Registration};
 use pvs_model::ProductMetadata;
 use pvs_queue::QueueName;
 use pvs_storage::StorageKey;
@@ -129,11 +129,27 @@ impl Registrar {
             metadata: serde_json::to_value(metadata).expect("metadata serialises"),
             properties: metadata.properties.clone(),
         };
-        let registration = self
-            .catalog
-            .register(&product)
-            .await
-            .map_err(catalog_error)?;
+        let registration = match self.catalog.register(&product).await {
+            // The collection was deleted (`pvs registrar --delete-collection`) since this
+            // process created it: create it again.
+            Err(CatalogError::UnknownCollection(_)) if known => {
+                self.upserted
+                    .lock()
+                    .expect("no panic while holding the lock")
+                    .remove(&collection.name);
+                self.catalog
+                    .upsert_collection(&collection)
+                    .await
+                    .map_err(catalog_error)?;
+                self.upserted
+                    .lock()
+                    .expect("no panic while holding the lock")
+                    .insert(collection.name.clone());
+                self.catalog.register(&product).await
+            }
+            other => other,
+        }
+        .map_err(catalog_error)?;
         // After the catalog has the new version (tiles drawn before then are stale) and
         // before seeding (which must draw fresh ones). A new product makes stale the tiles
         // of its place and time too: they were drawn without it.

@@ -166,7 +166,7 @@ async fn registering_an_id_again_replaces_it_and_invalidates_its_tiles() {
     let records = setup.queue.peek(QueueName::Invalidate, 10).await.unwrap();
     assert_eq!(records.len(), 1);
     let record: Invalidation = serde_json::from_str(&records[0]).unwrap();
-    assert_eq!(record.product, "b_id_1");
+    assert_eq!(record.product.as_deref(), Some("b_id_1"));
     assert_eq!(record.collection, "SAR");
     assert_eq!(record.reason, "replaced");
     assert_eq!(record.start, first.start, "the old version's time");
@@ -449,7 +449,7 @@ async fn deregistration_removes_the_product_and_invalidates_its_tiles() {
     let records = setup.queue.peek(QueueName::Invalidate, 10).await.unwrap();
     let record: Invalidation = serde_json::from_str(&records[0]).unwrap();
     assert_eq!(record.reason, "deregistered");
-    assert_eq!(record.product, "b_id_1");
+    assert_eq!(record.product.as_deref(), Some("b_id_1"));
     assert_eq!(
         setup.queue.status(Stage::Register, "b_id_1").await.unwrap(),
         Status::Unknown

@@ -5,6 +5,7 @@
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
+use futures::{StreamExt, TryStreamExt};
 use pvs_ogc::layer::check_layer_name;
 use pvs_storage::{ObjectInfo, Storage, StorageError, StorageKey};
 
@@ -198,6 +199,9 @@ pub struct Change {
 /// range deleted, rather than every tile of the range being deleted blindly.
 const BLIND_DELETE_LIMIT: u64 = 64;
 
+/// How many tiles [`TileStore::delete_layer`] deletes at a time (one request each on S3).
+const DELETE_CONCURRENCY: usize = 16;
+
 impl TileStore {
     /// The store of tiles under `root` on `storage`.
     pub fn new(storage: Storage, root: StorageKey) -> Self {
@@ -322,6 +326,39 @@ impl TileStore {
             }
         }
         Ok(removed)
+    }
+
+    /// The names of the layers that have stored tiles, sorted (on a local directory, also
+    /// those whose tiles were all deleted: their emptied folders remain).
+    pub async fn layers(&self) -> Result<Vec<String>, StorageError> {
+        Ok(self
+            .storage
+            .list_children(&self.root)
+            .await?
+            .into_iter()
+            .filter(|layer| check_layer_name(layer).is_ok())
+            .collect())
+    }
+
+    /// Deletes every stored tile of `layer` (all times, matrix sets and zoom levels) and
+    /// returns how many objects were deleted; a layer name that cannot name tiles has none.
+    /// The layer's generation is bumped first, as by [`TileStore::invalidate`], so that a
+    /// tile being drawn meanwhile is not stored. Other layers are untouched, also those whose
+    /// names start with this one (`S2_L1C` for `S2`).
+    pub async fn delete_layer(&self, layer: &str) -> Result<u64, StorageError> {
+        if check_layer_name(layer).is_err() {
+            return Ok(0);
+        }
+        self.bump_generation(layer).await?;
+        // The listing matches whole segments: `{root}/S2` lists nothing of `{root}/S2_L1C`.
+        let keys = self.storage.list(Some(&self.storage_key(layer))).await?;
+        let count = keys.len() as u64;
+        futures::stream::iter(keys)
+            .map(|key| async move { self.storage.delete(&key).await })
+            .buffer_unordered(DELETE_CONCURRENCY)
+            .try_collect::<()>()
+            .await?;
+        Ok(count)
     }
 
     /// The generation of `layer`: a value that changes whenever [`TileStore::invalidate`]

@@ -217,3 +217,53 @@ async fn invalidation_follows_footprints_across_the_antimeridian() {
         ["S1/default/WorldCRS84Quad/4/16/7.png"]
     );
 }
+
+/// Deleting a layer removes its tiles at every time, matrix set and zoom level, bumps its
+/// generation, and leaves every other layer, also those whose names start with its name.
+async fn layer_deletion(store: TileStore) {
+    let time = TileTime::parse("2024-01-01T00:00:00Z/2024-01-02T00:00:00Z").unwrap();
+    for layer in ["S2", "S2__outlines", "S2_L1C", "S2_L1C__outlines"] {
+        for (time, tms, z) in [
+            (TileTime::Default, TileMatrixSet::WebMercatorQuad, 0),
+            (time, TileMatrixSet::WorldCRS84Quad, 5),
+        ] {
+            store
+                .put(&key(layer, time, tms, z, 0, 0), Bytes::from_static(b"png"))
+                .await
+                .unwrap();
+        }
+    }
+    assert_eq!(
+        store.layers().await.unwrap(),
+        ["S2", "S2_L1C", "S2_L1C__outlines", "S2__outlines"]
+    );
+    assert_eq!(store.generation("S2").await.unwrap(), None);
+    assert_eq!(store.delete_layer("S2").await.unwrap(), 2);
+    assert!(store.list("S2").await.unwrap().is_empty());
+    assert!(store.generation("S2").await.unwrap().is_some(), "bumped");
+    for layer in ["S2__outlines", "S2_L1C", "S2_L1C__outlines"] {
+        assert_eq!(store.list(layer).await.unwrap().len(), 2, "{layer} kept");
+    }
+    // A local directory keeps the emptied folders of S2: it may still be listed.
+    let layers = store.layers().await.unwrap();
+    assert!(
+        !layers.iter().any(|layer| layer.starts_with('.')),
+        "{layers:?}"
+    );
+    for layer in ["S2_L1C", "S2_L1C__outlines", "S2__outlines"] {
+        assert!(layers.iter().any(|listed| listed == layer), "{layers:?}");
+    }
+    assert_eq!(store.delete_layer("S2").await.unwrap(), 0);
+    assert_eq!(store.delete_layer("../x").await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn a_layer_is_deleted_whole_and_alone_on_a_local_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    layer_deletion(local(&dir)).await;
+}
+
+#[tokio::test]
+async fn a_layer_is_deleted_whole_and_alone_on_s3() {
+    layer_deletion(s3().await).await;
+}

@@ -94,6 +94,10 @@ pub enum StartError {
     /// The confirmation could not be read from standard input.
     #[error("cannot read the confirmation from standard input")]
     Stdin(#[source] io::Error),
+    /// The command line asks for something impossible that clap cannot check (e.g. an end
+    /// before the begin), found before any backend is touched (exit code 2).
+    #[error("{0}")]
+    Usage(String),
     /// The command ran to its end without doing all it was asked (products or tiles failed,
     /// nothing to deregister, not confirmed); the message says what.
     #[error("{0}")]

@@ -201,7 +201,7 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("pvs {name}: {}", backends::one_line(&e));
             match e {
-                StartError::Config(_) => ExitCode::from(2),
+                StartError::Config(_) | StartError::Usage(_) => ExitCode::from(2),
                 _ => ExitCode::from(1),
             }
         }

@@ -118,7 +118,11 @@ async fn registers_from_the_queue_and_stops_on_sigterm() {
     assert!(catalog.get("p-1").await.unwrap().is_none());
     let out = deregister();
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no product \"p-1\""));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "not found    p-1: no such product\n"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("1 not found, 0 failed"));
     let invalidations: Vec<String> = redis::cmd("LRANGE")
         .arg(format!("{prefix}invalidate_queue"))
         .arg(0)
@@ -328,5 +332,285 @@ async fn a_registrar_killed_mid_transaction_leaves_no_half_product_and_the_item_
     assert_eq!(catalog.count(&Default::default()).await.unwrap(), 1);
     second.kill();
     drop(blocker);
+    pvs_queue::testing::delete_keys(&prefix);
+}
+
+/// Bulk removal as operators run it: many ids (a missing one in the middle), a file of ids on
+/// standard input, a collection's products of a time range, a collection deleted with the
+/// tiles of its layers (not those of `S2_L1C`, whose name starts with `S2`); bad input is
+/// refused and changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bulk_removal_from_the_command_line() {
+    use std::io::Write;
+
+    use bytes::Bytes;
+    use chrono::{TimeDelta, TimeZone, Utc};
+    use geo::{MultiPolygon, polygon};
+    use pvs_catalog::{Collection, Product};
+    use pvs_tiles::{Tile, TileFormat, TileKey, TileMatrixSet, TileStore, TileTime};
+
+    let database = TestDatabase::create().await;
+    let bucket = s3::new_bucket().await;
+    let prefix = format!("pvs-test:registrar-bulk-{}:", std::process::id());
+    let catalog = database.catalog().await;
+    let storage = pvs_storage::Storage::from_url(
+        &format!("s3://{bucket}/data").parse().unwrap(),
+        Some(&s3::s3_settings()),
+    )
+    .unwrap();
+    let tiles = TileStore::new(storage, "tiles".parse().unwrap());
+    let day = |d: i64| Utc.with_ymd_and_hms(2020, 1, 1, 0, 0, 0).unwrap() + TimeDelta::days(d);
+    for name in ["S2", "S2_L1C"] {
+        catalog
+            .upsert_collection(&Collection::new(name).unwrap())
+            .await
+            .unwrap();
+    }
+    // S2: s2-0 .. s2-9, one a day (00:00 to 12:00), 10 degrees further east each day;
+    // S2_L1C: l1c-0 .. l1c-2, days 0 to 2.
+    let product = |id: String, collection: &str, d: i64| {
+        let west = d as f64 * 10.0 - 100.0;
+        Product {
+            footprint: MultiPolygon(vec![polygon![
+                (x: west, y: 0.0), (x: west + 5.0, y: 0.0), (x: west + 5.0, y: 5.0), (x: west, y: 5.0),
+            ]]),
+            begin: day(d),
+            end: day(d) + TimeDelta::hours(12),
+            location: format!("{collection}/{id}.tif"),
+            collection: collection.to_owned(),
+            product_type: None,
+            metadata: serde_json::json!({}),
+            properties: Default::default(),
+            id,
+        }
+    };
+    let mut all: Vec<Product> = (0..10)
+        .map(|d| product(format!("s2-{d}"), "S2", d))
+        .collect();
+    all.extend((0..3).map(|d| product(format!("l1c-{d}"), "S2_L1C", d)));
+    for product in &all {
+        catalog.register(product).await.unwrap();
+    }
+    for layer in ["S2", "S2__outlines", "S2_L1C", "S2_L1C__outlines"] {
+        // A time no removed product overlaps: only deleting the collection removes them.
+        let key = TileKey::new(
+            layer,
+            TileTime::parse("2019-01-01T00:00:00Z/2019-01-02T00:00:00Z").unwrap(),
+            TileMatrixSet::WebMercatorQuad,
+            Tile { z: 0, x: 0, y: 0 },
+            TileFormat::Png,
+        )
+        .unwrap();
+        tiles.put(&key, Bytes::from_static(b"png")).await.unwrap();
+    }
+    let run = |args: &[&str]| registrar(args, &prefix, &database.url, &bucket);
+    let output = |args: &[&str]| run(args).output().unwrap();
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+    let ids = || async {
+        let found = catalog
+            .search(&pvs_catalog::ProductQuery::new().with_limit(100))
+            .await
+            .unwrap();
+        let mut ids: Vec<String> = found.into_iter().map(|p| p.id).collect();
+        ids.sort();
+        ids
+    };
+
+    // Many ids, one missing in the middle: the others go, exit code 1.
+    let out = output(&[
+        "--deregister",
+        "s2-0",
+        "--deregister",
+        "nope",
+        "--deregister",
+        "s2-1",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{stdout}");
+    assert!(
+        lines[0].starts_with(
+            "deregistered s2-0 (collection S2, 2020-01-01T00:00:00Z/2020-01-01T12:00:00Z)"
+        ),
+        "{stdout}"
+    );
+    assert_eq!(lines[1], "not found    nope: no such product");
+    assert!(lines[2].starts_with("deregistered s2-1 "), "{stdout}");
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("3 ids: 2 deregistered, 1 not found, 0 failed"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("pvs registrar: 1 not found, 0 failed"),
+        "{stderr}"
+    );
+    assert!(catalog.get("s2-0").await.unwrap().is_none());
+    assert!(catalog.get("s2-1").await.unwrap().is_none());
+
+    // Ids from standard input, with a blank line and a comment.
+    let mut child = run(&["--deregister-file", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"# old ones\ns2-2\n\n  s2-3  \n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).lines().count(), 2);
+    assert!(text(&out.stderr).contains("2 ids: 2 deregistered, 0 not found, 0 failed"));
+
+    // Bad input: nothing changes, exit code 2 and the reason.
+    let before = ids().await;
+    for (args, needle) in [
+        (
+            vec![
+                "--deregister-collection",
+                "S2",
+                "--begin",
+                "2020-01-09T00:00:00Z",
+                "--end",
+                "2020-01-08T00:00:00Z",
+            ],
+            "is after end",
+        ),
+        (
+            vec![
+                "--deregister-collection",
+                "S2",
+                "--begin",
+                "2020-01-32",
+                "--end",
+                "2020-02-01T00:00:00Z",
+            ],
+            "not an RFC 3339 time",
+        ),
+        (
+            vec![
+                "--deregister-collection",
+                "S2",
+                "--begin",
+                "2020-01-01T00:00:00Z",
+            ],
+            "--end",
+        ),
+        (vec!["--dry-run"], "--dry-run goes with"),
+    ] {
+        let out = output(&args);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(
+            text(&out.stderr).contains(needle),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+    for args in [
+        vec![
+            "--deregister-collection",
+            "S3",
+            "--begin",
+            "2020-01-01T00:00:00Z",
+            "--end",
+            "2020-02-01T00:00:00Z",
+        ],
+        vec!["--delete-collection", "S3", "--yes"],
+    ] {
+        let out = output(&args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert!(
+            text(&out.stderr).contains("no collection \"S3\" in the catalog"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+    assert_eq!(ids().await, before, "nothing changed");
+
+    // A time range: days 5 (from 06:00) to 7 (to 00:00): s2-5, s2-6 and s2-7 (which begins
+    // at 00:00); first as a dry run.
+    let range = [
+        "--deregister-collection",
+        "S2",
+        "--begin",
+        "2020-01-06T06:00:00Z",
+        "--end",
+        "2020-01-08T00:00:00Z",
+    ];
+    let dry: Vec<&str> = range.iter().copied().chain(["--dry-run"]).collect();
+    let out = output(&dry);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "would deregister s2-7 (2020-01-08T00:00:00Z/2020-01-08T12:00:00Z)\n\
+         would deregister s2-6 (2020-01-07T00:00:00Z/2020-01-07T12:00:00Z)\n\
+         would deregister s2-5 (2020-01-06T00:00:00Z/2020-01-06T12:00:00Z)\n"
+    );
+    assert_eq!(ids().await, before);
+    let out = output(&range);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).lines().count(), 3);
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("3 deregistered, 0 failed"), "{stderr}");
+    // Left: s2-4 (lon -60..-55) and s2-8, s2-9 (lon -20..-15 and -10..-5).
+    assert!(
+        stderr.contains("collection S2: 3 products, bbox -60,0,-5,5, time 2020-01-05T00:00:00Z/2020-01-10T12:00:00Z"),
+        "{stderr}"
+    );
+    assert_eq!(
+        ids().await,
+        ["l1c-0", "l1c-1", "l1c-2", "s2-4", "s2-8", "s2-9"]
+    );
+
+    // Deleting S2: refused without --yes, then done; S2_L1C and its tiles stay.
+    let out = output(&["--delete-collection", "S2"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stdout),
+        "would delete collection S2: 3 products, bbox -60,0,-5,5, time 2020-01-05T00:00:00Z/2020-01-10T12:00:00Z\n\
+         would delete the tiles of layers: S2 S2__outlines\n"
+    );
+    assert!(text(&out.stderr).contains("add --yes"));
+    assert!(catalog.collection("S2").await.unwrap().is_some());
+    let out = output(&["--delete-collection", "S2", "--yes"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout)
+            .ends_with("deleted collection S2: 3 products, 2 tiles of layers S2 S2__outlines\n"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(catalog.collection("S2").await.unwrap().is_none());
+    assert_eq!(ids().await, ["l1c-0", "l1c-1", "l1c-2"]);
+    assert!(tiles.list("S2").await.unwrap().is_empty());
+    assert!(tiles.list("S2__outlines").await.unwrap().is_empty());
+    assert_eq!(tiles.list("S2_L1C").await.unwrap().len(), 1);
+    assert_eq!(tiles.list("S2_L1C__outlines").await.unwrap().len(), 1);
+
+    let redis_client = redis::Client::open(redis_url()).unwrap();
+    let mut conn = redis_client.get_connection().unwrap();
+    let records: Vec<String> = redis::cmd("LRANGE")
+        .arg(format!("{prefix}invalidate_queue"))
+        .arg(0)
+        .arg(-1)
+        .query(&mut conn)
+        .unwrap();
+    // 4 ids, 3 of the range, 1 for the collection.
+    assert_eq!(records.len(), 8, "{records:?}");
+    assert!(
+        records[0].contains("\"collection deleted\""),
+        "{}",
+        records[0]
+    );
     pvs_queue::testing::delete_keys(&prefix);
 }

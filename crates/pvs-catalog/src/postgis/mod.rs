@@ -429,6 +429,72 @@ impl Catalog for PostgisCatalog {
         row.as_ref().map(product_from_row).transpose()
     }
 
+    async fn deregister_matching(&self, query: &ProductQuery) -> Result<Vec<Product>> {
+        let context = "deregistering the products of a query";
+        let mut filter = Filter::new(query)?;
+        let limit = filter.param(i64::from(query.effective_limit()));
+        let offset = filter.param(i64::try_from(query.offset).unwrap_or(i64::MAX));
+        let order = Sort::sql(&query.sort, &search::Postgis);
+        // The page is read and locked, then deleted: the products come back in search order,
+        // and a concurrent replacement of one of them waits for the deletion.
+        let select = format!(
+            "{} FOR UPDATE",
+            Self::search_sql(&filter, &order, &limit, &offset)
+        );
+        let mut client = self.client().await?;
+        let transaction = client.transaction().await.map_err(backend(context))?;
+        let rows = transaction
+            .query(&select, &filter.params())
+            .await
+            .map_err(backend(context))?;
+        let products = rows
+            .iter()
+            .map(product_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        let ids: Vec<&str> = products.iter().map(|product| product.id.as_str()).collect();
+        transaction
+            .execute("DELETE FROM products WHERE id = ANY($1)", &[&ids])
+            .await
+            .map_err(backend(context))?;
+        transaction.commit().await.map_err(backend(context))?;
+        Ok(products)
+    }
+
+    async fn delete_collection(&self, name: &str) -> Result<Option<u64>> {
+        let context = format!("deleting collection `{name}`");
+        let mut client = self.client().await?;
+        let transaction = client
+            .transaction()
+            .await
+            .map_err(backend(context.as_str()))?;
+        // Locking the row first makes a concurrent registration into the collection (whose
+        // foreign key check shares that lock) either finish first or find it gone.
+        let exists = transaction
+            .query_opt(
+                "SELECT 1 FROM collections WHERE name = $1 FOR UPDATE",
+                &[&name],
+            )
+            .await
+            .map_err(backend(context.as_str()))?
+            .is_some();
+        if !exists {
+            return Ok(None);
+        }
+        let products = transaction
+            .execute("DELETE FROM products WHERE collection = $1", &[&name])
+            .await
+            .map_err(backend(context.as_str()))?;
+        transaction
+            .execute("DELETE FROM collections WHERE name = $1", &[&name])
+            .await
+            .map_err(backend(context.as_str()))?;
+        transaction
+            .commit()
+            .await
+            .map_err(backend(context.as_str()))?;
+        Ok(Some(products))
+    }
+
     async fn get(&self, id: &str) -> Result<Option<Product>> {
         let client = self.client().await?;
         let statement = client

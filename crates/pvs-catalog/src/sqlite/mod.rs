@@ -227,6 +227,21 @@ impl Catalog for SqliteCatalog {
             .await
     }
 
+    async fn deregister_matching(&self, query: &ProductQuery) -> Result<Vec<Product>> {
+        query.validate()?;
+        let query = query.clone();
+        self.connections
+            .write(move |connection| store::deregister_matching(connection, &query))
+            .await
+    }
+
+    async fn delete_collection(&self, name: &str) -> Result<Option<u64>> {
+        let name = name.to_owned();
+        self.connections
+            .write(move |connection| store::delete_collection(connection, &name))
+            .await
+    }
+
     async fn get(&self, id: &str) -> Result<Option<Product>> {
         let id = id.to_owned();
         self.connections

@@ -8,9 +8,11 @@ use geozero::wkb::Wkb;
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use serde_json::Value;
 
-use super::schema;
+use super::{schema, search};
 use crate::postgis::footprint_wkb;
-use crate::{Bbox, CatalogError, Collection, CollectionInfo, Product, Registration, Result};
+use crate::{
+    Bbox, CatalogError, Collection, CollectionInfo, Product, ProductQuery, Registration, Result,
+};
 
 /// The columns of a product, in the order [`read_product`] reads them.
 pub(super) const PRODUCT_COLUMNS: &str =
@@ -345,6 +347,70 @@ pub(super) fn deregister(connection: &mut Connection, id: &str) -> Result<Option
         .map_err(backend(context()))?;
     transaction.commit().map_err(backend(context()))?;
     Ok(Some(product))
+}
+
+/// Removes the products of the page `query` selects, in one transaction, and returns them in
+/// search order.
+pub(super) fn deregister_matching(
+    connection: &mut Connection,
+    query: &ProductQuery,
+) -> Result<Vec<Product>> {
+    let context = "deregistering the products of a query";
+    let transaction = connection
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(backend(context))?;
+    let products = search::search(&transaction, query)?;
+    for product in &products {
+        let pk: i64 = transaction
+            .prepare_cached("SELECT pk FROM products WHERE id = ?1")
+            .and_then(|mut statement| statement.query_row([&product.id], |row| row.get(0)))
+            .map_err(backend(context))?;
+        remove_parts(&transaction, pk).map_err(backend(context))?;
+        transaction
+            .prepare_cached("DELETE FROM products WHERE pk = ?1")
+            .and_then(|mut statement| statement.execute([pk]))
+            .map_err(backend(context))?;
+    }
+    transaction.commit().map_err(backend(context))?;
+    Ok(products)
+}
+
+/// Deletes the collection `name` with its products; how many products went with it, `None`
+/// when there is no such collection.
+pub(super) fn delete_collection(connection: &mut Connection, name: &str) -> Result<Option<u64>> {
+    let context = || format!("deleting collection `{name}`");
+    let transaction = connection
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(backend(context()))?;
+    let exists = transaction
+        .prepare_cached("SELECT 1 FROM collections WHERE name = ?1")
+        .and_then(|mut statement| statement.exists([name]))
+        .map_err(backend(context()))?;
+    if !exists {
+        return Ok(None);
+    }
+    transaction
+        .execute(
+            "DELETE FROM footprint_boxes WHERE part IN (SELECT f.part FROM footprint_parts f \
+             JOIN products p ON p.pk = f.product WHERE p.collection = ?1)",
+            [name],
+        )
+        .map_err(backend(context()))?;
+    transaction
+        .execute(
+            "DELETE FROM footprint_parts WHERE product IN \
+             (SELECT pk FROM products WHERE collection = ?1)",
+            [name],
+        )
+        .map_err(backend(context()))?;
+    let products = transaction
+        .execute("DELETE FROM products WHERE collection = ?1", [name])
+        .map_err(backend(context()))?;
+    transaction
+        .execute("DELETE FROM collections WHERE name = ?1", [name])
+        .map_err(backend(context()))?;
+    transaction.commit().map_err(backend(context()))?;
+    Ok(Some(u64::try_from(products).unwrap_or(u64::MAX)))
 }
 
 /// The product in `row` (the [`PRODUCT_COLUMNS`]).
