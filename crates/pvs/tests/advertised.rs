@@ -427,6 +427,49 @@ async fn behind_nginx_under_a_prefix_and_with_public_url() {
         "{capabilities}"
     );
 
+    // The PRISM View Server's MapCache URLs, which its clients keep configured, reach the
+    // cache: WMTS capabilities on both, a REST tile in MapCache's grid, a tiled WMS.
+    for (path, content_type) in [
+        (
+            "/cache/ows?SERVICE=WMTS&REQUEST=GetCapabilities&VERSION=1.0.0".to_owned(),
+            "application/xml",
+        ),
+        (
+            "/cache/ows/wmts?SERVICE=WMTS&REQUEST=GetCapabilities".to_owned(),
+            "application/xml",
+        ),
+        (
+            "/cache/ows/wmts/1.0.0/WMTSCapabilities.xml".to_owned(),
+            "application/xml",
+        ),
+        (
+            format!("/cache/ows/wmts/1.0.0/{COLLECTION}/default/default/WGS84/0/0/0.png"),
+            "image/png",
+        ),
+        (
+            format!(
+                "/cache/ows?SERVICE=WMS&REQUEST=GetMap&VERSION=1.1.1&LAYERS={COLLECTION}&STYLES=&SRS=EPSG:4326&BBOX=-180,-90,0,90&WIDTH=256&HEIGHT=256&FORMAT=image/png&TRANSPARENT=TRUE"
+            ),
+            "image/png",
+        ),
+    ] {
+        let answer = reqwest::get(format!("{}{path}", nginx.base)).await.unwrap();
+        assert_eq!(answer.status(), 200, "{path}");
+        let got = answer.headers()[reqwest::header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(got.starts_with(content_type), "{path}: {got}");
+        let body = answer.bytes().await.unwrap();
+        if content_type == "application/xml" {
+            let text = String::from_utf8_lossy(&body);
+            assert!(
+                text.contains(&format!("<ows:Identifier>{COLLECTION}</ows:Identifier>")),
+                "{path}: {text}"
+            );
+        }
+    }
+
     // Long WCS queries pass both proxies and the cache to the renderer.
     let renderer_ows = format!("{}/ows", renderer.base);
     long_queries(&format!("{}/ows", nginx.base), async |query: &str| {

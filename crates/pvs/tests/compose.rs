@@ -444,6 +444,8 @@ fn the_proxy_routes_every_public_endpoint() {
             ("location = /ows", "$pvs_cache"),
             ("location /wmts", "$pvs_cache"),
             ("location /tiles/", "$pvs_cache"),
+            ("location = /cache/ows", "$pvs_cache"),
+            ("location /cache/ows/wmts", "$pvs_cache"),
             ("location /opensearch", "$pvs_renderer"),
             ("location = /ingest", "$pvs_ingestor"),
             ("location / {", "$pvs_cache"),
