@@ -193,6 +193,72 @@ async fn exception_reports_are_schema_valid() {
     }
 }
 
+/// Browse and mask types as tilesets: advertised (valid against the schema), and their tiles,
+/// fetched through the advertised templates, drawn as the browse type says, by the renderer
+/// in the cache's process and by a renderer service alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browse_and_mask_tilesets_are_advertised_and_drawn() {
+    let collections = pvs_model::Collections::from_toml(
+        "[collections.SAR.browses.INVERTED]\ngrey = \"255 - b1\"\n[collections.SAR.masks.clouds]\n",
+    )
+    .unwrap();
+    for draw in [Draw::InProcess, Draw::Http] {
+        let stack =
+            Stack::start_configured(Tiles::Local, draw, Settings::default(), &collections).await;
+        let dir = tempfile::tempdir().unwrap();
+        let xml = stack.get("/wmts/1.0.0/WMTSCapabilities.xml").await.text();
+        let file = dir.path().join("capabilities.xml");
+        std::fs::write(&file, &xml).unwrap();
+        validate(WMTS_XSD, &file).unwrap_or_else(|e| panic!("not valid:\n{e}\n{xml}"));
+        let document = read_layers(&xml);
+        let layers: Vec<&str> = document
+            .layers
+            .iter()
+            .map(|l| l.identifier.as_str())
+            .collect();
+        for expected in ["SAR__INVERTED", "SAR__clouds", "SAR__masked_clouds"] {
+            assert!(layers.contains(&expected), "{expected} in {layers:?}");
+        }
+        // The same tile of the collection and of its browse type, through the templates.
+        let tile = support::tile_at(
+            pvs_tiles::TileMatrixSet::WebMercatorQuad,
+            stack.centre.0,
+            stack.centre.1,
+            6,
+        );
+        let fetch = async |layer: &str| {
+            let template = &document
+                .layers
+                .iter()
+                .find(|l| l.identifier == layer)
+                .unwrap()
+                .templates[0];
+            let url = template
+                .replace("{Style}", "default")
+                .replace("{Time}", "default")
+                .replace("{TileMatrixSet}", "WebMercatorQuad")
+                .replace("{TileMatrix}", "6")
+                .replace("{TileRow}", &tile.y.to_string())
+                .replace("{TileCol}", &tile.x.to_string());
+            let path = url.strip_prefix(&stack.base).unwrap().to_owned();
+            let answer = stack.get(&path).await;
+            assert_eq!(answer.status, 200, "{path}: {}", answer.text());
+            pvs_test_support::images::Pixels::decode(&answer.body).rgba()
+        };
+        let plain = fetch("SAR").await;
+        let inverted = fetch("SAR__INVERTED").await;
+        let mut compared = 0;
+        for (plain, inverted) in plain.iter().zip(&inverted) {
+            if plain[3] == 255 && inverted[3] == 255 {
+                let sum = i32::from(plain[0]) + i32::from(inverted[0]);
+                assert!((sum - 255).abs() <= 1, "{plain:?} and {inverted:?}");
+                compared += 1;
+            }
+        }
+        assert!(compared > 100, "{compared} opaque pixels compared");
+    }
+}
+
 /// What the tests read of a layer.
 struct Layer {
     identifier: String,

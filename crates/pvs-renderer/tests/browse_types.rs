@@ -417,6 +417,136 @@ async fn masks_are_drawn_and_cut_the_products() {
     );
 }
 
+/// OWSLib and GDAL, as QGIS plugins and scripts use them, find the browse and mask types in the
+/// capabilities and draw them: OWSLib with a style and its legend, GDAL's WMS driver through
+/// the subdataset it lists for the layer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn owslib_and_gdal_draw_the_browse_types() {
+    let fixture = Fixture::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let ndvi = stretch(ndvi(NEWER.0), [-1.0, 1.0]);
+    for version in ["1.1.1", "1.3.0"] {
+        let (map, legend) = (
+            dir.path().join(format!("map-{version}.png")),
+            dir.path().join(format!("legend-{version}.png")),
+        );
+        let args = [
+            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/owslib_browse.py").to_owned(),
+            format!("{}/ows", fixture.base),
+            version.to_owned(),
+            map.display().to_string(),
+            legend.display().to_string(),
+        ];
+        let output = tokio::task::spawn_blocking(move || {
+            std::process::Command::new("python3")
+                .args(&args)
+                .output()
+                .unwrap()
+        })
+        .await
+        .unwrap();
+        assert!(
+            output.status.success(),
+            "OWSLib {version}:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let result: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        for layer in [
+            "S2",
+            "S2__NDVI",
+            "S2__TRUE_COLOR",
+            "S2__clouds",
+            "S2__masked_clouds",
+        ] {
+            assert!(
+                result["layers"].as_array().unwrap().contains(&layer.into()),
+                "{version}: {layer} in {result}"
+            );
+        }
+        assert!(
+            result["ndvi_styles"]
+                .as_array()
+                .unwrap()
+                .contains(&"viridis".into()),
+            "{result}"
+        );
+        assert_eq!(
+            colour_at(&images::Pixels::open(&map), 16, 16),
+            Colormap::Viridis.colour(ndvi),
+            "{version}"
+        );
+        assert_eq!(
+            colour_at(&images::Pixels::open(&legend), 0, 0),
+            Colormap::Viridis.colour(0),
+            "{version}"
+        );
+    }
+
+    // GDAL's WMS driver lists the layers as subdatasets; the NDVI one, translated to a PNG of
+    // the products' inside, shows the NDVI colour.
+    let base = fixture.base.clone();
+    let info = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("gdalinfo")
+            .arg(format!(
+                "WMS:{base}/ows?SERVICE=WMS&VERSION=1.1.1&REQUEST=GetCapabilities"
+            ))
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let listing = String::from_utf8_lossy(&info.stdout).into_owned();
+    assert!(info.status.success(), "{listing}");
+    let subdataset = listing
+        .lines()
+        .filter_map(|line| line.trim().split_once("_NAME="))
+        .map(|(_, name)| name.to_owned())
+        .find(|name| name.contains("LAYERS=S2__NDVI&"))
+        .unwrap_or_else(|| panic!("no S2__NDVI subdataset in {listing}"));
+    let png = dir.path().join("gdal.png");
+    let arguments = [
+        "-of".to_owned(),
+        "PNG".to_owned(),
+        "-outsize".to_owned(),
+        "16".to_owned(),
+        "16".to_owned(),
+        "-projwin".to_owned(),
+        "10.6".to_owned(),
+        "41.4".to_owned(),
+        "11.4".to_owned(),
+        "40.6".to_owned(),
+        subdataset,
+        png.display().to_string(),
+    ];
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("gdal_translate")
+            .args(&arguments)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // GDAL resamples the blocks it fetches: within 2 of the colour on each channel.
+    let got = colour_at(&images::Pixels::open(&png), 8, 8);
+    let expected = Colormap::RdYlGn.colour(ndvi);
+    assert!(
+        got.iter().zip(expected).all(|(g, e)| g.abs_diff(e) <= 2),
+        "{got:?} and {expected:?}"
+    );
+}
+
+/// The red, green and blue of a pixel of an RGB or RGBA image.
+fn colour_at(pixels: &images::Pixels, x: usize, y: usize) -> [u8; 3] {
+    assert!(pixels.bands.len() >= 3, "{} bands", pixels.bands.len());
+    let index = y * pixels.width + x;
+    [0, 1, 2].map(|band| pixels.bands[band][index])
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn what_cannot_be_drawn_is_refused_naming_the_parameter() {
     let fixture = Fixture::start().await;

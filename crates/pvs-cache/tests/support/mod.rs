@@ -63,7 +63,25 @@ impl Stack {
     }
 
     pub async fn start_with(tiles: Tiles, draw: Draw, settings: Settings) -> Self {
+        Self::start_configured(tiles, draw, settings, &Default::default()).await
+    }
+
+    /// A stack whose renderer draws the collections as `collections` says, and whose cache
+    /// advertises their browse and mask types.
+    pub async fn start_configured(
+        tiles: Tiles,
+        draw: Draw,
+        mut settings: Settings,
+        collections: &pvs_model::Collections,
+    ) -> Self {
         pvs_raster::init();
+        for (name, config) in &collections.collections {
+            let looks = pvs_cache::CollectionLooks {
+                browses: config.browses.keys().cloned().collect(),
+                masks: config.masks.keys().cloned().collect(),
+            };
+            settings.looks.insert(name.clone(), looks);
+        }
         let database = TestDatabase::create().await;
         let catalog: Arc<dyn Catalog> = Arc::new(database.catalog().await);
         for name in ["SAR", "EMPTY"] {
@@ -84,7 +102,10 @@ impl Stack {
         let renderer = Arc::new(Renderer::new(
             catalog.clone(),
             storage,
-            pvs_renderer::Settings::default(),
+            pvs_renderer::Settings {
+                styles: pvs_renderer::styles(collections).unwrap(),
+                ..pvs_renderer::Settings::default()
+            },
         ));
         let renderer_base = serve(pvs_renderer::routes(renderer.clone())).await;
         let tiles_dir = tempfile::tempdir().unwrap();
