@@ -437,14 +437,7 @@ async fn owslib_and_gdal_draw_the_browse_types() {
             map.display().to_string(),
             legend.display().to_string(),
         ];
-        let output = tokio::task::spawn_blocking(move || {
-            std::process::Command::new("python3")
-                .args(&args)
-                .output()
-                .unwrap()
-        })
-        .await
-        .unwrap();
+        let output = support::run("python3", args.to_vec()).await;
         assert!(
             output.status.success(),
             "OWSLib {version}:\n{}",
@@ -484,17 +477,11 @@ async fn owslib_and_gdal_draw_the_browse_types() {
 
     // GDAL's WMS driver lists the layers as subdatasets; the NDVI one, translated to a PNG of
     // the products' inside, shows the NDVI colour.
-    let base = fixture.base.clone();
-    let info = tokio::task::spawn_blocking(move || {
-        std::process::Command::new("gdalinfo")
-            .arg(format!(
-                "WMS:{base}/ows?SERVICE=WMS&VERSION=1.1.1&REQUEST=GetCapabilities"
-            ))
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
+    let capabilities = format!(
+        "WMS:{}/ows?SERVICE=WMS&VERSION=1.1.1&REQUEST=GetCapabilities",
+        fixture.base
+    );
+    let info = support::run("gdalinfo", vec![capabilities]).await;
     let listing = String::from_utf8_lossy(&info.stdout).into_owned();
     assert!(info.status.success(), "{listing}");
     let subdataset = listing
@@ -518,14 +505,7 @@ async fn owslib_and_gdal_draw_the_browse_types() {
         subdataset,
         png.display().to_string(),
     ];
-    let output = tokio::task::spawn_blocking(move || {
-        std::process::Command::new("gdal_translate")
-            .args(&arguments)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
+    let output = support::run("gdal_translate", arguments.to_vec()).await;
     assert!(
         output.status.success(),
         "{}",

@@ -18,14 +18,7 @@ async fn owslib_reads_the_capabilities_and_fetches_a_map() {
             lon.to_string(),
             lat.to_string(),
         ];
-        let output = tokio::task::spawn_blocking(move || {
-            std::process::Command::new("python3")
-                .args(&args)
-                .output()
-                .unwrap()
-        })
-        .await
-        .unwrap();
+        let output = support::run("python3", args.to_vec()).await;
         assert!(
             output.status.success(),
             "OWSLib {version} failed (is OWSLib installed? scripts/setup.sh):\n{}",

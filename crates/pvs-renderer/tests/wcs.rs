@@ -1137,14 +1137,7 @@ async fn owslib_reads_capabilities_and_fetches_a_coverage() {
         lat.to_string(),
         output_path.display().to_string(),
     ];
-    let output = tokio::task::spawn_blocking(move || {
-        std::process::Command::new("python3")
-            .args(&args)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
+    let output = support::run("python3", args.to_vec()).await;
     assert!(
         output.status.success(),
         "OWSLib failed (is OWSLib installed? scripts/setup.sh):\n{}",

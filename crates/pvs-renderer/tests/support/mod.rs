@@ -168,3 +168,16 @@ pub fn assert_valid_capabilities(version: &str, xml: &str, dir: &Path) {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// Runs `program` with `args` on a blocking thread and waits for it: its output. Panics
+/// when it cannot be started.
+pub async fn run(program: &'static str, args: Vec<String>) -> std::process::Output {
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new(program)
+            .args(&args)
+            .output()
+            .unwrap_or_else(|error| panic!("{program}: {error}"))
+    })
+    .await
+    .unwrap()
+}
