@@ -4,13 +4,21 @@
 #[derive(Debug, thiserror::Error)]
 pub enum RegisterError {
     /// The message is not a storage key.
-    #[error("message {0:?} is not a storage key of a metadata document: {1}")]
+    #[error("message {0:?} is not a storage key (of a metadata document or a product folder): {1}")]
     BadMessage(String, String),
     /// The metadata document could not be read.
     #[error("cannot read metadata document `{key}`: {reason}")]
     Metadata {
         /// Its key.
         key: String,
+        /// Why.
+        reason: String,
+    },
+    /// A product folder (a storage prefix on `register_queue`) that gives no product.
+    #[error("product folder `{prefix}`: {reason}")]
+    Folder {
+        /// The prefix (cut to 200 characters).
+        prefix: String,
         /// Why.
         reason: String,
     },

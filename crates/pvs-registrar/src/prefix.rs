@@ -4,7 +4,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-use pvs_model::{EoMetadata, EoMetadataError, MAX_EO_METADATA_BYTES, parse_eo_metadata};
+use pvs_model::{
+    EoMetadata, EoMetadataError, MAX_EO_METADATA_BYTES, ProductMetadata, parse_eo_metadata,
+};
 use pvs_storage::StorageKey;
 
 use crate::derive::{cog_id, file_name_of};
@@ -274,6 +276,111 @@ impl Registrar {
         }
     }
 
+    /// The metadata of the one product under `prefix`, as the PRISM View Server puts a
+    /// product folder on `register_queue`: its metadata document (`*.json`), else the COG its
+    /// EO O&M or GSC document describes (into the collection configured for the document's
+    /// product type, given beside the metadata: the collection the product goes to). An error
+    /// says why when the folder holds neither, or several.
+    pub(crate) async fn prefix_metadata(
+        &self,
+        prefix: &str,
+    ) -> Result<(ProductMetadata, Option<String>), RegisterError> {
+        let bad = |reason: String| RegisterError::Folder {
+            prefix: prefix.chars().take(200).collect(),
+            reason,
+        };
+        let key: StorageKey =
+            prefix
+                .trim()
+                .trim_end_matches('/')
+                .parse()
+                .map_err(|e: pvs_storage::KeyError| {
+                    RegisterError::BadMessage(prefix.chars().take(200).collect(), e.to_string())
+                })?;
+        let keys = self
+            .storage
+            .list(Some(&key))
+            .await
+            .map_err(|e| RegisterError::Metadata {
+                key: key.as_str().to_owned(),
+                reason: e.to_string(),
+            })?;
+        let documents: Vec<&StorageKey> = keys.iter().filter(|k| is_document(k)).collect();
+        match documents[..] {
+            [document] => return Ok((self.read_metadata(document).await?, None)),
+            [] => {}
+            _ => {
+                return Err(bad(format!(
+                    "the product folder holds {} metadata documents (*.json); one is expected",
+                    documents.len()
+                )));
+            }
+        }
+        let plans = self.folder_plans(&keys, &HashSet::new()).await;
+        let mut plans = plans.into_values();
+        match (plans.next(), plans.next()) {
+            (
+                Some(FolderPlan::Described {
+                    document_key,
+                    document,
+                    cog,
+                }),
+                None,
+            ) => {
+                let collection = self
+                    .collection_of_document(&document, &document_key, None)
+                    .map_err(bad)?;
+                let metadata = self
+                    .document_metadata(&cog, &document_key, &document, &collection)
+                    .await?;
+                Ok((metadata, Some(collection)))
+            }
+            (Some(FolderPlan::Failed(reason)), None) => Err(bad(reason)),
+            (Some(_), Some(_)) => Err(bad(
+                "the prefix holds several product folders; one product is expected".to_owned(),
+            )),
+            (None, _) if keys.iter().any(is_tiff) => Err(bad(
+                "a COG without a metadata document (*.json, or an EO O&M or GSC *.xml): its \
+                 collection is unknown (register it with `pvs registrar --objects-prefix \
+                 --collection`)"
+                    .to_owned(),
+            )),
+            (None, _) => Err(bad(format!(
+                "no metadata document and no COG under the prefix ({} other objects)",
+                keys.len()
+            ))),
+        }
+    }
+
+    /// The collection of a product an EO metadata document describes: `forced`, else the
+    /// one whose browse types include the document's product type; else why not.
+    fn collection_of_document(
+        &self,
+        document: &EoMetadata,
+        document_key: &StorageKey,
+        forced: Option<&str>,
+    ) -> Result<String, String> {
+        match (forced, document.product_type()) {
+            (Some(collection), _) => Ok(collection.to_owned()),
+            (None, Some(product_type)) => self
+                .collections
+                .for_browse_type(product_type)
+                .map(|(collection, _)| collection)
+                .ok_or_else(|| {
+                    format!(
+                        "no collection is configured for its product type {product_type:?} \
+                         (from {}); give --collection",
+                        document_key.as_str()
+                    )
+                }),
+            (None, None) => Err(format!(
+                "its metadata document {} gives no product type to find the collection by; \
+                 give --collection",
+                document_key.as_str()
+            )),
+        }
+    }
+
     /// A COG described by an EO metadata document: registered with the document's id,
     /// times, footprint and properties into `options.collection`, else into the collection
     /// whose browse types include the document's product type.
@@ -288,25 +395,13 @@ impl Registrar {
             key: key.as_str().to_owned(),
             reason,
         };
-        let collection = match (&options.collection, document.product_type()) {
-            (Some(collection), _) => collection.clone(),
-            (None, Some(product_type)) => match self.collections.for_browse_type(product_type) {
-                Some((collection, _)) => collection,
-                None => {
-                    return failed(format!(
-                        "no collection is configured for its product type {product_type:?} \
-                         (from {}); give --collection",
-                        document_key.as_str()
-                    ));
-                }
-            },
-            (None, None) => {
-                return failed(format!(
-                    "its metadata document {} gives no product type to find the collection \
-                     by; give --collection",
-                    document_key.as_str()
-                ));
-            }
+        let collection = match self.collection_of_document(
+            document,
+            document_key,
+            options.collection.as_deref(),
+        ) {
+            Ok(collection) => collection,
+            Err(reason) => return failed(reason),
         };
         let exists = match self.may_register(&document.id, key, options).await {
             Ok(exists) => exists,

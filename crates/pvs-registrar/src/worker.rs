@@ -10,26 +10,35 @@ use crate::item::{is_item_message, item_id_hint};
 use crate::{RegisterError, Registered, Registrar};
 
 impl Registrar {
-    /// Handles one `register_queue` message (the storage key of a metadata document, or a
-    /// STAC Item: see [`Registrar::route_item`]), recording the outcome in the status sets.
+    /// Handles one `register_queue` message (the storage key of a metadata document, a STAC
+    /// Item: see [`Registrar::route_item`], or the prefix of a product folder, as the PRISM
+    /// View Server sends them), recording the outcome in the status sets.
     /// Only queue errors are returned (the message must then be retried); a product that
     /// cannot be registered is recorded as failed. `Ok(None)` when nothing was registered:
     /// it failed, or a STAC Item was handed to the preprocessor.
     pub async fn handle(&self, message: &str) -> Result<Option<Registered>, pvs_queue::QueueError> {
         // A document that cannot be read is recorded under the name it would have had; a
         // STAC Item that cannot be registered under its id.
+        // With the metadata, the collection it goes to when the metadata does not tell it.
         let read = if is_item_message(message) {
-            self.take_item(message).await
+            self.take_item(message)
+                .await
+                .map(|item| item.map(|metadata| (metadata, None)))
+        } else if message.trim().ends_with(".json") {
+            self.read_message(message)
+                .await
+                .map(|metadata| Some((metadata, None)))
         } else {
-            self.read_message(message).await.map(Some)
+            // A product folder, as the PRISM View Server puts them on the queue.
+            self.prefix_metadata(message).await.map(Some)
         };
         let (metadata, result) = match read {
             Ok(None) => return Ok(None),
-            Ok(Some(metadata)) => {
+            Ok(Some((metadata, collection))) => {
                 self.queue
                     .mark_started(Stage::Register, &metadata.id)
                     .await?;
-                let result = self.register(&metadata).await;
+                let result = self.register_into(&metadata, collection.as_deref()).await;
                 (Some(metadata), result)
             }
             Err(e) => (None, Err(e)),

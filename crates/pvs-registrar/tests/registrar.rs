@@ -1178,3 +1178,83 @@ async fn cogs_beside_eo_metadata_documents_are_registered_with_their_metadata() 
         "{outcomes:?}"
     );
 }
+
+/// `register_queue` messages as the PRISM View Server sends them: the prefix of a product
+/// folder holding its COG and its metadata (a GSC document, or a metadata document), each
+/// registered with that metadata; a folder that gives no product fails with the reason.
+#[tokio::test]
+async fn product_folders_on_the_queue_are_registered() {
+    let setup = Setup::new().await;
+    let registrar = setup.registrar(
+        Collections::from_toml("[collections.VHR]\nbrowse_types = [\"DOV_MS_L3A\", \"SAR\"]\n")
+            .unwrap(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let put = |key: &'static str, text: String| {
+        let storage = setup.storage.clone();
+        async move {
+            storage
+                .put(&key.parse().unwrap(), Bytes::from(text))
+                .await
+                .unwrap();
+        }
+    };
+    // A GSC document and its COG: the collection comes from the product type.
+    put(
+        "incoming/gsc_product/PL00_DOV_MS_L3A.xml",
+        eo_fixture("gsc_opt.xml"),
+    )
+    .await;
+    let cog = east_half_cog(dir.path(), "PL00_DOV_MS_L3A_3be7.tif", &[]);
+    setup
+        .upload(&cog, "incoming/gsc_product/PL00_DOV_MS_L3A_3be7.tif")
+        .await;
+    // A metadata document in a folder.
+    let mut sar = metadata_of(SAR);
+    sar.cog.key = "incoming/sar_product/image.tif".to_owned();
+    put("incoming/sar_product/meta.json", sar.to_json()).await;
+    // Folders that give no product.
+    setup.upload(&cog, "incoming/lonely_cog/image.tif").await;
+    put("incoming/two/a.json", sar.to_json()).await;
+    put("incoming/two/b.json", sar.to_json()).await;
+    put("incoming/nothing/readme.txt", "hello".to_owned()).await;
+
+    for message in [
+        "incoming/gsc_product",
+        "incoming/sar_product/",
+        "incoming/lonely_cog",
+        "incoming/two",
+        "incoming/nothing",
+    ] {
+        registrar.handle(message).await.unwrap();
+    }
+    let gsc = setup
+        .catalog
+        .get("PL00_DOV_MS_L3A_20180811T081455_20180811T081456_TOU_1234_3be7")
+        .await
+        .unwrap()
+        .expect("the GSC product is registered");
+    assert_eq!(gsc.collection, "VHR");
+    assert_eq!(
+        gsc.location,
+        "incoming/gsc_product/PL00_DOV_MS_L3A_3be7.tif"
+    );
+    let sar_product = setup
+        .catalog
+        .get(&sar.id)
+        .await
+        .unwrap()
+        .expect("the SAR product");
+    assert_eq!(sar_product.location, "incoming/sar_product/image.tif");
+    for (id, says) in [
+        ("lonely_cog", "its collection is unknown"),
+        ("two", "2 metadata documents"),
+        ("nothing", "no metadata document and no COG"),
+    ] {
+        match setup.queue.status(Stage::Register, id).await.unwrap() {
+            Status::Failed { reason } => assert!(reason.contains(says), "{id}: {reason}"),
+            other => panic!("{id}: expected a failure, got {other:?}"),
+        }
+    }
+    assert_eq!(setup.catalog.count(&Default::default()).await.unwrap(), 2);
+}
