@@ -151,6 +151,41 @@ pub struct MaskType {
     pub validity: bool,
 }
 
+/// What a product registered again under its id does to the one registered (ngEO's
+/// replacement strategies), decided by the `dateTime` of the browse reports they came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Strategy {
+    /// A report as new or newer replaces the product; an older one is skipped.
+    #[default]
+    Replace,
+    /// Only a newer report replaces the product; one as old or older is skipped.
+    Skip,
+}
+
+impl Strategy {
+    /// Its name in the configuration: `replace` or `skip`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Strategy::Replace => "replace",
+            Strategy::Skip => "skip",
+        }
+    }
+
+    /// Whether a product from a report dated `new` is skipped because one from a report dated
+    /// `registered` is there.
+    pub fn skips(
+        self,
+        new: chrono::DateTime<chrono::Utc>,
+        registered: chrono::DateTime<chrono::Utc>,
+    ) -> bool {
+        match self {
+            Strategy::Replace => new < registered,
+            Strategy::Skip => new <= registered,
+        }
+    }
+}
+
 /// The layer-name suffixes pvs gives a collection itself (`<collection>__outlines`...): no
 /// browse or mask type may be called so.
 pub const RESERVED_BROWSE_NAMES: [&str; 2] = ["outlines", "outlined"];
@@ -191,6 +226,9 @@ pub struct CollectionConfig {
     /// `<collection>__masked_<name>`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub masks: BTreeMap<String, MaskType>,
+    /// What a product registered again does to the one there.
+    #[serde(default)]
+    pub strategy: Strategy,
 }
 
 impl CollectionConfig {
@@ -206,6 +244,7 @@ impl CollectionConfig {
             browses: BTreeMap::new(),
             default_browse: None,
             masks: BTreeMap::new(),
+            strategy: Strategy::default(),
         }
     }
 }
@@ -474,6 +513,29 @@ colormap = "viridis"
         let (name, c) = Collections::default().for_browse_type("S2").unwrap();
         assert_eq!(name, "S2");
         assert_eq!(c.browse_types, ["S2"]);
+    }
+
+    #[test]
+    fn strategies_order_reports_by_their_date() {
+        let (old, new): (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>) = (
+            "2020-01-01T00:00:00Z".parse().unwrap(),
+            "2020-01-02T00:00:00Z".parse().unwrap(),
+        );
+        assert!(
+            Strategy::Replace.skips(old, new),
+            "an older report never replaces"
+        );
+        assert!(
+            !Strategy::Replace.skips(new, new),
+            "the same report replaces"
+        );
+        assert!(!Strategy::Replace.skips(new, old));
+        assert!(Strategy::Skip.skips(new, new), "skip keeps what is there");
+        assert!(!Strategy::Skip.skips(new, old), "a newer report replaces");
+        let config = Collections::from_toml("[collections.A]\nstrategy = \"skip\"").unwrap();
+        assert_eq!(config.collections["A"].strategy, Strategy::Skip);
+        let error = Collections::from_toml("[collections.A]\nstrategy = \"merge\"").unwrap_err();
+        assert!(error.to_string().contains("strategy"), "{error}");
     }
 
     #[test]

@@ -27,6 +27,12 @@ pub enum RegistrationOutcome {
         /// The reason.
         reason: String,
     },
+    /// Left alone, nothing wrong: a newer report already registered the product (the
+    /// collection's replacement strategy, [`crate::Strategy`]), and why.
+    Skipped {
+        /// The reason.
+        reason: String,
+    },
 }
 
 /// The report: the browse report it answers and one outcome per product.
@@ -57,7 +63,8 @@ fn text(value: &str) -> String {
 }
 
 impl RegistrationReport {
-    /// `success` (every product registered), `failure` (none) or `partial`.
+    /// `success` (no product failed: registered or skipped), `failure` (every one failed) or
+    /// `partial`.
     pub fn status(&self) -> &'static str {
         let failed = self
             .products
@@ -79,6 +86,11 @@ impl RegistrationReport {
             .iter()
             .filter(|(_, o)| matches!(o, RegistrationOutcome::Success { .. }))
             .count();
+        let skipped = self
+            .products
+            .iter()
+            .filter(|(_, o)| matches!(o, RegistrationOutcome::Skipped { .. }))
+            .count();
         let mut xml = format!(
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<reg:registrationReport xmlns:reg=\"{REGISTRATION_NS}\">\n"
         );
@@ -86,14 +98,14 @@ impl RegistrationReport {
             xml,
             "  <reg:report name=\"{}\" responsibleOrgName=\"{}\" dateTime=\"{}\" browseType=\"{}\"/>\n  \
              <reg:status>{}</reg:status>\n  \
-             <reg:summary products=\"{}\" registered=\"{registered}\" failed=\"{}\" completedAt=\"{}\"/>\n",
+             <reg:summary products=\"{}\" registered=\"{registered}\" failed=\"{}\" skipped=\"{skipped}\" completedAt=\"{}\"/>\n",
             text(&self.report.name),
             text(&self.report.responsible_org_name),
             time(&self.report.date_time),
             text(&self.report.browse_type),
             self.status(),
             self.products.len(),
-            self.products.len() - registered,
+            self.products.len() - registered - skipped,
             time(&self.completed_at),
         );
         for (id, outcome) in &self.products {
@@ -114,6 +126,13 @@ impl RegistrationReport {
                     let _ = write!(
                         xml,
                         "    <reg:status>failure</reg:status>\n    <reg:reason>{}</reg:reason>\n",
+                        text(reason)
+                    );
+                }
+                RegistrationOutcome::Skipped { reason } => {
+                    let _ = write!(
+                        xml,
+                        "    <reg:status>skipped</reg:status>\n    <reg:reason>{}</reg:reason>\n",
                         text(reason)
                     );
                 }

@@ -418,6 +418,12 @@ fn registration_reports_validate_against_their_xsd() {
                     reason: "footprint: Self-intersection[0.5 0.5] \u{1} <bad>".to_owned(),
                 },
             ),
+            (
+                "b_id_3".to_owned(),
+                RegistrationOutcome::Skipped {
+                    reason: "a newer report registered it".to_owned(),
+                },
+            ),
         ],
         completed_at: "2026-11-23T04:00:00.5Z".parse().unwrap(),
     };
@@ -425,7 +431,20 @@ fn registration_reports_validate_against_their_xsd() {
     let xml = mixed.to_xml();
     xmllint("schemas/registration-report.xsd", xml.as_bytes())
         .unwrap_or_else(|e| panic!("{e}\n{xml}"));
-    assert!(xml.contains("registered=\"1\" failed=\"1\""), "{xml}");
+    assert!(
+        xml.contains("registered=\"1\" failed=\"1\" skipped=\"1\""),
+        "{xml}"
+    );
+    assert!(
+        xml.contains("<reg:status>skipped</reg:status>\n    <reg:reason>a newer report registered it</reg:reason>"),
+        "{xml}"
+    );
+    // Skipped products are no failure.
+    let skipped = RegistrationReport {
+        products: vec![mixed.products[2].clone()],
+        ..mixed.clone()
+    };
+    assert_eq!(skipped.status(), "success");
     assert!(xml.contains("&lt;bad&gt;"), "{xml}");
     let empty = RegistrationReport {
         report,

@@ -42,6 +42,10 @@ pub enum PreprocessError {
     /// The queue message is not a browse item / package reference.
     #[error("malformed message: {0}")]
     BadMessage(String),
+    /// Not an error: a product from a newer browse report is there, and the collection's
+    /// strategy keeps it (nothing is converted or uploaded).
+    #[error("skipped: {0}")]
+    Skipped(String),
     /// The browse type maps to no configured collection.
     #[error("browse type {0:?} belongs to no configured collection (COLLECTIONS_FILE)")]
     UnknownCollection(String),
@@ -499,6 +503,9 @@ impl Preprocessor {
         let metadata_key: StorageKey = format!("{base}.json")
             .parse()
             .map_err(|e: pvs_storage::KeyError| PreprocessError::BadMessage(e.to_string()))?;
+        if let Some(reason) = self.superseded(&metadata_key, &job).await? {
+            return Err(PreprocessError::Skipped(reason));
+        }
         let work = input::work_dir(&self.settings)?;
         let output = work.path().join(format!("{}.tif", job.id));
         let options = CogOptions {
@@ -559,6 +566,46 @@ impl Preprocessor {
             metadata,
             metadata_key,
         })
+    }
+
+    /// Why `job` is not preprocessed when the product is already on storage from a browse
+    /// report the collection's strategy ([`pvs_model::Strategy`]) keeps over this one's: the
+    /// report `dateTime` of the metadata document at `metadata_key` against `job`'s. `None`
+    /// (go on) without a readable document there.
+    async fn superseded(
+        &self,
+        metadata_key: &StorageKey,
+        job: &Job,
+    ) -> Result<Option<String>, PreprocessError> {
+        let bytes = match self.storage.get(metadata_key).await {
+            Ok(bytes) => bytes,
+            Err(StorageError::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let Ok(there) = std::str::from_utf8(&bytes)
+            .map_err(|e| e.to_string())
+            .and_then(|text| ProductMetadata::from_json(text).map_err(|e| e.to_string()))
+        else {
+            return Ok(None);
+        };
+        let (new, registered) = (&job.source.report, &there.source.report);
+        Ok(job
+            .config
+            .strategy
+            .skips(new.date_time, registered.date_time)
+            .then(|| {
+                format!(
+                    "product {} from the report {:?} dated {} is already there from the report \
+                     {:?} dated {} (strategy {} of collection {})",
+                    job.id,
+                    new.name,
+                    new.date_time.to_rfc3339(),
+                    registered.name,
+                    registered.date_time.to_rfc3339(),
+                    job.config.strategy.as_str(),
+                    job.collection
+                )
+            }))
     }
 
     /// Runs the conversion on the rayon pool; the async runtime only awaits it.
@@ -646,6 +693,22 @@ impl Preprocessor {
                 Ok(Some(done))
             }
             Err(PreprocessError::Queue(e)) => Err(e),
+            Err(PreprocessError::Skipped(reason)) => {
+                tracing::info!(product = %id, reason = %reason, "skipped");
+                self.queue.mark_succeeded(Stage::Preprocess, &id).await?;
+                if let Some(report) = report {
+                    let outcome = RegistrationOutcome::Skipped { reason };
+                    pvs_queue::reports::record_outcome(
+                        self.queue.as_ref(),
+                        self.report_dir.as_deref(),
+                        &report,
+                        &id,
+                        &outcome,
+                    )
+                    .await?;
+                }
+                Ok(None)
+            }
             Err(e) => {
                 let reason = e.to_string();
                 tracing::warn!(product = %id, error = %reason, "preprocessing failed");

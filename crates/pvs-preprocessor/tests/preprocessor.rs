@@ -293,6 +293,9 @@ async fn tie_points_outside_the_image_convert_as_with_ngeo() {
         );
         let mut item = BrowseItem::new(&report, browse, name);
         item.file = FileName::new("ingest/outside/ASA_IM_494x861.jpg").unwrap();
+        // Two of the reports name the same browse, the second from an older report (which
+        // would be skipped): each its own product here, as this is about georeferencing.
+        item.id = format!("{}-{}", item.id, name.len());
         let Some(done) = preprocessor
             .handle(QueueName::PreprocessMd, &item.to_json())
             .await
@@ -869,4 +872,98 @@ async fn unreachable_storage_fails_the_item_after_the_storage_retries_only() {
     };
     assert!(reason.contains("S2.jp2"), "{reason}");
     assert!(reason.contains("after 2 retries"), "{reason}");
+}
+
+/// ngEO's replacement rule, before anything is written: a browse from a report older than
+/// the one that put the product on storage is skipped (its image neither converted nor
+/// uploaded, nothing queued for registration, the registration report told why); a newer
+/// report's browse replaces it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browses_of_older_reports_are_skipped() {
+    let setup = Setup::new().await;
+    let path =
+        fixtures_dir().join("reference_test_data/browseReport_ATS_TOA_1P_20100719_105257.xml");
+    let report = BrowseReport::parse(&std::fs::read(&path).unwrap()).unwrap();
+    let browse = report.valid_browses().next().unwrap();
+    setup
+        .upload(
+            "ingest/ATS.jpg",
+            &fixtures_dir().join("reference_test_data/ATS_TOA_1P_20100719_105257.jpg"),
+        )
+        .await;
+    let item = |name: &str, date: &str| {
+        let mut item = BrowseItem::new(&report, browse, name);
+        item.file = FileName::new("ingest/ATS.jpg").unwrap();
+        item.report.date_time = date.parse().unwrap();
+        item
+    };
+    let report_dir = tempfile::tempdir().unwrap();
+    let preprocessor = setup
+        .preprocessor(Collections::default())
+        .with_report_dir(report_dir.path().to_owned());
+    let newer = item("newer.xml", "2024-02-01T00:00:00Z");
+    let older = item("older.xml", "2024-01-01T00:00:00Z");
+    let newest = item("newest.xml", "2024-03-01T00:00:00Z");
+    for (name, item) in [
+        ("newer.xml", &newer),
+        ("older.xml", &older),
+        ("newest.xml", &newest),
+    ] {
+        let info = ReportInfo {
+            name: name.to_owned(),
+            responsible_org_name: "ESA".to_owned(),
+            date_time: item.report.date_time,
+            browse_type: item.report.browse_type.clone(),
+        };
+        setup
+            .redis
+            .report_open(name, 1, &serde_json::to_string(&info).unwrap())
+            .await
+            .unwrap();
+    }
+    let handle = async |item: &BrowseItem| {
+        preprocessor
+            .handle(QueueName::PreprocessMd, &item.to_json())
+            .await
+            .unwrap()
+    };
+    let first = handle(&newer).await.expect("preprocessed");
+    let stored = || async {
+        let json = setup.storage.get(&first.metadata_key).await.unwrap();
+        ProductMetadata::from_json(std::str::from_utf8(&json).unwrap()).unwrap()
+    };
+    assert_eq!(stored().await.source.report.name, "newer.xml");
+    assert_eq!(setup.queue().len(QueueName::Register).await.unwrap(), 1);
+
+    assert!(handle(&older).await.is_none(), "skipped");
+    assert_eq!(
+        stored().await.source.report.name,
+        "newer.xml",
+        "nothing written"
+    );
+    assert_eq!(setup.queue().len(QueueName::Register).await.unwrap(), 1);
+    assert_eq!(
+        setup
+            .queue()
+            .status(Stage::Preprocess, &older.id)
+            .await
+            .unwrap(),
+        Status::Succeeded
+    );
+    // The older report is complete: its registration report says skipped, and why.
+    let written: Vec<String> = std::fs::read_dir(report_dir.path())
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect();
+    assert_eq!(written.len(), 1, "{written:?}");
+    assert!(
+        written[0].contains("<reg:status>skipped</reg:status>")
+            && written[0].contains("is already there from the report &quot;newer.xml&quot;"),
+        "{}",
+        written[0]
+    );
+
+    assert!(handle(&newest).await.is_some(), "a newer report replaces");
+    assert_eq!(stored().await.source.report.name, "newest.xml");
+    assert_eq!(setup.queue().len(QueueName::Register).await.unwrap(), 2);
 }

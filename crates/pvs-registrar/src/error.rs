@@ -71,6 +71,15 @@ pub enum RegisterError {
         /// Why.
         reason: String,
     },
+    /// Not an error: a product from a newer browse report is registered, and the
+    /// collection's strategy ([`pvs_model::Strategy`]) keeps it; the catalog is unchanged.
+    #[error("product {id} skipped: {reason}")]
+    Skipped {
+        /// The product id.
+        id: String,
+        /// Why.
+        reason: String,
+    },
     /// The catalog refused the product or could not be reached.
     #[error("product {id}: {source}")]
     Catalog {

@@ -166,6 +166,7 @@ impl Registrar {
         }
         match self.register_into(&metadata, forced).await {
             Ok(registered) => PrefixOutcome::Registered(Box::new(registered)),
+            Err(RegisterError::Skipped { id, reason }) => PrefixOutcome::Skipped { id, reason },
             Err(e) => failed(e.to_string()),
         }
     }
@@ -206,6 +207,7 @@ impl Registrar {
                 registered.derived = Some(derived);
                 PrefixOutcome::Registered(Box::new(registered))
             }
+            Err(RegisterError::Skipped { id, reason }) => PrefixOutcome::Skipped { id, reason },
             Err(e) => failed(e.to_string()),
         }
     }
@@ -430,6 +432,7 @@ impl Registrar {
         }
         match self.register_into(&metadata, Some(&collection)).await {
             Ok(registered) => PrefixOutcome::Registered(Box::new(registered)),
+            Err(RegisterError::Skipped { id, reason }) => PrefixOutcome::Skipped { id, reason },
             Err(e) => failed(e.to_string()),
         }
     }

@@ -103,6 +103,19 @@ impl Registrar {
                 "render": config.render,
             }),
         };
+        if let Some(existing) = self
+            .catalog
+            .get(&metadata.id)
+            .await
+            .map_err(catalog_error)?
+            && existing.collection == collection_name
+            && let Some(reason) = superseded(&existing, metadata, &config)
+        {
+            return Err(RegisterError::Skipped {
+                id: metadata.id.clone(),
+                reason,
+            });
+        }
         let known = self
             .upserted
             .lock()
@@ -198,6 +211,33 @@ impl Registrar {
             reason: format!("not a product metadata document: {e}"),
         })
     }
+}
+
+/// Why `metadata` is not registered over `existing`, the same product from another browse
+/// report, when the collection's strategy keeps `existing`: the reports' `dateTime`s
+/// compared. `None` (register) when `existing`'s report is not known.
+fn superseded(
+    existing: &Product,
+    metadata: &ProductMetadata,
+    config: &pvs_model::CollectionConfig,
+) -> Option<String> {
+    let there: ProductMetadata = serde_json::from_value(existing.metadata.clone()).ok()?;
+    let (new, registered) = (&metadata.source.report, &there.source.report);
+    config
+        .strategy
+        .skips(new.date_time, registered.date_time)
+        .then(|| {
+            format!(
+                "the report {:?} dated {} is not newer than the report {:?} dated {} that \
+                 registered it (strategy {} of collection {})",
+                new.name,
+                new.date_time.to_rfc3339(),
+                registered.name,
+                registered.date_time.to_rfc3339(),
+                config.strategy.as_str(),
+                existing.collection
+            )
+        })
 }
 
 /// Checks the product's masks: each of a mask type of its collection, each a valid

@@ -58,6 +58,11 @@ impl Registrar {
                 Ok((registered, outcome))
             }
             Err(RegisterError::Queue(e)) => return Err(e),
+            Err(RegisterError::Skipped { reason, .. }) => {
+                tracing::info!(product = %id, reason = %reason, "skipped");
+                self.queue.mark_succeeded(Stage::Register, &id).await?;
+                Err(RegistrationOutcome::Skipped { reason })
+            }
             Err(e) => {
                 tracing::warn!(product = %id, error = %e, "registration failed");
                 self.queue

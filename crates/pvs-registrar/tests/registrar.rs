@@ -1258,3 +1258,86 @@ async fn product_folders_on_the_queue_are_registered() {
     }
     assert_eq!(setup.catalog.count(&Default::default()).await.unwrap(), 2);
 }
+
+/// ngEO's replacement rules: a product from an older browse report never replaces the one a
+/// newer report registered (skipped, with the reason, the catalog unchanged); the same
+/// report again replaces under the `replace` strategy and is skipped under `skip`; a newer
+/// one replaces under both.
+#[tokio::test]
+async fn older_reports_never_replace_newer_ones() {
+    /// Stores `metadata` under a key of its own (as if each came from its own folder) and
+    /// hands that key to the registrar.
+    async fn handle(
+        setup: &Setup,
+        registrar: &Registrar,
+        metadata: ProductMetadata,
+    ) -> Option<pvs_registrar::Registered> {
+        let key = format!("{}/{}.json", metadata.source.report.name, metadata.id);
+        setup
+            .storage
+            .put(&key.parse().unwrap(), Bytes::from(metadata.to_json()))
+            .await
+            .unwrap();
+        registrar.handle(&key).await.unwrap()
+    }
+    let setup = Setup::new().await;
+    for (strategy, same_again_replaces) in [("replace", true), ("skip", false)] {
+        let registrar = setup.registrar(
+            Collections::from_toml(&format!("[collections.SAR]\nstrategy = \"{strategy}\"\n"))
+                .unwrap(),
+        );
+        let version = |report: &str, date: &str, cog: &str| {
+            let mut metadata = metadata_of(SAR);
+            metadata.id = format!("ordered-{strategy}");
+            metadata.source.report.name = report.to_owned();
+            metadata.source.report.date_time = date.parse().unwrap();
+            metadata.cog.key = cog.to_owned();
+            metadata
+        };
+        let location = || async {
+            setup
+                .catalog
+                .get(&format!("ordered-{strategy}"))
+                .await
+                .unwrap()
+                .unwrap()
+                .location
+        };
+        let newer = version("newer", "2024-02-01T00:00:00Z", "SAR/newer.tif");
+        assert!(handle(&setup, &registrar, newer.clone()).await.is_some());
+        // An older report: skipped, the catalog keeps the newer version.
+        let older = version("older", "2024-01-01T00:00:00Z", "SAR/older.tif");
+        assert!(
+            handle(&setup, &registrar, older).await.is_none(),
+            "{strategy}"
+        );
+        assert_eq!(location().await, "SAR/newer.tif", "{strategy}");
+        assert_eq!(
+            setup
+                .queue
+                .status(Stage::Register, &newer.id)
+                .await
+                .unwrap(),
+            Status::Succeeded,
+            "{strategy}: skipped is no failure"
+        );
+        // The same report again.
+        let again = version("newer", "2024-02-01T00:00:00Z", "SAR/again.tif");
+        assert_eq!(
+            handle(&setup, &registrar, again).await.is_some(),
+            same_again_replaces,
+            "{strategy}"
+        );
+        let expected = if same_again_replaces {
+            "SAR/again.tif"
+        } else {
+            "SAR/newer.tif"
+        };
+        assert_eq!(location().await, expected, "{strategy}");
+        // A newer report replaces.
+        let newest = version("newest", "2024-03-01T00:00:00Z", "SAR/newest.tif");
+        let registered = handle(&setup, &registrar, newest).await.expect("replaced");
+        assert!(registered.replaced, "{strategy}");
+        assert_eq!(location().await, "SAR/newest.tif", "{strategy}");
+    }
+}
