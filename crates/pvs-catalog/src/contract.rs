@@ -970,6 +970,70 @@ pub async fn search_by_geometry(catalog: &dyn Catalog) {
     );
 }
 
+/// The footprints within a box or geometry (their boundary included) and those disjoint
+/// from it, across the antimeridian too; intersection is the default.
+pub async fn search_by_spatial_relation(catalog: &dyn Catalog) {
+    register_shapes(catalog).await;
+    register(
+        catalog,
+        &product(
+            "D",
+            "S2",
+            boxes(&[(175.0, 0.0, 180.0, 5.0), (-180.0, 0.0, -175.0, 5.0)]),
+            hours(4),
+            hours(5),
+        ),
+    )
+    .await;
+    use crate::SpatialRelation::{Disjoint, Intersects, Within};
+    let all = ["A", "B", "C", "D", "T"];
+    let cases: [(Edges, crate::SpatialRelation, &[&str]); 10] = [
+        ((-1.0, -1.0, 11.0, 11.0), Within, &["A"]),
+        ((0.0, 0.0, 10.0, 10.0), Within, &["A"]),
+        ((5.0, 5.0, 25.0, 25.0), Within, &[]),
+        ((5.0, 5.0, 25.0, 25.0), Intersects, &["A", "B"]),
+        ((5.0, 5.0, 25.0, 25.0), Disjoint, &["C", "D", "T"]),
+        ((10.0, 10.0, 20.0, 20.0), Disjoint, &["C", "D", "T"]),
+        ((5.0, 5.0, 5.0, 5.0), Within, &[]),
+        // Across the antimeridian: both halves of D inside.
+        ((170.0, -1.0, -170.0, 6.0), Within, &["D"]),
+        ((176.0, -1.0, -170.0, 6.0), Within, &[]),
+        ((170.0, -1.0, -170.0, 6.0), Disjoint, &["A", "B", "C", "T"]),
+    ];
+    for ((west, south, east, north), spatial, expected) in cases {
+        assert_finds(
+            catalog,
+            ProductQuery::new()
+                .with_bbox(bbox(west, south, east, north))
+                .with_spatial_relation(spatial),
+            expected,
+        )
+        .await;
+    }
+    let around_a_and_b = boxes(&[(-1.0, -1.0, 11.0, 11.0), (19.0, 19.0, 31.0, 31.0)]);
+    for (spatial, expected) in [
+        (Within, &["A", "B"][..]),
+        (Intersects, &["A", "B"]),
+        (Disjoint, &["C", "D", "T"]),
+    ] {
+        assert_finds(
+            catalog,
+            ProductQuery::new()
+                .with_geometry(around_a_and_b.clone())
+                .with_spatial_relation(spatial),
+            expected,
+        )
+        .await;
+    }
+    // The relation applies to the box and the geometry alike; without either it is moot.
+    assert_finds(
+        catalog,
+        ProductQuery::new().with_spatial_relation(Disjoint),
+        &all,
+    )
+    .await;
+}
+
 /// Every time relation, on closed intervals: shared end points count, a microsecond apart
 /// does not.
 pub async fn search_by_time_relation(catalog: &dyn Catalog) {

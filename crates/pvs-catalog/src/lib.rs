@@ -124,6 +124,8 @@ pub use error::{CatalogError, Result};
 pub use filter::{Comparison, Field, Filter, Kind, Literal, Property, Sort};
 pub use postgis::{DEFAULT_POOL_SIZE, PostgisCatalog};
 pub use product::{MAX_LOCATION_CHARS, MAX_PRODUCT_ID_CHARS, Product, Registration};
-pub use query::{Bbox, DEFAULT_LIMIT, MAX_LIMIT, ProductQuery, TimeFilter, TimeRelation};
+pub use query::{
+    Bbox, DEFAULT_LIMIT, MAX_LIMIT, ProductQuery, SpatialRelation, TimeFilter, TimeRelation,
+};
 pub use sqlite::{SQLITE_READERS, SqliteCatalog};
 pub use validation::{MAX_FOOTPRINT_POINTS, check_footprint};

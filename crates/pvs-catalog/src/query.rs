@@ -100,6 +100,23 @@ impl Bbox {
             vec![rect(self.west, self.east)]
         }
     }
+
+    /// The box as an area: its [parts](Bbox::parts) as polygons.
+    pub fn area(&self) -> MultiPolygon<f64> {
+        MultiPolygon(self.parts().into_iter().map(Rect::to_polygon).collect())
+    }
+
+    /// Whether `footprint` has the relation `spatial` with the box. Intersection is tested
+    /// part by part (a degenerate box, a line or a point, still meets what it touches).
+    pub fn relates(&self, spatial: SpatialRelation, footprint: &MultiPolygon<f64>) -> bool {
+        use geo::Intersects;
+        let intersects = || self.parts().iter().any(|part| footprint.intersects(part));
+        match spatial {
+            SpatialRelation::Intersects => intersects(),
+            SpatialRelation::Within => spatial.matches(footprint, &self.area()),
+            SpatialRelation::Disjoint => !intersects(),
+        }
+    }
 }
 
 /// How a product's time interval must relate to a [`TimeFilter`]'s interval (the relations
@@ -255,6 +272,32 @@ impl TimeFilter {
     }
 }
 
+/// How a product's footprint relates to a query's area (its box or its geometry).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SpatialRelation {
+    /// They share at least a point (boundaries included).
+    #[default]
+    Intersects,
+    /// The footprint lies inside the area, its boundary included (the area contains the
+    /// product: OpenSearch's `georel=contains`).
+    Within,
+    /// They share no point.
+    Disjoint,
+}
+
+impl SpatialRelation {
+    /// Whether `footprint` has this relation with `area` (the reference every backend agrees
+    /// with).
+    pub fn matches(self, footprint: &MultiPolygon<f64>, area: &MultiPolygon<f64>) -> bool {
+        use geo::{Intersects, Relate};
+        match self {
+            Self::Intersects => footprint.intersects(area),
+            Self::Within => footprint.relate(area).is_coveredby(),
+            Self::Disjoint => !footprint.intersects(area),
+        }
+    }
+}
+
 /// A product search. Every filter that is set must match (they are combined with AND);
 /// results are ordered by begin time, newest first, then by id (byte order), so that pages
 /// taken with `offset` and `limit` are stable.
@@ -273,10 +316,13 @@ impl TimeFilter {
 pub struct ProductQuery {
     /// Only products of this collection.
     pub collection: Option<String>,
-    /// Only products whose footprint intersects this box.
+    /// Only products whose footprint has the relation `spatial` with this box.
     pub bbox: Option<Bbox>,
-    /// Only products whose footprint intersects this geometry (EPSG:4326 longitude/latitude).
+    /// Only products whose footprint has the relation `spatial` with this geometry (EPSG:4326
+    /// longitude/latitude).
     pub geometry: Option<MultiPolygon<f64>>,
+    /// How footprints relate to `bbox` and `geometry` (default: intersect them).
+    pub spatial: SpatialRelation,
     /// Only products whose time interval has this relation with the filter's.
     pub time: Option<TimeFilter>,
     /// Only products with one of these ids.
@@ -297,6 +343,7 @@ impl Default for ProductQuery {
             collection: None,
             bbox: None,
             geometry: None,
+            spatial: SpatialRelation::Intersects,
             time: None,
             ids: None,
             filter: None,
@@ -340,6 +387,12 @@ impl ProductQuery {
     /// Only products whose footprint intersects `geometry`.
     pub fn with_geometry(mut self, geometry: MultiPolygon<f64>) -> Self {
         self.geometry = Some(geometry);
+        self
+    }
+
+    /// The relation footprints must have with the box and the geometry.
+    pub fn with_spatial_relation(mut self, spatial: SpatialRelation) -> Self {
+        self.spatial = spatial;
         self
     }
 

@@ -32,6 +32,7 @@ contract_tests!(
     invalid_products_are_refused,
     search_by_bbox,
     search_by_geometry,
+    search_by_spatial_relation,
     search_by_time_relation,
     antimeridian,
     search_by_collection_and_ids,

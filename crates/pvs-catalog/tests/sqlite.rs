@@ -9,13 +9,13 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
-use geo::Intersects;
+use geo::{Intersects, Relate};
 use geo_types::{LineString, MultiPolygon, Polygon, polygon};
 use proptest::prelude::*;
 use pvs_catalog::testing::TestDatabase;
 use pvs_catalog::{
     Bbox, Catalog, CatalogError, Collection, MAX_LIMIT, Product, ProductQuery, Registration,
-    SqliteCatalog, TimeFilter, TimeRelation, contract,
+    SpatialRelation, SqliteCatalog, TimeFilter, TimeRelation, contract,
 };
 use serde_json::json;
 use tempfile::TempDir;
@@ -82,6 +82,7 @@ contract_tests!(
     invalid_products_are_refused,
     search_by_bbox,
     search_by_geometry,
+    search_by_spatial_relation,
     search_by_time_relation,
     antimeridian,
     search_by_collection_and_ids,
@@ -928,12 +929,18 @@ fn query_strategy() -> impl Strategy<Value = ProductQuery> {
         prop::option::weighted(0.3, time_strategy()),
         0u32..8,
         0u64..6,
+        prop::sample::select(vec![
+            SpatialRelation::Intersects,
+            SpatialRelation::Within,
+            SpatialRelation::Disjoint,
+        ]),
     )
         .prop_map(
-            |(collection, bbox, geometry, time, limit, offset)| ProductQuery {
+            |(collection, bbox, geometry, time, limit, offset, spatial)| ProductQuery {
                 collection: collection.map(str::to_owned),
                 bbox,
                 geometry,
+                spatial,
                 time,
                 ids: None,
                 limit,
@@ -953,14 +960,28 @@ fn reference(products: &[Product], query: &ProductQuery) -> (Vec<String>, u64) {
                 .as_ref()
                 .is_none_or(|collection| &product.collection == collection)
                 && query.bbox.is_none_or(|bbox| {
-                    bbox.parts()
-                        .iter()
-                        .any(|part| product.footprint.intersects(part))
+                    let parts = bbox.parts();
+                    let area = MultiPolygon(parts.iter().map(|part| part.to_polygon()).collect());
+                    match query.spatial {
+                        SpatialRelation::Intersects => {
+                            parts.iter().any(|part| product.footprint.intersects(part))
+                        }
+                        SpatialRelation::Within => product.footprint.relate(&area).is_coveredby(),
+                        SpatialRelation::Disjoint => {
+                            !parts.iter().any(|part| product.footprint.intersects(part))
+                        }
+                    }
                 })
-                && query
-                    .geometry
-                    .as_ref()
-                    .is_none_or(|geometry| product.footprint.intersects(geometry))
+                && query.geometry.as_ref().is_none_or(|geometry| {
+                    let intersects = product.footprint.intersects(geometry);
+                    match query.spatial {
+                        SpatialRelation::Intersects => intersects,
+                        SpatialRelation::Within => {
+                            product.footprint.relate(geometry).is_coveredby()
+                        }
+                        SpatialRelation::Disjoint => !intersects,
+                    }
+                })
                 && query
                     .time
                     .is_none_or(|time| time.matches(product.begin, product.end))

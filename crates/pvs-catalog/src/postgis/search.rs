@@ -4,7 +4,7 @@ use tokio_postgres::types::ToSql;
 
 use super::{footprint_wkb, to_micros};
 use crate::filter::{Dialect, Kind, Literal, Property};
-use crate::{ProductQuery, Result};
+use crate::{ProductQuery, Result, SpatialRelation};
 
 /// How PostGIS writes fields: columns, and properties read from `jsonb` and cast to their
 /// kind (text in byte order, like the columns).
@@ -60,29 +60,44 @@ impl Filter {
             // A box crossing the antimeridian is two boxes, either of which may match.
             // ST_Envelope of the diagonal is a polygon, or a line or point for degenerate
             // boxes (a polygon with no area is not a valid geometry).
-            let parts: Vec<String> = bbox
+            let envelopes: Vec<String> = bbox
                 .parts()
                 .into_iter()
                 .map(|rect| {
                     let (min, max) = (rect.min(), rect.max());
-                    let envelope = format!(
+                    format!(
                         "ST_Envelope(ST_SetSRID(ST_MakeLine(ST_MakePoint({}, {}), ST_MakePoint({}, {})), 4326))",
                         filter.param(min.x),
                         filter.param(min.y),
                         filter.param(max.x),
                         filter.param(max.y),
-                    );
-                    format!("ST_Intersects(footprint, {envelope})")
+                    )
                 })
                 .collect();
-            conditions.push(format!("({})", parts.join(" OR ")));
+            let intersects = || {
+                let parts: Vec<String> = envelopes
+                    .iter()
+                    .map(|envelope| format!("ST_Intersects(footprint, {envelope})"))
+                    .collect();
+                format!("({})", parts.join(" OR "))
+            };
+            conditions.push(match query.spatial {
+                SpatialRelation::Intersects => intersects(),
+                SpatialRelation::Within => format!(
+                    "ST_CoveredBy(footprint, ST_Union(ARRAY[{}]))",
+                    envelopes.join(", ")
+                ),
+                SpatialRelation::Disjoint => format!("NOT {}", intersects()),
+            });
         }
         if let Some(geometry) = &query.geometry {
             let wkb = footprint_wkb("query geometry", geometry)?;
-            conditions.push(format!(
-                "ST_Intersects(footprint, ST_GeomFromWKB({}, 4326))",
-                filter.param(wkb)
-            ));
+            let area = format!("ST_GeomFromWKB({}, 4326)", filter.param(wkb));
+            conditions.push(match query.spatial {
+                SpatialRelation::Intersects => format!("ST_Intersects(footprint, {area})"),
+                SpatialRelation::Within => format!("ST_CoveredBy(footprint, {area})"),
+                SpatialRelation::Disjoint => format!("NOT ST_Intersects(footprint, {area})"),
+            });
         }
         if let Some(time) = &query.time {
             let start = filter.param(to_micros(time.start()));

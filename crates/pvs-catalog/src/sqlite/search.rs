@@ -3,14 +3,14 @@
 
 use std::ops::ControlFlow;
 
-use geo::{BoundingRect, Intersects};
+use geo::BoundingRect;
 use geo_types::{MultiPolygon, Rect, coord};
 use rusqlite::types::Value;
 use rusqlite::{Connection, Row, params_from_iter};
 
 use super::store::{PRODUCT_COLUMNS, backend, product_from_row, read_footprint, to_micros};
 use crate::filter::{Dialect, Literal, Property, like_to_glob};
-use crate::{Product, ProductQuery, Result, Sort};
+use crate::{Bbox, Product, ProductQuery, Result, Sort, SpatialRelation};
 
 /// How SQLite writes fields: columns (times in microseconds), and properties read with
 /// `json_extract` (text compares in byte order, SQLite's `BINARY` collation).
@@ -54,19 +54,20 @@ fn common_box(rects: &[Rect<f64>]) -> Rect<f64> {
         .expect("called with more than MAX_CANDIDATE_BOXES boxes")
 }
 
-/// A footprint test SQL cannot make exactly, done on each candidate the R*Tree finds.
+/// A footprint test SQL cannot make exactly, done on each candidate the R*Tree finds (or,
+/// for disjoint footprints, on every product the other conditions select).
 enum Exact {
-    /// The footprint intersects one of the rectangles (a bbox, in one or two parts).
-    Bbox(Vec<Rect<f64>>),
-    /// The footprint intersects the geometry.
-    Geometry(MultiPolygon<f64>),
+    /// The footprint has the relation with the box.
+    Bbox(Bbox, SpatialRelation),
+    /// The footprint has the relation with the geometry.
+    Geometry(MultiPolygon<f64>, SpatialRelation),
 }
 
 impl Exact {
     fn matches(&self, footprint: &MultiPolygon<f64>) -> bool {
         match self {
-            Self::Bbox(parts) => parts.iter().any(|part| footprint.intersects(part)),
-            Self::Geometry(geometry) => footprint.intersects(geometry),
+            Self::Bbox(bbox, spatial) => bbox.relates(*spatial, footprint),
+            Self::Geometry(geometry, spatial) => spatial.matches(footprint, geometry),
         }
     }
 }
@@ -104,18 +105,25 @@ impl Plan {
             .time
             .filter(|time| time.relation().implies_overlap())
             .map(|time| (to_micros(time.start()), to_micros(time.end())));
+        // Footprints that meet the area are among the R*Tree's candidates; disjoint ones
+        // are not, and are tested one by one.
+        let indexed = query.spatial != SpatialRelation::Disjoint;
         if let Some(bbox) = &query.bbox {
-            let parts = bbox.parts();
-            conditions.push(plan.candidates(&parts, span));
-            plan.exact.push(Exact::Bbox(parts));
+            if indexed {
+                conditions.push(plan.candidates(&bbox.parts(), span));
+            }
+            plan.exact.push(Exact::Bbox(*bbox, query.spatial));
         }
         if let Some(geometry) = &query.geometry {
-            let boxes: Vec<Rect<f64>> = geometry
-                .iter()
-                .filter_map(BoundingRect::bounding_rect)
-                .collect();
-            conditions.push(plan.candidates(&boxes, span));
-            plan.exact.push(Exact::Geometry(geometry.clone()));
+            if indexed {
+                let boxes: Vec<Rect<f64>> = geometry
+                    .iter()
+                    .filter_map(BoundingRect::bounding_rect)
+                    .collect();
+                conditions.push(plan.candidates(&boxes, span));
+            }
+            plan.exact
+                .push(Exact::Geometry(geometry.clone(), query.spatial));
         }
         if let Some(time) = &query.time {
             let start = plan.param(to_micros(time.start()));
