@@ -157,6 +157,14 @@ fn parameter(param: &Param, target: Target, conventions: Conventions) -> String 
                 .collect(),
             "How the results' time interval relates to start/end (default intersects)",
         ),
+        "georel" => (
+            String::new(),
+            ["intersects", "contains", "disjoint"]
+                .iter()
+                .map(|r| format!("\n      <param:Option value=\"{r}\" label=\"{r}\"/>"))
+                .collect(),
+            "How the results' footprints relate to bbox, geom or lat/lon/radius: intersects (default), contains (the area contains them) or disjoint",
+        ),
         "productType" => (String::new(), String::new(), "Product type of the collection"),
         "cql" => (
             String::new(),

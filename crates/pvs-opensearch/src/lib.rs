@@ -33,7 +33,9 @@ use axum::response::Response;
 use axum::routing::get;
 use chrono::{DateTime, SecondsFormat, Utc};
 use geo::{BoundingRect, Intersects, Rect};
-use pvs_catalog::{Bbox, Catalog, CatalogError, CollectionInfo, MAX_LIMIT, Product, ProductQuery};
+use pvs_catalog::{
+    Bbox, Catalog, CatalogError, CollectionInfo, MAX_LIMIT, Product, ProductQuery, SpatialRelation,
+};
 use pvs_ogc::{Exception, Report};
 use pvs_service::http::respond;
 use pvs_service::public_url::PublicUrl;
@@ -526,7 +528,9 @@ async fn search_products(
     collection: &str,
     request: &SearchRequest,
 ) -> Result<(u64, Vec<Product>), Exception> {
-    let mut query = ProductQuery::new().with_collection(collection);
+    let mut query = ProductQuery::new()
+        .with_collection(collection)
+        .with_spatial_relation(request.georel);
     if let Some(time) = request.time {
         query = query.with_time(time);
     }
@@ -642,7 +646,7 @@ async fn search_collections(
                 let Some(bbox) = info.bbox else {
                     return false;
                 };
-                if !bbox.parts().iter().any(|rect| region_meets(region, rect)) {
+                if !region_relates(region, request.georel, &bbox) {
                     return false;
                 }
             }
@@ -666,13 +670,25 @@ async fn search_collections(
     Ok((total, Items::Collections(items)))
 }
 
-/// Whether the search region meets the box `rect` (a collection's extent).
-fn region_meets(region: &Region, rect: &Rect<f64>) -> bool {
-    match region {
-        Region::Box(bbox) => bbox.parts().iter().any(|part| part.intersects(rect)),
-        Region::Area(area) => area.intersects(rect),
-        Region::Point(point) => rect.intersects(point),
-        Region::Line(line) => line.intersects(rect),
+/// Whether a collection's extent `extent` has the relation `georel` with the search region.
+fn region_relates(region: &Region, georel: SpatialRelation, extent: &Bbox) -> bool {
+    let meets = || {
+        extent.parts().iter().any(|rect| match region {
+            Region::Box(bbox) => bbox.parts().iter().any(|part| part.intersects(rect)),
+            Region::Area(area) => area.intersects(rect),
+            Region::Point(point) => rect.intersects(point),
+            Region::Line(line) => line.intersects(rect),
+        })
+    };
+    match georel {
+        SpatialRelation::Intersects => meets(),
+        SpatialRelation::Disjoint => !meets(),
+        SpatialRelation::Within => match region {
+            Region::Box(bbox) => bbox.relates(georel, &extent.area()),
+            Region::Area(area) => georel.matches(&extent.area(), area),
+            // An extent with an area is not within a point or a line.
+            Region::Point(_) | Region::Line(_) => false,
+        },
     }
 }
 

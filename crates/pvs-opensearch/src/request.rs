@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 use geo::{LineString, MultiPolygon, Point};
-use pvs_catalog::{Bbox, Filter, TimeFilter, TimeRelation};
+use pvs_catalog::{Bbox, Filter, SpatialRelation, TimeFilter, TimeRelation};
 use pvs_ogc::limits::{self, MAX_QUERY_BYTES};
 use pvs_ogc::{Exception, Params};
 
@@ -53,6 +53,7 @@ const COMMON_PARAMS: &[Param] = &[
     param("lat", "geo:lat"),
     param("lon", "geo:lon"),
     param("radius", "geo:radius"),
+    param("georel", "geo:relation"),
     param("uid", "geo:uid"),
     param("start", "time:start"),
     param("end", "time:end"),
@@ -121,6 +122,8 @@ pub(crate) struct SearchRequest {
     pub terms: Option<String>,
     /// The collection's product type (collection searches).
     pub product_type: Option<String>,
+    /// How results relate to `region` (`georel`).
+    pub georel: SpatialRelation,
     /// The conditions of the EO parameters (product searches), all of which must hold.
     pub filter: Option<Filter>,
     /// Results per page.
@@ -250,9 +253,11 @@ impl SearchRequest {
         };
 
         let region = region(&values, conventions.radius)?;
+        let georel = georel(get, region.as_ref())?;
         let time = time(&values)?;
         Ok(Self {
             region,
+            georel,
             time,
             uid,
             terms,
@@ -339,6 +344,36 @@ fn number(given: &Given<'_>, name: &str, limit: f64) -> Result<Option<f64>, Exce
                 format!("{name} {text:?}: a number from -{limit} to {limit} (decimal degrees)"),
             )
         })
+}
+
+/// `georel` (the Geo extension's relation, EOxServer's name): `intersects` (default),
+/// `contains` (the area contains the result) or `disjoint`; it needs a region, and a
+/// `LINESTRING` takes intersection only.
+fn georel(get: &Given<'_>, region: Option<&Region>) -> Result<SpatialRelation, Exception> {
+    let Some(text) = get.get("georel") else {
+        return Ok(SpatialRelation::Intersects);
+    };
+    let relation = match text.to_ascii_lowercase().as_str() {
+        "intersects" => SpatialRelation::Intersects,
+        "contains" => SpatialRelation::Within,
+        "disjoint" => SpatialRelation::Disjoint,
+        _ => {
+            return Err(Exception::invalid(
+                "georel",
+                format!("georel {text:?}: intersects, contains or disjoint"),
+            ));
+        }
+    };
+    match region {
+        None => Err(Exception::invalid(
+            "georel",
+            "georel needs bbox, geom or lat/lon(/radius)",
+        )),
+        Some(Region::Line(_)) if relation != SpatialRelation::Intersects => Err(
+            Exception::invalid("georel", "a LINESTRING geom takes georel=intersects only"),
+        ),
+        Some(_) => Ok(relation),
+    }
 }
 
 /// `bbox`, `geom` or `lat`/`lon`(/`radius`, in `unit`): at most one of them.

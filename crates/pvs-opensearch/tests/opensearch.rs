@@ -539,6 +539,66 @@ fn query_of(url: &str) -> HashMap<String, String> {
 // ---------------------------------------------------------------------------------------
 // Filters
 
+/// `georel`: products (and collections) inside the area, or disjoint from it; refused without
+/// an area, with a line, or with another value.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn georel_contains_and_disjoint() {
+    let server = Server::start().await;
+    for (query, expected) in [
+        (
+            "bbox=9,39,23,43&georel=contains",
+            vec!["B_east", "A_inside"],
+        ),
+        ("bbox=9,39,21,43&georel=contains", vec!["A_inside"]),
+        (
+            "bbox=9,39,21,43&georel=intersects",
+            vec!["B_east", "A_inside"],
+        ),
+        ("bbox=9,39,21,43", vec!["B_east", "A_inside"]),
+        (
+            "bbox=9,39,21,43&georel=disjoint",
+            vec!["D_south", "C_dateline", "F_west", "E_arctic"],
+        ),
+        // Across the antimeridian: both halves of C inside.
+        ("bbox=170,-6,-170,6&georel=contains", vec!["C_dateline"]),
+        (
+            "geom=POLYGON((9 39,13 39,13 43,9 43,9 39))&georel=CONTAINS",
+            vec!["A_inside"],
+        ),
+        // 200 km around A's centre holds it; D is outside.
+        (
+            "lat=41&lon=11&radius=200000&georel=contains",
+            vec!["A_inside"],
+        ),
+    ] {
+        assert_eq!(server.ids(query).await, expected, "{query}");
+    }
+    for (query, says) in [
+        ("georel=contains", "needs bbox"),
+        (
+            "bbox=0,0,1,1&georel=overlaps",
+            "intersects, contains or disjoint",
+        ),
+        ("geom=LINESTRING(0 0,1 1)&georel=disjoint", "LINESTRING"),
+    ] {
+        let message = server.refused("S2", query, 400, "georel").await;
+        assert!(message.contains(says), "{query}: {message}");
+    }
+    // Collections: S2's extent (nearly the whole world) is not inside a small box; SAR's is.
+    let json = server
+        .json("/opensearch/json?bbox=9,39,13,43&georel=contains")
+        .await;
+    assert_eq!(feature_ids(&json), ["SAR"]);
+    let json = server
+        .json("/opensearch/json?bbox=9,39,13,43&georel=disjoint")
+        .await;
+    assert_eq!(
+        feature_ids(&json),
+        Vec::<String>::new(),
+        "EMPTY has no extent"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bbox_inside_touching_outside_and_across_the_antimeridian() {
     let server = Server::start().await;
