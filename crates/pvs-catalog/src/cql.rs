@@ -17,7 +17,7 @@ pub type Names<'a> = &'a dyn Fn(&str) -> Result<Field, String>;
 
 /// EOxServer's names of product metadata in `cql` (WMS, OpenSearch), as the OpenSearch EO
 /// parameters name them, each with the STAC name of the field it is.
-pub const EO_NAMES: [(&str, &str); 16] = [
+pub const EO_NAMES: [(&str, &str); 19] = [
     ("identifier", "id"),
     ("parentIdentifier", "collection"),
     ("beginTime", "start_datetime"),
@@ -34,6 +34,9 @@ pub const EO_NAMES: [(&str, &str); 16] = [
     ("illuminationAzimuthAngle", "view:sun_azimuth"),
     ("illuminationElevationAngle", "view:sun_elevation"),
     ("incidenceAngle", "view:incidence_angle"),
+    ("sensorType", "eop:sensorType"),
+    ("acquisitionType", "eop:acquisitionType"),
+    ("polarisationMode", "eop:polarisationMode"),
 ];
 
 /// The catalog field of a STAC queryable's name (`properties.` in front is allowed).

@@ -54,7 +54,7 @@ pub struct Property {
 }
 
 /// Every queryable property, by STAC name (common metadata and the `eo`, `view`, `sat`,
-/// `sar` and `processing` extensions).
+/// `sar` and `processing` extensions), and the EO O&M values pvs stores under `eop:` names.
 const PROPERTIES: &[Property] = &[
     Property::new("eo:cloud_cover", Kind::Number),
     Property::new("eo:snow_cover", Kind::Number),
@@ -74,6 +74,10 @@ const PROPERTIES: &[Property] = &[
     Property::new("sar:product_type", Kind::Text),
     Property::new("sar:frequency_band", Kind::Text),
     Property::new("processing:level", Kind::Text),
+    // EO O&M values without a STAC name, as the EO metadata readers store them.
+    Property::new("eop:sensorType", Kind::Text),
+    Property::new("eop:acquisitionType", Kind::Text),
+    Property::new("eop:polarisationMode", Kind::Text),
 ];
 
 impl Property {

@@ -65,7 +65,7 @@ const PERCENT: Values = Values::Number {
 const ORBIT: Values = Values::Integer { min: 0.0, max: 1e9 };
 
 /// The EO parameters of product searches, in template order.
-pub(crate) const EO_PARAMS: [EoParam; 11] = [
+pub(crate) const EO_PARAMS: [EoParam; 14] = [
     eo(
         "productType",
         "eo:productType",
@@ -148,6 +148,43 @@ pub(crate) const EO_PARAMS: [EoParam; 11] = [
             max: 90.0,
         },
         "Sun elevation in degrees: a value, {a,b}, [a,b], ]a,b[, [a, ]a, b] or b[",
+    ),
+    eo(
+        "sensorType",
+        "eo:sensorType",
+        "eop:sensorType",
+        Values::Choice(&[
+            ("OPTICAL", "OPTICAL"),
+            ("RADAR", "RADAR"),
+            ("ALTIMETRIC", "ALTIMETRIC"),
+            ("ATMOSPHERIC", "ATMOSPHERIC"),
+            ("LIMB", "LIMB"),
+        ]),
+        "Sensor type (from the products' EO O&M or GSC metadata)",
+    ),
+    eo(
+        "acquisitionType",
+        "eo:acquisitionType",
+        "eop:acquisitionType",
+        Values::Choice(&[
+            ("NOMINAL", "NOMINAL"),
+            ("CALIBRATION", "CALIBRATION"),
+            ("OTHER", "OTHER"),
+        ]),
+        "Acquisition type (from the products' EO O&M or GSC metadata)",
+    ),
+    eo(
+        "polarisationMode",
+        "eo:polarisationMode",
+        "eop:polarisationMode",
+        Values::Choice(&[
+            ("S", "S"),
+            ("D", "D"),
+            ("T", "T"),
+            ("Q", "Q"),
+            ("UNDEFINED", "UNDEFINED"),
+        ]),
+        "Polarisation mode: S(ingle), D(ual), T(win), Q(uad) (from the products' EO O&M or GSC metadata)",
     ),
 ];
 

@@ -74,7 +74,8 @@ fn products() -> Vec<Product> {
             "A_inside" => json!({"eo:cloud_cover": 5.5, "sat:absolute_orbit": 101,
                 "sat:relative_orbit": 10, "sat:orbit_state": "ascending",
                 "platform": "sentinel-2a", "processing:level": "L2A",
-                "view:sun_elevation": 30.5, "view:sun_azimuth": 150.0}),
+                "view:sun_elevation": 30.5, "view:sun_azimuth": 150.0,
+                "eop:sensorType": "OPTICAL", "eop:acquisitionType": "NOMINAL"}),
             "B_east" => json!({"eo:cloud_cover": 20, "sat:absolute_orbit": 102,
                 "sat:relative_orbit": 10, "sat:orbit_state": "descending",
                 "platform": "sentinel-2b", "processing:level": "L1C"}),
@@ -85,7 +86,9 @@ fn products() -> Vec<Product> {
                 "processing:level": "L2A"}),
             "F_west" => json!({"eo:cloud_cover": 100, "sat:absolute_orbit": 200,
                 "sat:orbit_state": "descending", "platform": "sentinel-2a",
-                "processing:level": "L1C", "sar:instrument_mode": "IW"}),
+                "processing:level": "L1C", "sar:instrument_mode": "IW",
+                "eop:sensorType": "RADAR", "eop:acquisitionType": "CALIBRATION",
+                "eop:polarisationMode": "D"}),
             _ => json!({}),
         };
         product.properties = properties.as_object().cloned().unwrap();
@@ -1409,6 +1412,22 @@ async fn eo_parameters_select_on_stored_properties() {
         ),
         (vec![("eo:illuminationAzimuthAngle", "]150")], vec![]),
         (vec![("eo:productType", "S2MSI1C")], vec![]),
+        // The EO O&M values without a STAC name.
+        (vec![("eo:sensorType", "radar")], vec!["F_west"]),
+        (
+            vec![("eo:sensorType", "{OPTICAL,RADAR}")],
+            vec!["F_west", "A_inside"],
+        ),
+        (vec![("eo:acquisitionType", "NOMINAL")], vec!["A_inside"]),
+        (vec![("eo:polarisationMode", "D")], vec!["F_west"]),
+        (vec![("eo:polarisationMode", "Q")], vec![]),
+        (
+            vec![(
+                "cql:cql",
+                "sensorType = 'OPTICAL' OR polarisationMode = 'D'",
+            )],
+            vec!["F_west", "A_inside"],
+        ),
         // cql with EOxServer's names, alone and beside EO parameters.
         (
             vec![(
