@@ -10,7 +10,11 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use cql2::Expr;
 
-use crate::filter::{Comparison, Field, Filter, Kind, Literal};
+use crate::filter::{Comparison, Field, Filter, Kind, Literal, MAX_FILTER_DEPTH};
+
+/// The longest CQL2 text filter, in bytes: the parser recurses once per term of a long
+/// `AND` or `OR`, and much longer text would overflow the thread's stack.
+pub const MAX_TEXT_BYTES: usize = 16 * 1024;
 
 /// How a front end names fields: the field of a property name, or why there is none.
 pub type Names<'a> = &'a dyn Fn(&str) -> Result<Field, String>;
@@ -104,8 +108,66 @@ fn lowercase_orbit_states(filter: Filter) -> Filter {
 }
 
 /// Parses CQL2 text.
+///
+/// Text longer than [`MAX_TEXT_BYTES`], or nested deeper than [`MAX_FILTER_DEPTH`]
+/// (parentheses and `NOT`s), is refused before it is parsed: the parser recurses once per
+/// level and per term, and a few thousand levels, which fit in a query string, would overflow
+/// the thread's stack.
 pub fn parse_text(text: &str) -> Result<Expr, String> {
+    if text.len() > MAX_TEXT_BYTES {
+        return Err(format!(
+            "not valid CQL2 text: longer than {MAX_TEXT_BYTES} bytes ({})",
+            text.len()
+        ));
+    }
+    let depth = nesting(text);
+    if depth > MAX_FILTER_DEPTH {
+        return Err(format!(
+            "not valid CQL2 text: nested {depth} levels deep (parentheses and NOTs), at most \
+             {MAX_FILTER_DEPTH}"
+        ));
+    }
     cql2::parse_text(text).map_err(|error| format!("not valid CQL2 text: {error}"))
+}
+
+/// The deepest nesting of `text`: at each point, the open parentheses and the `NOT`s
+/// applied in a row, outside quoted strings.
+fn nesting(text: &str) -> usize {
+    let (mut parentheses, mut nots, mut deepest) = (0usize, 0usize, 0usize);
+    let mut quoted = false;
+    let mut word = String::new();
+    let end_word = |word: &mut String, nots: &mut usize| {
+        if word.eq_ignore_ascii_case("not") {
+            *nots += 1;
+        } else if !word.is_empty() {
+            *nots = 0;
+        }
+        word.clear();
+    };
+    for c in text.chars() {
+        if quoted {
+            quoted = c != '\'';
+            continue;
+        }
+        if c.is_alphanumeric() || c == '_' || c == ':' || c == '.' {
+            word.push(c);
+            continue;
+        }
+        end_word(&mut word, &mut nots);
+        match c {
+            '\'' => {
+                quoted = true;
+                nots = 0;
+            }
+            '(' => parentheses += 1,
+            ')' => parentheses = parentheses.saturating_sub(1),
+            c if c.is_whitespace() => {}
+            _ => nots = 0,
+        }
+        deepest = deepest.max(parentheses + nots);
+    }
+    end_word(&mut word, &mut nots);
+    deepest.max(parentheses + nots)
 }
 
 /// Parses CQL2 JSON.
@@ -478,6 +540,42 @@ mod tests {
         }
         assert!(parse_text("eo:cloud_cover <<").is_err());
         assert!(parse_json(json!({"op": 3})).is_err());
+    }
+
+    #[test]
+    fn deep_or_hostile_text_is_refused_without_a_crash() {
+        // As deep as a 16 KiB query string allows.
+        // As deep as a 16 KiB query string allows: refused, not a crash.
+        for text in [
+            format!("{}cloudCover < 1{}", "(".repeat(7000), ")".repeat(7000)),
+            format!("{}cloudCover < 1", "NOT ".repeat(4000)),
+            format!("{}cloudCover < 1{}", "NOT (".repeat(2500), ")".repeat(2500)),
+        ] {
+            let error = eo_filter(&text).unwrap_err();
+            assert!(error.contains("levels deep"), "{error}");
+        }
+        // Long but shallow filters, and hostile strings, are read.
+        assert!(eo_filter(&("cloudCover < 1 AND ".repeat(30) + "cloudCover < 1")).is_ok());
+        let long = eo_filter(&("cloudCover < 1 AND ".repeat(2000) + "cloudCover < 1")).unwrap_err();
+        assert!(
+            !long.contains("levels deep"),
+            "parsed, then refused: {long}"
+        );
+        // As long as a STAC search body allows (1 MiB): refused for its length.
+        let huge = "id<1 AND ".repeat(110_000) + "id<1";
+        assert!(parse_text(&huge).unwrap_err().contains("longer than"));
+        // As many terms as the longest text allows: parsed (then refused for its size).
+        let most = "a<1 AND ".repeat(MAX_TEXT_BYTES / 8 - 1) + "a<1";
+        assert!(most.len() <= MAX_TEXT_BYTES);
+        assert!(to_filter(&parse_text(&most).unwrap(), &stac_field).is_err());
+        let most = "(a<1 OR a>1) AND ".repeat(MAX_TEXT_BYTES / 17 - 1) + "a<1";
+        assert!(to_filter(&parse_text(&most).unwrap(), &stac_field).is_err());
+        assert!(eo_filter("NOT NOT NOT (cloudCover < 1)").is_ok());
+        assert!(eo_filter("platform = '((((((((((((((((((((((((((((((((((((((('").is_ok());
+        assert!(eo_filter("platform = 'NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT NOT'").is_ok());
+        for text in ["\u{0}'", "'", "((", "))))", "NOT"] {
+            assert!(eo_filter(text).is_err(), "{text:?}");
+        }
     }
 
     #[test]

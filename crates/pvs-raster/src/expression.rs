@@ -312,6 +312,8 @@ impl Parser<'_> {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     fn bands(name: &str) -> Option<usize> {
@@ -378,11 +380,45 @@ mod tests {
         let minus = format!("{}B04", "-".repeat(100));
         assert!(Expression::parse(&minus, &bands).is_err());
         let long = "B04+".repeat(300) + "1";
+        // Within the length limit, but deep enough to overflow a stack without the depth
+        // limit.
+        assert!(Expression::parse(&"(".repeat(1000), &bands).is_err());
         assert!(
             Expression::parse(&long, &bands)
                 .unwrap_err()
                 .reason
                 .contains("longer than")
         );
+    }
+
+    proptest! {
+        /// Any text either parses or is refused with a reason; what parses evaluates on any
+        /// band values without panicking, its program leaving exactly the one result.
+        #[test]
+        fn any_text_parses_or_is_refused(text in "[ -~]{0,80}", values in prop::collection::vec(-1e6f64..1e6, 5)) {
+            match Expression::parse(&text, &bands) {
+                Ok(expression) => {
+                    let mut stack = Vec::new();
+                    let _ = expression.evaluate(&values, &mut stack);
+                    prop_assert!(stack.is_empty(), "{} left {:?}", text, stack);
+                    prop_assert!(expression.bands().iter().all(|b| (1..=4).contains(b)));
+                }
+                Err(error) => prop_assert!(!error.reason.is_empty()),
+            }
+        }
+
+        /// Generated well-formed expressions always parse.
+        #[test]
+        fn well_formed_expressions_parse(
+            terms in prop::collection::vec(prop::sample::select(vec!["B02", "B03", "B04", "B08", "2", "0.5", "(B08 - B04)"]), 1..8),
+            ops in prop::collection::vec(prop::sample::select(vec![" + ", " - ", " * ", " / "]), 7),
+        ) {
+            let mut text = terms[0].to_owned();
+            for (term, op) in terms[1..].iter().zip(&ops) {
+                text.push_str(op);
+                text.push_str(term);
+            }
+            prop_assert!(Expression::parse(&text, &bands).is_ok(), "{}", text);
+        }
     }
 }

@@ -603,6 +603,14 @@ async fn what_cannot_be_drawn_is_refused_naming_the_parameter() {
             "{query}"
         );
     }
+    // A filter nested thousands deep (it would overflow the parser's stack) is refused, and
+    // the service goes on.
+    let deep = format!("LAYERS=S2&cql={}cloudCover%3C1", "NOT%20".repeat(2000));
+    assert_eq!(
+        fixture.refused(&deep).await,
+        ("InvalidParameterValue".to_owned(), "cql".to_owned())
+    );
+    assert_eq!(fixture.centre("S2", "").await[3], 255, "still drawing");
     // A bad expression in the configuration is refused at start-up, naming where.
     let bad = pvs_model::Collections::from_toml("[collections.S2.browses.X]\ngrey = \"B09 + 1\"\n")
         .unwrap();

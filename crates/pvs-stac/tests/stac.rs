@@ -1457,6 +1457,15 @@ async fn bad_input_is_400_json_naming_the_field() {
             json!({"filter": {"op": "t_intersects", "args": [{"property": "datetime"}, {"interval": ["2020-01-01", ".."]}]}}),
             "filter",
         ),
+        // Text nested or long enough to overflow the parser's stack: refused first.
+        (
+            json!({"filter-lang": "cql2-text", "filter": format!("{}id = 'a'", "NOT ".repeat(3000))}),
+            "filter",
+        ),
+        (
+            json!({"filter-lang": "cql2-text", "filter": "id = 'a' AND ".repeat(70_000)}),
+            "filter",
+        ),
         (json!({"sortby": "datetime"}), "sortby"),
         (json!({"fields": 3}), "fields"),
         (json!({"fields": null}), "fields"),
