@@ -231,7 +231,16 @@ impl Renderer {
         let mut products = self
             .search(query(ProductQuery::new().with_collection(collection)))
             .await?;
-        let layer = if products.is_empty() {
+        let fast = Layer::Collection {
+            name: collection.to_owned(),
+            look,
+        };
+        let layer = if !products.is_empty() && fast.kind(self).is_ok() {
+            fast
+        } else {
+            // No product there, or the collection has no such look: what the whole name
+            // stands for is looked up (a collection of that name first, then a look, then a
+            // product).
             let layer = self.layer(&request.layer).await?;
             let searched = matches!(
                 &layer,
@@ -241,11 +250,6 @@ impl Renderer {
                 products = self.search(query(layer.query())).await?;
             }
             layer
-        } else {
-            Layer::Collection {
-                name: collection.to_owned(),
-                look,
-            }
         };
         let drawing = self.drawing(&layer, &request.restyle)?;
         if products.is_empty() {

@@ -135,6 +135,31 @@ impl Fixture {
                 .await
                 .unwrap();
         }
+        // A collection whose name has `__`: its own name wins over S2's looks.
+        catalog
+            .upsert_collection(&Collection::new("S2__EXTRA").unwrap())
+            .await
+            .unwrap();
+        std::fs::create_dir_all(storage.path().join("S2__EXTRA")).unwrap();
+        raster(
+            &storage.path().join("S2__EXTRA/extra.tif"),
+            [10, 20, 30, 40],
+        );
+        let time = "2020-03-01T00:00:00Z".parse().unwrap();
+        catalog
+            .register(&Product {
+                properties: Default::default(),
+                id: "extra".into(),
+                collection: "S2__EXTRA".into(),
+                product_type: None,
+                footprint: square.clone(),
+                begin: time,
+                end: time,
+                location: "S2__EXTRA/extra.tif".into(),
+                metadata: serde_json::json!({}),
+            })
+            .await
+            .unwrap();
         let styles =
             pvs_renderer::styles(&pvs_model::Collections::from_toml(CONFIG).unwrap()).unwrap();
         let settings = Settings {
@@ -279,6 +304,18 @@ async fn browse_types_draw_their_expressions() {
     assert_eq!(
         fixture.centre("S2__NDVI", "&STYLES=default").await,
         opaque(Colormap::RdYlGn.colour(ndvi_newer))
+    );
+}
+
+/// A name is a collection of that name first: `S2__EXTRA` is its own collection, though `S2`
+/// has products there (and no browse type `EXTRA`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_collection_named_with_a_separator_is_itself() {
+    let fixture = Fixture::start().await;
+    assert_eq!(fixture.centre("S2__EXTRA", "").await, [10, 20, 30, 255]);
+    assert_eq!(
+        fixture.centre("S2", "").await,
+        rgb(NEWER.0, [B04, B03, B02], [0.0, 1020.0])
     );
 }
 
