@@ -137,7 +137,7 @@ async function loadLayers() {
     const name = layer.Identifier;
     if (name.endsWith(OUTLINES) || name.endsWith(OUTLINED)) continue;
     const outlines = names.includes(name + OUTLINES) ? name + OUTLINES : null;
-    // A collection's browse type (`<collection>__<browse>`): listed, shown when ticked.
+    // A collection's browse or mask type (`<collection>__<name>`): listed, shown when ticked.
     const shown = !name.includes('__');
     for (const [id, visible] of [[name, shown], [outlines, false]]) {
       if (!id) continue;
