@@ -696,17 +696,9 @@ impl Preprocessor {
             Err(PreprocessError::Skipped(reason)) => {
                 tracing::info!(product = %id, reason = %reason, "skipped");
                 self.queue.mark_succeeded(Stage::Preprocess, &id).await?;
-                if let Some(report) = report {
-                    let outcome = RegistrationOutcome::Skipped { reason };
-                    pvs_queue::reports::record_outcome(
-                        self.queue.as_ref(),
-                        self.report_dir.as_deref(),
-                        &report,
-                        &id,
-                        &outcome,
-                    )
+                let outcome = RegistrationOutcome::Skipped { reason };
+                self.record_outcome(report.as_deref(), &id, &outcome)
                     .await?;
-                }
                 Ok(None)
             }
             Err(e) => {
@@ -715,22 +707,35 @@ impl Preprocessor {
                 self.queue
                     .mark_failed_item(Stage::Preprocess, &id, &reason, queue, message)
                     .await?;
-                if let Some(report) = report {
-                    let outcome = RegistrationOutcome::Failure {
-                        reason: format!("preprocessing failed: {reason}"),
-                    };
-                    pvs_queue::reports::record_outcome(
-                        self.queue.as_ref(),
-                        self.report_dir.as_deref(),
-                        &report,
-                        &id,
-                        &outcome,
-                    )
+                let outcome = RegistrationOutcome::Failure {
+                    reason: format!("preprocessing failed: {reason}"),
+                };
+                self.record_outcome(report.as_deref(), &id, &outcome)
                     .await?;
-                }
                 Ok(None)
             }
         }
+    }
+
+    /// Records the final outcome of product `id` in its browse report's registration report,
+    /// when it came from one (`report`): a product that goes no further than here.
+    async fn record_outcome(
+        &self,
+        report: Option<&str>,
+        id: &str,
+        outcome: &RegistrationOutcome,
+    ) -> Result<(), QueueError> {
+        let Some(report) = report else {
+            return Ok(());
+        };
+        pvs_queue::reports::record_outcome(
+            self.queue.as_ref(),
+            self.report_dir.as_deref(),
+            report,
+            id,
+            outcome,
+        )
+        .await
     }
 
     /// Consumes `preprocess-md_queue` and `preprocess_queue` with `concurrency` consumers

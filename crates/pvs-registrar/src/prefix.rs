@@ -68,21 +68,7 @@ impl Registrar {
         prefix: &str,
         options: &PrefixOptions,
     ) -> Result<Vec<PrefixOutcome>, RegisterError> {
-        let key: StorageKey =
-            prefix
-                .trim_end_matches('/')
-                .parse()
-                .map_err(|e: pvs_storage::KeyError| {
-                    RegisterError::BadMessage(prefix.to_owned(), e.to_string())
-                })?;
-        let keys = self
-            .storage
-            .list(Some(&key))
-            .await
-            .map_err(|e| RegisterError::Metadata {
-                key: key.as_str().to_owned(),
-                reason: e.to_string(),
-            })?;
+        let (key, keys) = self.list_prefix(prefix).await?;
         let documented: HashSet<&str> = keys
             .iter()
             .filter(|k| is_document(k))
@@ -291,22 +277,7 @@ impl Registrar {
             prefix: prefix.chars().take(200).collect(),
             reason,
         };
-        let key: StorageKey =
-            prefix
-                .trim()
-                .trim_end_matches('/')
-                .parse()
-                .map_err(|e: pvs_storage::KeyError| {
-                    RegisterError::BadMessage(prefix.chars().take(200).collect(), e.to_string())
-                })?;
-        let keys = self
-            .storage
-            .list(Some(&key))
-            .await
-            .map_err(|e| RegisterError::Metadata {
-                key: key.as_str().to_owned(),
-                reason: e.to_string(),
-            })?;
+        let (_, keys) = self.list_prefix(prefix).await?;
         let documents: Vec<&StorageKey> = keys.iter().filter(|k| is_document(k)).collect();
         match documents[..] {
             [document] => return Ok((self.read_metadata(document).await?, None)),
@@ -352,6 +323,30 @@ impl Registrar {
                 keys.len()
             ))),
         }
+    }
+
+    /// The storage key of `prefix` (a trailing `/` allowed) and every key under it.
+    async fn list_prefix(
+        &self,
+        prefix: &str,
+    ) -> Result<(StorageKey, Vec<StorageKey>), RegisterError> {
+        let key: StorageKey =
+            prefix
+                .trim()
+                .trim_end_matches('/')
+                .parse()
+                .map_err(|e: pvs_storage::KeyError| {
+                    RegisterError::BadMessage(prefix.chars().take(200).collect(), e.to_string())
+                })?;
+        let keys = self
+            .storage
+            .list(Some(&key))
+            .await
+            .map_err(|e| RegisterError::Metadata {
+                key: key.as_str().to_owned(),
+                reason: e.to_string(),
+            })?;
+        Ok((key, keys))
     }
 
     /// The collection of a product an EO metadata document describes: `forced`, else the

@@ -122,14 +122,9 @@ impl Registrar {
             .expect("no panic while holding the lock")
             .contains(&collection.name);
         if !known {
-            self.catalog
-                .upsert_collection(&collection)
+            self.upsert_collection(&collection)
                 .await
                 .map_err(catalog_error)?;
-            self.upserted
-                .lock()
-                .expect("no panic while holding the lock")
-                .insert(collection.name.clone());
         }
         let product = Product {
             id: metadata.id.clone(),
@@ -146,18 +141,9 @@ impl Registrar {
             // The collection was deleted (`pvs registrar --delete-collection`) since this
             // process created it: create it again.
             Err(CatalogError::UnknownCollection(_)) if known => {
-                self.upserted
-                    .lock()
-                    .expect("no panic while holding the lock")
-                    .remove(&collection.name);
-                self.catalog
-                    .upsert_collection(&collection)
+                self.upsert_collection(&collection)
                     .await
                     .map_err(catalog_error)?;
-                self.upserted
-                    .lock()
-                    .expect("no panic while holding the lock")
-                    .insert(collection.name.clone());
                 self.catalog.register(&product).await
             }
             other => other,
@@ -188,6 +174,20 @@ impl Registrar {
             seeded,
             derived: None,
         })
+    }
+
+    /// Creates or updates `collection` in the catalog and remembers that this process did
+    /// (it is not upserted again for every product).
+    async fn upsert_collection(
+        &self,
+        collection: &Collection,
+    ) -> Result<(), pvs_catalog::CatalogError> {
+        self.catalog.upsert_collection(collection).await?;
+        self.upserted
+            .lock()
+            .expect("no panic while holding the lock")
+            .insert(collection.name.clone());
+        Ok(())
     }
 
     pub(crate) async fn read_metadata(

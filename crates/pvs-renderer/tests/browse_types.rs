@@ -77,6 +77,10 @@ struct Fixture {
     _database: TestDatabase,
     _storage: tempfile::TempDir,
     base: String,
+    /// The GetMap URL the capabilities give (ending with `?`), asked for every request.
+    get_map: String,
+    /// The WMS 1.3.0 capabilities, as the fixture started.
+    capabilities: String,
 }
 
 impl Fixture {
@@ -167,15 +171,43 @@ impl Fixture {
             ..Settings::default()
         };
         let base = support::serve(catalog, storage.path(), settings).await;
+        // As a client does: the capabilities say where maps are asked for.
+        let capabilities = pvs_test_support::net::get(&format!(
+            "{base}/ows?SERVICE=WMS&REQUEST=GetCapabilities&VERSION=1.3.0"
+        ))
+        .await;
+        let capabilities = String::from_utf8(capabilities.2).unwrap();
+        let get_map = capabilities
+            .split("<GetMap>")
+            .nth(1)
+            .and_then(|rest| rest.split("xlink:href=\"").nth(1))
+            .and_then(|rest| rest.split('"').next())
+            .expect("a GetMap OnlineResource")
+            .replace("&amp;", "&");
         Self {
             _database: database,
             _storage: storage,
             base,
+            get_map,
+            capabilities,
         }
     }
 
     async fn get(&self, query: &str) -> (u16, String, Vec<u8>) {
-        pvs_test_support::net::get(&format!("{}/ows?{query}", self.base)).await
+        pvs_test_support::net::get(&format!("{}{query}", self.get_map)).await
+    }
+
+    /// The `LegendURL` the capabilities give `style` of `layer`.
+    fn legend_url(&self, layer: &str, style: &str) -> String {
+        let needle = format!("layer={layer}&amp;style={style}\"");
+        let end = self
+            .capabilities
+            .find(&needle)
+            .unwrap_or_else(|| panic!("no legend of {layer} in {style}"))
+            + needle.len()
+            - 1;
+        let start = self.capabilities[..end].rfind("xlink:href=\"").unwrap() + 12;
+        self.capabilities[start..end].replace("&amp;", "&")
     }
 
     /// The centre pixel of a 32 × 32 map inside both products, with `extra` parameters.
@@ -661,9 +693,8 @@ async fn what_cannot_be_drawn_is_refused_naming_the_parameter() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn legends_and_capabilities_advertise_the_browse_types() {
     let fixture = Fixture::start().await;
-    let (status, content_type, body) = fixture
-        .get("SERVICE=WMS&REQUEST=GetLegendGraphic&VERSION=1.3.0&LAYER=S2__NDVI&FORMAT=image/png")
-        .await;
+    let (status, content_type, body) =
+        pvs_test_support::net::get(&fixture.legend_url("S2__NDVI", "default")).await;
     assert_eq!((status, content_type.as_str()), (200, "image/png"));
     let legend = images::open(&body);
     assert_eq!(legend.raster_size(), (256, 20));
@@ -675,9 +706,10 @@ async fn legends_and_capabilities_advertise_the_browse_types() {
         images::pixel(&legend, 255, 10),
         opaque(Colormap::RdYlGn.colour(255)).to_vec()
     );
-    let (status, _, body) = fixture
-        .get("SERVICE=WMS&REQUEST=GetLegendGraphic&VERSION=1.3.0&LAYER=S2__NDVI&STYLE=magma&WIDTH=10&HEIGHT=100")
-        .await;
+    // A client may ask for another size.
+    let magma = fixture.legend_url("S2__NDVI", "magma");
+    let (status, _, body) =
+        pvs_test_support::net::get(&format!("{magma}&WIDTH=10&HEIGHT=100")).await;
     assert_eq!(status, 200);
     let tall = images::open(&body);
     assert_eq!(

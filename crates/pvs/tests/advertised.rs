@@ -428,47 +428,56 @@ async fn behind_nginx_under_a_prefix_and_with_public_url() {
     );
 
     // The PRISM View Server's MapCache URLs, which its clients keep configured, reach the
-    // cache: WMTS capabilities on both, a REST tile in MapCache's grid, a tiled WMS.
-    for (path, content_type) in [
-        (
-            "/cache/ows?SERVICE=WMTS&REQUEST=GetCapabilities&VERSION=1.0.0".to_owned(),
-            "application/xml",
-        ),
-        (
-            "/cache/ows/wmts?SERVICE=WMTS&REQUEST=GetCapabilities".to_owned(),
-            "application/xml",
-        ),
-        (
-            "/cache/ows/wmts/1.0.0/WMTSCapabilities.xml".to_owned(),
-            "application/xml",
-        ),
-        (
-            format!("/cache/ows/wmts/1.0.0/{COLLECTION}/default/default/WGS84/0/0/0.png"),
-            "image/png",
-        ),
-        (
-            format!(
-                "/cache/ows?SERVICE=WMS&REQUEST=GetMap&VERSION=1.1.1&LAYERS={COLLECTION}&STYLES=&SRS=EPSG:4326&BBOX=-180,-90,0,90&WIDTH=256&HEIGHT=256&FORMAT=image/png&TRANSPARENT=TRUE"
-            ),
-            "image/png",
-        ),
+    // cache: WMTS capabilities on both, a REST tile in MapCache's grid and a tiled WMS, whose
+    // pixels are the product's quadrant colours where its footprint is.
+    for path in [
+        "/cache/ows?SERVICE=WMTS&REQUEST=GetCapabilities&VERSION=1.0.0",
+        "/cache/ows/wmts?SERVICE=WMTS&REQUEST=GetCapabilities",
+        "/cache/ows/wmts/1.0.0/WMTSCapabilities.xml",
     ] {
-        let answer = reqwest::get(format!("{}{path}", nginx.base)).await.unwrap();
-        assert_eq!(answer.status(), 200, "{path}");
-        let got = answer.headers()[reqwest::header::CONTENT_TYPE]
-            .to_str()
-            .unwrap()
-            .to_owned();
-        assert!(got.starts_with(content_type), "{path}: {got}");
-        let body = answer.bytes().await.unwrap();
-        if content_type == "application/xml" {
-            let text = String::from_utf8_lossy(&body);
-            assert!(
-                text.contains(&format!("<ows:Identifier>{COLLECTION}</ows:Identifier>")),
-                "{path}: {text}"
-            );
-        }
+        let (status, content_type, body) = get(&format!("{}{path}", nginx.base)).await;
+        assert_eq!(status, 200, "{path}");
+        assert!(
+            content_type.starts_with("application/xml"),
+            "{path}: {content_type}"
+        );
+        let text = String::from_utf8_lossy(&body);
+        assert!(
+            text.contains(&format!("<ows:Identifier>{COLLECTION}</ows:Identifier>")),
+            "{path}: {text}"
+        );
     }
+    let png = async |path: String| {
+        let (status, content_type, body) = get(&format!("{}{path}", nginx.base)).await;
+        assert_eq!(status, 200, "{path}");
+        assert!(
+            content_type.starts_with("image/png"),
+            "{path}: {content_type}"
+        );
+        let pixels = pvs_test_support::images::Pixels::decode(&body);
+        move |x: usize, y: usize| {
+            let i = y * pixels.width + x;
+            [0, 1, 2, 3].map(|band| pixels.bands[band][i])
+        }
+    };
+    let opaque = |[r, g, b]: [u8; 3]| [r, g, b, 255];
+    // WGS84 zoom 6: tiles of 2.8125°; tile row 15, column 67 spans 8.4375°..11.25° E,
+    // 45°..47.8125° N, so (10.5°, 45.5°), in the north-west quadrant, is pixel (187, 210).
+    let tile = png(format!(
+        "/cache/ows/wmts/1.0.0/{COLLECTION}/default/default/WGS84/6/15/67.png"
+    ))
+    .await;
+    assert_eq!(tile(187, 210), opaque(NW));
+    assert_eq!(tile(10, 10)[3], 0, "outside the footprint");
+    let [west, south, east, north] = FOOTPRINT;
+    let map = png(format!(
+        "/cache/ows?SERVICE=WMS&REQUEST=GetMap&VERSION=1.1.1&LAYERS={COLLECTION}&STYLES=&SRS=EPSG:4326&BBOX={west},{south},{east},{north}&WIDTH=256&HEIGHT=256&FORMAT=image/png&TRANSPARENT=TRUE"
+    ))
+    .await;
+    assert_eq!(map(64, 64), opaque(NW));
+    assert_eq!(map(192, 64), opaque(NE));
+    assert_eq!(map(64, 192), opaque(SW));
+    assert_eq!(map(192, 192), opaque(SE));
 
     // Long WCS queries pass both proxies and the cache to the renderer.
     let renderer_ows = format!("{}/ows", renderer.base);
