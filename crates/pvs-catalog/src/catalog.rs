@@ -1,10 +1,11 @@
 //! The catalog interface every backend implements.
 
 use std::future::Future;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::{Collection, CollectionInfo, Product, ProductQuery, Registration, Result};
+use crate::{Collection, CollectionInfo, KeepRule, Product, ProductQuery, Registration, Result};
 
 /// The product registry: collections, and the products the renderer, the cache and
 /// OpenSearch find by footprint and time.
@@ -26,21 +27,34 @@ pub trait Catalog: Send + Sync {
     /// Every collection with a summary of its products, ordered by name (byte order).
     async fn collections(&self) -> Result<Vec<CollectionInfo>>;
 
-    /// Stores a product, atomically: inserts it, or replaces the product with the same id
-    /// and returns the one it replaced. Concurrent registrations of one id all succeed and
-    /// leave exactly one product. A product of an unknown collection is refused with
+    /// Stores a product, atomically: inserts it, or replaces the product with the same
+    /// collection and id and returns the one it replaced. Concurrent registrations of one
+    /// collection and id all succeed and leave exactly one product. A product of an unknown
+    /// collection is refused with
     /// [`CatalogError::UnknownCollection`](crate::CatalogError::UnknownCollection); collections
     /// are never created implicitly.
-    async fn register(&self, product: &Product) -> Result<Registration>;
+    async fn register(&self, product: &Product) -> Result<Registration> {
+        self.register_unless(product, Arc::new(|_: &Product| None))
+            .await
+    }
+
+    /// Registers a product as [`Catalog::register`] does, unless `keep` keeps the product
+    /// registered under its collection and id: then nothing changes and the answer is
+    /// [`Registration::Kept`] with `keep`'s reason. `keep` is asked inside the registration's
+    /// transaction, with the registered product locked, so that no other registration of that
+    /// collection and id comes between the decision and the write (ngEO's replacement rules).
+    async fn register_unless(&self, product: &Product, keep: Arc<KeepRule>)
+    -> Result<Registration>;
 
     /// Registers several products, faster than one by one; returns one result per product,
     /// in order. A refused product does not prevent the others from being registered; a
-    /// product whose id appears earlier in the batch replaces the earlier one.
+    /// product whose collection and id appear earlier in the batch replaces the earlier one.
     async fn register_batch(&self, products: &[Product]) -> Vec<Result<Registration>>;
 
-    /// Removes the product `id` and returns it (so that its tiles can be invalidated), or
-    /// `None` if there was no such product.
-    async fn deregister(&self, id: &str) -> Result<Option<Product>>;
+    /// Removes the product `id` of `collection` and returns it (so that its tiles can be
+    /// invalidated), or `None` if there was no such product. (To remove an id from every
+    /// collection, [`Catalog::deregister_matching`] a query by ids.)
+    async fn deregister(&self, collection: &str, id: &str) -> Result<Option<Product>>;
 
     /// Removes, in one transaction, the products [`Catalog::search`] answers for `query` (at
     /// most [`ProductQuery::effective_limit`] of them, in its order) and returns them, so that
@@ -54,10 +68,12 @@ pub trait Catalog: Send + Sync {
     /// (its product is deleted too) or is refused as of an unknown collection.
     async fn delete_collection(&self, name: &str) -> Result<Option<u64>>;
 
-    /// The product `id`, if registered.
-    async fn get(&self, id: &str) -> Result<Option<Product>>;
+    /// The product `id` of `collection`, if registered. (The products of one id in any
+    /// collection are found by a query by ids.)
+    async fn get(&self, collection: &str, id: &str) -> Result<Option<Product>>;
 
-    /// The products matching `query`, newest begin time first, then by id; at most
+    /// The products matching `query`, newest begin time first, then by id, then by
+    /// collection; at most
     /// [`ProductQuery::effective_limit`] of them, after skipping `offset`.
     async fn search(&self, query: &ProductQuery) -> Result<Vec<Product>>;
 

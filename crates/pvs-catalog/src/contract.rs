@@ -5,6 +5,7 @@
 //! parallel) and panics, saying what differed, when the backend breaks the contract.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use futures::future::join_all;
@@ -12,8 +13,8 @@ use geo_types::{LineString, MultiPolygon, Polygon, polygon};
 use serde_json::json;
 
 use crate::{
-    Bbox, Catalog, CatalogError, Collection, MAX_LIMIT, Product, ProductQuery, Registration,
-    TimeFilter, TimeRelation,
+    Bbox, Catalog, CatalogError, Collection, KeepRule, MAX_LIMIT, Product, ProductQuery,
+    Registration, TimeFilter, TimeRelation,
 };
 
 /// 2024-01-01T00:00:00Z plus `hours`.
@@ -345,7 +346,11 @@ pub async fn products_round_trip(catalog: &dyn Catalog) {
     ];
     for product in &expected {
         assert_eq!(
-            catalog.get(&product.id).await.unwrap().as_ref(),
+            catalog
+                .get(&product.collection, &product.id)
+                .await
+                .unwrap()
+                .as_ref(),
             Some(product),
             "product read back (times rounded down to the microsecond)"
         );
@@ -355,13 +360,13 @@ pub async fn products_round_trip(catalog: &dyn Catalog) {
         expected,
         "search returns the stored products, newest first"
     );
-    assert_eq!(catalog.get("S2A_MSIL1C").await.unwrap(), None);
+    assert_eq!(catalog.get("S2", "S2A_MSIL1C").await.unwrap(), None);
 }
 
-/// Registering an id again replaces the product and returns the one replaced.
+/// Registering an id again in its collection replaces the product and returns the one
+/// replaced.
 pub async fn register_inserts_then_replaces(catalog: &dyn Catalog) {
     create_collection(catalog, "S2").await;
-    create_collection(catalog, "S1").await;
     let first = product(
         "P1",
         "S2",
@@ -372,7 +377,6 @@ pub async fn register_inserts_then_replaces(catalog: &dyn Catalog) {
     assert_eq!(register(catalog, &first).await, Registration::Inserted);
 
     let second = Product {
-        collection: "S1".to_owned(),
         product_type: Some("GRD".to_owned()),
         footprint: boxes(&[(5.0, 5.0, 6.0, 6.0)]),
         begin: hours(2),
@@ -389,7 +393,7 @@ pub async fn register_inserts_then_replaces(catalog: &dyn Catalog) {
         }
     );
     assert_eq!(registration.previous(), Some(&first));
-    assert_eq!(catalog.get("P1").await.unwrap(), Some(second.clone()));
+    assert_eq!(catalog.get("S2", "P1").await.unwrap(), Some(second.clone()));
     assert_finds(catalog, ProductQuery::new(), &["P1"]).await;
     assert_finds(
         catalog,
@@ -403,8 +407,7 @@ pub async fn register_inserts_then_replaces(catalog: &dyn Catalog) {
         &["P1"],
     )
     .await;
-    assert_finds(catalog, ProductQuery::new().with_collection("S2"), &[]).await;
-    assert_finds(catalog, ProductQuery::new().with_collection("S1"), &["P1"]).await;
+    assert_eq!(info_of(catalog, "S2").await.product_count, 1);
 
     assert_eq!(
         register(catalog, &second).await,
@@ -419,7 +422,7 @@ pub async fn register_inserts_then_replaces(catalog: &dyn Catalog) {
 /// id can be registered again.
 pub async fn deregister_returns_the_product(catalog: &dyn Catalog) {
     create_collection(catalog, "S2").await;
-    assert_eq!(catalog.deregister("missing").await.unwrap(), None);
+    assert_eq!(catalog.deregister("S2", "missing").await.unwrap(), None);
     let gone = product(
         "gone",
         "S2",
@@ -436,13 +439,14 @@ pub async fn deregister_returns_the_product(catalog: &dyn Catalog) {
     );
     register_all(catalog, &[gone.clone(), kept.clone()]).await;
 
+    assert_eq!(catalog.deregister("S1", "gone").await.unwrap(), None);
     assert_eq!(
-        catalog.deregister("gone").await.unwrap(),
+        catalog.deregister("S2", "gone").await.unwrap(),
         Some(gone.clone())
     );
-    assert_eq!(catalog.get("gone").await.unwrap(), None);
-    assert_eq!(catalog.deregister("gone").await.unwrap(), None);
-    assert_eq!(catalog.get("kept").await.unwrap(), Some(kept));
+    assert_eq!(catalog.get("S2", "gone").await.unwrap(), None);
+    assert_eq!(catalog.deregister("S2", "gone").await.unwrap(), None);
+    assert_eq!(catalog.get("S2", "kept").await.unwrap(), Some(kept));
     assert_finds(catalog, ProductQuery::new(), &["kept"]).await;
     assert_eq!(catalog.collections().await.unwrap()[0].product_count, 1);
 
@@ -523,7 +527,7 @@ pub async fn deregister_matching_removes_pages_of_a_query(catalog: &dyn Catalog)
             .is_empty()
     );
     for id in ["s2-1", "s2-2", "s2-3"] {
-        assert_eq!(catalog.get(id).await.unwrap(), None, "{id} removed");
+        assert_eq!(catalog.get("S2", id).await.unwrap(), None, "{id} removed");
     }
     assert_finds(
         catalog,
@@ -601,7 +605,7 @@ pub async fn collection_extent_shrinks_after_removals(catalog: &dyn Catalog) {
     );
 
     // One product removed by id shrinks it too.
-    catalog.deregister("s2-3").await.unwrap().unwrap();
+    catalog.deregister("S2", "s2-3").await.unwrap().unwrap();
     let after = info_of(catalog, "S2").await;
     assert_eq!(after.bbox, Some(bbox(10.0, 1.0, 25.0, 22.0)));
     assert_eq!(after.end, Some(hours(2 * 24 + 23)));
@@ -633,7 +637,7 @@ pub async fn delete_collection_removes_it_and_its_products(catalog: &dyn Catalog
         .map(|info| info.collection.name)
         .collect();
     assert_eq!(names, ["S2_L1C", "empty"]);
-    assert_eq!(catalog.get("s2-0").await.unwrap(), None);
+    assert_eq!(catalog.get("S2", "s2-0").await.unwrap(), None);
     assert_finds(catalog, ProductQuery::new(), &["l1c"]).await;
     assert_finds(
         catalog,
@@ -681,7 +685,7 @@ pub async fn unknown_collection_is_refused(catalog: &dyn Catalog) {
         Err(CatalogError::UnknownCollection(name)) => assert_eq!(name, "nope"),
         other => panic!("a product of an unknown collection must be refused, got {other:?}"),
     }
-    assert_eq!(catalog.get("P").await.unwrap(), None);
+    assert_eq!(catalog.get("nope", "P").await.unwrap(), None);
     assert!(
         catalog.collections().await.unwrap().is_empty(),
         "no collection is created"
@@ -697,7 +701,7 @@ pub async fn unknown_collection_is_refused(catalog: &dyn Catalog) {
         catalog.register(&orphan).await,
         Err(CatalogError::UnknownCollection(_))
     ));
-    assert_eq!(catalog.get("P").await.unwrap(), Some(product));
+    assert_eq!(catalog.get("S2", "P").await.unwrap(), Some(product));
     assert_finds(catalog, ProductQuery::new(), &["P"]).await;
 }
 
@@ -845,7 +849,7 @@ pub async fn invalid_products_are_refused(catalog: &dyn Catalog) {
         );
     }
     assert_eq!(
-        catalog.get("P").await.unwrap(),
+        catalog.get("S2", "P").await.unwrap(),
         Some(good),
         "a refused replacement changes nothing"
     );
@@ -987,7 +991,7 @@ pub async fn search_by_spatial_relation(catalog: &dyn Catalog) {
     .await;
     use crate::SpatialRelation::{Disjoint, Intersects, Within};
     let all = ["A", "B", "C", "D", "T"];
-    let cases: [(Edges, crate::SpatialRelation, &[&str]); 10] = [
+    let cases: [(Edges, crate::SpatialRelation, &[&str]); 12] = [
         ((-1.0, -1.0, 11.0, 11.0), Within, &["A"]),
         ((0.0, 0.0, 10.0, 10.0), Within, &["A"]),
         ((5.0, 5.0, 25.0, 25.0), Within, &[]),
@@ -999,6 +1003,14 @@ pub async fn search_by_spatial_relation(catalog: &dyn Catalog) {
         ((170.0, -1.0, -170.0, 6.0), Within, &["D"]),
         ((176.0, -1.0, -170.0, 6.0), Within, &[]),
         ((170.0, -1.0, -170.0, 6.0), Disjoint, &["A", "B", "C", "T"]),
+        // From 0° east to -180°: the eastern hemisphere and the line at -180°, which holds
+        // nothing (D's western half lies beyond it).
+        ((0.0, -90.0, -180.0, 90.0), Within, &["A", "B", "T"]),
+        (
+            (0.0, -90.0, -180.0, 90.0),
+            Intersects,
+            &["A", "B", "D", "T"],
+        ),
     ];
     for ((west, south, east, north), spatial, expected) in cases {
         assert_finds(
@@ -1410,8 +1422,11 @@ pub async fn register_batch_keeps_good_products(catalog: &dyn Catalog) {
         "{:?}",
         results[5]
     );
-    assert_eq!(catalog.get("good1").await.unwrap(), Some(good1_again));
-    assert_eq!(catalog.get("good2").await.unwrap(), Some(good2.clone()));
+    assert_eq!(catalog.get("S2", "good1").await.unwrap(), Some(good1_again));
+    assert_eq!(
+        catalog.get("S2", "good2").await.unwrap(),
+        Some(good2.clone())
+    );
     assert_finds(catalog, ProductQuery::new(), &["good1", "good2"]).await;
 
     let good3 = product("good3", "S2", square, hours(2), hours(3));
@@ -1450,6 +1465,7 @@ pub async fn concurrent_registrations_of_one_id(catalog: &dyn Catalog) {
         match result {
             Ok(Registration::Inserted) => inserted += 1,
             Ok(Registration::Replaced { previous }) => replaced.push(previous.location),
+            Ok(Registration::Kept { reason }) => panic!("nothing keeps a product: {reason}"),
             Err(error) => panic!(
                 "concurrent registration of `{}` failed: {error}",
                 version.location
@@ -1458,7 +1474,7 @@ pub async fn concurrent_registrations_of_one_id(catalog: &dyn Catalog) {
     }
     assert_eq!(inserted, 1, "exactly one registration inserts");
     let last = catalog
-        .get("same")
+        .get("S2", "same")
         .await
         .unwrap()
         .expect("the product exists");
@@ -1472,6 +1488,163 @@ pub async fn concurrent_registrations_of_one_id(catalog: &dyn Catalog) {
     assert_eq!(
         replaced, all,
         "every version but the last is replaced exactly once (registrations are serialised)"
+    );
+    assert_finds(catalog, ProductQuery::new(), &["same"]).await;
+}
+
+/// Ids are unique per collection (as ngEO's browse identifiers per browse layer): the same id
+/// in two collections is two products, each replaced, read and removed on its own; a query by
+/// ids finds both, newest first, then by collection.
+pub async fn ids_are_unique_per_collection(catalog: &dyn Catalog) {
+    create_collection(catalog, "S1").await;
+    create_collection(catalog, "S2").await;
+    let in_s2 = product(
+        "P",
+        "S2",
+        boxes(&[(0.0, 0.0, 1.0, 1.0)]),
+        hours(0),
+        hours(1),
+    );
+    let in_s1 = product(
+        "P",
+        "S1",
+        boxes(&[(5.0, 5.0, 6.0, 6.0)]),
+        hours(0),
+        hours(1),
+    );
+    assert_eq!(register(catalog, &in_s2).await, Registration::Inserted);
+    assert_eq!(
+        register(catalog, &in_s1).await,
+        Registration::Inserted,
+        "the same id in another collection is another product, not a move"
+    );
+    assert_eq!(catalog.get("S2", "P").await.unwrap(), Some(in_s2.clone()));
+    assert_eq!(catalog.get("S1", "P").await.unwrap(), Some(in_s1.clone()));
+    let both = catalog
+        .search(&ProductQuery::new().with_ids(["P"]))
+        .await
+        .unwrap();
+    assert_eq!(
+        both,
+        [in_s1.clone(), in_s2.clone()],
+        "same time: by collection"
+    );
+    assert_finds(catalog, ProductQuery::new().with_collection("S2"), &["P"]).await;
+    assert_eq!(info_of(catalog, "S1").await.product_count, 1);
+    assert_eq!(info_of(catalog, "S2").await.product_count, 1);
+
+    // Replacing one leaves the other.
+    let newer = Product {
+        begin: hours(4),
+        end: hours(5),
+        location: "newer.tif".to_owned(),
+        ..in_s2.clone()
+    };
+    assert_eq!(
+        register(catalog, &newer).await,
+        Registration::Replaced {
+            previous: Box::new(in_s2.clone())
+        }
+    );
+    assert_eq!(catalog.get("S1", "P").await.unwrap(), Some(in_s1.clone()));
+    let both = catalog
+        .search(&ProductQuery::new().with_ids(["P"]))
+        .await
+        .unwrap();
+    assert_eq!(both, [newer.clone(), in_s1.clone()], "newest first");
+
+    // A batch with the id in both collections registers both.
+    let results = catalog
+        .register_batch(&[in_s1.clone(), in_s2.clone()])
+        .await;
+    assert_eq!(
+        results,
+        [
+            Ok(Registration::Replaced {
+                previous: Box::new(in_s1.clone())
+            }),
+            Ok(Registration::Replaced {
+                previous: Box::new(newer)
+            }),
+        ]
+    );
+
+    // Removing one leaves the other; a removal by ids takes the id from every collection.
+    assert_eq!(
+        catalog.deregister("S1", "P").await.unwrap(),
+        Some(in_s1.clone())
+    );
+    assert_eq!(catalog.get("S2", "P").await.unwrap(), Some(in_s2.clone()));
+    register(catalog, &in_s1).await;
+    let removed = catalog
+        .deregister_matching(&ProductQuery::new().with_ids(["P"]))
+        .await
+        .unwrap();
+    assert_eq!(removed, [in_s1, in_s2]);
+    assert_finds(catalog, ProductQuery::new(), &[]).await;
+}
+
+/// [`Catalog::register_unless`]: the rule is asked about the product registered under the
+/// same collection and id (never on an insert); a kept product stays as it was and the answer
+/// says why; otherwise it is replaced. The rule is decided inside the registration: many
+/// concurrent registrations of versions, each keeping a newer version over an older one, end
+/// with the newest version whatever order they run in.
+pub async fn register_unless_decides_atomically(catalog: &dyn Catalog) {
+    create_collection(catalog, "S2").await;
+    let version = |n: u64| Product {
+        metadata: json!({ "version": n }),
+        location: format!("version-{n}.tif"),
+        ..product(
+            "same",
+            "S2",
+            boxes(&[(0.0, 0.0, 1.0, 1.0)]),
+            hours(0),
+            hours(1),
+        )
+    };
+    let of = |product: &Product| product.metadata["version"].as_u64().expect("a version");
+    let keep_newer = |n: u64| -> Arc<KeepRule> {
+        Arc::new(move |existing: &Product| {
+            let there = of(existing);
+            (there > n).then(|| format!("version {there} is newer than {n}"))
+        })
+    };
+    let refuse_all: Arc<KeepRule> = Arc::new(|_: &Product| panic!("no product to ask about"));
+    assert_eq!(
+        catalog.register_unless(&version(5), refuse_all).await,
+        Ok(Registration::Inserted)
+    );
+    assert_eq!(
+        catalog.register_unless(&version(3), keep_newer(3)).await,
+        Ok(Registration::Kept {
+            reason: "version 5 is newer than 3".to_owned()
+        })
+    );
+    assert_eq!(catalog.get("S2", "same").await.unwrap(), Some(version(5)));
+    assert_eq!(
+        catalog.register_unless(&version(7), keep_newer(7)).await,
+        Ok(Registration::Replaced {
+            previous: Box::new(version(5))
+        })
+    );
+
+    // 24 versions registered at once, in a shuffled order.
+    let order: Vec<u64> = (0..24u64).map(|i| (i * 7) % 24 + 8).collect();
+    let versions: Vec<Product> = order.iter().map(|&n| version(n)).collect();
+    let results = join_all(
+        order
+            .iter()
+            .zip(&versions)
+            .map(|(&n, product)| catalog.register_unless(product, keep_newer(n))),
+    )
+    .await;
+    for (n, result) in order.iter().zip(&results) {
+        assert!(result.is_ok(), "version {n}: {result:?}");
+    }
+    assert_eq!(
+        catalog.get("S2", "same").await.unwrap(),
+        Some(version(31)),
+        "the newest version wins: no older one came between a decision and its write"
     );
     assert_finds(catalog, ProductQuery::new(), &["same"]).await;
 }
@@ -1512,6 +1685,7 @@ pub async fn concurrent_batches_do_not_conflict(catalog: &dyn Catalog) {
                     )
                 }
                 Ok(Registration::Replaced { .. }) => {}
+                Ok(Registration::Kept { reason }) => panic!("nothing keeps a product: {reason}"),
                 Err(error) => panic!("concurrent batch failed for `{}`: {error}", product.id),
             }
         }
@@ -1574,12 +1748,12 @@ pub async fn filters_agree_with_the_reference(catalog: &dyn Catalog) {
     create_collection(catalog, "S2").await;
     let products = varied_products();
     register_all(catalog, &products).await;
+    let original = products.iter().find(|p| p.id == "P07").unwrap();
     let stored = catalog
-        .get("P07")
+        .get(&original.collection, "P07")
         .await
         .unwrap()
         .expect("P07 is registered");
-    let original = products.iter().find(|p| p.id == "P07").unwrap();
     assert_eq!(
         stored.properties, original.properties,
         "properties round-trip"

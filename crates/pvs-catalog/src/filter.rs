@@ -592,7 +592,8 @@ pub struct Sort {
 
 impl Sort {
     /// The `ORDER BY` list of `sort` for `dialect`: its fields (`NULLS LAST`), then the
-    /// default order (begin time newest first) when `sort` is empty, then the id.
+    /// default order (begin time newest first) when `sort` is empty, then the id and the
+    /// collection.
     pub(crate) fn sql(sort: &[Sort], dialect: &dyn Dialect) -> String {
         let mut terms: Vec<String> = sort
             .iter()
@@ -608,6 +609,7 @@ impl Sort {
             terms.push("begin_time DESC".to_owned());
         }
         terms.push("id".to_owned());
+        terms.push("collection".to_owned());
         terms.join(", ")
     }
 
@@ -633,7 +635,10 @@ impl Sort {
                 (None, None) => std::cmp::Ordering::Equal,
             })
             .find(|ordering| ordering.is_ne())
-            .unwrap_or_else(|| a.id.as_bytes().cmp(b.id.as_bytes()))
+            .unwrap_or_else(|| {
+                (a.id.as_bytes(), a.collection.as_bytes())
+                    .cmp(&(b.id.as_bytes(), b.collection.as_bytes()))
+            })
     }
 }
 

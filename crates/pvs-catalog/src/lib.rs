@@ -5,15 +5,16 @@
 //! - A [`Collection`] is a named group of products: one map layer, one OpenSearch
 //!   collection. Collections are created explicitly ([`Catalog::upsert_collection`]);
 //!   registering a product of an unknown collection is refused.
-//! - A [`Product`] is one registered image: a unique id (registering the id again replaces
-//!   it), its collection, a footprint (a `geo_types` [`MultiPolygon`](geo_types::MultiPolygon)
+//! - A [`Product`] is one registered image: an id unique in its collection (registering the
+//!   id again in that collection replaces it; the same id in another collection is another
+//!   product, as ngEO's browse identifiers are unique per browse layer), its collection, a footprint (a `geo_types` [`MultiPolygon`](geo_types::MultiPolygon)
 //!   in EPSG:4326 longitude/latitude, split at the antimeridian into several polygons), a
 //!   closed acquisition interval `[begin, end]` in UTC (kept to the microsecond), the storage
 //!   key of its COG, free JSON metadata and its properties by STAC name
 //!   (`eo:cloud_cover`, `platform`, ...).
 //! - A [`ProductQuery`] finds products by collection, [`Bbox`] (which may cross the
 //!   antimeridian), geometry, [`TimeFilter`] (the OpenSearch [`TimeRelation`]s) and ids,
-//!   newest first then by id, a page at a time; and by a typed [`Filter`] on columns and
+//!   newest first then by id and collection, a page at a time; and by a typed [`Filter`] on columns and
 //!   queryable [`Property`]s (what the STAC API, WMS `cql` and OpenSearch EO parameters parse
 //!   into), in the order of [`Sort`]s.
 //! - Products leave one by one ([`Catalog::deregister`]), a page of a query at a time
@@ -55,7 +56,7 @@
 //!   test each candidate exactly with `geo`'s `Intersects`: boundaries touching count, as
 //!   with `ST_Intersects`;
 //! - times are integer microseconds since the epoch (rounded down, as `timestamptz` keeps
-//!   them), ids and names compare in byte order, results come newest first then by id.
+//!   them), ids and names compare in byte order, results come newest first then by id and collection.
 //!
 //! One difference: PostGIS also refuses footprints that `geo`'s validation accepts but GEOS
 //! does not (e.g. a hole splitting a polygon's interior in two); the embedded catalog stores
@@ -123,7 +124,7 @@ pub use collection::{
 pub use error::{CatalogError, Result};
 pub use filter::{Comparison, Field, Filter, Kind, Literal, Property, Sort};
 pub use postgis::{DEFAULT_POOL_SIZE, PostgisCatalog};
-pub use product::{MAX_LOCATION_CHARS, MAX_PRODUCT_ID_CHARS, Product, Registration};
+pub use product::{KeepRule, MAX_LOCATION_CHARS, MAX_PRODUCT_ID_CHARS, Product, Registration};
 pub use query::{
     Bbox, DEFAULT_LIMIT, MAX_LIMIT, ProductQuery, SpatialRelation, TimeFilter, TimeRelation,
 };

@@ -23,8 +23,10 @@ pub const MAX_LOCATION_CHARS: usize = 4096;
 /// registered by less than a microsecond.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Product {
-    /// The product's unique id (the browse identifier): 1 to 255 characters, no control
-    /// characters. Registering an id again replaces the product.
+    /// The product's id (the browse identifier): 1 to 255 characters, no control
+    /// characters. Ids are unique per collection, as ngEO's browse identifiers are per browse
+    /// layer: registering an id again in the same collection replaces the product; the same id
+    /// in another collection is another product.
     pub id: String,
     /// The name of the [`Collection`](crate::Collection) it belongs to, which must exist.
     pub collection: String,
@@ -84,17 +86,28 @@ pub enum Registration {
         /// the common answer).
         previous: Box<Product>,
     },
+    /// The id existed and the registered product was kept, as the rule given to
+    /// [`Catalog::register_unless`](crate::Catalog::register_unless) decided: nothing changed.
+    Kept {
+        /// Why, as the rule said.
+        reason: String,
+    },
 }
 
 impl Registration {
     /// The replaced product, if any.
     pub fn previous(&self) -> Option<&Product> {
         match self {
-            Self::Inserted => None,
+            Self::Inserted | Self::Kept { .. } => None,
             Self::Replaced { previous } => Some(previous),
         }
     }
 }
+
+/// A rule deciding whether the product registered under a collection and id is kept when
+/// another product comes with the same collection and id: the reason it is kept, or `None` to
+/// replace it. Given to [`Catalog::register_unless`](crate::Catalog::register_unless).
+pub type KeepRule = dyn Fn(&Product) -> Option<String> + Send + Sync;
 
 #[cfg(test)]
 mod tests {

@@ -4,7 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
-use geo_types::{MultiPolygon, Rect, coord};
+use geo_types::{MultiPolygon, Polygon, Rect, coord};
 
 use crate::filter::{Filter, Sort};
 use crate::validation::check_footprint;
@@ -108,12 +108,23 @@ impl Bbox {
 
     /// Whether `footprint` has the relation `spatial` with the box. Intersection is tested
     /// part by part (a degenerate box, a line or a point, still meets what it touches).
+    /// Containment is tested against the parts that have an area: a part without one (the
+    /// half at -180° of a box from 0° east to -180°, a line) covers no footprint, and `geo`'s
+    /// relate misjudges such degenerate polygons (PostGIS, the reference, does not).
     pub fn relates(&self, spatial: SpatialRelation, footprint: &MultiPolygon<f64>) -> bool {
         use geo::Intersects;
         let intersects = || self.parts().iter().any(|part| footprint.intersects(part));
         match spatial {
             SpatialRelation::Intersects => intersects(),
-            SpatialRelation::Within => spatial.matches(footprint, &self.area()),
+            SpatialRelation::Within => {
+                let covering: Vec<Polygon<f64>> = self
+                    .parts()
+                    .into_iter()
+                    .filter(|part| part.width() > 0.0 && part.height() > 0.0)
+                    .map(Rect::to_polygon)
+                    .collect();
+                !covering.is_empty() && spatial.matches(footprint, &MultiPolygon(covering))
+            }
             SpatialRelation::Disjoint => !intersects(),
         }
     }

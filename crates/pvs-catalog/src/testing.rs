@@ -151,8 +151,12 @@ impl<C: crate::Catalog> crate::Catalog for Counted<C> {
     async fn collections(&self) -> crate::Result<Vec<crate::CollectionInfo>> {
         self.inner.collections().await
     }
-    async fn register(&self, product: &crate::Product) -> crate::Result<crate::Registration> {
-        self.inner.register(product).await
+    async fn register_unless(
+        &self,
+        product: &crate::Product,
+        keep: std::sync::Arc<crate::KeepRule>,
+    ) -> crate::Result<crate::Registration> {
+        self.inner.register_unless(product, keep).await
     }
     async fn register_batch(
         &self,
@@ -160,8 +164,12 @@ impl<C: crate::Catalog> crate::Catalog for Counted<C> {
     ) -> Vec<crate::Result<crate::Registration>> {
         self.inner.register_batch(products).await
     }
-    async fn deregister(&self, id: &str) -> crate::Result<Option<crate::Product>> {
-        self.inner.deregister(id).await
+    async fn deregister(
+        &self,
+        collection: &str,
+        id: &str,
+    ) -> crate::Result<Option<crate::Product>> {
+        self.inner.deregister(collection, id).await
     }
     async fn deregister_matching(
         &self,
@@ -173,9 +181,9 @@ impl<C: crate::Catalog> crate::Catalog for Counted<C> {
     async fn delete_collection(&self, name: &str) -> crate::Result<Option<u64>> {
         self.inner.delete_collection(name).await
     }
-    async fn get(&self, id: &str) -> crate::Result<Option<crate::Product>> {
+    async fn get(&self, collection: &str, id: &str) -> crate::Result<Option<crate::Product>> {
         self.looked_up();
-        self.inner.get(id).await
+        self.inner.get(collection, id).await
     }
     async fn search(&self, query: &crate::ProductQuery) -> crate::Result<Vec<crate::Product>> {
         self.searched();

@@ -42,6 +42,8 @@ contract_tests!(
     register_batch_keeps_good_products,
     concurrent_registrations_of_one_id,
     concurrent_batches_do_not_conflict,
+    ids_are_unique_per_collection,
+    register_unless_decides_atomically,
 );
 
 async fn recorded_migrations(database: &TestDatabase) -> Vec<(i32, String, String)> {
@@ -254,5 +256,5 @@ async fn postgis_validity_reasons_are_reported() {
             other => panic!("PostGIS must refuse a disconnected interior, got {other:?}"),
         }
     }
-    assert_eq!(catalog.get("split").await.unwrap(), None);
+    assert_eq!(catalog.get("S2", "split").await.unwrap(), None);
 }

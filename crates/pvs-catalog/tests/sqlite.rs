@@ -92,6 +92,8 @@ contract_tests!(
     register_batch_keeps_good_products,
     concurrent_registrations_of_one_id,
     concurrent_batches_do_not_conflict,
+    ids_are_unique_per_collection,
+    register_unless_decides_atomically,
 );
 
 fn hours(hours: i64) -> DateTime<Utc> {
@@ -206,7 +208,11 @@ async fn products_persist_across_reopening() {
     assert_eq!(reopened.collections().await.unwrap(), collections);
     for product in &products {
         assert_eq!(
-            reopened.get(&product.id).await.unwrap().as_ref(),
+            reopened
+                .get(&product.collection, &product.id)
+                .await
+                .unwrap()
+                .as_ref(),
             Some(product)
         );
     }
@@ -216,7 +222,11 @@ async fn products_persist_across_reopening() {
         .unwrap();
     assert_eq!(ids(&found), ["across"], "the footprint index is persisted");
     assert_eq!(
-        reopened.deregister("plain").await.unwrap().as_ref(),
+        reopened
+            .deregister(&products[1].collection, "plain")
+            .await
+            .unwrap()
+            .as_ref(),
         Some(&products[1])
     );
     drop(reopened);
@@ -489,14 +499,10 @@ async fn time_index_rounding_loses_nothing_and_adds_nothing() {
     }
 }
 
-/// A catalog file of schema 2 (footprint boxes without times, in `footprint_index`) is
-/// upgraded when opened: its boxes move to the index of boxes and times, and searches by place
-/// and time find its products.
-#[tokio::test]
-async fn a_schema_2_file_is_upgraded_with_its_index() {
-    let file = TempCatalog::new().await;
-    create_collection(&file.catalog, "S1").await;
-    let products = [
+/// The products of the schema upgrade tests, in `S1`: `old` (hour 0) and `across` (hour 5,
+/// split at the antimeridian).
+fn old_and_across() -> [Product; 2] {
+    [
         product(
             "old",
             "S1",
@@ -512,7 +518,17 @@ async fn a_schema_2_file_is_upgraded_with_its_index() {
             ]),
             5,
         ),
-    ];
+    ]
+}
+
+/// A catalog file of schema 2 (footprint boxes without times, in `footprint_index`) is
+/// upgraded when opened: its boxes move to the index of boxes and times, and searches by place
+/// and time find its products.
+#[tokio::test]
+async fn a_schema_2_file_is_upgraded_with_its_index() {
+    let file = TempCatalog::new().await;
+    create_collection(&file.catalog, "S1").await;
+    let products = old_and_across();
     for product in &products {
         file.catalog.register(product).await.unwrap();
     }
@@ -575,6 +591,123 @@ async fn a_schema_2_file_is_upgraded_with_its_index() {
     assert_eq!(old_index, 0, "the index of schema 2 is gone");
 }
 
+/// A catalog file of schema 3 (product ids unique across collections) is upgraded when
+/// opened: its products keep their footprints, boxes and times, the same id can then be
+/// registered in another collection, and the file is consistent (integrity and foreign keys).
+#[tokio::test]
+async fn a_schema_3_file_is_upgraded_to_ids_per_collection() {
+    let file = TempCatalog::new().await;
+    create_collection(&file.catalog, "S1").await;
+    create_collection(&file.catalog, "S2").await;
+    let products = old_and_across();
+    for product in &products {
+        file.catalog.register(product).await.unwrap();
+    }
+    let path = file.path.clone();
+    drop(file.catalog);
+    // Back to what schema 3 had: ids unique across collections (the table rebuilt with
+    // foreign keys off, as SQLite documents for schema changes).
+    raw(&path)
+        .execute_batch(
+            "PRAGMA foreign_keys = OFF;
+             BEGIN;
+             CREATE TABLE products_v3 (
+                 pk INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE,
+                 collection TEXT NOT NULL REFERENCES collections (name) ON DELETE RESTRICT,
+                 product_type TEXT, footprint BLOB NOT NULL, west REAL NOT NULL,
+                 south REAL NOT NULL, east REAL NOT NULL, north REAL NOT NULL,
+                 begin_time INTEGER NOT NULL, end_time INTEGER NOT NULL, location TEXT NOT NULL,
+                 metadata TEXT NOT NULL, registered_at INTEGER NOT NULL,
+                 updated_at INTEGER NOT NULL, properties TEXT NOT NULL DEFAULT '{}',
+                 CONSTRAINT products_time_order CHECK (begin_time <= end_time)) STRICT;
+             INSERT INTO products_v3 SELECT pk, id, collection, product_type, footprint, west,
+                 south, east, north, begin_time, end_time, location, metadata, registered_at,
+                 updated_at, properties FROM products;
+             DROP TABLE products;
+             ALTER TABLE products_v3 RENAME TO products;
+             CREATE INDEX products_begin_idx ON products (begin_time DESC, id);
+             CREATE INDEX products_collection_begin_idx
+                 ON products (collection, begin_time DESC, id);
+             CREATE INDEX products_cloud_cover_idx
+                 ON products (json_extract(properties, '$.\"eo:cloud_cover\"'));
+             PRAGMA user_version = 3;
+             COMMIT;
+             PRAGMA foreign_keys = ON;",
+        )
+        .unwrap();
+    let in_s2 = product("old", "S2", MultiPolygon(vec![rect(0.0, 0.0, 1.0, 1.0)]), 0);
+    let refused = raw(&path)
+        .execute(
+            "INSERT INTO products (id, collection, footprint, west, south, east, north, \
+             begin_time, end_time, location, metadata, registered_at, updated_at) \
+             VALUES ('old', 'S2', x'00', 0, 0, 1, 1, 0, 0, '', '{}', 0, 0)",
+            [],
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.contains("UNIQUE constraint failed: products.id"),
+        "schema 3 refuses an id registered in another collection: {refused}"
+    );
+
+    let reopened = SqliteCatalog::open(&path).await.unwrap();
+    assert_eq!(
+        reopened.schema_version().await.unwrap(),
+        SqliteCatalog::embedded_schema_version()
+    );
+    for product in &products {
+        assert_eq!(
+            reopened.get("S1", &product.id).await.unwrap().as_ref(),
+            Some(product),
+            "kept by the upgrade"
+        );
+    }
+    let across = ProductQuery::new()
+        .with_bbox(Bbox::new(179.0, -1.0, -179.0, 1.0).unwrap())
+        .with_time(TimeFilter::new(hours(5), hours(6), TimeRelation::Intersects).unwrap());
+    assert_eq!(
+        ids(&reopened.search(&across).await.unwrap()),
+        ["across"],
+        "footprint boxes and times kept"
+    );
+    assert_eq!(
+        reopened.register(&in_s2).await,
+        Ok(Registration::Inserted),
+        "the same id in another collection is another product"
+    );
+    assert_eq!(
+        ids(&reopened
+            .search(&ProductQuery::new().with_ids(["old"]))
+            .await
+            .unwrap()),
+        ["old", "old"]
+    );
+    assert_eq!(
+        reopened.deregister("S1", "across").await.unwrap().as_ref(),
+        Some(&products[1]),
+        "its footprint parts are still linked to it"
+    );
+    drop(reopened);
+    let connection = raw(&path);
+    let integrity: String = connection
+        .query_row("PRAGMA integrity_check", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(integrity, "ok");
+    let orphans: i64 = connection
+        .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |row| {
+            row.get(0)
+        })
+        .unwrap();
+    assert_eq!(orphans, 0, "no footprint part without its product");
+    let parts: i64 = connection
+        .query_row("SELECT count(*) FROM footprint_parts", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(
+        parts, 2,
+        "the parts of `old` in S1 and S2; `across`'s went with it"
+    );
+}
+
 /// Hostile and oversized values are stored and found as they are: ids and collections that
 /// look like SQL, big metadata, footprints of many polygons and many vertices, and a query
 /// with tens of thousands of ids.
@@ -628,7 +761,11 @@ async fn hostile_and_oversized_input() {
     }
     for product in &products {
         assert_eq!(
-            catalog.get(&product.id).await.unwrap().as_ref(),
+            catalog
+                .get(&product.collection, &product.id)
+                .await
+                .unwrap()
+                .as_ref(),
             Some(product)
         );
     }
@@ -672,7 +809,7 @@ async fn hostile_and_oversized_input() {
             "collection {hostile:?}"
         );
         assert_eq!(
-            catalog.get(hostile).await.unwrap().is_some(),
+            catalog.get("S2", hostile).await.unwrap().is_some(),
             hostile == sneaky
         );
     }
@@ -1065,7 +1202,10 @@ fn searches_match_postgis() {
                     .await
                     .unwrap()
                 {
-                    postgis.deregister(&product.id).await.unwrap();
+                    postgis
+                        .deregister(&product.collection, &product.id)
+                        .await
+                        .unwrap();
                 }
                 fill(&file.catalog, &products).await;
                 fill(&postgis, &products).await;

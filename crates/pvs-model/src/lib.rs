@@ -31,6 +31,7 @@
 
 mod browse;
 mod collections;
+mod deregistration;
 mod eo_metadata;
 mod footprint;
 mod geolocation;
@@ -48,6 +49,7 @@ pub use collections::{
     BrowseStyle, COLORMAPS, CollectionConfig, Collections, CollectionsError, Compression,
     MASKED_PREFIX, MaskType, RESERVED_BROWSE_NAMES, Render, Strategy, band_number,
 };
+pub use deregistration::Deregistration;
 pub use eo_metadata::{
     EoFormat, EoMetadata, EoMetadataError, GSC_NS, MAX_EO_METADATA_BYTES, parse_eo_metadata,
 };

@@ -139,7 +139,10 @@ impl Registrar {
             Ok((name, _)) => name,
             Err(e) => return failed(e.to_string()),
         };
-        let exists = match self.may_register(&metadata.id, key, options).await {
+        let exists = match self
+            .may_register(&collection, &metadata.id, key, options)
+            .await
+        {
             Ok(exists) => exists,
             Err(outcome) => return outcome,
         };
@@ -172,7 +175,7 @@ impl Registrar {
             );
         };
         let id = cog_id(key);
-        let exists = match self.may_register(&id, key, options).await {
+        let exists = match self.may_register(collection, &id, key, options).await {
             Ok(exists) => exists,
             Err(outcome) => return outcome,
         };
@@ -400,7 +403,10 @@ impl Registrar {
             Ok(collection) => collection,
             Err(reason) => return failed(reason),
         };
-        let exists = match self.may_register(&document.id, key, options).await {
+        let exists = match self
+            .may_register(&collection, &document.id, key, options)
+            .await
+        {
             Ok(exists) => exists,
             Err(outcome) => return outcome,
         };
@@ -432,16 +438,17 @@ impl Registrar {
         }
     }
 
-    /// Whether product `id` (from the object at `key`) is already registered: `Ok(true)`
-    /// means it will be replaced. `Err` with the outcome when it is left alone (registered
-    /// and no `--replace`) or the catalog cannot tell.
+    /// Whether product `id` (from the object at `key`) is already registered in
+    /// `collection`: `Ok(true)` means it will be replaced. `Err` with the outcome when it is
+    /// left alone (registered and no `--replace`) or the catalog cannot tell.
     async fn may_register(
         &self,
+        collection: &str,
         id: &str,
         key: &StorageKey,
         options: &PrefixOptions,
     ) -> Result<bool, PrefixOutcome> {
-        let exists = match self.catalog.get(id).await {
+        let exists = match self.catalog.get(collection, id).await {
             Ok(found) => found.is_some(),
             Err(e) => {
                 return Err(PrefixOutcome::Failed {

@@ -1,10 +1,12 @@
 //! Registering one product: its metadata document read and checked, its collection upserted,
 //! the product inserted or replaced atomically, stale tiles deleted, its interval seeded.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, SecondsFormat, Utc};
 use geo::MultiPolygon;
-use pvs_catalog::{CatalogError, Collection, Product, Registration};
-use pvs_model::ProductMetadata;
+use pvs_catalog::{CatalogError, Collection, KeepRule, Product, Registration};
+use pvs_model::{ProductMetadata, ReportInfo, Strategy};
 use pvs_queue::QueueName;
 use pvs_storage::StorageKey;
 
@@ -103,19 +105,6 @@ impl Registrar {
                 "render": config.render,
             }),
         };
-        if let Some(existing) = self
-            .catalog
-            .get(&metadata.id)
-            .await
-            .map_err(catalog_error)?
-            && existing.collection == collection_name
-            && let Some(reason) = superseded(&existing, metadata, &config)
-        {
-            return Err(RegisterError::Skipped {
-                id: metadata.id.clone(),
-                reason,
-            });
-        }
         let known = self
             .upserted
             .lock()
@@ -137,18 +126,30 @@ impl Registrar {
             metadata: serde_json::to_value(metadata).expect("metadata serialises"),
             properties: metadata.properties.clone(),
         };
-        let registration = match self.catalog.register(&product).await {
+        // The collection's strategy decides inside the catalog's registration, against the
+        // product registered there at that moment: no other version comes in between.
+        let keep: Arc<KeepRule> = {
+            let (report, strategy) = (metadata.source.report.clone(), config.strategy);
+            Arc::new(move |existing: &Product| superseded(existing, &report, strategy))
+        };
+        let registration = match self.catalog.register_unless(&product, keep.clone()).await {
             // The collection was deleted (`pvs registrar --delete-collection`) since this
             // process created it: create it again.
             Err(CatalogError::UnknownCollection(_)) if known => {
                 self.upsert_collection(&collection)
                     .await
                     .map_err(catalog_error)?;
-                self.catalog.register(&product).await
+                self.catalog.register_unless(&product, keep).await
             }
             other => other,
         }
         .map_err(catalog_error)?;
+        if let Registration::Kept { reason } = registration {
+            return Err(RegisterError::Skipped {
+                id: metadata.id.clone(),
+                reason,
+            });
+        }
         // After the catalog has the new version (tiles drawn before then are stale) and
         // before seeding (which must draw fresh ones). A new product makes stale the tiles
         // of its place and time too: they were drawn without it.
@@ -156,11 +157,11 @@ impl Registrar {
         stale.extend(registration.previous());
         self.invalidate(&product.id, &stale).await?;
         let replaced = match registration {
-            Registration::Inserted => false,
             Registration::Replaced { previous } => {
                 self.publish_invalidation(&previous, "replaced").await?;
                 true
             }
+            Registration::Inserted | Registration::Kept { .. } => false,
         };
         let seeded = config.seed_zoom.is_some();
         if seeded {
@@ -213,18 +214,13 @@ impl Registrar {
     }
 }
 
-/// Why `metadata` is not registered over `existing`, the same product from another browse
-/// report, when the collection's strategy keeps `existing`: the reports' `dateTime`s
-/// compared. `None` (register) when `existing`'s report is not known.
-fn superseded(
-    existing: &Product,
-    metadata: &ProductMetadata,
-    config: &pvs_model::CollectionConfig,
-) -> Option<String> {
+/// Why a product from the browse report `new` is not registered over `existing`, the same
+/// product (collection and id) from another report, when `strategy` keeps `existing`: the
+/// reports' `dateTime`s compared. `None` (register) when `existing`'s report is not known.
+fn superseded(existing: &Product, new: &ReportInfo, strategy: Strategy) -> Option<String> {
     let there: ProductMetadata = serde_json::from_value(existing.metadata.clone()).ok()?;
-    let (new, registered) = (&metadata.source.report, &there.source.report);
-    config
-        .strategy
+    let registered = &there.source.report;
+    strategy
         .skips(new.date_time, registered.date_time)
         .then(|| {
             format!(
@@ -234,7 +230,7 @@ fn superseded(
                 new.date_time.to_rfc3339(),
                 registered.name,
                 registered.date_time.to_rfc3339(),
-                config.strategy.as_str(),
+                strategy.as_str(),
                 existing.collection
             )
         })

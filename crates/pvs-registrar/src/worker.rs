@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use pvs_model::RegistrationOutcome;
+use pvs_model::{Deregistration, RegistrationOutcome};
 use pvs_queue::{QueueName, Stage};
 
 use crate::item::{is_item_message, item_id_hint};
@@ -125,23 +125,29 @@ impl Registrar {
             let this = self.clone();
             async move {
                 match queue {
-                    QueueName::Deregister => match this.deregister(payload.trim()).await {
-                        Err(RegisterError::Queue(e)) => Err(e),
-                        Err(e) => {
-                            tracing::warn!(error = %e, "deregistration failed");
-                            let id: String = payload.trim().chars().take(255).collect();
-                            this.queue
-                                .mark_failed_item(
-                                    Stage::Register,
-                                    &id,
-                                    &e.to_string(),
-                                    QueueName::Deregister,
-                                    &payload,
-                                )
-                                .await
+                    QueueName::Deregister => {
+                        let message = Deregistration::parse(&payload);
+                        match this
+                            .deregister(message.collection.as_deref(), &message.id)
+                            .await
+                        {
+                            Err(RegisterError::Queue(e)) => Err(e),
+                            Err(e) => {
+                                tracing::warn!(error = %e, "deregistration failed");
+                                let id: String = message.id.chars().take(255).collect();
+                                this.queue
+                                    .mark_failed_item(
+                                        Stage::Register,
+                                        &id,
+                                        &e.to_string(),
+                                        QueueName::Deregister,
+                                        &payload,
+                                    )
+                                    .await
+                            }
+                            Ok(_) => Ok(()),
                         }
-                        Ok(_) => Ok(()),
-                    },
+                    }
                     _ => this.handle(&payload).await.map(drop),
                 }
             }

@@ -113,7 +113,7 @@ async fn a_product_is_registered_searchable_and_seeded() {
 
     let product = setup
         .catalog
-        .get("b_id_1")
+        .get("RADAR", "b_id_1")
         .await
         .unwrap()
         .expect("in the catalog");
@@ -159,7 +159,7 @@ async fn registering_an_id_again_replaces_it_and_invalidates_its_tiles() {
         .unwrap();
     assert!(registered.replaced);
     assert!(!registered.seeded, "no seed_zoom without configuration");
-    let product = setup.catalog.get("b_id_1").await.unwrap().unwrap();
+    let product = setup.catalog.get("SAR", "b_id_1").await.unwrap().unwrap();
     assert_eq!(product.begin, second.start);
     assert_eq!(setup.catalog.count(&Default::default()).await.unwrap(), 1);
 
@@ -194,7 +194,13 @@ async fn without_invalidation_records_replacements_and_removals_push_none() {
         .unwrap()
         .unwrap();
     assert!(registered.replaced);
-    assert!(registrar.deregister("b_id_1").await.unwrap().is_some());
+    assert!(
+        !registrar
+            .deregister(None, "b_id_1")
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(setup.catalog.count(&Default::default()).await.unwrap(), 0);
     assert_eq!(setup.queue.len(QueueName::Invalidate).await.unwrap(), 0);
 }
@@ -209,7 +215,12 @@ async fn an_antimeridian_footprint_is_registered_as_two_polygons() {
         .await
         .unwrap()
         .unwrap();
-    let product = setup.catalog.get(&metadata.id).await.unwrap().unwrap();
+    let product = setup
+        .catalog
+        .get(&metadata.collection, &metadata.id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(product.footprint.0.len(), 2);
     for bbox in [(170.0, 80.0, 175.0, 81.0), (-175.0, 80.0, -170.0, 81.0)] {
         let query = pvs_catalog::ProductQuery::default()
@@ -341,7 +352,7 @@ async fn masks_of_the_collections_types_are_registered_others_fail() {
     }
     let stored = setup
         .catalog
-        .get("masked")
+        .get("OPTICAL", "masked")
         .await
         .unwrap()
         .expect("registered");
@@ -363,7 +374,10 @@ async fn masks_of_the_collections_types_are_registered_others_fail() {
             Status::Failed { reason } => assert!(reason.contains(says), "{id}: {reason}"),
             other => panic!("{id}: expected a failure, got {other:?}"),
         }
-        assert!(setup.catalog.get(id).await.unwrap().is_none(), "{id}");
+        assert!(
+            setup.catalog.get("OPTICAL", id).await.unwrap().is_none(),
+            "{id}"
+        );
     }
 }
 
@@ -428,7 +442,13 @@ async fn deregistration_removes_the_product_and_invalidates_its_tiles() {
         setup.queue.status(Stage::Register, "b_id_1").await.unwrap(),
         Status::Succeeded
     );
-    assert!(registrar.deregister("unknown").await.unwrap().is_none());
+    assert!(
+        registrar
+            .deregister(None, "unknown")
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(setup.queue.len(QueueName::Invalidate).await.unwrap(), 0);
 
     // Through the queue, as operators and the ngEO controller do.
@@ -440,7 +460,7 @@ async fn deregistration_removes_the_product_and_invalidates_its_tiles() {
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let worker = tokio::spawn(registrar.clone().run("registrar-dereg", 2, stopped));
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while setup.catalog.get("b_id_1").await.unwrap().is_some() {
+    while setup.catalog.get("SAR", "b_id_1").await.unwrap().is_some() {
         assert!(tokio::time::Instant::now() < deadline, "not deregistered");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -455,6 +475,121 @@ async fn deregistration_removes_the_product_and_invalidates_its_tiles() {
         Status::Unknown
     );
     assert_eq!(setup.queue.len(QueueName::Deregister).await.unwrap(), 0);
+}
+
+/// ngEO: browse identifiers are unique per browse layer. The same id from reports of two
+/// browse types (two collections) is two products, neither moved nor replaced by the other; a
+/// `deregister_queue` message naming the collection (the JSON form) removes that one, a plain
+/// id (PVS's form) removes it from every collection.
+#[tokio::test]
+async fn the_same_id_under_two_browse_types_is_two_products() {
+    let setup = Setup::new().await;
+    let registrar = Arc::new(
+        setup.registrar(
+            Collections::from_toml(
+                "[collections.SAR]
+[collections.SAR_ARCHIVE]
+",
+            )
+            .unwrap(),
+        ),
+    );
+    let sar = metadata_of(SAR);
+    let mut archive = sar.clone();
+    archive.collection = "SAR_ARCHIVE".to_owned();
+    archive.source.report.browse_type = "SAR_ARCHIVE".to_owned();
+    archive.cog.key = "SAR_ARCHIVE/b_id_1/b_id_1.tif".to_owned();
+    archive.start = "2011-01-01T00:00:00Z".parse().unwrap();
+    archive.end = archive.start;
+    for metadata in [&sar, &archive] {
+        let registered = registrar
+            .handle(&setup.store(metadata).await)
+            .await
+            .unwrap()
+            .expect("registered");
+        assert!(
+            !registered.replaced,
+            "{}: nothing replaced",
+            metadata.collection
+        );
+        assert_eq!(registered.product.collection, metadata.collection);
+    }
+    let in_sar = setup.catalog.get("SAR", "b_id_1").await.unwrap().unwrap();
+    let in_archive = setup
+        .catalog
+        .get("SAR_ARCHIVE", "b_id_1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(in_sar.begin, sar.start, "the SAR product was not moved");
+    assert_eq!(in_archive.begin, archive.start);
+    assert_eq!(in_archive.location, archive.cog.key);
+    assert_eq!(setup.queue.len(QueueName::Invalidate).await.unwrap(), 0);
+
+    // The JSON message removes the product of that collection only.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let worker = tokio::spawn(registrar.clone().run("registrar-ids", 2, stopped));
+    let scoped = pvs_model::Deregistration {
+        collection: Some("SAR_ARCHIVE".to_owned()),
+        id: "b_id_1".to_owned(),
+    };
+    setup
+        .queue
+        .push(QueueName::Deregister, &scoped.to_message())
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while setup
+        .catalog
+        .get("SAR_ARCHIVE", "b_id_1")
+        .await
+        .unwrap()
+        .is_some()
+    {
+        assert!(tokio::time::Instant::now() < deadline, "not deregistered");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        setup.catalog.get("SAR", "b_id_1").await.unwrap(),
+        Some(in_sar),
+        "the other collection's product stays"
+    );
+
+    // A plain id removes it everywhere.
+    registrar
+        .handle(&setup.store(&archive).await)
+        .await
+        .unwrap()
+        .expect("registered again");
+    setup
+        .queue
+        .push(QueueName::Deregister, "b_id_1")
+        .await
+        .unwrap();
+    let everywhere = pvs_catalog::ProductQuery::new().with_ids(["b_id_1"]);
+    while setup.catalog.count(&everywhere).await.unwrap() > 0 {
+        assert!(tokio::time::Instant::now() < deadline, "not deregistered");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    stop.send(true).unwrap();
+    worker.await.unwrap().unwrap();
+    let records = setup.queue.peek(QueueName::Invalidate, 10).await.unwrap();
+    let mut removed: Vec<(String, String)> = records
+        .iter()
+        .map(|record| {
+            let record: Invalidation = serde_json::from_str(record).unwrap();
+            (record.collection, record.reason)
+        })
+        .collect();
+    removed.sort();
+    assert_eq!(
+        removed,
+        [
+            ("SAR".to_owned(), "deregistered".to_owned()),
+            ("SAR_ARCHIVE".to_owned(), "deregistered".to_owned()),
+            ("SAR_ARCHIVE".to_owned(), "deregistered".to_owned()),
+        ]
+    );
 }
 
 #[tokio::test]
@@ -510,20 +645,18 @@ async fn products_under_a_prefix_are_registered_without_the_queue() {
     assert!(
         matches!(&outcomes[0], PrefixOutcome::Registered(r) if !r.replaced && r.product.collection == "ARCHIVE")
     );
-    assert_eq!(
+    assert!(
         setup
             .catalog
-            .get("b_id_1")
+            .get("ARCHIVE", "b_id_1")
             .await
             .unwrap()
-            .unwrap()
-            .collection,
-        "ARCHIVE"
+            .is_some()
     );
 
     // Again: skipped without --replace, replaced with it.
     let outcomes = registrar
-        .register_prefix("SAR/b_id_1", &Default::default())
+        .register_prefix("SAR/b_id_1", &forced)
         .await
         .unwrap();
     assert!(
@@ -531,23 +664,33 @@ async fn products_under_a_prefix_are_registered_without_the_queue() {
     );
     let replace = PrefixOptions {
         replace: true,
-        ..Default::default()
+        ..forced.clone()
     };
     let outcomes = registrar
         .register_prefix("SAR/b_id_1", &replace)
         .await
         .unwrap();
     assert!(matches!(&outcomes[0], PrefixOutcome::Registered(r) if r.replaced));
-    assert_eq!(
-        setup
-            .catalog
-            .get("b_id_1")
-            .await
-            .unwrap()
-            .unwrap()
-            .collection,
-        "SAR"
+
+    // Into its own collection: another product (ids are unique per collection), not a move.
+    let outcomes = registrar
+        .register_prefix("SAR/b_id_1", &Default::default())
+        .await
+        .unwrap();
+    assert!(
+        matches!(&outcomes[0], PrefixOutcome::Registered(r) if !r.replaced && r.product.collection == "SAR")
     );
+    for collection in ["ARCHIVE", "SAR"] {
+        assert!(
+            setup
+                .catalog
+                .get(collection, "b_id_1")
+                .await
+                .unwrap()
+                .is_some(),
+            "{collection}"
+        );
+    }
     assert_eq!(setup.queue.len(QueueName::Invalidate).await.unwrap(), 1);
 
     // A prefix without any metadata document, and one that is not a key.
@@ -772,7 +915,7 @@ async fn a_cog_without_metadata_is_registered_with_a_derived_footprint_and_time(
 
     let product = setup
         .catalog
-        .get(S2_NAME)
+        .get("S2", S2_NAME)
         .await
         .unwrap()
         .expect("registered");
@@ -816,7 +959,7 @@ async fn a_cog_without_metadata_is_registered_with_a_derived_footprint_and_time(
 
     let tagged = setup
         .catalog
-        .get("scene")
+        .get("S2", "scene")
         .await
         .unwrap()
         .expect("registered");
@@ -1109,7 +1252,10 @@ async fn cogs_beside_eo_metadata_documents_are_registered_with_their_metadata() 
     assert_eq!(setup.catalog.count(&Default::default()).await.unwrap(), 2);
     let product = setup
         .catalog
-        .get("PL00_DOV_MS_L3A_20180811T081455_20180811T081456_TOU_1234_3be7")
+        .get(
+            "DOV_MS_L3A",
+            "PL00_DOV_MS_L3A_20180811T081455_20180811T081456_TOU_1234_3be7",
+        )
         .await
         .unwrap()
         .expect("registered");
@@ -1149,7 +1295,7 @@ async fn cogs_beside_eo_metadata_documents_are_registered_with_their_metadata() 
 
     let s2 = setup
         .catalog
-        .get("S2A_MSIL1C_20230101T103021_N0509_R108_T32TQM")
+        .get("S2MSI1C", "S2A_MSIL1C_20230101T103021_N0509_R108_T32TQM")
         .await
         .unwrap()
         .expect("registered");
@@ -1158,7 +1304,7 @@ async fn cogs_beside_eo_metadata_documents_are_registered_with_their_metadata() 
     assert_eq!(s2.properties["sat:orbit_state"], "descending");
     assert_eq!(s2.properties["sat:absolute_orbit"], 39231);
 
-    // --collection puts them there; without --replace they are skipped.
+    // Without --replace a registered product is skipped.
     let outcomes = registrar
         .register_prefix("eo/b_om", &Default::default())
         .await
@@ -1174,9 +1320,20 @@ async fn cogs_beside_eo_metadata_documents_are_registered_with_their_metadata() 
     };
     let outcomes = registrar.register_prefix("eo/b_om", &forced).await.unwrap();
     assert!(
-        matches!(&outcomes[..], [PrefixOutcome::Registered(r)] if r.replaced && r.product.collection == "S2"),
-        "{outcomes:?}"
+        matches!(&outcomes[..], [PrefixOutcome::Registered(r)] if !r.replaced && r.product.collection == "S2"),
+        "--collection registers another product there (ids are unique per collection): {outcomes:?}"
     );
+    for collection in ["S2MSI1C", "S2"] {
+        assert!(
+            setup
+                .catalog
+                .get(collection, "S2A_MSIL1C_20230101T103021_N0509_R108_T32TQM")
+                .await
+                .unwrap()
+                .is_some(),
+            "{collection}"
+        );
+    }
 }
 
 /// `register_queue` messages as the PRISM View Server sends them: the prefix of a product
@@ -1230,7 +1387,10 @@ async fn product_folders_on_the_queue_are_registered() {
     }
     let gsc = setup
         .catalog
-        .get("PL00_DOV_MS_L3A_20180811T081455_20180811T081456_TOU_1234_3be7")
+        .get(
+            "VHR",
+            "PL00_DOV_MS_L3A_20180811T081455_20180811T081456_TOU_1234_3be7",
+        )
         .await
         .unwrap()
         .expect("the GSC product is registered");
@@ -1241,7 +1401,7 @@ async fn product_folders_on_the_queue_are_registered() {
     );
     let sar_product = setup
         .catalog
-        .get(&sar.id)
+        .get("VHR", &sar.id)
         .await
         .unwrap()
         .expect("the SAR product");
@@ -1297,7 +1457,7 @@ async fn older_reports_never_replace_newer_ones() {
         let location = || async {
             setup
                 .catalog
-                .get(&format!("ordered-{strategy}"))
+                .get("SAR", &format!("ordered-{strategy}"))
                 .await
                 .unwrap()
                 .unwrap()

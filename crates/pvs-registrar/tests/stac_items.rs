@@ -224,7 +224,12 @@ fn time(text: &str) -> DateTime<Utc> {
 
 /// Checks the product `id` as the Item gave it: footprint, times, properties.
 async fn check_product(setup: &Setup, id: &str) -> pvs_catalog::Product {
-    let product = setup.catalog.get(id).await.unwrap().expect("registered");
+    let product = setup
+        .catalog
+        .get("S2", id)
+        .await
+        .unwrap()
+        .expect("registered");
     assert_eq!(product.collection, "S2");
     let rect = product.footprint.bounding_rect().unwrap();
     assert_eq!(
@@ -519,6 +524,11 @@ async fn an_image_whose_item_crosses_the_antimeridian_is_placed_across_it() {
         .await
         .unwrap()
         .expect("registered");
-    let product = setup.catalog.get("S2B_across").await.unwrap().unwrap();
+    let product = setup
+        .catalog
+        .get("S2", "S2B_across")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(product.footprint.0.len(), 2);
 }

@@ -90,7 +90,9 @@ impl Layer {
     pub(crate) fn query(&self) -> ProductQuery {
         match self {
             Layer::Collection { name, .. } => ProductQuery::new().with_collection(name.clone()),
-            Layer::Product { product, .. } => ProductQuery::new().with_ids([product.id.clone()]),
+            Layer::Product { product, .. } => ProductQuery::new()
+                .with_collection(product.collection.clone())
+                .with_ids([product.id.clone()]),
         }
     }
 
@@ -159,12 +161,23 @@ async fn exists(renderer: &Renderer, name: &str) -> Result<bool, RenderError> {
         .map_err(RenderError::Catalog)
 }
 
-/// The product `id`, if there is one.
+/// The product `id`, if there is one (as [`product_by_id`]).
 async fn product(renderer: &Renderer, id: &str) -> Result<Option<Product>, RenderError> {
-    match renderer.catalog.get(id).await {
-        Ok(product) => Ok(product),
+    match product_by_id(renderer, id).await {
+        Ok(found) => Ok(found),
         // A name the catalog refuses as an id (too long, ...) is no layer either.
         Err(pvs_catalog::CatalogError::Invalid { .. }) => Ok(None),
         Err(e) => Err(RenderError::Catalog(e)),
     }
+}
+
+/// The product a WMS layer or a WCS coverage named `id` stands for. Ids are unique per
+/// collection: when several collections have the id, it is the newest of those products
+/// (the first a search by the id answers: newest begin time, then by collection).
+pub(crate) async fn product_by_id(
+    renderer: &Renderer,
+    id: &str,
+) -> Result<Option<Product>, pvs_catalog::CatalogError> {
+    let query = ProductQuery::new().with_ids([id]).with_limit(1);
+    Ok(renderer.catalog.search(&query).await?.into_iter().next())
 }

@@ -16,6 +16,7 @@ use pvs_catalog::{Bbox, CollectionInfo, Product, ProductQuery, TimeFilter, TimeR
 use pvs_raster::coverage::{self, Extract, ExtractError, Grid, Window};
 
 use crate::Renderer;
+use crate::layers::product_by_id;
 use pvs_ogc::exception::clip as shown;
 use pvs_ogc::limits::{MAX_QUERY_BYTES, check};
 use pvs_ogc::{Exception, Params, Report};
@@ -258,9 +259,7 @@ async fn describe_products(
 
 /// The product of a coverage id, or `NoSuchCoverage`.
 async fn product_of(renderer: &Renderer, id: &str, locator: &str) -> Result<Product, Failure> {
-    renderer
-        .catalog
-        .get(id)
+    product_by_id(renderer, id)
         .await
         .map_err(catalog_error)?
         .ok_or_else(|| {
@@ -550,7 +549,7 @@ async fn describe_eo_coverage_set(renderer: &Renderer, request: &Params) -> Outc
             series.push(info);
             continue;
         }
-        match renderer.catalog.get(id).await.map_err(catalog_error)? {
+        match product_by_id(renderer, id).await.map_err(catalog_error)? {
             Some(product) => direct.push(product),
             None => {
                 return Err(Exception::new(

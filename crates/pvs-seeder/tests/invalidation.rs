@@ -318,7 +318,12 @@ async fn replacing_and_deregistering_products_drop_their_tiles_and_the_cache_sho
 
     // Deregistration drops p2's tiles; p3's survive.
     let before = stored(&world.tiles, "INV").await;
-    registrar.deregister("p2").await.unwrap().unwrap();
+    registrar
+        .deregister(None, "p2")
+        .await
+        .unwrap()
+        .pop()
+        .unwrap();
     let after = stored(&world.tiles, "INV").await;
     for key in &before {
         if touches(key, &p2, 0.0) {

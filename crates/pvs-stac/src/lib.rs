@@ -100,9 +100,9 @@ impl Stac {
     /// The product `id` of `collection`, or 404.
     async fn product(&self, collection: &str, id: &str) -> Result<Product, ApiError> {
         self.check_collection(collection).await?;
-        match self.catalog.get(id).await {
-            Ok(Some(product)) if product.collection == collection => Ok(product),
-            Ok(_) => Err(ApiError::not_found(format!(
+        match self.catalog.get(collection, id).await {
+            Ok(Some(product)) => Ok(product),
+            Ok(None) => Err(ApiError::not_found(format!(
                 "item: no item {id:?} in collection {collection:?}"
             ))),
             Err(error) => Err(ApiError::server("the catalog", error)),

@@ -14,7 +14,7 @@
 //!   the path's), the same way;
 //! - `PATCH /stac/collections/{c}/items/{id}`: the registered Item with a JSON merge patch
 //!   applied, the same way;
-//! - `DELETE /stac/collections/{c}/items/{id}`: the id onto `deregister_queue`.
+//! - `DELETE /stac/collections/{c}/items/{id}`: the collection and id onto `deregister_queue`.
 
 use std::sync::Arc;
 
@@ -24,7 +24,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use pvs_catalog::{Kind, Property};
 use pvs_ingestor::Auth;
-use pvs_model::{ItemError, parse_item};
+use pvs_model::{Deregistration, ItemError, parse_item};
 use pvs_queue::{QueueName, WorkQueue};
 use serde_json::{Map, Value, json};
 
@@ -102,7 +102,7 @@ async fn queue_item(
     check_property_kinds(&registration.properties)?;
     let existing = state
         .catalog
-        .get(&registration.id)
+        .get(collection, &registration.id)
         .await
         .map_err(|error| ApiError::server("the catalog", error))?;
     match (id, existing) {
@@ -120,15 +120,6 @@ async fn queue_item(
             return Err(ApiError::not_found(format!(
                 "item: no item {id:?} in collection {collection:?} to replace"
             )));
-        }
-        (Some(id), Some(product)) if product.collection != collection => {
-            return Err(ApiError::invalid(
-                "collection",
-                format!(
-                    "the item {id:?} belongs to the collection {:?}",
-                    product.collection
-                ),
-            ));
         }
         _ => {}
     }
@@ -310,7 +301,14 @@ pub async fn delete(
     let product = state.product(&collection, &id).await?;
     transactions
         .queue
-        .push(QueueName::Deregister, &product.id)
+        .push(
+            QueueName::Deregister,
+            &Deregistration {
+                collection: Some(product.collection.clone()),
+                id: product.id.clone(),
+            }
+            .to_message(),
+        )
         .await
         .map_err(|error| ApiError::server("the queue", error))?;
     tracing::info!(id = %product.id, collection, "STAC Item queued for removal");

@@ -23,7 +23,9 @@ pub struct RegistrarArgs {
     #[command(flatten)]
     pub http: HttpArgs,
     /// Remove product ID from the catalog (its cached tiles are invalidated), then exit;
-    /// repeat for many ids. One line per id; exit code 1 when any is missing or failed.
+    /// repeat for many ids. Ids are unique per collection: the id goes from every collection
+    /// that has it, or with --collection from that one only. One line per product removed
+    /// or id not found; exit code 1 when any is missing or failed.
     #[arg(long, value_name = "ID", conflicts_with_all = ["objects_prefix", "deregister_collection", "delete_collection"])]
     pub deregister: Vec<String>,
     /// Like --deregister, for the ids in this file, one per line (`-`: standard input);
@@ -54,8 +56,9 @@ pub struct RegistrarArgs {
     /// when any product failed.
     #[arg(long, value_name = "PREFIX")]
     pub objects_prefix: Vec<String>,
-    /// With --objects-prefix: register into this collection whatever the browse type.
-    #[arg(long, value_name = "NAME", requires = "objects_prefix")]
+    /// With --objects-prefix: register into this collection whatever the browse type. With
+    /// --deregister or --deregister-file: remove the ids from this collection only.
+    #[arg(long, value_name = "NAME")]
     pub collection: Option<String>,
     /// With --objects-prefix: replace products that are already registered (otherwise they
     /// are skipped).
@@ -153,6 +156,15 @@ pub async fn run(env: &Env, args: RegistrarArgs, listen: ListenAddr) -> Result<(
                 .to_owned(),
         ));
     }
+    if args.collection.is_some()
+        && args.objects_prefix.is_empty()
+        && args.deregister.is_empty()
+        && args.deregister_file.is_none()
+    {
+        return Err(StartError::Usage(
+            "--collection goes with --objects-prefix, --deregister or --deregister-file".to_owned(),
+        ));
+    }
     let range = match (&args.deregister_collection, args.begin, args.end) {
         (Some(name), Some(begin), Some(end)) => Some(
             TimeRange::new(name.clone(), begin, end)
@@ -185,7 +197,7 @@ pub async fn run(env: &Env, args: RegistrarArgs, listen: ListenAddr) -> Result<(
     }
     let registrar = Arc::new(registrar);
     if !ids.is_empty() {
-        return deregister_ids(&registrar, &ids).await;
+        return deregister_ids(&registrar, args.collection.as_deref(), &ids).await;
     }
     if let Some(range) = range {
         return deregister_range(&registrar, &range, args.dry_run).await;
@@ -314,24 +326,35 @@ fn summary(info: &CollectionInfo) -> String {
     }
 }
 
-/// `--deregister` and `--deregister-file`: each id removed as by the queue, one line each,
-/// a summary on stderr.
-async fn deregister_ids(registrar: &Registrar, ids: &[String]) -> Result<(), StartError> {
+/// `--deregister` and `--deregister-file` (with `--collection`: in that collection only):
+/// each id removed as by the queue, one line per product removed or id not found, a summary
+/// on stderr.
+async fn deregister_ids(
+    registrar: &Registrar,
+    collection: Option<&str>,
+    ids: &[String],
+) -> Result<(), StartError> {
     let (mut removed, mut missing, mut failed) = (0, 0, 0);
     for id in ids {
-        match registrar.deregister(id).await {
-            Ok(Some(product)) => {
-                println!(
-                    "deregistered {id} (collection {}, {}/{}); its cached tiles are invalidated",
-                    product.collection,
-                    rfc3339(product.begin),
-                    rfc3339(product.end)
-                );
-                removed += 1;
-            }
-            Ok(None) => {
-                println!("not found    {id}: no such product");
+        match registrar.deregister(collection, id).await {
+            Ok(products) if products.is_empty() => {
+                match collection {
+                    Some(name) => println!("not found    {id}: no such product in {name}"),
+                    None => println!("not found    {id}: no such product"),
+                }
                 missing += 1;
+            }
+            Ok(products) => {
+                for product in products {
+                    println!(
+                        "deregistered {id} (collection {}, {}/{}); its cached tiles are \
+                         invalidated",
+                        product.collection,
+                        rfc3339(product.begin),
+                        rfc3339(product.end)
+                    );
+                    removed += 1;
+                }
             }
             // The queue is the registrar's own: without it nothing else would work either.
             Err(RegisterError::Queue(e)) => return Err(e.into()),

@@ -40,7 +40,8 @@ async fn every_fixture_report_goes_from_the_watch_folder_to_the_catalog() {
             }
             let report = BrowseReport::parse(&std::fs::read(&path).unwrap()).unwrap();
             for browse in report.valid_browses() {
-                expected_ids.insert(BrowseItem::new(&report, browse, &name).id);
+                let item = BrowseItem::new(&report, browse, &name);
+                expected_ids.insert((item.collection, item.id));
                 expected_reports.insert(name.trim_end_matches(".xml").to_owned());
             }
         }
@@ -153,9 +154,9 @@ async fn every_fixture_report_goes_from_the_watch_folder_to_the_catalog() {
 
     // Every product is in the catalog with its COG.
     let catalog = database.catalog().await;
-    for id in &expected_ids {
+    for (collection, id) in &expected_ids {
         let product = catalog
-            .get(id)
+            .get(collection, id)
             .await
             .unwrap()
             .unwrap_or_else(|| panic!("{id} is not in the catalog"));
@@ -181,7 +182,8 @@ async fn every_fixture_report_goes_from_the_watch_folder_to_the_catalog() {
             "{id} not found by {query:?}"
         );
     }
-    assert!(catalog.get("EMPTY_IMAGE").await.unwrap().is_none());
+    let empty = ProductQuery::new().with_ids(["EMPTY_IMAGE"]);
+    assert_eq!(catalog.count(&empty).await.unwrap(), 0);
 
     // And on the map: the renderer reads the COGs from S3 (GDAL's /vsis3/ with the same
     // settings) and draws a product at its footprint's centre.
@@ -193,7 +195,7 @@ async fn every_fixture_report_goes_from_the_watch_folder_to_the_catalog() {
         .await
         .unwrap();
     assert!(capabilities.contains("<Name>SAR</Name>"), "{capabilities}");
-    let product = catalog.get("b_id_1").await.unwrap().unwrap();
+    let product = catalog.get("SAR", "b_id_1").await.unwrap().unwrap();
     let rect = geo::BoundingRect::bounding_rect(&product.footprint).unwrap();
     let (lon, lat) = (rect.center().x, rect.center().y);
     let response = reqwest::get(format!(

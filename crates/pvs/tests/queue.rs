@@ -134,7 +134,7 @@ async fn a_failed_item_is_retried_and_processed() {
     );
     let catalog = database.catalog().await;
     wait_until(Duration::from_secs(30), "the registration", async || {
-        catalog.get("q-1").await.unwrap().is_some()
+        catalog.get("SAR", "q-1").await.unwrap().is_some()
     })
     .await;
     wait_until(Duration::from_secs(30), "the success", async || {

@@ -77,7 +77,11 @@ async fn registers_from_the_queue_and_stops_on_sigterm() {
         .unwrap();
     let catalog = database.catalog().await;
     let product = wait_for(Duration::from_secs(20), "p-1 registered", async || {
-        catalog.get("p-1").await.unwrap().ok_or("not registered")
+        catalog
+            .get("SAR", "p-1")
+            .await
+            .unwrap()
+            .ok_or("not registered")
     })
     .await;
     assert_eq!(product.collection, "SAR");
@@ -115,7 +119,7 @@ async fn registers_from_the_queue_and_stops_on_sigterm() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("deregistered p-1"));
-    assert!(catalog.get("p-1").await.unwrap().is_none());
+    assert!(catalog.get("SAR", "p-1").await.unwrap().is_none());
     let out = deregister();
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
@@ -154,7 +158,7 @@ async fn registers_from_the_queue_and_stops_on_sigterm() {
         String::from_utf8_lossy(&out.stdout),
         "would insert p-1 (SAR)\n"
     );
-    assert!(catalog.get("p-1").await.unwrap().is_none());
+    assert!(catalog.get("SAR", "p-1").await.unwrap().is_none());
     let out = from_prefix(&[]);
     assert!(
         out.status.success(),
@@ -163,7 +167,7 @@ async fn registers_from_the_queue_and_stops_on_sigterm() {
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout), "inserted p-1 (SAR)\n");
     assert!(String::from_utf8_lossy(&out.stderr).contains("1 inserted"));
-    assert!(catalog.get("p-1").await.unwrap().is_some());
+    assert!(catalog.get("SAR", "p-1").await.unwrap().is_some());
     pvs_queue::testing::delete_keys(&prefix);
 }
 
@@ -250,7 +254,7 @@ async fn a_registrar_killed_mid_transaction_leaves_no_half_product_and_the_item_
     let catalog = database.catalog().await;
     let begin_of_p1 = || async {
         catalog
-            .get("p-1")
+            .get("SAR", "p-1")
             .await
             .unwrap()
             .map(|p| p.begin.to_rfc3339())
@@ -446,8 +450,8 @@ async fn bulk_removal_from_the_command_line() {
         stderr.contains("pvs registrar: 1 not found, 0 failed"),
         "{stderr}"
     );
-    assert!(catalog.get("s2-0").await.unwrap().is_none());
-    assert!(catalog.get("s2-1").await.unwrap().is_none());
+    assert!(catalog.get("S2", "s2-0").await.unwrap().is_none());
+    assert!(catalog.get("S2", "s2-1").await.unwrap().is_none());
 
     // Ids from standard input, with a blank line and a comment.
     let mut child = run(&["--deregister-file", "-"])

@@ -4,6 +4,7 @@ pub(crate) mod migrations;
 mod redact;
 mod search;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -19,8 +20,8 @@ use tokio_postgres::{NoTls, Row};
 
 use crate::catalog::register_valid;
 use crate::{
-    Bbox, Catalog, CatalogError, Collection, CollectionInfo, Product, ProductQuery, Registration,
-    Result, Sort,
+    Bbox, Catalog, CatalogError, Collection, CollectionInfo, KeepRule, Product, ProductQuery,
+    Registration, Result, Sort,
 };
 use migrations::{MIGRATIONS, migrate};
 use redact::redact_password;
@@ -140,25 +141,28 @@ impl PostgisCatalog {
         transaction: &Transaction<'_>,
         product: &Product,
         footprint: &[u8],
+        keep: &KeepRule,
     ) -> Result<Registration, WriteError> {
         let insert = transaction
             .prepare_cached(
                 "INSERT INTO products (id, collection, product_type, footprint, begin_time, \
                  end_time, location, metadata, properties) \
                  VALUES ($1, $2, $3, ST_GeomFromWKB($4, 4326), $5, $6, $7, $8, $9) \
-                 ON CONFLICT (id) DO NOTHING RETURNING id",
+                 ON CONFLICT (collection, id) DO NOTHING RETURNING id",
             )
             .await?;
         let select = transaction
             .prepare_cached(&format!(
-                "SELECT {PRODUCT_COLUMNS} FROM products WHERE id = $1 FOR UPDATE"
+                "SELECT {PRODUCT_COLUMNS} FROM products WHERE collection = $1 AND id = $2 \
+                 FOR UPDATE"
             ))
             .await?;
         let update = transaction
             .prepare_cached(
-                "UPDATE products SET collection = $2, product_type = $3, \
+                "UPDATE products SET product_type = $3, \
                  footprint = ST_GeomFromWKB($4, 4326), begin_time = $5, end_time = $6, \
-                 location = $7, metadata = $8, properties = $9, updated_at = now() WHERE id = $1",
+                 location = $7, metadata = $8, properties = $9, updated_at = now() \
+                 WHERE id = $1 AND collection = $2",
             )
             .await?;
         let (begin, end) = (to_micros(product.begin), to_micros(product.end));
@@ -174,16 +178,21 @@ impl PostgisCatalog {
             &product.metadata,
             &properties,
         ];
-        // Insert, or else lock and replace the existing row. ON CONFLICT DO NOTHING waits for
-        // a concurrent registration of the same id to commit, after which the row is visible
-        // to the next statement; only a concurrent deregistration between the two statements
-        // makes the loop go round again.
+        // Insert, or else lock and replace the existing row (unless `keep` keeps it). ON
+        // CONFLICT DO NOTHING waits for a concurrent registration of the same collection and
+        // id to commit, after which the row is visible to the next statement; only a
+        // concurrent deregistration between the two statements makes the loop go round again.
         for _ in 0..10 {
             if transaction.query_opt(&insert, &params).await?.is_some() {
                 return Ok(Registration::Inserted);
             }
-            if let Some(row) = transaction.query_opt(&select, &[&product.id]).await? {
+            let key: [&(dyn tokio_postgres::types::ToSql + Sync); 2] =
+                [&product.collection, &product.id];
+            if let Some(row) = transaction.query_opt(&select, &key).await? {
                 let previous = product_from_row(&row)?;
+                if let Some(reason) = keep(&previous) {
+                    return Ok(Registration::Kept { reason });
+                }
                 transaction.execute(&update, &params).await?;
                 return Ok(Registration::Replaced {
                     previous: Box::new(previous),
@@ -262,7 +271,7 @@ impl PostgisCatalog {
                 .savepoint("product")
                 .await
                 .map_err(backend("starting a savepoint"))?;
-            match Self::write_product(&savepoint, product, &footprint).await {
+            match Self::write_product(&savepoint, product, &footprint, &|_| None).await {
                 Ok(registration) => {
                     savepoint
                         .commit()
@@ -389,13 +398,17 @@ impl Catalog for PostgisCatalog {
             .collect()
     }
 
-    async fn register(&self, product: &Product) -> Result<Registration> {
+    async fn register_unless(
+        &self,
+        product: &Product,
+        keep: Arc<KeepRule>,
+    ) -> Result<Registration> {
         product.validate()?;
         let footprint = footprint_wkb("footprint", &product.footprint)?;
         let context = || format!("registering product `{}`", product.id);
         let mut client = self.client().await?;
         let transaction = client.transaction().await.map_err(backend(context()))?;
-        match Self::write_product(&transaction, product, &footprint).await {
+        match Self::write_product(&transaction, product, &footprint, &*keep).await {
             Ok(registration) => {
                 transaction.commit().await.map_err(backend(context()))?;
                 Ok(registration)
@@ -409,23 +422,31 @@ impl Catalog for PostgisCatalog {
 
     async fn register_batch(&self, products: &[Product]) -> Vec<Result<Registration>> {
         register_valid(products, |mut order| async move {
-            // Rows are locked in id order, so that concurrent batches cannot deadlock; the
-            // sort is stable, so a repeated id is registered in batch order.
-            order.sort_by(|&a, &b| products[a].id.cmp(&products[b].id));
+            // Rows are locked in key order, so that concurrent batches cannot deadlock; the
+            // sort is stable, so a repeated key is registered in batch order.
+            order.sort_by(|&a, &b| {
+                (&products[a].collection, &products[a].id)
+                    .cmp(&(&products[b].collection, &products[b].id))
+            });
             self.register_in_transaction(products, &order).await
         })
         .await
     }
 
-    async fn deregister(&self, id: &str) -> Result<Option<Product>> {
+    async fn deregister(&self, collection: &str, id: &str) -> Result<Option<Product>> {
         let client = self.client().await?;
         let row = client
             .query_opt(
-                &format!("DELETE FROM products WHERE id = $1 RETURNING {PRODUCT_COLUMNS}"),
-                &[&id],
+                &format!(
+                    "DELETE FROM products WHERE collection = $1 AND id = $2 \
+                     RETURNING {PRODUCT_COLUMNS}"
+                ),
+                &[&collection, &id],
             )
             .await
-            .map_err(backend(format!("deregistering product `{id}`")))?;
+            .map_err(backend(format!(
+                "deregistering product `{id}` of collection `{collection}`"
+            )))?;
         row.as_ref().map(product_from_row).transpose()
     }
 
@@ -452,8 +473,16 @@ impl Catalog for PostgisCatalog {
             .map(product_from_row)
             .collect::<Result<Vec<_>>>()?;
         let ids: Vec<&str> = products.iter().map(|product| product.id.as_str()).collect();
+        let collections: Vec<&str> = products
+            .iter()
+            .map(|product| product.collection.as_str())
+            .collect();
         transaction
-            .execute("DELETE FROM products WHERE id = ANY($1)", &[&ids])
+            .execute(
+                "DELETE FROM products WHERE (collection, id) IN \
+                 (SELECT * FROM unnest($1::text[], $2::text[]))",
+                &[&collections, &ids],
+            )
             .await
             .map_err(backend(context))?;
         transaction.commit().await.map_err(backend(context))?;
@@ -495,18 +524,19 @@ impl Catalog for PostgisCatalog {
         Ok(Some(products))
     }
 
-    async fn get(&self, id: &str) -> Result<Option<Product>> {
+    async fn get(&self, collection: &str, id: &str) -> Result<Option<Product>> {
+        let context = || format!("reading product `{id}` of collection `{collection}`");
         let client = self.client().await?;
         let statement = client
             .prepare_cached(&format!(
-                "SELECT {PRODUCT_COLUMNS} FROM products WHERE id = $1"
+                "SELECT {PRODUCT_COLUMNS} FROM products WHERE collection = $1 AND id = $2"
             ))
             .await
-            .map_err(backend(format!("reading product `{id}`")))?;
+            .map_err(backend(context()))?;
         let row = client
-            .query_opt(&statement, &[&id])
+            .query_opt(&statement, &[&collection, &id])
             .await
-            .map_err(backend(format!("reading product `{id}`")))?;
+            .map_err(backend(context()))?;
         row.as_ref().map(product_from_row).transpose()
     }
 

@@ -12,7 +12,8 @@ use async_trait::async_trait;
 
 use crate::catalog::register_valid;
 use crate::{
-    Catalog, CatalogError, Collection, CollectionInfo, Product, ProductQuery, Registration, Result,
+    Catalog, CatalogError, Collection, CollectionInfo, KeepRule, Product, ProductQuery,
+    Registration, Result,
 };
 use connections::Connections;
 
@@ -190,15 +191,15 @@ impl Catalog for SqliteCatalog {
         self.connections.read(store::collections).await
     }
 
-    async fn register(&self, product: &Product) -> Result<Registration> {
+    async fn register_unless(
+        &self,
+        product: &Product,
+        keep: Arc<KeepRule>,
+    ) -> Result<Registration> {
         product.validate()?;
         let product = product.clone();
         self.connections
-            .write(move |connection| {
-                store::register_all(connection, &[&product])
-                    .pop()
-                    .expect("one result per product")
-            })
+            .write(move |connection| store::register_one(connection, &product, &*keep))
             .await
     }
 
@@ -220,10 +221,10 @@ impl Catalog for SqliteCatalog {
         .await
     }
 
-    async fn deregister(&self, id: &str) -> Result<Option<Product>> {
-        let id = id.to_owned();
+    async fn deregister(&self, collection: &str, id: &str) -> Result<Option<Product>> {
+        let (collection, id) = (collection.to_owned(), id.to_owned());
         self.connections
-            .write(move |connection| store::deregister(connection, &id))
+            .write(move |connection| store::deregister(connection, &collection, &id))
             .await
     }
 
@@ -242,10 +243,12 @@ impl Catalog for SqliteCatalog {
             .await
     }
 
-    async fn get(&self, id: &str) -> Result<Option<Product>> {
-        let id = id.to_owned();
+    async fn get(&self, collection: &str, id: &str) -> Result<Option<Product>> {
+        let (collection, id) = (collection.to_owned(), id.to_owned());
         self.connections
-            .read(move |connection| store::get(connection, &id))
+            .read(move |connection| {
+                Ok(store::find(connection, &collection, &id)?.map(|(_, product)| product))
+            })
             .await
     }
 

@@ -31,6 +31,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "footprint_time_index",
         sql: include_str!("migrations/0003_footprint_time_index.sql"),
     },
+    Migration {
+        version: 4,
+        name: "ids_per_collection",
+        sql: include_str!("migrations/0004_ids_per_collection.sql"),
+    },
 ];
 
 /// `PRAGMA application_id` of a pvs catalog file ("pvsc").

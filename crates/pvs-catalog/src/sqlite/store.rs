@@ -11,7 +11,8 @@ use serde_json::Value;
 use super::{schema, search};
 use crate::postgis::footprint_wkb;
 use crate::{
-    Bbox, CatalogError, Collection, CollectionInfo, Product, ProductQuery, Registration, Result,
+    Bbox, CatalogError, Collection, CollectionInfo, KeepRule, Product, ProductQuery, Registration,
+    Result,
 };
 
 /// The columns of a product, in the order [`read_product`] reads them.
@@ -144,25 +145,6 @@ fn collection_info(row: &Row) -> Result<CollectionInfo> {
     })
 }
 
-/// The product `id`, if registered.
-pub(super) fn get(connection: &Connection, id: &str) -> Result<Option<Product>> {
-    let mut statement = connection
-        .prepare_cached(&format!(
-            "SELECT {PRODUCT_COLUMNS} FROM products WHERE id = ?1"
-        ))
-        .map_err(backend(format!("reading product `{id}`")))?;
-    let mut rows = statement
-        .query([id])
-        .map_err(backend(format!("reading product `{id}`")))?;
-    match rows
-        .next()
-        .map_err(backend(format!("reading product `{id}`")))?
-    {
-        Some(row) => read_product(row).map(Some),
-        None => Ok(None),
-    }
-}
-
 /// Registers `products` (already validated) in one transaction, each in its own savepoint,
 /// in order; one result per product. If the transaction cannot be committed, every product
 /// gets that error: nothing of it was kept.
@@ -170,14 +152,27 @@ pub(super) fn register_all(
     connection: &mut Connection,
     products: &[&Product],
 ) -> Vec<Result<Registration>> {
-    register_in_transaction(connection, products)
+    register_in_transaction(connection, products, &|_| None)
         .unwrap_or_else(|error| products.iter().map(|_| Err(error.clone())).collect())
 }
 
-/// [`register_all`]; an error means the transaction failed.
+/// Registers `product` (already validated) unless `keep` keeps the one registered under its
+/// collection and id ([`Catalog::register_unless`](crate::Catalog::register_unless)).
+pub(super) fn register_one(
+    connection: &mut Connection,
+    product: &Product,
+    keep: &KeepRule,
+) -> Result<Registration> {
+    register_in_transaction(connection, &[product], keep)?
+        .pop()
+        .expect("one result per product")
+}
+
+/// [`register_all`] with `keep`; an error means the transaction failed.
 fn register_in_transaction(
     connection: &mut Connection,
     products: &[&Product],
+    keep: &KeepRule,
 ) -> Result<Vec<Result<Registration>>> {
     let mut transaction = connection
         .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -187,7 +182,7 @@ fn register_in_transaction(
         let savepoint = transaction
             .savepoint()
             .map_err(backend("starting a savepoint"))?;
-        let result = write_product(&savepoint, product);
+        let result = write_product(&savepoint, product, keep);
         if result.is_ok() {
             savepoint
                 .commit()
@@ -206,8 +201,13 @@ fn register_in_transaction(
     Ok(results)
 }
 
-/// Inserts `product`, or replaces the product with its id and returns it.
-fn write_product(connection: &Connection, product: &Product) -> Result<Registration> {
+/// Inserts `product`, or replaces the product with its collection and id and returns it
+/// (unless `keep` keeps that one).
+fn write_product(
+    connection: &Connection,
+    product: &Product,
+    keep: &KeepRule,
+) -> Result<Registration> {
     let context = || format!("registering product `{}`", product.id);
     let known = connection
         .prepare_cached("SELECT 1 FROM collections WHERE name = ?1")
@@ -220,7 +220,10 @@ fn write_product(connection: &Connection, product: &Product) -> Result<Registrat
     let extent = product.footprint.bounding_rect().ok_or_else(|| {
         CatalogError::invalid(format!("product {:?}", product.id), "footprint is empty")
     })?;
-    let previous = find(connection, &product.id)?;
+    let previous = find(connection, &product.collection, &product.id)?;
+    if let Some(reason) = previous.as_ref().and_then(|(_, previous)| keep(previous)) {
+        return Ok(Registration::Kept { reason });
+    }
     let (begin, end) = (to_micros(product.begin), to_micros(product.end));
     let (west, south) = (extent.min().x, extent.min().y);
     let (east, north) = (extent.max().x, extent.max().y);
@@ -247,10 +250,10 @@ fn write_product(connection: &Connection, product: &Product) -> Result<Registrat
         Some((pk, _)) => {
             connection
                 .prepare_cached(
-                    "UPDATE products SET collection = ?2, product_type = ?3, footprint = ?4, \
+                    "UPDATE products SET product_type = ?3, footprint = ?4, \
                      west = ?5, south = ?6, east = ?7, north = ?8, begin_time = ?9, \
                      end_time = ?10, location = ?11, metadata = ?12, updated_at = ?13, \
-                     properties = ?14 WHERE id = ?1",
+                     properties = ?14 WHERE id = ?1 AND collection = ?2",
                 )
                 .and_then(|mut statement| statement.execute(values))
                 .map_err(backend(context()))?;
@@ -314,15 +317,21 @@ fn remove_parts(connection: &Connection, pk: i64) -> rusqlite::Result<()> {
     Ok(())
 }
 
-/// The row key and the product stored under `id`, if any.
-fn find(connection: &Connection, id: &str) -> Result<Option<(i64, Product)>> {
-    let context = || format!("reading product `{id}`");
+/// The row key and the product stored under `collection` and `id`, if any.
+pub(super) fn find(
+    connection: &Connection,
+    collection: &str,
+    id: &str,
+) -> Result<Option<(i64, Product)>> {
+    let context = || format!("reading product `{id}` of collection `{collection}`");
     let mut statement = connection
         .prepare_cached(&format!(
-            "SELECT {PRODUCT_COLUMNS}, pk FROM products WHERE id = ?1"
+            "SELECT {PRODUCT_COLUMNS}, pk FROM products WHERE collection = ?1 AND id = ?2"
         ))
         .map_err(backend(context()))?;
-    let mut rows = statement.query([id]).map_err(backend(context()))?;
+    let mut rows = statement
+        .query([collection, id])
+        .map_err(backend(context()))?;
     match rows.next().map_err(backend(context()))? {
         Some(row) => {
             let pk = row.get(9).map_err(backend(context()))?;
@@ -332,13 +341,17 @@ fn find(connection: &Connection, id: &str) -> Result<Option<(i64, Product)>> {
     }
 }
 
-/// Removes the product `id` and returns it.
-pub(super) fn deregister(connection: &mut Connection, id: &str) -> Result<Option<Product>> {
-    let context = || format!("deregistering product `{id}`");
+/// Removes the product `id` of `collection` and returns it.
+pub(super) fn deregister(
+    connection: &mut Connection,
+    collection: &str,
+    id: &str,
+) -> Result<Option<Product>> {
+    let context = || format!("deregistering product `{id}` of collection `{collection}`");
     let transaction = connection
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(backend(context()))?;
-    let Some((pk, product)) = find(&transaction, id)? else {
+    let Some((pk, product)) = find(&transaction, collection, id)? else {
         return Ok(None);
     };
     remove_parts(&transaction, pk).map_err(backend(context()))?;
@@ -362,8 +375,10 @@ pub(super) fn deregister_matching(
     let products = search::search(&transaction, query)?;
     for product in &products {
         let pk: i64 = transaction
-            .prepare_cached("SELECT pk FROM products WHERE id = ?1")
-            .and_then(|mut statement| statement.query_row([&product.id], |row| row.get(0)))
+            .prepare_cached("SELECT pk FROM products WHERE collection = ?1 AND id = ?2")
+            .and_then(|mut statement| {
+                statement.query_row([&product.collection, &product.id], |row| row.get(0))
+            })
             .map_err(backend(context))?;
         remove_parts(&transaction, pk).map_err(backend(context))?;
         transaction
