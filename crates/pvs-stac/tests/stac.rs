@@ -1741,14 +1741,20 @@ async fn transactions_queue_checked_items_behind_the_write_credentials() {
     }
     assert_eq!(queue.len(QueueName::Register).await.unwrap(), 4);
 
-    // DELETE queues the id for the registrar.
+    // DELETE queues the collection and id for the registrar (ids are unique per collection:
+    // the same id in another collection stays).
     let (status, _, _) = server
         .send(write(server.client.delete(format!("{items}/P05"))))
         .await;
     assert_eq!(status, StatusCode::ACCEPTED);
+    let queued = queue.peek(QueueName::Deregister, 10).await.unwrap();
+    assert_eq!(queued.len(), 1);
     assert_eq!(
-        queue.peek(QueueName::Deregister, 10).await.unwrap(),
-        ["P05"]
+        pvs_model::Deregistration::parse(&queued[0]),
+        pvs_model::Deregistration {
+            collection: Some("S2".to_owned()),
+            id: "P05".to_owned(),
+        }
     );
     let (status, _, _) = server
         .send(write(server.client.delete(format!("{items}/NONE"))))
