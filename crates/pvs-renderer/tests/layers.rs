@@ -79,6 +79,65 @@ async fn capabilities_are_valid_against_the_ogc_schemas() {
     assert!(!status.success());
 }
 
+/// Ids are unique per collection: when another collection registers the same id, the
+/// product layer `<id>` is the newest of those products. Here the newer one (in `EMPTY`) has
+/// the same COG but a footprint of the western half only: the layer then draws the west and
+/// leaves the east transparent, while the `SAR` collection layer still draws both halves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_product_layer_of_an_id_in_two_collections_is_the_newest() {
+    use pvs_catalog::Catalog;
+    let server = Server::start().await;
+    let (query, bbox) = footprint_map(&server, &server.product_id, "");
+    let rect = server.footprint.bounding_rect().unwrap();
+    let (cx, cy) = (rect.center().x, rect.center().y);
+    let pixel_of = |lon: f64, lat: f64| {
+        (
+            ((lon - bbox[0]) / (bbox[2] - bbox[0]) * 200.0) as isize,
+            ((bbox[3] - lat) / (bbox[3] - bbox[1]) * 200.0) as isize,
+        )
+    };
+    let (west, east) = (
+        pixel_of(cx - rect.width() * 0.15, cy),
+        pixel_of(cx + rect.width() * 0.15, cy),
+    );
+    let alpha = |png: &[u8], (x, y): (isize, isize)| images::pixel(&images::open(png), x, y)[3];
+    let (status, _, before) = server.get(&query).await;
+    assert_eq!(status, 200);
+    assert_eq!((alpha(&before, west), alpha(&before, east)), (255, 255));
+
+    let sar = server
+        .catalog
+        .get("SAR", &server.product_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let western_half = geo::MultiPolygon(vec![
+        geo::Rect::new(rect.min(), geo::coord! { x: cx, y: rect.max().y }).to_polygon(),
+    ]);
+    let newer = pvs_catalog::Product {
+        collection: "EMPTY".to_owned(),
+        footprint: western_half,
+        begin: sar.begin + chrono::TimeDelta::days(1),
+        end: sar.end + chrono::TimeDelta::days(1),
+        ..sar.clone()
+    };
+    server.catalog.register(&newer).await.unwrap();
+    let (status, _, after) = server.get(&query).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        (alpha(&after, west), alpha(&after, east)),
+        (255, 0),
+        "the newest product of the id, cut by its footprint"
+    );
+    let (collection, _) = footprint_map(&server, "SAR", "");
+    let (_, _, sar_map) = server.get(&collection).await;
+    assert_eq!(
+        (alpha(&sar_map, west), alpha(&sar_map, east)),
+        (255, 255),
+        "the SAR product is still there, whole"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_product_layer_shows_that_product_alone() {
     let server = Server::start().await;

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use pvs_catalog::testing::TestDatabase;
-use pvs_catalog::{Catalog, Collection, Product};
+use pvs_catalog::{Catalog, Collection, PostgisCatalog, Product};
 use pvs_model::{BrowseReport, Footprint};
 use pvs_raster::convert::{CogOptions, Placement, to_cog};
 use pvs_renderer::{Renderer, Settings, routes};
@@ -23,6 +23,8 @@ pub struct Server {
     pub centre: (f64, f64),
     pub footprint: geo::MultiPolygon<f64>,
     pub product_id: String,
+    /// The catalog the renderer reads.
+    pub catalog: Arc<PostgisCatalog>,
 }
 
 /// Converts the first browse of a fixture report into `<storage>/SAR/<id>.tif` and
@@ -109,7 +111,7 @@ impl Server {
             "reference_test_data/ASA_IM__0P_20100722_213840.jpg",
         )
         .await;
-        let base = serve(catalog, storage_dir.path(), settings).await;
+        let base = serve(catalog.clone(), storage_dir.path(), settings).await;
         Self {
             _database: database,
             _storage_dir: storage_dir,
@@ -118,6 +120,7 @@ impl Server {
             centre,
             footprint,
             product_id,
+            catalog,
         }
     }
 
