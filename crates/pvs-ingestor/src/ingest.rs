@@ -11,8 +11,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use pvs_model::{
-    AssetHref, BrowseItem, BrowseReport, BrowseResult, ExceptionCode, FileName, IngestionResponse,
-    Outcome, ReportError, ReportInfo, parse_item,
+    AssetHref, BrowseItem, BrowseReport, BrowseResult, Collections, ExceptionCode, FileName,
+    IngestionResponse, Outcome, ProductMetadata, ReportError, ReportInfo, parse_item,
 };
 use pvs_queue::{QueueError, QueueName, Stage, StatusSet, WorkQueue};
 use pvs_storage::{Storage, StorageKey};
@@ -68,6 +68,9 @@ pub struct Ingestor {
     queue: Arc<dyn WorkQueue>,
     storage: Option<Storage>,
     prefix: Option<StorageKey>,
+    /// The collections whose replacement strategies answer browses skipped
+    /// ([`Ingestor::with_collections`]).
+    collections: Option<Collections>,
 }
 
 impl Ingestor {
@@ -83,7 +86,52 @@ impl Ingestor {
             queue,
             storage,
             prefix,
+            collections: None,
         }
+    }
+
+    /// Answers a browse skipped when its product is on storage from a browse report that the
+    /// strategy of its collection in `collections` keeps over this one (ngEO's replacement
+    /// rules; [`pvs_model::Strategy::skips`]): the metadata document the preprocessor wrote
+    /// (`<collection>/<id>/<id>.json`) names that report. Needs a storage; the browse is still
+    /// queued, so that the preprocessor decides for good and the registration report says
+    /// why.
+    pub fn with_collections(mut self, collections: Collections) -> Self {
+        self.collections = Some(collections);
+        self
+    }
+
+    /// Why the browse of `item` is skipped, when the product is on storage from a report that
+    /// its collection's strategy keeps. A best guess: `None` when there is nothing to compare
+    /// with, or storage cannot tell (the preprocessor checks again).
+    async fn superseded(&self, item: &BrowseItem) -> Option<String> {
+        let (storage, collections) = (self.storage.as_ref()?, self.collections.as_ref()?);
+        let (collection, config) = collections.for_browse_type(&item.collection)?;
+        let key: StorageKey = ProductMetadata::key(&collection, &item.id).parse().ok()?;
+        let bytes = match storage.get(&key).await {
+            Ok(bytes) => bytes,
+            Err(pvs_storage::StorageError::NotFound { .. }) => return None,
+            Err(error) => {
+                tracing::warn!(%error, key = key.as_str(), "cannot read a metadata document to compare reports");
+                return None;
+            }
+        };
+        let there = ProductMetadata::from_json(std::str::from_utf8(&bytes).ok()?).ok()?;
+        let registered = &there.source.report;
+        config
+            .strategy
+            .skips(item.report.date_time, registered.date_time)
+            .then(|| {
+                format!(
+                    "product {} is there from the report {:?} dated {}, not older than this \
+                     report's {} (strategy {} of collection {collection})",
+                    item.id,
+                    registered.name,
+                    registered.date_time.to_rfc3339(),
+                    item.report.date_time.to_rfc3339(),
+                    config.strategy.as_str(),
+                )
+            })
     }
 
     /// The queue items go to.
@@ -147,17 +195,23 @@ impl Ingestor {
                     continue;
                 }
             }
-            let replaces = self
-                .queue
-                .is_member(Stage::Register, StatusSet::Success, &item.id)
-                .await?;
+            let outcome = match self.superseded(&item).await {
+                Some(reason) => {
+                    tracing::info!(report = report_name, product = %item.id, %reason, "browse skipped");
+                    Outcome::Skipped { reason }
+                }
+                None if self
+                    .queue
+                    .is_member(Stage::Register, StatusSet::Success, &item.id)
+                    .await? =>
+                {
+                    Outcome::Replaced
+                }
+                None => Outcome::Inserted,
+            };
             results.push(BrowseResult {
                 identifier,
-                outcome: if replaces {
-                    Outcome::Replaced
-                } else {
-                    Outcome::Inserted
-                },
+                outcome,
             });
             items.push(item.to_json());
         }

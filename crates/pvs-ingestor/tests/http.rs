@@ -197,6 +197,101 @@ async fn an_already_registered_id_is_reported_as_replaced() {
     assert_eq!(queue.len().await, 2);
 }
 
+/// ngEO's replacement rules answered at once: with the collections and a storage, a browse
+/// whose product is on storage from a newer report (the preprocessor's metadata document says
+/// which) is answered a success counted as neither inserted nor replaced; with the
+/// collection's `skip` strategy, one from a report of the same `dateTime` too. It is still
+/// queued, so that the preprocessor decides for good and the registration report says why.
+#[tokio::test]
+async fn browses_of_older_reports_are_answered_skipped() {
+    let storage = s3_storage("data").await;
+    let put = |key: &str, body: String| {
+        let storage = storage.clone();
+        let key: pvs_storage::StorageKey = key.parse().unwrap();
+        async move { storage.put(&key, bytes::Bytes::from(body)).await.unwrap() }
+    };
+    for id in ["p-1", "p-2"] {
+        put(&format!("incoming/{id}.jpg"), "jpeg".to_owned()).await;
+    }
+    // p-1 was registered from a report of 2013; the reports below are of 2012-10-02.
+    let metadata = |id: &str, collection: &str, date_time: &str| {
+        format!(
+            r#"{{"id": "{id}", "collection": "{collection}",
+  "footprint": {{"type": "MultiPolygon", "coordinates": [[[[10.0, 10.0], [11.0, 10.0], [11.0, 11.0], [10.0, 11.0], [10.0, 10.0]]]]}},
+  "start": "2010-07-22T21:38:40Z", "end": "2010-07-22T21:39:38Z",
+  "cog": {{"key": "{collection}/{id}/{id}.tif", "size_bytes": 10, "width": 10, "height": 10, "bands": 4,
+          "alpha": true, "crs": "EPSG:4326", "bbox": [10.0, 10.0, 11.0, 11.0], "resolution": [0.1, 0.1]}},
+  "source": {{"file": "{id}.jpg", "browse_identifier": "{id}",
+             "report": {{"name": "r.xml", "responsible_org_name": "ESA", "date_time": "{date_time}", "browse_type": "SAR"}}}},
+  "processed_at": "2026-11-23T04:00:00Z"}}"#
+        )
+    };
+    put(
+        "RADAR/p-1/p-1.json",
+        metadata("p-1", "RADAR", "2013-01-01T00:00:00Z"),
+    )
+    .await;
+    put(
+        "RADAR/p-2/p-2.json",
+        metadata("p-2", "RADAR", "2012-10-02T09:30:00Z"),
+    )
+    .await;
+    let queue = TestQueue::new().await;
+    let start = |strategy: &str| {
+        let collections = pvs_model::Collections::from_toml(&format!(
+            "[collections.RADAR]\nbrowse_types = [\"SAR\"]\nstrategy = \"{strategy}\"\n"
+        ))
+        .unwrap();
+        let ingestor = Ingestor::new(
+            queue.queue.clone(),
+            Some(storage.clone()),
+            Some("incoming".parse().unwrap()),
+        )
+        .with_collections(collections);
+        Server::start(ingestor, Auth::open(), MIB)
+    };
+    let counts = |body: &str| {
+        let count = |name: &str| {
+            let open = format!("<bsi:{name}>");
+            let start = body.find(&open).unwrap() + open.len();
+            body[start..]
+                .split('<')
+                .next()
+                .unwrap()
+                .parse::<usize>()
+                .unwrap()
+        };
+        (count("actuallyInserted"), count("actuallyReplaced"))
+    };
+
+    let replace = start("replace").await;
+    let answer = replace.post("/", good_report("p-1")).await;
+    assert_eq!(answer.status, 202, "{}", answer.body);
+    assert!(
+        answer.body.contains("<bsi:status>success</bsi:status>"),
+        "{}",
+        answer.body
+    );
+    assert_eq!(counts(&answer.body), (0, 0), "skipped: {}", answer.body);
+    let answer = replace.post("/", good_report("p-2")).await;
+    assert_eq!(
+        counts(&answer.body),
+        (1, 0),
+        "the same dateTime replaces: {}",
+        answer.body
+    );
+
+    let skip = start("skip").await;
+    let answer = skip.post("/", good_report("p-2")).await;
+    assert_eq!(
+        counts(&answer.body),
+        (0, 0),
+        "skip keeps it: {}",
+        answer.body
+    );
+    assert_eq!(queue.len().await, 3, "every browse is still queued");
+}
+
 #[tokio::test]
 async fn the_storage_prefix_makes_the_image_key() {
     let queue = TestQueue::new().await;

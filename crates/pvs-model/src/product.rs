@@ -88,4 +88,10 @@ impl ProductMetadata {
     pub fn from_json(json: &str) -> Result<Self, serde_json::Error> {
         serde_json::from_str(json)
     }
+
+    /// Where the preprocessor writes the metadata document of product `id` of `collection`
+    /// (`<collection>/<id>/<id>.json`, beside its COG `<id>.tif`).
+    pub fn key(collection: &str, id: &str) -> String {
+        format!("{collection}/{id}/{id}.json")
+    }
 }

@@ -53,6 +53,14 @@ pub enum Outcome {
     Inserted,
     /// The browse replaced an earlier one with the same identifier.
     Replaced,
+    /// The browse is skipped: the product is there from a browse report its collection's
+    /// strategy keeps over this one (ngEO answers it a success, counted as neither inserted
+    /// nor replaced). The registration report gives the reason again when the pipeline has
+    /// checked it.
+    Skipped {
+        /// Why.
+        reason: String,
+    },
     /// The browse was refused.
     Failed {
         /// The exception code.
@@ -181,7 +189,7 @@ impl IngestionResponse {
                     text(identifier, MAX_TEXT_CHARS)
                 );
                 match &result.outcome {
-                    Outcome::Inserted | Outcome::Replaced => {
+                    Outcome::Inserted | Outcome::Replaced | Outcome::Skipped { .. } => {
                         xml.push_str("      <bsi:status>success</bsi:status>\n");
                     }
                     Outcome::Failed { code, message } => {

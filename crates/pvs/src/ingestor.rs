@@ -76,6 +76,7 @@ pub fn settings(env: &Env) -> Result<(HttpSettings, Option<StorageKey>), StartEr
 /// Checks the configuration and runs the ingestor until SIGINT/SIGTERM.
 pub async fn run(env: &Env, args: IngestorArgs, listen: ListenAddr) -> Result<(), StartError> {
     let (settings, prefix) = settings(env)?;
+    let collections = crate::registrar::collections(env)?;
     let max_bytes = settings.max_bytes;
     if args.watch.is_some() {
         env.get::<pvs_storage::StorageUrl>(&vars::STORAGE_URL)?;
@@ -83,7 +84,9 @@ pub async fn run(env: &Env, args: IngestorArgs, listen: ListenAddr) -> Result<()
     let storage = backends::storage(env)?;
     let queue = backends::queue(env).await?;
 
-    let ingestor = Arc::new(Ingestor::new(queue.clone(), storage.clone(), prefix));
+    let ingestor = Arc::new(
+        Ingestor::new(queue.clone(), storage.clone(), prefix).with_collections(collections),
+    );
     let metrics = crate::metrics::service_metrics("ingestor", Some(queue.clone()));
     let readiness = backends::Probes {
         queue: Some(queue),

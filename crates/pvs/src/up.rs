@@ -199,11 +199,10 @@ pub async fn run(env: &Env, args: UpArgs, listen: ListenAddr) -> Result<(), Star
         ..
     } = &backends;
 
-    let ingestor = Arc::new(Ingestor::new(
-        queue.clone(),
-        Some(storage.clone()),
-        ingest_prefix,
-    ));
+    let ingestor = Arc::new(
+        Ingestor::new(queue.clone(), Some(storage.clone()), ingest_prefix)
+            .with_collections(collections.clone()),
+    );
     let opensearch = Arc::new(crate::renderer::opensearch(
         &renderer_settings,
         catalog.clone(),
