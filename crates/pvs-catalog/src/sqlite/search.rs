@@ -30,7 +30,7 @@ const RFC3339_MICROS: &str = "(SELECT CAST(strftime('%s', substr(t, 1, 10) || ' 
 impl Dialect for Sqlite {
     fn property(&self, property: &Property) -> String {
         // Names are from a fixed list of identifiers, never from the request; the
-        // expression is the one the migration indexes.
+        // expression is the one the migration indexes (timestamps are read through it).
         let value = format!("json_extract(properties, '$.\"{}\"')", property.name());
         match property.kind() {
             Kind::Timestamp => RFC3339_MICROS.replace("{t}", &format!("(SELECT {value} AS t)")),
