@@ -1695,8 +1695,20 @@ pub async fn concurrent_batches_do_not_conflict(catalog: &dyn Catalog) {
 }
 
 /// Products with varied properties for the filter and sort contracts: cloud cover (some
-/// missing, some `null`), platform (some missing), product type (some absent), and times.
+/// missing, some `null`), platform (some missing), product type (some absent), times,
+/// instruments (string arrays, some empty, missing or `null`) and creation times (RFC 3339
+/// in several forms, some naming the same instant).
 fn varied_products() -> Vec<Product> {
+    let instruments: [&[&str]; 4] = [&["msi"], &["MSI", "olci"], &[], &["msi-x", "sar"]];
+    let created = [
+        "2024-01-01T00:00:00Z",
+        "2024-01-01T02:00:00+02:00",
+        "2024-01-01T00:00:00.000001Z",
+        "2023-12-31T23:59:59.999999Z",
+        "2023-12-31T23:00:00.5-01:30",
+        "1969-12-31T23:59:59.5Z",
+        "2024-01-01T00:00:00.25+00:00",
+    ];
     let platforms = [
         "sentinel-2a",
         "sentinel-2b",
@@ -1733,6 +1745,18 @@ fn varied_products() -> Vec<Product> {
                 );
             }
             properties.insert("sat:absolute_orbit".into(), json!(1000 + i % 4));
+            match i % 7 {
+                0 => {}
+                1 => {
+                    properties.insert("instruments".into(), json!(null));
+                }
+                _ => {
+                    properties.insert("instruments".into(), json!(instruments[i as usize % 4]));
+                }
+            }
+            if i % 8 != 0 {
+                properties.insert("created".into(), json!(created[i as usize % created.len()]));
+            }
             properties.insert("free:list".into(), json!([i, "x"]));
             product.properties = properties;
             product
@@ -1766,6 +1790,17 @@ pub async fn filters_agree_with_the_reference(catalog: &dyn Catalog) {
         field: field(name),
         op,
         value,
+    };
+    let contains = |element: &str| Filter::Contains {
+        property: crate::Property::find("instruments").unwrap(),
+        element: element.to_owned(),
+    };
+    let instant = |text: &str| {
+        Literal::Timestamp(
+            DateTime::parse_from_rfc3339(text)
+                .unwrap()
+                .with_timezone(&Utc),
+        )
     };
     let cloud_below_20 = compare("eo:cloud_cover", Comparison::Lt, number(20.0));
     let filters = vec![
@@ -1826,7 +1861,47 @@ pub async fn filters_agree_with_the_reference(catalog: &dyn Catalog) {
         ]),
         Filter::And(vec![]),
         Filter::Or(vec![]),
+        contains("msi"),
+        contains("MSI"),
+        contains("ms"),
+        Filter::Not(Box::new(contains("msi"))),
+        Filter::Or(vec![contains("sar"), contains("olci")]),
+        Filter::IsNull(field("instruments")),
+        // Timestamps stored as properties compare as instants, whatever their RFC 3339 form.
+        compare("created", Comparison::Eq, instant("2024-01-01T00:00:00Z")),
+        compare("created", Comparison::Gt, instant("2024-01-01T00:00:00Z")),
+        compare(
+            "created",
+            Comparison::Lt,
+            instant("2024-01-01T00:00:00.000001Z"),
+        ),
+        compare("created", Comparison::Ge, instant("2024-01-01T00:30:00.5Z")),
+        compare("created", Comparison::Le, instant("1970-01-01T00:00:00Z")),
+        Filter::Between {
+            field: field("created"),
+            low: instant("2023-12-31T23:59:59.999999Z"),
+            high: instant("2024-01-01T00:00:00.000001Z"),
+        },
+        Filter::In {
+            field: field("created"),
+            values: vec![
+                instant("1969-12-31T23:59:59.5Z"),
+                instant("2024-01-01T00:00:00.25Z"),
+            ],
+        },
+        Filter::IsNull(field("created")),
     ];
+    // The reference itself: two forms of one instant are equal.
+    let midnight = compare("created", Comparison::Eq, instant("2024-01-01T00:00:00Z"));
+    let forms: BTreeSet<&str> = products
+        .iter()
+        .filter(|product| midnight.matches(product))
+        .map(|product| product.properties["created"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        forms,
+        BTreeSet::from(["2024-01-01T00:00:00Z", "2024-01-01T02:00:00+02:00"])
+    );
     for filter in filters {
         let expected: Vec<&str> = products
             .iter()
@@ -1861,6 +1936,35 @@ pub async fn filters_agree_with_the_reference(catalog: &dyn Catalog) {
             .await,
         "a filter comparing text with a number",
     );
+    let invalid = [
+        (
+            compare("instruments", Comparison::Eq, text("msi")),
+            "a string array compared with a string",
+        ),
+        (
+            Filter::Contains {
+                property: crate::Property::find("platform").unwrap(),
+                element: "x".to_owned(),
+            },
+            "an element of a string",
+        ),
+    ];
+    for (filter, what) in invalid {
+        assert_invalid(
+            catalog
+                .search(&ProductQuery::new().with_filter(filter))
+                .await,
+            what,
+        );
+    }
+    let by_instruments = ProductQuery::new().with_sort(vec![crate::Sort {
+        field: field("instruments"),
+        descending: false,
+    }]);
+    assert_invalid(
+        catalog.search(&by_instruments).await,
+        "a sort by a string array",
+    );
 }
 
 /// Sorting by columns and properties orders as [`Sort::compare`](crate::Sort::compare) does
@@ -1886,6 +1990,8 @@ pub async fn sorts_agree_with_the_reference(catalog: &dyn Catalog) {
         ],
         vec![sort("id", true)],
         vec![sort("product:type", false)],
+        vec![sort("created", false)],
+        vec![sort("created", true), sort("platform", false)],
     ];
     for order in sorts {
         let mut expected = products.clone();

@@ -21,13 +21,15 @@ pub type Names<'a> = &'a dyn Fn(&str) -> Result<Field, String>;
 
 /// EOxServer's names of product metadata in `cql` (WMS, OpenSearch), as the OpenSearch EO
 /// parameters name them, each with the STAC name of the field it is.
-pub const EO_NAMES: [(&str, &str); 19] = [
+pub const EO_NAMES: [(&str, &str); 26] = [
     ("identifier", "id"),
     ("parentIdentifier", "collection"),
     ("beginTime", "start_datetime"),
     ("endTime", "end_datetime"),
     ("productType", "product:type"),
     ("platform", "platform"),
+    ("platformSerialIdentifier", "eop:platformSerialIdentifier"),
+    ("instrument", "instruments"),
     ("processingLevel", "processing:level"),
     ("sensorMode", "sar:instrument_mode"),
     ("orbitDirection", "sat:orbit_state"),
@@ -38,6 +40,11 @@ pub const EO_NAMES: [(&str, &str); 19] = [
     ("illuminationAzimuthAngle", "view:sun_azimuth"),
     ("illuminationElevationAngle", "view:sun_elevation"),
     ("incidenceAngle", "view:incidence_angle"),
+    ("minimumIncidenceAngle", "eop:minimumIncidenceAngle"),
+    ("maximumIncidenceAngle", "eop:maximumIncidenceAngle"),
+    ("incidenceAngleVariation", "eop:incidenceAngleVariation"),
+    ("creationDate", "created"),
+    ("modificationDate", "updated"),
     ("sensorType", "eop:sensorType"),
     ("acquisitionType", "eop:acquisitionType"),
     ("polarisationMode", "eop:polarisationMode"),
@@ -233,23 +240,9 @@ fn operation(op: &str, args: &[Box<Expr>], names: Names<'_>) -> Result<Filter, S
                     op.as_sql(),
                     describe(&args[1])
                 )),
-                (Some(name), None) => {
-                    let field = names(name)?;
-                    Ok(Filter::Compare {
-                        field,
-                        op,
-                        value: literal(&field, &args[1])?,
-                    })
-                }
-                (None, Some(name)) => {
-                    // `5 < eo:cloud_cover` is `eo:cloud_cover > 5`.
-                    let field = names(name)?;
-                    Ok(Filter::Compare {
-                        field,
-                        op: flipped(op),
-                        value: literal(&field, &args[0])?,
-                    })
-                }
+                (Some(name), None) => compare(names(name)?, op, &args[1]),
+                // `5 < eo:cloud_cover` is `eo:cloud_cover > 5`.
+                (None, Some(name)) => compare(names(name)?, flipped(op), &args[0]),
                 (None, None) => Err(format!(
                     "a comparison needs a property: {} {} {}",
                     describe(&args[0]),
@@ -273,6 +266,14 @@ fn operation(op: &str, args: &[Box<Expr>], names: Names<'_>) -> Result<Filter, S
             let Expr::Array(items) = args[1].as_ref() else {
                 return Err(format!("IN takes a list, not {}", describe(&args[1])));
             };
+            if field.kind() == Kind::TextArray {
+                // Holding one of the strings.
+                let tests = items
+                    .iter()
+                    .map(|item| compare(field, Comparison::Eq, item))
+                    .collect::<Result<Vec<_>, _>>()?;
+                return Ok(Filter::Or(tests));
+            }
             let values = items
                 .iter()
                 .map(|item| literal(&field, item))
@@ -363,6 +364,34 @@ fn subject(op: &str, expr: &Expr, names: Names<'_>) -> Result<Field, String> {
             "{} applies to a property, not {}",
             op.to_uppercase(),
             describe(expr)
+        )),
+    }
+}
+
+/// `field op value`. A string array (STAC `instruments`, EOxServer's single-valued
+/// `instrument`) `=` a string holds it, `<>` a string does not; other comparisons are refused.
+fn compare(field: Field, op: Comparison, value: &Expr) -> Result<Filter, String> {
+    let property = match field {
+        Field::Property(property) if property.kind() == Kind::TextArray => property,
+        _ => return literal(&field, value).map(|value| Filter::Compare { field, op, value }),
+    };
+    let Expr::Literal(element) = value else {
+        return Err(format!(
+            "{field} is a string array, compared with {}; compare it with a string",
+            describe(value)
+        ));
+    };
+    let contains = Filter::Contains {
+        property,
+        element: element.clone(),
+    };
+    match op {
+        Comparison::Eq => Ok(contains),
+        Comparison::Ne => Ok(Filter::Not(Box::new(contains))),
+        other => Err(format!(
+            "{field} is a string array: = and <> test whether it holds a string, {} does not \
+             apply",
+            other.as_sql()
         )),
     }
 }
@@ -635,6 +664,35 @@ mod tests {
         }
         for (eo, stac) in EO_NAMES {
             assert_eq!(eo_field(eo).ok(), Field::parse(stac).ok(), "{eo}");
+        }
+    }
+
+    #[test]
+    fn string_arrays_hold_strings() {
+        let instruments = crate::Property::find("instruments").unwrap();
+        let holds = |element: &str| Filter::Contains {
+            property: instruments,
+            element: element.to_owned(),
+        };
+        for (cql, expected) in [
+            ("instrument = 'MSI'", holds("MSI")),
+            ("'MSI' = instrument", holds("MSI")),
+            ("instruments <> 'msi'", Filter::Not(Box::new(holds("msi")))),
+            (
+                "instrument IN ('MSI', 'OLCI')",
+                Filter::Or(vec![holds("MSI"), holds("OLCI")]),
+            ),
+        ] {
+            assert_eq!(eo_filter(cql), Ok(expected), "{cql}");
+        }
+        for (bad, expected) in [
+            ("instrument < 'MSI'", "< does not apply"),
+            ("instrument = 5", "compared with the number 5"),
+            ("instrument IN (5)", "compared with the number 5"),
+            ("instrument LIKE 'M%'", "LIKE applies to strings"),
+        ] {
+            let error = eo_filter(bad).unwrap_err();
+            assert!(error.contains(expected), "{bad}: {error}");
         }
     }
 }

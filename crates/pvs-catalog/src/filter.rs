@@ -33,6 +33,9 @@ pub enum Kind {
     Text,
     /// An instant in UTC, kept to the microsecond; RFC 3339 strings in property JSON.
     Timestamp,
+    /// An array of strings (STAC `instruments`): filtered by whether it holds a string
+    /// ([`Filter::Contains`]); it has no single value to compare or sort on.
+    TextArray,
 }
 
 impl Kind {
@@ -42,6 +45,7 @@ impl Kind {
             Self::Number => "number",
             Self::Text => "string",
             Self::Timestamp => "timestamp",
+            Self::TextArray => "string array",
         }
     }
 }
@@ -74,7 +78,14 @@ const PROPERTIES: &[Property] = &[
     Property::new("sar:product_type", Kind::Text),
     Property::new("sar:frequency_band", Kind::Text),
     Property::new("processing:level", Kind::Text),
+    Property::new("instruments", Kind::TextArray),
+    Property::new("created", Kind::Timestamp),
+    Property::new("updated", Kind::Timestamp),
     // EO O&M values without a STAC name, as the EO metadata readers store them.
+    Property::new("eop:platformSerialIdentifier", Kind::Text),
+    Property::new("eop:minimumIncidenceAngle", Kind::Number),
+    Property::new("eop:maximumIncidenceAngle", Kind::Number),
+    Property::new("eop:incidenceAngleVariation", Kind::Number),
     Property::new("eop:sensorType", Kind::Text),
     Property::new("eop:acquisitionType", Kind::Text),
     Property::new("eop:polarisationMode", Kind::Text),
@@ -108,10 +119,16 @@ impl Property {
         self.kind
     }
 
-    /// Its value in `properties`; `None` when absent or JSON `null`. A value of the wrong
-    /// kind (never stored: [`check_properties`] refuses it) is `None` too.
+    /// Its JSON value in `properties`; `None` when absent or JSON `null`.
+    fn json<'a>(&self, properties: &'a Map<String, Value>) -> Option<&'a Value> {
+        properties.get(self.name).filter(|value| !value.is_null())
+    }
+
+    /// Its value in `properties`; `None` when absent or JSON `null`, and for a
+    /// [`Kind::TextArray`] (see [`Property::elements`]). A value of the wrong kind (never
+    /// stored: [`check_properties`] refuses it) is `None` too.
     fn value(&self, properties: &Map<String, Value>) -> Option<Literal> {
-        let value = properties.get(self.name)?;
+        let value = self.json(properties)?;
         match self.kind {
             Kind::Number => value.as_f64().map(Literal::Number),
             Kind::Text => value.as_str().map(|text| Literal::Text(text.to_owned())),
@@ -119,12 +136,35 @@ impl Property {
                 .as_str()
                 .and_then(|text| DateTime::parse_from_rfc3339(text).ok())
                 .map(|time| Literal::Timestamp(truncate_micros(time.with_timezone(&Utc)))),
+            Kind::TextArray => None,
+        }
+    }
+
+    /// The strings of an array in `properties`; `None` when absent, JSON `null` or not an
+    /// array.
+    fn elements<'a>(&self, properties: &'a Map<String, Value>) -> Option<Vec<&'a str>> {
+        let array = self.json(properties)?.as_array()?;
+        Some(array.iter().filter_map(Value::as_str).collect())
+    }
+
+    /// Whether `value` (not `null`) is of the property's kind: a finite number, a string, an
+    /// RFC 3339 timestamp, an array of strings.
+    pub fn accepts(&self, value: &Value) -> bool {
+        match self.kind {
+            Kind::Number => value.as_f64().is_some_and(f64::is_finite),
+            Kind::Text => value.is_string(),
+            Kind::Timestamp => value
+                .as_str()
+                .is_some_and(|text| DateTime::parse_from_rfc3339(text).is_ok()),
+            Kind::TextArray => value
+                .as_array()
+                .is_some_and(|array| array.iter().all(Value::is_string)),
         }
     }
 }
 
 /// Checks the queryable properties of `properties`: each present and not `null` must be of
-/// its kind (a finite number, a string, an RFC 3339 timestamp). Other keys are free.
+/// its kind ([`Property::accepts`]). Other keys are free.
 pub(crate) fn check_properties(properties: &Map<String, Value>) -> Result<(), String> {
     for (key, value) in properties {
         if let Some(path) = find_nul(value, &mut format!("properties.{key}")) {
@@ -141,14 +181,7 @@ pub(crate) fn check_properties(properties: &Map<String, Value>) -> Result<(), St
         if value.is_null() {
             continue;
         }
-        let ok = match property.kind {
-            Kind::Number => value.as_f64().is_some_and(f64::is_finite),
-            Kind::Text => value.is_string(),
-            Kind::Timestamp => value
-                .as_str()
-                .is_some_and(|text| DateTime::parse_from_rfc3339(text).is_ok()),
-        };
-        if !ok {
+        if !property.accepts(value) {
             return Err(format!(
                 "property {:?} must be a {}, not {value}",
                 property.name,
@@ -231,7 +264,8 @@ impl Field {
         }
     }
 
-    /// The field's value for `product`; `None` when absent.
+    /// The field's value for `product`; `None` when absent, and for a string array (which
+    /// has no single value).
     pub fn value(&self, product: &Product) -> Option<Literal> {
         match self {
             Self::Id => Some(Literal::Text(product.id.clone())),
@@ -240,6 +274,14 @@ impl Field {
             Self::Start => Some(Literal::Timestamp(truncate_micros(product.begin))),
             Self::End => Some(Literal::Timestamp(truncate_micros(product.end))),
             Self::Property(property) => property.value(&product.properties),
+        }
+    }
+
+    /// Whether the field has no value for `product` (absent or JSON `null`).
+    fn is_null(&self, product: &Product) -> bool {
+        match self {
+            Self::Property(property) => property.json(&product.properties).is_none(),
+            column => column.value(product).is_none(),
         }
     }
 }
@@ -380,6 +422,13 @@ pub enum Filter {
     },
     /// The field has no value.
     IsNull(Field),
+    /// The string array property holds `element` (compared exactly, in byte order).
+    Contains {
+        /// The property (of kind [`Kind::TextArray`]).
+        property: Property,
+        /// The string one of its elements must be.
+        element: String,
+    },
 }
 
 impl Filter {
@@ -447,6 +496,17 @@ impl Filter {
                 }
             }
             Self::IsNull(_) => Ok(()),
+            Self::Contains { property, .. } => {
+                if property.kind == Kind::TextArray {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "only a string array holds elements; {} is a {}",
+                        property.name,
+                        property.kind.as_str()
+                    ))
+                }
+            }
         }
     }
 
@@ -504,7 +564,12 @@ impl Filter {
                 Literal::Text(text) => Some(like(pattern, &text)),
                 _ => None,
             },
-            Self::IsNull(field) => Some(field.value(product).is_none()),
+            Self::IsNull(field) => Some(field.is_null(product)),
+            Self::Contains { property, element } => Some(
+                property
+                    .elements(&product.properties)?
+                    .contains(&element.as_str()),
+            ),
         }
     }
 
@@ -549,13 +614,18 @@ impl Filter {
             }
             Self::Like { field, pattern } => dialect.like(&dialect.field(field), pattern, param),
             Self::IsNull(field) => format!("({} IS NULL)", dialect.field(field)),
+            Self::Contains { property, element } => {
+                dialect.contains(property, &param(&Literal::Text(element.clone())))
+            }
         }
     }
 }
 
 /// How one SQL backend writes fields and values (PostGIS, SQLite).
 pub(crate) trait Dialect {
-    /// The SQL expression of a queryable property's value (`NULL` when absent).
+    /// The SQL expression of a queryable property's value (`NULL` when absent or `null`),
+    /// comparable with the parameters of its kind (a timestamp as an instant, whatever the
+    /// RFC 3339 form it was stored in); a string array's serves `IS NULL` only.
     fn property(&self, property: &Property) -> String;
 
     /// The SQL expression of a field's value (`NULL` when absent): the column of the same
@@ -570,6 +640,10 @@ pub(crate) trait Dialect {
             Field::Property(property) => self.property(property),
         }
     }
+
+    /// The SQL condition that the string array `property` holds the string `element` (a
+    /// placeholder): `NULL` when the property is absent, `null` or not an array.
+    fn contains(&self, property: &Property, element: &str) -> String;
 
     /// The SQL condition of a case-sensitive `LIKE` (backslash escapes).
     fn like(

@@ -6,7 +6,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use geo_types::{MultiPolygon, Polygon, Rect, coord};
 
-use crate::filter::{Filter, Sort};
+use crate::filter::{Filter, Kind, Sort};
 use crate::validation::check_footprint;
 use crate::{CatalogError, Result};
 
@@ -444,6 +444,16 @@ impl ProductQuery {
         }
         if let Some(filter) = &self.filter {
             filter.validate()?;
+        }
+        if let Some(sort) = self
+            .sort
+            .iter()
+            .find(|sort| sort.field.kind() == Kind::TextArray)
+        {
+            return Err(CatalogError::invalid(
+                format!("sort by {}", sort.field),
+                "a string array has no single value to sort on",
+            ));
         }
         Ok(())
     }

@@ -79,6 +79,7 @@ impl fmt::Display for EoFormat {
 /// |---|---|
 /// | `platform` | platform `shortName` and `serialIdentifier`, lower case, joined by `-` unless the short name ends with a digit (`Sentinel-2` + `A`: `sentinel-2a`; `SPOT` + `6`: `spot-6`) |
 /// | `constellation` | platform `shortName`, lower case (only with a `serialIdentifier`) |
+/// | `eop:platformSerialIdentifier` | platform `serialIdentifier`, as written (`A`) |
 /// | `instruments` | `[instrument shortName]`, lower case |
 /// | `sar:instrument_mode` | sensor `operationalMode` |
 /// | `eop:sensorType` | sensor `sensorType` |
@@ -89,6 +90,7 @@ impl fmt::Display for EoFormat {
 /// | `view:sun_azimuth` | acquisition `illuminationAzimuthAngle` (degrees, a negative one turned into [0, 360)) |
 /// | `view:sun_elevation` | acquisition `illuminationElevationAngle`, else 90 − `illuminationZenithAngle` |
 /// | `view:incidence_angle` | acquisition `incidenceAngle` |
+/// | `eop:minimumIncidenceAngle`, `eop:maximumIncidenceAngle`, `eop:incidenceAngleVariation` | acquisition (`sar:Acquisition`) `minimumIncidenceAngle`, `maximumIncidenceAngle`, `incidenceAngleVariation` (degrees) |
 /// | `eop:polarisationMode` | acquisition `polarisationMode` |
 /// | `sar:polarizations` | acquisition `polarisationChannels` (`HH, HV`), split |
 /// | `eop:acquisitionType` | metadata `acquisitionType` |
@@ -597,6 +599,7 @@ impl Reader {
             let short_name = short_name.to_lowercase().replace(' ', "-");
             match platform("serialIdentifier") {
                 Some((serial, _)) => {
+                    put("eop:platformSerialIdentifier", Value::from(serial.clone()));
                     let serial = serial.to_lowercase().replace(' ', "-");
                     let joiner = if short_name.ends_with(|c: char| c.is_ascii_digit()) {
                         ""
@@ -689,6 +692,16 @@ impl Reader {
         }
         if let Some(angle) = number(&acquisition, "eop:incidenceAngle", -90.0, 90.0)? {
             put("view:incidence_angle", Value::from(angle));
+        }
+        // SAR acquisitions (`sar:Acquisition`); the name is the element's, under `eop:`.
+        for (name, min, max) in [
+            ("eop:minimumIncidenceAngle", -90.0, 90.0),
+            ("eop:maximumIncidenceAngle", -90.0, 90.0),
+            ("eop:incidenceAngleVariation", 0.0, 180.0),
+        ] {
+            if let Some(angle) = number(&acquisition, name, min, max)? {
+                put(name, Value::from(angle));
+            }
         }
         if let Some(cover) = number(result, "eop:cloudCoverPercentage", 0.0, 100.0)? {
             put("eo:cloud_cover", Value::from(cover));

@@ -60,6 +60,7 @@ fn eo_om_2_0_optical() {
         json!({
             "platform": "sentinel-2a",
             "constellation": "sentinel-2",
+            "eop:platformSerialIdentifier": "A",
             "instruments": ["msi"],
             "sar:instrument_mode": "INS-NOBS",
             "eop:sensorType": "OPTICAL",
@@ -116,6 +117,11 @@ fn eo_om_2_1_sar_with_two_polygons() {
     assert_eq!(p["sat:orbit_state"], "ascending");
     assert_eq!(p["sat:relative_orbit"], 117);
     assert_eq!(p["view:incidence_angle"], 33.9);
+    assert_eq!(p["eop:platformSerialIdentifier"], "A");
+    // The SAR acquisition's range of incidence angles.
+    assert_eq!(p["eop:minimumIncidenceAngle"], 30.25);
+    assert_eq!(p["eop:maximumIncidenceAngle"], 45.5);
+    assert_eq!(p["eop:incidenceAngleVariation"], 15.25);
     assert_eq!(p["processing:level"], "L1");
     assert_eq!(p["product:type"], "GRD");
     // No processing date: the creation date.

@@ -37,17 +37,16 @@ const RANGE_PATTERN: &str = r"^(N|\{N(,N)*\}|[\[\]]N(,N[\[\]])?|N[\[\]])$";
 /// The number in [`RANGE_PATTERN`].
 const NUMBER_PATTERN: &str = r"-?[0-9]+(\.[0-9]*)?";
 
+/// The ISO 8601 date-time or date in [`RANGE_PATTERN`].
+const TIME_PATTERN: &str = r"[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})?)?";
+
 /// The `param:Parameter` element of an EO parameter: the pattern of a range, or its options.
 fn eo_parameter(eo: &EoParam) -> String {
+    let range = |value: &str| format!(" pattern=\"{}\"", escape(RANGE_PATTERN.replace('N', value)));
     let (attributes, children) = match eo.values {
-        Values::Number { .. } | Values::Integer { .. } => (
-            format!(
-                " pattern=\"{}\"",
-                escape(RANGE_PATTERN.replace('N', NUMBER_PATTERN))
-            ),
-            String::new(),
-        ),
-        Values::Text => (String::new(), String::new()),
+        Values::Number { .. } | Values::Integer { .. } => (range(NUMBER_PATTERN), String::new()),
+        Values::Timestamp => (range(TIME_PATTERN), String::new()),
+        Values::Text | Values::Element => (String::new(), String::new()),
         Values::Choice(choices) => (
             String::new(),
             choices

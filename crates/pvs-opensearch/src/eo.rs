@@ -5,13 +5,14 @@
 //! product type), so a search answers exactly what the catalog's [`Filter`] means, on PostGIS
 //! and on SQLite alike. A product without the field never matches a condition on it.
 //!
-//! Range syntax of numbers: `v` (equal), `{a,b,c}` (one of), `[a,b]` (closed), `]a,b[`
-//! (open), `[a,b[` and `]a,b]` (half-open), `[a` (at least), `]a` (more than), `b]` (at
-//! most), `b[` (less than). Text and choices take `v` or `{a,b,c}`. Zero is a value like any
-//! other (`cloudCover=0` finds the cloudless products).
+//! Range syntax of numbers and times: `v` (equal), `{a,b,c}` (one of), `[a,b]` (closed),
+//! `]a,b[` (open), `[a,b[` and `]a,b]` (half-open), `[a` (at least), `]a` (more than), `b]`
+//! (at most), `b[` (less than). Text and choices take `v` or `{a,b,c}`. Zero is a value like
+//! any other (`cloudCover=0` finds the cloudless products).
 
 use pvs_catalog::{Comparison, Field, Filter, Literal};
 use pvs_ogc::Exception;
+use pvs_ogc::time::parse_instant;
 
 use super::request::Param;
 
@@ -27,6 +28,10 @@ pub(crate) enum Values {
     Integer { min: f64, max: f64 },
     /// Text, compared exactly with the stored value.
     Text,
+    /// Text, one of the strings of a stored array (compared exactly).
+    Element,
+    /// ISO 8601 date-times or dates (`pvs_ogc::time::parse_instant`), in the range syntax.
+    Timestamp,
     /// One of these names (ignoring case), each standing for the stored value beside it.
     Choice(&'static [(&'static str, &'static str)]),
 }
@@ -63,9 +68,13 @@ const PERCENT: Values = Values::Number {
     max: 100.0,
 };
 const ORBIT: Values = Values::Integer { min: 0.0, max: 1e9 };
+const INCIDENCE: Values = Values::Number {
+    min: -90.0,
+    max: 90.0,
+};
 
 /// The EO parameters of product searches, in template order.
-pub(crate) const EO_PARAMS: [EoParam; 14] = [
+pub(crate) const EO_PARAMS: [EoParam; 21] = [
     eo(
         "productType",
         "eo:productType",
@@ -79,6 +88,20 @@ pub(crate) const EO_PARAMS: [EoParam; 14] = [
         "platform",
         Values::Text,
         "Platform, as the products name it (STAC platform, e.g. sentinel-2a)",
+    ),
+    eo(
+        "platformSerialIdentifier",
+        "eo:platformSerialIdentifier",
+        "eop:platformSerialIdentifier",
+        Values::Text,
+        "Platform serial identifier (e.g. A of Sentinel-2A)",
+    ),
+    eo(
+        "instrument",
+        "eo:instrument",
+        "instruments",
+        Values::Element,
+        "Instrument, one of the products' instruments exactly as stored (STAC instruments, e.g. msi)",
     ),
     eo(
         "processingLevel",
@@ -150,6 +173,30 @@ pub(crate) const EO_PARAMS: [EoParam; 14] = [
         "Sun elevation in degrees: a value, {a,b}, [a,b], ]a,b[, [a, ]a, b] or b[",
     ),
     eo(
+        "minimumIncidenceAngle",
+        "eo:minimumIncidenceAngle",
+        "eop:minimumIncidenceAngle",
+        INCIDENCE,
+        "Minimum incidence angle in degrees: a value, {a,b}, [a,b], ]a,b[, [a, ]a, b] or b[",
+    ),
+    eo(
+        "maximumIncidenceAngle",
+        "eo:maximumIncidenceAngle",
+        "eop:maximumIncidenceAngle",
+        INCIDENCE,
+        "Maximum incidence angle in degrees: a value, {a,b}, [a,b], ]a,b[, [a, ]a, b] or b[",
+    ),
+    eo(
+        "incidenceAngleVariation",
+        "eo:incidenceAngleVariation",
+        "eop:incidenceAngleVariation",
+        Values::Number {
+            min: 0.0,
+            max: 180.0,
+        },
+        "Incidence angle variation in degrees: a value, {a,b}, [a,b], ]a,b[, [a, ]a, b] or b[",
+    ),
+    eo(
         "sensorType",
         "eo:sensorType",
         "eop:sensorType",
@@ -186,6 +233,20 @@ pub(crate) const EO_PARAMS: [EoParam; 14] = [
         ]),
         "Polarisation mode: S(ingle), D(ual), T(win), Q(uad) (from the products' EO O&M or GSC metadata)",
     ),
+    eo(
+        "creationDate",
+        "eo:creationDate",
+        "created",
+        Values::Timestamp,
+        "Creation (processing) time of the product, ISO 8601: a value, {a,b}, [a,b], ]a,b[, [a, ]a, b] or b[",
+    ),
+    eo(
+        "modificationDate",
+        "eo:modificationDate",
+        "updated",
+        Values::Timestamp,
+        "Last update of the product's record, ISO 8601: a value, {a,b}, [a,b], ]a,b[, [a, ]a, b] or b[",
+    ),
 ];
 
 /// The EO parameter called `name` (its canonical spelling), if there is one.
@@ -219,6 +280,11 @@ impl EoParam {
                     values.len()
                 )));
             }
+            if self.values == Values::Element {
+                return Ok(Filter::Or(
+                    values.into_iter().map(|value| self.equals(value)).collect(),
+                ));
+            }
             return Ok(Filter::In { field, values });
         }
         let lower = match text.chars().next() {
@@ -232,15 +298,15 @@ impl EoParam {
             _ => None,
         };
         if lower.is_none() && upper.is_none() {
-            return Ok(Filter::Compare {
-                field,
-                op: Comparison::Eq,
-                value: self.value(text).map_err(&invalid)?,
-            });
+            return Ok(self.equals(self.value(text).map_err(&invalid)?));
         }
-        if !matches!(self.values, Values::Number { .. } | Values::Integer { .. }) {
+        if !matches!(
+            self.values,
+            Values::Number { .. } | Values::Integer { .. } | Values::Timestamp
+        ) {
             return Err(invalid(
-                "a range applies to numbers only; give a value or a set {a,b,c}".to_owned(),
+                "a range applies to numbers and times only; give a value or a set {a,b,c}"
+                    .to_owned(),
             ));
         }
         // One bracket each side at most: `[a`, `b]`, or `[a,b]` and its open forms.
@@ -253,11 +319,14 @@ impl EoParam {
         match (lower, upper, inner.split_once(',')) {
             (Some(low_op), Some(high_op), Some((low, high))) => {
                 let (low, high) = (value(low)?, value(high)?);
-                if let (Literal::Number(a), Literal::Number(b)) = (&low, &high)
-                    && a > b
-                {
+                let reversed = match (&low, &high) {
+                    (Literal::Number(a), Literal::Number(b)) => a > b,
+                    (Literal::Timestamp(a), Literal::Timestamp(b)) => a > b,
+                    _ => false,
+                };
+                if reversed {
                     return Err(invalid(format!(
-                        "the range starts at {a}, after its end {b}"
+                        "the range starts at {low}, after its end {high}"
                     )));
                 }
                 Ok(Filter::And(vec![
@@ -269,6 +338,22 @@ impl EoParam {
             _ => Err(invalid(
                 "a range is [a,b], ]a,b[, [a,b[, ]a,b], [a, ]a, b] or b[".to_owned(),
             )),
+        }
+    }
+
+    /// The condition that the field is `value`: for an array, that it holds it.
+    fn equals(&self, value: Literal) -> Filter {
+        match (self.field(), value) {
+            (Field::Property(property), Literal::Text(element))
+                if self.values == Values::Element =>
+            {
+                Filter::Contains { property, element }
+            }
+            (field, value) => Filter::Compare {
+                field,
+                op: Comparison::Eq,
+                value,
+            },
         }
     }
 
@@ -289,8 +374,11 @@ impl EoParam {
                         )
                     })
             }
-            Values::Text if text.is_empty() => Err("a value is empty".to_owned()),
-            Values::Text => Ok(Literal::Text(text.to_owned())),
+            Values::Text | Values::Element if text.is_empty() => Err("a value is empty".to_owned()),
+            Values::Text | Values::Element => Ok(Literal::Text(text.to_owned())),
+            Values::Timestamp => parse_instant(text)
+                .map(Literal::Timestamp)
+                .map_err(|error| format!("{text:?}: {error}")),
             Values::Choice(choices) => choices
                 .iter()
                 .find(|(name, _)| name.eq_ignore_ascii_case(text))
@@ -349,6 +437,8 @@ mod tests {
             let kind = match eo.values {
                 Values::Number { .. } | Values::Integer { .. } => Kind::Number,
                 Values::Text | Values::Choice(_) => Kind::Text,
+                Values::Element => Kind::TextArray,
+                Values::Timestamp => Kind::Timestamp,
             };
             assert_eq!(field.kind(), kind, "{}", eo.param.name);
             assert!(eo.param.variable.starts_with("eo:"));
@@ -440,6 +530,52 @@ mod tests {
     }
 
     #[test]
+    fn times_and_instruments() {
+        use Comparison::*;
+        let at = |text: &str| {
+            Literal::Timestamp(
+                chrono::DateTime::parse_from_rfc3339(text)
+                    .unwrap()
+                    .with_timezone(&chrono::Utc),
+            )
+        };
+        let created = |op, text| Filter::Compare {
+            field: param("creationDate").field(),
+            op,
+            value: at(text),
+        };
+        assert_eq!(
+            param("creationDate")
+                .filter("[2024-02-01,2024-02-01T12:00:00+02:00[")
+                .unwrap(),
+            Filter::And(vec![
+                created(Ge, "2024-02-01T00:00:00Z"),
+                created(Lt, "2024-02-01T10:00:00Z"),
+            ])
+        );
+        assert_eq!(
+            param("modificationDate")
+                .filter("2024-02-01T10:00:00Z")
+                .unwrap(),
+            Filter::Compare {
+                field: param("modificationDate").field(),
+                op: Eq,
+                value: at("2024-02-01T10:00:00Z"),
+            }
+        );
+        let instruments = pvs_catalog::Property::find("instruments").unwrap();
+        let holds = |element: &str| Filter::Contains {
+            property: instruments,
+            element: element.to_owned(),
+        };
+        assert_eq!(param("instrument").filter("MSI").unwrap(), holds("MSI"));
+        assert_eq!(
+            param("instrument").filter("{MSI,OLCI}").unwrap(),
+            Filter::Or(vec![holds("MSI"), holds("OLCI")])
+        );
+    }
+
+    #[test]
     fn bad_values_say_what_the_parameter_takes() {
         let set = format!("{{{}}}", vec!["1"; MAX_SET_VALUES + 1].join(","));
         for (name, text, says) in [
@@ -467,9 +603,17 @@ mod tests {
                 "SIDEWAYS",
                 "not one of ASCENDING, DESCENDING",
             ),
-            ("orbitDirection", "[ASCENDING", "numbers only"),
-            ("platform", "[a,b]", "numbers only"),
+            ("orbitDirection", "[ASCENDING", "numbers and times only"),
+            ("platform", "[a,b]", "numbers and times only"),
             ("platform", "{a,}", "a value is empty"),
+            ("creationDate", "2024-02-30", "an ISO 8601 date-time"),
+            ("creationDate", "[2024-02-02,2024-02-01]", "after its end"),
+            ("instrument", "]MSI", "numbers and times only"),
+            (
+                "minimumIncidenceAngle",
+                "-91",
+                "not a number from -90 to 90",
+            ),
         ] {
             let error = param(name).filter(text).unwrap_err();
             assert_eq!(error.locator.as_deref(), Some(name), "{name}={text}");

@@ -4,13 +4,14 @@
 //! GetMap and WCS GetCoverage on `/ows` of the same public address.
 //!
 //! - `GET /opensearch`: the description document of the collection search;
-//!   `GET /opensearch/{format}` searches the collections (`atom`, `geojson`, `json`, `rss`).
+//!   `GET /opensearch/{format}` searches the collections (`atom`, `geojson`, `json`, `rss`,
+//!   `kml`, `html`).
 //! - `GET /opensearch/collections/{collection}`: the description document of the search of
 //!   that collection's products; `GET /opensearch/collections/{collection}/{format}`
 //!   searches them.
 //!
 //! Parameters are parsed in `request` (the `geom` WKT with geozero in `geometry`, the EO
-//! parameters in `eo`), answers written by `atom`, `rss` and `geojson`; see
+//! parameters in `eo`), answers written by `atom`, `rss`, `kml`, `html` and `geojson`; see
 //! `docs/opensearch.md`.
 
 #![forbid(unsafe_code)]
@@ -20,6 +21,7 @@ mod description;
 mod eo;
 mod geojson;
 mod geometry;
+mod html;
 mod kml;
 mod request;
 mod rss;
@@ -152,15 +154,18 @@ pub(crate) enum Format {
     Rss,
     /// `kml`: `application/vnd.google-earth.kml+xml` (KML 2.2).
     Kml,
+    /// `html`: `text/html` (HTML5).
+    Html,
 }
 
 impl Format {
-    pub(crate) const ALL: [Format; 5] = [
+    pub(crate) const ALL: [Format; 6] = [
         Format::Atom,
         Format::GeoJson,
         Format::Json,
         Format::Rss,
         Format::Kml,
+        Format::Html,
     ];
 
     /// The path segment.
@@ -171,6 +176,7 @@ impl Format {
             Format::Json => "json",
             Format::Rss => "rss",
             Format::Kml => "kml",
+            Format::Html => "html",
         }
     }
 
@@ -182,6 +188,7 @@ impl Format {
             Format::Json => "application/json",
             Format::Rss => "application/rss+xml",
             Format::Kml => "application/vnd.google-earth.kml+xml",
+            Format::Html => "text/html",
         }
     }
 
@@ -193,7 +200,9 @@ impl Format {
                 Exception::new(
                     "NotFound",
                     "format",
-                    format!("no search format {segment:?}; use atom, geojson, json or rss"),
+                    format!(
+                        "no search format {segment:?}; use atom, geojson, json, rss, kml or html"
+                    ),
                 )
             })
     }
@@ -510,6 +519,7 @@ fn answer(context: &Context, outcome: Result<(SearchRequest, u64, Items), Except
                 Format::Atom => atom::feed(context, &request, &paging, &items).into_bytes(),
                 Format::Rss => rss::channel(context, &request, &paging, &items).into_bytes(),
                 Format::Kml => kml::document(context, &request, &paging, &items).into_bytes(),
+                Format::Html => html::page(context, &request, &paging, &items).into_bytes(),
                 Format::GeoJson | Format::Json => {
                     geojson::feature_collection(context, &request, &paging, &items)
                         .to_string()

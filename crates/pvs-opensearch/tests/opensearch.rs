@@ -75,20 +75,30 @@ fn products() -> Vec<Product> {
                 "sat:relative_orbit": 10, "sat:orbit_state": "ascending",
                 "platform": "sentinel-2a", "processing:level": "L2A",
                 "view:sun_elevation": 30.5, "view:sun_azimuth": 150.0,
-                "eop:sensorType": "OPTICAL", "eop:acquisitionType": "NOMINAL"}),
+                "eop:sensorType": "OPTICAL", "eop:acquisitionType": "NOMINAL",
+                "eop:platformSerialIdentifier": "A", "instruments": ["MSI"],
+                "created": "2024-02-01T10:00:00Z", "updated": "2024-02-05T00:00:00+01:00"}),
             "B_east" => json!({"eo:cloud_cover": 20, "sat:absolute_orbit": 102,
                 "sat:relative_orbit": 10, "sat:orbit_state": "descending",
-                "platform": "sentinel-2b", "processing:level": "L1C"}),
-            "C_dateline" => json!({"eo:cloud_cover": 80, "platform": "sentinel-2a"}),
+                "platform": "sentinel-2b", "processing:level": "L1C",
+                "eop:platformSerialIdentifier": "B", "instruments": ["MSI", "OLCI"],
+                "created": "2024-02-02T00:00:00.5Z"}),
+            "C_dateline" => json!({"eo:cloud_cover": 80, "platform": "sentinel-2a",
+                "instruments": [], "created": "2024-01-15T00:00:00Z"}),
             "D_south" => json!({"eo:cloud_cover": 0, "eo:snow_cover": 12.0,
                 "sat:absolute_orbit": 150, "sat:relative_orbit": 37,
                 "sat:orbit_state": "ascending", "platform": "sentinel-2b",
-                "processing:level": "L2A"}),
+                "processing:level": "L2A", "instruments": ["msi"],
+                "eop:minimumIncidenceAngle": 20, "eop:maximumIncidenceAngle": 35,
+                "eop:incidenceAngleVariation": 15}),
             "F_west" => json!({"eo:cloud_cover": 100, "sat:absolute_orbit": 200,
                 "sat:orbit_state": "descending", "platform": "sentinel-2a",
                 "processing:level": "L1C", "sar:instrument_mode": "IW",
                 "eop:sensorType": "RADAR", "eop:acquisitionType": "CALIBRATION",
-                "eop:polarisationMode": "D"}),
+                "eop:polarisationMode": "D", "instruments": ["SAR-C"],
+                "eop:minimumIncidenceAngle": 29.1, "eop:maximumIncidenceAngle": 46.0,
+                "eop:incidenceAngleVariation": 16.9,
+                "created": "2024-01-31T23:00:00-02:00"}),
             _ => json!({}),
         };
         product.properties = properties.as_object().cloned().unwrap();
@@ -1206,6 +1216,7 @@ async fn description_documents_and_their_templates() {
         ("application/geo+json", "geojson"),
         ("application/json", "json"),
         ("application/vnd.google-earth.kml+xml", "kml"),
+        ("text/html", "html"),
     ] {
         let template = &urls[media_type];
         assert!(
@@ -1330,7 +1341,7 @@ async fn description_documents_and_their_templates() {
         "collection"
     );
     server.refused("NOPE", "", 404, "collection").await;
-    let answer = server.get("/opensearch/collections/S2/html").await;
+    let answer = server.get("/opensearch/collections/S2/csv").await;
     assert_eq!(answer.status, 404);
     assert_eq!(
         parse_xml(&answer.body)
@@ -1338,7 +1349,7 @@ async fn description_documents_and_their_templates() {
             .attr("locator"),
         "format"
     );
-    assert_eq!(server.get("/opensearch/html").await.status, 404);
+    assert_eq!(server.get("/opensearch/csv").await.status, 404);
 }
 
 /// The EO parameters, filled into the template of the collection's description document as a
@@ -1469,6 +1480,111 @@ async fn eo_parameters_select_on_stored_properties() {
             vec![("eo:platform", "sentinel-2a"), ("time:end", "2024-01-12")],
             vec!["F_west", "A_inside"],
         ),
+        // The platform's serial identifier, exactly.
+        (vec![("eo:platformSerialIdentifier", "A")], vec!["A_inside"]),
+        (
+            vec![("eo:platformSerialIdentifier", "{A,B}")],
+            vec!["B_east", "A_inside"],
+        ),
+        (vec![("eo:platformSerialIdentifier", "a")], vec![]),
+        // One of the instruments, exactly (D_south's is "msi").
+        (vec![("eo:instrument", "MSI")], vec!["B_east", "A_inside"]),
+        (vec![("eo:instrument", "msi")], vec!["D_south"]),
+        (vec![("eo:instrument", "MS")], vec![]),
+        (
+            vec![("eo:instrument", "{OLCI,SAR-C}")],
+            vec!["B_east", "F_west"],
+        ),
+        (
+            vec![("cql:cql", "instrument = 'MSI'")],
+            vec!["B_east", "A_inside"],
+        ),
+        // Products with instruments, none of them MSI (E_arctic has none: unknown).
+        (
+            vec![("cql:cql", "instrument <> 'MSI'")],
+            vec!["D_south", "C_dateline", "F_west"],
+        ),
+        (
+            vec![("cql:cql", "instrument IN ('OLCI', 'msi')")],
+            vec!["D_south", "B_east"],
+        ),
+        // Incidence angles.
+        (
+            vec![("eo:minimumIncidenceAngle", "[25,30]")],
+            vec!["F_west"],
+        ),
+        (vec![("eo:minimumIncidenceAngle", "]20")], vec!["F_west"]),
+        (
+            vec![("eo:minimumIncidenceAngle", "[20")],
+            vec!["D_south", "F_west"],
+        ),
+        (vec![("eo:maximumIncidenceAngle", "40[")], vec!["D_south"]),
+        (vec![("eo:maximumIncidenceAngle", "46")], vec!["F_west"]),
+        (
+            vec![("eo:incidenceAngleVariation", "{15,16.9}")],
+            vec!["D_south", "F_west"],
+        ),
+        (vec![("eo:incidenceAngleVariation", "]15,16.9[")], vec![]),
+        (
+            vec![(
+                "cql:cql",
+                "maximumIncidenceAngle > 40 OR incidenceAngleVariation = 15",
+            )],
+            vec!["D_south", "F_west"],
+        ),
+        // Creation and modification times, compared as instants (F_west's creation is
+        // 2024-02-01T01:00:00Z written at -02:00).
+        (
+            vec![(
+                "eo:creationDate",
+                "[2024-02-01T00:00:00Z,2024-02-01T12:00:00Z]",
+            )],
+            vec!["F_west", "A_inside"],
+        ),
+        (
+            vec![("eo:creationDate", "2024-02-01T01:00:00Z")],
+            vec!["F_west"],
+        ),
+        (
+            vec![("eo:creationDate", "2024-02-01T03:00:00+02:00")],
+            vec!["F_west"],
+        ),
+        (
+            vec![("eo:creationDate", "]2024-02-01T10:00:00Z")],
+            vec!["B_east"],
+        ),
+        (
+            vec![("eo:creationDate", "2024-02-02T00:00:00.5Z]")],
+            vec!["C_dateline", "B_east", "F_west", "A_inside"],
+        ),
+        (
+            vec![("eo:creationDate", "2024-02-02T00:00:00.5Z[")],
+            vec!["C_dateline", "F_west", "A_inside"],
+        ),
+        (vec![("eo:creationDate", "2024-02-01[")], vec!["C_dateline"]),
+        (
+            vec![("eo:creationDate", "{2024-01-15,2024-02-01T10:00:00Z}")],
+            vec!["C_dateline", "A_inside"],
+        ),
+        (
+            vec![("eo:modificationDate", "[2024-02-04T23:00:00Z")],
+            vec!["A_inside"],
+        ),
+        (
+            vec![("eo:modificationDate", "]2024-02-04T23:00:00Z")],
+            vec![],
+        ),
+        (
+            vec![("cql:cql", "creationDate > '2024-02-01T05:00:00Z'")],
+            vec!["B_east", "A_inside"],
+        ),
+        (
+            vec![(
+                "cql:cql",
+                "modificationDate = TIMESTAMP('2024-02-04T23:00:00Z') AND platformSerialIdentifier = 'A'",
+            )],
+            vec!["A_inside"],
+        ),
     ];
     for (values, expected) in cases {
         let json = server.json(&fill(json_template, &values)).await;
@@ -1506,10 +1622,223 @@ async fn eo_parameters_select_on_stored_properties() {
         "{pattern}"
     );
     assert_eq!(parameter("cloudCover").attr("value"), "{eo:cloudCover}");
+    for (name, variable) in [
+        ("platformSerialIdentifier", "{eo:platformSerialIdentifier}"),
+        ("instrument", "{eo:instrument}"),
+        ("minimumIncidenceAngle", "{eo:minimumIncidenceAngle}"),
+        ("maximumIncidenceAngle", "{eo:maximumIncidenceAngle}"),
+        ("incidenceAngleVariation", "{eo:incidenceAngleVariation}"),
+        ("creationDate", "{eo:creationDate}"),
+        ("modificationDate", "{eo:modificationDate}"),
+    ] {
+        assert_eq!(parameter(name).attr("value"), variable);
+    }
+    // Times take the range syntax: its pattern admits a closed range of date-times.
+    let pattern = parameter("creationDate").attr("pattern");
+    assert!(pattern.contains("T[0-9]{2}"), "{pattern}");
 
     // A collection search does not take product properties: it ignores them.
     let all = server.json("/opensearch/json?cloudCover=10").await;
     assert_eq!(feature_ids(&all), ["EMPTY", "S2", "SAR"]);
+}
+
+/// Bad values of the EO parameters, filled into the description document's templates, are
+/// refused with a 400 naming the parameter and saying why, in GeoJSON and in Atom.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_eo_values_are_refused_naming_the_parameter() {
+    let server = Server::start().await;
+    let description = parse_xml(&server.get("/opensearch/collections/S2").await.body);
+    let urls = templates(&description);
+    for (variable, value, parameter, says) in [
+        ("eo:creationDate", "2024-13-01", "creationDate", "ISO 8601"),
+        ("eo:creationDate", "yesterday", "creationDate", "ISO 8601"),
+        (
+            "eo:creationDate",
+            "[2024-02-02,2024-02-01]",
+            "creationDate",
+            "after its end",
+        ),
+        (
+            "eo:modificationDate",
+            "{2024-02-01,}",
+            "modificationDate",
+            "ISO 8601",
+        ),
+        (
+            "eo:minimumIncidenceAngle",
+            "91",
+            "minimumIncidenceAngle",
+            "not a number from -90 to 90",
+        ),
+        (
+            "eo:maximumIncidenceAngle",
+            "[50,40]",
+            "maximumIncidenceAngle",
+            "after its end",
+        ),
+        (
+            "eo:incidenceAngleVariation",
+            "-1",
+            "incidenceAngleVariation",
+            "not a number from 0 to 180",
+        ),
+        (
+            "eo:instrument",
+            "[MSI",
+            "instrument",
+            "numbers and times only",
+        ),
+        ("eo:instrument", "{MSI,}", "instrument", "a value is empty"),
+        (
+            "eo:platformSerialIdentifier",
+            "]A,B[",
+            "platformSerialIdentifier",
+            "numbers and times only",
+        ),
+        ("cql:cql", "instrument > 'MSI'", "cql", "string array"),
+        ("cql:cql", "instrument = 5", "cql", "string array"),
+        ("cql:cql", "creationDate > 5", "cql", "timestamp"),
+        ("cql:cql", "minimumIncidenceAngle = 'x'", "cql", "number"),
+    ] {
+        let json = server
+            .get(&fill(&urls["application/geo+json"], &[(variable, value)]))
+            .await;
+        assert_eq!(json.status, 400, "{variable}={value}: {}", json.body);
+        let body: Value = serde_json::from_str(&json.body).unwrap();
+        assert_eq!(body["error"]["parameter"], parameter, "{body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains(says), "{variable}={value}: {message}");
+        let atom = server
+            .get(&fill(&urls["application/atom+xml"], &[(variable, value)]))
+            .await;
+        assert_eq!(atom.status, 400, "{variable}={value}: {}", atom.body);
+        let report = parse_xml(&atom.body);
+        assert_eq!(report.child("ows:Exception").attr("locator"), parameter);
+    }
+}
+
+/// The ids a page lists, in order: the link text of each result's first cell.
+fn html_ids(page: &Element) -> Vec<String> {
+    page.child("body")
+        .child("table")
+        .child("tbody")
+        .children_named("tr")
+        .map(|row| row.child("td").child("a").text.clone())
+        .collect()
+}
+
+/// The `href` of the page's paging link `rel`.
+fn html_link(page: &Element, rel: &str) -> Option<String> {
+    page.child("body")
+        .child("nav")
+        .children_named("a")
+        .find(|a| a.attr("rel") == rel)
+        .map(|a| a.attr("href").to_owned())
+}
+
+/// The HTML pages EOxServer serves beside Atom: advertised in the description documents,
+/// listing the same results as GeoJSON with their links, paged, escaped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn html_pages_list_the_results() {
+    let server = Server::start().await;
+    let html = |answer: Answer| {
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        assert_eq!(answer.content_type, "text/html");
+        assert!(
+            answer
+                .body
+                .starts_with("<!DOCTYPE html>\n<html lang=\"en\">")
+        );
+        parse_xml(&answer.body)
+    };
+    let description = parse_xml(&server.get("/opensearch/collections/S2").await.body);
+    let url = description
+        .children_named("Url")
+        .find(|u| u.attr("type") == "text/html")
+        .expect("an HTML Url");
+    assert_eq!(url.attr("rel"), "results");
+    let template = url.attr("template");
+    let json_template = &templates(&description)["application/geo+json"];
+    for values in [
+        vec![],
+        vec![("eo:instrument", "MSI")],
+        vec![("eo:cloudCover", "[0,20]"), ("geo:box", "0,30,30,50")],
+        vec![("eo:creationDate", "[2024-02-01")],
+        vec![("geo:uid", "nothing")],
+    ] {
+        let page = html(server.get(&fill(template, &values)).await);
+        let expected = feature_ids(&server.json(&fill(json_template, &values)).await);
+        assert_eq!(html_ids(&page), expected, "{values:?}");
+    }
+
+    // A result: its id links to it alone, its times, its box, its map and its data.
+    let page = html(
+        server
+            .get(&fill(template, &[("eo:instrument", "MSI"), ("count", "1")]))
+            .await,
+    );
+    assert_eq!(html_ids(&page), ["B_east"]);
+    let row = page.child("body").child("table").child("tbody").child("tr");
+    let cells: Vec<&Element> = row.children_named("td").collect();
+    let alone = html(server.get(cells[0].child("a").attr("href")).await);
+    assert_eq!(html_ids(&alone), ["B_east"]);
+    assert_eq!(
+        cells[1].child("time").attr("datetime"),
+        "2024-01-12T00:00:00Z"
+    );
+    assert_eq!(
+        cells[2].child("time").attr("datetime"),
+        "2024-01-12T01:00:00Z"
+    );
+    assert_eq!(cells[3].text, "20,40,22,42");
+    let links: Vec<&str> = cells[4]
+        .children_named("a")
+        .map(|a| a.attr("href"))
+        .collect();
+    let get_map = query_of(links[0]);
+    assert_eq!(
+        (get_map["request"].as_str(), get_map["layers"].as_str()),
+        ("GetMap", "S2")
+    );
+    assert_eq!(cells[4].child("a").child("img").attr("src"), links[0]);
+    assert_eq!(query_of(links[1])["coverageId"], "B_east");
+    // Paging: the next page holds the other MSI product, and leads back.
+    assert_eq!(page.child("body").child("p").text, "Results 1 to 1 of 2");
+    assert!(html_link(&page, "previous").is_none());
+    let next = html(server.get(&html_link(&page, "next").unwrap()).await);
+    assert_eq!(html_ids(&next), ["A_inside"]);
+    assert!(html_link(&next, "next").is_none());
+    let back = html(server.get(&html_link(&next, "previous").unwrap()).await);
+    assert_eq!(html_ids(&back), ["B_east"]);
+
+    // The collection search has its HTML page too.
+    let top = parse_xml(&server.get("/opensearch").await.body);
+    let collections = html(server.get(&fill(&templates(&top)["text/html"], &[])).await);
+    assert_eq!(html_ids(&collections), ["EMPTY", "S2", "SAR"]);
+
+    // Values from the request are escaped.
+    let hostile = "<script>alert('x')</script>&\"";
+    let answer = server.get(&fill(template, &[("geo:uid", hostile)])).await;
+    assert!(!answer.body.contains("<script"), "{}", answer.body);
+    let page = html(answer);
+    assert!(html_ids(&page).is_empty());
+    assert_eq!(query_of(&html_link(&page, "self").unwrap())["uid"], hostile);
+    // And so are values from the catalog: a product id with markup is listed as text.
+    let catalog = server._database.catalog().await;
+    let id = "<img src=x onerror=alert(1)>&'\"";
+    catalog
+        .register(&product(
+            id,
+            "S2",
+            vec![square(1.0, 1.0, 2.0, 2.0)],
+            "2020-01-01T00:00:00Z",
+            "2020-01-01T00:00:00Z",
+        ))
+        .await
+        .unwrap();
+    let answer = server.get(&fill(template, &[("geo:uid", id)])).await;
+    assert!(!answer.body.contains("<img src=x"), "{}", answer.body);
+    assert_eq!(html_ids(&html(answer)), [id]);
 }
 
 /// The URL forms and the parameter name EOxServer's clients use: a trailing slash on every
@@ -1800,7 +2129,7 @@ async fn bad_parameters_are_refused_naming_them() {
             "orbitDirection",
             "ASCENDING, DESCENDING",
         ),
-        ("platform=[a,b]", "platform", "numbers only"),
+        ("platform=[a,b]", "platform", "numbers and times only"),
         ("platform=a%01b", "platform", "control character"),
         ("cloudCover=1&cloudCover=2", "cloudCover", "more than once"),
         (&deep_cql, "cql", "levels deep"),

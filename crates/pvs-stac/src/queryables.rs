@@ -13,6 +13,7 @@ pub fn schema(id: &str, collection: Option<&str>) -> Value {
             Kind::Number => json!({"type": "number"}),
             Kind::Text => json!({"type": "string"}),
             Kind::Timestamp => json!({"type": "string", "format": "date-time"}),
+            Kind::TextArray => json!({"type": "array", "items": {"type": "string"}}),
         };
         let description = match field {
             Field::Id => "the Item id",

@@ -22,7 +22,7 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use pvs_catalog::{Kind, Property};
+use pvs_catalog::Property;
 use pvs_ingestor::Auth;
 use pvs_model::{Deregistration, ItemError, parse_item};
 use pvs_queue::{QueueName, WorkQueue};
@@ -152,15 +152,7 @@ fn check_property_kinds(properties: &Map<String, Value>) -> Result<(), ApiError>
         let Some(property) = Property::find(name) else {
             continue;
         };
-        let ok = value.is_null()
-            || match property.kind() {
-                Kind::Number => value.as_f64().is_some_and(f64::is_finite),
-                Kind::Text => value.is_string(),
-                Kind::Timestamp => value
-                    .as_str()
-                    .is_some_and(|text| chrono::DateTime::parse_from_rfc3339(text).is_ok()),
-            };
-        if !ok {
+        if !value.is_null() && !property.accepts(value) {
             return Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "InvalidItem",

@@ -18,7 +18,17 @@ impl Dialect for Postgis {
             Kind::Number => format!("({value}::float8)"),
             Kind::Text => format!("({value} COLLATE \"C\")"),
             Kind::Timestamp => format!("({value}::timestamptz)"),
+            Kind::TextArray => value,
         }
+    }
+
+    fn contains(&self, property: &Property, element: &str) -> String {
+        // `@>` of an array and a one-element array: exactly its elements (a string value
+        // holds nothing); NULL when absent or `null`.
+        format!(
+            "(NULLIF(properties -> '{}', 'null'::jsonb) @> jsonb_build_array({element}))",
+            property.name()
+        )
     }
 
     fn like(

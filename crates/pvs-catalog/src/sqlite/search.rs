@@ -9,18 +9,43 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, Row, params_from_iter};
 
 use super::store::{PRODUCT_COLUMNS, backend, product_from_row, read_footprint, to_micros};
-use crate::filter::{Dialect, Literal, Property, like_to_glob};
+use crate::filter::{Dialect, Kind, Literal, Property, like_to_glob};
 use crate::{Bbox, Product, ProductQuery, Result, Sort, SpatialRelation};
 
 /// How SQLite writes fields: columns (times in microseconds), and properties read with
-/// `json_extract` (text compares in byte order, SQLite's `BINARY` collation).
+/// `json_extract` (text compares in byte order, SQLite's `BINARY` collation; timestamps
+/// turned into microseconds, as the time columns and parameters are).
 struct Sqlite;
+
+/// The microseconds since 1970 of the RFC 3339 text `t` (any offset, any number of fraction
+/// digits, finer than a microsecond dropped, as `Literal::Timestamp` does), or `NULL`: the
+/// whole seconds from `strftime` (which reads the offset but only milliseconds), then the
+/// fraction's first six digits. `{t}` is a one-row subquery giving the text as `t`.
+const RFC3339_MICROS: &str = "(SELECT CAST(strftime('%s', substr(t, 1, 10) || ' ' || \
+    substr(t, 12, 8) || z) AS INTEGER) * 1000000 + CASE WHEN substr(t, 20, 1) = '.' \
+    THEN CAST(substr(substr(t, 21, length(t) - 20 - length(z)) || '000000', 1, 6) AS INTEGER) \
+    ELSE 0 END FROM (SELECT t, CASE WHEN upper(substr(t, -1)) = 'Z' THEN 'Z' \
+    ELSE substr(t, -6) END AS z FROM {t}))";
 
 impl Dialect for Sqlite {
     fn property(&self, property: &Property) -> String {
         // Names are from a fixed list of identifiers, never from the request; the
-        // expression is the one the migration indexes.
-        format!("json_extract(properties, '$.\"{}\"')", property.name())
+        // expression is the one the migration indexes (timestamps are read through it).
+        let value = format!("json_extract(properties, '$.\"{}\"')", property.name());
+        match property.kind() {
+            Kind::Timestamp => RFC3339_MICROS.replace("{t}", &format!("(SELECT {value} AS t)")),
+            Kind::Number | Kind::Text | Kind::TextArray => value,
+        }
+    }
+
+    fn contains(&self, property: &Property, element: &str) -> String {
+        // `json_each` of a string would give the string itself: arrays only; NULL (no
+        // `ELSE`) when absent, `null` or not an array.
+        let path = format!("'$.\"{}\"'", property.name());
+        format!(
+            "(CASE WHEN json_type(properties, {path}) = 'array' THEN EXISTS (SELECT 1 FROM \
+             json_each(properties, {path}) WHERE type = 'text' AND value = {element}) END)"
+        )
     }
 
     fn like(
