@@ -1098,12 +1098,22 @@ fn reference(products: &[Product], query: &ProductQuery) -> (Vec<String>, u64) {
                 .is_none_or(|collection| &product.collection == collection)
                 && query.bbox.is_none_or(|bbox| {
                     let parts = bbox.parts();
-                    let area = MultiPolygon(parts.iter().map(|part| part.to_polygon()).collect());
+                    // Only parts with an area can cover a footprint (PostGIS agrees; geo's
+                    // relate misjudges a zero-width part, the -180° edge of a box ending there).
+                    let area = MultiPolygon(
+                        parts
+                            .iter()
+                            .filter(|part| part.width() > 0.0 && part.height() > 0.0)
+                            .map(|part| part.to_polygon())
+                            .collect(),
+                    );
                     match query.spatial {
                         SpatialRelation::Intersects => {
                             parts.iter().any(|part| product.footprint.intersects(part))
                         }
-                        SpatialRelation::Within => product.footprint.relate(&area).is_coveredby(),
+                        SpatialRelation::Within => {
+                            !area.0.is_empty() && product.footprint.relate(&area).is_coveredby()
+                        }
                         SpatialRelation::Disjoint => {
                             !parts.iter().any(|part| product.footprint.intersects(part))
                         }
