@@ -46,7 +46,8 @@ mod xml;
 pub use browse::{Browse, BrowseError, BrowseId, FileName, ImageType, MAX_POSITIONS, Problem};
 pub use collections::{
     BrowseStyle, COLORMAPS, CollectionConfig, Collections, CollectionsError, Compression,
-    MASKED_PREFIX, MaskType, RESERVED_BROWSE_NAMES, Render, Strategy, band_number,
+    MASKED_PREFIX, MaskType, MergeThreshold, RESERVED_BROWSE_NAMES, Render, Replacement, Strategy,
+    band_number,
 };
 pub use eo_metadata::{
     EoFormat, EoMetadata, EoMetadataError, GSC_NS, MAX_EO_METADATA_BYTES, parse_eo_metadata,

@@ -291,6 +291,7 @@ fn product_metadata_validates_against_its_json_schema_and_reads_back() {
             file: item.file.as_str().to_owned(),
             browse_identifier: Some(item.id.clone()),
             report: item.report.clone(),
+            merged_with: None,
         },
         processed_at: "2026-11-23T04:00:00Z".parse().unwrap(),
         properties: serde_json::Map::new(),

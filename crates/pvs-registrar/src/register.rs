@@ -4,7 +4,7 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use geo::MultiPolygon;
 use pvs_catalog::{CatalogError, Collection, Product, Registration};
-use pvs_model::ProductMetadata;
+use pvs_model::{ProductMetadata, Replacement};
 use pvs_queue::QueueName;
 use pvs_storage::StorageKey;
 
@@ -17,6 +17,9 @@ pub struct Registered {
     pub product: Product,
     /// Whether it replaced an earlier version.
     pub replaced: bool,
+    /// The report of the version it was merged with (the preprocessor merged them: strategy
+    /// `merge`, [`pvs_model::SourceInfo::merged_with`]); it replaced that version.
+    pub merged_with: Option<pvs_model::ReportInfo>,
     /// Whether its interval was queued for seeding.
     pub seeded: bool,
     /// For a COG registered without a metadata document, what was derived from the COG,
@@ -158,7 +161,11 @@ impl Registrar {
         let replaced = match registration {
             Registration::Inserted => false,
             Registration::Replaced { previous } => {
-                self.publish_invalidation(&previous, "replaced").await?;
+                let reason = match metadata.source.merged_with {
+                    Some(_) => "merged",
+                    None => "replaced",
+                };
+                self.publish_invalidation(&previous, reason).await?;
                 true
             }
         };
@@ -171,6 +178,7 @@ impl Registrar {
         Ok(Registered {
             product,
             replaced,
+            merged_with: metadata.source.merged_with.clone(),
             seeded,
             derived: None,
         })
@@ -215,7 +223,8 @@ impl Registrar {
 
 /// Why `metadata` is not registered over `existing`, the same product from another browse
 /// report, when the collection's strategy keeps `existing`: the reports' `dateTime`s
-/// compared. `None` (register) when `existing`'s report is not known.
+/// compared ([`pvs_model::CollectionConfig::replacement`]; a merge, which the preprocessor
+/// did, registers). `None` (register) when `existing`'s report is not known.
 fn superseded(
     existing: &Product,
     metadata: &ProductMetadata,
@@ -223,21 +232,18 @@ fn superseded(
 ) -> Option<String> {
     let there: ProductMetadata = serde_json::from_value(existing.metadata.clone()).ok()?;
     let (new, registered) = (&metadata.source.report, &there.source.report);
-    config
-        .strategy
-        .skips(new.date_time, registered.date_time)
-        .then(|| {
-            format!(
-                "the report {:?} dated {} is not newer than the report {:?} dated {} that \
+    (config.replacement(new.date_time, registered.date_time) == Replacement::Skip).then(|| {
+        format!(
+            "the report {:?} dated {} is not newer than the report {:?} dated {} that \
                  registered it (strategy {} of collection {})",
-                new.name,
-                new.date_time.to_rfc3339(),
-                registered.name,
-                registered.date_time.to_rfc3339(),
-                config.strategy.as_str(),
-                existing.collection
-            )
-        })
+            new.name,
+            new.date_time.to_rfc3339(),
+            registered.name,
+            registered.date_time.to_rfc3339(),
+            config.strategy.as_str(),
+            existing.collection
+        )
+    })
 }
 
 /// Checks the product's masks: each of a mask type of its collection, each a valid
