@@ -1075,7 +1075,8 @@ const NEW_BOX: [f64; 4] = [2.0, 2.0, 6.0, 6.0];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browses_of_reports_within_the_merge_threshold_are_merged() {
-    use geo::{Area, BoundingRect};
+    use geo::{Area, BoundingRect, polygon};
+    use pvs_model::GeoJsonGeometry;
     let setup = Setup::new().await;
     let preprocessor = setup.preprocessor(merging());
     let handle = async |item: &BrowseItem| {
@@ -1097,8 +1098,20 @@ async fn browses_of_reports_within_the_merge_threshold_are_merged() {
     .await;
     let first = handle(&old).await;
     assert_eq!(first.metadata.source.merged_with, None);
+    // Footprints smaller than the rasters, as those of warped images are: the old version's
+    // the south of its box (0..4 × 0..3), the new one's the triangle of its box north-west
+    // of its diagonal.
+    let mut there = first.metadata.clone();
+    there.footprint = GeoJsonGeometry::from(&geo::MultiPolygon(vec![polygon![
+        (x: 0.0, y: 0.0), (x: 4.0, y: 0.0), (x: 4.0, y: 3.0), (x: 0.0, y: 3.0)
+    ]]));
+    setup
+        .storage
+        .put(&first.metadata_key, Bytes::from(there.to_json()))
+        .await
+        .unwrap();
     // One hour later, finer (0.05° pixels against 0.1°), a little later in time.
-    let new = coloured_browse(
+    let mut new = coloured_browse(
         &setup,
         "new",
         "2024-01-01T11:00:00Z",
@@ -1108,6 +1121,9 @@ async fn browses_of_reports_within_the_merge_threshold_are_merged() {
         ["2024-01-01T09:03:00Z", "2024-01-01T09:10:00Z"],
     )
     .await;
+    new.footprint = Some(GeoJsonGeometry::from(&geo::MultiPolygon(vec![polygon![
+        (x: 2.0, y: 2.0), (x: 6.0, y: 6.0), (x: 2.0, y: 6.0)
+    ]])));
     let merged = handle(&new).await;
     assert_eq!(merged.metadata_key, first.metadata_key, "one product");
     let stored = setup.check_product(merged.metadata_key.as_str()).await;
@@ -1119,9 +1135,10 @@ async fn browses_of_reports_within_the_merge_threshold_are_merged() {
     );
     assert_eq!(stored.start, old.start, "the union of the times");
     assert_eq!(stored.end, new.end);
+    // The union: 12 + 8 less the half square both hold.
     let footprint = geo::MultiPolygon::from(&stored.footprint);
     assert!(
-        (footprint.unsigned_area() - 28.0).abs() < 1e-9,
+        (footprint.unsigned_area() - 19.5).abs() < 1e-9,
         "{footprint:?}"
     );
     let rect = footprint.bounding_rect().unwrap();
@@ -1134,52 +1151,26 @@ async fn browses_of_reports_within_the_merge_threshold_are_merged() {
     assert_close(&stored.cog.bbox, &[0.0, 0.0, 6.0, 6.0]);
     assert_close(&stored.cog.resolution, &[0.05, 0.05]);
     assert_eq!((stored.cog.bands, stored.cog.alpha), (4, true));
-    let [r, g, b] = RED;
-    let [r2, g2, b2] = BLUE;
+    let ([r, g, b], [r2, g2, b2]) = (RED, BLUE);
+    let (red, blue, transparent) = ([r, g, b, 255], [r2, g2, b2, 255], [0, 0, 0, 0]);
     for (lon, lat, expected, what) in [
-        (
-            1.0,
-            1.0,
-            vec![r, g, b, 255],
-            "the old image outside the new footprint",
-        ),
-        (
-            3.9,
-            0.1,
-            vec![r, g, b, 255],
-            "the old image outside the new footprint",
-        ),
-        (
-            3.0,
-            3.0,
-            vec![r2, g2, b2, 255],
-            "the new image over the old one",
-        ),
-        (
-            2.1,
-            3.9,
-            vec![r2, g2, b2, 255],
-            "the new image over the old one",
-        ),
-        (
-            5.0,
-            5.0,
-            vec![r2, g2, b2, 255],
-            "the new image outside the old footprint",
-        ),
+        (1.0, 1.0, red, "the old image, outside the new raster"),
+        (3.9, 0.1, red, "the old image, outside the new raster"),
+        (3.0, 2.5, red, "the old image, outside the new footprint"),
+        (2.5, 2.8, blue, "the new image over the old one"),
+        (2.2, 3.8, blue, "the new image, outside the old footprint"),
+        (5.0, 5.5, blue, "the new image, outside the old raster"),
+        (1.0, 3.5, transparent, "outside both footprints, in the old raster"),
+        (5.0, 3.0, transparent, "outside both footprints, in the new raster"),
+        (1.0, 5.0, transparent, "outside both rasters"),
+        (5.0, 1.0, transparent, "outside both rasters"),
     ] {
-        assert_eq!(
-            cog_pixel(&setup, &stored, lon, lat).await,
-            expected,
-            "({lon}, {lat}): {what}"
-        );
-    }
-    for (lon, lat) in [(1.0, 5.0), (5.0, 1.0)] {
-        assert_eq!(
-            cog_pixel(&setup, &stored, lon, lat).await[3],
-            0,
-            "({lon}, {lat}): outside both footprints"
-        );
+        let pixel = cog_pixel(&setup, &stored, lon, lat).await;
+        if expected[3] == 0 {
+            assert_eq!(pixel[3], 0, "({lon}, {lat}): {what}");
+        } else {
+            assert_eq!(pixel, expected, "({lon}, {lat}): {what}");
+        }
     }
     assert_eq!(setup.queue().len(QueueName::Register).await.unwrap(), 2);
 }
