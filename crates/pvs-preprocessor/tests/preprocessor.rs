@@ -1160,8 +1160,18 @@ async fn browses_of_reports_within_the_merge_threshold_are_merged() {
         (2.5, 2.8, blue, "the new image over the old one"),
         (2.2, 3.8, blue, "the new image, outside the old footprint"),
         (5.0, 5.5, blue, "the new image, outside the old raster"),
-        (1.0, 3.5, transparent, "outside both footprints, in the old raster"),
-        (5.0, 3.0, transparent, "outside both footprints, in the new raster"),
+        (
+            1.0,
+            3.5,
+            transparent,
+            "outside both footprints, in the old raster",
+        ),
+        (
+            5.0,
+            3.0,
+            transparent,
+            "outside both footprints, in the new raster",
+        ),
         (1.0, 5.0, transparent, "outside both rasters"),
         (5.0, 1.0, transparent, "outside both rasters"),
     ] {
