@@ -59,6 +59,7 @@ fn metadata(i: usize, round: usize) -> ProductMetadata {
                 date_time: start,
                 browse_type: "BENCH".to_owned(),
             },
+            merged_with: None,
         },
         processed_at: start,
         properties: Default::default(),

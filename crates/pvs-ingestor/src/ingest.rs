@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use pvs_model::{
     AssetHref, BrowseItem, BrowseReport, BrowseResult, Collections, ExceptionCode, FileName,
-    IngestionResponse, Outcome, ProductMetadata, ReportError, ReportInfo, parse_item,
+    IngestionResponse, Outcome, ProductMetadata, Replacement, ReportError, ReportInfo, parse_item,
 };
 use pvs_queue::{QueueError, QueueName, Stage, StatusSet, WorkQueue};
 use pvs_storage::{Storage, StorageKey};
@@ -92,7 +92,7 @@ impl Ingestor {
 
     /// Answers a browse skipped when its product is on storage from a browse report that the
     /// strategy of its collection in `collections` keeps over this one (ngEO's replacement
-    /// rules; [`pvs_model::Strategy::skips`]): the metadata document the preprocessor wrote
+    /// rules; [`pvs_model::CollectionConfig::replacement`]): the metadata document the preprocessor wrote
     /// (`<collection>/<id>/<id>.json`) names that report. Needs a storage; the browse is still
     /// queued, so that the preprocessor decides for good and the registration report says
     /// why.
@@ -118,10 +118,8 @@ impl Ingestor {
         };
         let there = ProductMetadata::from_json(std::str::from_utf8(&bytes).ok()?).ok()?;
         let registered = &there.source.report;
-        config
-            .strategy
-            .skips(item.report.date_time, registered.date_time)
-            .then(|| {
+        (config.replacement(item.report.date_time, registered.date_time) == Replacement::Skip).then(
+            || {
                 format!(
                     "product {} is there from the report {:?} dated {}, not older than this \
                      report's {} (strategy {} of collection {collection})",
@@ -131,7 +129,8 @@ impl Ingestor {
                     item.report.date_time.to_rfc3339(),
                     config.strategy.as_str(),
                 )
-            })
+            },
+        )
     }
 
     /// The queue items go to.

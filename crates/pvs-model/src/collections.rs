@@ -152,7 +152,8 @@ pub struct MaskType {
 }
 
 /// What a product registered again under its id does to the one registered (ngEO's
-/// replacement strategies), decided by the `dateTime` of the browse reports they came from.
+/// replacement strategies), decided by the `dateTime` of the browse reports they came from
+/// ([`CollectionConfig::replacement`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Strategy {
@@ -161,27 +162,149 @@ pub enum Strategy {
     Replace,
     /// Only a newer report replaces the product; one as old or older is skipped.
     Skip,
+    /// A report less than the collection's `merge_threshold` newer (or older) than the one
+    /// registered is merged into the product: its image composited over the one there;
+    /// a report further apart replaces it. Never skips.
+    Merge,
 }
 
 impl Strategy {
-    /// Its name in the configuration: `replace` or `skip`.
+    /// Its name in the configuration: `replace`, `skip` or `merge`.
     pub fn as_str(self) -> &'static str {
         match self {
             Strategy::Replace => "replace",
             Strategy::Skip => "skip",
+            Strategy::Merge => "merge",
         }
     }
+}
 
-    /// Whether a product from a report dated `new` is skipped because one from a report dated
-    /// `registered` is there.
-    pub fn skips(
-        self,
-        new: chrono::DateTime<chrono::Utc>,
-        registered: chrono::DateTime<chrono::Utc>,
-    ) -> bool {
-        match self {
-            Strategy::Replace => new < registered,
-            Strategy::Skip => new <= registered,
+/// What becomes of a product registered again under its id ([`CollectionConfig::replacement`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Replacement {
+    /// The new version replaces the one there.
+    Replace,
+    /// The version there stays; the new one is left alone.
+    Skip,
+    /// The new version is composited over the one there into one product.
+    Merge,
+}
+
+/// How far apart (by their reports' `dateTime`) two versions of a product of a `merge`
+/// collection may be to be merged; ngEO's `merge_threshold`, 5 hours unless configured.
+/// Written as ngEO writes it (`5h`, `1w 5d 3h 12m 18ms`: see [`humantime::parse_duration`]),
+/// as whole seconds (`18000`, also a TOML integer) or as an ISO 8601 duration of weeks, days,
+/// hours, minutes and seconds (`PT5H`, `P1DT12H`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct MergeThreshold(std::time::Duration);
+
+impl MergeThreshold {
+    /// ngEO's default: 5 hours.
+    pub const DEFAULT: MergeThreshold = MergeThreshold(std::time::Duration::from_secs(5 * 3600));
+
+    /// The threshold as a duration.
+    pub fn duration(self) -> std::time::Duration {
+        self.0
+    }
+}
+
+impl Default for MergeThreshold {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+impl From<std::time::Duration> for MergeThreshold {
+    fn from(duration: std::time::Duration) -> Self {
+        Self(duration)
+    }
+}
+
+impl std::fmt::Display for MergeThreshold {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", humantime::format_duration(self.0))
+    }
+}
+
+impl std::str::FromStr for MergeThreshold {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        let parsed = if text.bytes().all(|b| b.is_ascii_digit()) && !text.is_empty() {
+            text.parse()
+                .map(std::time::Duration::from_secs)
+                .map_err(|e| e.to_string())
+        } else if let Some(iso) = text.strip_prefix('P') {
+            iso_duration(iso)
+        } else {
+            humantime::parse_duration(text).map_err(|e| e.to_string())
+        };
+        parsed.map(Self).map_err(|reason| {
+            format!(
+                "merge_threshold {text:?} is not a duration ({reason}); write e.g. \"5h\", \
+                 \"1w 5d 3h 12m 18ms\", \"PT5H\" or whole seconds"
+            )
+        })
+    }
+}
+
+/// An ISO 8601 duration after its `P`: `[nW][nD][T[nH][nM][nS]]`, each `n` a number (years
+/// and months are refused: they have no fixed length).
+fn iso_duration(text: &str) -> Result<std::time::Duration, String> {
+    let (date, time) = text.split_once('T').unwrap_or((text, ""));
+    if text.is_empty() || text.ends_with('T') {
+        return Err("an ISO 8601 duration needs a value after P and after T".into());
+    }
+    let mut seconds = 0.0;
+    for (part, units) in [
+        (date, &[('W', 604_800.0), ('D', 86_400.0)][..]),
+        (time, &[('H', 3_600.0), ('M', 60.0), ('S', 1.0)][..]),
+    ] {
+        let mut rest = part;
+        let mut units = units.iter();
+        while !rest.is_empty() {
+            let end = rest
+                .find(|c: char| c.is_ascii_alphabetic())
+                .ok_or_else(|| format!("{rest:?} lacks its unit"))?;
+            let designator = rest[end..].chars().next().expect("found above");
+            let &(_, scale) = units
+                .by_ref()
+                .find(|(unit, _)| *unit == designator)
+                .ok_or_else(|| format!("unit {designator:?} is out of place or unknown"))?;
+            let value: f64 = rest[..end]
+                .parse()
+                .map_err(|_| format!("{:?} is not a number", &rest[..end]))?;
+            seconds += value * scale;
+            rest = &rest[end + 1..];
+        }
+    }
+    std::time::Duration::try_from_secs_f64(seconds).map_err(|e| e.to_string())
+}
+
+impl Serialize for MergeThreshold {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for MergeThreshold {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Written {
+            Seconds(i64),
+            Text(String),
+        }
+        match Written::deserialize(deserializer)? {
+            Written::Seconds(seconds) => u64::try_from(seconds)
+                .map(|seconds| Self(std::time::Duration::from_secs(seconds)))
+                .map_err(|_| {
+                    serde::de::Error::custom(format!(
+                        "merge_threshold {seconds} is not a duration (a negative number of seconds)"
+                    ))
+                }),
+            Written::Text(text) => text.parse().map_err(serde::de::Error::custom),
         }
     }
 }
@@ -229,6 +352,9 @@ pub struct CollectionConfig {
     /// What a product registered again does to the one there.
     #[serde(default)]
     pub strategy: Strategy,
+    /// How far apart two versions may be to be merged (strategy `merge`).
+    #[serde(default)]
+    pub merge_threshold: MergeThreshold,
 }
 
 impl CollectionConfig {
@@ -245,6 +371,37 @@ impl CollectionConfig {
             default_browse: None,
             masks: BTreeMap::new(),
             strategy: Strategy::default(),
+            merge_threshold: MergeThreshold::default(),
+        }
+    }
+
+    /// What a product from a report dated `new` does to the one from a report dated
+    /// `registered` under this collection's strategy (ngEO's rules): `replace` replaces
+    /// unless `new` is older; `skip` replaces only when `new` is newer; `merge` merges when
+    /// `new` is less than `merge_threshold` after `registered` (or before it: a negative
+    /// difference is below the threshold), and replaces otherwise.
+    pub fn replacement(
+        &self,
+        new: chrono::DateTime<chrono::Utc>,
+        registered: chrono::DateTime<chrono::Utc>,
+    ) -> Replacement {
+        let skipped = match self.strategy {
+            Strategy::Replace => new < registered,
+            Strategy::Skip => new <= registered,
+            Strategy::Merge => {
+                let within = chrono::TimeDelta::from_std(self.merge_threshold.duration())
+                    .map_or(true, |threshold| new - registered < threshold);
+                return if within {
+                    Replacement::Merge
+                } else {
+                    Replacement::Replace
+                };
+            }
+        };
+        if skipped {
+            Replacement::Skip
+        } else {
+            Replacement::Replace
         }
     }
 }
@@ -369,6 +526,16 @@ pub struct Collections {
     pub collections: BTreeMap<String, CollectionConfig>,
 }
 
+/// The header (`[collections.NAME]`) of the table that holds byte `offset` of `text`.
+fn table_at(text: &str, offset: usize) -> Option<&str> {
+    text.get(..offset)?
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|line| line.starts_with('['))
+        .and_then(|line| line.get(..=line.find(']')?))
+}
+
 /// A configuration that cannot be used, with where and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("collections configuration: {0}")]
@@ -377,8 +544,14 @@ pub struct CollectionsError(String);
 impl Collections {
     /// Reads and checks a TOML configuration.
     pub fn from_toml(text: &str) -> Result<Self, CollectionsError> {
-        let mut config: Collections =
-            toml::from_str(text).map_err(|e| CollectionsError(e.to_string()))?;
+        let mut config: Collections = toml::from_str(text).map_err(|e| {
+            // Name the table of the mistake (the message shows its line only).
+            let table = e.span().and_then(|span| table_at(text, span.start));
+            CollectionsError(match table {
+                Some(table) => format!("{table} {e}"),
+                None => e.to_string(),
+            })
+        })?;
         for (name, collection) in &mut config.collections {
             if collection.browse_types.is_empty() {
                 collection.browse_types.push(name.clone());
@@ -517,25 +690,99 @@ colormap = "viridis"
 
     #[test]
     fn strategies_order_reports_by_their_date() {
-        let (old, new): (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>) = (
-            "2020-01-01T00:00:00Z".parse().unwrap(),
-            "2020-01-02T00:00:00Z".parse().unwrap(),
-        );
-        assert!(
-            Strategy::Replace.skips(old, new),
+        let at = |text: &str| text.parse::<chrono::DateTime<chrono::Utc>>().unwrap();
+        let (old, new) = (at("2020-01-01T00:00:00Z"), at("2020-01-02T00:00:00Z"));
+        let config = |text: &str| {
+            let config = Collections::from_toml(&format!("[collections.A]\n{text}")).unwrap();
+            config.collections["A"].clone()
+        };
+        let replace = config("");
+        assert_eq!(replace.strategy, Strategy::Replace);
+        assert_eq!(
+            replace.replacement(old, new),
+            Replacement::Skip,
             "an older report never replaces"
         );
-        assert!(
-            !Strategy::Replace.skips(new, new),
+        assert_eq!(
+            replace.replacement(new, new),
+            Replacement::Replace,
             "the same report replaces"
         );
-        assert!(!Strategy::Replace.skips(new, old));
-        assert!(Strategy::Skip.skips(new, new), "skip keeps what is there");
-        assert!(!Strategy::Skip.skips(new, old), "a newer report replaces");
-        let config = Collections::from_toml("[collections.A]\nstrategy = \"skip\"").unwrap();
-        assert_eq!(config.collections["A"].strategy, Strategy::Skip);
-        let error = Collections::from_toml("[collections.A]\nstrategy = \"merge\"").unwrap_err();
+        assert_eq!(replace.replacement(new, old), Replacement::Replace);
+        let skip = config("strategy = \"skip\"");
+        assert_eq!(
+            skip.replacement(new, new),
+            Replacement::Skip,
+            "skip keeps what is there"
+        );
+        assert_eq!(
+            skip.replacement(new, old),
+            Replacement::Replace,
+            "a newer report replaces"
+        );
+        let merge = config("strategy = \"merge\"");
+        assert_eq!(merge.merge_threshold, MergeThreshold::DEFAULT);
+        let hours = |h: i64| old + chrono::TimeDelta::hours(h);
+        assert_eq!(merge.replacement(hours(1), old), Replacement::Merge);
+        assert_eq!(
+            merge.replacement(hours(-1), old),
+            Replacement::Merge,
+            "a negative difference is below the threshold"
+        );
+        assert_eq!(merge.replacement(hours(-30), old), Replacement::Merge);
+        assert_eq!(
+            merge.replacement(hours(5), old),
+            Replacement::Replace,
+            "the threshold itself is not below it"
+        );
+        assert_eq!(merge.replacement(new, old), Replacement::Replace);
+        let error = Collections::from_toml("[collections.A]\nstrategy = \"mix\"").unwrap_err();
         assert!(error.to_string().contains("strategy"), "{error}");
+    }
+
+    #[test]
+    fn merge_thresholds_are_written_as_ngeo_writes_them() {
+        let threshold = |text: &str| {
+            let config = Collections::from_toml(&format!(
+                "[collections.A]\nstrategy = \"merge\"\nmerge_threshold = {text}"
+            ))
+            .unwrap();
+            config.collections["A"]
+                .merge_threshold
+                .duration()
+                .as_millis()
+        };
+        let (second, hour, day) = (1000, 3_600_000, 86_400_000);
+        assert_eq!(threshold("\"5h\""), 5 * hour);
+        assert_eq!(
+            threshold("\"1w 5d 3h 12m 18ms\""),
+            12 * day + 3 * hour + 12 * 60 * second + 18
+        );
+        assert_eq!(threshold("\"3600\""), hour);
+        assert_eq!(threshold("7200"), 2 * hour);
+        assert_eq!(threshold("\"PT5H\""), 5 * hour);
+        assert_eq!(
+            threshold("\"P1W2DT1H30M1.5S\""),
+            9 * day + hour + 30 * 60 * second + 1500
+        );
+        let written = MergeThreshold::from(std::time::Duration::from_secs(12 * 86_400 + 3 * 3600));
+        assert_eq!(written.to_string().parse::<MergeThreshold>(), Ok(written));
+        for (text, needle) in [
+            ("\"5 parsecs\"", "\"5 parsecs\""),
+            ("\"PT\"", "\"PT\""),
+            ("\"P1Y\"", "\"P1Y\""),
+            ("\"PT5H3D\"", "\"PT5H3D\""),
+            ("\"\"", "merge_threshold \"\""),
+            ("-5", "merge_threshold -5"),
+        ] {
+            let error = Collections::from_toml(&format!(
+                "[collections.OPTICAL]\nstrategy = \"merge\"\nmerge_threshold = {text}"
+            ))
+            .unwrap_err()
+            .to_string();
+            assert!(error.contains(needle), "{text}: {error}");
+            assert!(error.contains("collections.OPTICAL"), "{text}: {error}");
+        }
     }
 
     #[test]

@@ -47,7 +47,8 @@ mod xml;
 pub use browse::{Browse, BrowseError, BrowseId, FileName, ImageType, MAX_POSITIONS, Problem};
 pub use collections::{
     BrowseStyle, COLORMAPS, CollectionConfig, Collections, CollectionsError, Compression,
-    MASKED_PREFIX, MaskType, RESERVED_BROWSE_NAMES, Render, Strategy, band_number,
+    MASKED_PREFIX, MaskType, MergeThreshold, RESERVED_BROWSE_NAMES, Render, Replacement, Strategy,
+    band_number,
 };
 pub use deregistration::Deregistration;
 pub use eo_metadata::{

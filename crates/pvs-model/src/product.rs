@@ -76,6 +76,11 @@ pub struct SourceInfo {
     pub browse_identifier: Option<String>,
     /// The report it came in.
     pub report: ReportInfo,
+    /// The report of the version this one was merged with (a collection's strategy `merge`):
+    /// the image is this report's composited over that version's, the footprint and times
+    /// the union of both; `None` (absent from the JSON) for a product of one report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_with: Option<ReportInfo>,
 }
 
 impl ProductMetadata {

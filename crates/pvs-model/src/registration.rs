@@ -27,6 +27,15 @@ pub enum RegistrationOutcome {
         /// The reason.
         reason: String,
     },
+    /// In the catalog, in this collection, merged with the version from another report
+    /// (the collection's strategy `merge`): counted as registered, as ngEO counts a merge
+    /// as inserted.
+    Merged {
+        /// The collection.
+        collection: String,
+        /// The report of the version it was merged with.
+        with: ReportInfo,
+    },
     /// Left alone, nothing wrong: a newer report already registered the product (the
     /// collection's replacement strategy, [`crate::Strategy`]), and why.
     Skipped {
@@ -63,7 +72,7 @@ fn text(value: &str) -> String {
 }
 
 impl RegistrationReport {
-    /// `success` (no product failed: registered or skipped), `failure` (every one failed) or
+    /// `success` (no product failed: registered, merged or skipped), `failure` (every one failed) or
     /// `partial`.
     pub fn status(&self) -> &'static str {
         let failed = self
@@ -84,7 +93,17 @@ impl RegistrationReport {
         let registered = self
             .products
             .iter()
-            .filter(|(_, o)| matches!(o, RegistrationOutcome::Success { .. }))
+            .filter(|(_, o)| {
+                matches!(
+                    o,
+                    RegistrationOutcome::Success { .. } | RegistrationOutcome::Merged { .. }
+                )
+            })
+            .count();
+        let merged = self
+            .products
+            .iter()
+            .filter(|(_, o)| matches!(o, RegistrationOutcome::Merged { .. }))
             .count();
         let skipped = self
             .products
@@ -98,7 +117,7 @@ impl RegistrationReport {
             xml,
             "  <reg:report name=\"{}\" responsibleOrgName=\"{}\" dateTime=\"{}\" browseType=\"{}\"/>\n  \
              <reg:status>{}</reg:status>\n  \
-             <reg:summary products=\"{}\" registered=\"{registered}\" failed=\"{}\" skipped=\"{skipped}\" completedAt=\"{}\"/>\n",
+             <reg:summary products=\"{}\" registered=\"{registered}\" failed=\"{}\" skipped=\"{skipped}\" merged=\"{merged}\" completedAt=\"{}\"/>\n",
             text(&self.report.name),
             text(&self.report.responsible_org_name),
             time(&self.report.date_time),
@@ -120,6 +139,16 @@ impl RegistrationReport {
                         xml,
                         "    <reg:status>success</reg:status>\n    <reg:collection>{}</reg:collection>\n",
                         text(collection)
+                    );
+                }
+                RegistrationOutcome::Merged { collection, with } => {
+                    let _ = write!(
+                        xml,
+                        "    <reg:status>merged</reg:status>\n    <reg:collection>{}</reg:collection>\n    \
+                         <reg:mergedWith name=\"{}\" dateTime=\"{}\"/>\n",
+                        text(collection),
+                        text(&with.name),
+                        time(&with.date_time),
                     );
                 }
                 RegistrationOutcome::Failure { reason } => {

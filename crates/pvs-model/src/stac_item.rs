@@ -258,6 +258,7 @@ impl ItemRegistration {
                 date_time: at,
                 browse_type: browse_type.to_owned(),
             },
+            merged_with: None,
         }
     }
 

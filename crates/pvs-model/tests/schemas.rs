@@ -291,6 +291,7 @@ fn product_metadata_validates_against_its_json_schema_and_reads_back() {
             file: item.file.as_str().to_owned(),
             browse_identifier: Some(item.id.clone()),
             report: item.report.clone(),
+            merged_with: None,
         },
         processed_at: "2026-11-23T04:00:00Z".parse().unwrap(),
         properties: serde_json::Map::new(),
@@ -424,6 +425,16 @@ fn registration_reports_validate_against_their_xsd() {
                     reason: "a newer report registered it".to_owned(),
                 },
             ),
+            (
+                "b_id_4".to_owned(),
+                RegistrationOutcome::Merged {
+                    collection: "SAR".to_owned(),
+                    with: ReportInfo {
+                        name: "earlier <&>.xml".to_owned(),
+                        ..report.clone()
+                    },
+                },
+            ),
         ],
         completed_at: "2026-11-23T04:00:00.5Z".parse().unwrap(),
     };
@@ -432,7 +443,14 @@ fn registration_reports_validate_against_their_xsd() {
     xmllint("schemas/registration-report.xsd", xml.as_bytes())
         .unwrap_or_else(|e| panic!("{e}\n{xml}"));
     assert!(
-        xml.contains("registered=\"1\" failed=\"1\" skipped=\"1\""),
+        xml.contains("registered=\"2\" failed=\"1\" skipped=\"1\" merged=\"1\""),
+        "{xml}"
+    );
+    assert!(
+        xml.contains(
+            "<reg:status>merged</reg:status>\n    <reg:collection>SAR</reg:collection>\n    \
+             <reg:mergedWith name=\"earlier &lt;&amp;&gt;.xml\" dateTime=\"2012-10-02T09:30:00Z\"/>"
+        ),
         "{xml}"
     );
     assert!(

@@ -24,11 +24,12 @@ use geo::MultiPolygon;
 use pvs_model::{
     AssetHref, BrowseItem, BrowseReport, CollectionConfig, Collections, FileName, GeoJsonGeometry,
     Geolocation, ItemRegistration, ProductMetadata, ReferenceSystem, RegistrationOutcome,
-    ReportInfo, SourceInfo, parse_item,
+    Replacement, ReportInfo, SourceInfo, parse_item,
 };
 use pvs_queue::{QueueError, QueueName, Stage, WorkQueue};
 use pvs_raster::RasterError;
-use pvs_raster::convert::{CogOptions, Converted, Placement};
+use pvs_raster::convert::{CogOptions, Placement};
+use pvs_raster::merge::Version;
 use pvs_storage::{Storage, StorageError, StorageKey};
 use serde::Deserialize;
 use thiserror::Error;
@@ -233,6 +234,7 @@ impl Preprocessor {
                 file: item.file.as_str().to_owned(),
                 browse_identifier: item.browse_identifier.as_ref().map(|b| b.to_string()),
                 report: item.report.clone(),
+                merged_with: None,
             },
             properties: Default::default(),
         };
@@ -281,6 +283,7 @@ impl Preprocessor {
                         file: key.as_str().to_owned(),
                         browse_identifier: item.browse_identifier.as_ref().map(|b| b.to_string()),
                         report: item.report.clone(),
+                        merged_with: None,
                     },
                     properties: Default::default(),
                 }
@@ -350,6 +353,7 @@ impl Preprocessor {
                     date_time: Utc::now(),
                     browse_type: collection,
                 },
+                merged_with: None,
             },
             properties: Default::default(),
         })
@@ -422,6 +426,7 @@ impl Preprocessor {
                     date_time: Utc::now(),
                     browse_type,
                 },
+                merged_with: None,
             },
             properties: metadata.properties.clone(),
         })
@@ -503,9 +508,19 @@ impl Preprocessor {
         let metadata_key: StorageKey = format!("{base}.json")
             .parse()
             .map_err(|e: pvs_storage::KeyError| PreprocessError::BadMessage(e.to_string()))?;
-        if let Some(reason) = self.superseded(&metadata_key, &job).await? {
-            return Err(PreprocessError::Skipped(reason));
-        }
+        let merge_with = match self.product_there(&metadata_key).await? {
+            None => None,
+            Some(there) => match job
+                .config
+                .replacement(job.source.report.date_time, there.source.report.date_time)
+            {
+                Replacement::Skip => {
+                    return Err(PreprocessError::Skipped(skip_reason(&job, &there)));
+                }
+                Replacement::Replace => None,
+                Replacement::Merge => Some(there),
+            },
+        };
         let work = input::work_dir(&self.settings)?;
         let output = work.path().join(format!("{}.tif", job.id));
         let options = CogOptions {
@@ -515,15 +530,22 @@ impl Preprocessor {
             threads: None,
         };
         let input = job.source.file.clone();
+        let placement = (
+            job.geolocation.clone(),
+            job.reference_system,
+            job.footprint.clone(),
+        );
+        let (path, cog, cog_options) = (gdal_path.clone(), output.clone(), options.clone());
         let converted = self
-            .convert(
-                gdal_path.clone(),
-                job.geolocation.clone(),
-                job.reference_system,
-                job.footprint.clone(),
-                output.clone(),
-                options,
-            )
+            .on_pool(move || {
+                let (geolocation, reference_system, footprint) = placement;
+                let placement = Placement {
+                    geolocation: &geolocation,
+                    reference_system,
+                    footprint,
+                };
+                pvs_raster::convert::to_cog(&path, &placement, &cog, &cog_options)
+            })
             .await
             .map_err(|e| match e {
                 // Name the input as the provider knows it, not the local copy.
@@ -538,24 +560,35 @@ impl Preprocessor {
                 }
                 other => other,
             })?;
-        let size_bytes = tokio::fs::metadata(&output)
+        let mut product = Product {
+            output,
+            description: converted.description,
+            footprint: converted.footprint,
+            start: job.start,
+            end: job.end,
+            source: job.source,
+        };
+        if let Some(there) = merge_with {
+            product = self.merge(&there, product, &options).await?;
+        }
+        let size_bytes = tokio::fs::metadata(&product.output)
             .await
             .map_err(|e| PreprocessError::Input {
-                input: output.display().to_string(),
+                input: product.output.display().to_string(),
                 reason: format!("the COG just written cannot be read: {e}"),
             })?
             .len();
-        self.storage.put_file(&cog_key, &output).await?;
+        self.storage.put_file(&cog_key, &product.output).await?;
         let metadata = ProductMetadata {
             id: job.id,
             collection: job.collection,
-            footprint: GeoJsonGeometry::from(&converted.footprint),
-            start: job.start,
-            end: job.end,
-            cog: converted
+            footprint: GeoJsonGeometry::from(&product.footprint),
+            start: product.start,
+            end: product.end,
+            cog: product
                 .description
                 .cog_info(cog_key.to_string(), size_bytes),
-            source: job.source,
+            source: product.source,
             processed_at: Utc::now(),
             properties: job.properties,
             masks: Default::default(),
@@ -568,65 +601,94 @@ impl Preprocessor {
         })
     }
 
-    /// Why `job` is not preprocessed when the product is already on storage from a browse
-    /// report the collection's strategy ([`pvs_model::Strategy`]) keeps over this one's: the
-    /// report `dateTime` of the metadata document at `metadata_key` against `job`'s. `None`
-    /// (go on) without a readable document there.
-    async fn superseded(
+    /// The product `new` (just converted) merged with the version `there` on storage (the
+    /// collection's strategy `merge`): `new`'s image composited over `there`'s, each inside
+    /// its footprint ([`pvs_raster::merge`]), written beside `new`'s; the footprint and times
+    /// are the union of both, the source `new`'s, merged with `there`'s report.
+    async fn merge(
+        &self,
+        there: &ProductMetadata,
+        new: Product,
+        options: &CogOptions,
+    ) -> Result<Product, PreprocessError> {
+        let merging = |reason: String| PreprocessError::Input {
+            input: there.cog.key.clone(),
+            reason: format!(
+                "merging with the version from the report {:?} there: {reason}",
+                there.source.report.name
+            ),
+        };
+        let key: StorageKey = there
+            .cog
+            .key
+            .parse()
+            .map_err(|e: pvs_storage::KeyError| merging(e.to_string()))?;
+        let old = input::fetch_key(&self.storage, &key, &self.settings).await?;
+        let (old_path, old_footprint) = (old.gdal_path(), MultiPolygon::from(&there.footprint));
+        let (new_path, new_footprint) = (new.output.clone(), new.footprint.clone());
+        let output = new.output.with_extension("merged.tif");
+        let (merged_path, options) = (output.clone(), options.clone());
+        let merged = self
+            .on_pool(move || {
+                let new_path = new_path.to_str().ok_or_else(|| {
+                    RasterError::Unsuitable(format!("path {} is not UTF-8", new_path.display()))
+                })?;
+                pvs_raster::merge::merge(
+                    Version {
+                        path: &old_path,
+                        footprint: &old_footprint,
+                    },
+                    Version {
+                        path: new_path,
+                        footprint: &new_footprint,
+                    },
+                    &merged_path,
+                    &options,
+                )
+            })
+            .await
+            .map_err(|e| match e {
+                PreprocessError::Raster(e) => merging(e.to_string()),
+                other => other,
+            })?;
+        drop(old);
+        Ok(Product {
+            output,
+            description: merged.description,
+            footprint: merged.footprint,
+            start: new.start.min(there.start),
+            end: new.end.max(there.end),
+            source: SourceInfo {
+                merged_with: Some(there.source.report.clone()),
+                ..new.source
+            },
+        })
+    }
+
+    /// The metadata document of the product on storage at `metadata_key`, if there is a
+    /// readable one.
+    async fn product_there(
         &self,
         metadata_key: &StorageKey,
-        job: &Job,
-    ) -> Result<Option<String>, PreprocessError> {
+    ) -> Result<Option<ProductMetadata>, PreprocessError> {
         let bytes = match self.storage.get(metadata_key).await {
             Ok(bytes) => bytes,
             Err(StorageError::NotFound { .. }) => return Ok(None),
             Err(e) => return Err(e.into()),
         };
-        let Ok(there) = std::str::from_utf8(&bytes)
-            .map_err(|e| e.to_string())
-            .and_then(|text| ProductMetadata::from_json(text).map_err(|e| e.to_string()))
-        else {
-            return Ok(None);
-        };
-        let (new, registered) = (&job.source.report, &there.source.report);
-        Ok(job
-            .config
-            .strategy
-            .skips(new.date_time, registered.date_time)
-            .then(|| {
-                format!(
-                    "product {} from the report {:?} dated {} is already there from the report \
-                     {:?} dated {} (strategy {} of collection {})",
-                    job.id,
-                    new.name,
-                    new.date_time.to_rfc3339(),
-                    registered.name,
-                    registered.date_time.to_rfc3339(),
-                    job.config.strategy.as_str(),
-                    job.collection
-                )
-            }))
+        Ok(std::str::from_utf8(&bytes)
+            .ok()
+            .and_then(|text| ProductMetadata::from_json(text).ok()))
     }
 
-    /// Runs the conversion on the rayon pool; the async runtime only awaits it.
-    async fn convert(
+    /// Runs GDAL work on the conversion pool; the async runtime only awaits it.
+    async fn on_pool<T: Send + 'static>(
         &self,
-        gdal_path: String,
-        geolocation: Geolocation,
-        reference_system: ReferenceSystem,
-        footprint: Option<MultiPolygon<f64>>,
-        output: PathBuf,
-        options: CogOptions,
-    ) -> Result<Converted, PreprocessError> {
+        work: impl FnOnce() -> Result<T, RasterError> + Send + 'static,
+    ) -> Result<T, PreprocessError> {
         let (sender, receiver) = tokio::sync::oneshot::channel();
         self.pool.spawn(move || {
-            let placement = Placement {
-                geolocation: &geolocation,
-                reference_system,
-                footprint,
-            };
-            let result = pvs_raster::convert::to_cog(&gdal_path, &placement, &output, &options);
-            let _ = sender.send(result);
+            let _ = sender.send(work());
         });
         let result = receiver.await.map_err(|_| PreprocessError::Input {
             input: "conversion".into(),
@@ -790,6 +852,33 @@ struct Job {
     source: SourceInfo,
     /// The product's properties (from a STAC Item), for its metadata document.
     properties: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A COG written in the work folder, with what its metadata document records.
+struct Product {
+    output: PathBuf,
+    description: pvs_raster::cog::Description,
+    footprint: MultiPolygon<f64>,
+    start: chrono::DateTime<Utc>,
+    end: chrono::DateTime<Utc>,
+    source: SourceInfo,
+}
+
+/// Why `job` is not preprocessed when the product is already on storage (`there`) from a
+/// browse report the collection's strategy keeps over this one's.
+fn skip_reason(job: &Job, there: &ProductMetadata) -> String {
+    let (new, registered) = (&job.source.report, &there.source.report);
+    format!(
+        "product {} from the report {:?} dated {} is already there from the report {:?} dated \
+         {} (strategy {} of collection {})",
+        job.id,
+        new.name,
+        new.date_time.to_rfc3339(),
+        registered.name,
+        registered.date_time.to_rfc3339(),
+        job.config.strategy.as_str(),
+        job.collection
+    )
 }
 
 /// `rectifiedBrowse` on the bounding box of `footprint` (EPSG:4326, `lat lon` pairs as

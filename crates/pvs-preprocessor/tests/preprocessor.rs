@@ -967,3 +967,286 @@ async fn browses_of_older_reports_are_skipped() {
     assert_eq!(stored().await.source.report.name, "newest.xml");
     assert_eq!(setup.queue().len(QueueName::Register).await.unwrap(), 2);
 }
+
+/// A browse of one `colour` on the box `[west, south, east, north]` (EPSG:4326) of
+/// `side` × `side` pixels, id `merged`, from the report `report` dated `date`, acquired
+/// `start`..`end`; its PNG uploaded as `ingest/<report>.png`.
+async fn coloured_browse(
+    setup: &Setup,
+    report: &str,
+    date: &str,
+    colour: [u8; 3],
+    [west, south, east, north]: [f64; 4],
+    side: usize,
+    [start, end]: [&str; 2],
+) -> BrowseItem {
+    let memory = gdal::DriverManager::get_driver_by_name("MEM").unwrap();
+    let image = memory
+        .create_with_band_type::<u8, _>("", side, side, 3)
+        .unwrap();
+    for (band, value) in colour.into_iter().enumerate() {
+        let mut buffer = gdal::raster::Buffer::new((side, side), vec![value; side * side]);
+        image
+            .rasterband(band + 1)
+            .unwrap()
+            .write((0, 0), (side, side), &mut buffer)
+            .unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let png = dir.path().join("browse.png");
+    let driver = gdal::DriverManager::get_driver_by_name("PNG").unwrap();
+    image
+        .create_copy(&driver, &png, &gdal::cpl::CslStringList::new())
+        .unwrap();
+    let file = format!("ingest/{report}.png");
+    setup.upload(&file, &png).await;
+    let xml = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<rep:browseReport xmlns:rep="http://ngeo.eo.esa.int/schema/browseReport" version="1.3">
+  <rep:responsibleOrgName>ESA</rep:responsibleOrgName>
+  <rep:dateTime>{date}</rep:dateTime>
+  <rep:browseType>MERGING</rep:browseType>
+  <rep:browse>
+    <rep:browseIdentifier>merged</rep:browseIdentifier>
+    <rep:fileName>{file}</rep:fileName>
+    <rep:imageType>PNG</rep:imageType>
+    <rep:referenceSystemIdentifier>EPSG:4326</rep:referenceSystemIdentifier>
+    <rep:rectifiedBrowse><rep:coordList>{south} {west} {north} {east}</rep:coordList></rep:rectifiedBrowse>
+    <rep:startTime>{start}</rep:startTime>
+    <rep:endTime>{end}</rep:endTime>
+  </rep:browse>
+</rep:browseReport>"#
+    );
+    let parsed = BrowseReport::parse(xml.as_bytes()).unwrap();
+    let browse = parsed.valid_browses().next().unwrap();
+    BrowseItem::new(&parsed, browse, report)
+}
+
+/// The `merge` collection of the merge tests.
+fn merging() -> Collections {
+    Collections::from_toml(
+        "[collections.MERGING]\nstrategy = \"merge\"\nmerge_threshold = \"5h\"\n",
+    )
+    .unwrap()
+}
+
+/// The pixel (every band) of the COG of `metadata` at longitude/latitude `lon`, `lat`.
+async fn cog_pixel(setup: &Setup, metadata: &ProductMetadata, lon: f64, lat: f64) -> Vec<u8> {
+    let bytes = setup
+        .storage
+        .get(&metadata.cog.key.parse().unwrap())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cog.tif");
+    std::fs::write(&path, &bytes).unwrap();
+    let dataset = gdal::Dataset::open(&path).unwrap();
+    let gt = dataset.geo_transform().unwrap();
+    let (column, row) = ((lon - gt[0]) / gt[1], (lat - gt[3]) / gt[5]);
+    (1..=dataset.raster_count())
+        .map(|band| {
+            let buffer: gdal::raster::Buffer<u8> = dataset
+                .rasterband(band)
+                .unwrap()
+                .read_as((column as isize, row as isize), (1, 1), (1, 1), None)
+                .unwrap();
+            buffer.data()[0]
+        })
+        .collect()
+}
+
+/// Asserts that `actual` is `expected` within 10⁻⁹.
+fn assert_close(actual: &[f64], expected: &[f64]) {
+    assert!(
+        actual.len() == expected.len()
+            && actual
+                .iter()
+                .zip(expected)
+                .all(|(a, e)| (a - e).abs() < 1e-9),
+        "{actual:?} is not {expected:?}"
+    );
+}
+
+const RED: [u8; 3] = [200, 30, 30];
+const BLUE: [u8; 3] = [30, 30, 200];
+/// The old version's box and the new one's: overlapping by a quarter of each.
+const OLD_BOX: [f64; 4] = [0.0, 0.0, 4.0, 4.0];
+const NEW_BOX: [f64; 4] = [2.0, 2.0, 6.0, 6.0];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browses_of_reports_within_the_merge_threshold_are_merged() {
+    use geo::{Area, BoundingRect, polygon};
+    use pvs_model::GeoJsonGeometry;
+    let setup = Setup::new().await;
+    let preprocessor = setup.preprocessor(merging());
+    let handle = async |item: &BrowseItem| {
+        preprocessor
+            .handle(QueueName::PreprocessMd, &item.to_json())
+            .await
+            .unwrap()
+            .expect("preprocessed")
+    };
+    let old = coloured_browse(
+        &setup,
+        "old",
+        "2024-01-01T10:00:00Z",
+        RED,
+        OLD_BOX,
+        40,
+        ["2024-01-01T09:00:00Z", "2024-01-01T09:05:00Z"],
+    )
+    .await;
+    let first = handle(&old).await;
+    assert_eq!(first.metadata.source.merged_with, None);
+    // Footprints smaller than the rasters, as those of warped images are: the old version's
+    // the south of its box (0..4 × 0..3), the new one's the triangle of its box north-west
+    // of its diagonal.
+    let mut there = first.metadata.clone();
+    there.footprint = GeoJsonGeometry::from(&geo::MultiPolygon(vec![polygon![
+        (x: 0.0, y: 0.0), (x: 4.0, y: 0.0), (x: 4.0, y: 3.0), (x: 0.0, y: 3.0)
+    ]]));
+    setup
+        .storage
+        .put(&first.metadata_key, Bytes::from(there.to_json()))
+        .await
+        .unwrap();
+    // One hour later, finer (0.05° pixels against 0.1°), a little later in time.
+    let mut new = coloured_browse(
+        &setup,
+        "new",
+        "2024-01-01T11:00:00Z",
+        BLUE,
+        NEW_BOX,
+        80,
+        ["2024-01-01T09:03:00Z", "2024-01-01T09:10:00Z"],
+    )
+    .await;
+    new.footprint = Some(GeoJsonGeometry::from(&geo::MultiPolygon(vec![polygon![
+        (x: 2.0, y: 2.0), (x: 6.0, y: 6.0), (x: 2.0, y: 6.0)
+    ]])));
+    let merged = handle(&new).await;
+    assert_eq!(merged.metadata_key, first.metadata_key, "one product");
+    let stored = setup.check_product(merged.metadata_key.as_str()).await;
+    assert_eq!(stored, merged.metadata);
+    assert_eq!(stored.source.report.name, "new");
+    assert_eq!(
+        stored.source.merged_with.as_ref().map(|r| r.name.as_str()),
+        Some("old")
+    );
+    assert_eq!(stored.start, old.start, "the union of the times");
+    assert_eq!(stored.end, new.end);
+    // The union: 12 + 8 less the half square both hold.
+    let footprint = geo::MultiPolygon::from(&stored.footprint);
+    assert!(
+        (footprint.unsigned_area() - 19.5).abs() < 1e-9,
+        "{footprint:?}"
+    );
+    let rect = footprint.bounding_rect().unwrap();
+    assert_eq!(
+        (rect.min().x, rect.min().y, rect.max().x, rect.max().y),
+        (0.0, 0.0, 6.0, 6.0)
+    );
+    // One grid: the old CRS, the union of the boxes, the finer resolution; RGB and alpha.
+    assert_eq!(stored.cog.crs, "EPSG:4326");
+    assert_close(&stored.cog.bbox, &[0.0, 0.0, 6.0, 6.0]);
+    assert_close(&stored.cog.resolution, &[0.05, 0.05]);
+    assert_eq!((stored.cog.bands, stored.cog.alpha), (4, true));
+    let ([r, g, b], [r2, g2, b2]) = (RED, BLUE);
+    let (red, blue, transparent) = ([r, g, b, 255], [r2, g2, b2, 255], [0, 0, 0, 0]);
+    for (lon, lat, expected, what) in [
+        (1.0, 1.0, red, "the old image, outside the new raster"),
+        (3.9, 0.1, red, "the old image, outside the new raster"),
+        (3.0, 2.5, red, "the old image, outside the new footprint"),
+        (2.5, 2.8, blue, "the new image over the old one"),
+        (2.2, 3.8, blue, "the new image, outside the old footprint"),
+        (5.0, 5.5, blue, "the new image, outside the old raster"),
+        (
+            1.0,
+            3.5,
+            transparent,
+            "outside both footprints, in the old raster",
+        ),
+        (
+            5.0,
+            3.0,
+            transparent,
+            "outside both footprints, in the new raster",
+        ),
+        (1.0, 5.0, transparent, "outside both rasters"),
+        (5.0, 1.0, transparent, "outside both rasters"),
+    ] {
+        let pixel = cog_pixel(&setup, &stored, lon, lat).await;
+        if expected[3] == 0 {
+            assert_eq!(pixel[3], 0, "({lon}, {lat}): {what}");
+        } else {
+            assert_eq!(pixel, expected, "({lon}, {lat}): {what}");
+        }
+    }
+    assert_eq!(setup.queue().len(QueueName::Register).await.unwrap(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn beyond_the_merge_threshold_a_browse_replaces_and_before_it_merges() {
+    use geo::Area;
+    let setup = Setup::new().await;
+    let preprocessor = setup.preprocessor(merging());
+    let handle = async |item: &BrowseItem| {
+        preprocessor
+            .handle(QueueName::PreprocessMd, &item.to_json())
+            .await
+            .unwrap()
+            .expect("preprocessed")
+            .metadata
+    };
+    let times = ["2024-01-01T09:00:00Z", "2024-01-01T09:05:00Z"];
+    let first = coloured_browse(
+        &setup,
+        "first",
+        "2024-01-01T10:00:00Z",
+        RED,
+        OLD_BOX,
+        40,
+        times,
+    )
+    .await;
+    handle(&first).await;
+    // Five hours and a second later: beyond the threshold, the new image alone.
+    let later = coloured_browse(
+        &setup,
+        "later",
+        "2024-01-01T15:00:01Z",
+        BLUE,
+        NEW_BOX,
+        40,
+        times,
+    )
+    .await;
+    let replaced = handle(&later).await;
+    assert_eq!(replaced.source.merged_with, None);
+    assert_close(&replaced.cog.bbox, &NEW_BOX);
+    assert!((geo::MultiPolygon::from(&replaced.footprint).unsigned_area() - 16.0).abs() < 1e-9);
+    let [r, g, b] = BLUE;
+    assert_eq!(cog_pixel(&setup, &replaced, 3.0, 3.0).await, [r, g, b]);
+    // An hour before the report there (a negative difference): merged, the older report's
+    // image over the one there.
+    let earlier = coloured_browse(
+        &setup,
+        "earlier",
+        "2024-01-01T14:00:01Z",
+        RED,
+        OLD_BOX,
+        40,
+        times,
+    )
+    .await;
+    let merged = handle(&earlier).await;
+    assert_eq!(
+        merged.source.merged_with.as_ref().map(|r| r.name.as_str()),
+        Some("later")
+    );
+    assert_close(&merged.cog.bbox, &[0.0, 0.0, 6.0, 6.0]);
+    let [r, g, b] = RED;
+    assert_eq!(cog_pixel(&setup, &merged, 3.0, 3.0).await, [r, g, b, 255]);
+    let [r, g, b] = BLUE;
+    assert_eq!(cog_pixel(&setup, &merged, 5.0, 5.0).await, [r, g, b, 255]);
+}

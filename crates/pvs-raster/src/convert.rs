@@ -226,6 +226,15 @@ fn check_pixels(source: &Dataset, compression: Compression) -> Result<(), Raster
 /// Tie-point counts up to which the thin plate spline is used; beyond it, a polynomial.
 const TPS_MAX_POINTS: usize = 2_000;
 
+/// How `gdalwarp` resamples `source`: bilinear, nearest for a paletted image.
+pub(crate) fn resampling(source: &Dataset) -> &'static str {
+    let paletted = source
+        .rasterband(1)
+        .map(|b| b.color_interpretation() == ColorInterpretation::PaletteIndex)
+        .unwrap_or(false);
+    if paletted { "near" } else { "bilinear" }
+}
+
 /// The `gdalwarp` arguments every warp shares: a VRT, bilinear resampling (nearest for a
 /// paletted image) and an alpha band unless the image has one.
 fn resample_args(source: &Dataset) -> Vec<String> {
@@ -233,12 +242,7 @@ fn resample_args(source: &Dataset) -> Vec<String> {
         .rasterband(source.raster_count())
         .map(|b| b.color_interpretation() == ColorInterpretation::AlphaBand)
         .unwrap_or(false);
-    let paletted = source
-        .rasterband(1)
-        .map(|b| b.color_interpretation() == ColorInterpretation::PaletteIndex)
-        .unwrap_or(false);
-    let mut args = strings(&["-of", "VRT", "-r"]);
-    args.push(if paletted { "near" } else { "bilinear" }.to_owned());
+    let mut args = strings(&["-of", "VRT", "-r", resampling(source)]);
     if !has_alpha {
         args.push("-dstalpha".to_owned());
     }

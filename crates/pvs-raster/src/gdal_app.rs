@@ -110,3 +110,36 @@ pub(crate) fn warp(src: &Dataset, dest: &str, args: &[String]) -> Result<Dataset
         Ok(Dataset::from_c_dataset(out))
     }
 }
+
+/// `gdalwarp <args> src dest` into the open dataset `dest` (opened for update): the
+/// source's valid pixels are drawn over what `dest` holds.
+pub(crate) fn warp_into(src: &Dataset, dest: &Dataset, args: &[String]) -> Result<(), RasterError> {
+    let mut argv = Args::new(args)?;
+    let mut sources = [src.c_dataset()];
+    // SAFETY: as for `warp`; `dest` is a valid handle that stays owned by the caller (GDALWarp
+    // returns that same handle, which is not wrapped again).
+    unsafe {
+        gdal_sys::CPLErrorReset();
+        let options = gdal_sys::GDALWarpAppOptionsNew(argv.pointers.as_mut_ptr(), ptr::null_mut());
+        if options.is_null() {
+            return Err(RasterError::gdal("gdalwarp options", last_error()));
+        }
+        let mut usage_error: c_int = 0;
+        let out = gdal_sys::GDALWarp(
+            ptr::null(),
+            dest.c_dataset(),
+            1,
+            sources.as_mut_ptr(),
+            options,
+            &mut usage_error,
+        );
+        gdal_sys::GDALWarpAppOptionsFree(options);
+        if out.is_null() {
+            return Err(RasterError::gdal(
+                format!("gdalwarp {}", args.join(" ")),
+                last_error(),
+            ));
+        }
+        Ok(())
+    }
+}

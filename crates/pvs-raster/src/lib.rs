@@ -4,6 +4,7 @@
 //! - [`convert`]: a browse image (GeoTIFF, JPEG, PNG, JPEG 2000) and its geolocation to a
 //!   Cloud-Optimized GeoTIFF, warped where the geolocation needs it, transparent outside the
 //!   footprint.
+//! - [`merge`]: two versions of a product composited into one COG (strategy `merge`).
 //! - [`cog`]: checks that a file is a valid COG (the layout rules GDAL documents) and reads
 //!   what the catalog records about it.
 //! - [`render`]: map images: COGs warped into a view, each inside its footprint, composited
@@ -26,6 +27,7 @@ mod error;
 pub mod expression;
 mod gdal_app;
 pub mod georef;
+pub mod merge;
 mod pool;
 pub mod render;
 mod resample;

@@ -132,6 +132,7 @@ fn cog_source(key: &StorageKey, collection: &str, at: DateTime<Utc>) -> SourceIn
             date_time: at,
             browse_type: collection.to_owned(),
         },
+        merged_with: None,
     }
 }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use chrono::{DateTime, SecondsFormat, Utc};
 use geo::MultiPolygon;
 use pvs_catalog::{CatalogError, Collection, KeepRule, Product, Registration};
-use pvs_model::{ProductMetadata, ReportInfo, Strategy};
+use pvs_model::{CollectionConfig, ProductMetadata, Replacement, ReportInfo};
 use pvs_queue::QueueName;
 use pvs_storage::StorageKey;
 
@@ -19,6 +19,9 @@ pub struct Registered {
     pub product: Product,
     /// Whether it replaced an earlier version.
     pub replaced: bool,
+    /// The report of the version it was merged with (the preprocessor merged them: strategy
+    /// `merge`, [`pvs_model::SourceInfo::merged_with`]); it replaced that version.
+    pub merged_with: Option<pvs_model::ReportInfo>,
     /// Whether its interval was queued for seeding.
     pub seeded: bool,
     /// For a COG registered without a metadata document, what was derived from the COG,
@@ -129,8 +132,8 @@ impl Registrar {
         // The collection's strategy decides inside the catalog's registration, against the
         // product registered there at that moment: no other version comes in between.
         let keep: Arc<KeepRule> = {
-            let (report, strategy) = (metadata.source.report.clone(), config.strategy);
-            Arc::new(move |existing: &Product| superseded(existing, &report, strategy))
+            let (report, config) = (metadata.source.report.clone(), config.clone());
+            Arc::new(move |existing: &Product| superseded(existing, &report, &config))
         };
         let registration = match self.catalog.register_unless(&product, keep.clone()).await {
             // The collection was deleted (`pvs registrar --delete-collection`) since this
@@ -158,7 +161,11 @@ impl Registrar {
         self.invalidate(&product.id, &stale).await?;
         let replaced = match registration {
             Registration::Replaced { previous } => {
-                self.publish_invalidation(&previous, "replaced").await?;
+                let reason = match metadata.source.merged_with {
+                    Some(_) => "merged",
+                    None => "replaced",
+                };
+                self.publish_invalidation(&previous, reason).await?;
                 true
             }
             Registration::Inserted | Registration::Kept { .. } => false,
@@ -172,6 +179,7 @@ impl Registrar {
         Ok(Registered {
             product,
             replaced,
+            merged_with: metadata.source.merged_with.clone(),
             seeded,
             derived: None,
         })
@@ -215,25 +223,25 @@ impl Registrar {
 }
 
 /// Why a product from the browse report `new` is not registered over `existing`, the same
-/// product (collection and id) from another report, when `strategy` keeps `existing`: the
-/// reports' `dateTime`s compared. `None` (register) when `existing`'s report is not known.
-fn superseded(existing: &Product, new: &ReportInfo, strategy: Strategy) -> Option<String> {
+/// product (collection and id) from another report, when the collection's strategy keeps
+/// `existing`: the reports' `dateTime`s compared ([`CollectionConfig::replacement`]; a merge,
+/// which the preprocessor did, registers). `None` (register) when `existing`'s report is not
+/// known.
+fn superseded(existing: &Product, new: &ReportInfo, config: &CollectionConfig) -> Option<String> {
     let there: ProductMetadata = serde_json::from_value(existing.metadata.clone()).ok()?;
     let registered = &there.source.report;
-    strategy
-        .skips(new.date_time, registered.date_time)
-        .then(|| {
-            format!(
-                "the report {:?} dated {} is not newer than the report {:?} dated {} that \
-                 registered it (strategy {} of collection {})",
-                new.name,
-                new.date_time.to_rfc3339(),
-                registered.name,
-                registered.date_time.to_rfc3339(),
-                strategy.as_str(),
-                existing.collection
-            )
-        })
+    (config.replacement(new.date_time, registered.date_time) == Replacement::Skip).then(|| {
+        format!(
+            "the report {:?} dated {} is not newer than the report {:?} dated {} that \
+             registered it (strategy {} of collection {})",
+            new.name,
+            new.date_time.to_rfc3339(),
+            registered.name,
+            registered.date_time.to_rfc3339(),
+            config.strategy.as_str(),
+            existing.collection
+        )
+    })
 }
 
 /// Checks the product's masks: each of a mask type of its collection, each a valid

@@ -51,9 +51,14 @@ impl Registrar {
         let outcome = match result {
             Ok(registered) => {
                 self.queue.mark_succeeded(Stage::Register, &id).await?;
-                tracing::info!(product = %id, replaced = registered.replaced, seeded = registered.seeded, "product registered");
-                let outcome = RegistrationOutcome::Success {
-                    collection: registered.product.collection.clone(),
+                tracing::info!(product = %id, replaced = registered.replaced, merged = registered.merged_with.is_some(), seeded = registered.seeded, "product registered");
+                let collection = registered.product.collection.clone();
+                let outcome = match &registered.merged_with {
+                    Some(with) => RegistrationOutcome::Merged {
+                        collection,
+                        with: with.clone(),
+                    },
+                    None => RegistrationOutcome::Success { collection },
                 };
                 Ok((registered, outcome))
             }

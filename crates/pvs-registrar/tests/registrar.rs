@@ -87,6 +87,7 @@ fn metadata_of(fixture: &str) -> ProductMetadata {
             file: item.file.as_str().to_owned(),
             browse_identifier: item.browse_identifier.as_ref().map(ToString::to_string),
             report: item.report,
+            merged_with: None,
         },
         processed_at: "2026-11-23T04:00:00Z".parse().unwrap(),
         properties: Default::default(),
@@ -759,12 +760,17 @@ async fn the_registration_report_is_written_when_every_product_is_done() {
         "{xml}"
     );
     assert!(xml.contains("belongs to no configured collection"), "{xml}");
+    assert_valid_report(&written[0]);
+}
+
+/// Asserts that the registration report at `path` is valid against its XSD.
+fn assert_valid_report(path: &std::path::Path) {
     let schema = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../schemas/registration-report.xsd");
     let lint = std::process::Command::new("xmllint")
         .args(["--noout", "--schema"])
         .arg(schema)
-        .arg(&written[0])
+        .arg(path)
         .output()
         .expect("xmllint (libxml2-utils) is installed by scripts/setup.sh");
     assert!(
@@ -1500,4 +1506,112 @@ async fn older_reports_never_replace_newer_ones() {
         assert!(registered.replaced, "{strategy}");
         assert_eq!(location().await, "SAR/newest.tif", "{strategy}");
     }
+}
+
+#[tokio::test]
+async fn a_merged_product_is_reported_merged_and_drops_the_tiles_of_both_versions() {
+    use geo::{Area, polygon};
+    use pvs_model::GeoJsonGeometry;
+    use pvs_tiles::{Tile, TileFormat, TileKey, TileMatrixSet, TileStore, TileTime};
+    let setup = Setup::new().await;
+    let reports = tempfile::tempdir().unwrap();
+    let tiles = TileStore::new(setup.storage.clone(), "tiles".parse().unwrap());
+    let registrar = setup
+        .registrar(Collections::from_toml("[collections.SAR]\nstrategy = \"merge\"\n").unwrap())
+        .with_report_dir(reports.path().to_owned())
+        .with_tile_store(tiles.clone());
+    // The version there: report "old", the box 0..4 × 0..4.
+    let mut old = metadata_of(SAR);
+    old.source.report.name = "old".to_owned();
+    old.footprint = GeoJsonGeometry::from(&geo::MultiPolygon(vec![polygon![
+        (x: 0.0, y: 0.0), (x: 4.0, y: 0.0), (x: 4.0, y: 4.0), (x: 0.0, y: 4.0)
+    ]]));
+    registrar.handle(&setup.store(&old).await).await.unwrap();
+    // The default-time tile of layer SAR at zoom 8 (0.7°) holding each point.
+    let tile_at = |lon: f64, lat: f64| {
+        let range = TileMatrixSet::WorldCRS84Quad.tiles([lon, lat, lon, lat], 8)[0].clone();
+        let tile: Tile = range.tiles().next().unwrap();
+        TileKey::new(
+            "SAR",
+            TileTime::Default,
+            TileMatrixSet::WorldCRS84Quad,
+            tile,
+            TileFormat::Png,
+        )
+        .unwrap()
+    };
+    // Only the old version there, only the new one (the box 2..6 × 2..6), neither.
+    let (old_only, new_only, elsewhere) =
+        (tile_at(0.3, 0.3), tile_at(5.7, 5.7), tile_at(40.0, 40.0));
+    for tile in [&old_only, &new_only, &elsewhere] {
+        tiles.put(tile, Bytes::from_static(b"png")).await.unwrap();
+    }
+    // What the preprocessor writes when it merges report "new" (an hour later) into it.
+    let mut merged = old.clone();
+    merged.source.report.name = "new".to_owned();
+    merged.source.report.date_time = old.source.report.date_time + chrono::TimeDelta::hours(1);
+    merged.source.merged_with = Some(old.source.report.clone());
+    merged.footprint = GeoJsonGeometry::from(&geo::MultiPolygon(vec![polygon![
+        (x: 0.0, y: 0.0), (x: 4.0, y: 0.0), (x: 4.0, y: 2.0), (x: 6.0, y: 2.0),
+        (x: 6.0, y: 6.0), (x: 2.0, y: 6.0), (x: 2.0, y: 4.0), (x: 0.0, y: 4.0)
+    ]]));
+    setup
+        .queue
+        .report_open(
+            "new",
+            1,
+            &serde_json::to_string(&merged.source.report).unwrap(),
+        )
+        .await
+        .unwrap();
+    let registered = registrar
+        .handle(&setup.store(&merged).await)
+        .await
+        .unwrap()
+        .expect("registered");
+    assert_eq!(registered.merged_with.as_ref(), Some(&old.source.report));
+    assert!((registered.product.footprint.unsigned_area() - 28.0).abs() < 1e-9);
+    assert_eq!(
+        setup.catalog.count(&Default::default()).await.unwrap(),
+        1,
+        "one product"
+    );
+    // The tiles of both versions' places are dropped, no others.
+    assert!(
+        !tiles.contains(&old_only).await.unwrap(),
+        "the old version's"
+    );
+    assert!(
+        !tiles.contains(&new_only).await.unwrap(),
+        "the merged version's"
+    );
+    assert!(tiles.contains(&elsewhere).await.unwrap());
+    let records = setup.queue.peek(QueueName::Invalidate, 10).await.unwrap();
+    let record: Invalidation = serde_json::from_str(&records[0]).unwrap();
+    assert_eq!(
+        (record.reason.as_str(), record.bbox),
+        ("merged", [0.0, 0.0, 4.0, 4.0])
+    );
+    // The registration report of "new": merged (counted as registered), with "old".
+    let written: Vec<_> = std::fs::read_dir(reports.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(written.len(), 1, "{written:?}");
+    let xml = std::fs::read_to_string(&written[0]).unwrap();
+    for expected in [
+        "<reg:status>success</reg:status>",
+        "registered=\"1\" failed=\"0\" skipped=\"0\" merged=\"1\"",
+        "<reg:status>merged</reg:status>\n    <reg:collection>SAR</reg:collection>",
+        &format!(
+            "<reg:mergedWith name=\"old\" dateTime=\"{}\"/>",
+            old.source
+                .report
+                .date_time
+                .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+        ),
+    ] {
+        assert!(xml.contains(expected), "{expected}: {xml}");
+    }
+    assert_valid_report(&written[0]);
 }

@@ -58,6 +58,7 @@ fn metadata(
                 date_time: Utc::now(),
                 browse_type: "INV".to_owned(),
             },
+            merged_with: None,
         },
         processed_at: Utc::now(),
         properties: Default::default(),

@@ -256,7 +256,12 @@ async fn register_prefixes(
         for outcome in outcomes {
             match outcome {
                 PrefixOutcome::Registered(r) => {
-                    let verb = if r.replaced { "replaced" } else { "inserted" };
+                    // As ngEO, a merge counts as inserted.
+                    let verb = match (&r.merged_with, r.replaced) {
+                        (Some(_), _) => "merged",
+                        (None, true) => "replaced",
+                        (None, false) => "inserted",
+                    };
                     let derived = r
                         .derived
                         .as_deref()
@@ -266,7 +271,7 @@ async fn register_prefixes(
                         "{verb} {} ({}){derived}",
                         r.product.id, r.product.collection
                     );
-                    if r.replaced {
+                    if verb == "replaced" {
                         replaced += 1;
                     } else {
                         registered += 1;

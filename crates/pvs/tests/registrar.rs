@@ -176,20 +176,34 @@ fn bad_registrar_configuration_stops_start_up_with_exit_code_2() {
     let file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(file.path(), "[collections.A]\nseed_zoom = [5, 1]\n").unwrap();
     let collections = file.path().to_str().unwrap();
-    let cases = [
-        ("COLLECTIONS_FILE", collections, "seed_zoom"),
+    let merging = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        merging.path(),
+        "[collections.A]\n\n[collections.OPTICAL]\nstrategy = \"merge\"\nmerge_threshold = \"5 parsecs\"\n",
+    )
+    .unwrap();
+    let cases: [(&str, &str, &[&str]); 4] = [
+        ("COLLECTIONS_FILE", collections, &["seed_zoom"]),
+        (
+            "COLLECTIONS_FILE",
+            merging.path().to_str().unwrap(),
+            &[
+                "[collections.OPTICAL]",
+                "merge_threshold \"5 parsecs\" is not a duration",
+            ],
+        ),
         (
             "COLLECTIONS_FILE",
             "/nonexistent.toml",
-            "cannot read /nonexistent.toml",
+            &["cannot read /nonexistent.toml"],
         ),
         (
             "REPORT_DIR",
             "/nonexistent/to/panda",
-            "/nonexistent/to/panda is not a directory",
+            &["/nonexistent/to/panda is not a directory"],
         ),
     ];
-    for (var, value, needle) in cases {
+    for (var, value, needles) in cases {
         // A database that never exists: nothing may be touched before the checks.
         let out = registrar(
             &[],
@@ -206,7 +220,9 @@ fn bad_registrar_configuration_stops_start_up_with_exit_code_2() {
             stderr.starts_with(&format!("pvs registrar: {var}: ")),
             "{stderr}"
         );
-        assert!(stderr.contains(needle), "{stderr}");
+        for needle in needles {
+            assert!(stderr.contains(needle), "{needle}: {stderr}");
+        }
     }
 }
 
