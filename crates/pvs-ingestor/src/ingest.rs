@@ -68,7 +68,7 @@ pub struct Ingestor {
     queue: Arc<dyn WorkQueue>,
     storage: Option<Storage>,
     prefix: Option<StorageKey>,
-    /// The collections whose replacement strategies answer browses skipped
+    /// The collections whose replacement strategies answer browses
     /// ([`Ingestor::with_collections`]).
     collections: Option<Collections>,
 }
@@ -90,21 +90,22 @@ impl Ingestor {
         }
     }
 
-    /// Answers a browse skipped when its product is on storage from a browse report that the
-    /// strategy of its collection in `collections` keeps over this one (ngEO's replacement
-    /// rules; [`pvs_model::CollectionConfig::replacement`]): the metadata document the preprocessor wrote
-    /// (`<collection>/<id>/<id>.json`) names that report. Needs a storage; the browse is still
-    /// queued, so that the preprocessor decides for good and the registration report says
-    /// why.
+    /// Answers browses by the replacement strategy of their collection in `collections`
+    /// (ngEO's rules; [`pvs_model::CollectionConfig::replacement`]) against the version of
+    /// their product on storage, whose metadata document (`<collection>/<id>/<id>.json`)
+    /// names its report: skipped when the strategy keeps that version, inserted when it
+    /// merges. Needs a storage; the browse is queued all the same, so that the preprocessor
+    /// decides for good and the registration report says why.
     pub fn with_collections(mut self, collections: Collections) -> Self {
         self.collections = Some(collections);
         self
     }
 
-    /// Why the browse of `item` is skipped, when the product is on storage from a report that
-    /// its collection's strategy keeps. A best guess: `None` when there is nothing to compare
-    /// with, or storage cannot tell (the preprocessor checks again).
-    async fn superseded(&self, item: &BrowseItem) -> Option<String> {
+    /// What the strategy of the browse's collection does with the version of its product on
+    /// storage: [`Outcome::Skipped`] with the reason, or [`Outcome::Inserted`] for a merge
+    /// (ngEO counts a merge as an insertion). A best guess: `None` when there is nothing to
+    /// compare with, the strategy replaces, or storage cannot tell (the preprocessor decides).
+    async fn by_strategy(&self, item: &BrowseItem) -> Option<Outcome> {
         let (storage, collections) = (self.storage.as_ref()?, self.collections.as_ref()?);
         let (collection, config) = collections.for_browse_type(&item.collection)?;
         let key: StorageKey = ProductMetadata::key(&collection, &item.id).parse().ok()?;
@@ -118,19 +119,21 @@ impl Ingestor {
         };
         let there = ProductMetadata::from_json(std::str::from_utf8(&bytes).ok()?).ok()?;
         let registered = &there.source.report;
-        (config.replacement(item.report.date_time, registered.date_time) == Replacement::Skip).then(
-            || {
-                format!(
-                    "product {} is there from the report {:?} dated {}, not older than this \
-                     report's {} (strategy {} of collection {collection})",
+        match config.replacement(item.report.date_time, registered.date_time) {
+            Replacement::Replace => None,
+            Replacement::Merge => Some(Outcome::Inserted),
+            Replacement::Skip => Some(Outcome::Skipped {
+                reason: format!(
+                    "product {} is there from the report {:?} dated {}, which strategy {} of \
+                     collection {collection} keeps over a report dated {}",
                     item.id,
                     registered.name,
                     registered.date_time.to_rfc3339(),
-                    item.report.date_time.to_rfc3339(),
                     config.strategy.as_str(),
-                )
-            },
-        )
+                    item.report.date_time.to_rfc3339(),
+                ),
+            }),
+        }
     }
 
     /// The queue items go to.
@@ -194,10 +197,12 @@ impl Ingestor {
                     continue;
                 }
             }
-            let outcome = match self.superseded(&item).await {
-                Some(reason) => {
-                    tracing::info!(report = report_name, product = %item.id, %reason, "browse skipped");
-                    Outcome::Skipped { reason }
+            let outcome = match self.by_strategy(&item).await {
+                Some(outcome) => {
+                    if let Outcome::Skipped { reason } = &outcome {
+                        tracing::info!(report = report_name, product = %item.id, %reason, "browse skipped");
+                    }
+                    outcome
                 }
                 None if self
                     .queue

@@ -200,8 +200,9 @@ async fn an_already_registered_id_is_reported_as_replaced() {
 /// ngEO's replacement rules answered at once: with the collections and a storage, a browse
 /// whose product is on storage from a newer report (the preprocessor's metadata document says
 /// which) is answered a success counted as neither inserted nor replaced; with the
-/// collection's `skip` strategy, one from a report of the same `dateTime` too. It is still
-/// queued, so that the preprocessor decides for good and the registration report says why.
+/// collection's `skip` strategy, one from a report of the same `dateTime` too; under `merge`
+/// it is counted inserted. It is still queued, so that the preprocessor decides for good and
+/// the registration report says why.
 #[tokio::test]
 async fn browses_of_older_reports_are_answered_skipped() {
     let storage = s3_storage("data").await;
@@ -289,7 +290,24 @@ async fn browses_of_older_reports_are_answered_skipped() {
         "skip keeps it: {}",
         answer.body
     );
-    assert_eq!(queue.len().await, 3, "every browse is still queued");
+
+    // Registered (so otherwise a replacement), but merged: counted inserted, as ngEO does.
+    queue
+        .queue
+        .mark_succeeded(Stage::Register, "p-1")
+        .await
+        .unwrap();
+    let answer = replace.post("/", good_report("p-1")).await;
+    assert_eq!(
+        counts(&answer.body),
+        (0, 0),
+        "still skipped: {}",
+        answer.body
+    );
+    let merge = start("merge").await;
+    let answer = merge.post("/", good_report("p-1")).await;
+    assert_eq!(counts(&answer.body), (1, 0), "a merge: {}", answer.body);
+    assert_eq!(queue.len().await, 5, "every browse is still queued");
 }
 
 #[tokio::test]
