@@ -21,6 +21,10 @@ pub enum RegistrationOutcome {
     Success {
         /// The collection.
         collection: String,
+        /// Whether it replaced the version of another report (ngEO's `actuallyReplaced`);
+        /// otherwise it was inserted.
+        #[serde(default)]
+        replaced: bool,
     },
     /// Not registered, and why.
     Failure {
@@ -110,6 +114,11 @@ impl RegistrationReport {
             .iter()
             .filter(|(_, o)| matches!(o, RegistrationOutcome::Skipped { .. }))
             .count();
+        let replaced = self
+            .products
+            .iter()
+            .filter(|(_, o)| matches!(o, RegistrationOutcome::Success { replaced: true, .. }))
+            .count();
         let mut xml = format!(
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<reg:registrationReport xmlns:reg=\"{REGISTRATION_NS}\">\n"
         );
@@ -117,7 +126,7 @@ impl RegistrationReport {
             xml,
             "  <reg:report name=\"{}\" responsibleOrgName=\"{}\" dateTime=\"{}\" browseType=\"{}\"/>\n  \
              <reg:status>{}</reg:status>\n  \
-             <reg:summary products=\"{}\" registered=\"{registered}\" failed=\"{}\" skipped=\"{skipped}\" merged=\"{merged}\" completedAt=\"{}\"/>\n",
+             <reg:summary products=\"{}\" registered=\"{registered}\" failed=\"{}\" skipped=\"{skipped}\" merged=\"{merged}\" replaced=\"{replaced}\" completedAt=\"{}\"/>\n",
             text(&self.report.name),
             text(&self.report.responsible_org_name),
             time(&self.report.date_time),
@@ -134,12 +143,18 @@ impl RegistrationReport {
                 text(id)
             );
             match outcome {
-                RegistrationOutcome::Success { collection } => {
+                RegistrationOutcome::Success {
+                    collection,
+                    replaced,
+                } => {
                     let _ = write!(
                         xml,
                         "    <reg:status>success</reg:status>\n    <reg:collection>{}</reg:collection>\n",
                         text(collection)
                     );
+                    if *replaced {
+                        xml.push_str("    <reg:replaced>true</reg:replaced>\n");
+                    }
                 }
                 RegistrationOutcome::Merged { collection, with } => {
                     let _ = write!(

@@ -411,6 +411,7 @@ fn registration_reports_validate_against_their_xsd() {
                 "b_id_1".to_owned(),
                 RegistrationOutcome::Success {
                     collection: "SAR".to_owned(),
+                    replaced: false,
                 },
             ),
             (
@@ -435,6 +436,13 @@ fn registration_reports_validate_against_their_xsd() {
                     },
                 },
             ),
+            (
+                "b_id_5".to_owned(),
+                RegistrationOutcome::Success {
+                    collection: "SAR".to_owned(),
+                    replaced: true,
+                },
+            ),
         ],
         completed_at: "2026-11-23T04:00:00.5Z".parse().unwrap(),
     };
@@ -443,7 +451,7 @@ fn registration_reports_validate_against_their_xsd() {
     xmllint("schemas/registration-report.xsd", xml.as_bytes())
         .unwrap_or_else(|e| panic!("{e}\n{xml}"));
     assert!(
-        xml.contains("registered=\"2\" failed=\"1\" skipped=\"1\" merged=\"1\""),
+        xml.contains("registered=\"3\" failed=\"1\" skipped=\"1\" merged=\"1\" replaced=\"1\""),
         "{xml}"
     );
     assert!(
@@ -456,6 +464,18 @@ fn registration_reports_validate_against_their_xsd() {
     assert!(
         xml.contains("<reg:status>skipped</reg:status>\n    <reg:reason>a newer report registered it</reg:reason>"),
         "{xml}"
+    );
+    assert!(
+        xml.contains(
+            "<reg:identifier>b_id_5</reg:identifier>\n    <reg:status>success</reg:status>\n    \
+             <reg:collection>SAR</reg:collection>\n    <reg:replaced>true</reg:replaced>"
+        ),
+        "{xml}"
+    );
+    assert_eq!(
+        xml.matches("<reg:replaced>").count(),
+        1,
+        "an insertion says nothing: {xml}"
     );
     // Skipped products are no failure.
     let skipped = RegistrationReport {

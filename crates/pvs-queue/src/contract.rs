@@ -584,6 +584,7 @@ pub async fn registration_reports_are_kept(queue: &dyn WorkQueue) {
 
     let success = Success {
         collection: "SAR".to_owned(),
+        replaced: false,
     };
     let failure = |reason: &str| Failure {
         reason: reason.to_owned(),
@@ -660,6 +661,7 @@ pub async fn registration_report_written_once(queue: &dyn WorkQueue) {
         async move {
             let outcome = RegistrationOutcome::Success {
                 collection: "SAR".to_owned(),
+                replaced: false,
             };
             reports::record_outcome(queue, Some(dir), name, &format!("p{i:02}"), &outcome)
                 .await

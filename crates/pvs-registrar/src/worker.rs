@@ -58,7 +58,10 @@ impl Registrar {
                         collection,
                         with: with.clone(),
                     },
-                    None => RegistrationOutcome::Success { collection },
+                    None => RegistrationOutcome::Success {
+                        collection,
+                        replaced: registered.replaced,
+                    },
                 };
                 Ok((registered, outcome))
             }
