@@ -80,7 +80,7 @@ impl fmt::Display for EoFormat {
 /// | `platform` | platform `shortName` and `serialIdentifier`, lower case, joined by `-` unless the short name ends with a digit (`Sentinel-2` + `A`: `sentinel-2a`; `SPOT` + `6`: `spot-6`) |
 /// | `constellation` | platform `shortName`, lower case (only with a `serialIdentifier`) |
 /// | `eop:platformSerialIdentifier` | platform `serialIdentifier`, as written (`A`) |
-/// | `instruments` | `[instrument shortName]`, lower case |
+/// | `instruments` | `[instrument shortName]`, as written (EOxServer's `instrument`) |
 /// | `sar:instrument_mode` | sensor `operationalMode` |
 /// | `eop:sensorType` | sensor `sensorType` |
 /// | `sat:absolute_orbit` | acquisition `orbitNumber` (a whole number) |
@@ -618,7 +618,7 @@ impl Reader {
         if let Some((instrument, _)) =
             value(equipment, "eop:instrument/eop:Instrument/eop:shortName")
         {
-            put("instruments", Value::from(vec![instrument.to_lowercase()]));
+            put("instruments", Value::from(vec![instrument.to_owned()]));
         }
         let texts = [
             (

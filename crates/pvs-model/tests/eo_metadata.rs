@@ -61,7 +61,7 @@ fn eo_om_2_0_optical() {
             "platform": "sentinel-2a",
             "constellation": "sentinel-2",
             "eop:platformSerialIdentifier": "A",
-            "instruments": ["msi"],
+            "instruments": ["MSI"],
             "sar:instrument_mode": "INS-NOBS",
             "eop:sensorType": "OPTICAL",
             "sat:absolute_orbit": 39231,
@@ -109,7 +109,7 @@ fn eo_om_2_1_sar_with_two_polygons() {
     );
     let p = &metadata.properties;
     assert_eq!(p["platform"], "sentinel-1a");
-    assert_eq!(p["instruments"], json!(["sar-c sar"]));
+    assert_eq!(p["instruments"], json!(["SAR-C SAR"]));
     assert_eq!(p["sar:instrument_mode"], "IW");
     assert_eq!(p["sar:polarizations"], json!(["VV", "VH"]));
     assert_eq!(p["eop:polarisationMode"], "D");
@@ -148,7 +148,7 @@ fn gsc_with_a_hole_in_the_footprint() {
     let p = &metadata.properties;
     assert_eq!(p["platform"], "planetscope-1054");
     assert_eq!(p["constellation"], "planetscope");
-    assert_eq!(p["instruments"], json!(["ps2"]));
+    assert_eq!(p["instruments"], json!(["PS2"]));
     assert_eq!(p["product:type"], "DOV_MS_L3A");
     assert_eq!(p["processing:level"], "L3A");
     assert_eq!(p["sat:orbit_state"], "descending");

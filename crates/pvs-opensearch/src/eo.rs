@@ -101,7 +101,7 @@ pub(crate) const EO_PARAMS: [EoParam; 21] = [
         "eo:instrument",
         "instruments",
         Values::Element,
-        "Instrument, one of the products' instruments exactly as stored (STAC instruments, e.g. msi)",
+        "Instrument, one of the products' instruments exactly as stored (STAC instruments, e.g. MSI)",
     ),
     eo(
         "processingLevel",
