@@ -95,8 +95,14 @@ impl ProductMetadata {
     }
 
     /// Where the preprocessor writes the metadata document of product `id` of `collection`
-    /// (`<collection>/<id>/<id>.json`, beside its COG `<id>.tif`).
+    /// (`<collection>/<id>/<id>.json`, beside its COG, [`ProductMetadata::cog_key`]).
     pub fn key(collection: &str, id: &str) -> String {
         format!("{collection}/{id}/{id}.json")
+    }
+
+    /// Where the preprocessor writes the COG of product `id` of `collection`
+    /// (`<collection>/<id>/<id>.tif`).
+    pub fn cog_key(collection: &str, id: &str) -> String {
+        format!("{collection}/{id}/{id}.tif")
     }
 }

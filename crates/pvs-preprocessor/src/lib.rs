@@ -501,11 +501,10 @@ impl Preprocessor {
         job: Job,
         gdal_path: String,
     ) -> Result<Preprocessed, PreprocessError> {
-        let base = format!("{0}/{1}/{1}", job.collection, job.id);
-        let cog_key: StorageKey = format!("{base}.tif")
+        let cog_key: StorageKey = ProductMetadata::cog_key(&job.collection, &job.id)
             .parse()
             .map_err(|e: pvs_storage::KeyError| PreprocessError::BadMessage(e.to_string()))?;
-        let metadata_key: StorageKey = format!("{base}.json")
+        let metadata_key: StorageKey = ProductMetadata::key(&job.collection, &job.id)
             .parse()
             .map_err(|e: pvs_storage::KeyError| PreprocessError::BadMessage(e.to_string()))?;
         let merge_with = match self.product_there(&metadata_key).await? {

@@ -172,18 +172,7 @@ impl Fixture {
         };
         let base = support::serve(catalog, storage.path(), settings).await;
         // As a client does: the capabilities say where maps are asked for.
-        let capabilities = pvs_test_support::net::get(&format!(
-            "{base}/ows?SERVICE=WMS&REQUEST=GetCapabilities&VERSION=1.3.0"
-        ))
-        .await;
-        let capabilities = String::from_utf8(capabilities.2).unwrap();
-        let get_map = capabilities
-            .split("<GetMap>")
-            .nth(1)
-            .and_then(|rest| rest.split("xlink:href=\"").nth(1))
-            .and_then(|rest| rest.split('"').next())
-            .expect("a GetMap OnlineResource")
-            .replace("&amp;", "&");
+        let (capabilities, get_map) = support::advertised_get_map(&base).await;
         Self {
             _database: database,
             _storage: storage,

@@ -87,6 +87,15 @@ async fn capabilities_are_valid_against_the_ogc_schemas() {
 async fn a_product_layer_of_an_id_in_two_collections_is_the_newest() {
     use pvs_catalog::Catalog;
     let server = Server::start().await;
+    // As a client does: the product is a layer of the capabilities, maps are asked for at
+    // their GetMap URL.
+    let (capabilities, get_map) = support::advertised_get_map(&server.base).await;
+    let layer = format!("<Name>{}</Name>", server.product_id);
+    assert!(capabilities.contains(&layer), "{capabilities}");
+    let map = |query: String| {
+        let url = format!("{get_map}{query}");
+        async move { pvs_test_support::net::get(&url).await }
+    };
     let (query, bbox) = footprint_map(&server, &server.product_id, "");
     let rect = server.footprint.bounding_rect().unwrap();
     let (cx, cy) = (rect.center().x, rect.center().y);
@@ -101,7 +110,7 @@ async fn a_product_layer_of_an_id_in_two_collections_is_the_newest() {
         pixel_of(cx + rect.width() * 0.15, cy),
     );
     let alpha = |png: &[u8], (x, y): (isize, isize)| images::pixel(&images::open(png), x, y)[3];
-    let (status, _, before) = server.get(&query).await;
+    let (status, _, before) = map(query.clone()).await;
     assert_eq!(status, 200);
     assert_eq!((alpha(&before, west), alpha(&before, east)), (255, 255));
 
@@ -122,7 +131,13 @@ async fn a_product_layer_of_an_id_in_two_collections_is_the_newest() {
         ..sar.clone()
     };
     server.catalog.register(&newer).await.unwrap();
-    let (status, _, after) = server.get(&query).await;
+    let (capabilities, _) = support::advertised_get_map(&server.base).await;
+    assert_eq!(
+        capabilities.matches(&layer).count(),
+        2,
+        "a child layer of both collections"
+    );
+    let (status, _, after) = map(query).await;
     assert_eq!(status, 200);
     assert_eq!(
         (alpha(&after, west), alpha(&after, east)),
@@ -130,7 +145,7 @@ async fn a_product_layer_of_an_id_in_two_collections_is_the_newest() {
         "the newest product of the id, cut by its footprint"
     );
     let (collection, _) = footprint_map(&server, "SAR", "");
-    let (_, _, sar_map) = server.get(&collection).await;
+    let (_, _, sar_map) = map(collection).await;
     assert_eq!(
         (alpha(&sar_map, west), alpha(&sar_map, east)),
         (255, 255),

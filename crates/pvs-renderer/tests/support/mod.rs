@@ -129,6 +129,25 @@ impl Server {
     }
 }
 
+/// As a client reads them: the WMS 1.3.0 capabilities of the renderer at `base`, and the
+/// GetMap URL they advertise (ending with `?` or `&`, the request's parameters to follow).
+pub async fn advertised_get_map(base: &str) -> (String, String) {
+    let (status, _, body) = pvs_test_support::net::get(&format!(
+        "{base}/ows?SERVICE=WMS&REQUEST=GetCapabilities&VERSION=1.3.0"
+    ))
+    .await;
+    assert_eq!(status, 200);
+    let capabilities = String::from_utf8(body).unwrap();
+    let get_map = capabilities
+        .split("<GetMap>")
+        .nth(1)
+        .and_then(|rest| rest.split("xlink:href=\"").nth(1))
+        .and_then(|rest| rest.split('"').next())
+        .expect("a GetMap OnlineResource")
+        .replace("&amp;", "&");
+    (capabilities, get_map)
+}
+
 /// The OGC schemas `scripts/setup.sh` fetches.
 pub fn schemas() -> PathBuf {
     let dir = std::env::var_os("PVS_OGC_SCHEMAS")
