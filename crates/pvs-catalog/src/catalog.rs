@@ -5,7 +5,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::{Collection, CollectionInfo, KeepRule, Product, ProductQuery, Registration, Result};
+use crate::{
+    ChangeCursor, Changes, Collection, CollectionInfo, KeepRule, Product, ProductQuery,
+    Registration, Result,
+};
 
 /// The product registry: collections, and the products the renderer, the cache and
 /// OpenSearch find by footprint and time.
@@ -79,6 +82,13 @@ pub trait Catalog: Send + Sync {
 
     /// How many products match `query`, ignoring its limit and offset.
     async fn count(&self, query: &ProductQuery) -> Result<u64>;
+
+    /// Where products of `collection` changed since `cursor`: the box of every footprint
+    /// inserted, replaced (before and after) or removed, by any path, and the cursor to read
+    /// on from. Without a cursor: no areas, and the cursor of now. Reading again from a
+    /// cursor may repeat an area, never miss one: every change committed before this call
+    /// began is in this answer or an earlier one from the same cursor chain.
+    async fn changes(&self, collection: &str, cursor: Option<&ChangeCursor>) -> Result<Changes>;
 
     /// The page [`Catalog::search`] answers and the number [`Catalog::count`] answers, for
     /// a search that shows both (a page and its total). A backend may find both at once.

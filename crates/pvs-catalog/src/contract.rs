@@ -2021,3 +2021,115 @@ pub async fn sorts_agree_with_the_reference(catalog: &dyn Catalog) {
         assert_eq!(paged, expected, "pages of 7 sorted by {order:?}");
     }
 }
+
+/// The change feed records every write of a collection's products, by every path, with the
+/// box of each footprint before and after; a cursor reads each change once and only its
+/// collection's.
+pub async fn changes_record_every_write(catalog: &dyn Catalog) {
+    create_collection(catalog, "S2").await;
+    create_collection(catalog, "S1").await;
+    let start = catalog.changes("S2", None).await.unwrap();
+    assert_eq!(start.areas, vec![], "no cursor: no areas");
+    assert!(!start.lost);
+    let mut cursor = start.cursor;
+    // Reads the areas since the cursor, sorted (the order of one read is not promised).
+    let mut read = async |collection: &str| {
+        let changes = catalog.changes(collection, Some(&cursor)).await.unwrap();
+        assert!(!changes.lost, "nothing was pruned");
+        cursor = changes.cursor;
+        let mut areas: Vec<[f64; 4]> = changes
+            .areas
+            .iter()
+            .map(|b| [b.west(), b.south(), b.east(), b.north()])
+            .collect();
+        areas.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        areas
+    };
+
+    let first = product(
+        "a",
+        "S2",
+        boxes(&[(0.0, 0.0, 1.0, 1.0)]),
+        hours(0),
+        hours(1),
+    );
+    register(catalog, &first).await;
+    register(
+        catalog,
+        &product(
+            "b",
+            "S1",
+            boxes(&[(5.0, 5.0, 6.0, 6.0)]),
+            hours(0),
+            hours(1),
+        ),
+    )
+    .await;
+    assert_eq!(read("S2").await, vec![[0.0, 0.0, 1.0, 1.0]], "an insert");
+    assert_eq!(read("S2").await, Vec::<[f64; 4]>::new(), "each change once");
+
+    let moved = product(
+        "a",
+        "S2",
+        boxes(&[(2.0, 2.0, 4.0, 3.0)]),
+        hours(2),
+        hours(3),
+    );
+    register(catalog, &moved).await;
+    assert_eq!(
+        read("S2").await,
+        vec![[0.0, 0.0, 1.0, 1.0], [2.0, 2.0, 4.0, 3.0]],
+        "a replacement: before and after"
+    );
+
+    let batch = [
+        product(
+            "c",
+            "S2",
+            boxes(&[(10.0, 10.0, 11.0, 12.0)]),
+            hours(0),
+            hours(1),
+        ),
+        product(
+            "d",
+            "S2",
+            boxes(&[(179.0, 0.0, 180.0, 1.0), (-180.0, 0.0, -179.0, 1.0)]),
+            hours(0),
+            hours(1),
+        ),
+    ];
+    register_all(catalog, &batch).await;
+    assert_eq!(
+        read("S2").await,
+        vec![[-180.0, 0.0, 180.0, 1.0], [10.0, 10.0, 11.0, 12.0]],
+        "a batch; a footprint split at the antimeridian spans every longitude"
+    );
+
+    catalog.deregister("S2", "c").await.unwrap();
+    assert_eq!(
+        read("S2").await,
+        vec![[10.0, 10.0, 11.0, 12.0]],
+        "a removal"
+    );
+    let removed = catalog
+        .deregister_matching(&ProductQuery::new().with_collection("S2").with_ids(["a"]))
+        .await
+        .unwrap();
+    assert_eq!(removed.len(), 1);
+    assert_eq!(
+        read("S2").await,
+        vec![[2.0, 2.0, 4.0, 3.0]],
+        "a removal by query"
+    );
+
+    // A reader of the other collection sees only its own.
+    let other = catalog.changes("S1", None).await.unwrap().cursor;
+    catalog.deregister("S1", "b").await.unwrap();
+    let changes = catalog.changes("S1", Some(&other)).await.unwrap();
+    assert_eq!(changes.areas.len(), 1);
+    assert_eq!(read("S2").await, Vec::<[f64; 4]>::new());
+
+    // Deleting the collection removes its products: each is a change.
+    catalog.delete_collection("S2").await.unwrap();
+    assert_eq!(read("S2").await, vec![[-180.0, 0.0, 180.0, 1.0]]);
+}

@@ -101,6 +101,7 @@
 #![forbid(unsafe_code)]
 
 mod catalog;
+mod changes;
 mod collection;
 #[cfg(feature = "contract")]
 pub mod contract;
@@ -117,6 +118,7 @@ pub mod testing;
 mod validation;
 
 pub use catalog::Catalog;
+pub use changes::{ChangeCursor, Changes, MAX_CHANGES};
 pub use collection::{
     Collection, CollectionInfo, MAX_COLLECTION_NAME_CHARS, MAX_PRODUCT_TYPE_CHARS,
     validate_collection_name,

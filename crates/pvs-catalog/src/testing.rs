@@ -193,4 +193,11 @@ impl<C: crate::Catalog> crate::Catalog for Counted<C> {
         self.searched();
         self.inner.count(query).await
     }
+    async fn changes(
+        &self,
+        collection: &str,
+        cursor: Option<&crate::ChangeCursor>,
+    ) -> crate::Result<crate::Changes> {
+        self.inner.changes(collection, cursor).await
+    }
 }

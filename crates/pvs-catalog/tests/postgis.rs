@@ -43,6 +43,7 @@ contract_tests!(
     concurrent_registrations_of_one_id,
     concurrent_batches_do_not_conflict,
     ids_are_unique_per_collection,
+    changes_record_every_write,
     register_unless_decides_atomically,
 );
 
@@ -257,4 +258,64 @@ async fn postgis_validity_reasons_are_reported() {
         }
     }
     assert_eq!(catalog.get("S2", "split").await.unwrap(), None);
+}
+
+/// A change whose transaction took its sequence number before another's but commits after
+/// it is still read: the feed follows transactions, not sequence numbers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_committed_late_is_not_missed() {
+    let database = TestDatabase::create().await;
+    let catalog = database.catalog().await;
+    catalog
+        .upsert_collection(&pvs_catalog::Collection {
+            name: "S2".to_owned(),
+            product_type: None,
+            metadata: serde_json::json!({}),
+        })
+        .await
+        .unwrap();
+    let cursor = catalog.changes("S2", None).await.unwrap().cursor;
+
+    let mut slow = database.client().await;
+    let transaction = slow.transaction().await.unwrap();
+    transaction
+        .execute(
+            "INSERT INTO products (id, collection, footprint, begin_time, end_time, location) \
+             VALUES ('slow', 'S2', ST_Multi(ST_MakeEnvelope(0, 0, 1, 1, 4326)), now(), now(), \
+             'products/slow.tif')",
+            &[],
+        )
+        .await
+        .unwrap();
+    // A later change commits first and is read.
+    let fast = pvs_catalog::Product {
+        id: "fast".to_owned(),
+        collection: "S2".to_owned(),
+        product_type: None,
+        footprint: geo_types::MultiPolygon(vec![geo_types::Polygon::new(
+            geo_types::LineString::from(vec![(5.0, 5.0), (6.0, 5.0), (6.0, 6.0), (5.0, 5.0)]),
+            vec![],
+        )]),
+        begin: chrono::Utc::now(),
+        end: chrono::Utc::now(),
+        location: "products/fast.tif".to_owned(),
+        metadata: serde_json::json!({}),
+        properties: serde_json::Map::new(),
+    };
+    catalog.register(&fast).await.unwrap();
+    let first = catalog.changes("S2", Some(&cursor)).await.unwrap();
+    let wests = |changes: &pvs_catalog::Changes| -> Vec<f64> {
+        changes.areas.iter().map(|area| area.west()).collect()
+    };
+    assert_eq!(wests(&first), vec![5.0]);
+
+    transaction.commit().await.unwrap();
+    let second = catalog.changes("S2", Some(&first.cursor)).await.unwrap();
+    assert_eq!(
+        wests(&second),
+        vec![0.0],
+        "the late commit is read, the other not again"
+    );
+    let third = catalog.changes("S2", Some(&second.cursor)).await.unwrap();
+    assert_eq!(wests(&third), Vec::<f64>::new());
 }

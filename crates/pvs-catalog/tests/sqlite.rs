@@ -93,6 +93,7 @@ contract_tests!(
     concurrent_registrations_of_one_id,
     concurrent_batches_do_not_conflict,
     ids_are_unique_per_collection,
+    changes_record_every_write,
     register_unless_decides_atomically,
 );
 
@@ -534,10 +535,11 @@ async fn a_schema_2_file_is_upgraded_with_its_index() {
     }
     let path = file.path.clone();
     drop(file.catalog);
-    // Back to what schema 2 had: the boxes alone.
+    // Back to what schema 2 had: the boxes alone (and no change feed, of schema 5).
     raw(&path)
         .execute_batch(
-            "CREATE VIRTUAL TABLE footprint_index USING rtree (part, min_x, max_x, min_y, max_y);
+            "DROP TABLE product_changes;
+             CREATE VIRTUAL TABLE footprint_index USING rtree (part, min_x, max_x, min_y, max_y);
              INSERT INTO footprint_index SELECT part, min_x, max_x, min_y, max_y
                  FROM footprint_boxes;
              DROP TABLE footprint_boxes;
@@ -606,11 +608,12 @@ async fn a_schema_3_file_is_upgraded_to_ids_per_collection() {
     let path = file.path.clone();
     drop(file.catalog);
     // Back to what schema 3 had: ids unique across collections (the table rebuilt with
-    // foreign keys off, as SQLite documents for schema changes).
+    // foreign keys off, as SQLite documents for schema changes), and no change feed.
     raw(&path)
         .execute_batch(
             "PRAGMA foreign_keys = OFF;
              BEGIN;
+             DROP TABLE product_changes;
              CREATE TABLE products_v3 (
                  pk INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE,
                  collection TEXT NOT NULL REFERENCES collections (name) ON DELETE RESTRICT,

@@ -28,6 +28,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "ids_per_collection",
         sql: include_str!("../../migrations/0004_ids_per_collection.sql"),
     },
+    Migration {
+        version: 5,
+        name: "product_changes",
+        sql: include_str!("../../migrations/0005_product_changes.sql"),
+    },
 ];
 
 /// The advisory lock that serialises migrations across processes ("pvs_cat1").

@@ -19,9 +19,10 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::{NoTls, Row};
 
 use crate::catalog::register_valid;
+use crate::changes::{self, MAX_CHANGES};
 use crate::{
-    Bbox, Catalog, CatalogError, Collection, CollectionInfo, KeepRule, Product, ProductQuery,
-    Registration, Result, Sort,
+    Bbox, Catalog, CatalogError, ChangeCursor, Changes, Collection, CollectionInfo, KeepRule,
+    Product, ProductQuery, Registration, Result, Sort,
 };
 use migrations::{MIGRATIONS, migrate};
 use redact::redact_password;
@@ -538,6 +539,70 @@ impl Catalog for PostgisCatalog {
             .await
             .map_err(backend(context()))?;
         row.as_ref().map(product_from_row).transpose()
+    }
+
+    async fn changes(&self, collection: &str, cursor: Option<&ChangeCursor>) -> Result<Changes> {
+        let context = || format!("reading the changes of collection `{collection}`");
+        let mut client = self.client().await?;
+        // One snapshot for the transaction horizon and the rows read.
+        let transaction = client
+            .build_transaction()
+            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await
+            .map_err(backend(context()))?;
+        let horizon = transaction
+            .query_one(
+                "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint, \
+                 (SELECT max(seq) FROM product_changes), (SELECT min(seq) FROM product_changes)",
+                &[],
+            )
+            .await
+            .map_err(backend(context()))?;
+        let xmin: i64 = horizon.get(0);
+        let newest: Option<i64> = horizon.get(1);
+        let oldest: Option<i64> = horizon.get(2);
+        // Every change of a transaction from the last horizon on: those of transactions that
+        // were still running then, and all later ones.
+        let from = cursor.map_or(xmin, |cursor| cursor.position);
+        let limit = i64::try_from(MAX_CHANGES + 1).expect("a small number");
+        let rows = transaction
+            .query(
+                "SELECT seq, xid::text::bigint, west, south, east, north FROM product_changes \
+                 WHERE xid >= $1::text::xid8 AND collection = $2 ORDER BY seq LIMIT $3",
+                &[&from.to_string(), &collection, &limit],
+            )
+            .await
+            .map_err(backend(context()))?;
+        transaction.commit().await.map_err(backend(context()))?;
+        let mut next = ChangeCursor {
+            position: xmin,
+            high: newest.unwrap_or(0),
+            seen: Default::default(),
+        };
+        let mut areas = Vec::new();
+        for row in &rows {
+            let (seq, xid): (i64, i64) = (row.get(0), row.get(1));
+            if xid >= xmin {
+                next.seen.insert(seq);
+            }
+            if cursor.is_some_and(|cursor| !cursor.seen.contains(&seq)) {
+                areas.push(changes::area(
+                    row.get(2),
+                    row.get(3),
+                    row.get(4),
+                    row.get(5),
+                ));
+            }
+        }
+        let lost = cursor
+            .is_some_and(|cursor| rows.len() > MAX_CHANGES || changes::pruned(cursor, oldest));
+        Ok(Changes {
+            areas,
+            cursor: next,
+            lost,
+        })
     }
 
     async fn search(&self, query: &ProductQuery) -> Result<Vec<Product>> {

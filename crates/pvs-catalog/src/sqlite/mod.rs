@@ -12,8 +12,8 @@ use async_trait::async_trait;
 
 use crate::catalog::register_valid;
 use crate::{
-    Catalog, CatalogError, Collection, CollectionInfo, KeepRule, Product, ProductQuery,
-    Registration, Result,
+    Catalog, CatalogError, ChangeCursor, Changes, Collection, CollectionInfo, KeepRule, Product,
+    ProductQuery, Registration, Result,
 };
 use connections::Connections;
 
@@ -249,6 +249,13 @@ impl Catalog for SqliteCatalog {
             .read(move |connection| {
                 Ok(store::find(connection, &collection, &id)?.map(|(_, product)| product))
             })
+            .await
+    }
+
+    async fn changes(&self, collection: &str, cursor: Option<&ChangeCursor>) -> Result<Changes> {
+        let (collection, cursor) = (collection.to_owned(), cursor.cloned());
+        self.connections
+            .read(move |connection| store::changes(connection, &collection, cursor.as_ref()))
             .await
     }
 

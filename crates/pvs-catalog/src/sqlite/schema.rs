@@ -36,6 +36,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "ids_per_collection",
         sql: include_str!("migrations/0004_ids_per_collection.sql"),
     },
+    Migration {
+        version: 5,
+        name: "product_changes",
+        sql: include_str!("migrations/0005_product_changes.sql"),
+    },
 ];
 
 /// `PRAGMA application_id` of a pvs catalog file ("pvsc").

@@ -9,10 +9,11 @@ use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use serde_json::Value;
 
 use super::{schema, search};
+use crate::changes::{self, MAX_CHANGES};
 use crate::postgis::footprint_wkb;
 use crate::{
-    Bbox, CatalogError, Collection, CollectionInfo, KeepRule, Product, ProductQuery, Registration,
-    Result,
+    Bbox, CatalogError, ChangeCursor, Changes, Collection, CollectionInfo, KeepRule, Product,
+    ProductQuery, Registration, Result,
 };
 
 /// The columns of a product, in the order [`read_product`] reads them.
@@ -493,4 +494,63 @@ fn from_micros(micros: i64) -> Result<DateTime<Utc>, String> {
 
 fn parse_metadata(text: &str) -> Result<Value, String> {
     serde_json::from_str(text).map_err(|error| format!("its metadata is not JSON: {error}"))
+}
+
+/// The changes of `collection` after `cursor` (see [`crate::Catalog::changes`]): SQLite
+/// writes one transaction at a time, so a sequence number read is never passed by an earlier
+/// one committing later.
+pub(super) fn changes(
+    connection: &Connection,
+    collection: &str,
+    cursor: Option<&ChangeCursor>,
+) -> Result<Changes> {
+    let context = || format!("reading the changes of collection `{collection}`");
+    let transaction = connection
+        .unchecked_transaction()
+        .map_err(backend(context()))?;
+    let (newest, oldest): (Option<i64>, Option<i64>) = transaction
+        .query_row(
+            "SELECT max(seq), min(seq) FROM product_changes",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .map_err(backend(context()))?;
+    let newest = newest.unwrap_or(0);
+    let next = ChangeCursor {
+        position: newest,
+        high: newest,
+        seen: Default::default(),
+    };
+    let Some(cursor) = cursor else {
+        return Ok(Changes {
+            cursor: next,
+            ..Changes::default()
+        });
+    };
+    let mut statement = transaction
+        .prepare_cached(
+            "SELECT west, south, east, north FROM product_changes \
+             WHERE seq > ?1 AND seq <= ?2 AND collection = ?3 ORDER BY seq LIMIT ?4",
+        )
+        .map_err(backend(context()))?;
+    let areas = statement
+        .query_map(
+            params![cursor.position, newest, collection, MAX_CHANGES as i64 + 1],
+            |row| {
+                Ok(changes::area(
+                    row.get(0)?,
+                    row.get(1)?,
+                    row.get(2)?,
+                    row.get(3)?,
+                ))
+            },
+        )
+        .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+        .map_err(backend(context()))?;
+    let lost = areas.len() > MAX_CHANGES || changes::pruned(cursor, oldest);
+    Ok(Changes {
+        areas,
+        cursor: next,
+        lost,
+    })
 }
