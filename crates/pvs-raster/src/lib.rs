@@ -16,6 +16,7 @@
 //! - [`derive`]: what a raster alone tells: the footprint of its valid pixels and the
 //!   acquisition time from its file name or tags.
 
+pub mod chunk;
 mod clip;
 pub mod cog;
 pub mod convert;

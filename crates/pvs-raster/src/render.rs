@@ -246,28 +246,7 @@ pub fn encode(image: &Rgba, format: Format, background: [u8; 3]) -> Result<Vec<u
     } else {
         (image, 4)
     };
-    let mem = DriverManager::get_driver_by_name("MEM")
-        .map_err(|e| RasterError::gdal("the MEM driver", e))?;
-    let dataset = mem
-        .create_with_band_type::<u8, _>("", image.width, image.height, bands)
-        .map_err(|e| RasterError::gdal("creating the image", e))?;
-    for band_index in 0..bands {
-        let values: Vec<u8> = image
-            .pixels
-            .chunks_exact(4)
-            .map(|p| p[band_index])
-            .collect();
-        let mut buffer = Buffer::new((image.width, image.height), values);
-        let mut band = dataset
-            .rasterband(band_index + 1)
-            .map_err(|e| RasterError::gdal("writing the image", e))?;
-        band.write((0, 0), (image.width, image.height), &mut buffer)
-            .map_err(|e| RasterError::gdal("writing the image", e))?;
-        if bands == 4 && band_index == 3 {
-            band.set_color_interpretation(ColorInterpretation::AlphaBand)
-                .map_err(|e| RasterError::gdal("writing the image", e))?;
-        }
-    }
+    let dataset = in_memory(image, bands)?;
     let driver = DriverManager::get_driver_by_name(format.driver())
         .map_err(|e| RasterError::gdal(format!("the {} driver", format.driver()), e))?;
     let path = format!(
@@ -292,6 +271,34 @@ pub fn encode(image: &Rgba, format: Format, background: [u8; 3]) -> Result<Vec<u
         .map_err(|e| RasterError::gdal("reading the encoded image", e))?;
     let _ = gdal::vsi::unlink_mem_file(&path);
     Ok(bytes)
+}
+
+/// `image` as a GDAL dataset in memory: its first `bands` channels (3: RGB, 4: RGBA with an
+/// alpha band).
+pub(crate) fn in_memory(image: &Rgba, bands: usize) -> Result<gdal::Dataset, RasterError> {
+    let mem = DriverManager::get_driver_by_name("MEM")
+        .map_err(|e| RasterError::gdal("the MEM driver", e))?;
+    let dataset = mem
+        .create_with_band_type::<u8, _>("", image.width, image.height, bands)
+        .map_err(|e| RasterError::gdal("creating the image", e))?;
+    for band_index in 0..bands {
+        let values: Vec<u8> = image
+            .pixels
+            .chunks_exact(4)
+            .map(|p| p[band_index])
+            .collect();
+        let mut buffer = Buffer::new((image.width, image.height), values);
+        let mut band = dataset
+            .rasterband(band_index + 1)
+            .map_err(|e| RasterError::gdal("writing the image", e))?;
+        band.write((0, 0), (image.width, image.height), &mut buffer)
+            .map_err(|e| RasterError::gdal("writing the image", e))?;
+        if bands == 4 && band_index == 3 {
+            band.set_color_interpretation(ColorInterpretation::AlphaBand)
+                .map_err(|e| RasterError::gdal("writing the image", e))?;
+        }
+    }
+    Ok(dataset)
 }
 
 #[cfg(test)]

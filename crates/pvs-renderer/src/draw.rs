@@ -196,9 +196,14 @@ impl Renderer {
     /// the layer is in the view at that time (an empty, transparent map).
     ///
     /// A map that shows something costs one catalog query (the products), an empty one two
-    /// (the layer's existence is then checked). At most
+    /// (the layer's existence is then checked). A map of a wide area is drawn from the
+    /// layer's overview mosaic, complete (see [`crate::OverviewSettings`]): it costs a look-up
+    /// of the collection and a read of the catalog's change feed. At most
     /// [`crate::Settings::concurrent_renders`] maps are drawn at once.
     pub async fn draw(&self, request: &MapRequest) -> Result<Option<Rgba>, RenderError> {
+        if let Some(drawn) = self.draw_from_overview(request).await? {
+            return Ok(drawn);
+        }
         let view = &request.view;
         let Some(bbox) = wgs84_box(view)? else {
             // The view does not reach the Earth (e.g. far outside a projection's area); the
@@ -424,7 +429,7 @@ impl Renderer {
     /// The products' COGs (GDAL paths), each to be drawn only inside its footprint, cut by
     /// its mask of the type `clip` names (kept inside a validity mask, cut out of others);
     /// a product its mask leaves nothing of is left out.
-    fn sources(
+    pub(crate) fn sources(
         &self,
         products: &[Product],
         clip: Option<&(String, bool)>,

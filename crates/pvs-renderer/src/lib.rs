@@ -9,6 +9,7 @@ pub mod draw;
 mod info;
 mod layers;
 mod legend;
+mod overview;
 pub mod params;
 mod wcs;
 mod wms;
@@ -28,6 +29,7 @@ use pvs_service::public_url::{BaseUrl, PublicUrl};
 use pvs_storage::Storage;
 
 pub use draw::{MapLayer, MapRequest, RenderError};
+pub use overview::{MAX_OVERVIEW_ZOOM, OverviewSettings};
 pub use wms::capabilities;
 
 /// Limits and defaults of the renderer.
@@ -54,6 +56,9 @@ pub struct Settings {
     /// How documents name the service (`PUBLIC_URL`, else the request's proxy headers and
     /// `Host`).
     pub public_url: PublicUrl,
+    /// Overview mosaics for maps of wide areas (see `docs/renderer.md`); `None`: every map
+    /// is drawn from the products (at most [`Settings::max_products`] of them).
+    pub overviews: Option<OverviewSettings>,
 }
 
 impl Default for Settings {
@@ -67,6 +72,7 @@ impl Default for Settings {
             concurrent_renders: 2 * std::thread::available_parallelism().map_or(2, |n| n.get()),
             block_cache_mib: 32,
             public_url: PublicUrl::default(),
+            overviews: None,
         }
     }
 }
@@ -154,6 +160,7 @@ pub struct Renderer {
     storage: Storage,
     settings: Settings,
     renders: tokio::sync::Semaphore,
+    overviews: Option<overview::Overviews>,
 }
 
 impl Renderer {
@@ -165,7 +172,19 @@ impl Renderer {
             let _ = gdal::config::set_config_option(&key, &value);
         }
         pvs_raster::set_block_cache(settings.block_cache_mib << 20);
+        let overviews = settings.overviews.as_ref().and_then(|overviews| {
+            overview::Overviews::new(overviews)
+                .inspect_err(|error| {
+                    tracing::error!(
+                        %error,
+                        dir = ?overviews.dir,
+                        "cannot make the overview folder: wide maps are drawn from the products"
+                    )
+                })
+                .ok()
+        });
         Self {
+            overviews,
             catalog,
             storage,
             renders: tokio::sync::Semaphore::new(settings.concurrent_renders.max(1)),

@@ -293,6 +293,20 @@ pub mod vars {
         example: "256",
         meaning: "Size of GDAL's block cache where maps are drawn, in MiB (1 to 65536): decoded tiles of the COGs, kept between requests. The renderer's memory grows by up to this much.",
     };
+    /// The finest level of the overview mosaics.
+    pub const RENDER_OVERVIEW_ZOOM: Var = Var {
+        name: "RENDER_OVERVIEW_ZOOM",
+        default: Some("6"),
+        example: "off",
+        meaning: "Finest level of the overview mosaics, as a zoom of the WorldCRS84Quad pyramid (0 to 9; 6 is 0.011° or about 1.2 km per pixel): a map of a collection layer at this resolution or coarser is drawn, complete, from pieces kept painted from every product (repainted where products change), not from the newest 200 products. `off`: every map is drawn from the products.",
+    };
+    /// Where the overview mosaics are kept.
+    pub const RENDER_OVERVIEW_DIR: Var = Var {
+        name: "RENDER_OVERVIEW_DIR",
+        default: None,
+        example: "/var/cache/pvs-overviews",
+        meaning: "Folder where the renderer writes the pieces of its overview mosaics (about 100 KiB per 2.8° × 2.8° square with products at zoom 6, for each layer drawn). Unset: a temporary folder, removed on exit.",
+    };
     /// Where the tile store is.
     pub const TILES_STORAGE_URL: Var = Var {
         name: "TILES_STORAGE_URL",
@@ -389,6 +403,8 @@ pub mod vars {
         PREPROCESS_WORK_DIR,
         RENDER_MAX_SIZE,
         RENDER_CACHE_MB,
+        RENDER_OVERVIEW_ZOOM,
+        RENDER_OVERVIEW_DIR,
         TILES_STORAGE_URL,
         TILES_PREFIX,
         RENDERER_URL,

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use pvs_catalog::{Catalog, PostgisCatalog};
 use pvs_opensearch::{Conventions, IndexOffset, OpenSearch, RadiusUnit};
-use pvs_renderer::{Renderer, Settings};
+use pvs_renderer::{OverviewSettings, Renderer, Settings};
 use pvs_service::config::{ConfigError, DatabaseUrl, Env, ListenAddr, RedisUrl, vars};
 use pvs_service::http;
 use pvs_service::public_url::PublicUrl;
@@ -14,7 +14,8 @@ use pvs_storage::Storage;
 
 use crate::backends::{self, StartError};
 
-/// The renderer's settings from `RENDER_MAX_SIZE`, `RENDER_CACHE_MB` and `COLLECTIONS_FILE`
+/// The renderer's settings from `RENDER_MAX_SIZE`, `RENDER_CACHE_MB`, `RENDER_OVERVIEW_ZOOM`,
+/// `RENDER_OVERVIEW_DIR` and `COLLECTIONS_FILE`
 /// (also used by the cache when it draws tiles in its own process).
 pub fn settings(env: &Env) -> Result<Settings, StartError> {
     let max_size: usize = env
@@ -42,6 +43,37 @@ pub fn settings(env: &Env) -> Result<Settings, StartError> {
                 "must be a whole number from 1 to 65536",
             )
         })?;
+    let overview_zoom = env.get::<String>(&vars::RENDER_OVERVIEW_ZOOM)?;
+    let overviews = if overview_zoom.eq_ignore_ascii_case("off") {
+        None
+    } else {
+        let zoom = overview_zoom
+            .parse()
+            .ok()
+            .filter(|zoom| *zoom <= pvs_renderer::MAX_OVERVIEW_ZOOM)
+            .ok_or_else(|| {
+                ConfigError::new(
+                    &vars::RENDER_OVERVIEW_ZOOM,
+                    format!(
+                        "must be a zoom from 0 to {}, or off",
+                        pvs_renderer::MAX_OVERVIEW_ZOOM
+                    ),
+                )
+            })?;
+        let dir = env.get_opt::<String>(&vars::RENDER_OVERVIEW_DIR)?;
+        if let Some(dir) = &dir {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                ConfigError::new(
+                    &vars::RENDER_OVERVIEW_DIR,
+                    format!("cannot make {dir}: {e}"),
+                )
+            })?;
+        }
+        Some(OverviewSettings {
+            zoom,
+            dir: dir.map(Into::into),
+        })
+    };
     let styles = pvs_renderer::styles(&crate::registrar::collections(env)?)
         .map_err(|e| ConfigError::new(&vars::COLLECTIONS_FILE, e))?;
     Ok(Settings {
@@ -49,6 +81,7 @@ pub fn settings(env: &Env) -> Result<Settings, StartError> {
         block_cache_mib,
         styles,
         public_url: PublicUrl::from_env(env)?,
+        overviews,
         ..Settings::default()
     })
 }
