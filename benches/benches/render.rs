@@ -7,17 +7,32 @@
 //!   (EPSG:4326, JPEG, 512 tiles, overviews) laid out 5 × 2 with overlaps under `DIR/mosaic/`,
 //!   registers them in the catalog at `URL` (collection `MOSAIC`, product `i` begins on day
 //!   `i`, so `p9` is the newest) and writes `DIR/products.tsv` (newest first).
-//! - `tiles --dir DIR --count N --seed S`: `N` random WebMercator tiles at zooms 8, 10 and 12
-//!   lying wholly inside the mosaic, one `z x y` a line, into `DIR/tiles.txt`.
+//! - `many --dir DIR --database-url URL --products N`: the low-zoom mosaic's data instead: `N`
+//!   small COGs (256 × 256, one colour each with a light gradient, 0.6° × 0.4°) at random
+//!   places (seed 7) over Europe (10° W–30° E, 36–70° N) under `DIR/many/`, registered and
+//!   listed as `data` does (product `i` begins at hour `i`).
+//! - `replace --dir DIR --database-url URL`: registers the oldest product of
+//!   `DIR/products.tsv` again, newer than every other (a replacement in place, drawn on top).
+//! - `tiles --dir DIR --count N --seed S [--zooms A-B]`: `N` random WebMercator tiles at zooms
+//!   8, 10 and 12 lying wholly inside the mosaic, one `z x y` a line, into `DIR/tiles.txt`;
+//!   with `--zooms`, at zooms A to B (each equally often) touching the products' box of
+//!   `DIR/products.tsv`.
 //! - `load --name NAME --template URL --format png|jpeg --tiles FILE --concurrency C
 //!   --warmup SECONDS --duration SECONDS [--pid PID] [--samples DIR]`: `C` clients request the
 //!   tiles in order (wrapping round) for the warm-up, then for the measured duration; every
 //!   response must be HTTP 200 with the format's content type and magic bytes, else it counts
 //!   as an error. While measuring, the summed `VmRSS` of `PID` and its descendants is sampled
 //!   every 100 ms. Before the load, the first 12 tiles are fetched one by one and saved under
-//!   `--samples`. Prints one JSON line of figures.
-//! - `report --results FILE --samples DIR`: the table of the JSON lines of `FILE`, the ratios
-//!   of pvs to each peer, and the pixel check of the samples against pvs.
+//!   `--samples`. Prints one JSON line of figures: the rate counts the answers that arrived
+//!   within the measured window, the latencies those of the requests sent in it. Fails (after
+//!   printing) when any request got an error.
+//! - `report --results FILE --samples DIR [--max-diff D]`: the table of the JSON lines of
+//!   `FILE` (one line per server and round: the medians over the rounds, with the spread of
+//!   p95), the ratios of pvs to each peer, and the pixel check of the samples against pvs;
+//!   fails when a peer's tiles differ from pvs's by more than `D` on average (mean |Δ| over
+//!   RGB where both show something, default 12), when more than `--max-coverage P` percent
+//!   of a tile's pixels (default 2) show something on one server and nothing on the other (a
+//!   product missing), or when a sample is flat.
 //!
 //! The URL template takes `{z} {x} {y}` (tile), `{minx} {miny} {maxx} {maxy}` (EPSG:3857 box),
 //! `{ext}` (`png`, `jpeg`) and `{mime}` (`image/png`, `image/jpeg`, URL-encoded).
@@ -62,7 +77,7 @@ fn main() {
         .filter(|a| a != "--bench")
         .collect();
     let Some((command, rest)) = args.split_first() else {
-        eprintln!("usage: render <data|tiles|load|report> [--option value]...");
+        eprintln!("usage: render <data|many|replace|tiles|load|report> [--option value]...");
         std::process::exit(2);
     };
     let options = match parse_options(rest) {
@@ -74,10 +89,15 @@ fn main() {
     };
     let result = match command.as_str() {
         "data" => data(&options),
+        "many" => many(&options),
+        "replace" => replace(&options),
         "tiles" => tiles(&options),
         "load" => load(&options),
         "report" => report(&options),
-        other => Err(format!("unknown subcommand {other:?}: data, tiles, load or report").into()),
+        other => Err(format!(
+            "unknown subcommand {other:?}: data, many, replace, tiles, load or report"
+        )
+        .into()),
     };
     if let Err(e) = result {
         eprintln!("render {command}: {e}");
@@ -189,7 +209,6 @@ fn data(options: &Options) -> Result<(), Error> {
     let dir = PathBuf::from(options.get("dir")?);
     let database_url = options.get("database-url")?.to_owned();
     std::fs::create_dir_all(dir.join("mosaic"))?;
-    let mut lines = String::from("# id\tpath\tbegin\twest\tsouth\teast\tnorth (newest first)\n");
     let mut products = Vec::new();
     for i in 0..PRODUCTS {
         let key = format!("mosaic/p{i}.tif");
@@ -221,6 +240,75 @@ fn data(options: &Options) -> Result<(), Error> {
             metadata: json!({}),
         });
     }
+    write_list(&dir, &products)?;
+    register_all(&database_url, &products)?;
+    eprintln!(
+        "registered {PRODUCTS} products in collection {COLLECTION}; mosaic box {:?}",
+        mosaic_box()
+    );
+    Ok(())
+}
+
+/// The low-zoom mosaic: where its products may lie, and each product's size in degrees.
+const EUROPE: [f64; 4] = [-10.0, 36.0, 30.0, 70.0];
+const MANY_SIZE: [f64; 2] = [0.6, 0.4];
+const MANY_SIDE: usize = 256;
+
+/// One colour per product, with a light gradient (so tiles are not flat).
+fn many_bands(i: usize) -> [Vec<u8>; 3] {
+    let base = [
+        (i * 37 % 200 + 30) as f64,
+        (i * 91 % 200 + 30) as f64,
+        (i * 53 % 200 + 30) as f64,
+    ];
+    let mut bands = [
+        vec![0u8; MANY_SIDE * MANY_SIDE],
+        vec![0u8; MANY_SIDE * MANY_SIDE],
+        vec![0u8; MANY_SIDE * MANY_SIDE],
+    ];
+    for y in 0..MANY_SIDE {
+        for x in 0..MANY_SIDE {
+            let shade = (x + y) as f64 / (2 * MANY_SIDE) as f64 * 20.0;
+            for (band, value) in bands.iter_mut().zip(base) {
+                band[y * MANY_SIDE + x] = (value + shade) as u8;
+            }
+        }
+    }
+    bands
+}
+
+fn write_small_cog(i: usize, bbox: [f64; 4], path: &Path) -> Result<(), Error> {
+    let mem = DriverManager::get_driver_by_name("MEM")?;
+    let mut dataset = mem.create_with_band_type::<u8, _>("", MANY_SIDE, MANY_SIDE, 3)?;
+    let [west, south, east, north] = bbox;
+    dataset.set_geo_transform(&[
+        west,
+        (east - west) / MANY_SIDE as f64,
+        0.0,
+        north,
+        0.0,
+        -(north - south) / MANY_SIDE as f64,
+    ])?;
+    dataset.set_spatial_ref(&SpatialRef::from_epsg(4326)?)?;
+    for (index, values) in many_bands(i).into_iter().enumerate() {
+        let mut buffer = Buffer::new((MANY_SIDE, MANY_SIDE), values);
+        dataset
+            .rasterband(index + 1)?
+            .write((0, 0), (MANY_SIDE, MANY_SIDE), &mut buffer)?;
+    }
+    let cog = DriverManager::get_driver_by_name("COG")?;
+    let options: gdal::cpl::CslStringList = ["COMPRESS=DEFLATE", "BLOCKSIZE=256", "OVERVIEWS=NONE"]
+        .into_iter()
+        .collect();
+    let temporary = path.with_extension("tmp.tif");
+    dataset.create_copy(&cog, &temporary, &options)?;
+    std::fs::rename(&temporary, path)?;
+    Ok(())
+}
+
+/// Writes `products.tsv` (newest first: the products are given oldest first).
+fn write_list(dir: &Path, products: &[Product]) -> Result<(), Error> {
+    let mut lines = String::from("# id\tpath\tbegin\twest\tsouth\teast\tnorth (newest first)\n");
     for product in products.iter().rev() {
         let rect = product.footprint.0[0].exterior().0.clone();
         let (west, south) = (rect[0].x.min(rect[2].x), rect[0].y.min(rect[2].y));
@@ -233,24 +321,146 @@ fn data(options: &Options) -> Result<(), Error> {
         ));
     }
     std::fs::write(dir.join("products.tsv"), lines)?;
+    Ok(())
+}
+
+/// Registers `products` in collection [`COLLECTION`] of the catalog at `database_url`.
+fn register_all(database_url: &str, products: &[Product]) -> Result<(), Error> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let catalog = PostgisCatalog::connect(&database_url).await?;
+        let catalog = PostgisCatalog::connect(database_url).await?;
         catalog
             .upsert_collection(&Collection::new(COLLECTION)?)
             .await?;
-        for product in &products {
-            catalog.register(product).await?;
+        for batch in products.chunks(500) {
+            for result in catalog.register_batch(batch).await {
+                result?;
+            }
         }
         Ok::<_, Error>(())
-    })?;
+    })
+}
+
+fn many(options: &Options) -> Result<(), Error> {
+    let dir = PathBuf::from(options.get("dir")?);
+    let database_url = options.get("database-url")?.to_owned();
+    let count: usize = options.number("products")?;
+    std::fs::create_dir_all(dir.join("many"))?;
+    let mut rng = StdRng::seed_from_u64(7);
+    let [west, south, east, north] = EUROPE;
+    let [width, height] = MANY_SIZE;
+    let started = Instant::now();
+    let mut products = Vec::with_capacity(count);
+    for i in 0..count {
+        let x = rng.random_range(west..east - width);
+        let y = rng.random_range(south..north - height);
+        let bbox = [x, y, x + width, y + height];
+        let key = format!("many/p{i}.tif");
+        let path = dir.join(&key);
+        if !path.exists() {
+            write_small_cog(i, bbox, &path)?;
+        }
+        let begin =
+            Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap() + chrono::Duration::hours(i as i64);
+        products.push(Product {
+            properties: Default::default(),
+            id: format!("p{i}"),
+            collection: COLLECTION.to_owned(),
+            product_type: None,
+            footprint: MultiPolygon::new(vec![
+                Rect::new((x, y), (x + width, y + height)).to_polygon(),
+            ]),
+            begin,
+            end: begin + chrono::Duration::minutes(1),
+            location: key,
+            metadata: json!({}),
+        });
+    }
     eprintln!(
-        "registered {PRODUCTS} products in collection {COLLECTION}; mosaic box {:?}",
-        mosaic_box()
+        "wrote {count} COGs under {} in {:.0} s",
+        dir.join("many").display(),
+        started.elapsed().as_secs_f64()
+    );
+    write_list(&dir, &products)?;
+    let started = Instant::now();
+    register_all(&database_url, &products)?;
+    eprintln!(
+        "registered {count} products in collection {COLLECTION} in {:.0} s",
+        started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+fn replace(options: &Options) -> Result<(), Error> {
+    let dir = PathBuf::from(options.get("dir")?);
+    let database_url = options.get("database-url")?;
+    let text = std::fs::read_to_string(dir.join("products.tsv"))?;
+    let newest = text.lines().find(|l| !l.starts_with('#'));
+    let oldest = text.lines().rev().find(|l| !l.starts_with('#'));
+    let (Some(newest), Some(oldest)) = (newest, oldest) else {
+        return Err("products.tsv lists no product".into());
+    };
+    let fields: Vec<&str> = oldest.split('\t').collect();
+    let [id, path, _, west, south, east, north] = fields[..] else {
+        return Err(format!(
+            "products.tsv: a line of {} fields: {oldest:?}",
+            fields.len()
+        )
+        .into());
+    };
+    let [west, south, east, north] = [west, south, east, north].map(|v| v.parse::<f64>());
+    let newest_begin =
+        chrono::DateTime::parse_from_rfc3339(newest.split('\t').nth(2).unwrap_or(""))?;
+    let begin = newest_begin.with_timezone(&Utc) + chrono::Duration::hours(1);
+    let location = Path::new(path)
+        .strip_prefix(std::fs::canonicalize(&dir)?)
+        .map_err(|_| format!("{path} is not under {}", dir.display()))?
+        .to_string_lossy()
+        .into_owned();
+    let product = Product {
+        properties: Default::default(),
+        id: id.to_owned(),
+        collection: COLLECTION.to_owned(),
+        product_type: None,
+        footprint: MultiPolygon::new(vec![
+            Rect::new((west?, south?), (east?, north?)).to_polygon(),
+        ]),
+        begin,
+        end: begin + chrono::Duration::minutes(1),
+        location,
+        metadata: json!({}),
+    };
+    register_all(database_url, &[product])
+}
+
+/// The box of every product in `DIR/products.tsv`.
+fn listed_box(dir: &Path) -> Result<[f64; 4], Error> {
+    let text = std::fs::read_to_string(dir.join("products.tsv"))?;
+    let mut bbox = [
+        f64::INFINITY,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::NEG_INFINITY,
+    ];
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let fields: Vec<f64> = line
+            .split('\t')
+            .skip(3)
+            .map(str::parse)
+            .collect::<Result<_, _>>()?;
+        let [w, s, e, n] = fields[..] else {
+            return Err(format!("products.tsv: a line without a box: {line:?}").into());
+        };
+        bbox = [
+            bbox[0].min(w),
+            bbox[1].min(s),
+            bbox[2].max(e),
+            bbox[3].max(n),
+        ];
+    }
+    Ok(bbox)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -277,9 +487,31 @@ fn tiles(options: &Options) -> Result<(), Error> {
     let dir = PathBuf::from(options.get("dir")?);
     let count: usize = options.number("count")?;
     let seed: u64 = options.number("seed")?;
-    let [west, south, east, north] = mosaic_box();
     let mut rng = StdRng::seed_from_u64(seed);
     let mut lines = String::new();
+    if let Some(zooms) = options.0.get("zooms") {
+        // Low zooms: tiles touching the products' box (a zoom-0 tile holds all of it).
+        let (first, last) = zooms
+            .split_once('-')
+            .and_then(|(a, b)| Some((a.parse::<u32>().ok()?, b.parse::<u32>().ok()?)))
+            .filter(|(a, b)| a <= b && *b <= 20)
+            .ok_or_else(|| format!("--zooms {zooms:?}: expected A-B, e.g. 0-6"))?;
+        let [west, south, east, north] = listed_box(&dir)?;
+        for i in 0..count {
+            let z = first + (i as u32) % (last - first + 1);
+            let (x0, x1) = (lon_to_tile_x(west, z) as u32, lon_to_tile_x(east, z) as u32);
+            let (y0, y1) = (
+                lat_to_tile_y(north, z) as u32,
+                lat_to_tile_y(south, z) as u32,
+            );
+            let x = rng.random_range(x0..=x1);
+            let y = rng.random_range(y0..=y1);
+            lines.push_str(&format!("{z} {x} {y}\n"));
+        }
+        std::fs::write(dir.join("tiles.txt"), lines)?;
+        return Ok(());
+    }
+    let [west, south, east, north] = mosaic_box();
     for i in 0..count {
         let z = ZOOMS[i % ZOOMS.len()];
         // Tiles wholly inside the mosaic: every server draws a full image.
@@ -516,6 +748,7 @@ fn load(options: &Options) -> Result<(), Error> {
     let measuring = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));
     let bytes = Arc::new(AtomicU64::new(0));
+    let answered_in_window = Arc::new(AtomicU64::new(0));
     let peak_rss = Arc::new(AtomicU64::new(0));
     let sampler = pid.map(|pid| {
         let (measuring, stop, peak_rss) = (measuring.clone(), stop.clone(), peak_rss.clone());
@@ -533,18 +766,19 @@ fn load(options: &Options) -> Result<(), Error> {
         })
     });
 
-    let (latencies, errors, first_error, elapsed) = runtime.block_on(async {
+    let (latencies, errors, first_error) = runtime.block_on(async {
         let start = Instant::now();
         let measure_from = start + warmup;
         let end = measure_from + duration;
         let mut clients = Vec::new();
         for _ in 0..concurrency {
-            let (client, urls, next, bytes, measuring) = (
+            let (client, urls, next, bytes, measuring, answered_in_window) = (
                 client.clone(),
                 urls.clone(),
                 next.clone(),
                 bytes.clone(),
                 measuring.clone(),
+                answered_in_window.clone(),
             );
             clients.push(tokio::spawn(async move {
                 let mut latencies = Vec::new();
@@ -569,7 +803,12 @@ fn load(options: &Options) -> Result<(), Error> {
                         }
                         Err(e) => Some(format!("request: {e}")),
                     };
-                    // A request counts when it was sent in the measured window and answered.
+                    // The rate counts the good answers that arrived within the window.
+                    let arrived = Instant::now();
+                    if problem.is_none() && arrived >= measure_from && arrived < end {
+                        answered_in_window.fetch_add(1, Ordering::Relaxed);
+                    }
+                    // The latencies are those of the requests sent in the window.
                     if sent >= measure_from {
                         match problem {
                             None => latencies.push(sent.elapsed()),
@@ -594,9 +833,7 @@ fn load(options: &Options) -> Result<(), Error> {
                 first_error = f;
             }
         }
-        // Requests sent just before the end finish after it: measure up to the last answer.
-        let elapsed = start.elapsed().saturating_sub(warmup);
-        (latencies, errors, first_error, elapsed)
+        (latencies, errors, first_error)
     });
     stop.store(true, Ordering::Relaxed);
     if let Some(sampler) = sampler {
@@ -617,9 +854,9 @@ fn load(options: &Options) -> Result<(), Error> {
         "concurrency": concurrency,
         "ok": sorted.len(),
         "errors": errors,
-        "first_error": first_error,
-        "seconds": elapsed.as_secs_f64(),
-        "rps": ok / elapsed.as_secs_f64(),
+        "first_error": first_error.clone(),
+        "seconds": duration.as_secs_f64(),
+        "rps": answered_in_window.load(Ordering::Relaxed) as f64 / duration.as_secs_f64(),
         "p50_ms": percentile(&sorted, 0.50),
         "p95_ms": percentile(&sorted, 0.95),
         "p99_ms": percentile(&sorted, 0.99),
@@ -628,14 +865,24 @@ fn load(options: &Options) -> Result<(), Error> {
         "hwm_sum_mb": hwm as f64 / 1048576.0,
     });
     println!("{line}");
+    if errors > 0 {
+        return Err(format!(
+            "{name}: {errors} request(s) failed; the first: {}",
+            first_error.unwrap_or_default()
+        )
+        .into());
+    }
+    if sorted.is_empty() {
+        return Err(format!("{name}: no request was answered in the measured window").into());
+    }
     Ok(())
 }
 
 // ---------------------------------------------------------------------------------------
 // report
 
-/// RGB bands of an image file, `TILE × TILE`.
-fn read_rgb(path: &Path) -> Result<[Vec<u8>; 3], Error> {
+/// RGB bands of an image file, `TILE × TILE`, and its alpha (255 without an alpha band).
+fn read_rgba(path: &Path) -> Result<[Vec<u8>; 4], Error> {
     let dataset = Dataset::open(path).map_err(|e| format!("opening {}: {e}", path.display()))?;
     if dataset.raster_size() != (TILE, TILE) || dataset.raster_count() < 3 {
         return Err(format!(
@@ -653,71 +900,122 @@ fn read_rgb(path: &Path) -> Result<[Vec<u8>; 3], Error> {
                 .read_as((0, 0), (TILE, TILE), (TILE, TILE), None)?;
         Ok(buffer.into_shape_and_vec().1)
     };
-    Ok([band(1)?, band(2)?, band(3)?])
+    let alpha = if dataset.raster_count() >= 4 {
+        band(4)?
+    } else {
+        vec![255; TILE * TILE]
+    };
+    Ok([band(1)?, band(2)?, band(3)?, alpha])
 }
 
-/// Mean absolute difference (0–255) over RGB, and the standard deviation of `a`'s red band.
-fn compare(a: &[Vec<u8>; 3], b: &[Vec<u8>; 3]) -> (f64, f64) {
-    let mut diff = 0.0;
-    for (x, y) in a.iter().zip(b) {
-        diff += x
-            .iter()
-            .zip(y)
-            .map(|(p, q)| f64::from(p.abs_diff(*q)))
-            .sum::<f64>();
+/// How two tiles of the same place compare.
+struct Comparison {
+    /// Mean absolute difference (0–255) over RGB where both show something.
+    diff: f64,
+    /// The share of pixels where one shows something and the other not (a product missing
+    /// or extra).
+    coverage: f64,
+    /// The standard deviation of `a`'s red where it shows something (0: flat or empty).
+    sigma: f64,
+}
+
+fn compare(a: &[Vec<u8>; 4], b: &[Vec<u8>; 4]) -> Comparison {
+    let shows = |image: &[Vec<u8>; 4], i: usize| image[3][i] >= 128;
+    let (mut diff, mut both, mut one) = (0.0, 0usize, 0usize);
+    let mut reds = Vec::new();
+    for i in 0..TILE * TILE {
+        match (shows(a, i), shows(b, i)) {
+            (true, true) => {
+                both += 1;
+                diff += (0..3)
+                    .map(|c| f64::from(a[c][i].abs_diff(b[c][i])))
+                    .sum::<f64>();
+            }
+            (false, false) => {}
+            _ => one += 1,
+        }
+        if shows(a, i) {
+            reds.push(f64::from(a[0][i]));
+        }
     }
-    let n = (TILE * TILE) as f64;
-    let mean = a[0].iter().map(|&v| f64::from(v)).sum::<f64>() / n;
-    let var = a[0]
-        .iter()
-        .map(|&v| (f64::from(v) - mean).powi(2))
-        .sum::<f64>()
-        / n;
-    (diff / (3.0 * n), var.sqrt())
+    let mean = reds.iter().sum::<f64>() / reds.len().max(1) as f64;
+    let var = reds.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / reds.len().max(1) as f64;
+    Comparison {
+        diff: diff / (3.0 * both.max(1) as f64),
+        coverage: one as f64 / (TILE * TILE) as f64,
+        sigma: var.sqrt(),
+    }
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    match values.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => values[n / 2],
+        n => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+    }
 }
 
 fn report(options: &Options) -> Result<(), Error> {
     let text = std::fs::read_to_string(options.get("results")?)?;
     let samples = PathBuf::from(options.get("samples")?);
+    let max_diff: f64 = match options.0.get("max-diff") {
+        Some(_) => options.number("max-diff")?,
+        None => 12.0,
+    };
+    let max_coverage: f64 = match options.0.get("max-coverage") {
+        Some(_) => options.number::<f64>("max-coverage")? / 100.0,
+        None => 0.02,
+    };
     let rows: Vec<Value> = text
         .lines()
         .filter(|l| l.starts_with('{'))
         .map(serde_json::from_str)
         .collect::<Result<_, _>>()?;
-    let key = |r: &Value| {
-        (
-            r["format"].as_str().unwrap_or("").to_owned(),
-            r["concurrency"].as_u64().unwrap_or(0),
-        )
-    };
-    let mut groups: BTreeMap<(String, u64), Vec<&Value>> = BTreeMap::new();
+    // One line per server and round: grouped by format, clients and server.
+    let mut groups: BTreeMap<(String, u64), BTreeMap<String, Vec<&Value>>> = BTreeMap::new();
     for row in &rows {
-        groups.entry(key(row)).or_default().push(row);
+        groups
+            .entry((
+                row["format"].as_str().unwrap_or("").to_owned(),
+                row["concurrency"].as_u64().unwrap_or(0),
+            ))
+            .or_default()
+            .entry(row["name"].as_str().unwrap_or("?").to_owned())
+            .or_default()
+            .push(row);
     }
+    let figure = |rows: &[&Value], field: &str| -> Vec<f64> {
+        rows.iter()
+            .map(|r| r[field].as_f64().unwrap_or(f64::NAN))
+            .collect()
+    };
     println!(
-        "| format | clients | server | req/s | p50 ms | p95 ms | p99 ms | errors | mean KiB | peak RSS MiB | pvs ÷ server (req/s) |"
+        "| format | clients | server | rounds | req/s | p50 ms | p95 ms (min–max) | p99 ms | errors | mean KiB | peak RSS MiB | pvs ÷ server (req/s) |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|");
-    for ((format, concurrency), rows) in &groups {
-        let pvs = rows
-            .iter()
-            .find(|r| r["name"] == "pvs")
-            .and_then(|r| r["rps"].as_f64());
-        for row in rows {
-            let rps = row["rps"].as_f64().unwrap_or(f64::NAN);
-            let ratio = match (pvs, row["name"] != "pvs") {
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    for ((format, concurrency), servers) in &groups {
+        let pvs = servers
+            .get("pvs")
+            .map(|rows| median(&mut figure(rows, "rps")));
+        for (name, rows) in servers {
+            let rps = median(&mut figure(rows, "rps"));
+            let mut p95 = figure(rows, "p95_ms");
+            let ratio = match (pvs, name != "pvs") {
                 (Some(p), true) => format!("{:.2}×", p / rps),
                 _ => "—".to_owned(),
             };
+            let errors: u64 = rows.iter().map(|r| r["errors"].as_u64().unwrap_or(0)).sum();
             println!(
-                "| {format} | {concurrency} | {} | {rps:.1} | {:.0} | {:.0} | {:.0} | {} | {:.1} | {:.0} | {ratio} |",
-                row["name"].as_str().unwrap_or("?"),
-                row["p50_ms"].as_f64().unwrap_or(f64::NAN),
-                row["p95_ms"].as_f64().unwrap_or(f64::NAN),
-                row["p99_ms"].as_f64().unwrap_or(f64::NAN),
-                row["errors"],
-                row["mean_kb"].as_f64().unwrap_or(f64::NAN),
-                row["peak_rss_mb"].as_f64().unwrap_or(f64::NAN),
+                "| {format} | {concurrency} | {name} | {} | {rps:.1} | {:.0} | {:.0} ({:.0}–{:.0}) | {:.0} | {errors} | {:.1} | {:.0} | {ratio} |",
+                rows.len(),
+                median(&mut figure(rows, "p50_ms")),
+                median(&mut p95),
+                p95.first().copied().unwrap_or(f64::NAN),
+                p95.last().copied().unwrap_or(f64::NAN),
+                median(&mut figure(rows, "p99_ms")),
+                median(&mut figure(rows, "mean_kb")),
+                figure(rows, "peak_rss_mb").into_iter().fold(0.0, f64::max),
             );
         }
     }
@@ -732,10 +1030,10 @@ fn report(options: &Options) -> Result<(), Error> {
 
     // The pixel check: each peer's sample images against pvs's for the same tile.
     println!(
-        "\nPixel check of the first {SAMPLES} tiles against pvs (mean |Δ| over RGB, 0–255; σ of red):"
+        "\nPixel check of the first {SAMPLES} tiles against pvs (mean |Δ| over RGB where both show something, 0–255; pixels shown by one only, worst tile; σ of red):"
     );
-    println!("| format | server | mean abs diff (max) | σ red (min) |");
-    println!("|---|---|---|---|");
+    println!("| format | server | mean abs diff (max) | shown by one only (max) | σ red (min) |");
+    println!("|---|---|---|---|---|");
     let names: Vec<String> = {
         let mut names: Vec<String> = rows
             .iter()
@@ -745,9 +1043,11 @@ fn report(options: &Options) -> Result<(), Error> {
         names.dedup();
         names
     };
+    let mut failures = Vec::new();
     for format in ["png", "jpeg"] {
         for name in &names {
             let mut diffs = Vec::new();
+            let mut coverages = Vec::new();
             let mut sigmas = Vec::new();
             for i in 0..SAMPLES {
                 let ours = samples.join(format!("pvs-{format}-{i}.{format}"));
@@ -755,19 +1055,44 @@ fn report(options: &Options) -> Result<(), Error> {
                 if !ours.exists() || !theirs.exists() {
                     continue;
                 }
-                let (diff, _) = compare(&read_rgb(&theirs)?, &read_rgb(&ours)?);
-                let (_, sigma) = compare(&read_rgb(&theirs)?, &read_rgb(&theirs)?);
-                diffs.push(diff);
-                sigmas.push(sigma);
+                let theirs = read_rgba(&theirs)?;
+                let against = compare(&theirs, &read_rgba(&ours)?);
+                diffs.push(against.diff);
+                coverages.push(against.coverage);
+                sigmas.push(compare(&theirs, &theirs).sigma);
             }
             if diffs.is_empty() {
                 continue;
             }
             let mean = diffs.iter().sum::<f64>() / diffs.len() as f64;
             let max = diffs.iter().cloned().fold(0.0, f64::max);
+            let coverage = coverages.iter().cloned().fold(0.0, f64::max);
             let min_sigma = sigmas.iter().cloned().fold(f64::INFINITY, f64::min);
-            println!("| {format} | {name} | {mean:.1} ({max:.1}) | {min_sigma:.1} |");
+            println!(
+                "| {format} | {name} | {mean:.1} ({max:.1}) | {:.2} % | {min_sigma:.1} |",
+                coverage * 100.0
+            );
+            if mean > max_diff {
+                failures.push(format!(
+                    "{name} {format}: its tiles differ from pvs's by {mean:.1} on average (more than {max_diff})"
+                ));
+            }
+            if coverage > max_coverage {
+                failures.push(format!(
+                    "{name} {format}: {:.2} % of a tile's pixels show something on one server and nothing on the other (more than {:.2} %)",
+                    coverage * 100.0,
+                    max_coverage * 100.0
+                ));
+            }
+            if min_sigma < 1.0 {
+                failures.push(format!(
+                    "{name} {format}: a flat sample (σ of red {min_sigma:.1})"
+                ));
+            }
         }
+    }
+    if !failures.is_empty() {
+        return Err(failures.join("; ").into());
     }
     Ok(())
 }
