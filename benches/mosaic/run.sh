@@ -16,7 +16,7 @@
 #
 # Environment (defaults): PVS_MOSAIC_DIR (/tmp/pvs-mosaic), PVS_MOSAIC_PRODUCTS ("1000
 # 10000"), PVS_MOSAIC_SERVERS ("pvs mapserver"; add titiler to measure it too),
-# PVS_MOSAIC_WORKERS (nproc), PVS_MOSAIC_CLIENTS (8), PVS_MOSAIC_ROUNDS (3),
+# PVS_MOSAIC_WORKERS (nproc), PVS_MOSAIC_CLIENTS ("1 8"), PVS_MOSAIC_ROUNDS (3),
 # PVS_MOSAIC_WARMUP (3 s), PVS_MOSAIC_DURATION (20 s), PVS_MOSAIC_TILES (700),
 # PVS_TEST_DATABASE_URL (postgres://postgres@127.0.0.1:5432/postgres), CARGO_TARGET_DIR
 # (target).
@@ -28,7 +28,7 @@ WORK=${PVS_MOSAIC_DIR:-/tmp/pvs-mosaic}
 COUNTS=${PVS_MOSAIC_PRODUCTS:-"1000 10000"}
 SERVERS=${PVS_MOSAIC_SERVERS:-"pvs mapserver"}
 WORKERS=${PVS_MOSAIC_WORKERS:-$(nproc)}
-CLIENTS=${PVS_MOSAIC_CLIENTS:-8}
+CLIENTS=${PVS_MOSAIC_CLIENTS:-"1 8"}
 ROUNDS=${PVS_MOSAIC_ROUNDS:-3}
 WARMUP=${PVS_MOSAIC_WARMUP:-3}
 DURATION=${PVS_MOSAIC_DURATION:-20}
@@ -120,12 +120,14 @@ EOF
     fi
 
     for round in $(seq "$ROUNDS"); do
-        for server in $SERVERS; do
-            log "round $round/$ROUNDS: $server, $CLIENTS clients, ${WARMUP} s warm-up, ${DURATION} s measured"
-            "$RENDER" load --name "$server" --template "${TEMPLATE[$server]}" \
-                --format png --tiles "$DATA/tiles.txt" --concurrency "$CLIENTS" \
-                --warmup "$WARMUP" --duration "$DURATION" --pid "${PID[$server]}" \
-                --samples "$SAMPLES" | tee -a "$RESULTS"
+        for clients in $CLIENTS; do
+            for server in $SERVERS; do
+                log "round $round/$ROUNDS: $server, $clients clients, ${WARMUP} s warm-up, ${DURATION} s measured"
+                "$RENDER" load --name "$server" --template "${TEMPLATE[$server]}" \
+                    --format png --tiles "$DATA/tiles.txt" --concurrency "$clients" \
+                    --warmup "$WARMUP" --duration "$DURATION" --pid "${PID[$server]}" \
+                    --samples "$SAMPLES" | tee -a "$RESULTS"
+            done
         done
     done
 

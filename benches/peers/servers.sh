@@ -33,10 +33,10 @@ PIDS=()
 PVS_PID= TITILER_PID= MAPSERVER_PID=
 # Stops every server started so far.
 stop_servers() {
-    for pid in "${PIDS[@]}"; do kill -TERM -- "-$pid" 2>/dev/null; done
+    for pid in "${PIDS[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done
     for pid in "${PIDS[@]}"; do
         for _ in $(seq 50); do kill -0 -- "-$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL -- "-$pid" 2>/dev/null
+        kill -KILL -- "-$pid" 2>/dev/null || true
     done
     PIDS=()
 }
