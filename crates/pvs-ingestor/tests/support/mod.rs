@@ -67,9 +67,11 @@ impl Server {
             .unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(pvs_service::http::serve(listener, router, async move {
+        let stopped = async move {
             let _ = stopped.await;
-        }));
+        };
+        let limits = pvs_service::http::Limits::default();
+        tokio::spawn(pvs_service::http::serve(listener, router, limits, stopped));
         Self {
             base,
             client: reqwest::Client::new(),
