@@ -371,7 +371,7 @@ pub mod vars {
         name: "HTTP_MAX_CONNECTIONS",
         default: Some("512"),
         example: "4096",
-        meaning: "Most connections a service's HTTP server holds open at once (all its serving threads together), or `off`. At the cap, a connection that keeps the server waiting on its client is closed to admit a new one: the one idle the longest (as nginx reuses connections), else the one whose request body or answer has stalled the longest; while the server is working on a request on every connection, new ones wait in the listen backlog. Keep it below the open-file limit (`ulimit -n`) less what the service opens besides (`docs/security.md`).",
+        meaning: "Most connections a service's HTTP server holds open at once (all its serving threads together), or `off`. At the cap, a connection that has kept the server waiting on its client for a second or more is closed to admit a new one: the one idle the longest (as nginx reuses connections), else the oldest request whose body or answer is stalled on its client; while the server is working on a request on every connection, new ones wait in the listen backlog. Keep it below the open-file limit (`ulimit -n`) less what the service opens besides (`docs/security.md`).",
     };
     /// How long a client may take to send a request's head.
     pub const HTTP_HEADER_TIMEOUT: Var = Var {
