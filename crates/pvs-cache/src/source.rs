@@ -18,6 +18,11 @@ use url::Url;
 /// How long a renderer service may take for one map.
 const HTTP_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// How long a connection to the renderer service stays open unused: well under the
+/// renderer's `HTTP_HEADER_TIMEOUT` (60 s by default), after which it closes idle
+/// connections, so that a request is not sent on a connection the renderer is closing.
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(20);
+
 /// The renderer that draws tiles (and answers the WMS requests the cache passes on).
 #[derive(Clone)]
 pub enum TileRenderer {
@@ -51,6 +56,7 @@ impl TileRenderer {
             .map_err(|e| format!("renderer URL {base}: {e}"))?;
         let client = reqwest::Client::builder()
             .timeout(HTTP_TIMEOUT)
+            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
         Ok(Self::Http { client, ows })

@@ -8,6 +8,7 @@
 //! | not a browse report (XML, root, report elements) | 400 | `bsi:ingestException` |
 //! | credentials required and missing or wrong | 401 | `bsi:ingestException` |
 //! | method other than POST | 405 | `bsi:ingestException` |
+//! | body stopped arriving for `HTTP_BODY_TIMEOUT` | 408 | `bsi:ingestException` |
 //! | body larger than `INGEST_MAX_BYTES` | 413 | `bsi:ingestException` |
 //! | `Content-Type` not XML (absent is fine) | 415 | `bsi:ingestException` |
 //! | the queue is unreachable | 503 | `bsi:ingestException`, nothing queued |
@@ -149,6 +150,13 @@ async fn ingest(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bo
                 .is_some()
             {
                 return too_large();
+            }
+            if pvs_service::http::is_body_timeout(&*e) {
+                return exception(
+                    StatusCode::REQUEST_TIMEOUT,
+                    ExceptionCode::InvalidRequest,
+                    &format!("the report stopped arriving: {e} (HTTP_BODY_TIMEOUT)"),
+                );
             }
             return exception(
                 StatusCode::BAD_REQUEST,

@@ -525,6 +525,28 @@ async fn oversized_bodies_get_413_with_or_without_a_declared_length() {
     assert_eq!(answer.status, 202, "{}", answer.body);
 }
 
+#[tokio::test]
+async fn a_report_that_stops_arriving_gets_408_and_queues_nothing() {
+    let queue = TestQueue::new().await;
+    let limits = pvs_service::http::Limits {
+        body_timeout: Some(std::time::Duration::from_secs(1)),
+        ..Default::default()
+    };
+    let ingestor = Ingestor::new(queue.queue.clone(), None, None);
+    let server = Server::start_with_limits(ingestor, Auth::open(), 10 * MIB, limits).await;
+    let report = good_report("slow");
+    // Half the report, then nothing.
+    let request = format!(
+        "POST / HTTP/1.1\r\nHost: test\r\nContent-Type: application/xml\r\nContent-Length: {}\r\n\r\n{}",
+        report.len(),
+        &report[..report.len() / 2]
+    );
+    let answer = pvs_test_support::net::send_raw(&server.base, request.as_bytes()).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("HTTP_BODY_TIMEOUT"), "{answer}");
+    assert_eq!(queue.len().await, 0);
+}
+
 fn futures_stream(
     chunks: Vec<Result<Vec<u8>, std::io::Error>>,
 ) -> impl futures::Stream<Item = Result<Vec<u8>, std::io::Error>> + Send + 'static {

@@ -10,7 +10,9 @@ use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::fmt;
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::str::FromStr;
+use std::time::Duration;
 
 use url::Url;
 
@@ -378,6 +380,35 @@ pub mod vars {
         meaning: "The unit of OpenSearch's `radius` (also `r`): `m` (metres, as the Geo extension says) or `deg` (degrees of arc, as EOxServer's clients give `r`).",
     };
 
+    /// The cap on the open connections of an HTTP server.
+    pub const HTTP_MAX_CONNECTIONS: Var = Var {
+        name: "HTTP_MAX_CONNECTIONS",
+        default: Some("512"),
+        example: "4096",
+        meaning: "Most connections a service's HTTP server holds open at once (all its serving threads together), or `off`. At the cap, a connection that has kept the server waiting on its client for a second or more is closed to admit a new one: the one idle the longest (as nginx reuses connections), else the oldest request whose body or answer is stalled on its client; while the server is working on a request on every connection, new ones wait in the listen backlog. Keep it below the open-file limit (`ulimit -n`) less what the service opens besides (`docs/security.md`).",
+    };
+    /// How long a client may take to send a request's head.
+    pub const HTTP_HEADER_TIMEOUT: Var = Var {
+        name: "HTTP_HEADER_TIMEOUT",
+        default: Some("60s"),
+        example: "20s",
+        meaning: "Longest wait for a request's line and headers, counted from when the connection opens or its previous answer is sent; then the connection is closed. It cuts slow-header clients (slowloris) and is also the keep-alive idle timeout. A duration (`60s`, `500ms`, `2m`; a bare number is seconds) or `off`.",
+    };
+    /// How long a client may pause while sending a request body.
+    pub const HTTP_BODY_TIMEOUT: Var = Var {
+        name: "HTTP_BODY_TIMEOUT",
+        default: Some("60s"),
+        example: "20s",
+        meaning: "Longest pause between two reads of a request body (the ingestor's reports, the STAC API's Items and searches), as nginx's `client_body_timeout`; a client that stops sending is answered 408 and its connection closed. A duration or `off`.",
+    };
+    /// How long a client may pause while taking an answer.
+    pub const HTTP_SEND_TIMEOUT: Var = Var {
+        name: "HTTP_SEND_TIMEOUT",
+        default: Some("60s"),
+        example: "20s",
+        meaning: "Longest pause between two writes of an answer while the client takes none of it (its socket buffer stays full), as nginx's `send_timeout`; then the connection is closed. A duration or `off`.",
+    };
+
     /// The variables holding secrets: their values are never shown, not even in errors.
     pub const SECRETS: &[Var] = &[AWS_SECRET_ACCESS_KEY, INGEST_TOKEN, INGEST_BASIC_AUTH];
 
@@ -415,6 +446,10 @@ pub mod vars {
         CACHE_MAX_ZOOM,
         OPENSEARCH_INDEX_OFFSET,
         OPENSEARCH_RADIUS_UNIT,
+        HTTP_MAX_CONNECTIONS,
+        HTTP_HEADER_TIMEOUT,
+        HTTP_BODY_TIMEOUT,
+        HTTP_SEND_TIMEOUT,
     ];
 }
 
@@ -596,6 +631,49 @@ impl FromStr for ByteSize {
     }
 }
 
+/// A timeout: a duration such as `60s`, `500ms` or `2m` (a bare number is seconds), or `off`
+/// for none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeout(pub Option<Duration>);
+
+impl FromStr for Timeout {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        if s == "off" {
+            return Ok(Self(None));
+        }
+        let duration = match s.parse::<u64>() {
+            Ok(seconds) => Duration::from_secs(seconds),
+            Err(_) => humantime::parse_duration(s)
+                .map_err(|e| format!("expected a duration such as 60s or 500ms, or `off` ({e})"))?,
+        };
+        if duration.is_zero() {
+            return Err("a zero timeout would cut every client: write `off` for none".to_owned());
+        }
+        Ok(Self(Some(duration)))
+    }
+}
+
+/// A cap on a count: a whole number from 1, or `off` for none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cap(pub Option<NonZeroUsize>);
+
+impl FromStr for Cap {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        if s == "off" {
+            return Ok(Self(None));
+        }
+        s.parse::<NonZeroUsize>()
+            .map(|n| Self(Some(n)))
+            .map_err(|_| "expected a whole number from 1, or `off`".to_owned())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -705,6 +783,26 @@ mod tests {
     }
 
     #[test]
+    fn timeouts_and_caps() {
+        let timeout = |s: &str| s.parse::<Timeout>().map(|t| t.0);
+        assert_eq!(timeout("60s"), Ok(Some(Duration::from_secs(60))));
+        assert_eq!(timeout("60"), Ok(Some(Duration::from_secs(60))));
+        assert_eq!(timeout("500ms"), Ok(Some(Duration::from_millis(500))));
+        assert_eq!(timeout("1m 30s"), Ok(Some(Duration::from_secs(90))));
+        assert_eq!(timeout("off"), Ok(None));
+        assert!(timeout("0").unwrap_err().contains("`off`"));
+        assert!(timeout("0s").is_err());
+        assert!(timeout("soon").is_err());
+        assert!(timeout("-1s").is_err());
+        let cap = |s: &str| s.parse::<Cap>().map(|c| c.0.map(NonZeroUsize::get));
+        assert_eq!(cap("512"), Ok(Some(512)));
+        assert_eq!(cap("off"), Ok(None));
+        assert!(cap("0").is_err());
+        assert!(cap("-1").is_err());
+        assert!(cap("many").is_err());
+    }
+
+    #[test]
     fn listen_addr_and_log_format() {
         assert!("127.0.0.1:8080".parse::<ListenAddr>().is_ok());
         assert!("[::]:80".parse::<ListenAddr>().is_ok());
@@ -735,5 +833,13 @@ mod tests {
         e.get::<ListenAddr>(&vars::LISTEN_ADDR).unwrap();
         e.get::<LogFormat>(&vars::LOG_FORMAT).unwrap();
         e.get::<ByteSize>(&vars::INGEST_MAX_BYTES).unwrap();
+        e.get::<Cap>(&vars::HTTP_MAX_CONNECTIONS).unwrap();
+        for var in [
+            vars::HTTP_HEADER_TIMEOUT,
+            vars::HTTP_BODY_TIMEOUT,
+            vars::HTTP_SEND_TIMEOUT,
+        ] {
+            e.get::<Timeout>(&var).unwrap();
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! The HTTP skeleton every pvs service runs: `GET /health` (liveness: the process answers),
 //! `GET /ready` (readiness: every backend the service needs is reachable), `GET /metrics`
-//! (Prometheus), the service's own routes, and a graceful shutdown on SIGINT/SIGTERM.
+//! (Prometheus), the service's own routes, and a graceful shutdown on SIGINT/SIGTERM; every
+//! connection served within the cap and the timeouts of the `HTTP_*` variables ([`Limits`]).
 //!
 //! [`service_router`] also gives every request an id (the client's `X-Request-Id` when it is
 //! a sensible one, else a new one; echoed in the answer), runs the request inside a `request`
@@ -18,7 +19,6 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::get;
-use axum::serve::ListenerExt;
 use futures::future::join_all;
 use serde_json::{Map, Value, json};
 use tokio::net::TcpListener;
@@ -26,6 +26,10 @@ use tracing::Instrument;
 
 use crate::config::ListenAddr;
 use crate::metrics::{self, Metrics};
+
+mod connections;
+
+pub use connections::{Limits, is_body_timeout};
 
 /// The header carrying a request's id, in requests and answers.
 pub const REQUEST_ID: &str = "x-request-id";
@@ -206,15 +210,17 @@ pub async fn bind(listen: ListenAddr) -> std::io::Result<TcpListener> {
         .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {listen}: {e}")))
 }
 
-/// Serves `router` on `listener` until `shutdown` resolves, then finishes in-flight requests.
+/// Serves `router` on `listener` within `limits` until `shutdown` resolves, then stops
+/// accepting and finishes the requests in progress.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
+    limits: Limits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+    let open = connections::Connections::new(limits.max_connections);
+    connections::serve(listener, router, limits, open, shutdown).await;
+    Ok(())
 }
 
 /// Sockets bound to one address, one per serving thread: see [`serve_on_threads`].
@@ -256,20 +262,24 @@ impl SharedPort {
 /// single-threaded runtime and accepting on its own socket, as nginx runs one event loop
 /// per worker process. For services whose requests are short and many (the tile cache): no
 /// hand-offs between threads, no work stealing. Other async work (database pools) stays on
-/// the calling runtime. Each thread serves with `axum::serve`; `benches/cache/run.sh` found
-/// this half as fast again as one `axum::serve` on a multi-threaded runtime for tile hits.
+/// the calling runtime. `benches/cache/run.sh` found this half as fast again as one
+/// `axum::serve` on a multi-threaded runtime for tile hits. The threads share `limits`'s
+/// cap on connections.
 ///
 /// Until `shutdown` resolves; then each thread finishes its in-flight requests. A thread
 /// that stops serving on its own stops them all, and the error is returned.
 pub async fn serve_on_threads(
     port: SharedPort,
     router: Router,
+    limits: Limits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let open = connections::Connections::new(limits.max_connections);
     let (stop, stopped) = tokio::sync::watch::channel(());
     let mut ends = Vec::with_capacity(port.sockets.len());
     for (index, socket) in port.sockets.into_iter().enumerate() {
         let router = router.clone();
+        let open = open.clone();
         let mut stopped = stopped.clone();
         let (end, ended) = tokio::sync::oneshot::channel();
         std::thread::Builder::new()
@@ -280,16 +290,13 @@ pub async fn serve_on_threads(
                         .enable_all()
                         .build()?
                         .block_on(async move {
-                            // Answers go out at once, not held back for a fuller segment.
-                            let listener = TcpListener::from_std(socket)?.tap_io(|stream| {
-                                let _ = stream.set_nodelay(true);
-                            });
-                            axum::serve(listener, router)
-                                .with_graceful_shutdown(async move {
-                                    // A dropped sender stops the thread too.
-                                    let _ = stopped.changed().await;
-                                })
-                                .await
+                            let listener = TcpListener::from_std(socket)?;
+                            // A dropped sender stops the thread too.
+                            let stop = async move {
+                                let _ = stopped.changed().await;
+                            };
+                            connections::serve(listener, router, limits, open, stop).await;
+                            Ok(())
                         })
                 };
                 let _ = end.send(serve());
@@ -368,7 +375,7 @@ mod tests {
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let router = with_probes("test", Router::new(), readiness);
-        tokio::spawn(serve(listener, router, async move {
+        tokio::spawn(serve(listener, router, Limits::default(), async move {
             let _ = stopped.await;
         }));
         (format!("http://{addr}"), stop)
@@ -418,9 +425,14 @@ mod tests {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let port = SharedPort::bind(listen, std::num::NonZeroUsize::new(2).unwrap()).unwrap();
         assert_eq!(port.address(), listen);
-        let server = tokio::spawn(serve_on_threads(port, router, async move {
-            let _ = stopped.await;
-        }));
+        let server = tokio::spawn(serve_on_threads(
+            port,
+            router,
+            Limits::default(),
+            async move {
+                let _ = stopped.await;
+            },
+        ));
         // 32 connections of their own: the kernel spreads them over both sockets.
         let mut names = std::collections::BTreeSet::new();
         for _ in 0..32 {

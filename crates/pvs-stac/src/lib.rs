@@ -370,7 +370,14 @@ async fn search_post(State(state): State<Arc<Stac>>, headers: HeaderMap, body: B
 async fn read_body(body: Body) -> Result<bytes::Bytes, ApiError> {
     axum::body::to_bytes(body, MAX_BODY_BYTES)
         .await
-        .map_err(|_| {
+        .map_err(|e| {
+            if pvs_service::http::is_body_timeout(&e) {
+                return ApiError::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "RequestTimeout",
+                    format!("body: stopped arriving ({e}; HTTP_BODY_TIMEOUT)"),
+                );
+            }
             ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "PayloadTooLarge",

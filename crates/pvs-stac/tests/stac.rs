@@ -19,7 +19,6 @@ use pvs_queue::{QueueName, SqliteQueue, WorkQueue};
 use pvs_service::public_url::PublicUrl;
 use pvs_stac::{Stac, TilesUrl, Transactions};
 use pvs_storage::Storage;
-use pvs_test_support::net::serve;
 use pvs_test_support::storage::local_storage;
 use reqwest::StatusCode;
 use serde_json::{Map, Value, json};
@@ -152,6 +151,8 @@ struct Options {
     public_url: Option<&'static str>,
     tiles: Option<TilesUrl>,
     transactions: Option<Auth>,
+    /// `HTTP_BODY_TIMEOUT`, when not the default.
+    body_timeout: Option<std::time::Duration>,
 }
 
 struct Server {
@@ -212,7 +213,23 @@ async fn server(backend: Backend, options: Options) -> Server {
             auth,
         }),
     };
-    let base = serve(pvs_stac::routes(Arc::new(stac))).await;
+    // Served as the renderer serves it, within the connection limits.
+    let listener = pvs_service::http::bind("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let defaults = pvs_service::http::Limits::default();
+    let limits = pvs_service::http::Limits {
+        body_timeout: options.body_timeout.or(defaults.body_timeout),
+        ..defaults
+    };
+    let routes = pvs_stac::routes(Arc::new(stac));
+    tokio::spawn(pvs_service::http::serve(
+        listener,
+        routes,
+        limits,
+        std::future::pending(),
+    ));
     Server {
         base,
         products,
@@ -1517,6 +1534,21 @@ async fn bad_input_is_400_json_naming_the_field() {
     // Nothing was written by any of it.
     let (_, _, page) = server.get("/stac/search?limit=100").await;
     assert_eq!(ids(&page).len(), server.products.len());
+}
+
+#[tokio::test]
+async fn a_body_that_stops_arriving_is_408_json() {
+    let options = Options {
+        body_timeout: Some(std::time::Duration::from_secs(1)),
+        ..Default::default()
+    };
+    let server = server(Backend::Sqlite, options).await;
+    // 100 bytes announced, 9 sent.
+    let request = "POST /stac/search HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n\
+                   Content-Length: 100\r\n\r\n{\"limit\":";
+    let answer = pvs_test_support::net::send_raw(&server.base, request.as_bytes()).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains(r#""code":"RequestTimeout""#), "{answer}");
 }
 
 // ---------------------------------------------------------------------------------------

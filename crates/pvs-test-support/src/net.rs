@@ -28,6 +28,26 @@ pub async fn serve(router: axum::Router) -> String {
     base
 }
 
+/// Sends `bytes` on a new connection to `base` (`http://HOST:PORT`), then reads until the
+/// server closes the connection: the answer as text. Fails the test if the server keeps the
+/// connection open for 15 s. For requests no HTTP client would send (a body that stops).
+pub async fn send_raw(base: &str, bytes: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let address = base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(address)
+        .await
+        .unwrap_or_else(|e| panic!("connecting to {address}: {e}"));
+    stream.write_all(bytes).await.expect("sending the request");
+    let mut answer = Vec::new();
+    let read = stream.read_to_end(&mut answer);
+    tokio::time::timeout(std::time::Duration::from_secs(15), read)
+        .await
+        .expect("the server answered and closed the connection within 15 s")
+        .expect("reading the answer");
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
 /// `GET url`: the status, the `Content-Type` (empty when there is none) and the body.
 pub async fn get(url: &str) -> (u16, String, Vec<u8>) {
     let response = reqwest::get(url)

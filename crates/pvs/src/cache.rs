@@ -52,7 +52,7 @@ pub fn settings(env: &Env) -> Result<Settings, StartError> {
 }
 
 /// Runs the cache until SIGINT/SIGTERM.
-pub async fn run(env: &Env, listen: ListenAddr) -> Result<(), StartError> {
+pub async fn run(env: &Env, listen: ListenAddr, limits: http::Limits) -> Result<(), StartError> {
     // Every configuration check comes before any backend is touched.
     let settings = settings(env)?;
     let database: DatabaseUrl = env.get(&vars::DATABASE_URL)?;
@@ -89,7 +89,7 @@ pub async fn run(env: &Env, listen: ListenAddr) -> Result<(), StartError> {
     let threads = std::thread::available_parallelism().unwrap_or(std::num::NonZeroUsize::MIN);
     let port = http::SharedPort::bind(listen, threads).map_err(StartError::bind(listen))?;
     tracing::info!(address = %listen, threads, "cache serving WMTS on /wmts, XYZ on /tiles, tiled WMS on /ows");
-    http::serve_on_threads(port, router, http::shutdown_signal())
+    http::serve_on_threads(port, router, limits, http::shutdown_signal())
         .await
         .map_err(StartError::Serve)
 }

@@ -74,7 +74,12 @@ pub fn settings(env: &Env) -> Result<(HttpSettings, Option<StorageKey>), StartEr
 }
 
 /// Checks the configuration and runs the ingestor until SIGINT/SIGTERM.
-pub async fn run(env: &Env, args: IngestorArgs, listen: ListenAddr) -> Result<(), StartError> {
+pub async fn run(
+    env: &Env,
+    args: IngestorArgs,
+    listen: ListenAddr,
+    limits: http::Limits,
+) -> Result<(), StartError> {
     let (settings, prefix) = settings(env)?;
     let collections = crate::registrar::collections(env)?;
     let max_bytes = settings.max_bytes;
@@ -123,7 +128,7 @@ pub async fn run(env: &Env, args: IngestorArgs, listen: ListenAddr) -> Result<()
         }
         None => None,
     };
-    let served = http::serve(listener, router, async move {
+    let served = http::serve(listener, router, limits, async move {
         http::shutdown_signal().await;
         let _ = stop_tx.send(true);
     })

@@ -16,6 +16,7 @@ use clap::{Args, Parser, Subcommand};
 use pvs_service::config::{
     ConfigError, DatabaseUrl, Env, ListenAddr, LogFormat, RedisUrl, Var, vars,
 };
+use pvs_service::http;
 use pvs_storage::StorageUrl;
 
 mod backends;
@@ -219,6 +220,11 @@ fn start(env: &Env, service: Service) -> Result<(), StartError> {
             .map_or_else(|| service.default_listen().parse(), Ok)
             .map_err(|e| ConfigError::new(&vars::LISTEN_ADDR, e))?,
     };
+    // Every server's connection limits (HTTP_*); the queue tool serves nothing.
+    let limits = match service {
+        Service::Queue(_) => http::Limits::default(),
+        _ => http::Limits::from_env(env)?,
+    };
     let format: LogFormat = env.get(&vars::LOG_FORMAT)?;
     let filter: String = env.get(&vars::RUST_LOG)?;
     let run_with = |future: std::pin::Pin<
@@ -235,13 +241,15 @@ fn start(env: &Env, service: Service) -> Result<(), StartError> {
             .block_on(future)
     };
     match service {
-        Service::Ingestor(args) => run_with(Box::pin(ingestor::run(env, args, listen))),
-        Service::Registrar(args) => run_with(Box::pin(registrar::run(env, args, listen))),
-        Service::Preprocessor(args) => run_with(Box::pin(preprocessor::run(env, args, listen))),
-        Service::Renderer(_) => run_with(Box::pin(renderer::run(env, listen))),
-        Service::Seeder(args) => run_with(Box::pin(seeder::run(env, args, listen))),
-        Service::Cache(_) => run_with(Box::pin(cache::run(env, listen))),
-        Service::Up(args) => run_with(Box::pin(up::run(env, args, listen))),
+        Service::Ingestor(args) => run_with(Box::pin(ingestor::run(env, args, listen, limits))),
+        Service::Registrar(args) => run_with(Box::pin(registrar::run(env, args, listen, limits))),
+        Service::Preprocessor(args) => {
+            run_with(Box::pin(preprocessor::run(env, args, listen, limits)))
+        }
+        Service::Renderer(_) => run_with(Box::pin(renderer::run(env, listen, limits))),
+        Service::Seeder(args) => run_with(Box::pin(seeder::run(env, args, listen, limits))),
+        Service::Cache(_) => run_with(Box::pin(cache::run(env, listen, limits))),
+        Service::Up(args) => run_with(Box::pin(up::run(env, args, listen, limits))),
         Service::Queue(args) => run_with(Box::pin(queue::run(env, args))),
     }
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use pvs_preprocessor::{Preprocessor, Settings};
 use pvs_service::config::{ConfigError, Env, ListenAddr, vars};
+use pvs_service::http;
 
 use crate::HttpArgs;
 use crate::backends::{self, StartError};
@@ -41,7 +42,12 @@ pub fn work_dir(env: &Env) -> Result<Option<std::path::PathBuf>, StartError> {
 }
 
 /// Runs the preprocessor until SIGINT/SIGTERM.
-pub async fn run(env: &Env, args: PreprocessorArgs, listen: ListenAddr) -> Result<(), StartError> {
+pub async fn run(
+    env: &Env,
+    args: PreprocessorArgs,
+    listen: ListenAddr,
+    limits: http::Limits,
+) -> Result<(), StartError> {
     // Every configuration check comes before any backend is touched.
     let collections = collections(env)?;
     let report_dir = report_dir(env)?;
@@ -77,7 +83,7 @@ pub async fn run(env: &Env, args: PreprocessorArgs, listen: ListenAddr) -> Resul
         },
     };
     worker
-        .serve(listen, |name, stop| {
+        .serve(listen, limits, |name, stop| {
             tracing::info!(
                 address = %listen,
                 consumer = %name,

@@ -12,6 +12,7 @@ use pvs_catalog::{Catalog, PostgisCatalog};
 use pvs_model::Collections;
 use pvs_registrar::{PrefixOptions, PrefixOutcome, RegisterError, Registrar, Removal, TimeRange};
 use pvs_service::config::{ConfigError, DatabaseUrl, Env, ListenAddr, vars};
+use pvs_service::http;
 
 use crate::HttpArgs;
 use crate::backends::{self, StartError};
@@ -144,7 +145,12 @@ pub fn report_dir(env: &Env) -> Result<Option<std::path::PathBuf>, StartError> {
 }
 
 /// Runs the registrar until SIGINT/SIGTERM, or performs its one-shot command.
-pub async fn run(env: &Env, args: RegistrarArgs, listen: ListenAddr) -> Result<(), StartError> {
+pub async fn run(
+    env: &Env,
+    args: RegistrarArgs,
+    listen: ListenAddr,
+    limits: http::Limits,
+) -> Result<(), StartError> {
     // Every configuration check comes before any backend is touched.
     if args.dry_run
         && args.objects_prefix.is_empty()
@@ -227,7 +233,7 @@ pub async fn run(env: &Env, args: RegistrarArgs, listen: ListenAddr) -> Result<(
         },
     };
     worker
-        .serve(listen, |name, stop| {
+        .serve(listen, limits, |name, stop| {
             tracing::info!(address = %listen, consumer = %name, "registrar consuming register_queue");
             async move { registrar.run(&name, concurrency, stop).await }
         })

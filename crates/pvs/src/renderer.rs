@@ -151,7 +151,7 @@ pub fn stac(
 }
 
 /// Runs the renderer until SIGINT/SIGTERM.
-pub async fn run(env: &Env, listen: ListenAddr) -> Result<(), StartError> {
+pub async fn run(env: &Env, listen: ListenAddr, limits: http::Limits) -> Result<(), StartError> {
     // Every configuration check comes before any backend is touched.
     let settings = settings(env)?;
     let conventions = opensearch_conventions(env)?;
@@ -199,7 +199,7 @@ pub async fn run(env: &Env, listen: ListenAddr) -> Result<(), StartError> {
     );
     let listener = http::bind(listen).await.map_err(StartError::bind(listen))?;
     tracing::info!(address = %listen, transactions = writes, "renderer serving WMS and WCS on /ows, OpenSearch on /opensearch, STAC on /stac");
-    http::serve(listener, router, http::shutdown_signal())
+    http::serve(listener, router, limits, http::shutdown_signal())
         .await
         .map_err(StartError::Serve)
 }

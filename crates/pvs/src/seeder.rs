@@ -15,6 +15,7 @@ use pvs_seeder::{
     Counts, Plan, PlanError, Progress, ProgressBar, RunOptions, SeedJob, Seeder, WorkerSettings,
 };
 use pvs_service::config::{ConfigError, DatabaseUrl, Env, ListenAddr, vars};
+use pvs_service::http;
 use pvs_tiles::{TileFormat, TileMatrixSet};
 
 use crate::HttpArgs;
@@ -103,7 +104,12 @@ impl SeederArgs {
 }
 
 /// Runs the command-line job, or the queue worker until SIGINT/SIGTERM.
-pub async fn run(env: &Env, args: SeederArgs, listen: ListenAddr) -> Result<(), StartError> {
+pub async fn run(
+    env: &Env,
+    args: SeederArgs,
+    listen: ListenAddr,
+    limits: http::Limits,
+) -> Result<(), StartError> {
     // Every configuration check comes before any backend is touched.
     let collections = crate::registrar::collections(env)?;
     let database: DatabaseUrl = env.get(&vars::DATABASE_URL)?;
@@ -159,7 +165,7 @@ pub async fn run(env: &Env, args: SeederArgs, listen: ListenAddr) -> Result<(), 
         },
     };
     worker
-        .serve(listen, |name, stop| {
+        .serve(listen, limits, |name, stop| {
             tracing::info!(address = %listen, consumer = %name, collections = ?seeder.seeded_collections(), "seeder consuming seed_queue");
             async move { seeder.run(&name, stop).await }
         })

@@ -172,7 +172,12 @@ fn spawn<E: Into<BoxError>>(
 }
 
 /// Runs every service until SIGINT/SIGTERM.
-pub async fn run(env: &Env, args: UpArgs, listen: ListenAddr) -> Result<(), StartError> {
+pub async fn run(
+    env: &Env,
+    args: UpArgs,
+    listen: ListenAddr,
+    limits: http::Limits,
+) -> Result<(), StartError> {
     // Every configuration check comes before any backend is touched.
     let collections = crate::registrar::collections(env)?;
     let renderer_settings = crate::renderer::settings(env)?;
@@ -355,7 +360,7 @@ pub async fn run(env: &Env, args: UpArgs, listen: ListenAddr) -> Result<(), Star
         eprintln!("  --demo: dropped {dropped} bundled browse reports into the drop folder");
     }
 
-    let served = http::serve(listener, router, async move {
+    let served = http::serve(listener, router, limits, async move {
         http::shutdown_signal().await;
         eprintln!("pvs up: stopping (workers finish or give back their items)");
         let _ = stop_tx.send(true);

@@ -30,12 +30,13 @@ pub struct QueueWorker {
 }
 
 impl QueueWorker {
-    /// Listens on `listen`, then starts `work` with the consumer name and the stop signal
+    /// Listens on `listen` (serving within `limits`), then starts `work` with the consumer name and the stop signal
     /// (`true` once SIGINT/SIGTERM arrives) and serves until the signal; returns once the
     /// worker has finished, with the worker's error first, then the server's.
     pub async fn serve<W, E>(
         self,
         listen: ListenAddr,
+        limits: http::Limits,
         work: impl FnOnce(String, watch::Receiver<bool>) -> W,
     ) -> Result<(), StartError>
     where
@@ -55,7 +56,7 @@ impl QueueWorker {
             .consumer_name
             .unwrap_or_else(|| pvs_queue::unique_consumer_name(self.service));
         let worker = tokio::spawn(work(name, stop_rx));
-        let served = http::serve(listener, router, async move {
+        let served = http::serve(listener, router, limits, async move {
             http::shutdown_signal().await;
             let _ = stop_tx.send(true);
         })

@@ -57,7 +57,18 @@ pub struct Server {
 }
 
 impl Server {
+    /// Served within the default connection limits.
     pub async fn start(ingestor: Ingestor, auth: Auth, max_bytes: u64) -> Self {
+        let limits = pvs_service::http::Limits::default();
+        Self::start_with_limits(ingestor, auth, max_bytes, limits).await
+    }
+
+    pub async fn start_with_limits(
+        ingestor: Ingestor,
+        auth: Auth,
+        max_bytes: u64,
+        limits: pvs_service::http::Limits,
+    ) -> Self {
         let routes =
             pvs_ingestor::http::routes(Arc::new(ingestor), HttpSettings { auth, max_bytes });
         let router =
@@ -67,9 +78,10 @@ impl Server {
             .unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(pvs_service::http::serve(listener, router, async move {
+        let stopped = async move {
             let _ = stopped.await;
-        }));
+        };
+        tokio::spawn(pvs_service::http::serve(listener, router, limits, stopped));
         Self {
             base,
             client: reqwest::Client::new(),
