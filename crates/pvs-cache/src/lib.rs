@@ -15,3 +15,4 @@ mod xyz;
 pub use cache::{CacheError, Seeded, TileCache, blank};
 pub use http::{CollectionLooks, Settings, routes};
 pub use source::TileRenderer;
+pub use xyz::XyzRequest;

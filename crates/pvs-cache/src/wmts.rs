@@ -49,15 +49,17 @@ async fn answer(app: &App, headers: &HeaderMap, params: &Params) -> Result<Respo
     if request.eq_ignore_ascii_case("GetCapabilities") {
         capabilities(app, headers).await
     } else if request.eq_ignore_ascii_case("GetTile") {
-        let key = tile_key(app, params)?;
+        let key = tile_key(params, app.settings.max_zoom)?;
         serve_tile(app, &key, headers).await
     } else {
         Err(OwsError::not_supported(request))
     }
 }
 
-/// The tile a KVP `GetTile` asks for.
-fn tile_key(app: &App, params: &Params) -> Result<TileKey, OwsError> {
+/// The tile a KVP `GetTile` asks for, at most at zoom level `max_zoom`
+/// ([`crate::Settings::max_zoom`]); whether its layer exists is known when it is looked
+/// for.
+pub fn tile_key(params: &Params, max_zoom: u8) -> Result<TileKey, OwsError> {
     if let Some(version) = params.get("version")
         && version != "1.0.0"
     {
@@ -70,7 +72,7 @@ fn tile_key(app: &App, params: &Params) -> Result<TileKey, OwsError> {
     style(params.get("style").unwrap_or(""))?;
     let format = format(params.require("format")?)?;
     let tms = matrix_set(params.require("tileMatrixSet")?)?;
-    let z = zoom(params.require("tileMatrix")?, tms, app.settings.max_zoom)?;
+    let z = zoom(params.require("tileMatrix")?, tms, max_zoom)?;
     let row = index(params.require("tileRow")?, "tileRow")?;
     let col = index(params.require("tileCol")?, "tileCol")?;
     let tile = tile(tms, z, col, row)?;
@@ -227,7 +229,7 @@ pub(crate) async fn rest(State(app): State<Arc<App>>, headers: HeaderMap, uri: U
         return error.into_response();
     }
     let rest = path.strip_prefix("/wmts/").unwrap_or("");
-    let result = match rest_request(&app, rest) {
+    let result = match RestRequest::parse(rest, app.settings.max_zoom) {
         Ok(RestRequest::Capabilities) => capabilities(&app, &headers).await,
         Ok(RestRequest::Tile(key)) => serve_tile(&app, &key, &headers).await,
         Err(error) => Err(error),
@@ -236,54 +238,59 @@ pub(crate) async fn rest(State(app): State<Arc<App>>, headers: HeaderMap, uri: U
 }
 
 /// What a RESTful path asks for.
-#[derive(Debug)]
-enum RestRequest {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RestRequest {
+    /// `1.0.0/WMTSCapabilities.xml`.
     Capabilities,
+    /// `1.0.0/{layer}/{style}/{time}/{TileMatrixSet}/{TileMatrix}/{TileRow}/{TileCol}.{ext}`.
     Tile(TileKey),
 }
 
-/// Reads `1.0.0/WMTSCapabilities.xml` or `1.0.0/{layer}/{style}/{time}/{tms}/{z}/{row}/{col}.{ext}`.
-fn rest_request(app: &App, path: &str) -> Result<RestRequest, OwsError> {
-    let segments = path
-        .split('/')
-        .map(percent_decode)
-        .collect::<Result<Vec<_>, _>>()?;
-    let not_found = || {
-        OwsError::not_found(
-            "no such resource: /wmts/1.0.0/WMTSCapabilities.xml or \
+impl RestRequest {
+    /// Reads a path after `/wmts/` (percent-encoded), tiles at most at zoom level
+    /// `max_zoom`.
+    pub fn parse(path: &str, max_zoom: u8) -> Result<Self, OwsError> {
+        let segments = path
+            .split('/')
+            .map(percent_decode)
+            .collect::<Result<Vec<_>, _>>()?;
+        let not_found = || {
+            OwsError::not_found(
+                "no such resource: /wmts/1.0.0/WMTSCapabilities.xml or \
              /wmts/1.0.0/{layer}/{style}/{time}/{TileMatrixSet}/{TileMatrix}/{TileRow}/{TileCol}.{png|jpg}",
-        )
-    };
-    let Some((version, rest)) = segments.split_first() else {
-        return Err(not_found());
-    };
-    if version != "1.0.0" {
-        return Err(OwsError::not_found(format!(
-            "WMTS version {:?} is not served: /wmts/1.0.0/…",
-            clip(version)
-        )));
-    }
-    match rest {
-        [document] if document == "WMTSCapabilities.xml" => Ok(RestRequest::Capabilities),
-        [layer_name, style_name, time_value, tms_name, z, row, last] => {
-            let layer = layer(layer_name)?;
-            style(style_name)?;
-            let time = time(time_value)?;
-            let tms = matrix_set(tms_name)?;
-            let z = zoom(z, tms, app.settings.max_zoom)?;
-            let (col, ext) = last.rsplit_once('.').ok_or_else(|| {
-                OwsError::invalid(
-                    "format",
-                    format!("{:?} has no extension: .png or .jpg", clip(last)),
-                )
-            })?;
-            let format = format(ext)?;
-            let row = index(row, "tileRow")?;
-            let col = index(col, "tileCol")?;
-            let tile = tile(tms, z, col, row)?;
-            Ok(RestRequest::Tile(key(layer, time, tms, tile, format)?))
+            )
+        };
+        let Some((version, rest)) = segments.split_first() else {
+            return Err(not_found());
+        };
+        if version != "1.0.0" {
+            return Err(OwsError::not_found(format!(
+                "WMTS version {:?} is not served: /wmts/1.0.0/…",
+                clip(version)
+            )));
         }
-        _ => Err(not_found()),
+        match rest {
+            [document] if document == "WMTSCapabilities.xml" => Ok(Self::Capabilities),
+            [layer_name, style_name, time_value, tms_name, z, row, last] => {
+                let layer = layer(layer_name)?;
+                style(style_name)?;
+                let time = time(time_value)?;
+                let tms = matrix_set(tms_name)?;
+                let z = zoom(z, tms, max_zoom)?;
+                let (col, ext) = last.rsplit_once('.').ok_or_else(|| {
+                    OwsError::invalid(
+                        "format",
+                        format!("{:?} has no extension: .png or .jpg", clip(last)),
+                    )
+                })?;
+                let format = format(ext)?;
+                let row = index(row, "tileRow")?;
+                let col = index(col, "tileCol")?;
+                let tile = tile(tms, z, col, row)?;
+                Ok(Self::Tile(key(layer, time, tms, tile, format)?))
+            }
+            _ => Err(not_found()),
+        }
     }
 }
 

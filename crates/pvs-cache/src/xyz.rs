@@ -31,13 +31,13 @@ pub(crate) async fn tiles(
     }
     let params = Params::parse(&query);
     let rest = path.strip_prefix("/tiles/").unwrap_or("");
-    let result = match request(&app, rest, &params) {
-        Ok(Request::TileJson {
+    let result = match XyzRequest::parse(rest, &params, app.settings.max_zoom) {
+        Ok(XyzRequest::TileJson {
             layer,
             time,
             format,
         }) => tile_json(&app, &headers, &layer, time, format).await,
-        Ok(Request::Tile(key)) => serve_tile(&app, &key, &headers).await,
+        Ok(XyzRequest::Tile(key)) => serve_tile(&app, &key, &headers).await,
         Err(error) => Err(error),
     };
     result.unwrap_or_else(|error| {
@@ -53,53 +53,63 @@ pub(crate) async fn tiles(
 }
 
 /// What an XYZ path asks for.
-enum Request {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum XyzRequest {
+    /// `{layer}/tilejson.json`.
     TileJson {
+        /// The layer (a name that can name tiles; whether it exists is known later).
         layer: String,
+        /// `?time=` as given (checked), repeated in the tile URL template.
         time: Option<String>,
+        /// `?format=` (default PNG).
         format: TileFormat,
     },
+    /// `{layer}/{z}/{x}/{y}.{ext}` or `{layer}/{TileMatrixSet}/{z}/{x}/{y}.{ext}`.
     Tile(TileKey),
 }
 
-fn request(app: &App, path: &str, params: &Params) -> Result<Request, OwsError> {
-    let segments = path
-        .split('/')
-        .map(percent_decode)
-        .collect::<Result<Vec<_>, _>>()?;
-    let time_value = params.get("time");
-    let time = wmts::time(time_value.unwrap_or(""))?;
-    let (layer, tms, z, x, last) = match segments.as_slice() {
-        [layer, document] if document == "tilejson.json" => {
-            let format = wmts::format(params.get("format").unwrap_or("png"))?;
-            return Ok(Request::TileJson {
-                layer: wmts::layer(layer)?.to_owned(),
-                time: time_value.map(str::to_owned),
-                format,
-            });
-        }
-        [layer, z, x, last] => (layer, TileMatrixSet::WebMercatorQuad, z, x, last),
-        [layer, tms, z, x, last] => (layer, wmts::matrix_set(tms)?, z, x, last),
-        _ => {
-            return Err(OwsError::not_found(
-                "no such resource: /tiles/{layer}/tilejson.json, /tiles/{layer}/{z}/{x}/{y}.{png|jpg} \
+impl XyzRequest {
+    /// Reads a path after `/tiles/` (percent-encoded) and its query's `time` and `format`,
+    /// tiles at most at zoom level `max_zoom`.
+    pub fn parse(path: &str, params: &Params, max_zoom: u8) -> Result<Self, OwsError> {
+        let segments = path
+            .split('/')
+            .map(percent_decode)
+            .collect::<Result<Vec<_>, _>>()?;
+        let time_value = params.get("time");
+        let time = wmts::time(time_value.unwrap_or(""))?;
+        let (layer, tms, z, x, last) = match segments.as_slice() {
+            [layer, document] if document == "tilejson.json" => {
+                let format = wmts::format(params.get("format").unwrap_or("png"))?;
+                return Ok(Self::TileJson {
+                    layer: wmts::layer(layer)?.to_owned(),
+                    time: time_value.map(str::to_owned),
+                    format,
+                });
+            }
+            [layer, z, x, last] => (layer, TileMatrixSet::WebMercatorQuad, z, x, last),
+            [layer, tms, z, x, last] => (layer, wmts::matrix_set(tms)?, z, x, last),
+            _ => {
+                return Err(OwsError::not_found(
+                    "no such resource: /tiles/{layer}/tilejson.json, /tiles/{layer}/{z}/{x}/{y}.{png|jpg} \
                  or /tiles/{layer}/{TileMatrixSet}/{z}/{x}/{y}.{png|jpg}",
-            ));
-        }
-    };
-    let layer = wmts::layer(layer)?;
-    let z = wmts::zoom(z, tms, app.settings.max_zoom)?;
-    let (y, ext) = last.rsplit_once('.').ok_or_else(|| {
-        OwsError::invalid(
-            "format",
-            format!("{:?} has no extension: .png or .jpg", clip(last)),
-        )
-    })?;
-    let format = wmts::format(ext)?;
-    let x = wmts::index(x, "tileCol")?;
-    let y = wmts::index(y, "tileRow")?;
-    let tile = wmts::tile(tms, z, x, y)?;
-    Ok(Request::Tile(wmts::key(layer, time, tms, tile, format)?))
+                ));
+            }
+        };
+        let layer = wmts::layer(layer)?;
+        let z = wmts::zoom(z, tms, max_zoom)?;
+        let (y, ext) = last.rsplit_once('.').ok_or_else(|| {
+            OwsError::invalid(
+                "format",
+                format!("{:?} has no extension: .png or .jpg", clip(last)),
+            )
+        })?;
+        let format = wmts::format(ext)?;
+        let x = wmts::index(x, "tileCol")?;
+        let y = wmts::index(y, "tileRow")?;
+        let tile = wmts::tile(tms, z, x, y)?;
+        Ok(Self::Tile(wmts::key(layer, time, tms, tile, format)?))
+    }
 }
 
 /// The TileJSON 3.0.0 document of a layer.

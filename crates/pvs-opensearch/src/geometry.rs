@@ -9,7 +9,7 @@ use geozero::error::GeozeroError;
 use geozero::{GeomProcessor, GeozeroGeometry};
 
 /// The most coordinates a `geom` may have.
-pub(crate) const MAX_WKT_POINTS: usize = 1000;
+pub const MAX_WKT_POINTS: usize = 1000;
 
 /// The largest `radius`, in metres.
 pub(crate) const MAX_RADIUS_M: f64 = 2_000_000.0;
@@ -28,9 +28,12 @@ const SUPPORTED: &str = "use POINT, LINESTRING, POLYGON or MULTIPOLYGON";
 
 /// A parsed WKT geometry.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Wkt {
+pub enum Wkt {
+    /// `POINT`.
     Point(Point<f64>),
+    /// `LINESTRING`.
     Line(LineString<f64>),
+    /// `POLYGON` or `MULTIPOLYGON`: valid polygons.
     Polygons(MultiPolygon<f64>),
 }
 
@@ -38,7 +41,7 @@ pub(crate) enum Wkt {
 /// longitude/latitude, refusing what is not a valid two-dimensional geometry inside
 /// [-180, 180] x [-90, 90] of at most [`MAX_WKT_POINTS`] points. The error says what is wrong
 /// and where (the point, ring or polygon, counted from 1).
-pub(crate) fn parse_wkt(text: &str) -> Result<Wkt, String> {
+pub fn parse_wkt(text: &str) -> Result<Wkt, String> {
     // The type is checked first: the WKT parser also knows others (MULTIPOINT, LINEARRING,
     // POINTZ, ...), and names none in its errors.
     let keyword = text

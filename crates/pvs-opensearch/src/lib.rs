@@ -10,8 +10,8 @@
 //!   that collection's products; `GET /opensearch/collections/{collection}/{format}`
 //!   searches them.
 //!
-//! Parameters are parsed in `request` (the `geom` WKT with geozero in `geometry`, the EO
-//! parameters in `eo`), answers written by `atom`, `rss`, `kml`, `html` and `geojson`; see
+//! Parameters are parsed in `request` ([`SearchRequest::parse`]; the `geom` WKT with geozero
+//! in `geometry`, [`parse_wkt`]; the EO parameters in `eo`), answers written by `atom`, `rss`, `kml`, `html` and `geojson`; see
 //! `docs/opensearch.md`.
 
 #![forbid(unsafe_code)]
@@ -42,7 +42,8 @@ use pvs_ogc::{Exception, Report};
 use pvs_service::http::respond;
 use pvs_service::public_url::PublicUrl;
 
-use request::{Region, SearchRequest, Target};
+pub use geometry::{MAX_WKT_POINTS, Wkt, parse_wkt};
+pub use request::{Param, Region, SearchRequest, Target};
 
 /// The most products a `LINESTRING` search may have to look at (those whose footprint meets
 /// the line's box); the line is then tested against each footprint.

@@ -27,15 +27,19 @@ const ALIASES: [(&str, &str); 2] = [("timerel", "relation"), ("r", "radius")];
 
 /// What is being searched: the collections, or the products of one collection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Target {
+pub enum Target {
+    /// The collections (`/opensearch/{format}`).
     Collections,
+    /// The products of one collection (`/opensearch/collections/{collection}/{format}`).
     Products,
 }
 
 /// A search parameter: its name in URLs and its OpenSearch template variable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Param {
+pub struct Param {
+    /// The name in URLs (`startIndex`).
     pub name: &'static str,
+    /// The template variable (`startIndex`, `geo:box`, `eo:cloudCover`...).
     pub variable: &'static str,
 }
 
@@ -102,7 +106,7 @@ impl Target {
 
 /// Where to look.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Region {
+pub enum Region {
     /// `bbox`.
     Box(Bbox),
     /// `geom` polygons, or the `lat`/`lon`/`radius` circle.
@@ -115,10 +119,14 @@ pub(crate) enum Region {
 
 /// A parsed search request.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct SearchRequest {
+pub struct SearchRequest {
+    /// Where to look (`bbox`, `geom`, `lat`/`lon`/`radius`).
     pub region: Option<Region>,
+    /// When (`start`, `end`, `relation`).
     pub time: Option<TimeFilter>,
+    /// The identifier searched for (`uid`).
     pub uid: Option<String>,
+    /// Free text (`q`, collection searches).
     pub terms: Option<String>,
     /// The collection's product type (collection searches).
     pub product_type: Option<String>,
@@ -159,11 +167,7 @@ impl SearchRequest {
     /// parameters it has no value for); EOxServer's names `timerel` and `r` are read as
     /// `relation` and `radius`; parameters this search does not take are ignored, as
     /// EOxServer ignores them (they are not echoed); repeated parameters are refused.
-    pub(crate) fn parse(
-        query: &str,
-        target: Target,
-        conventions: Conventions,
-    ) -> Result<Self, Exception> {
+    pub fn parse(query: &str, target: Target, conventions: Conventions) -> Result<Self, Exception> {
         limits::check("query string", query.len(), MAX_QUERY_BYTES)
             .map_err(|error| error.located("query"))?;
         let known = target.params();

@@ -17,7 +17,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use gdal::spatial_ref::{CoordTransform, SpatialRef};
+use gdal::spatial_ref::CoordTransform;
 use geo::MultiPolygon;
 
 use crate::RasterError;
@@ -56,8 +56,8 @@ fn wgs84_wkt() -> Result<String, RasterError> {
     if let Some(wkt) = WGS84_WKT.with(|w| w.borrow().clone()) {
         return Ok(wkt);
     }
-    let wkt = SpatialRef::from_epsg(4326)
-        .and_then(|srs| srs.to_wkt())
+    let wkt = crate::crs::srs(4326)?
+        .to_wkt()
         .map_err(|e| RasterError::Unsuitable(format!("EPSG:4326: {e}")))?;
     WGS84_WKT.with(|w| *w.borrow_mut() = Some(wkt.clone()));
     Ok(wkt)

@@ -7,9 +7,22 @@ use gdal::spatial_ref::{AxisMappingStrategy, SpatialRef};
 use crate::RasterError;
 
 /// `EPSG:<epsg>` with x/y in GDAL's traditional GIS order (longitude first).
+///
+/// Not `SpatialRef::from_epsg`: it does not release its spatial reference when the import
+/// fails, so every unknown code a client named (a WMS `CRS`, a WCS `OUTPUTCRS`) leaked about
+/// a kilobyte (found by fuzzing, `fuzz/fuzz_targets/wms_request.rs`). Here the spatial
+/// reference is owned before the import, and dropped (released) when it fails.
 pub fn srs(epsg: u32) -> Result<SpatialRef, RasterError> {
-    let mut srs = SpatialRef::from_epsg(epsg)
-        .map_err(|e| RasterError::Georef(format!("EPSG:{epsg} is not a CRS GDAL knows: {e}")))?;
+    let unknown =
+        |why: String| RasterError::Georef(format!("EPSG:{epsg} is not a CRS GDAL knows: {why}"));
+    let code = i32::try_from(epsg).map_err(|_| unknown("not a code".to_owned()))?;
+    let mut srs = SpatialRef::new().map_err(|e| unknown(e.to_string()))?;
+    // SAFETY: the handle is the live OGRSpatialReferenceH owned by `srs`; the import only
+    // writes the definition into it and does not keep the handle.
+    let imported = unsafe { gdal_sys::OSRImportFromEPSG(srs.to_c_hsrs(), code) };
+    if imported != gdal_sys::OGRErr::OGRERR_NONE {
+        return Err(unknown(format!("OSRImportFromEPSG returned {imported}")));
+    }
     srs.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
     Ok(srs)
 }

@@ -264,9 +264,7 @@ fn densify(ring: &[Coord<f64>], max_edge: f64) -> Vec<Coord<f64>> {
 
 /// Projects x/y points of `srs` (in traditional GIS order) to EPSG:4326 lon/lat.
 fn to_wgs84(srs: &SpatialRef, points: Vec<(f64, f64)>) -> Result<Vec<(f64, f64)>, RasterError> {
-    let mut wgs84 = SpatialRef::from_epsg(4326)
-        .map_err(|e| RasterError::gdal("creating the EPSG:4326 CRS", e))?;
-    wgs84.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
+    let wgs84 = crate::crs::srs(4326)?;
     let transform = CoordTransform::new(srs, &wgs84).map_err(|e| {
         RasterError::Georef(format!(
             "no transformation from the raster's CRS to EPSG:4326: {e}"

@@ -283,9 +283,7 @@ pub(crate) fn transform_to(wkt: &str, epsg: u32) -> Result<Transform, RasterErro
     let source = SpatialRef::from_wkt(wkt)
         .map(gis_order)
         .map_err(|e| RasterError::Unsuitable(format!("the raster's CRS: {e}")))?;
-    let target = SpatialRef::from_epsg(epsg)
-        .map(gis_order)
-        .map_err(|e| RasterError::Unsuitable(format!("EPSG:{epsg}: {e}")))?;
+    let target = crate::crs::srs(epsg).map_err(|e| RasterError::Unsuitable(e.to_string()))?;
     let transform = if source == target {
         None
     } else {

@@ -157,19 +157,19 @@ impl Registrar {
         .map_err(|e| format!("reading the data asset stopped: {e}"))?
     }
 
-    /// Reads a `register_queue` message that is a STAC Item, and hands it to the preprocessor
+    /// Routes the STAC Item of a `register_queue` message, and hands it to the preprocessor
     /// when its data asset is not a COG on storage (`Ok(None)`): the metadata document of a
     /// product to register where it is otherwise.
     pub(crate) async fn take_item(
         &self,
-        message: &str,
+        item: &ItemRegistration,
     ) -> Result<Option<ProductMetadata>, RegisterError> {
-        match self.read_item(message).await? {
+        match self.route_item(item).await? {
             ItemRoute::Register(metadata) => Ok(Some(*metadata)),
             ItemRoute::Preprocess(preprocess) => {
                 self.queue.push(QueueName::Preprocess, &preprocess).await?;
                 tracing::info!(
-                    product = %item_id_hint(message),
+                    product = %item.id,
                     "STAC Item whose data is not a COG on storage: handed to the preprocessor"
                 );
                 Ok(None)

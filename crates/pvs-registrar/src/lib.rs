@@ -44,7 +44,8 @@
 //! The modules, one concept each:
 //!
 //! - `worker`: the queue loop ([`Registrar::run`], [`Registrar::handle`]): `register_queue`
-//!   and `deregister_queue`, the status sets and each message's outcome for its report;
+//!   ([`RegisterMessage`]) and `deregister_queue`, the status sets and each message's outcome
+//!   for its report;
 //! - `register`: one product, from its metadata document to the catalog ([`Registered`],
 //!   [`seed_message`]);
 //! - `item`: STAC Items, registered as they are or handed to the preprocessor
@@ -92,6 +93,7 @@ pub use item::ItemRoute;
 pub use prefix::{PrefixOptions, PrefixOutcome};
 pub use pvs_queue::reports::{record_outcome, write_report};
 pub use register::{Registered, seed_message};
+pub use worker::RegisterMessage;
 
 /// The registrar: queue, catalog, storage and the collections configuration.
 pub struct Registrar {

@@ -3,11 +3,55 @@
 
 use std::sync::Arc;
 
-use pvs_model::{Deregistration, RegistrationOutcome};
+use pvs_model::{Deregistration, ItemRegistration, RegistrationOutcome, parse_item};
 use pvs_queue::{QueueName, Stage};
+use pvs_storage::{KeyError, StorageKey};
 
 use crate::item::{is_item_message, item_id_hint};
 use crate::{RegisterError, Registered, Registrar};
+
+/// A `register_queue` message, read before anything is fetched.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RegisterMessage {
+    /// A valid STAC Item (a JSON object, [`pvs_model::parse_item`]).
+    Item(Box<ItemRegistration>),
+    /// The storage key of a product's metadata document (`<collection>/<id>/<id>.json`).
+    Document(StorageKey),
+    /// A product folder (a storage prefix), as the PRISM View Server puts them on the queue;
+    /// checked when it is listed.
+    Folder(String),
+}
+
+impl RegisterMessage {
+    /// Reads a message: a JSON object is a STAC Item, text ending in `.json` the storage key
+    /// of a metadata document, anything else a product folder.
+    pub fn parse(message: &str) -> Result<Self, RegisterError> {
+        if is_item_message(message) {
+            return parse_item(message.as_bytes(), None)
+                .map(|item| Self::Item(Box::new(item)))
+                .map_err(RegisterError::Item);
+        }
+        let trimmed = message.trim();
+        if trimmed.ends_with(".json") {
+            return trimmed.parse().map(Self::Document).map_err(|e: KeyError| {
+                RegisterError::BadMessage(message.chars().take(200).collect(), e.to_string())
+            });
+        }
+        Ok(Self::Folder(message.to_owned()))
+    }
+
+    /// The id a message is recorded under when no metadata could be read from it: a STAC
+    /// Item's `id` (else the start of the message), a document's file stem
+    /// (`<collection>/<id>/<id>.json` → `<id>`), or the message itself; at most 255
+    /// characters, never empty.
+    pub fn id_hint(message: &str) -> String {
+        if is_item_message(message) {
+            item_id_hint(message)
+        } else {
+            id_hint(message)
+        }
+    }
+}
 
 impl Registrar {
     /// Handles one `register_queue` message (the storage key of a metadata document, a STAC
@@ -20,17 +64,17 @@ impl Registrar {
         // A document that cannot be read is recorded under the name it would have had; a
         // STAC Item that cannot be registered under its id.
         // With the metadata, the collection it goes to when the metadata does not tell it.
-        let read = if is_item_message(message) {
-            self.take_item(message)
+        let read = match RegisterMessage::parse(message) {
+            Ok(RegisterMessage::Item(item)) => self
+                .take_item(&item)
                 .await
-                .map(|item| item.map(|metadata| (metadata, None)))
-        } else if message.trim().ends_with(".json") {
-            self.read_message(message)
+                .map(|item| item.map(|metadata| (metadata, None))),
+            Ok(RegisterMessage::Document(key)) => self
+                .read_metadata(&key)
                 .await
-                .map(|metadata| Some((metadata, None)))
-        } else {
-            // A product folder, as the PRISM View Server puts them on the queue.
-            self.prefix_metadata(message).await.map(Some)
+                .map(|metadata| Some((metadata, None))),
+            Ok(RegisterMessage::Folder(prefix)) => self.prefix_metadata(&prefix).await.map(Some),
+            Err(error) => Err(error),
         };
         let (metadata, result) = match read {
             Ok(None) => return Ok(None),
@@ -45,8 +89,7 @@ impl Registrar {
         };
         let id = match &metadata {
             Some(metadata) => metadata.id.clone(),
-            None if is_item_message(message) => item_id_hint(message),
-            None => id_hint(message),
+            None => RegisterMessage::id_hint(message),
         };
         let outcome = match result {
             Ok(registered) => {
@@ -181,6 +224,29 @@ fn id_hint(message: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn messages_are_read_before_anything_is_fetched() {
+        let document = RegisterMessage::parse(" SAR/b_id_1/b_id_1.json\n").unwrap();
+        assert!(
+            matches!(&document, RegisterMessage::Document(key) if key.as_str() == "SAR/b_id_1/b_id_1.json"),
+            "{document:?}"
+        );
+        assert!(matches!(
+            RegisterMessage::parse("SAR/b_id_1/"),
+            Ok(RegisterMessage::Folder(_))
+        ));
+        assert!(matches!(
+            RegisterMessage::parse("SAR/../x.json"),
+            Err(RegisterError::BadMessage(..))
+        ));
+        assert!(matches!(
+            RegisterMessage::parse(r#"{"id": "x"}"#),
+            Err(RegisterError::Item(_))
+        ));
+        assert_eq!(RegisterMessage::id_hint(r#"{"id": "x"}"#), "x");
+        assert_eq!(RegisterMessage::id_hint("SAR/b_id_1/b_id_1.json"), "b_id_1");
+    }
 
     #[test]
     fn ids_from_messages() {

@@ -8,6 +8,7 @@ use pvs_model::GeoJsonGeometry;
 use pvs_ogc::xml::escape;
 use pvs_ogc::{Exception, Params};
 use pvs_raster::crs::srs;
+use pvs_raster::render::View;
 
 use crate::Renderer;
 use crate::layers::Layer;
@@ -17,82 +18,127 @@ use crate::wms::{Failure, parse_layer_and_view};
 /// Most products listed (`FEATURE_COUNT` is capped to it).
 const MAX_FEATURES: usize = 50;
 
+/// A checked GetFeatureInfo request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeatureInfoRequest {
+    /// The layer queried (`LAYERS`, the same as `QUERY_LAYERS`).
+    pub layer: String,
+    /// The map the pixel is on.
+    pub view: View,
+    /// The centre of the pixel asked for (`I`/`J`, `X`/`Y` in 1.1.1): column and row, from
+    /// the top left corner of the map.
+    pub pixel: (f64, f64),
+    /// Whether the answer is GeoJSON (`INFO_FORMAT` `application/json`) rather than HTML.
+    pub json: bool,
+    /// The most products listed (`FEATURE_COUNT`, at most 50).
+    pub count: usize,
+    /// The products whose time intersects this interval (`TIME`); `None`: every product.
+    pub time: Option<params::Interval>,
+}
+
+impl FeatureInfoRequest {
+    /// Reads the parameters of a GetFeatureInfo of WMS `version`, the map's `WIDTH` and
+    /// `HEIGHT` at most `max_size`; the exception names the parameter at fault.
+    pub fn parse(version: Version, params: &Params, max_size: usize) -> Result<Self, Exception> {
+        let (layer, view) = parse_layer_and_view(version, params, max_size)?;
+        let queried = params.require("query_layers")?;
+        if queried != layer {
+            return Err(Exception::new(
+                "LayerNotQueryable",
+                "query_layers",
+                format!(
+                    "QUERY_LAYERS {queried:?}: only the layer of LAYERS ({layer:?}) can be queried"
+                ),
+            ));
+        }
+        let (column_key, row_key) = match version {
+            Version::V130 => ("i", "j"),
+            Version::V111 => ("x", "y"),
+        };
+        let pixel = |key: &str, size: usize| -> Result<f64, Exception> {
+            let text = params.require(key)?;
+            text.parse::<usize>()
+                .ok()
+                .filter(|v| *v < size)
+                .map(|v| v as f64 + 0.5)
+                .ok_or_else(|| {
+                    Exception::new(
+                        if version == Version::V130 {
+                            "InvalidPoint"
+                        } else {
+                            "InvalidParameterValue"
+                        },
+                        key,
+                        format!(
+                            "{} {text:?}: a pixel from 0 to {}",
+                            key.to_ascii_uppercase(),
+                            size - 1
+                        ),
+                    )
+                })
+        };
+        let pixel = (pixel(column_key, view.width)?, pixel(row_key, view.height)?);
+        let json = match params
+            .get("info_format")
+            .unwrap_or("text/html")
+            .to_ascii_lowercase()
+            .as_str()
+        {
+            "application/json" | "application/geo+json" => true,
+            "text/html" => false,
+            other => {
+                return Err(Exception::new(
+                    "InvalidFormat",
+                    "info_format",
+                    format!("INFO_FORMAT {other:?}: application/json or text/html"),
+                ));
+            }
+        };
+        let count = match params.get("feature_count") {
+            None => 10,
+            Some(text) => text
+                .parse::<usize>()
+                .ok()
+                .filter(|c| *c >= 1)
+                .ok_or_else(|| {
+                    Exception::new(
+                        "InvalidParameterValue",
+                        "feature_count",
+                        format!("FEATURE_COUNT {text:?}: a whole number from 1"),
+                    )
+                })?,
+        }
+        .min(MAX_FEATURES);
+        let time = params::time(params)?;
+        Ok(Self {
+            layer,
+            view,
+            pixel,
+            json,
+            count,
+            time,
+        })
+    }
+}
+
 /// Answers a GetFeatureInfo: `(content type, body)`.
 pub(crate) async fn get_feature_info(
     renderer: &Renderer,
     version: Version,
     params: &Params,
 ) -> Result<(&'static str, Vec<u8>), Failure> {
-    let (name, view) = parse_layer_and_view(renderer, version, params)?;
-    let queried = params.require("query_layers")?;
-    if queried != name {
-        return Err(Exception::new(
-            "LayerNotQueryable",
-            "query_layers",
-            format!("QUERY_LAYERS {queried:?}: only the layer of LAYERS ({name:?}) can be queried"),
-        )
-        .into());
-    }
-    let (column_key, row_key) = match version {
-        Version::V130 => ("i", "j"),
-        Version::V111 => ("x", "y"),
+    let FeatureInfoRequest {
+        layer: name,
+        view,
+        pixel: (column, row),
+        json,
+        count,
+        time,
+    } = FeatureInfoRequest::parse(version, params, renderer.settings.max_size)?;
+    let column_key = match version {
+        Version::V130 => "i",
+        Version::V111 => "x",
     };
-    let pixel = |key: &str, size: usize| -> Result<f64, Exception> {
-        let text = params.require(key)?;
-        text.parse::<usize>()
-            .ok()
-            .filter(|v| *v < size)
-            .map(|v| v as f64 + 0.5)
-            .ok_or_else(|| {
-                Exception::new(
-                    if version == Version::V130 {
-                        "InvalidPoint"
-                    } else {
-                        "InvalidParameterValue"
-                    },
-                    key,
-                    format!(
-                        "{} {text:?}: a pixel from 0 to {}",
-                        key.to_ascii_uppercase(),
-                        size - 1
-                    ),
-                )
-            })
-    };
-    let (column, row) = (pixel(column_key, view.width)?, pixel(row_key, view.height)?);
-    let json = match params
-        .get("info_format")
-        .unwrap_or("text/html")
-        .to_ascii_lowercase()
-        .as_str()
-    {
-        "application/json" | "application/geo+json" => true,
-        "text/html" => false,
-        other => {
-            return Err(Exception::new(
-                "InvalidFormat",
-                "info_format",
-                format!("INFO_FORMAT {other:?}: application/json or text/html"),
-            )
-            .into());
-        }
-    };
-    let count = match params.get("feature_count") {
-        None => 10,
-        Some(text) => text
-            .parse::<usize>()
-            .ok()
-            .filter(|c| *c >= 1)
-            .ok_or_else(|| {
-                Exception::new(
-                    "InvalidParameterValue",
-                    "feature_count",
-                    format!("FEATURE_COUNT {text:?}: a whole number from 1"),
-                )
-            })?,
-    }
-    .min(MAX_FEATURES);
-    let time = params::time(params)?;
 
     // The pixel's centre, in the view's CRS, then in lon/lat.
     let [x0, y0, x1, y1] = view.bbox;

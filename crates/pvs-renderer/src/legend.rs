@@ -18,31 +18,60 @@ pub(crate) const HEIGHT: usize = 20;
 /// The largest side of a legend.
 const MAX_SIDE: usize = 1024;
 
-/// Answers `GetLegendGraphic` (`LAYER`, optional `STYLE`, `FORMAT` image/png, optional
-/// `WIDTH` and `HEIGHT`) with a PNG.
+/// A checked GetLegendGraphic request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LegendRequest {
+    /// The layer (`LAYER`).
+    pub layer: String,
+    /// The style whose colour ramp is drawn (`STYLE`); `None`: the layer's own.
+    pub style: Option<String>,
+    /// The legend's width (`WIDTH`, 1 to 1024; default 256).
+    pub width: usize,
+    /// The legend's height (`HEIGHT`, 1 to 1024; default 20).
+    pub height: usize,
+}
+
+impl LegendRequest {
+    /// Reads the parameters of a GetLegendGraphic (`LAYER`, optional `STYLE`, `FORMAT`
+    /// image/png, optional `WIDTH` and `HEIGHT`); the exception names the parameter at fault.
+    pub fn parse(params: &Params) -> Result<Self, Exception> {
+        let layer = params.require("layer")?;
+        if let Some(format) = params.get("format")
+            && !matches!(format.to_ascii_lowercase().as_str(), "image/png" | "png")
+        {
+            return Err(Exception::new(
+                "InvalidFormat",
+                "format",
+                format!("FORMAT {format:?}: legends are image/png"),
+            ));
+        }
+        let side = |key: &str, default: usize| match params.get(key) {
+            None => Ok(default),
+            Some(_) => crate::params::size(params, key, MAX_SIDE),
+        };
+        Ok(Self {
+            layer: layer.to_owned(),
+            style: params.get("style").map(str::to_owned),
+            width: side("width", WIDTH)?,
+            height: side("height", HEIGHT)?,
+        })
+    }
+}
+
+/// Answers `GetLegendGraphic` ([`LegendRequest`]) with a PNG.
 pub(crate) async fn get_legend_graphic(
     renderer: &Renderer,
     params: &Params,
 ) -> Result<Vec<u8>, Failure> {
-    let name = params.require("layer")?;
-    if let Some(format) = params.get("format")
-        && !matches!(format.to_ascii_lowercase().as_str(), "image/png" | "png")
-    {
-        return Err(Exception::new(
-            "InvalidFormat",
-            "format",
-            format!("FORMAT {format:?}: legends are image/png"),
-        )
-        .into());
-    }
-    let side = |key: &str, default: usize| match params.get(key) {
-        None => Ok(default),
-        Some(_) => crate::params::size(params, key, MAX_SIDE),
-    };
-    let (width, height) = (side("width", WIDTH)?, side("height", HEIGHT)?);
-    let layer = Layer::resolve(renderer, name).await?;
+    let LegendRequest {
+        layer: name,
+        style,
+        width,
+        height,
+    } = LegendRequest::parse(params)?;
+    let layer = Layer::resolve(renderer, &name).await?;
     let restyle = Restyle {
-        style: params.get("style").map(str::to_owned),
+        style,
         ..Restyle::default()
     };
     let drawing = renderer.drawing(&layer, &restyle)?;

@@ -2,6 +2,10 @@
 //! collection, outlines and product layers, mosaicking the COGs newest on top with GDAL) and
 //! WCS 2.0.1 / EO-WCS on `/ows`. See `docs/renderer.md` and `docs/wcs.md`; OpenSearch, served
 //! beside it, is `pvs-opensearch`.
+//!
+//! Each request is read into a typed value before the catalog or a COG is looked at:
+//! [`GetMap`], [`FeatureInfoRequest`], [`LegendRequest`] and [`WcsRequest`] (their `parse`
+//! answers the OGC exception naming the parameter at fault).
 
 #![forbid(unsafe_code)]
 
@@ -29,8 +33,14 @@ use pvs_service::public_url::{BaseUrl, PublicUrl};
 use pvs_storage::Storage;
 
 pub use draw::{MapLayer, MapRequest, RenderError};
+pub use info::FeatureInfoRequest;
+pub use legend::LegendRequest;
 pub use overview::{MAX_OVERVIEW_ZOOM, OverviewSettings};
-pub use wms::capabilities;
+pub use wcs::{
+    Bound, CoverageRequest, EoCoverageSet, EoFilter, Scale, Sections, Subset, WcsRequest,
+    decode_id, encode_id,
+};
+pub use wms::{Exceptions, GetMap, capabilities};
 
 /// Limits and defaults of the renderer.
 #[derive(Debug, Clone)]

@@ -22,8 +22,11 @@ use pvs_ogc::limits::{MAX_QUERY_BYTES, check};
 use pvs_ogc::{Exception, Params, Report};
 use pvs_service::http::respond;
 use pvs_service::public_url::BaseUrl;
-use request::{Axis, Subset, axis_of, encode_id};
-use xml::{Axes, Sections};
+pub use request::{Bound, Subset, decode_id, encode_id};
+pub use xml::Sections;
+
+use request::{Axis, axis_of};
+use xml::Axes;
 
 /// Why a request failed: the client's fault (an exception with the code's status) or the
 /// server's (`NoApplicableCode`, 500).
@@ -54,30 +57,112 @@ pub(crate) async fn dispatch(renderer: &Renderer, base: &BaseUrl, query: &str) -
 
 async fn handle(renderer: &Renderer, base: &BaseUrl, query: &str) -> Outcome {
     check("query string", query.len(), MAX_QUERY_BYTES)?;
-    let request = Params::parse(query);
-    let operation = request.require("REQUEST")?.to_owned();
-    let operation = operation.to_ascii_lowercase();
-    if operation == "getcapabilities" {
-        check_accept_versions(&request)?;
-        if let Some(version) = request.get("version") {
-            check_version(version)?;
+    match WcsRequest::parse(&Params::parse(query))? {
+        WcsRequest::GetCapabilities(sections) => get_capabilities(renderer, base, sections).await,
+        WcsRequest::DescribeCoverage(ids) => describe_coverage(renderer, &ids).await,
+        WcsRequest::DescribeEoCoverageSet(request) => {
+            describe_eo_coverage_set(renderer, &request).await
         }
-        return get_capabilities(renderer, base, &request).await;
+        WcsRequest::GetCoverage(request) => get_coverage(renderer, request).await,
     }
-    check_version(request.require("VERSION")?)?;
-    match operation.as_str() {
-        "describecoverage" => describe_coverage(renderer, &request).await,
-        "describeeocoverageset" => describe_eo_coverage_set(renderer, &request).await,
-        "getcoverage" => get_coverage(renderer, &request).await,
-        _ => Err(Exception::new(
-            "OperationNotSupported",
-            request.get("request").unwrap_or_default(),
-            format!(
-                "REQUEST {:?}: GetCapabilities, DescribeCoverage, DescribeEOCoverageSet and GetCoverage are served",
-                shown(&operation, 100)
-            ),
-        )
-        .into()),
+}
+
+/// A checked WCS 2.0.1 KVP request: what [`WcsRequest::parse`] reads before the catalog or a
+/// COG is looked at.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WcsRequest {
+    /// `GetCapabilities`, with the sections asked for (`SECTIONS`; default every one).
+    GetCapabilities(Sections),
+    /// `DescribeCoverage` of these coverage ids (`COVERAGEID`, decoded, each once, in order).
+    DescribeCoverage(Vec<String>),
+    /// `DescribeEOCoverageSet`.
+    DescribeEoCoverageSet(EoCoverageSet),
+    /// `GetCoverage`.
+    GetCoverage(CoverageRequest),
+}
+
+/// A checked `DescribeEOCoverageSet`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EoCoverageSet {
+    /// The dataset series (collections) and coverages (products) named (`EOID`, decoded).
+    pub ids: Vec<String>,
+    /// The subsets (`SUBSET`) and `CONTAINMENT`.
+    pub filter: EoFilter,
+    /// The most descriptions listed (`COUNT`, from 1); `None`: the service's default, which
+    /// is also its maximum.
+    pub count: Option<u32>,
+    /// Whether coverage descriptions are listed (`SECTIONS`).
+    pub coverages: bool,
+    /// Whether dataset series descriptions are listed (`SECTIONS`).
+    pub series: bool,
+}
+
+/// A checked `GetCoverage`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CoverageRequest {
+    /// The coverage id (`COVERAGEID`, decoded).
+    pub id: String,
+    /// The trims (`SUBSET`), checked against the coverage's axes once its grid is read.
+    pub subsets: Vec<Subset>,
+    /// The CRS of the subsets (`SUBSETTINGCRS`), an EPSG code.
+    pub subsetting_crs: Option<u32>,
+    /// The CRS of the coverage returned (`OUTPUTCRS`), an EPSG code.
+    pub output_crs: Option<u32>,
+    /// How the coverage is scaled (`SCALESIZE` or `SCALEFACTOR`); `None`: not scaled.
+    pub scale: Option<Scale>,
+}
+
+/// How a coverage is scaled.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Scale {
+    /// `SCALESIZE`: the size along x, y or both; an axis not given keeps the window's size.
+    Size {
+        /// Columns.
+        x: Option<usize>,
+        /// Rows.
+        y: Option<usize>,
+    },
+    /// `SCALEFACTOR`: the window's size divided by this (finite, above 0).
+    Factor(f64),
+}
+
+impl WcsRequest {
+    /// Reads a WCS KVP request: `REQUEST`, `VERSION` (`ACCEPTVERSIONS` of GetCapabilities)
+    /// and the parameters of the operation; the exception names the parameter at fault.
+    pub fn parse(request: &Params) -> Result<Self, Exception> {
+        let operation = request.require("REQUEST")?.to_ascii_lowercase();
+        if operation == "getcapabilities" {
+            check_accept_versions(request)?;
+            if let Some(version) = request.get("version") {
+                check_version(version)?;
+            }
+            return sections(request).map(Self::GetCapabilities);
+        }
+        check_version(request.require("VERSION")?)?;
+        match operation.as_str() {
+            "describecoverage" => {
+                let ids = request::id_list(request.require("coverageId")?, "coverageId")?;
+                // Each coverage once: gml:ids must be unique in the document.
+                let mut seen = HashSet::new();
+                Ok(Self::DescribeCoverage(
+                    ids.into_iter()
+                        .filter(|id| seen.insert(id.clone()))
+                        .collect(),
+                ))
+            }
+            "describeeocoverageset" => {
+                EoCoverageSet::parse(request).map(Self::DescribeEoCoverageSet)
+            }
+            "getcoverage" => CoverageRequest::parse(request).map(Self::GetCoverage),
+            _ => Err(Exception::new(
+                "OperationNotSupported",
+                request.get("request").unwrap_or_default(),
+                format!(
+                    "REQUEST {:?}: GetCapabilities, DescribeCoverage, DescribeEOCoverageSet and GetCoverage are served",
+                    shown(&operation, 100)
+                ),
+            )),
+        }
     }
 }
 
@@ -139,35 +224,36 @@ fn count_default(renderer: &Renderer) -> u32 {
     renderer.settings.max_products.clamp(1, 100)
 }
 
-async fn get_capabilities(renderer: &Renderer, base: &BaseUrl, request: &Params) -> Outcome {
-    let sections = match request.get("sections") {
-        None => Sections::all(),
-        Some(list) => {
-            let mut sections = Sections::default();
-            for name in list.split(',').map(str::trim) {
-                match name.to_ascii_lowercase().as_str() {
-                    "all" => sections = Sections::all(),
-                    "serviceidentification" => sections.identification = true,
-                    "serviceprovider" => sections.provider = true,
-                    "operationsmetadata" => sections.operations = true,
-                    "servicemetadata" => sections.metadata = true,
-                    "contents" => sections.contents = true,
-                    _ => {
-                        return Err(Exception::new(
-                            "InvalidParameterValue",
-                            "sections",
-                            format!(
-                                "SECTIONS: {:?} is not ServiceIdentification, ServiceProvider, OperationsMetadata, ServiceMetadata, Contents or All",
-                                shown(name, 50)
-                            ),
-                        )
-                        .into());
-                    }
-                }
-            }
-            sections
-        }
+/// `SECTIONS` of GetCapabilities (default: every section).
+fn sections(request: &Params) -> Result<Sections, Exception> {
+    let Some(list) = request.get("sections") else {
+        return Ok(Sections::all());
     };
+    let mut sections = Sections::default();
+    for name in list.split(',').map(str::trim) {
+        match name.to_ascii_lowercase().as_str() {
+            "all" => sections = Sections::all(),
+            "serviceidentification" => sections.identification = true,
+            "serviceprovider" => sections.provider = true,
+            "operationsmetadata" => sections.operations = true,
+            "servicemetadata" => sections.metadata = true,
+            "contents" => sections.contents = true,
+            _ => {
+                return Err(Exception::new(
+                    "InvalidParameterValue",
+                    "sections",
+                    format!(
+                        "SECTIONS: {:?} is not ServiceIdentification, ServiceProvider, OperationsMetadata, ServiceMetadata, Contents or All",
+                        shown(name, 50)
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(sections)
+}
+
+async fn get_capabilities(renderer: &Renderer, base: &BaseUrl, sections: Sections) -> Outcome {
     let (products, total, collections) = if sections.contents {
         let query = ProductQuery::new().with_limit(renderer.settings.max_products);
         let products = renderer
@@ -272,16 +358,9 @@ async fn product_of(renderer: &Renderer, id: &str, locator: &str) -> Result<Prod
         })
 }
 
-async fn describe_coverage(renderer: &Renderer, request: &Params) -> Outcome {
-    let ids = request::id_list(request.require("coverageId")?, "coverageId")?;
-    // Each coverage once: gml:ids must be unique in the document.
-    let mut seen = HashSet::new();
-    let ids: Vec<String> = ids
-        .into_iter()
-        .filter(|id| seen.insert(id.clone()))
-        .collect();
+async fn describe_coverage(renderer: &Renderer, ids: &[String]) -> Outcome {
     let mut products = Vec::with_capacity(ids.len());
-    for id in &ids {
+    for id in ids {
         products.push(product_of(renderer, id, &encode_id(id)).await?);
     }
     let descriptions = describe_products(renderer, products).await?;
@@ -289,12 +368,16 @@ async fn describe_coverage(renderer: &Renderer, request: &Params) -> Outcome {
 }
 
 /// The filters of DescribeEOCoverageSet.
-#[derive(Debug, Default)]
-struct EoFilter {
-    /// `[west, south, east, north]`, open sides at the world's edges.
-    bbox: Option<[f64; 4]>,
-    time: Option<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)>,
-    contains: bool,
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct EoFilter {
+    /// The `Lat` and `Long` (or `y`, `x`) trims: `[west, south, east, north]` in EPSG:4326,
+    /// open sides at the world's edges; `None` without either.
+    pub bbox: Option<[f64; 4]>,
+    /// The `phenomenonTime` trim, open ends at the earliest and latest instants.
+    pub time: Option<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)>,
+    /// Whether products must lie inside the trims (`CONTAINMENT=contains`) rather than
+    /// overlap them.
+    pub contains: bool,
 }
 
 impl EoFilter {
@@ -495,32 +578,37 @@ fn time_trim(
     Ok((start, end))
 }
 
-async fn describe_eo_coverage_set(renderer: &Renderer, request: &Params) -> Outcome {
-    let ids = request::id_list(request.require("eoId")?, "eoId")?;
-    let filter = EoFilter::parse(request)?;
-    let max = count_default(renderer);
-    let count = match request.get("count") {
-        None => max,
-        Some(text) => text
-            .parse::<u32>()
-            .ok()
-            .filter(|c| *c >= 1)
-            .map(|c| c.min(max))
-            .ok_or_else(|| {
-                Exception::new(
-                    "InvalidParameterValue",
-                    "count",
-                    format!("COUNT {:?}: a whole number from 1", shown(text, 50)),
-                )
-            })?,
-    };
-    let (mut want_coverages, mut want_series) = (request.get("sections").is_none(), false);
-    if let Some(list) = request.get("sections") {
+impl EoCoverageSet {
+    fn parse(request: &Params) -> Result<Self, Exception> {
+        let ids = request::id_list(request.require("eoId")?, "eoId")?;
+        let filter = EoFilter::parse(request)?;
+        let count = request
+            .get("count")
+            .map(|text| {
+                text.parse::<u32>().ok().filter(|c| *c >= 1).ok_or_else(|| {
+                    Exception::new(
+                        "InvalidParameterValue",
+                        "count",
+                        format!("COUNT {:?}: a whole number from 1", shown(text, 50)),
+                    )
+                })
+            })
+            .transpose()?;
+        let Some(list) = request.get("sections") else {
+            return Ok(Self {
+                ids,
+                filter,
+                count,
+                coverages: true,
+                series: true,
+            });
+        };
+        let (mut coverages, mut series) = (false, false);
         for name in list.split(',').map(str::trim) {
             match name.to_ascii_lowercase().as_str() {
-                "all" => (want_coverages, want_series) = (true, true),
-                "coveragedescriptions" => want_coverages = true,
-                "datasetseriesdescriptions" => want_series = true,
+                "all" => (coverages, series) = (true, true),
+                "coveragedescriptions" => coverages = true,
+                "datasetseriesdescriptions" => series = true,
                 _ => {
                     return Err(Exception::new(
                         "InvalidParameterValue",
@@ -529,14 +617,31 @@ async fn describe_eo_coverage_set(renderer: &Renderer, request: &Params) -> Outc
                             "SECTIONS: {:?} is not CoverageDescriptions, DatasetSeriesDescriptions or All",
                             shown(name, 50)
                         ),
-                    )
-                    .into());
+                    ));
                 }
             }
         }
-    } else {
-        want_series = true;
+        Ok(Self {
+            ids,
+            filter,
+            count,
+            coverages,
+            series,
+        })
     }
+}
+
+async fn describe_eo_coverage_set(renderer: &Renderer, request: &EoCoverageSet) -> Outcome {
+    let EoCoverageSet {
+        ids,
+        filter,
+        count,
+        coverages: want_coverages,
+        series: want_series,
+    } = request;
+    let (want_coverages, want_series) = (*want_coverages, *want_series);
+    let max = count_default(renderer);
+    let count = count.map_or(max, |count| count.min(max));
     let collections = renderer
         .catalog
         .collections()
@@ -544,7 +649,7 @@ async fn describe_eo_coverage_set(renderer: &Renderer, request: &Params) -> Outc
         .map_err(catalog_error)?;
     let mut series: Vec<&CollectionInfo> = Vec::new();
     let mut direct: Vec<Product> = Vec::new();
-    for id in &ids {
+    for id in ids {
         if let Some(info) = collections.iter().find(|c| &c.collection.name == id) {
             series.push(info);
             continue;
@@ -734,14 +839,11 @@ fn subset_box(
     })
 }
 
-/// `SCALESIZE=axis(n)[,axis(n)]` or `SCALEFACTOR=f` (the size divided by `f`) against the
-/// window's size.
-fn scaled_size(
+/// `SCALESIZE=axis(n)[,axis(n)]` or `SCALEFACTOR=f` (the size divided by `f`); not both.
+fn parse_scale(
     scale_size: Option<&str>,
     scale_factor: Option<&str>,
-    width: usize,
-    height: usize,
-) -> Result<Option<(usize, usize)>, Exception> {
+) -> Result<Option<Scale>, Exception> {
     match (scale_size, scale_factor) {
         (Some(_), Some(_)) => Err(Exception::new(
             "InvalidParameterValue",
@@ -761,12 +863,10 @@ fn scaled_size(
                         format!("SCALEFACTOR {:?}: a number above 0", shown(text, 50)),
                     )
                 })?;
-            let scale = |n: usize| ((n as f64 / factor).round() as usize).max(1);
-            Ok(Some((scale(width), scale(height))))
+            Ok(Some(Scale::Factor(factor)))
         }
         (Some(text), None) => {
-            let mut size = (width, height);
-            let mut seen = HashSet::new();
+            let (mut x, mut y) = (None, None);
             for part in text.split(',') {
                 let invalid = |why: &str| {
                     Exception::new(
@@ -799,81 +899,106 @@ fn scaled_size(
                         ),
                     ));
                 };
-                if !seen.insert(axis == Axis::X) {
+                let size = match axis {
+                    Axis::X => &mut x,
+                    Axis::Y => &mut y,
+                };
+                if size.replace(n).is_some() {
                     return Err(invalid("an axis is given twice"));
                 }
-                match axis {
-                    Axis::X => size.0 = n,
-                    Axis::Y => size.1 = n,
-                }
             }
-            Ok(Some(size))
+            Ok(Some(Scale::Size { x, y }))
         }
     }
 }
 
-async fn get_coverage(renderer: &Renderer, request: &Params) -> Outcome {
-    let id = request.require("coverageId")?;
-    let ids = request::id_list(id, "coverageId")?;
-    let [id] = &ids[..] else {
-        return Err(Exception::new(
-            "InvalidParameterValue",
-            "coverageId",
-            "GetCoverage takes one COVERAGEID",
-        )
-        .into());
-    };
-    if let Some(format) = request.get("format")
-        && !format.eq_ignore_ascii_case("image/tiff")
-    {
-        return Err(Exception::new(
-            "InvalidParameterValue",
-            "format",
-            format!(
-                "FORMAT {:?}: image/tiff is the format served",
-                shown(format, 50)
-            ),
-        )
-        .into());
+/// The size a window of `width` × `height` pixels is scaled to; `None`: not scaled.
+fn scaled_size(scale: Option<Scale>, width: usize, height: usize) -> Option<(usize, usize)> {
+    match scale? {
+        Scale::Factor(factor) => {
+            let scale = |n: usize| ((n as f64 / factor).round() as usize).max(1);
+            Some((scale(width), scale(height)))
+        }
+        Scale::Size { x, y } => Some((x.unwrap_or(width), y.unwrap_or(height))),
     }
-    if let Some(media) = request.get("mediatype") {
-        return Err(Exception::new(
-            "OptionNotSupported",
-            "mediaType",
-            format!(
-                "MEDIATYPE {:?}: multipart responses are not served",
-                shown(media, 50)
-            ),
-        )
-        .into());
-    }
-    for option in ["rangesubset", "interpolation", "scaleaxes", "scaleextent"] {
-        if request.get(option).is_some() {
+}
+
+impl CoverageRequest {
+    fn parse(request: &Params) -> Result<Self, Exception> {
+        let ids = request::id_list(request.require("coverageId")?, "coverageId")?;
+        let [id] = &ids[..] else {
+            return Err(Exception::new(
+                "InvalidParameterValue",
+                "coverageId",
+                "GetCoverage takes one COVERAGEID",
+            ));
+        };
+        if let Some(format) = request.get("format")
+            && !format.eq_ignore_ascii_case("image/tiff")
+        {
+            return Err(Exception::new(
+                "InvalidParameterValue",
+                "format",
+                format!(
+                    "FORMAT {:?}: image/tiff is the format served",
+                    shown(format, 50)
+                ),
+            ));
+        }
+        if let Some(media) = request.get("mediatype") {
             return Err(Exception::new(
                 "OptionNotSupported",
-                option,
-                format!("{} is not supported", option.to_ascii_uppercase()),
-            )
-            .into());
+                "mediaType",
+                format!(
+                    "MEDIATYPE {:?}: multipart responses are not served",
+                    shown(media, 50)
+                ),
+            ));
         }
+        for option in ["rangesubset", "interpolation", "scaleaxes", "scaleextent"] {
+            if request.get(option).is_some() {
+                return Err(Exception::new(
+                    "OptionNotSupported",
+                    option,
+                    format!("{} is not supported", option.to_ascii_uppercase()),
+                ));
+            }
+        }
+        let subsets = request
+            .all("subset")
+            .map(Subset::parse)
+            .collect::<Result<Vec<_>, _>>()?;
+        let subsetting_crs = request
+            .get("subsettingcrs")
+            .map(|c| request::crs(c, "subsettingCrs"))
+            .transpose()?;
+        let output_crs = request
+            .get("outputcrs")
+            .map(|c| request::crs(c, "outputCrs"))
+            .transpose()?;
+        let scale = parse_scale(request.get("scalesize"), request.get("scalefactor"))?;
+        Ok(Self {
+            id: id.clone(),
+            subsets,
+            subsetting_crs,
+            output_crs,
+            scale,
+        })
     }
-    let subsets = request
-        .all("subset")
-        .map(Subset::parse)
-        .collect::<Result<Vec<_>, _>>()?;
-    let subsetting_crs = request
-        .get("subsettingcrs")
-        .map(|c| request::crs(c, "subsettingCrs"))
-        .transpose()?;
-    let output_crs = request
-        .get("outputcrs")
-        .map(|c| request::crs(c, "outputCrs"))
-        .transpose()?;
+}
+
+async fn get_coverage(renderer: &Renderer, request: CoverageRequest) -> Outcome {
+    let CoverageRequest {
+        id,
+        subsets,
+        subsetting_crs,
+        output_crs,
+        scale,
+    } = request;
+    let id = id.as_str();
     let product = product_of(renderer, id, &encode_id(id)).await?;
     let path = gdal_path(renderer, &product)?;
     let max_side = renderer.settings.max_size;
-    let scale_size = request.get("scalesize").map(str::to_owned);
-    let scale_factor = request.get("scalefactor").map(str::to_owned);
     let gdal_path = path.clone();
     let _permit = renderer.render_permit().await;
     let result = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, Failure> {
@@ -891,12 +1016,7 @@ async fn get_coverage(renderer: &Renderer, request: &Params) -> Outcome {
                 )
             })?
         };
-        let size = scaled_size(
-            scale_size.as_deref(),
-            scale_factor.as_deref(),
-            window.width,
-            window.height,
-        )?;
+        let size = scaled_size(scale, window.width, window.height);
         if let Some((w, h)) = size
             && (w > max_side || h > max_side)
         {
@@ -979,21 +1099,18 @@ mod tests {
 
     #[test]
     fn scaling() {
-        assert_eq!(scaled_size(None, None, 100, 50).unwrap(), None);
+        let scaled = |size, factor| scaled_size(parse_scale(size, factor).unwrap(), 100, 50);
+        assert_eq!(scaled(None, None), None);
+        assert_eq!(scaled(None, Some("2")), Some((50, 25)));
+        assert_eq!(scaled(None, Some("1e300")), Some((1, 1)));
         assert_eq!(
-            scaled_size(None, Some("2"), 100, 50).unwrap(),
-            Some((50, 25))
-        );
-        assert_eq!(
-            scaled_size(
+            scaled(
                 Some("http://www.opengis.net/def/axis/OGC/1/i(10),Lat(5)"),
-                None,
-                100,
-                50
-            )
-            .unwrap(),
+                None
+            ),
             Some((10, 5))
         );
+        assert_eq!(scaled(Some("N(7)"), None), Some((100, 7)));
         for (size, factor, code) in [
             (None, Some("0"), "InvalidScaleFactor"),
             (None, Some("nan"), "InvalidScaleFactor"),
@@ -1003,7 +1120,7 @@ mod tests {
             (Some("x(3)"), Some("2"), "InvalidParameterValue"),
         ] {
             assert_eq!(
-                scaled_size(size, factor, 100, 50).unwrap_err().code,
+                parse_scale(size, factor).unwrap_err().code,
                 code,
                 "{size:?} {factor:?}"
             );

@@ -24,9 +24,9 @@ use crate::{Looks, Renderer};
 /// CRSs listed in the capabilities (GetMap takes any EPSG code GDAL knows).
 const LISTED_CRS: [&str; 4] = ["EPSG:4326", "EPSG:3857", "CRS:84", "EPSG:3035"];
 
-/// How a failed request is answered (`EXCEPTIONS`).
+/// How a failed GetMap is answered (`EXCEPTIONS`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Exceptions {
+pub enum Exceptions {
     /// A `ServiceExceptionReport` (HTTP 400).
     Xml,
     /// A transparent (or `BGCOLOR`) image.
@@ -101,14 +101,21 @@ pub(crate) async fn dispatch(renderer: &Renderer, base: &BaseUrl, query: &str) -
     }
 }
 
-/// A validated GetMap request: the maps of its layers (the first at the bottom), and how
-/// it is answered.
-struct GetMap {
-    maps: Vec<MapRequest>,
-    format: Format,
-    transparent: bool,
-    background: [u8; 3],
-    exceptions: Exceptions,
+/// A checked GetMap request: the maps of its layers (the first at the bottom), and how it
+/// is answered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GetMap {
+    /// One map per layer of `LAYERS`, in order, each with the view, time, filter, order and
+    /// restyling of the request.
+    pub maps: Vec<MapRequest>,
+    /// The image format (`FORMAT`).
+    pub format: Format,
+    /// Whether the image keeps its transparency (`TRANSPARENT`).
+    pub transparent: bool,
+    /// The colour an opaque image is flattened on (`BGCOLOR`).
+    pub background: [u8; 3],
+    /// How a failure is answered (`EXCEPTIONS`).
+    pub exceptions: Exceptions,
 }
 
 /// The most layers one GetMap composites.
@@ -130,11 +137,12 @@ const REFUSED: [(&str, &str); 5] = [
     ("variables", "browse expressions take no variables"),
 ];
 
-/// `LAYERS` (one or more, comma-separated) and the view: CRS, `BBOX`, `WIDTH`, `HEIGHT`.
+/// `LAYERS` (one or more, comma-separated) and the view: CRS, `BBOX`, `WIDTH` and `HEIGHT`
+/// (each at most `max_size`).
 pub(crate) fn parse_layers_and_view(
-    renderer: &Renderer,
     version: Version,
     params: &Params,
+    max_size: usize,
 ) -> Result<(Vec<String>, View), Exception> {
     let text = params.require("layers")?;
     let layers: Vec<String> = text.split(',').map(str::to_owned).collect();
@@ -159,19 +167,19 @@ pub(crate) fn parse_layers_and_view(
     let view = View {
         epsg: crs.epsg,
         bbox: params::bbox(params, version, crs)?,
-        width: params::size(params, "width", renderer.settings.max_size)?,
-        height: params::size(params, "height", renderer.settings.max_size)?,
+        width: params::size(params, "width", max_size)?,
+        height: params::size(params, "height", max_size)?,
     };
     Ok((layers, view))
 }
 
 /// `LAYERS` naming one layer, and the view (GetFeatureInfo).
 pub(crate) fn parse_layer_and_view(
-    renderer: &Renderer,
     version: Version,
     params: &Params,
+    max_size: usize,
 ) -> Result<(String, View), Exception> {
-    let (mut layers, view) = parse_layers_and_view(renderer, version, params)?;
+    let (mut layers, view) = parse_layers_and_view(version, params, max_size)?;
     if layers.len() != 1 {
         return Err(Exception::new(
             "LayerNotDefined",
@@ -182,79 +190,80 @@ pub(crate) fn parse_layer_and_view(
     Ok((layers.remove(0), view))
 }
 
-fn parse_get_map(
-    renderer: &Renderer,
-    version: Version,
-    params: &Params,
-) -> Result<GetMap, Exception> {
-    let exceptions = match params
-        .get("exceptions")
-        .map(str::to_ascii_lowercase)
-        .as_deref()
-    {
-        None | Some("xml") | Some("application/vnd.ogc.se_xml") => Exceptions::Xml,
-        Some("blank") | Some("application/vnd.ogc.se_blank") => Exceptions::Blank,
-        Some("inimage") | Some("application/vnd.ogc.se_inimage") => Exceptions::Inimage,
-        Some(other) => {
+impl GetMap {
+    /// Reads the parameters of a GetMap of WMS `version`, `WIDTH` and `HEIGHT` at most
+    /// `max_size` ([`crate::Settings::max_size`]); the exception names the parameter at
+    /// fault. Whether the layers exist is known when they are drawn.
+    pub fn parse(version: Version, params: &Params, max_size: usize) -> Result<Self, Exception> {
+        let exceptions = match params
+            .get("exceptions")
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("xml") | Some("application/vnd.ogc.se_xml") => Exceptions::Xml,
+            Some("blank") | Some("application/vnd.ogc.se_blank") => Exceptions::Blank,
+            Some("inimage") | Some("application/vnd.ogc.se_inimage") => Exceptions::Inimage,
+            Some(other) => {
+                return Err(Exception::new(
+                    "InvalidParameterValue",
+                    "exceptions",
+                    format!("EXCEPTIONS {other:?}: XML, INIMAGE or BLANK"),
+                ));
+            }
+        };
+        if let Some((name, why)) = REFUSED.iter().find(|(name, _)| params.get(name).is_some()) {
             return Err(Exception::new(
                 "InvalidParameterValue",
-                "exceptions",
-                format!("EXCEPTIONS {other:?}: XML, INIMAGE or BLANK"),
+                name,
+                format!(
+                    "{} is not supported by pvs: {why}",
+                    name.to_ascii_uppercase()
+                ),
             ));
         }
-    };
-    if let Some((name, why)) = REFUSED.iter().find(|(name, _)| params.get(name).is_some()) {
-        return Err(Exception::new(
-            "InvalidParameterValue",
-            name,
-            format!(
-                "{} is not supported by pvs: {why}",
-                name.to_ascii_uppercase()
-            ),
-        ));
-    }
-    let (layers, view) = parse_layers_and_view(renderer, version, params)?;
-    let format = match params.require("format")?.to_ascii_lowercase().as_str() {
-        "image/png" | "png" => Format::Png,
-        "image/jpeg" | "jpeg" | "image/jpg" => Format::Jpeg,
-        "image/webp" | "webp" => Format::Webp,
-        other => {
-            return Err(Exception::new(
-                "InvalidFormat",
-                "format",
-                format!("FORMAT {other:?}: image/png, image/jpeg or image/webp"),
-            ));
-        }
-    };
-    let styles = params::styles(params, layers.len())?;
-    let bands = params::dim_bands(params)?;
-    let ranges = params::dim_range(params)?;
-    let filter = params::cql(params)?;
-    let sort = params::sort_by(params)?;
-    let time = params::time(params)?;
-    let maps = layers
-        .into_iter()
-        .zip(styles)
-        .map(|(layer, style)| MapRequest {
-            layer: MapLayer::Named(layer),
-            view: view.clone(),
-            time,
-            filter: filter.clone(),
-            sort: sort.clone(),
-            restyle: Restyle {
-                style,
-                bands: bands.clone(),
-                ranges: ranges.clone(),
-            },
+        let (layers, view) = parse_layers_and_view(version, params, max_size)?;
+        let format = match params.require("format")?.to_ascii_lowercase().as_str() {
+            "image/png" | "png" => Format::Png,
+            "image/jpeg" | "jpeg" | "image/jpg" => Format::Jpeg,
+            "image/webp" | "webp" => Format::Webp,
+            other => {
+                return Err(Exception::new(
+                    "InvalidFormat",
+                    "format",
+                    format!("FORMAT {other:?}: image/png, image/jpeg or image/webp"),
+                ));
+            }
+        };
+        let styles = params::styles(params, layers.len())?;
+        let bands = params::dim_bands(params)?;
+        let ranges = params::dim_range(params)?;
+        let filter = params::cql(params)?;
+        let sort = params::sort_by(params)?;
+        let time = params::time(params)?;
+        let maps = layers
+            .into_iter()
+            .zip(styles)
+            .map(|(layer, style)| MapRequest {
+                layer: MapLayer::Named(layer),
+                view: view.clone(),
+                time,
+                filter: filter.clone(),
+                sort: sort.clone(),
+                restyle: Restyle {
+                    style,
+                    bands: bands.clone(),
+                    ranges: ranges.clone(),
+                },
+            })
+            .collect();
+        Ok(GetMap {
+            maps,
+            format,
+            transparent: params::transparent(params)?,
+            background: params::bgcolor(params)?,
+            exceptions,
         })
-        .collect();
-    Ok(GetMap {
-        maps,
-        format,
-        transparent: params::transparent(params)?,
-        background: params::bgcolor(params)?,
-        exceptions,
-    })
+    }
 }
 
 /// Draws the maps of every layer, the first at the bottom; `None` when none shows anything.
@@ -272,7 +281,7 @@ async fn draw_all(renderer: &Renderer, maps: &[MapRequest]) -> Result<Option<Rgb
 }
 
 async fn get_map(renderer: &Renderer, version: Version, params: &Params) -> Response {
-    let request = match parse_get_map(renderer, version, params) {
+    let request = match GetMap::parse(version, params, renderer.settings.max_size) {
         Ok(request) => request,
         Err(error) => return exception(version, &error),
     };

@@ -14,8 +14,9 @@
 //!   `DELETE /stac/collections/{id}/items/{itemId}`, which check the Item and queue it for
 //!   the registrar (`register_queue`, `deregister_queue`).
 //!
-//! Requests are read in `search` (CQL2 into the catalog's filter in `cql`, `datetime`,
-//! `geometry`), answers written by `item`, `collection`, `fields`; see `docs/stac.md`.
+//! Requests are read in `search` ([`Search::from_query`], [`Search::from_body`]; CQL2 into
+//! the catalog's filter in `cql`, `datetime`, `geometry`), answers written by `item`,
+//! `collection`, `fields`; see `docs/stac.md`.
 
 #![forbid(unsafe_code)]
 
@@ -49,12 +50,12 @@ use serde_json::{Map, Value, json};
 use stac::Link;
 
 pub use error::ApiError;
+pub use search::{Scope, Search};
 pub use transaction::Transactions;
 pub use urls::TilesUrl;
 
 use geometry::Region;
 use item::{GEOJSON, JSON};
-use search::{Scope, Search};
 use urls::Urls;
 
 /// The largest request body read (a search or an Item), in bytes.

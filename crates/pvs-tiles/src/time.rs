@@ -80,7 +80,11 @@ impl TileTime {
             Some(part) => parse_part(part).map_err(|reason| error(&format!("the end {reason}")))?,
             None => (start, start_precision),
         };
-        let end = widen(last, last_precision).ok_or_else(|| error("the end is out of range"))?;
+        // Tile keys write times with four-digit years (`from_key` reads them back, to find a
+        // time's tiles again): the exclusive end stays before the year 10000.
+        let end = widen(last, last_precision)
+            .filter(|end| end.year() <= 9999)
+            .ok_or_else(|| error("the end is out of range (after 9999-12-31T23:59:59Z)"))?;
         if start >= end {
             return Err(error("the start is after the end"));
         }
@@ -308,6 +312,27 @@ mod tests {
         assert!(start <= begin && end < until, "{value}");
     }
 
+    /// Found by fuzzing (`fuzz/fuzz_targets/tile_time.rs`): `9999-12-31T23:59:59Z` ended at
+    /// the year 10000, whose key (`..._+100000101T000000Z`) `from_key` could not read, so
+    /// invalidation never found those tiles again.
+    #[test]
+    fn every_accepted_time_has_a_key_that_reads_back() {
+        for value in [
+            "9999-12-31T23:59:58Z",
+            "9998",
+            "9999-11",
+            "0000",
+            "0000-01-01T00Z",
+        ] {
+            let time = TileTime::parse(value).unwrap();
+            assert_eq!(TileTime::from_key(&time.key()), Some(time), "{value}");
+        }
+        for value in ["9999-12-31T23:59:59Z", "9999-12", "9999", "2018/9999"] {
+            let error = TileTime::parse(value).unwrap_err();
+            assert!(error.reason.contains("out of range"), "{value}: {error}");
+        }
+    }
+
     #[test]
     fn overlap_is_half_open() {
         let may = TileTime::parse("2018-05").unwrap();
@@ -335,7 +360,9 @@ mod tests {
             ("+2018", "not a time"),
             ("2018-5-1", "not a time"),
             ("2018-05T10Z", "not a time"),
-            ("9999-12-31T23:59:59Z", ""),
+            ("9999-12-31T23:59:59Z", "out of range"),
+            ("9999", "out of range"),
+            ("9999-12-31T23:59:58Z", ""),
         ];
         for (value, expected) in cases {
             match TileTime::parse(value) {

@@ -63,12 +63,17 @@ pub fn iso(t: DateTime<Utc>) -> String {
 }
 
 /// The sections of a capabilities document.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Sections {
+    /// `ServiceIdentification`.
     pub identification: bool,
+    /// `ServiceProvider`.
     pub provider: bool,
+    /// `OperationsMetadata`.
     pub operations: bool,
+    /// `ServiceMetadata`.
     pub metadata: bool,
+    /// `Contents`.
     pub contents: bool,
 }
 
