@@ -7,6 +7,9 @@
 //! ([`stac_field`]), EOxServer's camelCase names for WMS and OpenSearch `cql`
 //! ([`eo_field`], which also takes the STAC names).
 
+use std::num::NonZeroUsize;
+use std::sync::Once;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use cql2::Expr;
 
@@ -15,6 +18,15 @@ use crate::filter::{Comparison, Field, Filter, Kind, Literal, MAX_FILTER_DEPTH};
 /// The longest CQL2 text filter, in bytes: the parser recurses once per term of a long
 /// `AND` or `OR`, and much longer text would overflow the thread's stack.
 pub const MAX_TEXT_BYTES: usize = 16 * 1024;
+
+/// The most steps (rule calls) the CQL2 text parser takes for one filter. The parser
+/// (pest, without memoisation) backtracks over nested parentheses whose content does not parse,
+/// taking exponential time in their depth: `((((((((((((((((((=))))))))))))))))))` took seconds
+/// at 18 levels, and the 32 levels allowed would have taken hours (found by fuzzing,
+/// `fuzz/fuzz_targets/cql.rs`). Valid text takes about 12 steps a byte (180,000 for a
+/// filter of [`MAX_TEXT_BYTES`]); beyond this budget the text is refused, after some tens of
+/// milliseconds at most.
+pub const MAX_PARSER_CALLS: usize = 1_000_000;
 
 /// How a front end names fields: the field of a property name, or why there is none.
 pub type Names<'a> = &'a dyn Fn(&str) -> Result<Field, String>;
@@ -119,8 +131,12 @@ fn lowercase_orbit_states(filter: Filter) -> Filter {
 /// Text longer than [`MAX_TEXT_BYTES`], or nested deeper than [`MAX_FILTER_DEPTH`]
 /// (parentheses and `NOT`s), is refused before it is parsed: the parser recurses once per
 /// level and per term, and a few thousand levels, which fit in a query string, would overflow
-/// the thread's stack.
+/// the thread's stack. Text the parser cannot read in [`MAX_PARSER_CALLS`] steps is refused.
 pub fn parse_text(text: &str) -> Result<Expr, String> {
+    // pest's budget is one setting of the process, read as each parse starts; cql2 is the
+    // only pest parser pvs runs.
+    static BUDGET: Once = Once::new();
+    BUDGET.call_once(|| pest::set_call_limit(NonZeroUsize::new(MAX_PARSER_CALLS)));
     if text.len() > MAX_TEXT_BYTES {
         return Err(format!(
             "not valid CQL2 text: longer than {MAX_TEXT_BYTES} bytes ({})",
@@ -693,6 +709,47 @@ mod tests {
         ] {
             let error = eo_filter(bad).unwrap_err();
             assert!(error.contains(expected), "{bad}: {error}");
+        }
+    }
+
+    /// Found by fuzzing (`fuzz/fuzz_targets/cql.rs`, a 148-byte input that took 10 seconds):
+    /// nested parentheses whose content does not parse made the parser backtrack
+    /// exponentially; at the 32 levels allowed, a `cql` parameter of 40 bytes would have held
+    /// a thread for hours. Each is now refused within the parser's budget.
+    #[test]
+    fn nested_failures_are_refused_in_bounded_time() {
+        let depth = MAX_FILTER_DEPTH;
+        let found = "datetime > TIMESTA((((((((((((((((((2((((((((((((,(\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}'((((((((((\u{8}((((((((((((MP('2024{\"op\":\"and\",\"args\":[{\"op\":\"<\",\"args\":\u{0}\u{0}\u{0}1[{\"proper')ty\":\"e";
+        let hostile = [
+            found.to_owned(),
+            format!("{}a = 1", "(".repeat(depth)),
+            format!("{}={}", "(".repeat(depth), ")".repeat(depth)),
+            format!("{}a = 1 AND{}", "(".repeat(depth), ")".repeat(depth)),
+            format!("a = {}{}", "(1 + ".repeat(depth), ")".repeat(depth)),
+            format!("a > f{}1,{}", "(".repeat(depth), ")".repeat(depth)),
+        ];
+        for text in &hostile {
+            let started = std::time::Instant::now();
+            let error = parse_text(text).unwrap_err();
+            let took = started.elapsed();
+            assert!(error.starts_with("not valid CQL2 text"), "{error}");
+            // About 40 ms unoptimised; unbounded, the shortest of these took hours.
+            assert!(took.as_secs_f64() < 3.0, "{text:?} took {took:?}");
+        }
+        // The budget leaves room for the longest and the deepest valid filters.
+        let longest = "eo:cloud_cover < 20 AND platform = 'sentinel-2a' AND "
+            .repeat(MAX_TEXT_BYTES / 60)
+            + "id = 'x'";
+        assert!(longest.len() <= MAX_TEXT_BYTES);
+        let deepest = format!(
+            "{}a = 1 AND b IN ('x', 'y') OR c BETWEEN 1 AND 2{}",
+            "(NOT (".repeat(depth / 3),
+            "))".repeat(depth / 3)
+        );
+        for valid in [longest, deepest] {
+            if let Err(error) = parse_text(&valid) {
+                panic!("{}: {error}", &valid[..80]);
+            }
         }
     }
 }
