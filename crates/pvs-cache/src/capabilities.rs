@@ -8,14 +8,14 @@
 use std::collections::HashSet;
 use std::fmt::Write;
 
-use pvs_catalog::{CollectionInfo, ProductQuery};
+use pvs_catalog::{Catalog, CollectionInfo, ProductQuery};
 use pvs_ogc::layer::{Look, layers_of, split};
 use pvs_ogc::xml::escape;
 use pvs_tiles::time::interval_value;
 use pvs_tiles::tms::{MERCATOR_MAX_LAT, TILE_SIZE};
 use pvs_tiles::{TileFormat, TileMatrixSet};
 
-use crate::cache::{CacheError, TileCache};
+use crate::cache::CacheError;
 use crate::http::Settings;
 
 /// The identifier of the time dimension (and its `{Time}` placeholder in templates).
@@ -29,16 +29,15 @@ struct TimeDimension {
 
 /// Builds the document for a service reached at `base` (e.g. `http://host:8083`).
 pub async fn document(
-    cache: &TileCache,
+    catalog: &dyn Catalog,
     settings: &Settings,
     base: &str,
 ) -> Result<String, CacheError> {
     let catalog_error = CacheError::Catalog;
-    let collections = cache.catalog().collections().await.map_err(catalog_error)?;
+    let collections = catalog.collections().await.map_err(catalog_error)?;
     let mut layers = String::new();
     for info in &collections {
-        let products = cache
-            .catalog()
+        let products = catalog
             .search(
                 &ProductQuery::new()
                     .with_collection(info.collection.name.clone())

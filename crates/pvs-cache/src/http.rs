@@ -13,10 +13,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
+use pvs_access::Access;
+use pvs_ogc::layer::collection_of;
 use pvs_ogc::limits::{self, MAX_TILE_REQUEST_BYTES};
 use pvs_ogc::{Exception, Report};
 use pvs_service::public_url::PublicUrl;
-use pvs_tiles::{FoundTile, OpenedTile, TileFormat, TileKey};
+use pvs_tiles::{FoundTile, OpenedTile, TileKey};
 
 use crate::cache::{CacheError, TileCache, blank};
 
@@ -68,6 +70,7 @@ impl Default for Settings {
 /// A capabilities document built for a base URL, and when.
 pub(crate) struct BuiltDocument {
     pub base: String,
+    pub readable: pvs_access::Readable,
     pub built: Instant,
     pub xml: Bytes,
 }
@@ -76,8 +79,10 @@ pub(crate) struct BuiltDocument {
 pub(crate) struct App {
     pub cache: Arc<TileCache>,
     pub settings: Settings,
-    /// The `Cache-Control` value of tiles, built once.
+    /// The `Cache-Control` value of tiles anyone may read, built once.
     pub cache_control: HeaderValue,
+    /// The `Cache-Control` value of tiles that need a grant.
+    pub private_cache_control: HeaderValue,
     /// The last capabilities document (the lock also makes concurrent requests build it
     /// once).
     pub capabilities: tokio::sync::Mutex<Option<BuiltDocument>>,
@@ -93,10 +98,14 @@ pub fn routes(cache: Arc<TileCache>, settings: Settings) -> Router {
     };
     let cache_control = HeaderValue::from_str(&format!("public, max-age={}", settings.max_age))
         .expect("a number makes a header value");
+    let private_cache_control =
+        HeaderValue::from_str(&format!("private, max-age={}", settings.max_age))
+            .expect("a number makes a header value");
     let app = Arc::new(App {
         cache,
         settings,
         cache_control,
+        private_cache_control,
         capabilities: tokio::sync::Mutex::new(None),
     });
     Router::new()
@@ -222,32 +231,50 @@ pub(crate) fn clip(value: &str) -> String {
 }
 
 /// Serves the tile at `key` from the cache (drawn on a miss), with its caching headers.
+///
+/// A tile of a collection the request may not read is answered as a tile of an unknown
+/// layer, before the cache is looked in: a tile drawn for a reader who may is never served
+/// to one who may not.
 pub(crate) async fn serve_tile(
     app: &App,
+    access: &Access,
     key: &TileKey,
     request: &HeaderMap,
 ) -> Result<Response, OwsError> {
+    if !access.can_read(collection_of(key.layer())) {
+        return Err(OwsError::from_cache(CacheError::UnknownLayer(
+            key.layer().to_owned(),
+        )));
+    }
     match app.cache.find(key).await {
-        Ok(tile) => Ok(tile_response(app, tile, key.format, request)),
+        Ok(tile) => Ok(tile_response(app, access, key, tile, request)),
         Err(error) => Err(OwsError::from_cache(error)),
     }
 }
 
 /// The answer for a stored tile: 304 when the client's copy is current, else the image (the
-/// blank image for a tile with no data).
+/// blank image for a tile with no data). A tile of a collection that needs a grant is
+/// `Cache-Control: private`: shared caches (a proxy, a CDN) must not keep it for others.
 pub(crate) fn tile_response(
     app: &App,
+    access: &Access,
+    key: &TileKey,
     tile: FoundTile,
-    format: TileFormat,
     request: &HeaderMap,
 ) -> Response {
+    let format = key.format;
+    let cache_control = if access.is_public(collection_of(key.layer())) {
+        app.cache_control.clone()
+    } else {
+        app.private_cache_control.clone()
+    };
     let (e_tag, last_modified) = match &tile {
         FoundTile::Opened(tile) => (quoted(&tile.e_tag), tile.last_modified),
         FoundTile::Read(tile) => (quoted(&tile.e_tag), tile.last_modified),
     };
     let not_modified = is_not_modified(request, &e_tag, last_modified);
     let mut builder = Response::builder()
-        .header(header::CACHE_CONTROL, app.cache_control.clone())
+        .header(header::CACHE_CONTROL, cache_control)
         .header(header::LAST_MODIFIED, http_date(last_modified));
     if let Ok(value) = HeaderValue::from_str(&e_tag) {
         builder = builder.header(header::ETAG, value);

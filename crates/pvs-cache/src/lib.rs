@@ -14,5 +14,5 @@ mod xyz;
 
 pub use cache::{CacheError, Seeded, TileCache, blank};
 pub use http::{CollectionLooks, Settings, routes};
-pub use source::TileRenderer;
+pub use source::{Caller, TileRenderer};
 pub use xyz::XyzRequest;

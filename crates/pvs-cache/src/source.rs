@@ -5,8 +5,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use bytes::Bytes;
+use pvs_access::Readable;
+use pvs_access::http::ReadView;
 use pvs_raster::render::{Format, View, encode};
 use pvs_renderer::{MapLayer, MapRequest, RenderError};
 use pvs_service::public_url::BaseUrl;
@@ -34,7 +36,21 @@ pub enum TileRenderer {
         client: reqwest::Client,
         /// The service's `/ows` URL.
         ows: Url,
+        /// The `Authorization` header value sent with the tiles the cache draws (the
+        /// renderer's access policy must let it read every collection), if any.
+        authorization: Option<HeaderValue>,
     },
+}
+
+/// Who asks the renderer: what the request may read (for the renderer in this process)
+/// and its `Authorization` header (passed on to a renderer service, which applies the same
+/// policy).
+#[derive(Debug, Clone, Default)]
+pub struct Caller<'a> {
+    /// The collections the request may read.
+    pub readable: Readable,
+    /// Its `Authorization` header.
+    pub authorization: Option<&'a HeaderValue>,
 }
 
 /// A renderer's answer to an `/ows` request.
@@ -50,7 +66,10 @@ pub struct OwsResponse {
 
 impl TileRenderer {
     /// A renderer service at `base` (e.g. `http://renderer:8082`).
-    pub fn http(base: &Url) -> Result<Self, String> {
+    ///
+    /// The tiles it draws are asked with `Authorization: Bearer <token>` when `token` is
+    /// given (`RENDERER_TOKEN`).
+    pub fn http(base: &Url, token: Option<&str>) -> Result<Self, String> {
         let ows = base
             .join("ows")
             .map_err(|e| format!("renderer URL {base}: {e}"))?;
@@ -59,15 +78,35 @@ impl TileRenderer {
             .pool_idle_timeout(POOL_IDLE_TIMEOUT)
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
-        Ok(Self::Http { client, ows })
+        let authorization = token
+            .map(|token| {
+                let mut value = HeaderValue::from_str(&format!("Bearer {token}"))
+                    .map_err(|_| "the renderer token is no valid header value".to_owned())?;
+                value.set_sensitive(true);
+                Ok::<_, String>(value)
+            })
+            .transpose()?;
+        Ok(Self::Http {
+            client,
+            ows,
+            authorization,
+        })
     }
 
-    /// Answers `/ows?{query}`, from the renderer library or the service; documents name
-    /// `base` (sent to a service as `X-Forwarded-*` headers).
-    pub async fn ows(&self, base: &BaseUrl, query: &str) -> Result<OwsResponse, String> {
+    /// Answers `/ows?{query}` as `caller` may see it, from the renderer library or the
+    /// service; documents name `base` (sent to a service as `X-Forwarded-*` headers).
+    pub async fn ows(
+        &self,
+        base: &BaseUrl,
+        query: &str,
+        caller: &Caller<'_>,
+    ) -> Result<OwsResponse, String> {
         match self {
             Self::InProcess(renderer) => {
-                let response = renderer.ows(base, query).await;
+                let response = match &caller.readable {
+                    Readable::All => renderer.ows(base, query).await,
+                    readable => renderer.for_reader(readable).ows(base, query).await,
+                };
                 let status = response.status();
                 let content_type = response
                     .headers()
@@ -83,10 +122,13 @@ impl TileRenderer {
                     body,
                 })
             }
-            Self::Http { client, ows } => {
+            Self::Http { client, ows, .. } => {
                 let mut url = ows.clone();
                 url.set_query(Some(query));
                 let mut request = client.get(url);
+                if let Some(authorization) = caller.authorization {
+                    request = request.header(header::AUTHORIZATION, authorization.clone());
+                }
                 for (name, value) in base.forwarded_headers() {
                     request = request.header(name.as_str(), value.as_bytes());
                 }
@@ -125,13 +167,19 @@ impl TileRenderer {
     ) -> Result<Option<Bytes>, CacheError> {
         match self {
             Self::InProcess(renderer) => draw_in_process(renderer, key).await,
-            Self::Http { ows, .. } => {
+            Self::Http {
+                ows, authorization, ..
+            } => {
                 if !has_data().await? {
                     return Ok(None);
                 }
                 let query = tile_query(key);
+                let caller = Caller {
+                    readable: Readable::All,
+                    authorization: authorization.as_ref(),
+                };
                 let response = self
-                    .ows(&BaseUrl::localhost(), &query)
+                    .ows(&BaseUrl::localhost(), &query, &caller)
                     .await
                     .map_err(|reason| DrawError::Service {
                         url: ows.to_string(),

@@ -8,14 +8,16 @@ use std::sync::Arc;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
+use pvs_access::Access;
 use pvs_ogc::Params;
 use pvs_ogc::crs::Crs;
-use pvs_ogc::layer::check_layer_name;
+use pvs_ogc::layer::{check_layer_name, collection_of};
 use pvs_ogc::limits::MAX_TILE_REQUEST_BYTES;
 use pvs_tiles::tms::TILE_SIZE;
 use pvs_tiles::{Tile, TileFormat, TileKey, TileMatrixSet, TileTime};
 
 use crate::http::{App, OwsError, tile_response};
+use crate::source::Caller;
 use crate::wmts;
 
 /// The parameters a tiled `GetMap` may have; any other one sends it to the renderer.
@@ -42,6 +44,7 @@ const TOLERANCE: f64 = 1e-6;
 /// `GET /ows?…`.
 pub(crate) async fn ows(
     State(app): State<Arc<App>>,
+    access: Access,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
@@ -54,30 +57,40 @@ pub(crate) async fn ows(
         if let Err(error) = OwsError::check_length("query string", query.len()) {
             return error.into_response();
         }
-        return wmts::dispatch(&app, &headers, &params).await;
+        return wmts::dispatch(&app, &access, &headers, &params).await;
     }
     // Longer than any tile request: the renderer's limits and error reports apply, as on
     // the renderer's own /ows.
     if query.len() > MAX_TILE_REQUEST_BYTES {
-        return passthrough(&app, &headers, &query).await;
+        return passthrough(&app, &access, &headers, &query).await;
     }
-    if let Some(key) = tile_of_get_map(&params, app.settings.max_zoom) {
+    // A tile of a collection the request may not read is the renderer's to refuse (as an
+    // unknown layer): never looked for in the cache.
+    if let Some(key) = tile_of_get_map(&params, app.settings.max_zoom)
+        .filter(|key| access.can_read(collection_of(key.layer())))
+    {
         match app.cache.find(&key).await {
-            Ok(tile) => return tile_response(&app, tile, key.format, &headers),
+            Ok(tile) => return tile_response(&app, &access, &key, tile, &headers),
             // The renderer says what is wrong (an unknown layer), or fails the same way.
             Err(error) => {
                 tracing::debug!(%error, "tiled GetMap passed to the renderer");
             }
         }
     }
-    passthrough(&app, &headers, &query).await
+    passthrough(&app, &access, &headers, &query).await
 }
 
 /// The renderer's answer to `/ows?{query}`: status, content type and body as they are; its
-/// documents name the cache's public base URL.
-async fn passthrough(app: &App, headers: &HeaderMap, query: &str) -> Response {
+/// documents name the cache's public base URL. The renderer answers as the request may see
+/// it: in this process through the request's readable collections, a renderer service
+/// given the request's `Authorization`.
+async fn passthrough(app: &App, access: &Access, headers: &HeaderMap, query: &str) -> Response {
     let base = app.settings.public_url.resolve(headers);
-    match app.cache.renderer().ows(&base, query).await {
+    let caller = Caller {
+        readable: access.readable(),
+        authorization: headers.get(header::AUTHORIZATION),
+    };
+    match app.cache.renderer().ows(&base, query, &caller).await {
         Ok(answer) => {
             let mut response = (answer.status, answer.body).into_response();
             if let Some(value) = answer

@@ -9,6 +9,7 @@ use std::time::Instant;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
+use pvs_access::Access;
 use pvs_ogc::Params;
 use pvs_ogc::layer::check_layer_name;
 use pvs_tiles::{Tile, TileFormat, TileKey, TileMatrixSet, TileTime};
@@ -18,6 +19,7 @@ use crate::http::{App, BuiltDocument, OwsError, clip, serve_tile};
 /// `GET /wmts?…` (and `/ows?SERVICE=WMTS&…`).
 pub(crate) async fn kvp(
     State(app): State<Arc<App>>,
+    access: Access,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
@@ -25,18 +27,28 @@ pub(crate) async fn kvp(
     if let Err(error) = OwsError::check_length("query string", query.len()) {
         return error.into_response();
     }
-    dispatch(&app, &headers, &Params::parse(&query)).await
+    dispatch(&app, &access, &headers, &Params::parse(&query)).await
 }
 
 /// Answers a KVP WMTS request.
-pub(crate) async fn dispatch(app: &App, headers: &HeaderMap, params: &Params) -> Response {
-    match answer(app, headers, params).await {
+pub(crate) async fn dispatch(
+    app: &App,
+    access: &Access,
+    headers: &HeaderMap,
+    params: &Params,
+) -> Response {
+    match answer(app, access, headers, params).await {
         Ok(response) => response,
         Err(error) => error.into_response(),
     }
 }
 
-async fn answer(app: &App, headers: &HeaderMap, params: &Params) -> Result<Response, OwsError> {
+async fn answer(
+    app: &App,
+    access: &Access,
+    headers: &HeaderMap,
+    params: &Params,
+) -> Result<Response, OwsError> {
     if let Some(service) = params.get("service")
         && !service.eq_ignore_ascii_case("WMTS")
     {
@@ -47,10 +59,10 @@ async fn answer(app: &App, headers: &HeaderMap, params: &Params) -> Result<Respo
     }
     let request = params.require("request")?;
     if request.eq_ignore_ascii_case("GetCapabilities") {
-        capabilities(app, headers).await
+        capabilities(app, access, headers).await
     } else if request.eq_ignore_ascii_case("GetTile") {
         let key = tile_key(params, app.settings.max_zoom)?;
-        serve_tile(app, &key, headers).await
+        serve_tile(app, access, &key, headers).await
     } else {
         Err(OwsError::not_supported(request))
     }
@@ -196,18 +208,30 @@ pub(crate) fn key(
 }
 
 /// The capabilities document, reused for [`crate::Settings::capabilities_ttl`].
-pub(crate) async fn capabilities(app: &App, headers: &HeaderMap) -> Result<Response, OwsError> {
+///
+/// The document lists the layers of the collections the request may read; it is kept for
+/// one base URL and one set of readable collections at a time.
+pub(crate) async fn capabilities(
+    app: &App,
+    access: &Access,
+    headers: &HeaderMap,
+) -> Result<Response, OwsError> {
     let base = app.settings.public_url.resolve(headers).to_string();
+    let readable = access.readable();
     let mut cached = app.capabilities.lock().await;
-    let fresh = cached
-        .as_ref()
-        .is_some_and(|doc| doc.base == base && doc.built.elapsed() < app.settings.capabilities_ttl);
+    let fresh = cached.as_ref().is_some_and(|doc| {
+        doc.base == base
+            && doc.readable == readable
+            && doc.built.elapsed() < app.settings.capabilities_ttl
+    });
     if !fresh {
-        let xml = crate::capabilities::document(&app.cache, &app.settings, &base)
+        let catalog = readable.view(app.cache.catalog());
+        let xml = crate::capabilities::document(catalog.as_ref(), &app.settings, &base)
             .await
             .map_err(OwsError::from_cache)?;
         *cached = Some(BuiltDocument {
             base,
+            readable,
             built: Instant::now(),
             xml: xml.into(),
         });
@@ -222,7 +246,12 @@ pub(crate) async fn capabilities(app: &App, headers: &HeaderMap) -> Result<Respo
 }
 
 /// `GET /wmts/…`: the RESTful forms.
-pub(crate) async fn rest(State(app): State<Arc<App>>, headers: HeaderMap, uri: Uri) -> Response {
+pub(crate) async fn rest(
+    State(app): State<Arc<App>>,
+    access: Access,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
     // Query parameters of REST requests are not read.
     let path = uri.path();
     if let Err(error) = OwsError::check_length("path", path.len()) {
@@ -230,8 +259,8 @@ pub(crate) async fn rest(State(app): State<Arc<App>>, headers: HeaderMap, uri: U
     }
     let rest = path.strip_prefix("/wmts/").unwrap_or("");
     let result = match RestRequest::parse(rest, app.settings.max_zoom) {
-        Ok(RestRequest::Capabilities) => capabilities(&app, &headers).await,
-        Ok(RestRequest::Tile(key)) => serve_tile(&app, &key, &headers).await,
+        Ok(RestRequest::Capabilities) => capabilities(&app, &access, &headers).await,
+        Ok(RestRequest::Tile(key)) => serve_tile(&app, &access, &key, &headers).await,
         Err(error) => Err(error),
     };
     result.unwrap_or_else(IntoResponse::into_response)

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
+use pvs_access::Access;
 use pvs_ogc::Params;
 use pvs_ogc::layer::collection_of;
 use pvs_tiles::{TileFormat, TileKey, TileMatrixSet};
@@ -18,6 +19,7 @@ use crate::wmts::{self, percent_decode};
 /// `GET /tiles/…`.
 pub(crate) async fn tiles(
     State(app): State<Arc<App>>,
+    access: Access,
     headers: HeaderMap,
     uri: Uri,
     RawQuery(query): RawQuery,
@@ -36,8 +38,8 @@ pub(crate) async fn tiles(
             layer,
             time,
             format,
-        }) => tile_json(&app, &headers, &layer, time, format).await,
-        Ok(XyzRequest::Tile(key)) => serve_tile(&app, &key, &headers).await,
+        }) => tile_json(&app, &access, &headers, &layer, time, format).await,
+        Ok(XyzRequest::Tile(key)) => serve_tile(&app, &access, &key, &headers).await,
         Err(error) => Err(error),
     };
     result.unwrap_or_else(|error| {
@@ -115,14 +117,15 @@ impl XyzRequest {
 /// The TileJSON 3.0.0 document of a layer.
 async fn tile_json(
     app: &App,
+    access: &Access,
     headers: &HeaderMap,
     layer: &str,
     time: Option<String>,
     format: TileFormat,
 ) -> Result<Response, OwsError> {
-    let collections = app
-        .cache
-        .catalog()
+    let collections = access
+        .readable()
+        .view(app.cache.catalog())
         .collections()
         .await
         .map_err(|e| OwsError::server(format!("the catalog: {e}")))?;

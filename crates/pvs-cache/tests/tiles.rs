@@ -531,7 +531,7 @@ async fn tiles_drawn_across_an_invalidation_are_not_stored() {
     let proxy_base = pvs_test_support::serve(proxy).await;
     let racing = TileCache::new(
         store.clone(),
-        TileRenderer::http(&proxy_base.parse().unwrap()).unwrap(),
+        TileRenderer::http(&proxy_base.parse().unwrap(), None).unwrap(),
         stack.cache.catalog().clone(),
     );
 

@@ -2133,3 +2133,90 @@ pub async fn changes_record_every_write(catalog: &dyn Catalog) {
     catalog.delete_collection("S2").await.unwrap();
     assert_eq!(read("S2").await, vec![[-180.0, 0.0, 180.0, 1.0]]);
 }
+
+/// A reader's view ([`crate::Readable`]) answers as if the collections it may not read did not
+/// exist: not listed, not found by name, no product of theirs in any search or count, however
+/// the search is narrowed (by collection, ids, filter, page).
+pub async fn readable_views_hide_other_collections(catalog: &dyn Catalog) {
+    use crate::Readable;
+    for name in ["OPEN", "SECRET", "OTHER"] {
+        create_collection(catalog, name).await;
+    }
+    let square = boxes(&[(0.0, 0.0, 1.0, 1.0)]);
+    register_all(
+        catalog,
+        &[
+            product("o1", "OPEN", square.clone(), hours(0), hours(1)),
+            product("s1", "SECRET", square.clone(), hours(1), hours(2)),
+            product("shared", "SECRET", square.clone(), hours(2), hours(3)),
+            product("shared", "OPEN", square.clone(), hours(0), hours(1)),
+            product("x1", "OTHER", square.clone(), hours(3), hours(4)),
+        ],
+    )
+    .await;
+    let names = |list: &[&str]| list.iter().map(|n| (*n).to_owned()).collect();
+    for readable in [
+        Readable::AllBut(names(&["SECRET"])),
+        Readable::Only(names(&["OPEN", "OTHER"])),
+    ] {
+        let view = readable.view_of(catalog);
+        let listed: Vec<String> = view
+            .collections()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|info| info.collection.name)
+            .collect();
+        assert_eq!(listed, ["OPEN", "OTHER"], "{readable:?}");
+        assert!(view.collection("SECRET").await.unwrap().is_none());
+        assert!(view.collection("OPEN").await.unwrap().is_some());
+        assert!(view.get("SECRET", "s1").await.unwrap().is_none());
+        assert!(view.get("OPEN", "o1").await.unwrap().is_some());
+        assert_finds(&view, ProductQuery::new(), &["x1", "shared", "o1"]).await;
+        assert_finds(&view, ProductQuery::new().with_collection("SECRET"), &[]).await;
+        assert_finds(
+            &view,
+            ProductQuery::new().with_ids(["s1", "shared"]),
+            &["shared"],
+        )
+        .await;
+        let shared = view
+            .search(&ProductQuery::new().with_ids(["shared"]))
+            .await
+            .unwrap();
+        assert_eq!(shared[0].collection, "OPEN");
+        assert_eq!(view.count(&ProductQuery::new()).await.unwrap(), 3);
+        assert_eq!(
+            view.count(&ProductQuery::new().with_collection("SECRET"))
+                .await
+                .unwrap(),
+            0
+        );
+        let (page, total) = view
+            .search_counted(&ProductQuery::new().with_limit(1).with_offset(1))
+            .await
+            .unwrap();
+        assert_eq!((page.len(), total), (1, 3));
+        // A filter of the query's own is kept.
+        let filter = crate::Filter::Compare {
+            field: crate::Field::Id,
+            op: crate::Comparison::Eq,
+            value: crate::Literal::Text("s1".to_owned()),
+        };
+        assert_finds(&view, ProductQuery::new().with_filter(filter), &[]).await;
+    }
+    // Nothing readable: nothing found, and the catalog never asked a filter of no values.
+    let nothing = Readable::Only(Default::default()).view_of(catalog);
+    assert!(nothing.collections().await.unwrap().is_empty());
+    assert_finds(&nothing, ProductQuery::new(), &[]).await;
+    assert_eq!(nothing.count(&ProductQuery::new()).await.unwrap(), 0);
+    // Everything readable: the catalog itself.
+    let all = Readable::All.view_of(catalog);
+    assert_eq!(all.count(&ProductQuery::new()).await.unwrap(), 5);
+    assert_finds(
+        &all,
+        ProductQuery::new().with_collection("SECRET"),
+        &["s1", "shared"],
+    )
+    .await;
+}

@@ -112,6 +112,7 @@ mod migration;
 mod postgis;
 mod product;
 mod query;
+mod readable;
 mod sqlite;
 #[cfg(feature = "contract")]
 pub mod testing;
@@ -130,5 +131,6 @@ pub use product::{KeepRule, MAX_LOCATION_CHARS, MAX_PRODUCT_ID_CHARS, Product, R
 pub use query::{
     Bbox, DEFAULT_LIMIT, MAX_LIMIT, ProductQuery, SpatialRelation, TimeFilter, TimeRelation,
 };
+pub use readable::Readable;
 pub use sqlite::{SQLITE_READERS, SqliteCatalog};
 pub use validation::{MAX_FOOTPRINT_POINTS, check_footprint};

@@ -45,6 +45,7 @@ contract_tests!(
     ids_are_unique_per_collection,
     changes_record_every_write,
     register_unless_decides_atomically,
+    readable_views_hide_other_collections,
 );
 
 async fn recorded_migrations(database: &TestDatabase) -> Vec<(i32, String, String)> {

@@ -95,6 +95,7 @@ contract_tests!(
     ids_are_unique_per_collection,
     changes_record_every_write,
     register_unless_decides_atomically,
+    readable_views_hide_other_collections,
 );
 
 fn hours(hours: i64) -> DateTime<Utc> {

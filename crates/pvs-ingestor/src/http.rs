@@ -24,16 +24,14 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use pvs_access::Access;
 use pvs_model::{ExceptionCode, IngestionStatus, ingest_exception_xml};
 
-use crate::auth::Auth;
 use crate::ingest::{Images, IngestError, Ingestor};
 
 /// Settings of the HTTP endpoint.
 #[derive(Debug, Clone)]
 pub struct HttpSettings {
-    /// Who may post.
-    pub auth: Auth,
     /// Largest body accepted, in bytes.
     pub max_bytes: u64,
 }
@@ -95,22 +93,32 @@ fn is_xml(content_type: &[u8]) -> bool {
     matches!(essence.as_str(), "application/xml" | "text/xml") || essence.ends_with("+xml")
 }
 
-async fn ingest(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
+async fn ingest(
+    State(state): State<Arc<AppState>>,
+    access: Access,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let settings = &state.settings;
-    let authorization = headers
-        .get(header::AUTHORIZATION)
-        .map(HeaderValue::as_bytes);
-    if !settings.auth.allows(authorization) {
-        let mut response = exception(
-            StatusCode::UNAUTHORIZED,
-            ExceptionCode::InvalidRequest,
-            "credentials required: send the ingest token (Authorization: Bearer) or the basic-auth credentials",
-        );
-        response.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static(settings.auth.challenge()),
-        );
-        return response;
+    if !access.can_write() {
+        return if access.is_anonymous() {
+            let mut response = exception(
+                StatusCode::UNAUTHORIZED,
+                ExceptionCode::InvalidRequest,
+                "credentials required: send the ingest token (Authorization: Bearer) or the basic-auth credentials",
+            );
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"pvs\", Basic realm=\"pvs\""),
+            );
+            response
+        } else {
+            exception(
+                StatusCode::FORBIDDEN,
+                ExceptionCode::InvalidRequest,
+                "these credentials may not ingest (the access policy grants them no write)",
+            )
+        };
     }
     if let Some(content_type) = headers.get(header::CONTENT_TYPE)
         && !is_xml(content_type.as_bytes())

@@ -11,12 +11,10 @@
 
 #![forbid(unsafe_code)]
 
-pub mod auth;
 pub mod http;
 pub mod ingest;
 pub mod watch;
 
-pub use auth::Auth;
 pub use http::HttpSettings;
 pub use ingest::{Images, IngestError, Ingested, Ingestor, ItemIngested};
 pub use watch::WatchFolder;

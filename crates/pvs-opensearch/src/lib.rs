@@ -29,12 +29,13 @@ mod rss;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, RawQuery};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::get;
 use chrono::{DateTime, SecondsFormat, Utc};
 use geo::{BoundingRect, Intersects, Rect};
+use pvs_access::http::Reader;
 use pvs_catalog::{
     Bbox, Catalog, CatalogError, CollectionInfo, MAX_LIMIT, Product, ProductQuery, SpatialRelation,
 };
@@ -51,6 +52,7 @@ const MAX_LINE_CANDIDATES: u64 = MAX_LIMIT as u64;
 
 /// What the OpenSearch endpoints need: the catalog they search and how their answers name
 /// the service and its maps.
+#[derive(Clone)]
 pub struct OpenSearch {
     /// The catalog searched.
     pub catalog: Arc<dyn Catalog>,
@@ -113,6 +115,15 @@ pub enum RadiusUnit {
     Metres,
     /// Degrees of arc of a great circle (111,195 m each), as EOxServer's clients give `r`.
     Degrees,
+}
+
+impl pvs_access::http::ReadView for OpenSearch {
+    fn for_reader(&self, readable: &pvs_access::Readable) -> Self {
+        Self {
+            catalog: readable.view(&self.catalog),
+            ..self.clone()
+        }
+    }
 }
 
 /// The OpenSearch routes under `/opensearch` (see the crate documentation), each also with a
@@ -432,7 +443,7 @@ async fn check_collection(state: &OpenSearch, collection: &str) -> Result<(), Ex
 }
 
 async fn collections_description(
-    State(state): State<Arc<OpenSearch>>,
+    Reader(state): Reader<OpenSearch>,
     headers: HeaderMap,
 ) -> Response {
     let context = Context::new(&state, &headers, None, Format::Atom);
@@ -440,7 +451,7 @@ async fn collections_description(
 }
 
 async fn products_description(
-    State(state): State<Arc<OpenSearch>>,
+    Reader(state): Reader<OpenSearch>,
     headers: HeaderMap,
     Path(collection): Path<String>,
 ) -> Response {
@@ -462,7 +473,7 @@ fn description_response(context: &Context, target: Target) -> Response {
 }
 
 async fn collections_search(
-    State(state): State<Arc<OpenSearch>>,
+    Reader(state): Reader<OpenSearch>,
     headers: HeaderMap,
     Path(format): Path<String>,
     RawQuery(query): RawQuery,
@@ -486,7 +497,7 @@ async fn collections_search(
 }
 
 async fn products_search(
-    State(state): State<Arc<OpenSearch>>,
+    Reader(state): Reader<OpenSearch>,
     headers: HeaderMap,
     Path((collection, format)): Path<(String, String)>,
     RawQuery(query): RawQuery,

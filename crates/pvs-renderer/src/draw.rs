@@ -219,7 +219,7 @@ impl Renderer {
             .map_err(RenderError::Time)?;
         let query = |base: ProductQuery| {
             let mut query = base.with_bbox(bbox);
-            query.limit = self.settings.max_products;
+            query.limit = self.shared.settings.max_products;
             query.filter = request.filter.clone();
             query.sort = request.sort.clone();
             match time {
@@ -440,7 +440,7 @@ impl Renderer {
                 .location
                 .parse()
                 .ok()
-                .and_then(|key| self.storage.gdal_path(&key))
+                .and_then(|key| self.shared.storage.gdal_path(&key))
                 .ok_or_else(|| RenderError::Location {
                     id: product.id.clone(),
                     location: product.location.clone(),

@@ -134,7 +134,7 @@ pub(crate) async fn get_feature_info(
         json,
         count,
         time,
-    } = FeatureInfoRequest::parse(version, params, renderer.settings.max_size)?;
+    } = FeatureInfoRequest::parse(version, params, renderer.shared.settings.max_size)?;
     let column_key = match version {
         Version::V130 => "i",
         Version::V111 => "x",

@@ -147,7 +147,7 @@ impl Layer {
 impl Renderer {
     /// How `collection` is drawn, when configured.
     pub(crate) fn looks(&self, collection: &str) -> Option<&Looks> {
-        self.settings.styles.get(collection)
+        self.shared.settings.styles.get(collection)
     }
 }
 

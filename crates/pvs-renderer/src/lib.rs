@@ -22,10 +22,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{RawQuery, State};
+use axum::extract::RawQuery;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::get;
+use pvs_access::http::{ReadView, Reader};
 use pvs_catalog::Catalog;
 use pvs_raster::expression::Expression;
 use pvs_raster::style::Style;
@@ -167,10 +168,29 @@ pub fn styles(collections: &pvs_model::Collections) -> Result<BTreeMap<String, L
 /// The renderer: the catalog to find products, the storage their COGs are on.
 pub struct Renderer {
     catalog: Arc<dyn Catalog>,
+    shared: Arc<Shared>,
+}
+
+/// What every view of a renderer shares ([`ReadView`]): all but the catalog.
+struct Shared {
     storage: Storage,
     settings: Settings,
     renders: tokio::sync::Semaphore,
     overviews: Option<overview::Overviews>,
+}
+
+/// A renderer that finds products through what one reader may see of the catalog, sharing
+/// everything else (GDAL's datasets, the overview mosaics, the turns to render) with the
+/// renderer it comes from. The overview mosaics are painted from every product of a
+/// collection; a reader who may read the collection sees all of them, and one who may not
+/// never reaches its layers.
+impl ReadView for Renderer {
+    fn for_reader(&self, readable: &pvs_access::Readable) -> Self {
+        Self {
+            catalog: readable.view(&self.catalog),
+            shared: self.shared.clone(),
+        }
+    }
 }
 
 impl Renderer {
@@ -194,11 +214,13 @@ impl Renderer {
                 .ok()
         });
         Self {
-            overviews,
             catalog,
-            storage,
-            renders: tokio::sync::Semaphore::new(settings.concurrent_renders.max(1)),
-            settings,
+            shared: Arc::new(Shared {
+                overviews,
+                storage,
+                renders: tokio::sync::Semaphore::new(settings.concurrent_renders.max(1)),
+                settings,
+            }),
         }
     }
 
@@ -214,7 +236,8 @@ impl Renderer {
 
     /// A turn to render (see [`Settings::concurrent_renders`]).
     pub(crate) async fn render_permit(&self) -> tokio::sync::SemaphorePermit<'_> {
-        self.renders
+        self.shared
+            .renders
             .acquire()
             .await
             .expect("the semaphore is never closed")
@@ -235,10 +258,10 @@ fn is_wcs(query: &str) -> bool {
 }
 
 async fn ows(
-    State(renderer): State<Arc<Renderer>>,
+    Reader(renderer): Reader<Renderer>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let base = renderer.settings.public_url.resolve(&headers);
+    let base = renderer.shared.settings.public_url.resolve(&headers);
     renderer.ows(&base, query.as_deref().unwrap_or("")).await
 }

@@ -251,7 +251,7 @@ impl Renderer {
         &self,
         request: &MapRequest,
     ) -> Result<Option<Option<Rgba>>, RenderError> {
-        let Some(overviews) = &self.overviews else {
+        let Some(overviews) = &self.shared.overviews else {
             return Ok(None);
         };
         if request.time.is_some()

@@ -221,7 +221,7 @@ fn catalog_error(e: pvs_catalog::CatalogError) -> Failure {
 
 /// The default and largest `COUNT` of DescribeEOCoverageSet.
 fn count_default(renderer: &Renderer) -> u32 {
-    renderer.settings.max_products.clamp(1, 100)
+    renderer.shared.settings.max_products.clamp(1, 100)
 }
 
 /// `SECTIONS` of GetCapabilities (default: every section).
@@ -255,7 +255,7 @@ fn sections(request: &Params) -> Result<Sections, Exception> {
 
 async fn get_capabilities(renderer: &Renderer, base: &BaseUrl, sections: Sections) -> Outcome {
     let (products, total, collections) = if sections.contents {
-        let query = ProductQuery::new().with_limit(renderer.settings.max_products);
+        let query = ProductQuery::new().with_limit(renderer.shared.settings.max_products);
         let products = renderer
             .catalog
             .search(&query)
@@ -277,7 +277,7 @@ async fn get_capabilities(renderer: &Renderer, base: &BaseUrl, sections: Section
     };
     let url = format!("{}?", base.join("/ows"));
     Ok(xml_response(xml::capabilities(
-        &renderer.settings.title,
+        &renderer.shared.settings.title,
         &url,
         sections,
         &xml::Contents {
@@ -295,7 +295,7 @@ fn gdal_path(renderer: &Renderer, product: &Product) -> Result<String, Failure> 
         .location
         .parse()
         .ok()
-        .and_then(|key| renderer.storage.gdal_path(&key))
+        .and_then(|key| renderer.shared.storage.gdal_path(&key))
         .ok_or_else(|| {
             Failure::Server(format!(
                 "product {} has no readable location {:?}",
@@ -998,7 +998,7 @@ async fn get_coverage(renderer: &Renderer, request: CoverageRequest) -> Outcome 
     let id = id.as_str();
     let product = product_of(renderer, id, &encode_id(id)).await?;
     let path = gdal_path(renderer, &product)?;
-    let max_side = renderer.settings.max_size;
+    let max_side = renderer.shared.settings.max_size;
     let gdal_path = path.clone();
     let _permit = renderer.render_permit().await;
     let result = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, Failure> {

@@ -64,10 +64,10 @@ pub(crate) async fn dispatch(renderer: &Renderer, base: &BaseUrl, query: &str) -
                 let url = base.join("/ows");
                 let xml = capabilities(
                     version,
-                    &renderer.settings.title,
+                    &renderer.shared.settings.title,
                     &url,
                     &collections,
-                    &renderer.settings.styles,
+                    &renderer.shared.settings.styles,
                 );
                 let content_type = match version {
                     Version::V111 => "application/vnd.ogc.wms_xml",
@@ -281,7 +281,7 @@ async fn draw_all(renderer: &Renderer, maps: &[MapRequest]) -> Result<Option<Rgb
 }
 
 async fn get_map(renderer: &Renderer, version: Version, params: &Params) -> Response {
-    let request = match GetMap::parse(version, params, renderer.settings.max_size) {
+    let request = match GetMap::parse(version, params, renderer.shared.settings.max_size) {
         Ok(request) => request,
         Err(error) => return exception(version, &error),
     };
@@ -403,12 +403,12 @@ async fn listed_layers(
 ) -> Result<Vec<(CollectionInfo, Vec<Product>)>, pvs_catalog::CatalogError> {
     let mut layers = Vec::new();
     for info in renderer.catalog.collections().await? {
-        let products = if renderer.settings.listed_products == 0 || info.product_count == 0 {
+        let products = if renderer.shared.settings.listed_products == 0 || info.product_count == 0 {
             Vec::new()
         } else {
             let query = pvs_catalog::ProductQuery::new()
                 .with_collection(info.collection.name.clone())
-                .with_limit(renderer.settings.listed_products);
+                .with_limit(renderer.shared.settings.listed_products);
             renderer.catalog.search(&query).await?
         };
         layers.push((info, products));

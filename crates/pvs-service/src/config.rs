@@ -237,14 +237,28 @@ pub mod vars {
         name: "INGEST_TOKEN",
         default: None,
         example: "s3cr3t-token",
-        meaning: "When set, the ingestor's POST endpoints require `Authorization: Bearer <token>` (a secret: never logged).",
+        meaning: "When set, writes (the ingestor's POST endpoints, STAC transactions) require `Authorization: Bearer <token>`, or another credential the access policy grants `write` (a secret: never logged).",
     };
     /// Basic-auth credentials required by the ingestor.
     pub const INGEST_BASIC_AUTH: Var = Var {
         name: "INGEST_BASIC_AUTH",
         default: None,
         example: "provider:s3cr3t",
-        meaning: "When set (`user:password`), the ingestor's POST endpoints require HTTP basic auth with these credentials (a secret: never logged).",
+        meaning: "When set (`user:password`), writes (the ingestor's POST endpoints, STAC transactions) require HTTP basic auth with these credentials, or another credential the access policy grants `write` (a secret: never logged).",
+    };
+    /// The access policy file.
+    pub const ACCESS_POLICY_FILE: Var = Var {
+        name: "ACCESS_POLICY_FILE",
+        default: None,
+        example: "/etc/pvs/access.toml",
+        meaning: "The access policy (TOML, docs/security.md): which collections need a grant to be read, static credentials, and OpenID Connect JWTs checked against a JWKS with their claims mapped to grants. Unset: every collection is public, and writes need `INGEST_TOKEN` / `INGEST_BASIC_AUTH` when set (else they are open).",
+    };
+    /// The credential the cache and the seeder send to the renderer service.
+    pub const RENDERER_TOKEN: Var = Var {
+        name: "RENDERER_TOKEN",
+        default: None,
+        example: "s3cr3t-render-token",
+        meaning: "Bearer token the cache and the seeder send with the tiles they ask of the renderer service (`RENDERER_URL`), when the renderer has an access policy: give it `read:*` there. Requests the cache passes on carry the client's own `Authorization` (a secret: never logged).",
     };
     /// Largest report body the ingestor accepts.
     pub const INGEST_MAX_BYTES: Var = Var {
@@ -410,7 +424,12 @@ pub mod vars {
     };
 
     /// The variables holding secrets: their values are never shown, not even in errors.
-    pub const SECRETS: &[Var] = &[AWS_SECRET_ACCESS_KEY, INGEST_TOKEN, INGEST_BASIC_AUTH];
+    pub const SECRETS: &[Var] = &[
+        AWS_SECRET_ACCESS_KEY,
+        INGEST_TOKEN,
+        INGEST_BASIC_AUTH,
+        RENDERER_TOKEN,
+    ];
 
     /// The registry: every variable above.
     pub const ALL: &[Var] = &[
@@ -427,6 +446,7 @@ pub mod vars {
         AWS_SECRET_ACCESS_KEY,
         INGEST_TOKEN,
         INGEST_BASIC_AUTH,
+        ACCESS_POLICY_FILE,
         INGEST_MAX_BYTES,
         INGEST_PREFIX,
         COLLECTIONS_FILE,
@@ -439,6 +459,7 @@ pub mod vars {
         TILES_STORAGE_URL,
         TILES_PREFIX,
         RENDERER_URL,
+        RENDERER_TOKEN,
         PUBLIC_URL,
         INVALIDATION_RECORDS,
         CACHE_PUBLIC_URL,

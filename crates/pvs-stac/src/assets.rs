@@ -8,13 +8,13 @@
 //! nothing but the object's size.
 
 use std::ops::Range;
-use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures::stream;
+use pvs_access::http::Reader;
 use pvs_storage::{Storage, StorageError, StorageKey};
 
 use crate::item::COG_TYPE;
@@ -25,7 +25,7 @@ const PIECE_BYTES: u64 = 4 << 20;
 
 /// `GET /stac/collections/{c}/items/{id}/data`: the COG.
 pub async fn data(
-    State(state): State<Arc<Stac>>,
+    Reader(state): Reader<Stac>,
     headers: HeaderMap,
     Path((collection, id)): Path<(String, String)>,
 ) -> Answer {
@@ -51,7 +51,7 @@ pub async fn data(
 
 /// `GET /stac/collections/{c}/items/{id}/metadata`: the product's metadata document.
 pub async fn metadata(
-    State(state): State<Arc<Stac>>,
+    Reader(state): Reader<Stac>,
     Path((collection, id)): Path<(String, String)>,
 ) -> Answer {
     let product = state.product(&collection, &id).await?;

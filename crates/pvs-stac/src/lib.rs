@@ -39,10 +39,11 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, RawQuery};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use pvs_access::http::Reader;
 use pvs_catalog::{Catalog, Field, Filter, Literal, MAX_LIMIT, Product, ProductQuery};
 use pvs_service::public_url::PublicUrl;
 use pvs_storage::Storage;
@@ -63,6 +64,7 @@ pub const MAX_BODY_BYTES: usize = 1 << 20;
 
 /// What the STAC API needs: the catalog it reads, the storage the COGs are served from, how
 /// it names itself and the map services, and, when writes are allowed, the queue they go to.
+#[derive(Clone)]
 pub struct Stac {
     /// The catalog read.
     pub catalog: Arc<dyn Catalog>,
@@ -78,6 +80,15 @@ pub struct Stac {
     pub tiles: Option<TilesUrl>,
     /// Writes (the Transaction extension), when enabled.
     pub transactions: Option<Transactions>,
+}
+
+impl pvs_access::http::ReadView for Stac {
+    fn for_reader(&self, readable: &pvs_access::Readable) -> Self {
+        Self {
+            catalog: readable.view(&self.catalog),
+            ..self.clone()
+        }
+    }
 }
 
 impl Stac {
@@ -163,7 +174,7 @@ fn json_response(content_type: &'static str, value: &impl serde::Serialize) -> R
 /// What a handler answers: a document, or the JSON error.
 type Answer = Result<Response, ApiError>;
 
-async fn landing(State(state): State<Arc<Stac>>, headers: HeaderMap) -> Answer {
+async fn landing(Reader(state): Reader<Stac>, headers: HeaderMap) -> Answer {
     let urls = state.urls(&headers);
     let collections = state
         .catalog
@@ -209,7 +220,7 @@ async fn landing(State(state): State<Arc<Stac>>, headers: HeaderMap) -> Answer {
     Ok(json_response(JSON, &root))
 }
 
-async fn conformance_page(State(state): State<Arc<Stac>>) -> Response {
+async fn conformance_page(Reader(state): Reader<Stac>) -> Response {
     json_response(
         JSON,
         &stac::api::Conformance {
@@ -218,7 +229,7 @@ async fn conformance_page(State(state): State<Arc<Stac>>) -> Response {
     )
 }
 
-async fn openapi_document(State(state): State<Arc<Stac>>, headers: HeaderMap) -> Response {
+async fn openapi_document(Reader(state): Reader<Stac>, headers: HeaderMap) -> Response {
     let urls = state.urls(&headers);
     json_response(
         openapi::MEDIA_TYPE,
@@ -226,7 +237,7 @@ async fn openapi_document(State(state): State<Arc<Stac>>, headers: HeaderMap) ->
     )
 }
 
-async fn queryables_all(State(state): State<Arc<Stac>>, headers: HeaderMap) -> Response {
+async fn queryables_all(Reader(state): Reader<Stac>, headers: HeaderMap) -> Response {
     let urls = state.urls(&headers);
     json_response(
         collection::SCHEMA,
@@ -235,7 +246,7 @@ async fn queryables_all(State(state): State<Arc<Stac>>, headers: HeaderMap) -> R
 }
 
 async fn queryables_collection(
-    State(state): State<Arc<Stac>>,
+    Reader(state): Reader<Stac>,
     headers: HeaderMap,
     Path(name): Path<String>,
 ) -> Answer {
@@ -250,7 +261,7 @@ async fn queryables_collection(
     ))
 }
 
-async fn collections(State(state): State<Arc<Stac>>, headers: HeaderMap) -> Answer {
+async fn collections(Reader(state): Reader<Stac>, headers: HeaderMap) -> Answer {
     let urls = state.urls(&headers);
     let infos = state
         .catalog
@@ -273,7 +284,7 @@ async fn collections(State(state): State<Arc<Stac>>, headers: HeaderMap) -> Answ
 }
 
 async fn collection_page(
-    State(state): State<Arc<Stac>>,
+    Reader(state): Reader<Stac>,
     headers: HeaderMap,
     Path(name): Path<String>,
 ) -> Answer {
@@ -294,7 +305,7 @@ async fn collection_page(
 }
 
 async fn collection_item(
-    State(state): State<Arc<Stac>>,
+    Reader(state): Reader<Stac>,
     headers: HeaderMap,
     Path((collection, id)): Path<(String, String)>,
 ) -> Answer {
@@ -306,7 +317,7 @@ async fn collection_item(
 }
 
 async fn collection_items(
-    State(state): State<Arc<Stac>>,
+    Reader(state): Reader<Stac>,
     headers: HeaderMap,
     Path(collection): Path<String>,
     RawQuery(query): RawQuery,
@@ -337,7 +348,7 @@ async fn collection_items(
 }
 
 async fn search_get(
-    State(state): State<Arc<Stac>>,
+    Reader(state): Reader<Stac>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Answer {
@@ -353,7 +364,7 @@ async fn search_get(
     Ok(item_collection(&urls, &search, page, links))
 }
 
-async fn search_post(State(state): State<Arc<Stac>>, headers: HeaderMap, body: Body) -> Answer {
+async fn search_post(Reader(state): Reader<Stac>, headers: HeaderMap, body: Body) -> Answer {
     let body = read_body(body).await?;
     let (search, body) = Search::from_body(&body)?;
     let urls = state.urls(&headers);

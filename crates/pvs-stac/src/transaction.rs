@@ -1,6 +1,6 @@
-//! The Transaction extension: Items in and out through the registrar's queues, behind the
-//! write credentials of ingestion (`INGEST_TOKEN` / `INGEST_BASIC_AUTH`, the ingestor's
-//! [`Auth`]).
+//! The Transaction extension: Items in and out through the registrar's queues, for requests
+//! whose [`Access`] may write (the access policy's `write` grant, or the ingestion
+//! credentials `INGEST_TOKEN` / `INGEST_BASIC_AUTH`; open when none is set).
 //!
 //! Each write is checked at once (credentials, the collection, the Item with
 //! `pvs_model::parse_item`, the kinds of its queryable properties, whether the id is taken) and then queued, answered `202
@@ -22,35 +22,40 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use pvs_access::Access;
 use pvs_catalog::Property;
-use pvs_ingestor::Auth;
 use pvs_model::{Deregistration, ItemError, parse_item};
 use pvs_queue::{QueueName, WorkQueue};
 use serde_json::{Map, Value, json};
 
 use crate::{Answer, ApiError, Stac, read_body};
 
-/// Where writes go, and who may write.
+/// Where writes go (who may write is the request's [`Access`]).
+#[derive(Clone)]
 pub struct Transactions {
     /// The queue the registrar reads.
     pub queue: Arc<dyn WorkQueue>,
-    /// The credentials a write must carry (none required when open).
-    pub auth: Auth,
 }
 
-/// The transactions of `state`, once the request's credentials are checked.
-fn writer<'a>(state: &'a Stac, headers: &HeaderMap) -> Result<&'a Transactions, ApiError> {
+/// The transactions of `state`, once the request's [`Access`] is checked (the access
+/// policy's `write` grant).
+fn writer<'a>(state: &'a Stac, access: &Access) -> Result<&'a Transactions, ApiError> {
     let transactions = state
         .transactions
         .as_ref()
         .expect("the write routes exist only with transactions");
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .map(HeaderValue::as_bytes);
-    if transactions.auth.allows(given) {
+    if access.can_write() {
         Ok(transactions)
+    } else if access.is_anonymous() {
+        Err(ApiError::unauthorized(
+            "Bearer realm=\"pvs\", Basic realm=\"pvs\"",
+        ))
     } else {
-        Err(ApiError::unauthorized(transactions.auth.challenge()))
+        Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+            "these credentials may not write",
+        ))
     }
 }
 
@@ -202,11 +207,12 @@ fn merge(target: &mut Value, patch: &Value) {
 /// `POST /stac/collections/{c}/items`.
 pub async fn create(
     State(state): State<Arc<Stac>>,
+    access: Access,
     headers: HeaderMap,
     Path(collection): Path<String>,
     body: Body,
 ) -> Answer {
-    let transactions = writer(&state, &headers)?;
+    let transactions = writer(&state, &access)?;
     state.check_collection(&collection).await?;
     let body = read_body(body).await?;
     queue_item(&state, transactions, &collection, &body, None, &headers).await
@@ -215,11 +221,12 @@ pub async fn create(
 /// `PUT /stac/collections/{c}/items/{id}`.
 pub async fn replace(
     State(state): State<Arc<Stac>>,
+    access: Access,
     headers: HeaderMap,
     Path((collection, id)): Path<(String, String)>,
     body: Body,
 ) -> Answer {
-    let transactions = writer(&state, &headers)?;
+    let transactions = writer(&state, &access)?;
     state.check_collection(&collection).await?;
     let body = with_path_id(&read_body(body).await?, &id);
     queue_item(
@@ -239,11 +246,12 @@ pub async fn replace(
 /// pictures), so that the registrar registers the same COG again.
 pub async fn patch(
     State(state): State<Arc<Stac>>,
+    access: Access,
     headers: HeaderMap,
     Path((collection, id)): Path<(String, String)>,
     body: Body,
 ) -> Answer {
-    let transactions = writer(&state, &headers)?;
+    let transactions = writer(&state, &access)?;
     let patch: Value = serde_json::from_slice(&read_body(body).await?)
         .map_err(|error| ApiError::invalid("body", format!("not JSON: {error}")))?;
     if !patch.is_object() {
@@ -286,10 +294,10 @@ pub async fn patch(
 /// `DELETE /stac/collections/{c}/items/{id}`.
 pub async fn delete(
     State(state): State<Arc<Stac>>,
-    headers: HeaderMap,
+    access: Access,
     Path((collection, id)): Path<(String, String)>,
 ) -> Answer {
-    let transactions = writer(&state, &headers)?;
+    let transactions = writer(&state, &access)?;
     let product = state.product(&collection, &id).await?;
     transactions
         .queue

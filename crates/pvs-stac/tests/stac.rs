@@ -14,7 +14,6 @@ use pvs_catalog::testing::TestDatabase;
 use pvs_catalog::{
     Catalog, Collection, Comparison, Field, Filter, Literal, Product, SqliteCatalog,
 };
-use pvs_ingestor::Auth;
 use pvs_queue::{QueueName, SqliteQueue, WorkQueue};
 use pvs_service::public_url::PublicUrl;
 use pvs_stac::{Stac, TilesUrl, Transactions};
@@ -150,7 +149,8 @@ enum Backend {
 struct Options {
     public_url: Option<&'static str>,
     tiles: Option<TilesUrl>,
-    transactions: Option<Auth>,
+    /// Transactions, for clients with this bearer token (the access policy's `write`).
+    transactions: Option<&'static str>,
     /// `HTTP_BODY_TIMEOUT`, when not the default.
     body_timeout: Option<std::time::Duration>,
 }
@@ -208,10 +208,7 @@ async fn server(backend: Backend, options: Options) -> Server {
         public_url: PublicUrl::new(options.public_url.map(|url| url.parse().unwrap())),
         wms_max_size: 4096,
         tiles: options.tiles,
-        transactions: options.transactions.map(|auth| Transactions {
-            queue: queue.clone().unwrap(),
-            auth,
-        }),
+        transactions: queue.clone().map(|queue| Transactions { queue }),
     };
     // Served as the renderer serves it, within the connection limits.
     let listener = pvs_service::http::bind("127.0.0.1:0".parse().unwrap())
@@ -223,7 +220,18 @@ async fn server(backend: Backend, options: Options) -> Server {
         body_timeout: options.body_timeout.or(defaults.body_timeout),
         ..defaults
     };
-    let routes = pvs_stac::routes(Arc::new(stac));
+    let mut routes = pvs_stac::routes(Arc::new(stac));
+    if let Some(token) = options.transactions {
+        let verifier = pvs_access::Verifier::new(pvs_access::Policy::default())
+            .await
+            .unwrap()
+            .with_bearer(
+                "writer",
+                token,
+                pvs_access::Grants::parse(["write"]).unwrap(),
+            );
+        routes = pvs_access::http::protect(routes, Arc::new(verifier));
+    }
     tokio::spawn(pvs_service::http::serve(
         listener,
         routes,
@@ -1571,7 +1579,7 @@ async fn transactions_queue_checked_items_behind_the_write_credentials() {
     let server = server(
         Backend::Sqlite,
         Options {
-            transactions: Some(Auth::open().with_bearer("s3cr3t")),
+            transactions: Some("s3cr3t"),
             ..Options::default()
         },
     )

@@ -222,8 +222,8 @@ pub fn tile_store(env: &Env) -> Result<Option<TileStore>, StartError> {
 /// is touched: by the renderer service at `RENDERER_URL`, or in this process with the
 /// renderer's settings (`RENDER_MAX_SIZE`, `COLLECTIONS_FILE`) over `STORAGE_URL`.
 pub enum TileDrawing {
-    /// `RENDERER_URL`.
-    Service(Url),
+    /// `RENDERER_URL`, and the token sent with tile requests (`RENDERER_TOKEN`).
+    Service(Url, Option<Secret>),
     /// The renderer library.
     InProcess(pvs_renderer::Settings, Storage),
 }
@@ -239,7 +239,8 @@ impl TileDrawing {
                 )
                 .into());
             }
-            return Ok(Self::Service(url));
+            let token = env.get_opt::<Secret>(&vars::RENDERER_TOKEN)?;
+            return Ok(Self::Service(url, token));
         }
         let settings = crate::renderer::settings(env)?;
         let storage = storage(env)?.ok_or_else(|| {
@@ -257,8 +258,10 @@ impl TileDrawing {
         catalog: Arc<dyn pvs_catalog::Catalog>,
     ) -> Result<TileRenderer, StartError> {
         match self {
-            Self::Service(url) => TileRenderer::http(&url)
-                .map_err(|e| StartError::Config(ConfigError::new(&vars::RENDERER_URL, e))),
+            Self::Service(url, token) => {
+                TileRenderer::http(&url, token.as_ref().map(Secret::expose))
+                    .map_err(|e| StartError::Config(ConfigError::new(&vars::RENDERER_URL, e)))
+            }
             Self::InProcess(settings, storage) => {
                 pvs_raster::init();
                 Ok(TileRenderer::InProcess(Arc::new(

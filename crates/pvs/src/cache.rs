@@ -55,6 +55,7 @@ pub fn settings(env: &Env) -> Result<Settings, StartError> {
 pub async fn run(env: &Env, listen: ListenAddr, limits: http::Limits) -> Result<(), StartError> {
     // Every configuration check comes before any backend is touched.
     let settings = settings(env)?;
+    let verifier = crate::access::verifier(env).await?;
     let database: DatabaseUrl = env.get(&vars::DATABASE_URL)?;
     let drawing = backends::TileDrawing::from_env(env)?;
     let store = backends::tile_store(env)?.ok_or_else(|| {
@@ -81,7 +82,10 @@ pub async fn run(env: &Env, listen: ListenAddr, limits: http::Limits) -> Result<
     // The web client too: the proxy of the compose stack sends `/` here.
     let router = http::service_router(
         "cache",
-        pvs_cache::routes(cache, settings).merge(pvs_web::routes()),
+        crate::access::protect(
+            pvs_cache::routes(cache, settings).merge(pvs_web::routes()),
+            verifier.as_ref(),
+        ),
         readiness,
         metrics,
     );

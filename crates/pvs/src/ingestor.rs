@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
-use pvs_ingestor::{Auth, HttpSettings, Ingestor, WatchFolder};
-use pvs_service::config::{ByteSize, Env, ListenAddr, Secret, vars};
+use pvs_ingestor::{HttpSettings, Ingestor, WatchFolder};
+use pvs_service::config::{ByteSize, Env, ListenAddr, vars};
 use pvs_service::http;
 use pvs_storage::StorageKey;
 
@@ -40,24 +40,10 @@ fn parse_seconds(text: &str) -> Result<f64, String> {
     }
 }
 
-/// The HTTP endpoint's settings (`INGEST_MAX_BYTES`, `INGEST_TOKEN`, `INGEST_BASIC_AUTH`) and
-/// the storage prefix of browse images (`INGEST_PREFIX`).
+/// The HTTP endpoint's settings (`INGEST_MAX_BYTES`) and the storage prefix of browse
+/// images (`INGEST_PREFIX`). Who may post is the access policy's ([`crate::access`]).
 pub fn settings(env: &Env) -> Result<(HttpSettings, Option<StorageKey>), StartError> {
     let max_bytes: ByteSize = env.get(&vars::INGEST_MAX_BYTES)?;
-    let mut auth = Auth::open();
-    if let Some(token) = env.get_opt::<Secret>(&vars::INGEST_TOKEN)? {
-        auth = auth.with_bearer(token.expose());
-    }
-    if let Some(credentials) = env.get_opt::<Secret>(&vars::INGEST_BASIC_AUTH)? {
-        if !credentials.expose().contains(':') {
-            return Err(pvs_service::config::ConfigError::new(
-                &vars::INGEST_BASIC_AUTH,
-                "must be user:password",
-            )
-            .into());
-        }
-        auth = auth.with_basic(credentials.expose());
-    }
     let prefix: String = env.get(&vars::INGEST_PREFIX)?;
     let prefix = if prefix.is_empty() {
         None
@@ -67,7 +53,6 @@ pub fn settings(env: &Env) -> Result<(HttpSettings, Option<StorageKey>), StartEr
         })?)
     };
     let settings = HttpSettings {
-        auth,
         max_bytes: max_bytes.0,
     };
     Ok((settings, prefix))
@@ -81,6 +66,7 @@ pub async fn run(
     limits: http::Limits,
 ) -> Result<(), StartError> {
     let (settings, prefix) = settings(env)?;
+    let verifier = crate::access::verifier(env).await?;
     let collections = crate::registrar::collections(env)?;
     let max_bytes = settings.max_bytes;
     if args.watch.is_some() {
@@ -100,6 +86,7 @@ pub async fn run(
     }
     .readiness();
     let routes = pvs_ingestor::http::routes(ingestor.clone(), settings);
+    let routes = crate::access::protect(routes, verifier.as_ref());
     let router = http::service_router("ingestor", routes, readiness, metrics);
     let listener = http::bind(listen).await.map_err(StartError::bind(listen))?;
     tracing::info!(address = %listen, "ingestor listening: POST browse reports to / or /ingest");

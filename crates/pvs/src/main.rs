@@ -19,6 +19,7 @@ use pvs_service::config::{
 use pvs_service::http;
 use pvs_storage::StorageUrl;
 
+mod access;
 mod backends;
 mod cache;
 mod demo;

@@ -158,10 +158,11 @@ pub async fn run(env: &Env, listen: ListenAddr, limits: http::Limits) -> Result<
     let database: DatabaseUrl = env.get(&vars::DATABASE_URL)?;
     let storage = backends::required_storage(env)?;
     let tiles = env.get_opt::<TilesUrl>(&vars::CACHE_PUBLIC_URL)?;
-    // STAC transactions: only with a queue to put Items on and the write credentials; a
-    // renderer given REDIS_URL alone stays read-only.
-    let (ingest, _) = crate::ingestor::settings(env)?;
-    let writes = env.get_opt::<RedisUrl>(&vars::REDIS_URL)?.is_some() && ingest.auth.is_required();
+    let verifier = crate::access::verifier(env).await?;
+    // STAC transactions: only with a queue to put Items on and credentials that may write;
+    // a renderer given REDIS_URL alone stays read-only.
+    let writes = env.get_opt::<RedisUrl>(&vars::REDIS_URL)?.is_some()
+        && verifier.as_ref().is_some_and(|v| v.grants_write());
     pvs_raster::init();
     let catalog: Arc<dyn Catalog> = Arc::new(PostgisCatalog::connect(database.as_str()).await?);
     let queue = if writes {
@@ -169,10 +170,7 @@ pub async fn run(env: &Env, listen: ListenAddr, limits: http::Limits) -> Result<
     } else {
         None
     };
-    let transactions = queue.clone().map(|queue| Transactions {
-        queue,
-        auth: ingest.auth,
-    });
+    let transactions = queue.clone().map(|queue| Transactions { queue });
     let stac = Arc::new(stac(
         &settings,
         catalog.clone(),
@@ -191,9 +189,12 @@ pub async fn run(env: &Env, listen: ListenAddr, limits: http::Limits) -> Result<
     let metrics = crate::metrics::service_metrics("renderer", None);
     let router = http::service_router(
         "renderer",
-        pvs_renderer::routes(renderer)
-            .merge(pvs_opensearch::routes(opensearch))
-            .merge(pvs_stac::routes(stac)),
+        crate::access::protect(
+            pvs_renderer::routes(renderer)
+                .merge(pvs_opensearch::routes(opensearch))
+                .merge(pvs_stac::routes(stac)),
+            verifier.as_ref(),
+        ),
         readiness,
         metrics,
     );

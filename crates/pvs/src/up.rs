@@ -184,6 +184,7 @@ pub async fn run(
     let conventions = crate::renderer::opensearch_conventions(env)?;
     let cache_settings = crate::cache::settings(env)?;
     let (ingest_settings, ingest_prefix) = crate::ingestor::settings(env)?;
+    let verifier = crate::access::verifier(env).await?;
     let max_bytes = ingest_settings.max_bytes;
     let work_dir = crate::preprocessor::work_dir(env)?;
     let report_dir = crate::registrar::report_dir(env)?;
@@ -222,7 +223,6 @@ pub async fn run(
         Some(pvs_stac::TilesUrl::same_origin()),
         Some(pvs_stac::Transactions {
             queue: queue.clone(),
-            auth: ingest_settings.auth.clone(),
         }),
     ));
     let renderer = Arc::new(Renderer::new(
@@ -285,6 +285,7 @@ pub async fn run(
         .merge(pvs_opensearch::routes(opensearch))
         .merge(pvs_stac::routes(stac))
         .merge(crate::status::routes(queue.clone()));
+    let router = crate::access::protect(router, verifier.as_ref());
     let readiness = backends::Probes {
         queue: Some(queue.clone()),
         catalog: Some(catalog.clone()),

@@ -116,7 +116,7 @@ impl Stack {
         let store = TileStore::new(tile_storage, "tiles".parse::<StorageKey>().unwrap());
         let tile_renderer = match draw {
             Draw::InProcess => TileRenderer::InProcess(renderer),
-            Draw::Http => TileRenderer::http(&renderer_base.parse().unwrap()).unwrap(),
+            Draw::Http => TileRenderer::http(&renderer_base.parse().unwrap(), None).unwrap(),
         };
         let cache = Arc::new(TileCache::new(store, tile_renderer, catalog));
         let base = serve(pvs_cache::routes(cache.clone(), settings)).await;

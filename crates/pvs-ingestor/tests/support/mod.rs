@@ -7,7 +7,8 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use pvs_ingestor::{Auth, HttpSettings, Ingestor};
+use pvs_access::Verifier;
+use pvs_ingestor::{HttpSettings, Ingestor};
 use pvs_model::{BrowseItem, BrowseReport};
 use pvs_queue::testing::TestRedis;
 use pvs_queue::{QueueName, RedisQueue, WorkQueue};
@@ -58,19 +59,22 @@ pub struct Server {
 
 impl Server {
     /// Served within the default connection limits.
-    pub async fn start(ingestor: Ingestor, auth: Auth, max_bytes: u64) -> Self {
+    /// Behind `verifier`'s access policy when given (else open, as without a policy).
+    pub async fn start(ingestor: Ingestor, verifier: Option<Verifier>, max_bytes: u64) -> Self {
         let limits = pvs_service::http::Limits::default();
-        Self::start_with_limits(ingestor, auth, max_bytes, limits).await
+        Self::start_with_limits(ingestor, verifier, max_bytes, limits).await
     }
 
     pub async fn start_with_limits(
         ingestor: Ingestor,
-        auth: Auth,
+        verifier: Option<Verifier>,
         max_bytes: u64,
         limits: pvs_service::http::Limits,
     ) -> Self {
-        let routes =
-            pvs_ingestor::http::routes(Arc::new(ingestor), HttpSettings { auth, max_bytes });
+        let mut routes = pvs_ingestor::http::routes(Arc::new(ingestor), HttpSettings { max_bytes });
+        if let Some(verifier) = verifier {
+            routes = pvs_access::http::protect(routes, Arc::new(verifier));
+        }
         let router =
             pvs_service::http::with_probes("ingestor", routes, pvs_service::http::Readiness::new());
         let listener = pvs_service::http::bind("127.0.0.1:0".parse().unwrap())

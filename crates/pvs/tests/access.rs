@@ -1,0 +1,494 @@
+//! Access control end to end, on `pvs up` with an access policy (`ACCESS_POLICY_FILE`): the
+//! collection SECRET needs a grant, OPEN is public. Products are ingested by a writer; then
+//! every read protocol (WMS, WMTS, XYZ/TileJSON, WCS, OpenSearch, STAC and its COG asset) is
+//! asked by clients that may read SECRET (a static token, a JWT whose group grants it) and by
+//! clients that may not (none, a valid JWT without the group), each following the URLs the
+//! server advertised to a client that may; expired tokens and tokens for another audience are
+//! refused everywhere with 401. A tile of SECRET drawn and cached for an allowed client is
+//! never served to another, and is marked `private` for shared caches.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use pvs_test_support::images::Pixels;
+use pvs_test_support::{fixtures, free_address, wait_for, wait_ok};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+mod support;
+
+const ISSUER: &str = "https://idp.test/realms/eo";
+const AUDIENCE: &str = "pvs";
+const WRITER: &str = "writer-token";
+const READER: &str = "reader-token";
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn base64url(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// An EC P-256 key made with openssl: its PKCS#8 DER (to sign) and its JWKS (to verify).
+fn key_pair(dir: &Path) -> (Vec<u8>, Value) {
+    let pem = dir.join("key.pem");
+    let der = dir.join("key.der");
+    let public = dir.join("public.der");
+    support::run(Command::new("openssl").args([
+        "ecparam",
+        "-name",
+        "prime256v1",
+        "-genkey",
+        "-noout",
+        "-out",
+        pem.to_str().unwrap(),
+    ]));
+    support::run(Command::new("openssl").args([
+        "pkcs8",
+        "-topk8",
+        "-nocrypt",
+        "-in",
+        pem.to_str().unwrap(),
+        "-outform",
+        "DER",
+        "-out",
+        der.to_str().unwrap(),
+    ]));
+    support::run(Command::new("openssl").args([
+        "ec",
+        "-in",
+        pem.to_str().unwrap(),
+        "-pubout",
+        "-outform",
+        "DER",
+        "-out",
+        public.to_str().unwrap(),
+    ]));
+    let public = std::fs::read(public).unwrap();
+    // The SubjectPublicKeyInfo ends with the uncompressed point 04 || X || Y.
+    let point = &public[public.len() - 65..];
+    assert_eq!(point[0], 4);
+    let jwks = json!({"keys": [{
+        "kty": "EC", "crv": "P-256", "kid": "test-key", "alg": "ES256", "use": "sig",
+        "x": base64url(&point[1..33]), "y": base64url(&point[33..]),
+    }]});
+    (std::fs::read(der).unwrap(), jwks)
+}
+
+/// A JWT signed with `key`, for `audience`, expiring `expires_in` seconds from now, with
+/// `groups`.
+fn jwt(key: &[u8], audience: &str, expires_in: i64, groups: &[&str]) -> String {
+    let now = chrono::Utc::now().timestamp();
+    let mut header = Header::new(Algorithm::ES256);
+    header.kid = Some("test-key".to_owned());
+    let claims = json!({
+        "iss": ISSUER, "aud": audience, "sub": "someone", "iat": now,
+        "exp": now + expires_in, "groups": groups,
+    });
+    jsonwebtoken::encode(&header, &claims, &EncodingKey::from_ec_der(key)).unwrap()
+}
+
+/// One client: its `Authorization` header, and whether it may read SECRET (`None`: its
+/// credentials are refused).
+struct Client {
+    name: &'static str,
+    authorization: Option<String>,
+    reads_secret: Option<bool>,
+}
+
+impl Client {
+    fn get(&self, http: &reqwest::Client, url: &str) -> reqwest::RequestBuilder {
+        let request = http.get(url);
+        match &self.authorization {
+            Some(value) => request.header("authorization", value),
+            None => request,
+        }
+    }
+}
+
+async fn text(
+    request: reqwest::RequestBuilder,
+) -> (StatusCode, reqwest::header::HeaderMap, String) {
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    (status, headers, response.text().await.unwrap())
+}
+
+/// The value of the XML attribute `name` in the first element after `after` in `xml`.
+fn attribute_after<'a>(xml: &'a str, after: &str, name: &str) -> &'a str {
+    let at = xml
+        .find(after)
+        .unwrap_or_else(|| panic!("no {after} in {xml}"));
+    let rest = &xml[at..];
+    let start = rest.find(&format!("{name}=\"")).unwrap() + name.len() + 2;
+    let end = start + rest[start..].find('"').unwrap();
+    &rest[start..end]
+}
+
+fn report(browse_type: &str, id: &str) -> Vec<u8> {
+    let path = fixtures::ngeo()
+        .join("reference_test_data")
+        .join("browseReport_ASA_IM__0P_20100722_213840.xml");
+    std::fs::read_to_string(path)
+        .unwrap()
+        .replace(">SAR<", &format!(">{browse_type}<"))
+        .replace(">b_id_1<", &format!(">{id}<"))
+        .into_bytes()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_protocol_shows_a_restricted_collection_only_to_who_may_read_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (key, jwks) = key_pair(dir.path());
+    let jwks_path = dir.path().join("jwks.json");
+    std::fs::write(&jwks_path, jwks.to_string()).unwrap();
+    let policy = dir.path().join("access.toml");
+    std::fs::write(
+        &policy,
+        format!(
+            r#"
+[collections]
+restricted = ["SECRET"]
+
+[[credentials]]
+name = "provider"
+bearer_sha256 = "{}"
+grants = ["write"]
+
+[[credentials]]
+name = "analyst"
+bearer_sha256 = "{}"
+grants = ["read:SECRET"]
+
+[oidc]
+jwks = "{}"
+issuer = "{ISSUER}"
+audience = "{AUDIENCE}"
+
+[[oidc.claims]]
+claim = "groups"
+value = "secret-readers"
+grants = ["read:SECRET"]
+"#,
+            hex(&Sha256::digest(WRITER)),
+            hex(&Sha256::digest(READER)),
+            jwks_path.display()
+        ),
+    )
+    .unwrap();
+
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let address = free_address();
+    let _up = support::spawn(
+        &[
+            "up",
+            "--listen",
+            &address,
+            "--data-dir",
+            data.to_str().unwrap(),
+        ],
+        &[("ACCESS_POLICY_FILE", policy.display().to_string())],
+    );
+    let base = format!("http://{address}");
+    wait_ok(&format!("{base}/ready"), Duration::from_secs(30)).await;
+    let http = reqwest::Client::new();
+
+    // Writes: refused without credentials (401) and with credentials that may only read
+    // (403); the provider's token ingests one product into each collection.
+    let image = "ASA_IM__0P_20100722_213840.jpg";
+    std::fs::copy(
+        fixtures::ngeo().join("reference_test_data").join(image),
+        data.join("storage").join(image),
+    )
+    .unwrap();
+    let ingest = format!("{base}/ingest");
+    let post = |token: Option<&str>, body: Vec<u8>| {
+        let request = http.post(&ingest).body(body);
+        match token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
+    };
+    let (status, headers, _) = text(post(None, report("SECRET", "secret_1"))).await;
+    assert_eq!(status, 401);
+    assert!(headers.contains_key("www-authenticate"));
+    let (status, _, _) = text(post(Some(READER), report("SECRET", "secret_1"))).await;
+    assert_eq!(status, 403);
+    for (collection, id) in [("SECRET", "secret_1"), ("OPEN", "open_1")] {
+        let (status, _, body) = text(post(Some(WRITER), report(collection, id))).await;
+        assert_eq!(status, 202, "{body}");
+    }
+    // Both registered (seen through STAC by the analyst, who may read both).
+    let analyst = format!("Bearer {READER}");
+    wait_for(
+        Duration::from_secs(120),
+        "both products registered",
+        async || {
+            let (_, _, body) = text(
+                http.get(format!("{base}/stac/search?ids=secret_1,open_1"))
+                    .header("authorization", &analyst),
+            )
+            .await;
+            let found: Value = serde_json::from_str(&body).map_err(|e| e.to_string())?;
+            match found["features"].as_array() {
+                Some(features) if features.len() == 2 => Ok(()),
+                _ => Err(body),
+            }
+        },
+    )
+    .await;
+
+    let clients = [
+        Client {
+            name: "no credentials",
+            authorization: None,
+            reads_secret: Some(false),
+        },
+        Client {
+            name: "static token with read:SECRET",
+            authorization: Some(analyst.clone()),
+            reads_secret: Some(true),
+        },
+        Client {
+            name: "JWT in the group",
+            authorization: Some(format!(
+                "Bearer {}",
+                jwt(&key, AUDIENCE, 600, &["secret-readers"])
+            )),
+            reads_secret: Some(true),
+        },
+        Client {
+            name: "JWT outside the group",
+            authorization: Some(format!("Bearer {}", jwt(&key, AUDIENCE, 600, &["others"]))),
+            reads_secret: Some(false),
+        },
+        Client {
+            name: "expired JWT",
+            authorization: Some(format!(
+                "Bearer {}",
+                jwt(&key, AUDIENCE, -3600, &["secret-readers"])
+            )),
+            reads_secret: None,
+        },
+        Client {
+            name: "JWT for another audience",
+            authorization: Some(format!(
+                "Bearer {}",
+                jwt(&key, "another-service", 600, &["secret-readers"])
+            )),
+            reads_secret: None,
+        },
+    ];
+
+    // What a client that may read SECRET is advertised: the WMS GetMap URL, the WMTS tile
+    // template, the TileJSON tile URL, the WCS and OpenSearch and STAC documents.
+    let allowed = &clients[1];
+    let (_, _, wms) = text(allowed.get(
+        &http,
+        &format!("{base}/ows?SERVICE=WMS&REQUEST=GetCapabilities&VERSION=1.3.0"),
+    ))
+    .await;
+    assert!(wms.contains("<Name>SECRET</Name>"), "{wms}");
+    let get_map = attribute_after(&wms, "<GetMap>", "xlink:href").to_owned();
+    let map_url = format!(
+        "{get_map}SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS=SECRET&STYLES=&CRS=CRS:84\
+         &BBOX=-5,48,1,52&WIDTH=256&HEIGHT=256&FORMAT=image/png&TRANSPARENT=TRUE"
+    );
+    let (_, _, wmts) = text(allowed.get(
+        &http,
+        &format!("{base}/wmts?SERVICE=WMTS&REQUEST=GetCapabilities"),
+    ))
+    .await;
+    let secret_layer = &wmts[wmts
+        .find("<ows:Identifier>SECRET</ows:Identifier>")
+        .expect("SECRET in WMTS")..];
+    let template = attribute_after(secret_layer, "<ResourceURL", "template");
+    // The zoom-5 WebMercator tile over the English Channel (the product).
+    let tile_url = template
+        .replace("{Style}", "default")
+        .replace("{Time}", "default")
+        .replace("{TileMatrixSet}", "WebMercatorQuad")
+        .replace("{TileMatrix}", "5")
+        .replace("{TileRow}", "10")
+        .replace("{TileCol}", "15");
+    let (_, _, tile_json) =
+        text(allowed.get(&http, &format!("{base}/tiles/SECRET/tilejson.json"))).await;
+    let tile_json: Value = serde_json::from_str(&tile_json).unwrap();
+    let xyz_url = tile_json["tiles"][0]
+        .as_str()
+        .unwrap()
+        .replace("{z}", "5")
+        .replace("{x}", "15")
+        .replace("{y}", "10");
+    let (_, _, item) = text(allowed.get(
+        &http,
+        &format!("{base}/stac/collections/SECRET/items/secret_1"),
+    ))
+    .await;
+    let item: Value = serde_json::from_str(&item).unwrap();
+    let cog_url = item["assets"]["data"]["href"].as_str().unwrap().to_owned();
+    let item_url = item["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|link| link["rel"] == "self")
+        .unwrap()["href"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // The allowed client draws SECRET's tiles first: they are in the cache from now on.
+    for url in [&tile_url, &xyz_url] {
+        let (status, _, _) = text(allowed.get(&http, url)).await;
+        assert_eq!(status, 200, "{url}");
+    }
+    let wcs_describe = format!(
+        "{base}/ows?SERVICE=WCS&VERSION=2.0.1&REQUEST=DescribeCoverage&COVERAGEID=secret_1"
+    );
+    let opensearch = format!("{base}/opensearch/collections/SECRET/json");
+
+    for client in &clients {
+        let name = client.name;
+        let Some(reads) = client.reads_secret else {
+            // Credentials that are not valid: 401 on every protocol, with the reason.
+            for url in [
+                &map_url,
+                &tile_url,
+                &xyz_url,
+                &cog_url,
+                &wcs_describe,
+                &opensearch,
+                &item_url,
+            ] {
+                let (status, headers, body) = text(client.get(&http, url)).await;
+                assert_eq!(status, 401, "{name} {url}: {body}");
+                let challenge = headers["www-authenticate"].to_str().unwrap();
+                assert!(challenge.contains("invalid_token"), "{name}: {challenge}");
+            }
+            continue;
+        };
+        // Capabilities and searches: OPEN always, SECRET only for who may read it.
+        let (status, _, wms) = text(client.get(
+            &http,
+            &format!("{base}/ows?SERVICE=WMS&REQUEST=GetCapabilities&VERSION=1.3.0"),
+        ))
+        .await;
+        assert_eq!(status, 200, "{name}");
+        assert!(wms.contains("<Name>OPEN</Name>"), "{name}");
+        assert_eq!(
+            wms.contains("SECRET") || wms.contains("secret_1"),
+            reads,
+            "{name}: WMS"
+        );
+        let (_, _, wmts) =
+            text(client.get(&http, &format!("{base}/wmts/1.0.0/WMTSCapabilities.xml"))).await;
+        assert!(wmts.contains(">OPEN<"), "{name}");
+        assert_eq!(wmts.contains("SECRET"), reads, "{name}: WMTS");
+        let (_, _, wcs) = text(client.get(
+            &http,
+            &format!("{base}/ows?SERVICE=WCS&VERSION=2.0.1&REQUEST=GetCapabilities"),
+        ))
+        .await;
+        assert!(wcs.contains("open_1"), "{name}: {wcs}");
+        assert_eq!(wcs.contains("secret_1"), reads, "{name}: WCS");
+        let (_, _, stac) = text(client.get(&http, &format!("{base}/stac/collections"))).await;
+        assert!(stac.contains("\"OPEN\""), "{name}");
+        assert_eq!(stac.contains("SECRET"), reads, "{name}: STAC collections");
+        let (_, _, search) =
+            text(client.get(&http, &format!("{base}/stac/search?limit=100"))).await;
+        assert!(search.contains("open_1"), "{name}");
+        assert_eq!(search.contains("secret_1"), reads, "{name}: STAC search");
+        let (_, _, feed) = text(client.get(&http, &format!("{base}/opensearch/json"))).await;
+        assert_eq!(
+            feed.contains("SECRET"),
+            reads,
+            "{name}: OpenSearch collections: {feed}"
+        );
+
+        // The URLs advertised to a client that may read SECRET.
+        let (status, _, body) = text(client.get(&http, &opensearch)).await;
+        assert_eq!(
+            status.is_success(),
+            reads,
+            "{name}: OpenSearch {status} {body}"
+        );
+        let (status, _, body) = text(client.get(&http, &item_url)).await;
+        assert_eq!(
+            status.is_success(),
+            reads,
+            "{name}: STAC item {status} {body}"
+        );
+        let (status, _, _) = text(client.get(&http, &cog_url)).await;
+        assert_eq!(status.is_success(), reads, "{name}: COG {status}");
+        let (_, _, body) = text(client.get(&http, &wcs_describe)).await;
+        assert_eq!(
+            body.contains("<wcs:CoverageDescription"),
+            reads,
+            "{name}: WCS {body}"
+        );
+        assert_eq!(
+            body.contains("NoSuchCoverage"),
+            !reads,
+            "{name}: WCS {body}"
+        );
+        let response = client.get(&http, &map_url).send().await.unwrap();
+        let is_png = response.headers()["content-type"] == "image/png";
+        let bytes = response.bytes().await.unwrap();
+        if reads {
+            assert!(is_png, "{name}: GetMap {}", String::from_utf8_lossy(&bytes));
+            let opaque = Pixels::decode(&bytes).opaque();
+            assert!(
+                opaque > 256 * 256 / 20,
+                "{name}: the map shows the product ({opaque})"
+            );
+        } else {
+            assert!(!is_png, "{name}: GetMap answered an image");
+            assert!(
+                String::from_utf8_lossy(&bytes).contains("LayerNotDefined"),
+                "{name}"
+            );
+        }
+        // Tiles, cached since the allowed client asked: never served to a client that may
+        // not read SECRET.
+        for url in [&tile_url, &xyz_url] {
+            let (status, headers, body) = text(client.get(&http, url)).await;
+            if reads {
+                assert_eq!(status, 200, "{name}: {url}");
+                assert_eq!(headers["content-type"], "image/png", "{name}");
+                assert!(
+                    headers["cache-control"]
+                        .to_str()
+                        .unwrap()
+                        .starts_with("private"),
+                    "{name}"
+                );
+                assert!(
+                    headers["vary"].to_str().unwrap().contains("Authorization"),
+                    "{name}"
+                );
+            } else {
+                assert!(
+                    status.is_client_error(),
+                    "{name}: a cached tile of SECRET at {url}: {status}"
+                );
+                assert!(body.contains("is not known"), "{name}: {body}");
+            }
+        }
+    }
+    // OPEN's tiles stay public.
+    let open_tile = xyz_url.replace("/SECRET/", "/OPEN/");
+    let (status, headers, _) = text(http.get(&open_tile)).await;
+    assert_eq!(status, 200);
+    assert!(
+        headers["cache-control"]
+            .to_str()
+            .unwrap()
+            .starts_with("public")
+    );
+}
