@@ -1194,6 +1194,7 @@ def main():
                 results.append({"scenario": n, "skipped": SUITE.unavailable[n]})
                 continue
             sc = Scenario(SUITE, n, fault, persistence, loss)
+            SUITE.current = sc
             t0 = time.monotonic()
             try:
                 r = sc.run()
@@ -1212,6 +1213,15 @@ def main():
             results.append(r)
             log(f"{n}: {json.dumps(r)}")
     finally:
+        sc = getattr(SUITE, "current", None)
+        if sc is not None:  # interrupted: what the row started goes too
+            sc.stop_all.set()
+            for svc in sc.all_services():
+                svc.stop()
+            if hasattr(sc, "redis"):
+                sc.redis.stop()
+            for m in reversed(sc.mounts):
+                sh("umount", "-l", m, check=False)
         SUITE.cleanup()
     print()
     print(f"{a.reports} products (+{a.replaced} replaced), {time.strftime('%Y-%m-%d', time.gmtime())}, "
