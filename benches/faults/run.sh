@@ -14,7 +14,7 @@
 #
 #   bash benches/faults/run.sh                     # the long form: 1,000 reports a row
 #   PVS_FAULTS_SHORT=1 bash benches/faults/run.sh  # the short form CI runs (crates/pvs/tests/faults.rs;
-#                                                  # about 8 minutes on 2 shared cores)
+#                                                  # about 10 minutes on 2 shared cores)
 #
 # Rows (PVS_FAULTS_SCENARIOS, space-separated): baseline (no fault), kill (kill -9 of every service kind at random
 # moments, the ingestor mid-POST with the client sending again, the seeder mid-job; each
