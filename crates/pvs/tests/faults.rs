@@ -7,7 +7,7 @@
 //! "Faults"). Passes when no fault loses or duplicates
 //! anything and no stale tile is served (the documented expected loss of Redis without
 //! persistence aside). The rows that need root (a network namespace, tmpfs mounts) are
-//! skipped, with the reason printed, when the test is not root. About 5 minutes.
+//! skipped, with the reason printed, when the test is not root. About 10 minutes on 2 shared cores.
 
 use std::path::Path;
 use std::process::Command;
