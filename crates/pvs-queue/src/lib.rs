@@ -415,6 +415,9 @@ pub trait Consumer: Send {
     async fn ack(&mut self, taken: &Taken) -> Result<()>;
 
     /// Gives an unfinished item back: it goes to the end of the line, to be taken again later.
+    /// An item this consumer no longer holds (recovered by [`WorkQueue::recover`] while the
+    /// consumer's heartbeat had expired, e.g. while it was cut off from the backend) is not
+    /// queued again: it is queued or with another consumer already.
     async fn release(&mut self, taken: &Taken) -> Result<()>;
 
     /// Stops consuming: unacknowledged items go back to the queue, and the consumer's

@@ -737,20 +737,29 @@ impl Consumer for RedisConsumer {
     }
 
     async fn release(&mut self, taken: &Taken) -> Result<()> {
-        let mut pipe = redis::pipe();
-        pipe.atomic()
-            .cmd("LREM")
-            .arg(&self.processing_key)
-            .arg(1)
+        // Only an item this consumer still holds goes back. One it no longer holds was
+        // recovered while its heartbeat had expired (the consumer was cut off from Redis):
+        // it is queued or with another consumer already, and queueing it again would have it
+        // done twice.
+        let script = redis::Script::new(
+            r"if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 1 then
+                  redis.call('LPUSH', KEYS[2], ARGV[1])
+                  return 1
+              end
+              return 0",
+        );
+        let mut conn = self.queue.conn.clone();
+        let released: i64 = script
+            .key(&self.processing_key)
+            .key(self.queue.queue_key(taken.queue))
             .arg(&taken.payload)
-            .ignore()
-            .cmd("LPUSH")
-            .arg(self.queue.queue_key(taken.queue))
-            .arg(&taken.payload)
-            .ignore();
-        self.queue
-            .run_atomically("release", &self.processing_key, &pipe)
+            .invoke_async(&mut conn)
             .await
+            .map_err(|e| backend("release", &self.processing_key, e))?;
+        if released == 0 {
+            tracing::warn!(queue = %taken.queue, consumer = %self.name, "an item given back was no longer this consumer's (recovered while its heartbeat had expired): not queued again");
+        }
+        Ok(())
     }
 
     async fn close(self: Box<Self>) -> Result<()> {

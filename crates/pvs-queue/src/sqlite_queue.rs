@@ -1061,12 +1061,10 @@ impl Consumer for SqliteConsumer {
                          WHERE id = ?1",
                         params![id, target.key(), end],
                     )?,
-                    // Not (or no longer) held, e.g. recovered meanwhile: queued again all the
-                    // same, as Redis does, so that it is never lost.
-                    None => tx.execute(
-                        "INSERT INTO queue_items (queue, pos, payload) VALUES (?1, ?2, ?3)",
-                        params![target.key(), end, payload],
-                    )?,
+                    // No longer held: recovered while the consumer's heartbeat had expired,
+                    // it is queued or with another consumer already; queueing it again
+                    // would have it done twice (as Redis does not either).
+                    None => 0,
                 };
                 tx.commit()
             })

@@ -65,15 +65,29 @@ where
     consumer.close().await
 }
 
-/// Waits for every worker loop; the last error (or a loop that panicked) is the outcome.
-pub async fn join_workers(loops: Vec<JoinHandle<Result<()>>>, what: &str) -> Result<()> {
-    let mut outcome = Ok(());
-    for handle in loops {
-        match handle.await {
+/// Waits for every worker loop to finish, or for the first that fails (its queue unreachable)
+/// or panics: that error is the outcome at once, so that the service stops and is started
+/// again rather than going on with fewer consumers than asked for (the loops still running
+/// end with the process; their items come back as a dead consumer's do).
+pub async fn join_workers(mut loops: Vec<JoinHandle<Result<()>>>, what: &str) -> Result<()> {
+    use std::pin::Pin;
+    use std::task::Poll;
+    while !loops.is_empty() {
+        let (index, finished) = std::future::poll_fn(|cx| {
+            for (index, handle) in loops.iter_mut().enumerate() {
+                if let Poll::Ready(finished) = Pin::new(handle).poll(cx) {
+                    return Poll::Ready((index, finished));
+                }
+            }
+            Poll::Pending
+        })
+        .await;
+        loops.swap_remove(index);
+        match finished {
             Ok(Ok(())) => {}
-            Ok(Err(e)) => outcome = Err(e),
-            Err(e) => outcome = Err(QueueError::Invalid(format!("a {what} worker stopped: {e}"))),
+            Ok(Err(e)) => return Err(e),
+            Err(e) => return Err(QueueError::Invalid(format!("a {what} worker stopped: {e}"))),
         }
     }
-    outcome
+    Ok(())
 }

@@ -94,6 +94,49 @@ async fn child_consumer() {
     contract::child_takes_one_item_and_hangs(&queue, "doomed").await;
 }
 
+/// A consumer cut off from Redis past its heartbeat's TTL loses its item to `recover`, and
+/// another consumer takes it. When the cut-off one comes back and gives the item back (its
+/// handler failed on the unreachable queue), the item must not be queued a second time: it
+/// would be done twice (found by the fault suite, benches/faults, row netns).
+#[tokio::test]
+async fn an_item_recovered_from_a_cut_off_consumer_is_not_queued_again_by_it() {
+    let fixture = Fixture::new().await;
+    let queue = &fixture.queue;
+    let q = QueueName::PreprocessMd;
+    queue.push(q, "item").await.unwrap();
+    let mut cut_off = queue.consumer(q, "cut-off").await.unwrap();
+    let taken = cut_off.take(Duration::from_secs(1)).await.unwrap().unwrap();
+    // What `recover` does once the heartbeat has expired (the live heartbeat task of
+    // `cut_off` would renew it: done here by hand).
+    let client = redis::Client::open(redis_url()).unwrap();
+    let mut conn = client.get_connection().unwrap();
+    let p = queue.prefix();
+    let moved: Option<String> = redis::cmd("LMOVE")
+        .arg(format!("{p}preprocess-md_queue:processing:cut-off"))
+        .arg(format!("{p}preprocess-md_queue"))
+        .arg("RIGHT")
+        .arg("RIGHT")
+        .query(&mut conn)
+        .unwrap();
+    assert_eq!(moved.as_deref(), Some("item"));
+    let mut other = queue.consumer(q, "other").await.unwrap();
+    let again = other.take(Duration::from_secs(1)).await.unwrap().unwrap();
+    assert_eq!(again, taken);
+    cut_off.release(&taken).await.unwrap();
+    assert_eq!(
+        queue.len(q).await.unwrap(),
+        0,
+        "queued again by a consumer that lost it"
+    );
+    other.ack(&again).await.unwrap();
+    assert!(queue.processing(q).await.unwrap().is_empty());
+    // An item still held goes back as before.
+    queue.push(q, "second").await.unwrap();
+    let second = cut_off.take(Duration::from_secs(1)).await.unwrap().unwrap();
+    cut_off.release(&second).await.unwrap();
+    assert_eq!(queue.peek(q, 10).await.unwrap(), ["second"]);
+}
+
 #[tokio::test]
 async fn keys_are_the_original_names_under_the_prefix() {
     let fixture = Fixture::new().await;

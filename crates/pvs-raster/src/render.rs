@@ -112,6 +112,11 @@ pub struct MosaicSource {
     /// catalog keeps it): only the output pixels whose centre lies inside are drawn.
     /// `None`: wherever the raster has valid pixels.
     pub footprint: Option<MultiPolygon<f64>>,
+    /// Which version of the file at `path` is meant (e.g. a digest of the product's catalog
+    /// record): when it changes, the datasets kept open for `path` and what GDAL cached of a
+    /// remote file there are dropped, so a product replaced under the same key on object
+    /// storage is read anew (see [`crate::pool`]). `None`: the file's size and time tell.
+    pub version: Option<String>,
 }
 
 impl MosaicSource {
@@ -120,7 +125,14 @@ impl MosaicSource {
         Self {
             path: path.into(),
             footprint: Some(footprint),
+            version: None,
         }
+    }
+
+    /// The same source, naming the version of its file (see [`MosaicSource::version`]).
+    pub fn with_version(mut self, version: impl Into<String>) -> Self {
+        self.version = Some(version.into());
+        self
     }
 
     /// The COG at `path`, drawn wherever it has valid pixels.
@@ -128,6 +140,7 @@ impl MosaicSource {
         Self {
             path: path.into(),
             footprint: None,
+            version: None,
         }
     }
 }
@@ -162,7 +175,7 @@ pub fn mosaic(sources: &[MosaicSource], view: &View, style: &Style) -> Result<Rg
                 }
             }
         };
-        let dataset = DATASETS.take(path)?;
+        let dataset = DATASETS.take(path, source.version.as_deref())?;
         resample::draw_under(&mut image, &dataset, view, style, clipped)
             .map_err(|e| in_file(e, path))?;
         if image.is_opaque() {

@@ -452,7 +452,9 @@ impl Renderer {
                     Some((mask, false)) => product.footprint.difference(&mask),
                 };
             if !area.0.is_empty() {
-                sources.push(MosaicSource::new(path, area));
+                // A product registered again is usually written under the same key: its
+                // record tells the versions apart (GDAL's cache of a remote file does not).
+                sources.push(MosaicSource::new(path, area).with_version(record_digest(product)));
             }
         }
         Ok(sources)
@@ -513,4 +515,17 @@ pub(crate) fn wgs84_box(view: &View) -> Result<Option<Bbox>, RenderError> {
     }
     // Clamped to the world, a degenerate box touches nothing.
     Ok(Bbox::new(west, south, east, north).ok())
+}
+
+/// A digest of a product's catalog record as the registrar wrote it (its metadata document,
+/// which names the browse report and the COG): another version of the product gives another
+/// digest.
+fn record_digest(product: &Product) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    product.location.hash(&mut hasher);
+    product.metadata.to_string().hash(&mut hasher);
+    product.begin.hash(&mut hasher);
+    product.end.hash(&mut hasher);
+    format!("{:016x}", hasher.finish())
 }

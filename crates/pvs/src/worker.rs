@@ -55,9 +55,22 @@ impl QueueWorker {
         let name = self
             .consumer_name
             .unwrap_or_else(|| pvs_queue::unique_consumer_name(self.service));
-        let worker = tokio::spawn(work(name, stop_rx));
+        // A worker that stops by itself (its queue unreachable: Redis restarted, the network
+        // cut) stops the server too, so that the process exits with the worker's error and
+        // is started again (`restart: unless-stopped`), rather than serving `/health` with no
+        // worker behind it (found by the fault suite, benches/faults).
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+        let work = work(name, stop_rx);
+        let worker = tokio::spawn(async move {
+            let outcome = work.await;
+            let _ = done_tx.send(());
+            outcome
+        });
         let served = http::serve(listener, router, limits, async move {
-            http::shutdown_signal().await;
+            tokio::select! {
+                () = http::shutdown_signal() => {}
+                _ = done_rx => {}
+            }
             let _ = stop_tx.send(true);
         })
         .await;
