@@ -6,6 +6,7 @@
 
 use geo::{BoundingRect, CoordsIter, Intersects};
 use geo_types::{Geometry, MultiPolygon};
+use geojson::{GeometryValue, Position};
 use pvs_catalog::Bbox;
 
 use crate::error::ApiError;
@@ -28,6 +29,13 @@ impl Region {
         let invalid = |why: String| ApiError::invalid("intersects", why);
         let geometry: stac::Geometry = serde_json::from_value(value)
             .map_err(|error| invalid(format!("not a GeoJSON geometry: {error}")))?;
+        // geojson's conversion indexes the second coordinate without checking it is there.
+        if let Some(position) = short_position(&geometry.value) {
+            return Err(invalid(format!(
+                "the position {:?} is not longitude and latitude",
+                position.as_slice()
+            )));
+        }
         let geometry = Geometry::<f64>::try_from(geometry)
             .map_err(|error| invalid(format!("not a usable geometry: {error}")))?;
         let positions = geometry.coords_count();
@@ -70,6 +78,26 @@ impl Region {
     }
 }
 
+/// The first position of `value` with fewer than two coordinates, if any.
+fn short_position(value: &GeometryValue) -> Option<&Position> {
+    let short = |position: &&Position| position.as_slice().len() < 2;
+    match value {
+        GeometryValue::Point { coordinates } => Some(coordinates).filter(short),
+        GeometryValue::MultiPoint { coordinates } | GeometryValue::LineString { coordinates } => {
+            coordinates.iter().find(short)
+        }
+        GeometryValue::MultiLineString { coordinates } | GeometryValue::Polygon { coordinates } => {
+            coordinates.iter().flatten().find(short)
+        }
+        GeometryValue::MultiPolygon { coordinates } => {
+            coordinates.iter().flatten().flatten().find(short)
+        }
+        GeometryValue::GeometryCollection { geometries } => geometries
+            .iter()
+            .find_map(|geometry| short_position(&geometry.value)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -107,6 +135,29 @@ mod tests {
             assert_eq!(error.status, 400);
             assert!(error.description.starts_with("intersects: "), "{error}");
             assert!(error.description.contains(expected), "{error}");
+        }
+    }
+
+    /// Found by fuzzing (`fuzz/fuzz_targets/stac_search_get.rs`): a position of one coordinate
+    /// panicked in geojson's conversion to `geo` (an index out of bounds), failing the
+    /// request's task instead of answering 400.
+    #[test]
+    fn positions_of_fewer_than_two_coordinates_are_refused() {
+        for value in [
+            json!({"type": "Polygon", "coordinates": [[[2, 45], [7, 45], [7246], [6, 46], [2, 45]]]}),
+            json!({"type": "Point", "coordinates": [1]}),
+            json!({"type": "Point", "coordinates": []}),
+            json!({"type": "MultiPolygon", "coordinates": [[[[0, 0], [1, 0], [1], [0, 0]]]]}),
+            json!({"type": "GeometryCollection", "geometries": [
+                {"type": "LineString", "coordinates": [[0, 0], [1]]}
+            ]}),
+        ] {
+            let error = Region::parse(value).unwrap_err();
+            assert_eq!(error.status, 400);
+            assert!(
+                error.description.contains("not longitude and latitude"),
+                "{error}"
+            );
         }
     }
 }
