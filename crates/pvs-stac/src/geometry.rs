@@ -152,12 +152,11 @@ mod tests {
                 {"type": "LineString", "coordinates": [[0, 0], [1]]}
             ]}),
         ] {
+            // Refused by geojson's reader ("a position must contain two or more
+            // elements") or, where it lets one through, by `short_position`.
             let error = Region::parse(value).unwrap_err();
             assert_eq!(error.status, 400);
-            assert!(
-                error.description.contains("not longitude and latitude"),
-                "{error}"
-            );
+            assert!(error.description.contains("position"), "{error}");
         }
     }
 }
