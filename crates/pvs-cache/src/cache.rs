@@ -34,6 +34,27 @@ pub enum CacheError {
     Render(#[source] Arc<DrawError>),
 }
 
+impl CacheError {
+    /// Whether the tile may be made when tried again later: the tile store, the catalog or
+    /// the renderer service unavailable (unreachable, restarting, full), not the tile or
+    /// its data at fault.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Store(error) => error.is_transient(),
+            Self::Catalog(error) => error.is_transient(),
+            Self::Render(error) => match error.as_ref() {
+                DrawError::Render(pvs_renderer::RenderError::Catalog(error)) => {
+                    error.is_transient()
+                }
+                DrawError::Service { .. } => true,
+                DrawError::Refused { status, .. } => status.is_server_error(),
+                _ => false,
+            },
+            Self::UnknownLayer(_) => false,
+        }
+    }
+}
+
 impl From<StorageError> for CacheError {
     fn from(e: StorageError) -> Self {
         Self::Store(Arc::new(e))

@@ -30,6 +30,16 @@ pub enum CatalogError {
         /// What went wrong.
         reason: String,
     },
+    /// The database went away while doing something (named by `context`): the connection
+    /// was cut, the server is shutting down or starting, or is out of a resource (disk,
+    /// memory, connections). Trying again later may succeed.
+    #[error("the catalog database is unavailable while {context}: {reason}")]
+    Unavailable {
+        /// What the catalog was doing.
+        context: String,
+        /// The database's or the driver's message.
+        reason: String,
+    },
     /// A schema migration could not be applied or does not match the one applied before.
     #[error("catalog schema migration {version} failed: {reason}")]
     Migration {
@@ -49,6 +59,13 @@ pub enum CatalogError {
 }
 
 impl CatalogError {
+    /// Whether trying again later may succeed: the database could not be reached, or went
+    /// away ([`CatalogError::Connection`], [`CatalogError::Unavailable`]). Every other error
+    /// is about the request or the data and stays.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Connection { .. } | Self::Unavailable { .. })
+    }
+
     /// An [`CatalogError::Invalid`] error.
     pub fn invalid(what: impl Into<String>, reason: impl Into<String>) -> Self {
         Self::Invalid {

@@ -2,7 +2,7 @@
 //! report or EO metadata document) inside a `.tar` / `.tar.gz` package.
 
 use std::ffi::CString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use pvs_model::{BrowseReport, EoMetadata, EoMetadataError, FileName, parse_eo_metadata};
@@ -45,13 +45,45 @@ pub(crate) fn work_dir(settings: &Settings) -> Result<tempfile::TempDir, Preproc
         Some(dir) => builder.tempdir_in(dir),
         None => builder.tempdir(),
     }
-    .map_err(|e| PreprocessError::Input {
-        input: settings.work_dir.as_ref().map_or_else(
+    .map_err(|e| {
+        let dir = settings.work_dir.as_ref().map_or_else(
             || "the temporary directory".to_owned(),
             |d| d.display().to_string(),
-        ),
-        reason: format!("cannot create a work directory: {e}"),
+        );
+        let reason = format!("cannot create a work directory: {e}");
+        if pvs_storage::is_transient_io(e.kind()) {
+            PreprocessError::WorkSpace { dir, reason }
+        } else {
+            PreprocessError::Input { input: dir, reason }
+        }
     })
+}
+
+/// Free space below which a file system counts as full when a conversion on it failed: a
+/// conversion that ran out of space leaves its partial output behind until it is cleaned.
+const FULL_BELOW_BYTES: u64 = 64 << 20;
+
+/// `error`, a conversion's into `dir`, as [`PreprocessError::WorkSpace`] when the file
+/// system of `dir` is full (GDAL reports a write that ran out of space as a failed write,
+/// `TIFFAppendToStrip:Seek error` say, without the system's reason): less than 64 MiB or
+/// than a twentieth of its size free. Any other error is kept.
+pub(crate) fn blame_full_work_dir(dir: &Path, error: PreprocessError) -> PreprocessError {
+    let PreprocessError::Raster(raster) = &error else {
+        return error;
+    };
+    let Ok(fs) = rustix::fs::statvfs(dir) else {
+        return error;
+    };
+    let block = fs.f_frsize.max(1);
+    let (free, size) = (fs.f_bavail * block, fs.f_blocks * block);
+    if free < FULL_BELOW_BYTES.min(size / 20) {
+        PreprocessError::WorkSpace {
+            dir: dir.display().to_string(),
+            reason: format!("{raster} ({free} bytes free of {size})"),
+        }
+    } else {
+        error
+    }
 }
 
 /// The image of a browse: a URL, or a key on storage.
@@ -93,9 +125,22 @@ pub(crate) async fn fetch_key(
         None => "",
     };
     let dir = settings.work_dir.clone().unwrap_or_else(std::env::temp_dir);
-    let failure = |e: std::io::Error| PreprocessError::Input {
-        input: key.to_string(),
-        reason: format!("cannot write the download into {}: {e}", dir.display()),
+    let failure = |e: std::io::Error| {
+        let reason = format!(
+            "cannot write the download of {key} into {}: {e}",
+            dir.display()
+        );
+        if pvs_storage::is_transient_io(e.kind()) {
+            PreprocessError::WorkSpace {
+                dir: dir.display().to_string(),
+                reason,
+            }
+        } else {
+            PreprocessError::Input {
+                input: key.to_string(),
+                reason,
+            }
+        }
     };
     let path = tempfile::Builder::new()
         .prefix("pvs-input-")

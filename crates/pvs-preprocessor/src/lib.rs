@@ -15,7 +15,7 @@
 
 mod input;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -26,7 +26,7 @@ use pvs_model::{
     Geolocation, ItemRegistration, ProductMetadata, ReferenceSystem, RegistrationOutcome,
     Replacement, ReportInfo, SourceInfo, parse_item,
 };
-use pvs_queue::{QueueError, QueueName, Stage, WorkQueue};
+use pvs_queue::{QueueError, QueueName, Stage, TransientRetry, WorkQueue};
 use pvs_raster::RasterError;
 use pvs_raster::convert::{CogOptions, Placement};
 use pvs_raster::merge::Version;
@@ -61,12 +61,35 @@ pub enum PreprocessError {
     /// Storage failed (after the storage client's retries).
     #[error(transparent)]
     Storage(Box<StorageError>),
+    /// The work directory's file system is full (or out of quota): the download or the
+    /// conversion could not be written.
+    #[error("the work directory {dir} is full: {reason}")]
+    WorkSpace {
+        /// The work directory.
+        dir: String,
+        /// What failed.
+        reason: String,
+    },
     /// GDAL could not convert the image.
     #[error(transparent)]
     Raster(#[from] RasterError),
     /// The queue failed: the item must be retried, not failed.
     #[error(transparent)]
     Queue(#[from] QueueError),
+}
+
+impl PreprocessError {
+    /// Whether preprocessing may succeed when tried again later: storage unavailable
+    /// ([`StorageError::is_transient`]) or the work directory full, not the input at fault.
+    /// The preprocessor tries such an item again ([`pvs_queue::TransientRetry`]) before
+    /// recording a failure.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Storage(error) => error.is_transient(),
+            Self::WorkSpace { .. } => true,
+            _ => false,
+        }
+    }
 }
 
 impl From<StorageError> for PreprocessError {
@@ -177,6 +200,8 @@ pub struct Preprocessor {
     settings: Settings,
     pool: rayon::ThreadPool,
     report_dir: Option<PathBuf>,
+    /// How an item that failed on a transient fault is tried again.
+    retry: TransientRetry,
 }
 
 impl Preprocessor {
@@ -198,7 +223,16 @@ impl Preprocessor {
             settings,
             pool,
             report_dir: None,
+            retry: TransientRetry::default(),
         })
+    }
+
+    /// Sets how an item that failed on a transient fault (storage unavailable, the work
+    /// directory full) is tried again before it fails (by default for up to 5 minutes:
+    /// [`TransientRetry::default`]).
+    pub fn with_transient_retry(mut self, retry: TransientRetry) -> Self {
+        self.retry = retry;
+        self
     }
 
     /// Writes registration reports into `dir` when a report's last browse fails here.
@@ -546,6 +580,7 @@ impl Preprocessor {
                 pvs_raster::convert::to_cog(&path, &placement, &cog, &cog_options)
             })
             .await
+            .map_err(|e| input::blame_full_work_dir(work.path(), e))
             .map_err(|e| match e {
                 // Name the input as the provider knows it, not the local copy.
                 PreprocessError::Raster(RasterError::Open { reason, .. }) => {
@@ -626,6 +661,7 @@ impl Preprocessor {
         let (old_path, old_footprint) = (old.gdal_path(), MultiPolygon::from(&there.footprint));
         let (new_path, new_footprint) = (new.output.clone(), new.footprint.clone());
         let output = new.output.with_extension("merged.tif");
+        let work = output.parent().map(Path::to_path_buf).unwrap_or_default();
         let (merged_path, options) = (output.clone(), options.clone());
         let merged = self
             .on_pool(move || {
@@ -646,6 +682,7 @@ impl Preprocessor {
                 )
             })
             .await
+            .map_err(|e| input::blame_full_work_dir(&work, e))
             .map_err(|e| match e {
                 PreprocessError::Raster(e) => merging(e.to_string()),
                 other => other,
@@ -704,11 +741,25 @@ impl Preprocessor {
         queue: QueueName,
         message: &str,
     ) -> Result<Option<Preprocessed>, QueueError> {
+        self.handle_as(queue, message, None).await
+    }
+
+    /// [`Preprocessor::handle`] for the consumer `consumer` of `queue`, which took
+    /// `message`: the product goes on to `register_queue` only if the consumer still holds
+    /// the item ([`WorkQueue::push_if_held`]). A consumer cut off from the queue past its
+    /// heartbeat loses its items to the others; when it comes back with a product another
+    /// consumer already made, that product is not registered a second time.
+    async fn handle_as(
+        &self,
+        queue: QueueName,
+        message: &str,
+        consumer: Option<&str>,
+    ) -> Result<Option<Preprocessed>, QueueError> {
         let (id, report, result) = match queue {
             QueueName::PreprocessMd => match BrowseItem::from_json(message) {
                 Ok(item) => {
                     self.queue.mark_started(Stage::Preprocess, &item.id).await?;
-                    let result = self.preprocess(&item).await;
+                    let result = self.retrying(&item.id, || self.preprocess(&item)).await;
                     (item.id, Some(item.report.name), result)
                 }
                 Err(e) => (
@@ -720,13 +771,17 @@ impl Preprocessor {
             _ => match PreprocessMessage::parse(message) {
                 Ok(PreprocessMessage::Item(item)) => {
                     self.queue.mark_started(Stage::Preprocess, &item.id).await?;
-                    let result = self.preprocess_item(&item).await;
+                    let result = self
+                        .retrying(&item.id, || self.preprocess_item(&item))
+                        .await;
                     (item.id, None, result)
                 }
                 Ok(PreprocessMessage::Package(package)) => {
                     let id = product_id(package.key.rsplit('/').next().unwrap_or(&package.key));
                     self.queue.mark_started(Stage::Preprocess, &id).await?;
-                    let result = self.preprocess_package(&package).await;
+                    let result = self
+                        .retrying(&id, || self.preprocess_package(&package))
+                        .await;
                     // A browse report inside the package names the product: it is recorded
                     // under that id, and the package's name leaves the in-flight set.
                     let id = match &result {
@@ -746,9 +801,22 @@ impl Preprocessor {
         };
         match result {
             Ok(done) => {
-                self.queue
-                    .push(QueueName::Register, done.metadata_key.as_str())
-                    .await?;
+                let next = done.metadata_key.as_str();
+                let handed_on = match consumer {
+                    Some(consumer) => {
+                        self.queue
+                            .push_if_held(queue, consumer, message, QueueName::Register, next)
+                            .await?
+                    }
+                    None => {
+                        self.queue.push(QueueName::Register, next).await?;
+                        true
+                    }
+                };
+                if !handed_on {
+                    tracing::warn!(product = %id, "another consumer took this item over while this one could not reach the queue: its product is not registered again");
+                    return Ok(None);
+                }
                 self.queue.mark_succeeded(Stage::Preprocess, &id).await?;
                 tracing::info!(product = %id, cog = %done.metadata.cog.key, "preprocessed");
                 Ok(Some(done))
@@ -776,6 +844,24 @@ impl Preprocessor {
                 Ok(None)
             }
         }
+    }
+
+    /// Runs `work` on product `id`, again while it fails on a transient fault (`self.retry`).
+    async fn retrying<Fut>(
+        &self,
+        id: &str,
+        work: impl FnMut() -> Fut,
+    ) -> Result<Preprocessed, PreprocessError>
+    where
+        Fut: std::future::Future<Output = Result<Preprocessed, PreprocessError>>,
+    {
+        self.retry
+            .run(
+                &format!("preprocessing product {id}"),
+                work,
+                PreprocessError::is_transient,
+            )
+            .await
     }
 
     /// Records the final outcome of product `id` in its browse report's registration report,
@@ -832,7 +918,8 @@ impl Preprocessor {
     ) -> Result<(), QueueError> {
         pvs_queue::consume(self.queue.as_ref(), queue, &name, shutdown, |payload| {
             let this = self.clone();
-            async move { this.handle(queue, &payload).await.map(drop) }
+            let name = name.clone();
+            async move { this.handle_as(queue, &payload, Some(&name)).await.map(drop) }
         })
         .await
     }

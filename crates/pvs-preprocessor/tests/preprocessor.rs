@@ -10,8 +10,9 @@ use bytes::Bytes;
 use pvs_model::{BrowseItem, BrowseReport, Collections, FileName, ProductMetadata, ReportInfo};
 use pvs_preprocessor::{Preprocessor, Settings};
 use pvs_queue::testing::TestRedis;
-use pvs_queue::{QueueName, Stage, Status, StatusSet, WorkQueue};
+use pvs_queue::{QueueName, Stage, Status, StatusSet, TransientRetry, WorkQueue};
 use pvs_raster::cog;
+use pvs_storage::testing::{LateEndpoint, quick_retry};
 use pvs_storage::{S3Retry, S3Settings, Storage, StorageKey};
 
 fn fixtures_dir() -> PathBuf {
@@ -820,13 +821,34 @@ async fn bad_browse_items_fail_that_item_only() {
     );
 }
 
+/// A preprocessor with one conversion thread and no collections configured, trying items
+/// again on transient faults as `retry` says.
+fn single_threaded(
+    queue: Arc<dyn WorkQueue>,
+    storage: Storage,
+    retry: TransientRetry,
+) -> Preprocessor {
+    Preprocessor::new(
+        queue,
+        storage,
+        Collections::default(),
+        Settings {
+            threads: 1,
+            ..Settings::default()
+        },
+    )
+    .unwrap()
+    .with_transient_retry(retry)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn unreachable_storage_fails_the_item_after_the_storage_retries_only() {
+async fn unreachable_storage_is_tried_again_then_fails_the_item() {
     let redis = TestRedis::new().await;
     // Nothing listens on port 1: every request fails as a transient backend error. Two
-    // retries, each after 200 ms (the jitter cannot go below the first wait nor above the
-    // cap): 400 ms of waiting for the download, which is all the item waits when the
-    // storage client is the only retry layer.
+    // retries of the storage client, each after 200 ms (the jitter cannot go below the
+    // first wait nor above the cap): 400 ms per download attempt. The preprocessor tries the
+    // item again after 100 ms while its transient failures last less than 1 s: attempts
+    // end at about 0.4, 0.9 and 1.4 s, and the third is the item's failure.
     let settings = S3Settings {
         retry: S3Retry {
             max_retries: 2,
@@ -839,16 +861,15 @@ async fn unreachable_storage_fails_the_item_after_the_storage_retries_only() {
     };
     let storage =
         Storage::from_url(&"s3://nowhere/data".parse().unwrap(), Some(&settings)).unwrap();
-    let preprocessor = Preprocessor::new(
+    let preprocessor = single_threaded(
         redis.queue.clone(),
         storage,
-        Collections::default(),
-        Settings {
-            threads: 1,
-            ..Settings::default()
+        TransientRetry {
+            first_pause: Duration::from_millis(100),
+            max_pause: Duration::from_millis(100),
+            give_up_after: Duration::from_secs(1),
         },
-    )
-    .unwrap();
+    );
     let path = fixtures_dir().join("test_data/S2.xml");
     let report = BrowseReport::parse(&std::fs::read(&path).unwrap()).unwrap();
     let item = BrowseItem::new(&report, report.valid_browses().next().unwrap(), "S2.xml");
@@ -861,17 +882,75 @@ async fn unreachable_storage_fails_the_item_after_the_storage_retries_only() {
             .is_none()
     );
     let elapsed = started.elapsed();
-    // One storage call with its two retries; a second retry layer on top would wait a
-    // multiple of this.
     assert!(
-        elapsed >= Duration::from_millis(400) && elapsed < Duration::from_millis(800),
-        "{elapsed:?}"
+        elapsed >= Duration::from_millis(1300) && elapsed < Duration::from_millis(3000),
+        "three attempts of 400 ms with two pauses of 100 ms: {elapsed:?}"
     );
     let Status::Failed { reason } = redis.status(Stage::Preprocess, &item.id).await.unwrap() else {
         panic!("not failed");
     };
     assert!(reason.contains("S2.jp2"), "{reason}");
     assert!(reason.contains("after 2 retries"), "{reason}");
+}
+
+/// Object storage that comes back while an item waits for it: the item is made, not
+/// failed, and nothing about it is recorded as a failure. The preprocessor reaches the S3
+/// test server through a port that refuses connections for its first 1.5 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storage_back_within_the_retry_period_makes_the_product() {
+    let setup = Setup::new().await;
+    let path =
+        fixtures_dir().join("reference_test_data/browseReport_ATS_TOA_1P_20100719_105257.xml");
+    let report = BrowseReport::parse(&std::fs::read(&path).unwrap()).unwrap();
+    let mut item = BrowseItem::new(&report, report.valid_browses().next().unwrap(), "ATS.xml");
+    item.file = FileName::new("ingest/ATS.jpg").unwrap();
+    setup
+        .upload(
+            "ingest/ATS.jpg",
+            &fixtures_dir().join("reference_test_data/ATS_TOA_1P_20100719_105257.jpg"),
+        )
+        .await;
+
+    let endpoint = LateEndpoint::new(Duration::from_millis(1500));
+    let storage = endpoint.storage(&setup.storage, quick_retry(1));
+    let preprocessor = single_threaded(
+        setup.queue(),
+        storage,
+        TransientRetry {
+            first_pause: Duration::from_millis(200),
+            max_pause: Duration::from_millis(400),
+            give_up_after: Duration::from_secs(60),
+        },
+    );
+    let started = std::time::Instant::now();
+    let done = preprocessor
+        .handle(QueueName::PreprocessMd, &item.to_json())
+        .await
+        .unwrap()
+        .expect("made once storage is back");
+    assert!(
+        started.elapsed() >= Duration::from_millis(1500),
+        "made before storage was reachable: {:?}",
+        started.elapsed()
+    );
+    drop(endpoint);
+    assert_eq!(
+        setup
+            .queue()
+            .status(Stage::Preprocess, &item.id)
+            .await
+            .unwrap(),
+        Status::Succeeded
+    );
+    assert!(
+        setup
+            .queue()
+            .members(Stage::Preprocess, StatusSet::Failure)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    setup.check_product(done.metadata_key.as_str()).await;
 }
 
 /// ngEO's replacement rule, before anything is written: a browse from a report older than

@@ -107,6 +107,39 @@ pub async fn ack_and_release(queue: &dyn WorkQueue) {
     assert_eq!(queue.len(q).await.unwrap(), 0);
 }
 
+/// A result is handed on (`push_if_held`) only by the consumer still holding its item: not
+/// by another consumer, nor after the item was acknowledged (or recovered from it).
+pub async fn hand_off_is_fenced(queue: &dyn WorkQueue) {
+    let q = QueueName::PreprocessMd;
+    let next = QueueName::Register;
+    queue.push(q, "item").await.unwrap();
+    let mut consumer = queue.consumer(q, "worker-a").await.unwrap();
+    let taken = consumer.take(SHORT).await.unwrap().unwrap();
+    assert!(
+        !queue
+            .push_if_held(q, "worker-b", "item", next, "result")
+            .await
+            .unwrap(),
+        "handed on by a consumer that does not hold the item"
+    );
+    assert!(
+        queue
+            .push_if_held(q, "worker-a", "item", next, "result")
+            .await
+            .unwrap()
+    );
+    consumer.ack(&taken).await.unwrap();
+    assert!(
+        !queue
+            .push_if_held(q, "worker-a", "item", next, "result")
+            .await
+            .unwrap(),
+        "handed on after the item was finished"
+    );
+    assert_eq!(queue.peek(next, 10).await.unwrap(), ["result"]);
+    assert_eq!(queue.len(q).await.unwrap(), 0);
+}
+
 /// Many consumers taking at once never get the same item, and together get every item.
 pub async fn consumers_never_share_an_item(queue: &dyn WorkQueue) {
     let q = QueueName::Preprocess;

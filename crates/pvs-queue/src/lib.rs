@@ -62,7 +62,7 @@ mod worker;
 
 pub use redis_queue::{RedisConsumer, RedisQueue};
 pub use sqlite_queue::{SqliteConsumer, SqliteQueue};
-pub use worker::{consume, join_workers};
+pub use worker::{TransientRetry, consume, join_workers};
 
 /// A work queue, by its original key name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -310,6 +310,21 @@ pub trait WorkQueue: Send + Sync {
     /// Appends several items atomically and in one round trip: all or none are queued, and
     /// they are taken in the given order.
     async fn push_many(&self, queue: QueueName, items: &[String]) -> Result<()>;
+
+    /// Appends `message` to `target` only if consumer `consumer` of `source` still holds
+    /// the item `held` (it took it and has neither acknowledged nor released it), in one
+    /// atomic step; returns whether it was appended. This fences the hand-off of an item's
+    /// result: a consumer cut off from the backend past its heartbeat loses its items to
+    /// [`WorkQueue::recover`], and another consumer does them; when the first comes back
+    /// with its result, that result is not handed on a second time.
+    async fn push_if_held(
+        &self,
+        source: QueueName,
+        consumer: &str,
+        held: &str,
+        target: QueueName,
+        message: &str,
+    ) -> Result<bool>;
 
     /// The number of items waiting (not counting items being processed).
     async fn len(&self, queue: QueueName) -> Result<u64>;

@@ -330,6 +330,36 @@ impl WorkQueue for RedisQueue {
             .await
     }
 
+    async fn push_if_held(
+        &self,
+        source: QueueName,
+        consumer: &str,
+        held: &str,
+        target: QueueName,
+        message: &str,
+    ) -> Result<bool> {
+        static SCRIPT: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
+            redis::Script::new(
+                r"if redis.call('LPOS', KEYS[1], ARGV[1]) then
+                      redis.call('LPUSH', KEYS[2], ARGV[2])
+                      return 1
+                  end
+                  return 0",
+            )
+        });
+        let processing = self.processing_key(source, consumer);
+        let mut conn = self.conn.clone();
+        let pushed: i64 = SCRIPT
+            .key(&processing)
+            .key(self.queue_key(target))
+            .arg(held)
+            .arg(message)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(|e| backend("push", &processing, e))?;
+        Ok(pushed == 1)
+    }
+
     async fn push_many(&self, queue: QueueName, items: &[String]) -> Result<()> {
         if items.is_empty() {
             return Ok(());
@@ -741,15 +771,17 @@ impl Consumer for RedisConsumer {
         // recovered while its heartbeat had expired (the consumer was cut off from Redis):
         // it is queued or with another consumer already, and queueing it again would have it
         // done twice.
-        let script = redis::Script::new(
-            r"if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 1 then
-                  redis.call('LPUSH', KEYS[2], ARGV[1])
-                  return 1
-              end
-              return 0",
-        );
+        static SCRIPT: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
+            redis::Script::new(
+                r"if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 1 then
+                      redis.call('LPUSH', KEYS[2], ARGV[1])
+                      return 1
+                  end
+                  return 0",
+            )
+        });
         let mut conn = self.queue.conn.clone();
-        let released: i64 = script
+        let released: i64 = SCRIPT
             .key(&self.processing_key)
             .key(self.queue.queue_key(taken.queue))
             .arg(&taken.payload)

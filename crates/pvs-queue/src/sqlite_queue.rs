@@ -499,6 +499,35 @@ impl WorkQueue for SqliteQueue {
         self.push_many(queue, &[item.to_owned()]).await
     }
 
+    async fn push_if_held(
+        &self,
+        source: QueueName,
+        consumer: &str,
+        held: &str,
+        target: QueueName,
+        message: &str,
+    ) -> Result<bool> {
+        let (consumer, held, message) = (consumer.to_owned(), held.to_owned(), message.to_owned());
+        let pushed = self
+            .run("push", target.key(), move |conn| {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                if held_item(&tx, source, &consumer, &held)?.is_none() {
+                    return Ok(false);
+                }
+                let pos = end_of_line(&tx, target)?;
+                tx.execute(
+                    "INSERT INTO queue_items (queue, pos, payload) VALUES (?1, ?2, ?3)",
+                    params![target.key(), pos, message],
+                )?;
+                tx.commit().map(|()| true)
+            })
+            .await?;
+        if pushed {
+            self.notify(target).notify_waiters();
+        }
+        Ok(pushed)
+    }
+
     async fn push_many(&self, queue: QueueName, items: &[String]) -> Result<()> {
         if items.is_empty() {
             return Ok(());

@@ -17,6 +17,66 @@ const RECOVERY_INTERVAL: Duration = Duration::from_secs(60);
 /// The pause after a failed hand-off, so that an unreachable queue is not hammered.
 const RETRY_PAUSE: Duration = Duration::from_secs(1);
 
+/// How a handler tries again the work of an item that failed on a transient fault (a
+/// database restarting, object storage unreachable, a full disk): the item stays with its
+/// consumer (its heartbeat goes on), and its work is done again after a pause that starts
+/// at `first_pause` and doubles up to `max_pause`, for as long as the transient failures
+/// last at most `give_up_after`; then the last failure is the item's outcome. A fault that
+/// passes within that time is no failure at all: the product is made, and its report says
+/// so.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TransientRetry {
+    /// The first pause.
+    pub first_pause: Duration,
+    /// The longest pause.
+    pub max_pause: Duration,
+    /// How long transient failures are retried before the item fails.
+    pub give_up_after: Duration,
+}
+
+impl Default for TransientRetry {
+    /// Pauses of 1, 2, 4... 30 s, for 5 minutes.
+    fn default() -> Self {
+        Self {
+            first_pause: Duration::from_secs(1),
+            max_pause: Duration::from_secs(30),
+            give_up_after: Duration::from_secs(300),
+        }
+    }
+}
+
+impl TransientRetry {
+    /// Runs `attempt` until it succeeds, fails for good (`is_transient` says no), or its
+    /// transient failures have gone on for [`TransientRetry::give_up_after`]; each
+    /// transient failure retried is logged as a warning naming `what`.
+    pub async fn run<T, E, Fut>(
+        &self,
+        what: &str,
+        mut attempt: impl FnMut() -> Fut,
+        is_transient: impl Fn(&E) -> bool,
+    ) -> std::result::Result<T, E>
+    where
+        E: std::fmt::Display,
+        Fut: Future<Output = std::result::Result<T, E>>,
+    {
+        let started = tokio::time::Instant::now();
+        let mut pause = self.first_pause;
+        let mut attempts = 1u32;
+        loop {
+            match attempt().await {
+                Err(error) if is_transient(&error) && started.elapsed() < self.give_up_after => {
+                    let wait = pause.min(self.give_up_after.saturating_sub(started.elapsed()));
+                    tracing::warn!(what, attempts, error = %error, retry_in_ms = wait.as_millis() as u64, "transient failure; trying again");
+                    tokio::time::sleep(wait).await;
+                    pause = (pause * 2).min(self.max_pause);
+                    attempts += 1;
+                }
+                outcome => return outcome,
+            }
+        }
+    }
+}
+
 /// Consumes `queue` as `consumer_name` until `shutdown` becomes true: each item's payload is
 /// given to `handle`. `Ok` acknowledges the item (handlers record their own failures in the
 /// status sets); `Err` (the queue was unreachable while handling) gives it back and pauses.
@@ -90,4 +150,76 @@ pub async fn join_workers(mut loops: Vec<JoinHandle<Result<()>>>, what: &str) ->
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use super::*;
+
+    fn quick(give_up_after_ms: u64) -> TransientRetry {
+        TransientRetry {
+            first_pause: Duration::from_millis(1),
+            max_pause: Duration::from_millis(4),
+            give_up_after: Duration::from_millis(give_up_after_ms),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_transient_failure_that_passes_is_no_failure() {
+        let attempts = AtomicU32::new(0);
+        let outcome: std::result::Result<u32, String> = quick(10_000)
+            .run(
+                "test",
+                || async {
+                    match attempts.fetch_add(1, Ordering::SeqCst) {
+                        0..=2 => Err("connection refused".to_owned()),
+                        n => Ok(n),
+                    }
+                },
+                |e: &String| e.contains("refused"),
+            )
+            .await;
+        assert_eq!(outcome, Ok(3));
+        assert_eq!(attempts.load(Ordering::SeqCst), 4);
+    }
+
+    #[tokio::test]
+    async fn a_lasting_failure_is_not_retried() {
+        let attempts = AtomicU32::new(0);
+        let outcome: std::result::Result<(), String> = quick(10_000)
+            .run(
+                "test",
+                || async {
+                    attempts.fetch_add(1, Ordering::SeqCst);
+                    Err("not a raster".to_owned())
+                },
+                |e: &String| e.contains("refused"),
+            )
+            .await;
+        assert_eq!(outcome, Err("not a raster".to_owned()));
+        assert_eq!(attempts.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn transient_failures_give_up_after_the_limit() {
+        let attempts = AtomicU32::new(0);
+        let started = std::time::Instant::now();
+        let outcome: std::result::Result<(), String> = quick(50)
+            .run(
+                "test",
+                || async {
+                    attempts.fetch_add(1, Ordering::SeqCst);
+                    Err("connection refused".to_owned())
+                },
+                |e: &String| e.contains("refused"),
+            )
+            .await;
+        assert_eq!(outcome, Err("connection refused".to_owned()));
+        assert!(started.elapsed() >= Duration::from_millis(50));
+        // Pauses of 1, 2, 4, 4... ms within 50 ms: more than a few attempts, not thousands.
+        let attempts = attempts.load(Ordering::SeqCst);
+        assert!((5..=60).contains(&attempts), "{attempts} attempts");
+    }
 }

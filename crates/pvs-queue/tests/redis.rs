@@ -44,6 +44,7 @@ contract_tests!(
     queues_are_separate,
     take_waits_and_times_out,
     ack_and_release,
+    hand_off_is_fenced,
     consumers_never_share_an_item,
     restart_takes_back_unfinished_items,
     close_returns_unfinished_items,

@@ -14,6 +14,14 @@ pub enum RegisterError {
         /// Why.
         reason: String,
     },
+    /// Storage could not be read: the metadata document (`get`) or a product folder (`list`).
+    #[error("cannot read metadata document `{key}`: {source}")]
+    Unreadable {
+        /// The document's key or the folder's prefix.
+        key: String,
+        /// The storage's error (boxed: it is large).
+        source: Box<pvs_storage::StorageError>,
+    },
     /// A product folder (a storage prefix on `register_queue`) that gives no product.
     #[error("product folder `{prefix}`: {reason}")]
     Folder {
@@ -89,12 +97,12 @@ pub enum RegisterError {
         source: pvs_catalog::CatalogError,
     },
     /// The cached tiles the product makes stale could not be deleted.
-    #[error("product {id}: cannot delete its stale cached tiles: {reason}")]
+    #[error("product {id}: cannot delete its stale cached tiles: {source}")]
     Invalidate {
         /// The product id.
         id: String,
-        /// The tile store's message.
-        reason: String,
+        /// The tile store's error (boxed: it is large).
+        source: Box<pvs_storage::StorageError>,
     },
     /// A bulk removal names a collection the catalog does not hold.
     #[error("no collection {0:?} in the catalog")]
@@ -119,4 +127,20 @@ pub enum RegisterError {
     /// The queue could not be reached.
     #[error(transparent)]
     Queue(#[from] pvs_queue::QueueError),
+}
+
+impl RegisterError {
+    /// Whether the registration may succeed when tried again later: the catalog database,
+    /// the storage or the tile store was unavailable (unreachable, restarting, full), not
+    /// the product at fault. The registrar tries such a product again
+    /// ([`pvs_queue::TransientRetry`]) before recording a failure.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Catalog { source, .. } | Self::Removal { source, .. } => source.is_transient(),
+            Self::Unreadable { source, .. }
+            | Self::Invalidate { source, .. }
+            | Self::DeleteLayer { source, .. } => source.is_transient(),
+            _ => false,
+        }
+    }
 }

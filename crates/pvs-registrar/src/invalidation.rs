@@ -138,7 +138,7 @@ impl Registrar {
                     .await
                     .map_err(|e| RegisterError::Invalidate {
                         id: id.to_owned(),
-                        reason: e.to_string(),
+                        source: Box::new(e),
                     })?;
             tracing::debug!(product = id, removed, "stale cached tiles deleted");
         }

@@ -110,6 +110,8 @@ pub struct Registrar {
     tiles: Option<TileStore>,
     /// Whether invalidation records are pushed on `invalidate_queue`.
     invalidation_records: bool,
+    /// How a product whose registration failed on a transient fault is tried again.
+    retry: pvs_queue::TransientRetry,
 }
 
 impl Registrar {
@@ -129,6 +131,15 @@ impl Registrar {
             report_dir: None,
             tiles: None,
             invalidation_records: true,
+            retry: pvs_queue::TransientRetry::default(),
         }
+    }
+
+    /// Sets how a registration that failed on a transient fault (the catalog, storage or
+    /// tile store unavailable) is tried again before the product fails (by default for up
+    /// to 5 minutes: [`pvs_queue::TransientRetry::default`]).
+    pub fn with_transient_retry(mut self, retry: pvs_queue::TransientRetry) -> Self {
+        self.retry = retry;
+        self
     }
 }

@@ -345,9 +345,9 @@ impl Registrar {
             .storage
             .list(Some(&key))
             .await
-            .map_err(|e| RegisterError::Metadata {
+            .map_err(|e| RegisterError::Unreadable {
                 key: key.as_str().to_owned(),
-                reason: e.to_string(),
+                source: Box::new(e),
             })?;
         Ok((key, keys))
     }

@@ -207,9 +207,9 @@ impl Registrar {
             .storage
             .get(key)
             .await
-            .map_err(|e| RegisterError::Metadata {
+            .map_err(|e| RegisterError::Unreadable {
                 key: key.as_str().to_owned(),
-                reason: e.to_string(),
+                source: Box::new(e),
             })?;
         let text = std::str::from_utf8(&bytes).map_err(|e| RegisterError::Metadata {
             key: key.as_str().to_owned(),

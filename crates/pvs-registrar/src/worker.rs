@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use pvs_model::{Deregistration, ItemRegistration, RegistrationOutcome, parse_item};
+use pvs_model::{
+    Deregistration, ItemRegistration, ProductMetadata, RegistrationOutcome, parse_item,
+};
 use pvs_queue::{QueueName, Stage};
 use pvs_storage::{KeyError, StorageKey};
 
@@ -64,25 +66,30 @@ impl Registrar {
         // A document that cannot be read is recorded under the name it would have had; a
         // STAC Item that cannot be registered under its id.
         // With the metadata, the collection it goes to when the metadata does not tell it.
-        let read = match RegisterMessage::parse(message) {
-            Ok(RegisterMessage::Item(item)) => self
-                .take_item(&item)
-                .await
-                .map(|item| item.map(|metadata| (metadata, None))),
-            Ok(RegisterMessage::Document(key)) => self
-                .read_metadata(&key)
-                .await
-                .map(|metadata| Some((metadata, None))),
-            Ok(RegisterMessage::Folder(prefix)) => self.prefix_metadata(&prefix).await.map(Some),
-            Err(error) => Err(error),
-        };
+        // An unavailable storage, catalog or tile store is waited for (`self.retry`) before
+        // anything is recorded as the product's failure.
+        let read = self
+            .retry
+            .run(
+                "reading a register_queue message",
+                || self.read_queue_message(message),
+                RegisterError::is_transient,
+            )
+            .await;
         let (metadata, result) = match read {
             Ok(None) => return Ok(None),
             Ok(Some((metadata, collection))) => {
                 self.queue
                     .mark_started(Stage::Register, &metadata.id)
                     .await?;
-                let result = self.register_into(&metadata, collection.as_deref()).await;
+                let result = self
+                    .retry
+                    .run(
+                        &format!("registering product {}", metadata.id),
+                        || self.register_into(&metadata, collection.as_deref()),
+                        RegisterError::is_transient,
+                    )
+                    .await;
                 (Some(metadata), result)
             }
             Err(e) => (None, Err(e)),
@@ -138,6 +145,23 @@ impl Registrar {
                 .await?;
         }
         Ok(outcome.ok().map(|(registered, _)| registered))
+    }
+
+    /// The metadata a `register_queue` message gives, with the collection it goes to when
+    /// the metadata does not tell it; `None` when a STAC Item was handed to the
+    /// preprocessor.
+    async fn read_queue_message(
+        &self,
+        message: &str,
+    ) -> Result<Option<(ProductMetadata, Option<String>)>, RegisterError> {
+        match RegisterMessage::parse(message)? {
+            RegisterMessage::Item(item) => Ok(self
+                .take_item(&item)
+                .await?
+                .map(|metadata| (metadata, None))),
+            RegisterMessage::Document(key) => Ok(Some((self.read_metadata(&key).await?, None))),
+            RegisterMessage::Folder(prefix) => self.prefix_metadata(&prefix).await.map(Some),
+        }
     }
 
     /// Consumes `register_queue` with `workers` consumers (`name-0`, `name-1`...; each takes

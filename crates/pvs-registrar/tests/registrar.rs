@@ -9,9 +9,10 @@ use pvs_catalog::testing::TestDatabase;
 use pvs_catalog::{Catalog, PostgisCatalog};
 use pvs_model::{BrowseItem, BrowseReport, CogInfo, Collections, ProductMetadata, SourceInfo};
 use pvs_queue::testing::TestRedis;
-use pvs_queue::{QueueName, RedisQueue, Stage, Status, WorkQueue};
+use pvs_queue::{QueueName, RedisQueue, Stage, Status, TransientRetry, WorkQueue};
 use pvs_registrar::{Invalidation, Registrar};
 use pvs_storage::Storage;
+use pvs_storage::testing::{LateEndpoint, quick_retry};
 
 struct Setup {
     _database: TestDatabase,
@@ -142,6 +143,59 @@ async fn a_product_is_registered_searchable_and_seeded() {
         ["2010-07-22T21:38:40Z/2010-07-22T21:39:38Z"]
     );
     assert_eq!(setup.queue.len(QueueName::Invalidate).await.unwrap(), 0);
+}
+
+/// Object storage unreachable when the registrar reads a product's metadata document, back
+/// 1.5 s later: the product is registered, not failed (the registrar tries again while the
+/// fault lasts less than its retry period), and its registration report says success.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storage_back_within_the_retry_period_registers_the_product() {
+    let setup = Setup::new().await;
+    let metadata = metadata_of(SAR);
+    let key = setup.store(&metadata).await;
+    let endpoint = LateEndpoint::new(Duration::from_millis(1500));
+    let storage = endpoint.storage(&setup.storage, quick_retry(1));
+    let registrar = Registrar::new(
+        setup.queue.clone(),
+        setup.catalog.clone(),
+        storage,
+        Collections::default(),
+    )
+    .with_transient_retry(TransientRetry {
+        first_pause: Duration::from_millis(200),
+        max_pause: Duration::from_millis(400),
+        give_up_after: Duration::from_secs(60),
+    });
+    let started = std::time::Instant::now();
+    registrar.handle(&key).await.unwrap().expect("registered");
+    assert!(started.elapsed() >= Duration::from_millis(1500));
+    assert_eq!(
+        setup.queue.status(Stage::Register, "b_id_1").await.unwrap(),
+        Status::Succeeded
+    );
+    assert!(setup.catalog.get("SAR", "b_id_1").await.unwrap().is_some());
+
+    // With no retry period, the same fault fails the product at once, naming the document.
+    let endpoint = LateEndpoint::new(Duration::from_secs(3600));
+    let registrar = Registrar::new(
+        setup.queue.clone(),
+        setup.catalog.clone(),
+        endpoint.storage(&setup.storage, quick_retry(0)),
+        Collections::default(),
+    )
+    .with_transient_retry(TransientRetry {
+        give_up_after: Duration::ZERO,
+        ..TransientRetry::default()
+    });
+    assert!(registrar.handle(&key).await.unwrap().is_none());
+    let Status::Failed { reason } = setup.queue.status(Stage::Register, "b_id_1").await.unwrap()
+    else {
+        panic!("not failed");
+    };
+    assert!(
+        reason.starts_with("cannot read metadata document `SAR/b_id_1/b_id_1.json`"),
+        "{reason}"
+    );
 }
 
 #[tokio::test]

@@ -52,6 +52,18 @@ pub enum PlanError {
     /// The catalog failed.
     #[error("the catalog: {0}")]
     Catalog(String),
+    /// The catalog could not be reached (or went away): planning may succeed later.
+    #[error("the catalog: {0}")]
+    CatalogUnavailable(String),
+}
+
+/// A catalog error as a [`PlanError`]: [`PlanError::CatalogUnavailable`] when it may pass.
+fn catalog_error(error: pvs_catalog::CatalogError) -> PlanError {
+    if error.is_transient() {
+        PlanError::CatalogUnavailable(error.to_string())
+    } else {
+        PlanError::Catalog(error.to_string())
+    }
 }
 
 /// The tiles of one time, matrix set and zoom level, made for each of `layers`.
@@ -111,15 +123,12 @@ impl Plan {
 /// Checks that every collection of `job` is in the catalog.
 pub async fn check_collections(catalog: &dyn Catalog, job: &SeedJob) -> Result<(), PlanError> {
     for name in &job.collections {
-        let found = catalog
-            .collection(name)
-            .await
-            .map_err(|e| PlanError::Catalog(e.to_string()))?;
+        let found = catalog.collection(name).await.map_err(catalog_error)?;
         if found.is_none() {
             let known = catalog
                 .collections()
                 .await
-                .map_err(|e| PlanError::Catalog(e.to_string()))?
+                .map_err(catalog_error)?
                 .into_iter()
                 .map(|c| c.collection.name)
                 .collect::<Vec<_>>();
@@ -174,7 +183,6 @@ async fn products(
     collection: &str,
     job: &SeedJob,
 ) -> Result<Vec<Product>, PlanError> {
-    let catalog_error = |e: pvs_catalog::CatalogError| PlanError::Catalog(e.to_string());
     let mut query = ProductQuery::new()
         .with_collection(collection)
         .with_time(

@@ -68,6 +68,9 @@ pub struct Summary {
     pub counts: Counts,
     /// The first reasons of failed tiles (`key: reason`).
     pub failures: Vec<String>,
+    /// Of the failed tiles, those that failed on a fault that may pass
+    /// ([`pvs_cache::CacheError::is_transient`]).
+    pub transient_failures: u64,
     /// Whether the run was stopped before the end.
     pub interrupted: bool,
     /// How long it took.
@@ -137,6 +140,7 @@ pub async fn run(
     let started = Instant::now();
     let mut counts = Counts::default();
     let mut failures = Vec::new();
+    let mut transient_failures = 0;
     let mut interrupted = false;
     let force = options.force;
     let mut tiles = futures::stream::iter(plan.keys())
@@ -152,6 +156,7 @@ pub async fn run(
             Ok(Seeded::Present) => counts.present += 1,
             Err(e) => {
                 counts.failed += 1;
+                transient_failures += u64::from(e.is_transient());
                 tracing::warn!(tile = %key.path(), error = %e, "seeding a tile failed");
                 if failures.len() < KEPT_FAILURES {
                     failures.push(format!("{}: {e}", key.path()));
@@ -169,6 +174,7 @@ pub async fn run(
         total: plan.len(),
         counts,
         failures,
+        transient_failures,
         interrupted,
         elapsed: started.elapsed(),
     }
@@ -338,6 +344,7 @@ mod tests {
                 failed: 0,
             },
             failures: Vec::new(),
+            transient_failures: 0,
             interrupted: true,
             elapsed: Duration::from_secs(2),
         };

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use pvs_cache::TileCache;
 use pvs_model::Collections;
-use pvs_queue::{QueueError, QueueName, Stage, WorkQueue};
+use pvs_queue::{QueueError, QueueName, Stage, TransientRetry, WorkQueue};
 use pvs_tiles::{TileFormat, TileMatrixSet};
 use tokio::sync::watch;
 
@@ -76,6 +76,8 @@ pub enum SeedError {
         total: u64,
         /// The first failure.
         first: String,
+        /// Whether every failed tile failed on a fault that may pass.
+        transient: bool,
     },
     /// The worker is stopping: the message goes back to the queue.
     #[error("interrupted by shutdown")]
@@ -85,12 +87,30 @@ pub enum SeedError {
     Queue(#[from] QueueError),
 }
 
+impl SeedError {
+    /// Whether seeding may succeed when tried again later: the catalog could not be
+    /// reached while planning, or every failed tile failed on a fault that may pass (the
+    /// tile store, the catalog or the renderer service unavailable).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Plan {
+                source: PlanError::CatalogUnavailable(_),
+                ..
+            } => true,
+            Self::Tiles { transient, .. } => *transient,
+            _ => false,
+        }
+    }
+}
+
 /// The seeder: the queue, the cache it fills, and the collections configuration.
 pub struct Seeder {
     queue: Arc<dyn WorkQueue>,
     cache: Arc<TileCache>,
     collections: Collections,
     settings: WorkerSettings,
+    /// How a message whose seeding failed on a transient fault is tried again.
+    retry: TransientRetry,
 }
 
 /// What one message seeded: per collection, the run's summary.
@@ -109,7 +129,15 @@ impl Seeder {
             cache,
             collections,
             settings,
+            retry: TransientRetry::default(),
         }
+    }
+
+    /// Sets how a message whose seeding failed on a transient fault is tried again before
+    /// it fails (by default for up to 5 minutes: [`TransientRetry::default`]).
+    pub fn with_transient_retry(mut self, retry: TransientRetry) -> Self {
+        self.retry = retry;
+        self
     }
 
     /// The collections seeded from the queue, with their zoom levels.
@@ -184,6 +212,7 @@ impl Seeder {
                     failed: summary.counts.failed,
                     total: summary.total,
                     first: summary.failures.first().cloned().unwrap_or_default(),
+                    transient: summary.transient_failures == summary.counts.failed,
                 });
             }
             seeded.push((collection, summary));
@@ -201,7 +230,16 @@ impl Seeder {
     ) -> Result<Option<Seeded>, SeedError> {
         let id = status_id(message);
         self.queue.mark_started(Stage::Seed, &id).await?;
-        match self.seed_message(message, stop).await {
+        // Seeding again skips the tiles stored already: a retry makes only what failed.
+        let seeded = self
+            .retry
+            .run(
+                &format!("seeding {id}"),
+                || self.seed_message(message, stop.clone()),
+                SeedError::is_transient,
+            )
+            .await;
+        match seeded {
             Ok(seeded) => {
                 self.queue.mark_succeeded(Stage::Seed, &id).await?;
                 Ok(Some(seeded))

@@ -351,6 +351,13 @@ pub mod vars {
         example: "false",
         meaning: "Whether the registrar pushes a record of each replaced or removed product on `invalidate_queue`, for tile caches outside pvs such as a CDN (`true` or `false`); pvs's own cached tiles are deleted either way. Unset: `true` for `pvs registrar`, `false` for `pvs up`, where nothing reads that queue.",
     };
+    /// How long a worker tries again an item that failed on a transient fault.
+    pub const RETRY_TRANSIENT_FOR: Var = Var {
+        name: "RETRY_TRANSIENT_FOR",
+        default: Some("5m"),
+        example: "30m",
+        meaning: "How long the preprocessor, the registrar and the seeder keep trying an item whose work failed on a fault that may pass (object storage, the catalog database or the tile store unreachable or restarting, a full work directory or tile store), pausing 1 s, 2 s, 4 s... up to 30 s between attempts, before the product is recorded as failed and its registration report says so. A duration (`5m`, `90s`; a bare number is seconds); `0` fails at once (`docs/operations.md`, \"Faults\").",
+    };
     /// The public base URL of the services.
     pub const PUBLIC_URL: Var = Var {
         name: "PUBLIC_URL",
@@ -462,6 +469,7 @@ pub mod vars {
         RENDERER_TOKEN,
         PUBLIC_URL,
         INVALIDATION_RECORDS,
+        RETRY_TRANSIENT_FOR,
         CACHE_PUBLIC_URL,
         CACHE_MAX_AGE,
         CACHE_MAX_ZOOM,
@@ -674,6 +682,25 @@ impl FromStr for Timeout {
             return Err("a zero timeout would cut every client: write `off` for none".to_owned());
         }
         Ok(Self(Some(duration)))
+    }
+}
+
+/// A length of time: a duration such as `5m`, `90s` or `500ms` (a bare number is seconds);
+/// `0` is allowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Period(pub Duration);
+
+impl FromStr for Period {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        match s.parse::<u64>() {
+            Ok(seconds) => Ok(Self(Duration::from_secs(seconds))),
+            Err(_) => humantime::parse_duration(s)
+                .map(Self)
+                .map_err(|e| format!("expected a duration such as 5m, 90s or 0 ({e})")),
+        }
     }
 }
 

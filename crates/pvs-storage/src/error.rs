@@ -113,4 +113,126 @@ impl StorageError {
     pub fn is_not_found(&self) -> bool {
         matches!(self, Self::NotFound { .. })
     }
+
+    /// Whether the operation may succeed when tried again later, the storage itself being
+    /// unavailable for now rather than the request wrong: the server unreachable, a
+    /// connection cut or timed out, a server error after the client's own retries, a full
+    /// file system. A missing object, refused permissions or credentials, a key or settings
+    /// that cannot be used are not.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Backend {
+                source: object_store::Error::Generic { source, .. },
+                ..
+            } => generic_cause_is_transient(source.as_ref()),
+            Self::ReadFile { source, .. } | Self::CreateRoot { source, .. } => {
+                is_transient_io(source.kind())
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Whether the cause of an `object_store` "generic" error is transient. Its chain is walked
+/// for an I/O error or an HTTP client error, which tell; an error with neither (the server
+/// answered a status `object_store` gives no variant of, 5xx mostly, after its retries) is
+/// taken as transient: a caller retries it for a bounded time only.
+fn generic_cause_is_transient(error: &(dyn std::error::Error + 'static)) -> bool {
+    use object_store::client::{HttpError, HttpErrorKind};
+    let mut cause = Some(error);
+    while let Some(error) = cause {
+        if let Some(io) = error.downcast_ref::<std::io::Error>() {
+            return is_transient_io(io.kind());
+        }
+        if let Some(http) = error.downcast_ref::<HttpError>() {
+            return matches!(
+                http.kind(),
+                HttpErrorKind::Connect
+                    | HttpErrorKind::Request
+                    | HttpErrorKind::Timeout
+                    | HttpErrorKind::Interrupted
+            );
+        }
+        cause = error.source();
+    }
+    true
+}
+
+/// Whether an I/O error of this kind may go away by itself: a full file system or quota, a
+/// connection refused, cut or timed out, a network or host unreachable, a busy resource.
+pub fn is_transient_io(kind: std::io::ErrorKind) -> bool {
+    use std::io::ErrorKind::*;
+    matches!(
+        kind,
+        StorageFull
+            | QuotaExceeded
+            | ConnectionRefused
+            | ConnectionReset
+            | ConnectionAborted
+            | NotConnected
+            | BrokenPipe
+            | TimedOut
+            | Interrupted
+            | WouldBlock
+            | UnexpectedEof
+            | HostUnreachable
+            | NetworkUnreachable
+            | NetworkDown
+            | ResourceBusy
+    )
+}
+
+#[cfg(test)]
+mod transient_tests {
+    use std::io::{Error as IoError, ErrorKind};
+
+    use super::*;
+
+    fn backend(source: object_store::Error) -> StorageError {
+        StorageError::Backend {
+            operation: Operation::Put,
+            target: "tiles/x.png".to_owned(),
+            storage: "file:///tiles".to_owned(),
+            source,
+        }
+    }
+
+    fn generic(source: impl std::error::Error + Send + Sync + 'static) -> StorageError {
+        backend(object_store::Error::Generic {
+            store: "LocalFileSystem",
+            source: Box::new(source),
+        })
+    }
+
+    /// An error whose cause is `cause`, as `object_store`'s wrap I/O errors.
+    #[derive(Debug, thiserror::Error)]
+    #[error("Unable to copy data to file: {0}")]
+    struct Wrapped(#[source] IoError);
+
+    #[test]
+    fn faults_that_may_pass_are_transient_and_others_are_not() {
+        assert!(generic(Wrapped(IoError::from(ErrorKind::StorageFull))).is_transient());
+        assert!(generic(IoError::from(ErrorKind::ConnectionRefused)).is_transient());
+        assert!(!generic(Wrapped(IoError::from(ErrorKind::PermissionDenied))).is_transient());
+        // Neither an I/O nor an HTTP client error: a server status object_store has no
+        // variant for (a 5xx after its retries), taken as transient.
+        #[derive(Debug, thiserror::Error)]
+        #[error("Server returned non-2xx status code: 503 Service Unavailable")]
+        struct Status;
+        assert!(generic(Status).is_transient());
+        assert!(
+            !backend(object_store::Error::PermissionDenied {
+                path: "x".to_owned(),
+                source: Box::new(IoError::from(ErrorKind::PermissionDenied)),
+            })
+            .is_transient()
+        );
+        assert!(
+            !StorageError::NotFound {
+                operation: Operation::Get,
+                key: "x".parse().unwrap(),
+            }
+            .is_transient()
+        );
+    }
 }

@@ -39,7 +39,7 @@ mod storage_url;
 #[cfg(feature = "contract")]
 pub mod testing;
 
-pub use error::{Operation, StorageError};
+pub use error::{Operation, StorageError, is_transient_io};
 pub use key::{KeyError, MAX_KEY_BYTES, StorageKey};
 pub use settings::{DEFAULT_REGION, S3Retry, S3Settings};
 pub use storage::{INLINE_READ_LIMIT, MULTIPART_PART_SIZE, ObjectInfo, Storage};

@@ -66,3 +66,69 @@ pub async fn s3_storage(prefix: &str) -> Storage {
     )
     .unwrap_or_else(|error| panic!("open {url}: {error}"))
 }
+
+/// Retries of the S3 client for tests: `max_retries`, each after 100 ms.
+pub fn quick_retry(max_retries: usize) -> crate::S3Retry {
+    crate::S3Retry {
+        max_retries,
+        init_backoff: std::time::Duration::from_millis(100),
+        max_backoff: std::time::Duration::from_millis(100),
+        retry_timeout: std::time::Duration::from_secs(10),
+    }
+}
+
+/// An endpoint of the test server that is unreachable at first: a port of 127.0.0.1 where
+/// nothing listens (every connection refused) until `after`, then forwards each connection
+/// to the server. Stops forwarding when dropped.
+pub struct LateEndpoint {
+    port: u16,
+    forwarder: tokio::task::JoinHandle<()>,
+}
+
+impl LateEndpoint {
+    /// Starts the clock: the endpoint answers `after` from now.
+    pub fn new(after: std::time::Duration) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .map(|address| address.port())
+            .unwrap_or_else(|error| panic!("no free port: {error}"));
+        let upstream = s3_endpoint()
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_owned();
+        let forwarder = tokio::spawn(async move {
+            tokio::time::sleep(after).await;
+            let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+                .await
+                .unwrap_or_else(|error| panic!("cannot listen on port {port}: {error}"));
+            while let Ok((mut client, _)) = listener.accept().await {
+                let upstream = upstream.clone();
+                tokio::spawn(async move {
+                    if let Ok(mut server) = tokio::net::TcpStream::connect(upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                });
+            }
+        });
+        Self { port, forwarder }
+    }
+
+    /// `storage` (of the test server) reached through this endpoint, its client retrying
+    /// with `retry`.
+    pub fn storage(&self, storage: &Storage, retry: crate::S3Retry) -> Storage {
+        let endpoint = format!("http://127.0.0.1:{}", self.port);
+        let settings = S3Settings {
+            retry,
+            ..S3Settings::with_endpoint(endpoint.parse().expect("a URL"))
+                .with_credentials("pvs-test", "pvs-test-secret")
+        };
+        Storage::from_url(storage.url(), Some(&settings))
+            .unwrap_or_else(|error| panic!("open {} through {endpoint}: {error}", storage.url()))
+    }
+}
+
+impl Drop for LateEndpoint {
+    fn drop(&mut self) {
+        self.forwarder.abort();
+    }
+}

@@ -7,10 +7,10 @@ use std::sync::Arc;
 
 use pvs_cache::TileRenderer;
 use pvs_catalog::CatalogError;
-use pvs_queue::{QueueError, RedisQueue, WorkQueue};
+use pvs_queue::{QueueError, RedisQueue, TransientRetry, WorkQueue};
 use pvs_registrar::RegisterError;
 use pvs_seeder::PlanError;
-use pvs_service::config::{ConfigError, Env, ListenAddr, RedisUrl, Secret, vars};
+use pvs_service::config::{ConfigError, Env, ListenAddr, Period, RedisUrl, Secret, vars};
 use pvs_storage::{S3Settings, Storage, StorageError, StorageKey, StorageUrl, StorageUrlError};
 use pvs_tiles::TileStore;
 use url::Url;
@@ -196,6 +196,16 @@ pub fn required_storage(env: &Env) -> Result<Storage, StartError> {
             &vars::STORAGE_URL,
             "is required but not set",
         ))
+    })
+}
+
+/// How the preprocessor, the registrar and the seeder try again the work of an item that failed on a
+/// transient fault: for `RETRY_TRANSIENT_FOR`, with the default pauses.
+pub fn transient_retry(env: &Env) -> Result<TransientRetry, ConfigError> {
+    let Period(give_up_after) = env.get(&vars::RETRY_TRANSIENT_FOR)?;
+    Ok(TransientRetry {
+        give_up_after,
+        ..TransientRetry::default()
     })
 }
 

@@ -175,6 +175,18 @@ impl WorkQueue for CountedQueue {
     async fn push_many(&self, queue: QueueName, items: &[String]) -> Result<()> {
         self.0.push_many(queue, items).await
     }
+    async fn push_if_held(
+        &self,
+        source: QueueName,
+        consumer: &str,
+        held: &str,
+        target: QueueName,
+        message: &str,
+    ) -> Result<bool> {
+        self.0
+            .push_if_held(source, consumer, held, target, message)
+            .await
+    }
     async fn len(&self, queue: QueueName) -> Result<u64> {
         self.0.len(queue).await
     }

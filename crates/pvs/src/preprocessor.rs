@@ -52,6 +52,7 @@ pub async fn run(
     let collections = collections(env)?;
     let report_dir = report_dir(env)?;
     let work_dir = work_dir(env)?;
+    let retry = backends::transient_retry(env)?;
     let storage = backends::required_storage(env)?;
     let cores = std::thread::available_parallelism().map_or(2, usize::from);
     let settings = Settings {
@@ -67,6 +68,7 @@ pub async fn run(
             what: "the conversion pool",
             source: e.into(),
         })?;
+    preprocessor = preprocessor.with_transient_retry(retry);
     if let Some(dir) = report_dir {
         preprocessor = preprocessor.with_report_dir(dir);
     }

@@ -187,6 +187,7 @@ pub async fn run(
     let invalidation_records = env
         .get_opt::<bool>(&vars::INVALIDATION_RECORDS)?
         .unwrap_or(true);
+    let retry = backends::transient_retry(env)?;
     let database: DatabaseUrl = env.get(&vars::DATABASE_URL)?;
     let storage = backends::required_storage(env)?;
     let tiles = backends::tile_store(env)?;
@@ -194,7 +195,8 @@ pub async fn run(
     let catalog: Arc<dyn Catalog> = Arc::new(PostgisCatalog::connect(database.as_str()).await?);
     let mut registrar =
         Registrar::new(queue.clone(), catalog.clone(), storage.clone(), collections)
-            .with_invalidation_records(invalidation_records);
+            .with_invalidation_records(invalidation_records)
+            .with_transient_retry(retry);
     if let Some(dir) = report_dir {
         registrar = registrar.with_report_dir(dir);
     }

@@ -139,6 +139,7 @@ pub async fn run(
         };
         return run_job(&cache, &job, args.run_options()).await;
     }
+    let retry = backends::transient_retry(env)?;
     let queue = backends::queue(env).await?;
     let settings = WorkerSettings {
         matrix_sets,
@@ -146,7 +147,9 @@ pub async fn run(
         outlines: args.outlines,
         run: args.run_options(),
     };
-    let seeder = Arc::new(Seeder::new(queue.clone(), cache, collections, settings));
+    let seeder = Arc::new(
+        Seeder::new(queue.clone(), cache, collections, settings).with_transient_retry(retry),
+    );
     if seeder.seeded_collections().is_empty() {
         tracing::warn!(
             "no collection has seed_zoom in COLLECTIONS_FILE: seed_queue messages seed nothing"

@@ -192,6 +192,7 @@ pub async fn run(
     let invalidation_records = env
         .get_opt::<bool>(&vars::INVALIDATION_RECORDS)?
         .unwrap_or(false);
+    let retry = backends::transient_retry(env)?;
     let data = DataDir::create(&args.data_dir)?;
     let report_dir = report_dir.unwrap_or_else(|| data.reports.clone());
 
@@ -250,7 +251,8 @@ pub async fn run(
         what: "the conversion pool",
         source: e.into(),
     })?
-    .with_report_dir(report_dir.clone());
+    .with_report_dir(report_dir.clone())
+    .with_transient_retry(retry);
     let registrar = Registrar::new(
         queue.clone(),
         catalog.clone(),
@@ -259,7 +261,8 @@ pub async fn run(
     )
     .with_report_dir(report_dir)
     .with_tile_store(tiles.clone())
-    .with_invalidation_records(invalidation_records);
+    .with_invalidation_records(invalidation_records)
+    .with_transient_retry(retry);
     let seeder = Seeder::new(
         queue.clone(),
         cache.clone(),
@@ -273,7 +276,8 @@ pub async fn run(
                 concurrency: pvs_seeder::run::default_concurrency(),
             },
         },
-    );
+    )
+    .with_transient_retry(retry);
 
     let router = axum::Router::new()
         .merge(pvs_web::routes())

@@ -142,6 +142,61 @@ fn report(browse_type: &str, id: &str) -> Vec<u8> {
         .into_bytes()
 }
 
+/// Checks the 256 × 256 GetMap of BBOX -5,48,1,52 (CRS:84) against the product's footprint,
+/// an independent reference (the report's `coordList`): the pixels whose centres are inside
+/// it are drawn, those outside are transparent, the pixels within 3 pixels of its outline
+/// left out (resampling blurs the edge).
+fn check_against_footprint(map: &Pixels, name: &str) {
+    use geo::{Contains, Distance, Euclidean, LineString, Point, Polygon};
+    // The report's coordList, as (longitude, latitude).
+    let footprint = Polygon::new(
+        LineString::from(vec![
+            (-2.79, 52.86),
+            (-1.22, 53.08),
+            (-0.03, 49.68),
+            (-1.49, 49.46),
+            (-2.79, 52.86),
+        ]),
+        vec![],
+    );
+    let (width, height) = (map.width, map.height);
+    assert_eq!((width, height), (256, 256), "{name}");
+    let alpha = map.bands.last().expect("an alpha band");
+    let (degrees_x, degrees_y) = (6.0 / width as f64, 4.0 / height as f64);
+    let (mut inside, mut inside_drawn, mut outside, mut outside_drawn) = (0, 0, 0, 0);
+    for row in 0..height {
+        for column in 0..width {
+            let centre = Point::new(
+                -5.0 + (column as f64 + 0.5) * degrees_x,
+                52.0 - (row as f64 + 0.5) * degrees_y,
+            );
+            if Euclidean.distance(&centre, footprint.exterior()) < 3.0 * degrees_x {
+                continue;
+            }
+            let drawn = alpha[row * width + column] == 255;
+            if footprint.contains(&centre) {
+                inside += 1;
+                inside_drawn += usize::from(drawn);
+            } else {
+                outside += 1;
+                outside_drawn += usize::from(drawn);
+            }
+        }
+    }
+    assert!(
+        inside > 5_000 && outside > 5_000,
+        "{name}: {inside} in, {outside} out"
+    );
+    assert!(
+        inside_drawn * 100 >= inside * 99,
+        "{name}: {inside_drawn} of the {inside} pixels inside the footprint drawn"
+    );
+    assert_eq!(
+        outside_drawn, 0,
+        "{name}: pixels drawn outside the footprint ({outside} there)"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn every_protocol_shows_a_restricted_collection_only_to_who_may_read_it() {
     let dir = tempfile::tempdir().unwrap();
@@ -348,10 +403,55 @@ grants = ["read:SECRET"]
         let (status, _, _) = text(allowed.get(&http, url)).await;
         assert_eq!(status, 200, "{url}");
     }
-    let wcs_describe = format!(
-        "{base}/ows?SERVICE=WCS&VERSION=2.0.1&REQUEST=DescribeCoverage&COVERAGEID=secret_1"
+    // WCS: the DescribeCoverage endpoint and the coverage id its capabilities give.
+    let (_, _, wcs) = text(allowed.get(
+        &http,
+        &format!("{base}/ows?SERVICE=WCS&VERSION=2.0.1&REQUEST=GetCapabilities"),
+    ))
+    .await;
+    let describe = &wcs[wcs
+        .find("<ows:Operation name=\"DescribeCoverage\"")
+        .expect("DescribeCoverage in WCS capabilities")..];
+    let describe_href = attribute_after(describe, "<ows:Get", "xlink:href");
+    assert!(
+        wcs.contains("<wcs:CoverageId>secret_1</wcs:CoverageId>"),
+        "{wcs}"
     );
-    let opensearch = format!("{base}/opensearch/collections/SECRET/json");
+    let separator = if describe_href.ends_with('?') || describe_href.ends_with('&') {
+        ""
+    } else if describe_href.contains('?') {
+        "&"
+    } else {
+        "?"
+    };
+    let wcs_describe = format!(
+        "{describe_href}{separator}SERVICE=WCS&VERSION=2.0.1&REQUEST=DescribeCoverage&COVERAGEID=secret_1"
+    );
+    // OpenSearch: the description document's JSON search of the collections (its optional
+    // parameters left empty), then SECRET's JSON product search the result links.
+    let (_, _, description) = text(allowed.get(&http, &format!("{base}/opensearch"))).await;
+    let json_url = &description[description
+        .find("type=\"application/json\"")
+        .expect("a JSON search in the OpenSearch description")..];
+    let template = attribute_after(json_url, "", "template");
+    let collections_search = template.split('?').next().unwrap().to_owned();
+    let (_, _, feed) = text(allowed.get(&http, &collections_search)).await;
+    let feed: Value = serde_json::from_str(&feed).unwrap();
+    let secret = feed["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|feature| feature["id"] == "SECRET")
+        .expect("SECRET in the OpenSearch collections");
+    let opensearch = secret["properties"]["links"]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|link| link["type"] == "application/json")
+        .expect("a JSON search of SECRET's products")["href"]
+        .as_str()
+        .unwrap()
+        .to_owned();
 
     for client in &clients {
         let name = client.name;
@@ -404,7 +504,7 @@ grants = ["read:SECRET"]
             text(client.get(&http, &format!("{base}/stac/search?limit=100"))).await;
         assert!(search.contains("open_1"), "{name}");
         assert_eq!(search.contains("secret_1"), reads, "{name}: STAC search");
-        let (_, _, feed) = text(client.get(&http, &format!("{base}/opensearch/json"))).await;
+        let (_, _, feed) = text(client.get(&http, &collections_search)).await;
         assert_eq!(
             feed.contains("SECRET"),
             reads,
@@ -442,11 +542,7 @@ grants = ["read:SECRET"]
         let bytes = response.bytes().await.unwrap();
         if reads {
             assert!(is_png, "{name}: GetMap {}", String::from_utf8_lossy(&bytes));
-            let opaque = Pixels::decode(&bytes).opaque();
-            assert!(
-                opaque > 256 * 256 / 20,
-                "{name}: the map shows the product ({opaque})"
-            );
+            check_against_footprint(&Pixels::decode(&bytes), name);
         } else {
             assert!(!is_png, "{name}: GetMap answered an image");
             assert!(

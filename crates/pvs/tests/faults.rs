@@ -1,13 +1,13 @@
 //! The fault suite's short form (issue 23): `benches/faults/run.sh` with `PVS_FAULTS_SHORT=1`
 //! on this build's `pvs`: the separate services on backends of the suite's own (a
 //! redis-server and a PostgreSQL cluster on free ports, moto behind a TCP proxy), with kills
-//! of every service kind, a Redis restart (with and without persistence) and a preprocessor
-//! cut off the network (the rows that pass today: PostgreSQL restarts, object storage
-//! outages and full disks still turn into failed registration reports, docs/operations.md,
-//! "Faults"). Passes when no fault loses or duplicates
-//! anything and no stale tile is served (the documented expected loss of Redis without
-//! persistence aside). The rows that need root (a network namespace, tmpfs mounts) are
-//! skipped, with the reason printed, when the test is not root. About 10 minutes on 2 shared cores.
+//! of every service kind, a Redis restart (with and without persistence), a PostgreSQL
+//! restart, object storage unreachable, a preprocessor cut off the network, and full disks
+//! under the tile store and the work folder (docs/operations.md, "Faults"). Passes when no
+//! fault loses or duplicates anything and no stale tile is served (the documented expected
+//! loss of Redis without persistence aside). The rows that need root (a network namespace,
+//! tmpfs mounts) are skipped, with the reason printed, when the test is not root. About 15
+//! minutes on 2 shared cores.
 
 use std::path::Path;
 use std::process::Command;

@@ -238,10 +238,7 @@ impl PostgisCatalog {
                         format!("footprint is not a valid geometry for PostGIS: {reason}"),
                     )
                 }
-                _ => CatalogError::Backend {
-                    context: context(),
-                    reason: describe(&error),
-                },
+                _ => backend(context())(error),
             },
         }
     }
@@ -709,13 +706,43 @@ fn product_from_row(row: &Row) -> Result<Product> {
     })
 }
 
-/// A closure turning a database error into [`CatalogError::Backend`] while doing `context`.
+/// A closure turning a database error while doing `context` into
+/// [`CatalogError::Unavailable`] when the database went away ([`is_unavailable`]), else
+/// [`CatalogError::Backend`].
 fn backend(context: impl Into<String>) -> impl FnOnce(tokio_postgres::Error) -> CatalogError {
     let context = context.into();
-    move |error| CatalogError::Backend {
-        context,
-        reason: describe(&error),
+    move |error| {
+        let reason = describe(&error);
+        if is_unavailable(&error) {
+            CatalogError::Unavailable { context, reason }
+        } else {
+            CatalogError::Backend { context, reason }
+        }
     }
+}
+
+/// Whether `error` says the database went away rather than refused the statement: the
+/// connection closed or failed (an I/O error), or the server's SQLSTATE is of class 08
+/// (connection exception), 53 (insufficient resources: disk full, out of memory, too many
+/// connections) or 57P01–57P03 (shutting down, crashed, not accepting connections yet).
+pub(crate) fn is_unavailable(error: &tokio_postgres::Error) -> bool {
+    if let Some(db) = error.as_db_error() {
+        let code = db.code().code();
+        return code.starts_with("08")
+            || code.starts_with("53")
+            || matches!(code, "57P01" | "57P02" | "57P03");
+    }
+    if error.is_closed() {
+        return true;
+    }
+    let mut cause = std::error::Error::source(error);
+    while let Some(error) = cause {
+        if error.downcast_ref::<std::io::Error>().is_some() {
+            return true;
+        }
+        cause = error.source();
+    }
+    false
 }
 
 /// A database error as one line: the server's message, detail and hint with the SQLSTATE,

@@ -23,10 +23,24 @@ pub(super) const PRODUCT_COLUMNS: &str =
 /// A closure turning an SQLite error into [`CatalogError::Backend`] while doing `context`.
 pub(super) fn backend(context: impl Into<String>) -> impl FnOnce(rusqlite::Error) -> CatalogError {
     let context = context.into();
-    move |error| CatalogError::Backend {
-        context,
-        reason: error.to_string(),
+    move |error| {
+        let reason = error.to_string();
+        if is_unavailable(&error) {
+            CatalogError::Unavailable { context, reason }
+        } else {
+            CatalogError::Backend { context, reason }
+        }
     }
+}
+
+/// Whether SQLite failed for a reason that may pass: the disk full, the database busy or
+/// locked, an I/O error.
+fn is_unavailable(error: &rusqlite::Error) -> bool {
+    use rusqlite::ErrorCode::*;
+    matches!(
+        error.sqlite_error_code(),
+        Some(DiskFull | DatabaseBusy | DatabaseLocked | SystemIoFailure)
+    )
 }
 
 /// `time` as stored: microseconds since the epoch, finer digits rounded down.
