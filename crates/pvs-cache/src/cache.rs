@@ -7,7 +7,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use bytes::Bytes;
-use chrono::Utc;
 use pvs_catalog::{Bbox, Catalog, CatalogError, ProductQuery, TimeFilter, TimeRelation};
 use pvs_ogc::layer::collection_of;
 use pvs_raster::render::{Format, Rgba, encode};
@@ -233,15 +232,7 @@ impl TileCache {
         if changed().await? {
             self.stats.unstored.fetch_add(1, Ordering::Relaxed);
             tracing::debug!(tile = %key.path(), "layer invalidated while drawing: tile not stored");
-            let tile = StoredTile {
-                e_tag: format!(
-                    "unstored-{}",
-                    Utc::now().timestamp_nanos_opt().unwrap_or_default()
-                ),
-                bytes,
-                last_modified: Utc::now(),
-            };
-            return Ok((tile, seeded));
+            return Ok((StoredTile::unstored(bytes), seeded));
         }
         let tile = self.store.put(key, bytes).await?;
         if changed().await? {

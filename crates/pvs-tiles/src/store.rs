@@ -126,6 +126,17 @@ impl StoredTile {
         }
     }
 
+    /// A tile drawn but not kept in the store (its layer was invalidated meanwhile): served
+    /// once, with an entity tag of its own.
+    pub fn unstored(bytes: Bytes) -> Self {
+        let now = Utc::now();
+        Self {
+            bytes,
+            e_tag: format!("unstored-{}", now.timestamp_nanos_opt().unwrap_or_default()),
+            last_modified: now,
+        }
+    }
+
     /// Whether the tile was stored as having no data.
     pub fn is_empty(&self) -> bool {
         self.bytes.is_empty()
@@ -258,8 +269,13 @@ impl TileStore {
     pub async fn put(&self, key: &TileKey, bytes: Bytes) -> Result<StoredTile, StorageError> {
         let storage_key = self.storage_key(&key.path());
         self.storage.put(&storage_key, bytes.clone()).await?;
-        let info = self.storage.head(&storage_key).await?;
-        Ok(StoredTile::new(bytes, info))
+        match self.storage.head(&storage_key).await {
+            Ok(info) => Ok(StoredTile::new(bytes, info)),
+            // Deleted between the two calls: an invalidation of its layer ran meanwhile (the
+            // caller finds the layer's generation changed). The tile is not kept.
+            Err(error) if error.is_not_found() => Ok(StoredTile::unstored(bytes)),
+            Err(error) => Err(error),
+        }
     }
 
     /// Deletes one stored tile (a missing tile is no error).
