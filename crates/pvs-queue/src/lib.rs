@@ -62,7 +62,7 @@ mod worker;
 
 pub use redis_queue::{RedisConsumer, RedisQueue};
 pub use sqlite_queue::{SqliteConsumer, SqliteQueue};
-pub use worker::{TransientRetry, consume, join_workers};
+pub use worker::{SHUTDOWN_GRACE, TransientRetry, consume, join_workers};
 
 /// A work queue, by its original key name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

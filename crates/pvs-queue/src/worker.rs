@@ -14,6 +14,8 @@ use crate::{QueueError, QueueName, Result, WorkQueue};
 const TAKE_TIMEOUT: Duration = Duration::from_secs(1);
 /// How often the items of dead consumers are looked for.
 const RECOVERY_INTERVAL: Duration = Duration::from_secs(60);
+/// How long a stopping worker lets the item in hand finish before it gives it back.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// The pause after a failed hand-off, so that an unreachable queue is not hammered.
 const RETRY_PAUSE: Duration = Duration::from_secs(1);
 
@@ -80,8 +82,10 @@ impl TransientRetry {
 /// Consumes `queue` as `consumer_name` until `shutdown` becomes true: each item's payload is
 /// given to `handle`. `Ok` acknowledges the item (handlers record their own failures in the
 /// status sets); `Err` (the queue was unreachable while handling) gives it back and pauses.
-/// Items of dead consumers are recovered at start and every minute. On shutdown the
-/// consumer is closed, so that an item not finished goes back to the queue. Each item is
+/// Items of dead consumers are recovered at start and every minute. On shutdown the item in
+/// hand gets [`SHUTDOWN_GRACE`] to finish (a handler waiting out a transient fault would
+/// otherwise hold the process for minutes), then the consumer is closed, so that an item
+/// not finished goes back to the queue. Each item is
 /// handled inside an `item` span naming the queue and the consumer (so the handler's log
 /// lines carry them), and a debug line gives its duration.
 pub async fn consume<F, Fut>(
@@ -110,7 +114,22 @@ where
         let Some(taken) = taken else { continue };
         let span = tracing::info_span!("item", queue = name.key(), consumer = consumer_name);
         let started = tokio::time::Instant::now();
-        let handled = handle(taken.payload.clone()).instrument(span.clone()).await;
+        let handling = handle(taken.payload.clone()).instrument(span.clone());
+        tokio::pin!(handling);
+        let handled = tokio::select! {
+            handled = &mut handling => handled,
+            _ = shutdown.changed() => {
+                // Stopping: the item is finished if that takes little time, else given back
+                // (by `close` below) to be done again, as after a crash.
+                match tokio::time::timeout(SHUTDOWN_GRACE, &mut handling).await {
+                    Ok(handled) => handled,
+                    Err(_) => {
+                        span.in_scope(|| tracing::warn!(grace_ms = SHUTDOWN_GRACE.as_millis() as u64, "stopping: the item is not finished and goes back to the queue"));
+                        break;
+                    }
+                }
+            }
+        };
         let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
         span.in_scope(|| tracing::debug!(duration_ms, ok = handled.is_ok(), "item handled"));
         match handled {

@@ -590,3 +590,64 @@ async fn reports_complete_once_across_connections() {
     assert_eq!(winners.len(), 1, "the completed report went to {winners:?}");
     assert_eq!(winners[0].outcomes.len(), PRODUCTS);
 }
+
+/// A worker asked to stop while its handler is still busy (waiting out a transient fault,
+/// say) gives the item back after `SHUTDOWN_GRACE` instead of holding the process; an item
+/// that finishes within the grace is acknowledged.
+#[tokio::test]
+async fn a_stopping_worker_gives_back_an_item_that_does_not_finish() {
+    let fixture = Fixture::memory().await;
+    let q = QueueName::Register;
+    fixture.queue.push(q, "stuck").await.unwrap();
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let started = Arc::new(tokio::sync::Notify::new());
+    let worker = {
+        let queue = fixture.queue.clone();
+        let started = started.clone();
+        tokio::spawn(async move {
+            pvs_queue::consume(&queue, q, "busy", shutdown, |_| {
+                let started = started.clone();
+                async move {
+                    started.notify_one();
+                    std::future::pending::<()>().await;
+                    Ok(())
+                }
+            })
+            .await
+        })
+    };
+    started.notified().await;
+    let stopping = Instant::now();
+    stop.send(true).unwrap();
+    worker.await.unwrap().unwrap();
+    let took = stopping.elapsed();
+    assert!(
+        took >= pvs_queue::SHUTDOWN_GRACE && took < pvs_queue::SHUTDOWN_GRACE * 2,
+        "{took:?}"
+    );
+    assert_eq!(fixture.queue.peek(q, 10).await.unwrap(), ["stuck"]);
+    assert!(fixture.queue.processing(q).await.unwrap().is_empty());
+
+    // A quick item is finished, not given back.
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let worker = {
+        let queue = fixture.queue.clone();
+        let started = started.clone();
+        tokio::spawn(async move {
+            pvs_queue::consume(&queue, q, "quick", shutdown, |_| {
+                let started = started.clone();
+                async move {
+                    started.notify_one();
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    Ok(())
+                }
+            })
+            .await
+        })
+    };
+    started.notified().await;
+    stop.send(true).unwrap();
+    worker.await.unwrap().unwrap();
+    assert_eq!(fixture.queue.len(q).await.unwrap(), 0);
+    assert!(fixture.queue.processing(q).await.unwrap().is_empty());
+}
