@@ -198,10 +198,10 @@ pub fn parse_item(json: &[u8], collection: Option<&str>) -> Result<ItemRegistrat
         .map(|(name, value)| (name.clone(), value.clone()))
         .collect();
     let mut object = object;
-    // Named in the JSON too, so that the Item alone (a queue message) tells it.
-    object
-        .entry("collection")
-        .or_insert_with(|| Value::String(collection.clone()));
+    // Named in the JSON too, so that the Item alone (a queue message) tells it; also over a
+    // `"collection": null`, which `collection_of` took for no collection (found by the fuzz
+    // target `stac_item`).
+    object.insert("collection".to_owned(), Value::String(collection.clone()));
     Ok(ItemRegistration {
         id: item.id,
         collection,
@@ -620,6 +620,23 @@ mod tests {
             None => parent.remove(member),
         };
         item
+    }
+
+    /// Found by the fuzz target `stac_item`: an Item posted to a collection with
+    /// `"collection": null` was accepted, but its queue message named no collection, so the
+    /// registrar refused it.
+    #[test]
+    fn a_null_collection_is_the_one_asked_for_in_the_message_too() {
+        for without in [
+            changed("/collection", Some(Value::Null)),
+            changed("/collection", None),
+        ] {
+            let registration = parse(&without, Some("S2L2A")).unwrap();
+            assert_eq!(registration.collection, "S2L2A");
+            let again = parse_item(registration.to_json().as_bytes(), None)
+                .expect("the message names its collection");
+            assert_eq!(again, registration);
+        }
     }
 
     #[test]
