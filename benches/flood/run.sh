@@ -136,7 +136,9 @@ for service in ingestor renderer cache; do
 done
 
 echo
-python3 - "$results" "$budget_ms" <<'PY'
+# The verdict is kept for the end, so that the load line is printed whatever it is.
+verdict=0
+python3 - "$results" "$budget_ms" <<'PY' || verdict=$?
 import json, statistics, sys
 rows = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
 budget = float(sys.argv[2])
@@ -153,18 +155,23 @@ for r in rows:
 keys.sort(key=lambda k: (["ingestor", "renderer", "cache"].index(k[0]), k[1], faults.index(k[2])))
 for key in keys:
     rs = [r for r in rows if (r["service"], r["request"], r["fault"]) == key]
+    # A round with no answered request has no percentiles: "none" in its place, and a row
+    # with none answered in any round has no median either (it fails the budget).
     p50s = [r["p50"] for r in rs if r["p50"] is not None]
     p95s = [r["p95"] for r in rs if r["p95"] is not None]
+    maxes = [r["max"] for r in rs if r["max"] is not None]
     errors = sum(r["errors"] for r in rs)
     failed += errors
     p95 = statistics.median(p95s) if p95s else float("inf")
     if p95 > budget:
         over.append(f"{' '.join(key)}: p95 {p95} ms")
+    each = lambda field: " · ".join("none" if r[field] is None else f"{r[field]:.1f}" for r in rs)
+    number = lambda value, digits: "none" if value is None else f"{value:.{digits}f}"
     attack = " · ".join(f"{r['attack']['opened_per_s']}/{r['attack']['closed_by_server_per_s']}" for r in rs)
-    print(f"| {key[0]} | {key[1]} | {key[2]} | {statistics.median(p50s):.1f} | "
-          f"{' · '.join(f'{v:.1f}' for v in p50s)} | {p95:.1f} | {' · '.join(f'{v:.1f}' for v in p95s)} | "
-          f"{max(r['max'] for r in rs if r['max'] is not None):.0f} | {sum(r['count'] for r in rs)} | {errors} | "
-          f"{attack if key[2] != 'baseline' else '—'} |")
+    print(f"| {key[0]} | {key[1]} | {key[2]} | "
+          f"{number(statistics.median(p50s) if p50s else None, 1)} | {each('p50')} | "
+          f"{number(p95 if p95s else None, 1)} | {each('p95')} | {number(max(maxes) if maxes else None, 0)} | "
+          f"{sum(r['count'] for r in rs)} | {errors} | {attack if key[2] != 'baseline' else '—'} |")
 print()
 if failed or over:
     print(f"FAILED: {failed} normal requests failed; over the budget of {budget:.0f} ms: {over or 'none'}")
@@ -172,3 +179,4 @@ if failed or over:
 print(f"every normal request answered; every p95 within {budget:.0f} ms")
 PY
 echo "load: $(uptime)"
+exit "$verdict"

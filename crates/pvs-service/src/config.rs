@@ -406,7 +406,7 @@ pub mod vars {
         name: "HTTP_MAX_CONNECTIONS",
         default: Some("512"),
         example: "4096",
-        meaning: "Most connections a service's HTTP server holds open at once (all its serving threads together), or `off`. At the cap, a connection that has kept the server waiting on its client for a second or more is closed to admit a new one: the one idle the longest (as nginx reuses connections), else the oldest request whose body or answer is stalled on its client; while the server is working on a request on every connection, new ones wait in the listen backlog. Keep it below the open-file limit (`ulimit -n`) less what the service opens besides (`docs/security.md`).",
+        meaning: "Most connections a service's HTTP server holds open at once (all its serving threads together), or `off`. At the cap, a connection that has kept the server waiting on its client for 100 ms or more is closed to admit a new one, never one whose request the server is working on: one idle for a second or more, the longest idle first (as nginx reuses connections); else the slow client in the middle of a request (a partial head, a body that does not come, an answer not taken) that began the longest ago; else the connection waiting the longest for its request. While the server is working on a request on every connection, new ones wait in the listen backlog (1,024). Keep it below the open-file limit (`ulimit -n`) less what the service opens besides (`docs/security.md`).",
     };
     /// How long a client may take to send a request's head.
     pub const HTTP_HEADER_TIMEOUT: Var = Var {

@@ -203,10 +203,17 @@ async fn ready(State(readiness): State<Arc<Readiness>>) -> impl IntoResponse {
     (status, Json(json!({ "status": word, "checks": checks })))
 }
 
-/// Binds `listen`, failing with the address in the message when it cannot.
+/// The listen backlog of every HTTP listener: how many connections the kernel holds for the
+/// server before it accepts them. Past it, a client's handshake is dropped and retried by TCP
+/// after 1 s, 3 s, 7 s... (tokio's `TcpListener::bind` asks for mio's 128, which a few hundred
+/// waiting connections overran). The kernel caps it at `net.core.somaxconn` (4,096 by default
+/// since Linux 5.4).
+pub const BACKLOG: u32 = 1024;
+
+/// Binds `listen` with a backlog of [`BACKLOG`], failing with the address in the message
+/// when it cannot.
 pub async fn bind(listen: ListenAddr) -> std::io::Result<TcpListener> {
-    TcpListener::bind(listen.0)
-        .await
+    listening(listen.0, false)
         .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {listen}: {e}")))
 }
 
@@ -332,17 +339,26 @@ pub async fn serve_on_threads(
 
 /// A listening socket on `address` that other sockets of this process may share.
 fn bind_reusing_port(address: std::net::SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    // Taken off this runtime: each serving thread registers its own.
+    listening(address, true)?.into_std()
+}
+
+/// A socket listening on `address` with a backlog of [`BACKLOG`] (`SO_REUSEADDR`, as tokio's
+/// `TcpListener::bind` sets it; `SO_REUSEPORT` when `share_port`), registered with the
+/// current runtime: what both [`bind`] and [`SharedPort::bind`] listen with.
+fn listening(address: std::net::SocketAddr, share_port: bool) -> std::io::Result<TcpListener> {
     let socket = if address.is_ipv4() {
         tokio::net::TcpSocket::new_v4()?
     } else {
         tokio::net::TcpSocket::new_v6()?
     };
     socket.set_reuseaddr(true)?;
-    socket.set_reuseport(true)?;
+    if share_port {
+        socket.set_reuseport(true)?;
+    }
     socket.set_nodelay(true)?;
     socket.bind(address)?;
-    // Registered with no runtime yet: each serving thread registers its own.
-    socket.listen(1024)?.into_std()
+    socket.listen(BACKLOG)
 }
 
 /// Resolves on the first SIGINT (Ctrl-C) or SIGTERM.
@@ -469,6 +485,69 @@ mod tests {
         let addr = ListenAddr(first.local_addr().unwrap());
         let err = SharedPort::bind(addr, std::num::NonZeroUsize::new(2).unwrap()).unwrap_err();
         assert!(err.to_string().contains(&addr.to_string()), "{err}");
+    }
+
+    /// How many connections the listen backlog of `listener` holds while nothing accepts
+    /// them: new connections are opened until one is not established within 500 ms (the
+    /// kernel drops a handshake once the backlog is full, and TCP retries it only after 1 s),
+    /// or until `BACKLOG` + 100 are.
+    async fn backlog_holds(address: std::net::SocketAddr) -> usize {
+        let mut held = Vec::new();
+        while held.len() < BACKLOG as usize + 100 {
+            let connect = tokio::net::TcpStream::connect(address);
+            match tokio::time::timeout(Duration::from_millis(500), connect).await {
+                Ok(stream) => held.push(stream.expect("a connection to the listener")),
+                Err(_) => break,
+            }
+        }
+        held.len()
+    }
+
+    /// The open-file limit must leave room for the connections of [`backlog_holds`], both
+    /// ends of each.
+    fn assert_enough_files() {
+        let limits = std::fs::read_to_string("/proc/self/limits").unwrap_or_default();
+        let soft = limits
+            .lines()
+            .find(|line| line.starts_with("Max open files"))
+            .and_then(|line| line.split_whitespace().nth(3))
+            .and_then(|soft| soft.parse::<usize>().ok());
+        if let Some(soft) = soft {
+            assert!(
+                soft >= 2 * BACKLOG as usize,
+                "this test needs an open-file limit of {} or more (ulimit -n): {soft}",
+                2 * BACKLOG
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn bind_listens_with_a_backlog_of_1024() {
+        assert_enough_files();
+        let listener = bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let held = backlog_holds(listener.local_addr().unwrap()).await;
+        // Linux holds one more than the backlog; tokio's `TcpListener::bind` held 129.
+        assert!(
+            held >= BACKLOG as usize,
+            "the backlog held {held} connections, not {BACKLOG}"
+        );
+        drop(listener);
+    }
+
+    #[tokio::test]
+    async fn shared_ports_listen_with_a_backlog_of_1024() {
+        assert_enough_files();
+        let port = SharedPort::bind(
+            "127.0.0.1:0".parse().unwrap(),
+            std::num::NonZeroUsize::new(1).unwrap(),
+        )
+        .unwrap();
+        let held = backlog_holds(port.address().0).await;
+        assert!(
+            held >= BACKLOG as usize,
+            "the backlog held {held} connections, not {BACKLOG}"
+        );
+        drop(port);
     }
 
     #[tokio::test]

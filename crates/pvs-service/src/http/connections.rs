@@ -5,14 +5,22 @@
 //!
 //! - **a cap on open connections** (`HTTP_MAX_CONNECTIONS`): one semaphore permit a
 //!   connection, shared by every serving thread of a server. A connection accepted at the cap
-//!   makes room by having one connection that has kept the server waiting on its client for
-//!   [`PATIENCE`] or more closed: first the one idle the longest (no request in progress:
-//!   nginx reuses connections the same way when `worker_connections` runs out), else, of the
-//!   requests stalled on their client (a body that does not come, an answer not taken), the
-//!   oldest. Until a place frees, the new connection waits, and those after it wait in the
-//!   kernel's listen backlog: they are served late rather than refused. So neither idle nor
-//!   slow clients can keep a new client out for long; only requests the server itself is
-//!   working on can, and they end;
+//!   makes room by having one connection closed that has kept the server waiting on its
+//!   client for [`PATIENCE`] (100 ms) or more, never one whose request the server is working
+//!   on ([`Connections::make_room`]): first one idle (no request in progress) for
+//!   [`LONG_IDLE`] (1 s) or more, the one idle the longest (nginx reuses connections the same
+//!   way when `worker_connections` runs out); else one in the middle of a request from a slow
+//!   client (a head partly arrived, a body that does not come, an answer not taken), the one
+//!   that began the longest ago; else one waiting for a request (new, or kept alive), the one
+//!   waiting the longest. So a flood of idle or slow connections is shed at up to
+//!   `HTTP_MAX_CONNECTIONS` / [`PATIENCE`] connections a second (5,120 for 512; it was 512
+//!   with a patience of 1 s), and a new client whose request has not arrived yet is closed
+//!   only when no slow client has waited `PATIENCE` (under a flood that outruns the shedding,
+//!   it has `PATIENCE` for its request to arrive).
+//!   Until a place frees, the new connection waits, and those after it wait in the kernel's
+//!   listen backlog (1,024, `super::BACKLOG`): they are served late rather than refused. So
+//!   neither idle nor slow clients can keep a new client out for long; only requests the
+//!   server itself is working on can, and they end;
 //! - **a header timeout** (`HTTP_HEADER_TIMEOUT`): hyper's `header_read_timeout`, which hyper
 //!   counts from when it starts waiting for a request (the connection's opening, or the end of
 //!   the previous answer), so that it also closes idle keep-alive connections;
@@ -247,16 +255,27 @@ pub(super) struct Connections {
     epoch: Instant,
     /// When reaching the cap may next be logged, in microseconds since `epoch`.
     next_report: AtomicU64,
+    /// Connections waiting in [`Connections::admit`] for a place (one a listener at most).
+    waiting: AtomicUsize,
 }
 
-/// How long the server waits for a permit at the cap before it looks again for a
+/// How long the server waits for a permit at the cap, at most, before it looks again for a
 /// connection to close (one may have become idle or stalled since).
 const CAP_RECHECK: Duration = Duration::from_millis(100);
 
-/// How long a connection may keep the server waiting on its client before it may be closed
-/// to make room: a new client has the time to send its request, a client kept alive the time
-/// to send its next one, an answer the time to get past a full socket buffer.
-pub(super) const PATIENCE: Duration = Duration::from_secs(1);
+/// How long a connection must have kept the server waiting on its client (idle, or stalled
+/// in a request) before it may be closed to make room at the cap: the time for a connection
+/// just accepted to have its request read (it has usually arrived with the handshake, while
+/// the connection waited in the listen backlog), and for an answer to get past a full socket
+/// buffer. It bounds how fast idle and slow connections are shed: at most the cap's worth
+/// each `PATIENCE` (1 s let in only 512 connections a second, and a new client waited
+/// seconds behind 2,000 attacking ones in the backlog: `benches/flood/run.sh`).
+pub(super) const PATIENCE: Duration = Duration::from_millis(100);
+
+/// An idle connection (no request in progress) waiting this long is closed before any other
+/// at the cap: closing it loses nothing, and a new client has had the time to send its
+/// request. A new client waiting for less is closed only after the slow clients.
+pub(super) const LONG_IDLE: Duration = Duration::from_secs(1);
 
 /// How often, at most, reaching the cap is logged.
 const CAP_REPORT_EVERY: Duration = Duration::from_secs(10);
@@ -270,6 +289,7 @@ impl Connections {
             next_id: AtomicU64::new(0),
             epoch: Instant::now(),
             next_report: AtomicU64::new(0),
+            waiting: AtomicUsize::new(0),
         })
     }
 
@@ -278,14 +298,17 @@ impl Connections {
     /// has finished.
     async fn admit(&self) -> Option<OwnedSemaphorePermit> {
         let permits = self.permits.as_ref()?;
+        if let Ok(permit) = permits.clone().try_acquire_owned() {
+            return Some(permit);
+        }
+        // Counted until admitted, or until the server stops and drops this future.
+        self.waiting.fetch_add(1, Ordering::AcqRel);
+        let _waiting = Uncount(&self.waiting);
         loop {
-            if let Ok(permit) = permits.clone().try_acquire_owned() {
-                return Some(permit);
-            }
-            self.make_room();
+            let wait = self.make_room();
             // The semaphore is never closed.
             if let Ok(Ok(permit)) =
-                tokio::time::timeout(CAP_RECHECK, permits.clone().acquire_owned()).await
+                tokio::time::timeout(wait, permits.clone().acquire_owned()).await
             {
                 return Some(permit);
             }
@@ -293,31 +316,72 @@ impl Connections {
     }
 
     /// Asks one connection that has kept the server waiting on its client for [`PATIENCE`]
-    /// or more to close: the one idle the longest, else the stalled request that began the
-    /// longest ago. Not while one asked before is still open: one at a time, so that no more
-    /// are closed than new clients need.
-    fn make_room(&self) {
+    /// or more to close, never one the server is working on for its request: first one idle
+    /// for [`LONG_IDLE`] or more, the one idle the longest; else one in the middle of a
+    /// request from its client (a head partly arrived, a body not arriving, an answer not
+    /// taken), the one that began the longest ago; else one waiting for a request, the one
+    /// waiting the longest. Not while as many connections asked before are still closing as
+    /// new ones wait for a place: no more are closed than new clients need. How long to wait
+    /// for a place before looking again: until the next connection has waited [`PATIENCE`],
+    /// or [`CAP_RECHECK`].
+    fn make_room(&self) -> Duration {
         let now = micros_since(self.epoch);
-        let waited = |c: &Connection| {
-            now.saturating_sub(c.since.load(Ordering::Acquire)) >= PATIENCE.as_micros() as u64
-        };
-        let chosen = {
+        let patience = PATIENCE.as_micros() as u64;
+        let long_idle = LONG_IDLE.as_micros() as u64;
+        let (chosen, soonest) = {
             let open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
-            if open.values().any(|c| c.closing.load(Ordering::Acquire)) {
-                return;
+            // Asked to close and not closed yet (one that has become busy since it was asked
+            // closes after its answer: not counted, so that no new client waits for it).
+            let mut closing = 0;
+            // The one to close of each rank (0 first), by when it began waiting.
+            let mut best: [Option<(u64, u64, &Arc<Connection>)>; 3] = [None, None, None];
+            // How long until the next connection has waited `PATIENCE`.
+            let mut soonest: Option<u64> = None;
+            for connection in open.values() {
+                let idle = connection.is_idle();
+                if !idle && !connection.is_stalled() {
+                    continue;
+                }
+                if connection.closing.load(Ordering::Acquire) {
+                    closing += 1;
+                    continue;
+                }
+                let since = connection.since.load(Ordering::Acquire);
+                let waited = now.saturating_sub(since);
+                if waited < patience {
+                    let left = patience - waited;
+                    soonest = Some(soonest.map_or(left, |s| s.min(left)));
+                    continue;
+                }
+                let rank = if idle && waited >= long_idle {
+                    0
+                } else if !idle || connection.head_arriving.load(Ordering::Acquire) {
+                    1
+                } else {
+                    2
+                };
+                let key = (since, connection.id, connection);
+                if best[rank].is_none_or(|(s, id, _)| (since, connection.id) < (s, id)) {
+                    best[rank] = Some(key);
+                }
             }
-            let longest_waiting = |waiting: fn(&Connection) -> bool| {
-                open.values()
-                    .filter(|c| waiting(c) && waited(c))
-                    .min_by_key(|c| (c.since.load(Ordering::Acquire), c.id))
-                    .cloned()
-            };
-            longest_waiting(Connection::is_idle).or_else(|| longest_waiting(Connection::is_stalled))
+            if closing >= self.waiting.load(Ordering::Acquire) {
+                return CAP_RECHECK;
+            }
+            let chosen = best.into_iter().flatten().next();
+            (chosen.map(|(_, _, c)| c.clone()), soonest)
         };
         self.report_cap(chosen.is_some());
-        if let Some(connection) = chosen {
-            connection.closing.store(true, Ordering::Release);
-            connection.close.notify_one();
+        match chosen {
+            Some(connection) => {
+                connection.closing.store(true, Ordering::Release);
+                connection.close.notify_one();
+                CAP_RECHECK
+            }
+            // At least a millisecond: tokio's timer's resolution.
+            None => soonest.map_or(CAP_RECHECK, |left| {
+                Duration::from_micros(left).clamp(Duration::from_millis(1), CAP_RECHECK)
+            }),
         }
     }
 
@@ -352,6 +416,7 @@ impl Connections {
             answering: AtomicUsize::new(0),
             used: AtomicBool::new(false),
             since: AtomicU64::new(micros_since(self.epoch)),
+            head_arriving: AtomicBool::new(false),
             body_stalled: AtomicBool::new(false),
             send_stalled: AtomicBool::new(false),
             closing: AtomicBool::new(false),
@@ -381,6 +446,15 @@ fn micros_since(epoch: Instant) -> u64 {
     u64::try_from(epoch.elapsed().as_micros()).unwrap_or(u64::MAX)
 }
 
+/// Takes one off a count when dropped.
+struct Uncount<'a>(&'a AtomicUsize);
+
+impl Drop for Uncount<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 /// What the server knows of one open connection.
 struct Connection {
     id: u64,
@@ -393,6 +467,9 @@ struct Connection {
     /// When it became idle (opened, or an answer ended) or its request arrived, in
     /// microseconds since `epoch`.
     since: AtomicU64,
+    /// Whether bytes of a request head have arrived while no request was in progress (a head
+    /// partly arrived, until its request starts).
+    head_arriving: AtomicBool,
     /// Whether its request's handler is waiting for the next piece of the body.
     body_stalled: AtomicBool,
     /// Whether a write of its answer is waiting for the client to take some.
@@ -428,6 +505,7 @@ impl InProgress {
     fn start(connection: Arc<Connection>) -> Self {
         connection.used.store(true, Ordering::Release);
         connection.answering.fetch_add(1, Ordering::AcqRel);
+        connection.head_arriving.store(false, Ordering::Release);
         connection.changed();
         Self(connection)
     }
@@ -568,7 +646,16 @@ impl AsyncRead for Stream {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.tcp).poll_read(cx, buf)
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.tcp).poll_read(cx, buf);
+        // Bytes of a head (a new request's: none is in progress).
+        if buf.filled().len() > before
+            && self.connection.is_idle()
+            && !self.connection.head_arriving.load(Ordering::Relaxed)
+        {
+            self.connection.head_arriving.store(true, Ordering::Release);
+        }
+        polled
     }
 }
 
@@ -601,3 +688,6 @@ impl AsyncWrite for Stream {
         self.sending(cx, |tcp, cx| tcp.poll_shutdown(cx))
     }
 }
+
+#[cfg(test)]
+mod tests;
