@@ -48,10 +48,20 @@ def log(*parts):
     print(f"[faults {time.monotonic() - START:7.1f}s]", *parts, file=sys.stderr, flush=True)
 
 
+HANDED_OUT = set()
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port free now and never handed out before by this run: two services given the same
+    port (the kernel may give a port released a moment ago again) would keep one of them
+    from listening."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in HANDED_OUT:
+            HANDED_OUT.add(port)
+            return port
 
 
 def sh(*cmd, check=True, quiet=True, **kw):
