@@ -87,7 +87,12 @@ impl Pool {
                 });
             }
         }
-        let dataset = crate::open(path)?;
+        let dataset = crate::open(path).inspect_err(|_| {
+            // GDAL remembers that a remote file it could not reach (object storage down)
+            // does not exist, for as long as the process runs: forget it, so that the next
+            // attempt asks storage again (found by the fault suite's s3-outage row).
+            forget_cached(Some(path));
+        })?;
         Ok(Pooled {
             pool: self,
             path: path.to_owned(),
