@@ -42,9 +42,7 @@ impl CacheError {
             Self::Store(error) => error.is_transient(),
             Self::Catalog(error) => error.is_transient(),
             Self::Render(error) => match error.as_ref() {
-                DrawError::Render(pvs_renderer::RenderError::Catalog(error)) => {
-                    error.is_transient()
-                }
+                DrawError::Render(error) => error.is_transient(),
                 DrawError::Service { .. } => true,
                 DrawError::Refused { status, .. } => status.is_server_error(),
                 _ => false,

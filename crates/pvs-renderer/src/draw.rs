@@ -15,6 +15,7 @@ use pvs_raster::RasterError;
 use pvs_raster::crs::srs;
 use pvs_raster::render::{MosaicSource, Rgba, View, mosaic};
 use pvs_raster::style::{Colormap, Style};
+use pvs_storage::StorageError;
 
 use crate::Renderer;
 use crate::layers::{Kind, Layer};
@@ -174,6 +175,16 @@ pub enum RenderError {
     /// Reading or drawing the rasters failed.
     #[error("rendering: {0}")]
     Raster(#[source] RasterError),
+    /// A product could not be opened or read while object storage did not answer: the
+    /// product is not at fault, and the same map may be drawn when storage is back.
+    #[error("rendering: {raster}; object storage does not answer: {source}")]
+    Storage {
+        /// What GDAL said of the product it could not open or read.
+        raster: RasterError,
+        /// Why object storage did not answer a probe made then.
+        #[source]
+        source: Box<StorageError>,
+    },
     /// The drawing thread stopped (a panic).
     #[error("rendering stopped: {0}")]
     Stopped(#[source] tokio::task::JoinError),
@@ -188,6 +199,16 @@ impl RenderError {
             Self::UnknownLayer(_) | Self::Time(_) | Self::Crs { .. } | Self::Style { .. }
         )
     }
+
+    /// Whether the same map may be drawn when tried again later: the catalog or object
+    /// storage unavailable, not the request or the products at fault.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Catalog(error) => error.is_transient(),
+            Self::Storage { source, .. } => source.is_transient(),
+            _ => false,
+        }
+    }
 }
 
 impl Renderer {
@@ -200,7 +221,24 @@ impl Renderer {
     /// layer's overview mosaic, complete (see [`crate::OverviewSettings`]): it costs a look-up
     /// of the collection and a read of the catalog's change feed. At most
     /// [`crate::Settings::concurrent_renders`] maps are drawn at once.
+    ///
+    /// A product GDAL cannot open or read while object storage does not answer a probe is
+    /// [`RenderError::Storage`] (GDAL says only that the file does not exist, or that a
+    /// block could not be read).
     pub async fn draw(&self, request: &MapRequest) -> Result<Option<Rgba>, RenderError> {
+        match self.draw_unprobed(request).await {
+            Err(RenderError::Raster(raster)) => Err(match self.shared.storage.ping().await {
+                Ok(()) => RenderError::Raster(raster),
+                Err(source) => RenderError::Storage {
+                    raster,
+                    source: Box::new(source),
+                },
+            }),
+            drawn => drawn,
+        }
+    }
+
+    async fn draw_unprobed(&self, request: &MapRequest) -> Result<Option<Rgba>, RenderError> {
         if let Some(drawn) = self.draw_from_overview(request).await? {
             return Ok(drawn);
         }

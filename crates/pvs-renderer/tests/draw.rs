@@ -36,6 +36,20 @@ fn flat_raster(path: &std::path::Path) {
         .unwrap();
 }
 
+/// The footprint of [`flat_raster`]'s image.
+fn flat_footprint() -> MultiPolygon {
+    MultiPolygon::new(vec![Polygon::new(
+        LineString::from(vec![
+            (10.0, 40.0),
+            (12.0, 40.0),
+            (12.0, 42.0),
+            (10.0, 42.0),
+            (10.0, 40.0),
+        ]),
+        Vec::new(),
+    )])
+}
+
 fn map(layer: MapLayer, bbox: [f64; 4]) -> MapRequest {
     MapRequest::new(
         layer,
@@ -72,16 +86,6 @@ async fn a_map_costs_one_catalog_query_and_unknown_layers_are_not_empty_maps() {
     let storage_dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(storage_dir.path().join("FLAT")).unwrap();
     flat_raster(&storage_dir.path().join("FLAT/flat.tif"));
-    let square = Polygon::new(
-        LineString::from(vec![
-            (10.0, 40.0),
-            (12.0, 40.0),
-            (12.0, 42.0),
-            (10.0, 42.0),
-            (10.0, 40.0),
-        ]),
-        Vec::new(),
-    );
     let time = "2020-01-01T00:00:00Z".parse().unwrap();
     catalog
         .register(&Product {
@@ -89,7 +93,7 @@ async fn a_map_costs_one_catalog_query_and_unknown_layers_are_not_empty_maps() {
             id: "flat".into(),
             collection: "FLAT".into(),
             product_type: None,
-            footprint: MultiPolygon::new(vec![square]),
+            footprint: flat_footprint(),
             begin: time,
             end: time,
             location: "FLAT/flat.tif".into(),
@@ -176,6 +180,79 @@ async fn a_map_costs_one_catalog_query_and_unknown_layers_are_not_empty_maps() {
     let error = renderer.draw(&backwards).await.unwrap_err();
     assert!(
         matches!(error, RenderError::Time(_)) && error.is_client_error(),
+        "{error:?}"
+    );
+}
+
+/// A product GDAL cannot open while object storage does not answer is a fault that may pass
+/// (`RenderError::Storage`, transient), not the product's: when storage answers again, the
+/// same map is drawn (GDAL's memory of the failed open is not kept). A product whose object
+/// is missing from storage that answers stays a rendering error, not transient.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_product_unreadable_while_storage_is_down_is_drawn_when_it_is_back() {
+    pvs_raster::init();
+    let database = TestDatabase::create().await;
+    let catalog = Arc::new(database.catalog().await);
+    catalog
+        .upsert_collection(&Collection::new("FLAT").unwrap())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let image = dir.path().join("flat.tif");
+    flat_raster(&image);
+    let s3 = pvs_storage::testing::s3_storage("draw").await;
+    s3.put_file(&"FLAT/flat.tif".parse().unwrap(), &image)
+        .await
+        .unwrap();
+    let time = "2020-01-01T00:00:00Z".parse().unwrap();
+    for (id, location) in [("flat", "FLAT/flat.tif"), ("gone", "FLAT/gone.tif")] {
+        catalog
+            .register(&Product {
+                properties: Default::default(),
+                id: id.into(),
+                collection: "FLAT".into(),
+                product_type: None,
+                footprint: flat_footprint(),
+                begin: time,
+                end: time,
+                location: location.into(),
+                metadata: serde_json::json!({}),
+            })
+            .await
+            .unwrap();
+    }
+    let back_after = std::time::Duration::from_secs(10);
+    let started = std::time::Instant::now();
+    let late = pvs_storage::testing::LateEndpoint::new(back_after);
+    let storage = late.storage(&s3, pvs_storage::testing::quick_retry(0));
+    let renderer = Renderer::new(catalog, storage, Settings::default());
+    let over = [10.5, 40.5, 11.5, 41.5];
+
+    let error = renderer
+        .draw(&map(MapLayer::Named("flat".into()), over))
+        .await
+        .unwrap_err();
+    assert!(started.elapsed() < back_after, "storage came back too soon");
+    assert!(
+        matches!(error, RenderError::Storage { .. }) && error.is_transient(),
+        "{error:?}"
+    );
+    assert!(!error.is_client_error());
+
+    tokio::time::sleep(back_after.saturating_sub(started.elapsed())).await;
+    let image = renderer
+        .draw(&map(MapLayer::Named("flat".into()), over))
+        .await
+        .unwrap()
+        .expect("the product is in the view");
+    assert!((0..64).all(|x| (0..64).all(|y| image.pixel(x, y) == [200, 200, 200, 255])));
+
+    let error = renderer
+        .draw(&map(MapLayer::Named("gone".into()), over))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, RenderError::Raster(_)) && !error.is_transient(),
         "{error:?}"
     );
 }
