@@ -31,8 +31,8 @@
 #
 # Environment: PVS_FAULTS_REPORTS (products a row; default 1000, short 50),
 # PVS_FAULTS_REPLACED (of them replaced by a second report; default 20, short 6),
-# PVS_FAULTS_SCENARIOS (default: every row but baseline; short: every row but baseline,
-# redis-everysec and s3-outage, which can fail, see docs/operations.md), PVS_FAULTS_KILLS (kills of each service kind in the
+# PVS_FAULTS_SCENARIOS (default: every row but baseline; short: every row but baseline and
+# redis-everysec), PVS_FAULTS_KILLS (kills of each service kind in the
 # kill row; default 6, short 2), PVS_FAULTS_OUTAGE (seconds of an outage or a
 # full disk; default 30, short 15), PVS_FAULTS_WAIT (longest wait for the pipeline to settle,
 # s; default 900, short 300), PVS_FAULTS_DIR (work folder; default /tmp/pvs-faults),
@@ -45,7 +45,7 @@ short="${PVS_FAULTS_SHORT:-}"
 if [ -n "$short" ] && [ "$short" != 0 ]; then
   reports="${PVS_FAULTS_REPORTS:-50}"
   replaced="${PVS_FAULTS_REPLACED:-6}"
-  scenarios="${PVS_FAULTS_SCENARIOS:-kill redis-restart redis-nopersist pg-restart netns disk-tiles disk-work}"
+  scenarios="${PVS_FAULTS_SCENARIOS:-kill redis-restart redis-nopersist pg-restart s3-outage netns disk-tiles disk-work}"
   kills="${PVS_FAULTS_KILLS:-2}"
   outage="${PVS_FAULTS_OUTAGE:-15}"
   wait="${PVS_FAULTS_WAIT:-300}"

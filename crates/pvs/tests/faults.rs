@@ -2,9 +2,8 @@
 //! on this build's `pvs`: the separate services on backends of the suite's own (a
 //! redis-server and a PostgreSQL cluster on free ports, moto behind a TCP proxy), with kills
 //! of every service kind, a Redis restart (with and without persistence), a PostgreSQL
-//! restart, a preprocessor cut off the network, and full disks under the tile store and the
-//! work folder (docs/operations.md, "Faults"; not object storage unreachable, which failed
-//! once on GDAL's memory of files it could not reach). Passes when no
+//! restart, object storage unreachable, a preprocessor cut off the network, and full disks
+//! under the tile store and the work folder (docs/operations.md, "Faults"). Passes when no
 //! fault loses or duplicates anything and no stale tile is served (the documented expected
 //! loss of Redis without persistence aside). The rows that need root (a network namespace,
 //! tmpfs mounts) are skipped, with the reason printed, when the test is not root. About 15
