@@ -6,7 +6,9 @@
 #
 # Environment: FUZZ_WORK (working corpora and logs, default $HOME/.cache/pvs-fuzz-work),
 # CARGO_TARGET_DIR (default $HOME/.cache/pvs-fuzz-target), FUZZ_SANITIZER (address; none
-# builds without ASan).
+# builds without ASan), FUZZ_BUILD_FLAGS (more flags of `cargo fuzz run`, e.g.
+# --no-trace-compares; give such a build a CARGO_TARGET_DIR of its own, or it replaces the
+# other).
 set -euo pipefail
 target=$1
 runs=${2:-10000000}
@@ -20,7 +22,8 @@ export CPL_LOG=/dev/null RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-
 cd "$here"
 # -jobs=1 runs one fuzzing process, whose output libFuzzer writes to fuzz-0.log.
 rm -f fuzz-0.log
-cargo fuzz run -O -s "${FUZZ_SANITIZER:-address}" "$target" "$work/$target" "corpus/$target" -- \
+# shellcheck disable=SC2086 # FUZZ_BUILD_FLAGS is a list of flags
+cargo fuzz run -O -s "${FUZZ_SANITIZER:-address}" ${FUZZ_BUILD_FLAGS:-} "$target" "$work/$target" "corpus/$target" -- \
   -runs="$runs" -max_total_time="$max_time" -max_len="$max_len" -jobs=1 -rss_limit_mb=2048 \
   -timeout=10 -print_final_stats=1 >"$work/$target.log" 2>&1 || true
 cat fuzz-0.log >>"$work/$target.log" 2>/dev/null && rm -f fuzz-0.log

@@ -58,13 +58,21 @@ pub async fn new_bucket() -> String {
 
 /// A storage under `prefix` in a new bucket of the test server.
 pub async fn s3_storage(prefix: &str) -> Storage {
-    let url = format!("s3://{}/{prefix}", new_bucket().await);
-    Storage::from_url(
+    s3_bucket_storage(prefix).await.1
+}
+
+/// A new bucket on the test server and the storage `s3://{bucket}/{prefix}` in it: the
+/// bucket's name is what a `pvs` process started by the test is given.
+pub async fn s3_bucket_storage(prefix: &str) -> (String, Storage) {
+    let bucket = new_bucket().await;
+    let url = format!("s3://{bucket}/{prefix}");
+    let storage = Storage::from_url(
         &url.parse()
             .unwrap_or_else(|e| panic!("test URL {url}: {e}")),
         Some(&s3_settings()),
     )
-    .unwrap_or_else(|error| panic!("open {url}: {error}"))
+    .unwrap_or_else(|error| panic!("open {url}: {error}"));
+    (bucket, storage)
 }
 
 /// Retries of the S3 client for tests: `max_retries`, each after 100 ms.

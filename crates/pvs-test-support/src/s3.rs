@@ -3,7 +3,7 @@
 //! process. The storage side is `pvs_storage::testing`, re-exported here.
 
 pub use pvs_storage::testing::{
-    DEFAULT_S3_ENDPOINT, new_bucket, s3_endpoint, s3_settings, s3_storage,
+    DEFAULT_S3_ENDPOINT, new_bucket, s3_bucket_storage, s3_endpoint, s3_settings, s3_storage,
 };
 
 /// The access key the tests sign with (the test server accepts any key pair).

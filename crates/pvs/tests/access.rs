@@ -671,12 +671,7 @@ async fn the_separate_services_and_the_proxy_hold_the_same_policy() {
     let (key, jwks) = key_pair(dir.path());
     let policy = policy(dir.path(), &jwks);
     let database = TestDatabase::create().await;
-    let bucket = s3::new_bucket().await;
-    let storage = pvs_storage::Storage::from_url(
-        &format!("s3://{bucket}/data").parse().unwrap(),
-        Some(&s3::s3_settings()),
-    )
-    .unwrap();
+    let (bucket, storage) = s3::s3_bucket_storage("data").await;
     storage
         .put_file(
             &IMAGE.parse().unwrap(),

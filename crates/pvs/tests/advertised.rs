@@ -312,12 +312,7 @@ struct World {
 impl World {
     async fn create() -> Self {
         let database = TestDatabase::create().await;
-        let bucket = s3::new_bucket().await;
-        let storage = pvs_storage::Storage::from_url(
-            &format!("s3://{bucket}/data").parse().unwrap(),
-            Some(&s3::s3_settings()),
-        )
-        .unwrap();
+        let (bucket, storage) = s3::s3_bucket_storage("data").await;
         let dir = tempfile::tempdir().unwrap();
         let cog = product_image(dir.path(), "p1.tif", true);
         let location = format!("{COLLECTION}/p1.tif");

@@ -446,12 +446,7 @@ async fn pvs_up_passes_the_stac_clients() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn renderer_on_postgis_passes_the_stac_clients() {
     let database = TestDatabase::create().await;
-    let bucket = s3::new_bucket().await;
-    let storage = pvs_storage::Storage::from_url(
-        &format!("s3://{bucket}/data").parse().unwrap(),
-        Some(&s3::s3_settings()),
-    )
-    .unwrap();
+    let (bucket, storage) = s3::s3_bucket_storage("data").await;
     let images = tempfile::tempdir().unwrap();
     let all = products();
     for product in &all {
