@@ -239,7 +239,7 @@ async fn a_product_unreadable_while_storage_is_down_is_drawn_when_it_is_back() {
     );
     assert!(!error.is_client_error());
 
-    tokio::time::sleep(back_after.saturating_sub(started.elapsed())).await;
+    late.opened().await;
     let image = renderer
         .draw(&map(MapLayer::Named("flat".into()), over))
         .await

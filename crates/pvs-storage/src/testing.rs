@@ -91,10 +91,12 @@ pub fn quick_retry(max_retries: usize) -> crate::S3Retry {
 pub struct LateEndpoint {
     port: u16,
     forwarder: tokio::task::JoinHandle<()>,
+    open: tokio::sync::watch::Receiver<bool>,
 }
 
 impl LateEndpoint {
-    /// Starts the clock: the endpoint answers `after` from now.
+    /// Starts the clock: the endpoint answers `after` from now at the earliest (from when its
+    /// task first runs; [`LateEndpoint::opened`] tells when it does).
     pub fn new(after: std::time::Duration) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|listener| listener.local_addr())
@@ -104,11 +106,13 @@ impl LateEndpoint {
             .trim_start_matches("http://")
             .trim_end_matches('/')
             .to_owned();
+        let (opened, open) = tokio::sync::watch::channel(false);
         let forwarder = tokio::spawn(async move {
             tokio::time::sleep(after).await;
             let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
                 .await
                 .unwrap_or_else(|error| panic!("cannot listen on port {port}: {error}"));
+            let _ = opened.send(true);
             while let Ok((mut client, _)) = listener.accept().await {
                 let upstream = upstream.clone();
                 tokio::spawn(async move {
@@ -118,7 +122,19 @@ impl LateEndpoint {
                 });
             }
         });
-        Self { port, forwarder }
+        Self {
+            port,
+            forwarder,
+            open,
+        }
+    }
+
+    /// Waits until the endpoint listens.
+    pub async fn opened(&self) {
+        let mut open = self.open.clone();
+        open.wait_for(|open| *open)
+            .await
+            .expect("the endpoint's task ended before it listened");
     }
 
     /// `storage` (of the test server) reached through this endpoint, its client retrying
