@@ -32,7 +32,12 @@
 //!   fails when a peer's tiles differ from pvs's by more than `D` on average (mean |Δ| over
 //!   RGB where both show something, default 12), when more than `--max-coverage P` percent
 //!   of a tile's pixels (default 2) show something on one server and nothing on the other (a
-//!   product missing), or when a sample is flat.
+//!   product missing), or when a sample is flat. With `--footprints DIR`, also every server's
+//!   PNG samples (pvs's too) against the products' boxes in `DIR/products.tsv` (the samples
+//!   being the first tiles of `DIR/tiles.txt`): a reference independent of every server; fails
+//!   when on any sample more than `--max-footprint P` percent (default 0.5) of the pixels
+//!   wholly inside a product show nothing or of those wholly outside every product show
+//!   something.
 //!
 //! The URL template takes `{z} {x} {y}` (tile), `{minx} {miny} {maxx} {maxy}` (EPSG:3857 box),
 //! `{ext}` (`png`, `jpeg`) and `{mime}` (`image/png`, `image/jpeg`, URL-encoded).
@@ -435,15 +440,10 @@ fn replace(options: &Options) -> Result<(), Error> {
     register_all(database_url, &[product])
 }
 
-/// The box of every product in `DIR/products.tsv`.
-fn listed_box(dir: &Path) -> Result<[f64; 4], Error> {
+/// The box (west, south, east, north) of each product in `DIR/products.tsv`.
+fn listed_boxes(dir: &Path) -> Result<Vec<[f64; 4]>, Error> {
     let text = std::fs::read_to_string(dir.join("products.tsv"))?;
-    let mut bbox = [
-        f64::INFINITY,
-        f64::INFINITY,
-        f64::NEG_INFINITY,
-        f64::NEG_INFINITY,
-    ];
+    let mut boxes = Vec::new();
     for line in text.lines().filter(|l| !l.starts_with('#')) {
         let fields: Vec<f64> = line
             .split('\t')
@@ -453,14 +453,27 @@ fn listed_box(dir: &Path) -> Result<[f64; 4], Error> {
         let [w, s, e, n] = fields[..] else {
             return Err(format!("products.tsv: a line without a box: {line:?}").into());
         };
-        bbox = [
-            bbox[0].min(w),
-            bbox[1].min(s),
-            bbox[2].max(e),
-            bbox[3].max(n),
-        ];
+        boxes.push([w, s, e, n]);
     }
-    Ok(bbox)
+    Ok(boxes)
+}
+
+/// The box of every product in `DIR/products.tsv`.
+fn listed_box(dir: &Path) -> Result<[f64; 4], Error> {
+    let start = [
+        f64::INFINITY,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::NEG_INFINITY,
+    ];
+    Ok(listed_boxes(dir)?.into_iter().fold(start, |all, b| {
+        [
+            all[0].min(b[0]),
+            all[1].min(b[1]),
+            all[2].max(b[2]),
+            all[3].max(b[3]),
+        ]
+    }))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -947,6 +960,110 @@ fn compare(a: &[Vec<u8>; 4], b: &[Vec<u8>; 4]) -> Comparison {
     }
 }
 
+/// Where a tile's pixels must show a product and where they must not, from the products'
+/// boxes alone (each product's image fills its box): a Web Mercator pixel is a
+/// longitude–latitude rectangle, so this is exact and independent of any server. A pixel is
+/// `Some(true)` when, grown by one pixel on every side (room for resampling at the edges), it
+/// lies inside one product's box; `Some(false)` when so grown it touches none; `None` (not
+/// judged) otherwise.
+fn footprint_mask((z, x, y): (u32, u32, u32), boxes: &[[f64; 4]]) -> Vec<Option<bool>> {
+    let n = f64::from(1u32 << z);
+    let side = TILE as f64;
+    // Pixel edges from -1 to TILE + 1: `lon[c + 1]` is the west edge of column `c`.
+    let lon: Vec<f64> = (-1..=TILE as i64 + 1)
+        .map(|c| (f64::from(x) + c as f64 / side) / n * 360.0 - 180.0)
+        .collect();
+    let lat: Vec<f64> = (-1..=TILE as i64 + 1)
+        .map(|r| {
+            let t = std::f64::consts::PI * (1.0 - 2.0 * (f64::from(y) + r as f64 / side) / n);
+            t.sinh().atan().to_degrees()
+        })
+        .collect();
+    // The grown rectangle of pixel (c, r): west, south, east, north.
+    let grown = |c: usize, r: usize| [lon[c], lat[r + 3], lon[c + 3], lat[r]];
+    let touches =
+        |a: &[f64; 4], b: &[f64; 4]| a[0] < b[2] && b[0] < a[2] && a[1] < b[3] && b[1] < a[3];
+    let inside =
+        |a: &[f64; 4], b: &[f64; 4]| b[0] <= a[0] && a[2] <= b[2] && b[1] <= a[1] && a[3] <= b[3];
+    // The boxes near each block of 16 × 16 pixels.
+    const BLOCK: usize = 16;
+    let blocks: Vec<Vec<&[f64; 4]>> = (0..(TILE / BLOCK).pow(2))
+        .map(|i| {
+            let (bc, br) = (i % (TILE / BLOCK) * BLOCK, i / (TILE / BLOCK) * BLOCK);
+            let area = [lon[bc], lat[br + BLOCK + 2], lon[bc + BLOCK + 2], lat[br]];
+            boxes.iter().filter(|b| touches(&area, b)).collect()
+        })
+        .collect();
+    let mut mask = Vec::with_capacity(TILE * TILE);
+    for r in 0..TILE {
+        for c in 0..TILE {
+            let pixel = grown(c, r);
+            let near = &blocks[r / BLOCK * (TILE / BLOCK) + c / BLOCK];
+            mask.push(if near.iter().any(|b| inside(&pixel, b)) {
+                Some(true)
+            } else if near.iter().any(|b| touches(&pixel, b)) {
+                None
+            } else {
+                Some(false)
+            });
+        }
+    }
+    mask
+}
+
+/// How a tile's image agrees with [`footprint_mask`], in pixels.
+#[derive(Default, Clone, Copy)]
+struct FootprintAgreement {
+    /// Pixels that must show a product.
+    inside: usize,
+    /// Of them, those that show nothing (alpha < 128).
+    missing: usize,
+    /// Pixels that must show nothing.
+    outside: usize,
+    /// Of them, those that show something.
+    extra: usize,
+}
+
+impl FootprintAgreement {
+    fn of(image: &[Vec<u8>; 4], mask: &[Option<bool>]) -> Self {
+        let mut agreement = Self::default();
+        for (i, expected) in mask.iter().enumerate() {
+            let shows = image[3][i] >= 128;
+            match expected {
+                Some(true) => {
+                    agreement.inside += 1;
+                    agreement.missing += usize::from(!shows);
+                }
+                Some(false) => {
+                    agreement.outside += 1;
+                    agreement.extra += usize::from(shows);
+                }
+                None => {}
+            }
+        }
+        agreement
+    }
+
+    fn add(self, other: Self) -> Self {
+        Self {
+            inside: self.inside + other.inside,
+            missing: self.missing + other.missing,
+            outside: self.outside + other.outside,
+            extra: self.extra + other.extra,
+        }
+    }
+
+    /// The share of the pixels inside products that show nothing.
+    fn missing_share(self) -> f64 {
+        self.missing as f64 / self.inside.max(1) as f64
+    }
+
+    /// The share of the pixels outside every product that show something.
+    fn extra_share(self) -> f64 {
+        self.extra as f64 / self.outside.max(1) as f64
+    }
+}
+
 fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     match values.len() {
@@ -1091,8 +1208,85 @@ fn report(options: &Options) -> Result<(), Error> {
             }
         }
     }
+    if let Some(dir) = options.0.get("footprints") {
+        footprint_check(Path::new(dir), &samples, &names, options, &mut failures)?;
+    }
     if !failures.is_empty() {
         return Err(failures.join("; ").into());
+    }
+    Ok(())
+}
+
+/// The check of every server's PNG samples (pvs's too) against the products' footprints
+/// (`--footprints DIR`: `DIR/products.tsv` and `DIR/tiles.txt`, whose first tiles are the
+/// samples): fails when, on any sample, more than `--max-footprint P` percent (default 0.5)
+/// of the pixels inside products show nothing, or of those outside every product show
+/// something.
+fn footprint_check(
+    dir: &Path,
+    samples: &Path,
+    names: &[String],
+    options: &Options,
+    failures: &mut Vec<String>,
+) -> Result<(), Error> {
+    let max_wrong: f64 = match options.0.get("max-footprint") {
+        Some(_) => options.number::<f64>("max-footprint")? / 100.0,
+        None => 0.005,
+    };
+    let boxes = listed_boxes(dir)?;
+    let tiles = read_tiles(&dir.join("tiles.txt").display().to_string())?;
+    let masks: Vec<Vec<Option<bool>>> = tiles
+        .iter()
+        .take(SAMPLES)
+        .map(|&tile| footprint_mask(tile, &boxes))
+        .collect();
+    println!(
+        "\nFootprint check of the first {SAMPLES} PNG tiles against the {} products' boxes (pixels judged: wholly inside a product, or wholly outside every one, with a pixel's margin):",
+        boxes.len()
+    );
+    println!(
+        "| server | tiles | pixels inside products: not shown | pixels outside: shown | worst tile (z/x/y): not shown, shown |"
+    );
+    println!("|---|---|---|---|---|");
+    for name in names {
+        let (mut count, mut all) = (0, FootprintAgreement::default());
+        let mut worst: Option<(f64, String, FootprintAgreement)> = None;
+        for (i, mask) in masks.iter().enumerate() {
+            let path = samples.join(format!("{name}-png-{i}.png"));
+            if !path.exists() {
+                continue;
+            }
+            let tile = FootprintAgreement::of(&read_rgba(&path)?, mask);
+            count += 1;
+            all = all.add(tile);
+            let wrong = tile.missing_share().max(tile.extra_share());
+            if worst.as_ref().is_none_or(|(w, ..)| wrong > *w) {
+                let (z, x, y) = tiles[i];
+                worst = Some((wrong, format!("{z}/{x}/{y}"), tile));
+            }
+        }
+        let Some((wrong, at, tile)) = worst else {
+            continue;
+        };
+        println!(
+            "| {name} | {count} | {} of {} ({:.3} %) | {} of {} ({:.3} %) | {at}: {:.3} %, {:.3} % |",
+            all.missing,
+            all.inside,
+            all.missing_share() * 100.0,
+            all.extra,
+            all.outside,
+            all.extra_share() * 100.0,
+            tile.missing_share() * 100.0,
+            tile.extra_share() * 100.0,
+        );
+        if wrong > max_wrong {
+            failures.push(format!(
+                "{name}: on tile {at}, {:.3} % of the pixels inside products show nothing and {:.3} % of those outside show something (more than {:.3} %)",
+                tile.missing_share() * 100.0,
+                tile.extra_share() * 100.0,
+                max_wrong * 100.0
+            ));
+        }
     }
     Ok(())
 }

@@ -9,8 +9,10 @@
 # kept in $PVS_MOSAIC_DIR between runs), registers them in a catalog database of the run's
 # own, starts the servers with the same number of workers, paints pvs's overview (timed: a
 # first zoom-0 tile), then runs interleaved rounds of load (each server in turn, every round)
-# on the same tile list and prints the medians over the rounds. A server's error, or tiles
-# that differ from pvs's (a product missing on one side, or other pixels), fails the run.
+# on the same tile list and prints the medians over the rounds. A server's error, tiles
+# that differ from pvs's (a product missing on one side, or other pixels), or tiles of any
+# server that disagree with the products' footprints (a product not drawn, or drawn where it
+# is not), fails the run.
 # Finally one product is replaced and the next zoom-0 and zoom-6 tiles over it are timed (the
 # repaint). Everything it started is stopped on exit. See benches/README.md.
 #
@@ -145,6 +147,6 @@ EOF
     if [[ " $SERVERS " == *" pvs "* ]]; then
         echo "pvs: overview painted by the first zoom-0 tile in $PAINT s; after a replacement, the next zoom-0 tile in $REPAINT s, the one after in $AFTER s, a zoom-6 tile in $Z6_TIME s"
     fi
-    "$RENDER" report --results "$RESULTS" --samples "$SAMPLES"
+    "$RENDER" report --results "$RESULTS" --samples "$SAMPLES" --footprints "$DATA"
     stop_servers
 done
