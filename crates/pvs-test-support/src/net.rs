@@ -1,12 +1,41 @@
 //! Loopback ports for servers under test.
 
-/// A port of 127.0.0.1 that was free at the time of the call (the OS picked it; another
-/// process may still take it before the test binds it, which the tests accept).
+/// A port of 127.0.0.1 that was free at the time of the call, never handed out before by
+/// this process, and below the kernel's ephemeral range: a port the kernel picked for a
+/// `bind(:0)` and released could be handed again at once to another test's listener or to an
+/// outgoing connection before the test binds it (seen in CI). Another process may still
+/// take it, which the tests accept.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
+    use std::hash::{BuildHasher, Hasher};
+
+    static HANDED: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    // Ports below the ephemeral range (Linux: `ip_local_port_range`, 32768 by default).
+    let first_ephemeral = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|text| text.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    let (low, high) = (20_000u16, first_ephemeral);
+    let mut handed = HANDED
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if high > low {
+        let random = std::collections::hash_map::RandomState::new();
+        for attempt in 0u32..1000 {
+            let mut hasher = random.build_hasher();
+            hasher.write_u32(attempt);
+            let port = low + (hasher.finish() % u64::from(high - low)) as u16;
+            if !handed.contains(&port) && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+                handed.push(port);
+                return port;
+            }
+        }
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .expect("binding an ephemeral port of 127.0.0.1")
-        .port()
+        .port();
+    handed.push(port);
+    port
 }
 
 /// `127.0.0.1:PORT` with a [`free_port`], for a `--listen` flag.
