@@ -110,7 +110,7 @@ fn restore_single_element_array(op: &str, args: &mut [Box<Expr>]) {
 fn parse_expr(expression_pairs: Pairs<'_, Rule>) -> Result<Expr, Error> {
     PRATT_PARSER
         .map_primary(|primary| match primary.as_rule() {
-            Rule::Expr | Rule::ExpressionInParentheses | Rule::BetweenOperand => {
+            Rule::Expr | Rule::BetweenOperand => {
                 parse_expr(primary.into_inner())
             }
             Rule::DECIMAL | Rule::Double => Ok(Expr::Float(primary.as_str().parse::<f64>()?)),
@@ -214,8 +214,14 @@ fn parse_expr(expression_pairs: Pairs<'_, Rule>) -> Result<Expr, Error> {
                     _ => Ok(Expr::Operation { op, args }),
                 }
             }
-            Rule::Array => {
-                let pairs = primary.into_inner();
+            // Patched by pvs (see PATCHED.md): one expression in parentheses is that
+            // expression, more are an array.
+            Rule::Parenthesised => {
+                let mut pairs = primary.into_inner();
+                if pairs.len() == 1 {
+                    let expression = pairs.next().expect("the length was checked");
+                    return parse_expr(expression.into_inner());
+                }
                 let mut array_elements = Vec::new();
                 for pair in pairs {
                     array_elements.push(Box::new(parse_expr(pair.into_inner())?))
