@@ -728,6 +728,11 @@ mod tests {
             format!("{}a = 1 AND{}", "(".repeat(depth), ")".repeat(depth)),
             format!("a IN {}1,{}", "(".repeat(depth), ")".repeat(depth)),
             format!("a > f{}1,{}", "(".repeat(depth), ")".repeat(depth)),
+            // An upper bound's arithmetic failing inside was read again as the arithmetic
+            // of the whole predicate (found by fuzzing the first patch).
+            format!("{}x", "a BETWEEN 0 AND S ^ (".repeat(depth)),
+            format!("{}x", "a BETWEEN 0 AND --S * (".repeat(depth)),
+            format!("{}x", "(a BETWEEN 0 - (".repeat(depth)),
         ] {
             let error = parse_text(&text).unwrap_err();
             assert!(error.starts_with("not valid CQL2 text"), "{error}");
@@ -737,6 +742,15 @@ mod tests {
         assert_eq!(text("(((a = 1)))"), text("a = 1"));
         assert_eq!(text("((a = 1) AND (b = 2))"), text("a = 1 AND b = 2"));
         assert_eq!(text("a IN ((1), 2, (3 + 4))"), "a IN (1, 2, 3 + 4)");
+        // Bounds with arithmetic read as before.
+        assert_eq!(
+            text("a BETWEEN 1 + 2 AND 3 ^ (4 - 1)"),
+            "a BETWEEN 1 + 2 AND 3 ^ (4 - 1)"
+        );
+        assert_eq!(
+            text("a BETWEEN 1 AND 2 AND b = 1"),
+            text("(a BETWEEN 1 AND 2) AND (b = 1)")
+        );
         let list = serde_json::to_value(parse_text("a IN ('x', ('y'))").unwrap()).unwrap();
         assert_eq!(
             list,
