@@ -36,7 +36,8 @@ pub mod style;
 
 pub use error::RasterError;
 
-/// Sends GDAL's messages to `tracing` (target `gdal`) instead of stderr, and keeps GDAL
+/// Sends GDAL's messages to `tracing` (target `gdal`) instead of stderr, tunes the allocator
+/// for GDAL's large buffers ([`MALLOC_ARENAS`], [`MALLOC_MMAP_THRESHOLD`]), and keeps GDAL
 /// from writing `.aux.xml` side files next to inputs. Call once at start-up.
 pub fn init() {
     gdal::config::set_error_handler(|class, code, message| {
@@ -51,6 +52,43 @@ pub fn init() {
     });
     // Errors reach the caller as `RasterError`s with GDAL's message: logged where handled.
     let _ = gdal::config::set_config_option("GDAL_PAM_ENABLED", "NO");
+    tune_allocator();
+}
+
+/// The most malloc arenas a process of pvs uses (glibc's default: 8 a core).
+pub const MALLOC_ARENAS: i32 = 2;
+
+/// Allocations from this size on are mapped and unmapped on their own (glibc's default: 128
+/// KiB, rising to the largest block freed, up to 32 MiB).
+pub const MALLOC_MMAP_THRESHOLD: i32 = 128 * 1024;
+
+/// Sets glibc's allocator for a server whose threads allocate and free large buffers (GDAL's
+/// decoded tiles of 768 KiB, images, encoded answers): at most [`MALLOC_ARENAS`] arenas and a
+/// fixed mmap threshold of [`MALLOC_MMAP_THRESHOLD`]. With glibc's defaults the threshold rose
+/// to the size of the tiles freed, so they were carved out of the arenas, one an active
+/// thread, each keeping what it once held: a renderer under 64 clients grew to 300 MiB (15
+/// arenas of 12 to 25 MiB) where 190 MiB do (benches/soak/run.sh, docs/performance.md).
+/// Left alone when the environment sets the allocator (`MALLOC_ARENA_MAX`,
+/// `MALLOC_MMAP_THRESHOLD_`, `GLIBC_TUNABLES`), and on other C libraries.
+fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        let from_environment = [
+            "MALLOC_ARENA_MAX",
+            "MALLOC_MMAP_THRESHOLD_",
+            "GLIBC_TUNABLES",
+        ]
+        .iter()
+        .any(|name| std::env::var_os(name).is_some());
+        if !from_environment {
+            // SAFETY: mallopt only sets parameters of the allocator, at any time and from any
+            // thread (it takes the arenas' locks); the values are in the documented ranges.
+            unsafe {
+                libc::mallopt(libc::M_ARENA_MAX, MALLOC_ARENAS);
+                libc::mallopt(libc::M_MMAP_THRESHOLD, MALLOC_MMAP_THRESHOLD);
+            }
+        }
+    }
 }
 
 /// Sets the size of GDAL's block cache (process-wide), in bytes. GDAL's default is 5% of
