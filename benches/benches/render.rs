@@ -18,14 +18,18 @@
 //!   with `--zooms`, at zooms A to B (each equally often) touching the products' box of
 //!   `DIR/products.tsv`.
 //! - `load --name NAME --template URL --format png|jpeg --tiles FILE --concurrency C
-//!   --warmup SECONDS --duration SECONDS [--pid PID] [--samples DIR]`: `C` clients request the
-//!   tiles in order (wrapping round) for the warm-up, then for the measured duration; every
-//!   response must be HTTP 200 with the format's content type and magic bytes, else it counts
-//!   as an error. While measuring, the summed `VmRSS` of `PID` and its descendants is sampled
-//!   every 100 ms. Before the load, the first 12 tiles are fetched one by one and saved under
-//!   `--samples`. Prints one JSON line of figures: the rate counts the answers that arrived
-//!   within the measured window, the latencies those of the requests sent in it. Fails (after
-//!   printing) when any request got an error.
+//!   --warmup SECONDS --duration SECONDS [--pid PID] [--samples DIR] [--rss-log FILE]`: `C`
+//!   clients request the tiles in order (wrapping round) for the warm-up, then for the
+//!   measured duration; every response must be HTTP 200 with the format's content type and
+//!   magic bytes, else it counts as an error. `--templates FILE` in place of `--template` and
+//!   `--format` mixes requests: each line `<format> <template>` (formats png, jpeg, tiff, xml,
+//!   json), every tile requested with each template in turn. While measuring, the summed
+//!   `VmRSS` of `PID` and its descendants is sampled every 100 ms (the peak) and every second
+//!   (written to `--rss-log`; the least-squares slope over the second half of the window is
+//!   reported, in MiB an hour). Before the load, the first 12 URLs are fetched one by one and
+//!   saved under `--samples`. Prints one JSON line of figures: the rate counts the answers
+//!   that arrived within the measured window, the latencies those of the requests sent in it.
+//!   Fails (after printing) when any request got an error.
 //! - `report --results FILE --samples DIR [--max-diff D]`: the table of the JSON lines of
 //!   `FILE` (one line per server and round: the medians over the rounds, with the spread of
 //!   p95), the ratios of pvs to each peer, and the pixel check of the samples against pvs;
@@ -40,6 +44,7 @@
 //!   something.
 //!
 //! The URL template takes `{z} {x} {y}` (tile), `{minx} {miny} {maxx} {maxy}` (EPSG:3857 box),
+//! `{west} {south} {east} {north}` (its longitude/latitude box),
 //! `{ext}` (`png`, `jpeg`) and `{mime}` (`image/png`, `image/jpeg`, URL-encoded).
 
 use std::collections::{BTreeMap, HashMap};
@@ -550,10 +555,15 @@ fn tiles(options: &Options) -> Result<(), Error> {
 // ---------------------------------------------------------------------------------------
 // load
 
+/// What an answer must be: a map image (PNG, JPEG), a coverage (GeoTIFF), or a document
+/// (XML, JSON: capabilities, searches).
 #[derive(Clone, Copy, PartialEq)]
 enum Format {
     Png,
     Jpeg,
+    Tiff,
+    Xml,
+    Json,
 }
 
 impl Format {
@@ -561,7 +571,10 @@ impl Format {
         match value {
             "png" => Ok(Format::Png),
             "jpeg" => Ok(Format::Jpeg),
-            other => Err(format!("--format {other:?}: png or jpeg").into()),
+            "tiff" => Ok(Format::Tiff),
+            "xml" => Ok(Format::Xml),
+            "json" => Ok(Format::Json),
+            other => Err(format!("format {other:?}: png, jpeg, tiff, xml or json").into()),
         }
     }
 
@@ -569,6 +582,9 @@ impl Format {
         match self {
             Format::Png => "png",
             Format::Jpeg => "jpeg",
+            Format::Tiff => "tif",
+            Format::Xml => "xml",
+            Format::Json => "json",
         }
     }
 
@@ -576,20 +592,55 @@ impl Format {
         match self {
             Format::Png => "image/png",
             Format::Jpeg => "image/jpeg",
+            Format::Tiff => "image/tiff",
+            Format::Xml => "text/xml",
+            Format::Json => "application/json",
         }
     }
 
-    fn magic(self) -> &'static [u8] {
+    /// Whether a `Content-Type` is this format's (documents: any XML or JSON type).
+    fn accepts(self, content_type: &str) -> bool {
         match self {
-            Format::Png => b"\x89PNG\r\n\x1a\n",
-            Format::Jpeg => b"\xff\xd8\xff",
+            Format::Xml => content_type.contains("xml"),
+            Format::Json => content_type.contains("json"),
+            _ => content_type.starts_with(self.mime()),
+        }
+    }
+
+    /// Whether a body begins as this format's do.
+    fn begins(self, body: &[u8]) -> bool {
+        match self {
+            Format::Png => body.starts_with(b"\x89PNG\r\n\x1a\n"),
+            Format::Jpeg => body.starts_with(b"\xff\xd8\xff"),
+            Format::Tiff => body.starts_with(b"II*\0") || body.starts_with(b"MM\0*"),
+            Format::Xml => body.starts_with(b"<"),
+            Format::Json => body.starts_with(b"{") || body.starts_with(b"["),
         }
     }
 }
 
+/// The longitude/latitude box (west, south, east, north) of a tile.
+fn tile_degrees(z: u32, x: u32, y: u32) -> [f64; 4] {
+    let n = f64::from(1u32 << z);
+    let lon = |x: f64| x / n * 360.0 - 180.0;
+    let lat = |y: f64| {
+        (std::f64::consts::PI * (1.0 - 2.0 * y / n))
+            .sinh()
+            .atan()
+            .to_degrees()
+    };
+    let (x, y) = (f64::from(x), f64::from(y));
+    [lon(x), lat(y + 1.0), lon(x + 1.0), lat(y)]
+}
+
 fn expand(template: &str, format: Format, (z, x, y): (u32, u32, u32)) -> String {
     let [minx, miny, maxx, maxy] = tile_box(z, x, y);
+    let [west, south, east, north] = tile_degrees(z, x, y);
     template
+        .replace("{west}", &format!("{west:.6}"))
+        .replace("{south}", &format!("{south:.6}"))
+        .replace("{east}", &format!("{east:.6}"))
+        .replace("{north}", &format!("{north:.6}"))
         .replace("{z}", &z.to_string())
         .replace("{x}", &x.to_string())
         .replace("{y}", &y.to_string())
@@ -637,10 +688,10 @@ async fn check_response(response: reqwest::Response, format: Format) -> (Option<
             "HTTP {status}: {}",
             String::from_utf8_lossy(&body[..body.len().min(300)])
         ))
-    } else if !content_type.starts_with(format.mime()) {
+    } else if !format.accepts(&content_type) {
         Some(format!("content type {content_type:?}"))
-    } else if !body.starts_with(format.magic()) {
-        Some("not a PNG/JPEG body".to_owned())
+    } else if !format.begins(&body) {
+        Some(format!("not a {} body", format.ext()))
     } else {
         None
     };
@@ -708,10 +759,52 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
     sorted[index].as_secs_f64() * 1000.0
 }
 
+/// The templates of `--templates FILE` (`<format> <template>` a line; `#` comments), or the
+/// one of `--template` and `--format`.
+fn read_templates(options: &Options) -> Result<Vec<(Format, String)>, Error> {
+    let Some(path) = options.0.get("templates") else {
+        let format = Format::parse(options.get("format")?)?;
+        return Ok(vec![(format, options.get("template")?.to_owned())]);
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| format!("reading {path}: {e}"))?;
+    let templates: Vec<(Format, String)> = text
+        .lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty() && !line.starts_with('#'))
+        .map(|(n, line)| {
+            let (format, template) = line
+                .split_once(' ')
+                .ok_or_else(|| format!("{path}:{}: expected `<format> <template>`", n + 1))?;
+            Ok((
+                Format::parse(format).map_err(|e| format!("{path}:{}: {e}", n + 1))?,
+                template.trim().to_owned(),
+            ))
+        })
+        .collect::<Result<_, Error>>()?;
+    if templates.is_empty() {
+        return Err(format!("{path}: no template").into());
+    }
+    Ok(templates)
+}
+
+/// The least-squares slope of `(seconds, bytes)` samples, in MiB an hour.
+fn slope_mib_per_hour(samples: &[(f64, f64)]) -> f64 {
+    let n = samples.len() as f64;
+    if samples.len() < 2 {
+        return f64::NAN;
+    }
+    let (mean_t, mean_v) = samples
+        .iter()
+        .fold((0.0, 0.0), |(t, v), (st, sv)| (t + st / n, v + sv / n));
+    let (covariance, variance) = samples.iter().fold((0.0, 0.0), |(c, var), (t, v)| {
+        (c + (t - mean_t) * (v - mean_v), var + (t - mean_t).powi(2))
+    });
+    covariance / variance * 3600.0 / 1_048_576.0
+}
+
 fn load(options: &Options) -> Result<(), Error> {
     let name = options.get("name")?.to_owned();
-    let template = options.get("template")?.to_owned();
-    let format = Format::parse(options.get("format")?)?;
+    let templates = read_templates(options)?;
     let tiles = Arc::new(read_tiles(options.get("tiles")?)?);
     if tiles.is_empty() {
         return Err("the tile list is empty".into());
@@ -725,10 +818,16 @@ fn load(options: &Options) -> Result<(), Error> {
         .map(|_| options.number("pid"))
         .transpose()?;
     let samples = options.0.get("samples").map(PathBuf::from);
-    let urls: Arc<Vec<String>> = Arc::new(
+    let rss_log = options.0.get("rss-log").map(PathBuf::from);
+    // Each tile with each template in turn.
+    let urls: Arc<Vec<(Format, String)>> = Arc::new(
         tiles
             .iter()
-            .map(|&tile| expand(&template, format, tile))
+            .flat_map(|&tile| {
+                templates
+                    .iter()
+                    .map(move |(format, template)| (*format, expand(template, *format, tile)))
+            })
             .collect(),
     );
     // One thread for the clients: the load generator shares the 2 cores with the servers.
@@ -743,7 +842,8 @@ fn load(options: &Options) -> Result<(), Error> {
     if let Some(dir) = &samples {
         std::fs::create_dir_all(dir)?;
         runtime.block_on(async {
-            for (i, url) in urls.iter().take(SAMPLES).enumerate() {
+            for (i, (format, url)) in urls.iter().take(SAMPLES).enumerate() {
+                let format = *format;
                 let (problem, body) = check_response(client.get(url).send().await?, format).await;
                 if let Some(problem) = problem {
                     return Err::<(), Error>(format!("{name}: sample {url}: {problem}").into());
@@ -763,9 +863,14 @@ fn load(options: &Options) -> Result<(), Error> {
     let bytes = Arc::new(AtomicU64::new(0));
     let answered_in_window = Arc::new(AtomicU64::new(0));
     let peak_rss = Arc::new(AtomicU64::new(0));
+    // Every 100 ms the peak; every second a sample (seconds into the window, bytes) for the
+    // slope and `--rss-log`.
     let sampler = pid.map(|pid| {
         let (measuring, stop, peak_rss) = (measuring.clone(), stop.clone(), peak_rss.clone());
         std::thread::spawn(move || {
+            let mut series: Vec<(f64, f64)> = Vec::new();
+            let mut since: Option<Instant> = None;
+            let mut tick = 0u64;
             while !stop.load(Ordering::Relaxed) {
                 if measuring.load(Ordering::Relaxed) {
                     let rss: u64 = process_tree(pid)
@@ -773,9 +878,15 @@ fn load(options: &Options) -> Result<(), Error> {
                         .map(|p| status_field(p, "VmRSS:"))
                         .sum();
                     peak_rss.fetch_max(rss, Ordering::Relaxed);
+                    let since = *since.get_or_insert_with(Instant::now);
+                    if tick.is_multiple_of(10) {
+                        series.push((since.elapsed().as_secs_f64(), rss as f64));
+                    }
+                    tick += 1;
                 }
                 std::thread::sleep(Duration::from_millis(100));
             }
+            series
         })
     });
 
@@ -805,7 +916,8 @@ fn load(options: &Options) -> Result<(), Error> {
                     if sent >= measure_from {
                         measuring.store(true, Ordering::Relaxed);
                     }
-                    let url = &urls[next.fetch_add(1, Ordering::Relaxed) % urls.len()];
+                    let (format, url) = &urls[next.fetch_add(1, Ordering::Relaxed) % urls.len()];
+                    let format = *format;
                     let problem = match client.get(url).send().await {
                         Ok(response) => {
                             let (problem, body) = check_response(response, format).await;
@@ -849,9 +961,21 @@ fn load(options: &Options) -> Result<(), Error> {
         (latencies, errors, first_error)
     });
     stop.store(true, Ordering::Relaxed);
-    if let Some(sampler) = sampler {
-        let _ = sampler.join();
+    let series = match sampler {
+        Some(sampler) => sampler.join().map_err(|_| "the RSS sampler panicked")?,
+        None => Vec::new(),
+    };
+    if let Some(path) = &rss_log {
+        let lines: String = series
+            .iter()
+            .map(|(t, rss)| format!("{t:.1} {:.1}\n", rss / 1_048_576.0))
+            .collect();
+        std::fs::write(path, format!("# seconds RSS_MiB ({name})\n{lines}"))
+            .map_err(|e| format!("writing {}: {e}", path.display()))?;
     }
+    // The growth over the second half of the window, after the warm-up has filled caches.
+    let half = duration.as_secs_f64() / 2.0;
+    let second_half: Vec<(f64, f64)> = series.iter().copied().filter(|(t, _)| *t >= half).collect();
     let hwm: u64 = pid.map_or(0, |pid| {
         process_tree(pid)
             .into_iter()
@@ -863,7 +987,7 @@ fn load(options: &Options) -> Result<(), Error> {
     let ok = sorted.len() as f64;
     let line = json!({
         "name": name,
-        "format": format.ext(),
+        "format": if templates.len() == 1 { templates[0].0.ext() } else { "mixed" },
         "concurrency": concurrency,
         "ok": sorted.len(),
         "errors": errors,
@@ -876,6 +1000,8 @@ fn load(options: &Options) -> Result<(), Error> {
         "mean_kb": bytes.load(Ordering::Relaxed) as f64 / ok.max(1.0) / 1024.0,
         "peak_rss_mb": peak_rss.load(Ordering::Relaxed) as f64 / 1048576.0,
         "hwm_sum_mb": hwm as f64 / 1048576.0,
+        "rss_end_mb": series.last().map_or(f64::NAN, |(_, rss)| rss / 1048576.0),
+        "rss_slope_second_half_mb_per_hour": slope_mib_per_hour(&second_half),
     });
     println!("{line}");
     if errors > 0 {
