@@ -1,4 +1,4 @@
-# What benches/peers/run.sh and benches/mosaic/run.sh share: installing the peers, starting
+# What benches/peers/run.sh, benches/mosaic/run.sh and benches/soak/run.sh share: installing the peers, starting
 # pvs, TiTiler and MapServer (each in a process group of its own) and stopping them on exit,
 # and building pvs and the load generator. Sourced after the caller has set WORK, RUN, DATA,
 # WORKERS, ADMIN_URL, DATABASE, DATABASE_URL, TARGET, ROOT, HERE (the peers folder, for the
@@ -118,7 +118,7 @@ build_pvs_and_load() {
     export CARGO_TARGET_DIR=$TARGET
     cargo build --release --locked -q -p pvs
     RENDER=$(cargo bench --locked -q -p pvs-benches --bench render --no-run \
-        --message-format=json 2>/dev/null | "$WORK/venv/bin/python" -c '
+        --message-format=json 2>/dev/null | python3 -c '
 import json, sys
 for line in sys.stdin:
     m = json.loads(line)

@@ -19,6 +19,7 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+HERE=$ROOT/benches/peers
 WORK=${PVS_SOAK_DIR:-/tmp/pvs-soak}
 DURATION=${PVS_SOAK_DURATION:-3600}
 WARMUP=${PVS_SOAK_WARMUP:-60}
@@ -27,58 +28,32 @@ MAX_PEAK=${PVS_SOAK_MAX_PEAK_MB:-200}
 MAX_SLOPE=${PVS_SOAK_MAX_SLOPE:-5}
 ADMIN_URL=${PVS_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
-PORT=18184
+PVS_PORT=18184
+# No peer runs here (servers.sh checks their ports too).
+TITILER_PORT= MAPSERVER_PORT=
 DATABASE=pvs_bench_soak_$$
 DATABASE_URL=${ADMIN_URL%/*}/$DATABASE
 DATA=$WORK/data
+RUN=$WORK/run
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 RESULTS=$WORK/results-$STAMP.jsonl
 RSS_LOG=$WORK/rss-$STAMP.txt
 
-log() { echo "[soak $(date -u +%H:%M:%S)] $*" >&2; }
+# Starting pvs, stopping it and dropping the database on exit, building the load generator.
+# shellcheck source=../peers/servers.sh
+source "$HERE/servers.sh"
 
-PVS_PID=
-cleanup() {
-    [ -n "$PVS_PID" ] && kill "$PVS_PID" 2>/dev/null && wait "$PVS_PID" 2>/dev/null
-    psql -q "$ADMIN_URL" -c "DROP DATABASE IF EXISTS $DATABASE WITH (FORCE)" >/dev/null 2>&1 || true
-}
-trap cleanup EXIT
-
-if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
-    echo "port $PORT on 127.0.0.1 is in use: stop what listens there first" >&2
-    exit 1
-fi
-
-log "building pvs and the load generator (release)"
-cd "$ROOT"
-export CARGO_TARGET_DIR=$TARGET
-cargo build --release --locked -q -p pvs
-RENDER=$(cargo bench --locked -q -p pvs-benches --bench render --no-run \
-    --message-format=json 2>/dev/null | python3 -c '
-import json, sys
-for line in sys.stdin:
-    m = json.loads(line)
-    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "render" and m.get("executable"):
-        print(m["executable"])')
-[ -x "$RENDER" ] || { echo "the render bench did not build" >&2; exit 1; }
-
-mkdir -p "$DATA" "$WORK"
+mkdir -p "$DATA" "$RUN"
+check_ports
+build_pvs_and_load
 psql -q "$ADMIN_URL" -c "DROP DATABASE IF EXISTS $DATABASE WITH (FORCE)" >/dev/null
 psql -q "$ADMIN_URL" -c "CREATE DATABASE $DATABASE" >/dev/null
 log "10 COGs (kept in $DATA between runs), registered in $DATABASE"
 "$RENDER" data --dir "$DATA" --database-url "$DATABASE_URL"
 "$RENDER" tiles --dir "$DATA" --count 2000 --seed 11
+start_pvs
 
-DATABASE_URL=$DATABASE_URL STORAGE_URL=file://$DATA RUST_LOG=warn \
-    "$TARGET/release/pvs" renderer --listen "127.0.0.1:$PORT" >"$WORK/pvs-$STAMP.log" 2>&1 &
-PVS_PID=$!
-for _ in $(seq 100); do
-    curl -fsS -o /dev/null "http://127.0.0.1:$PORT/ready" 2>/dev/null && break
-    sleep 0.2
-done
-curl -fsS -o /dev/null "http://127.0.0.1:$PORT/ready"
-
-BASE="http://127.0.0.1:$PORT"
+BASE="http://127.0.0.1:$PVS_PORT"
 GETMAP="SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS=MOSAIC&STYLES=&CRS=EPSG:3857&BBOX={minx},{miny},{maxx},{maxy}&WIDTH=256&HEIGHT=256&TRANSPARENT=TRUE"
 cat >"$WORK/templates.txt" <<EOF
 # <format> <URL template>: each tile with each line in turn (render bench, load --templates).
